@@ -1,0 +1,1 @@
+"""User-facing front ends: the `docqa` CLI, the Streamlit page and the HTTP service."""

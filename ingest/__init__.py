@@ -1,0 +1,1 @@
+"""Loading, cleaning and chunking documents, and the bulk ingestion command."""
