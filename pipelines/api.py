@@ -1,0 +1,153 @@
+"""The public Python API: what a host application embeds.
+
+    from pipelines.api import DocQA
+
+    qa = DocQA("./docqa-index")          # or DocQA() to use DOCQA_INDEX / defaults
+    qa.ingest(["./manuals"])             # incremental: unchanged files are not re-embedded
+    for passage in qa.search("how do I reset the device?", top_k=3):
+        print(passage.file, passage.page, passage.score)
+
+Models are loaded lazily, once per process, and shared by every DocQA object that names the same model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from haystack import Document
+
+from ingest.ingestion import IngestProgress, IngestReport, Ingestor, delete_files
+from pipelines.config import Settings
+from pipelines.embedding import PassageEmbedder, QueryEmbedder
+from pipelines.search import IndexSearcher, Passage
+from pipelines.store import DocumentIndex, SourceFile
+
+
+class DocumentNotFoundError(LookupError):
+    """No indexed document matches the name the user gave; ``str(err)`` says which name."""
+
+
+class DocQA:
+    """One index directory plus the models that read and search it."""
+
+    def __init__(
+        self,
+        index_dir: str | Path | None = None,
+        *,
+        embedding_model: str | None = None,
+        reader_model: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        base = settings or Settings.from_env()
+        self.settings = base.override(index_dir=index_dir, embedding_model=embedding_model, reader_model=reader_model)
+        self.index = DocumentIndex(self.settings.index_dir)
+        self._passage_embedder: PassageEmbedder | None = None
+        self._query_embedder: QueryEmbedder | None = None
+        self._searcher: IndexSearcher | None = None
+
+    # ----- models (lazy: listing documents needs none) -----
+    def passage_embedder(self) -> PassageEmbedder:
+        if self._passage_embedder is None:
+            embedder = PassageEmbedder(model=self.settings.embedding_model)
+            embedder.warm_up()
+            self._passage_embedder = embedder
+        return self._passage_embedder
+
+    def query_embedder(self) -> QueryEmbedder:
+        if self._query_embedder is None:
+            embedder = QueryEmbedder(model=self.settings.embedding_model)
+            embedder.warm_up()
+            self._query_embedder = embedder
+        return self._query_embedder
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.passage_embedder().dimension
+
+    # ----- writing -----
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        prune: bool = False,
+        progress: IngestProgress | None = None,
+        checkpoint_every: int = 512,
+        lock_timeout: float = 5.0,
+    ) -> IngestReport:
+        """Index every PDF, .txt and .md file under ``paths`` (recursively); see :class:`IngestReport`."""
+        embedder = self.passage_embedder()
+
+        def embed(documents: list[Document]) -> np.ndarray:
+            callback = progress.embedding if progress else None
+            embedded = embedder.run(documents=documents, progress_callback=callback)["documents"]
+            return np.asarray([doc.embedding for doc in embedded], dtype=np.float32)
+
+        ingestor = Ingestor(
+            self.index,
+            embed,
+            embedding_model=self.settings.embedding_model,
+            dim=self.embedding_dim,
+            checkpoint_every=checkpoint_every,
+            lock_timeout=lock_timeout,
+        )
+        return ingestor.run(paths, prune=prune, progress=progress)
+
+    def delete(self, name: str, lock_timeout: float = 5.0) -> list[SourceFile]:
+        """Remove one document (by path, indexed path or file name) from the index."""
+        matches = self.find_documents(name)
+        return delete_files(self.index, [m.key for m in matches], self.settings.embedding_model,
+                            self.embedding_dim, lock_timeout=lock_timeout)
+
+    # ----- reading -----
+    def documents(self) -> list[SourceFile]:
+        """What is indexed, sorted by file name."""
+        snapshot = self.index.load_any()
+        return sorted(snapshot.files.values(), key=lambda s: (s.file_name.lower(), s.key)) if snapshot else []
+
+    def find_documents(self, name: str) -> list[SourceFile]:
+        """Resolve a user's name for a document: a path, the indexed path, or a unique file name.
+
+        :raises DocumentNotFoundError: when nothing matches, or a bare file name matches several files.
+        """
+        documents = self.documents()
+        resolved = str(Path(name).expanduser().resolve())
+        exact = [d for d in documents if d.key in (name, resolved)]
+        if exact:
+            return exact
+        by_name = [d for d in documents if d.file_name == name or Path(d.key).name == Path(name).name]
+        if len(by_name) == 1:
+            return by_name
+        if not by_name:
+            raise DocumentNotFoundError(f"No indexed document matches '{name}' (see `docqa documents`).")
+        listing = ", ".join(d.key for d in by_name)
+        raise DocumentNotFoundError(f"'{name}' matches several indexed documents ({listing}); give the full path.")
+
+    def searcher(self) -> IndexSearcher:
+        if self._searcher is None:
+            self._searcher = IndexSearcher(self.index, self.settings.embedding_model, self.query_embedder(),
+                                           self.embedding_dim)
+        return self._searcher
+
+    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> list[Passage]:
+        """The ``top_k`` best passages for ``query``; ``mode`` is "hybrid" (default), "dense" or "bm25"."""
+        if top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        return self.searcher().search(query, top_k=top_k, mode=mode)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for a status line: documents, passages, pages, last ingest."""
+        snapshot = self.index.load_any()
+        if snapshot is None:
+            return {"index": str(self.index.directory), "documents": 0, "passages": 0, "pages": 0,
+                    "last_ingest": None}
+        return {
+            "index": str(self.index.directory),
+            "documents": len(snapshot.files),
+            "passages": len(snapshot.passages),
+            "pages": sum(s.pages for s in snapshot.files.values()),
+            "last_ingest": max((s.ingested_at for s in snapshot.files.values()), default=None),
+            "embedding_model": snapshot.meta.get("embedding_model"),
+        }
