@@ -1,0 +1,266 @@
+"""Run a QA model over windows: PyTorch (default), ONNX Runtime fp32, ONNX Runtime int8.
+
+Why several backends: on our 2-core CPUs the reader's forward pass is nearly all of a question's time.
+ONNX Runtime with *fused* transformer graphs (``onnxruntime.transformers.optimizer``: fused attention,
+LayerNorm, GELU) and dynamic int8 quantisation is several times faster than eager PyTorch; plain ORT
+without fusion is slower than PyTorch (measured, see DEVELOPERS.md), so fusion always comes first.
+
+Every backend gets all windows of all passages at once and runs them in length-sorted batches, so a
+batch pads only to the longest of a few similar windows instead of the longest window of the question.
+
+The ONNX export happens once per model: next to the model (``<model dir>/docqa-onnx/``) when that
+directory is writable, otherwise under ``$XDG_CACHE_HOME/docqa/onnx/<hash>/`` (default
+``~/.cache/docqa/onnx``), where the hash covers the model path and its files' modification times so
+that a changed model is exported again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.qa_windows import Window, pad_batch
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
+DEFAULT_BATCH_SIZE = 8
+EXPORT_FORMAT_VERSION = 1
+_FUSABLE_MODEL_TYPES = {"bert": "bert", "roberta": "bert", "xlm-roberta": "bert", "electra": "bert"}
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def length_sorted_batches(windows: Sequence[Window], batch_size: int) -> list[list[int]]:
+    """Indices of ``windows`` grouped into batches of similar length (longest first)."""
+    order = sorted(range(len(windows)), key=lambda i: windows[i].length, reverse=True)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class ReaderBackend:
+    """Common driver: batching and un-batching; subclasses implement :meth:`_forward`."""
+
+    name = "base"
+
+    def __init__(self, batch_size: int = DEFAULT_BATCH_SIZE, pad_token_id: int = 0) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.pad_token_id = pad_token_id
+
+    def _forward(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def logits(self, windows: Sequence[Window]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(start_logits, end_logits)`` for every window, in the order given, trimmed to its length."""
+        out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(windows)
+        for idx in length_sorted_batches(windows, self.batch_size):
+            group = [windows[i] for i in idx]
+            start, end = self._forward(pad_batch(group, self.pad_token_id))
+            for row, i in enumerate(idx):
+                n = windows[i].length
+                out[i] = (start[row, :n], end[row, :n])
+        return out  # type: ignore[return-value]
+
+
+class TorchBackend(ReaderBackend):
+    """Eager PyTorch in fp32 under ``torch.inference_mode``."""
+
+    name = "torch"
+
+    def __init__(self, model_dir: Path, batch_size: int = DEFAULT_BATCH_SIZE, num_threads: int | None = None,
+                 pad_token_id: int = 0) -> None:
+        super().__init__(batch_size, pad_token_id)
+        import torch
+        from transformers import AutoModelForQuestionAnswering
+
+        # More intra-op threads than cores we may run on only adds contention; fewer if asked.
+        wanted = num_threads or min(torch.get_num_threads(), available_cores())
+        if wanted != torch.get_num_threads():
+            torch.set_num_threads(wanted)
+        self._torch = torch
+        self.model = AutoModelForQuestionAnswering.from_pretrained(model_dir, dtype=torch.float32).eval()
+        self._accepts_types = "token_type_ids" in self.model.forward.__code__.co_varnames
+
+    def _forward(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        torch = self._torch
+        inputs = {k: torch.from_numpy(v) for k, v in batch.items()
+                  if k != "token_type_ids" or self._accepts_types}
+        with torch.inference_mode():
+            out = self.model(**inputs)
+        return out.start_logits.float().numpy(), out.end_logits.float().numpy()
+
+
+class OnnxBackend(ReaderBackend):
+    """ONNX Runtime on the fused (fp32) or fused + dynamically quantised (int8) export."""
+
+    def __init__(self, model_path: Path, batch_size: int = DEFAULT_BATCH_SIZE, num_threads: int | None = None,
+                 pad_token_id: int = 0, name: str = "onnx") -> None:
+        super().__init__(batch_size, pad_token_id)
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = num_threads or available_cores()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        self.name = name
+        self.model_path = model_path
+
+    def _forward(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        feeds = {k: v for k, v in batch.items() if k in self.input_names}
+        if "token_type_ids" in self.input_names and "token_type_ids" not in feeds:
+            feeds["token_type_ids"] = np.zeros_like(batch["input_ids"])
+        start, end = self.session.run(["start_logits", "end_logits"], feeds)
+        return start, end
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+
+def _model_files(model_dir: Path) -> list[Path]:
+    return sorted(p for p in model_dir.iterdir()
+                  if p.is_file() and (p.suffix in {".json", ".safetensors", ".bin"}))
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """Hash of the model's resolved path and its files' names, sizes and modification times."""
+    h = hashlib.sha256(str(model_dir.resolve()).encode())
+    for p in _model_files(model_dir):
+        st = p.stat()
+        h.update(f"|{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    h.update(f"|v{EXPORT_FORMAT_VERSION}".encode())
+    return h.hexdigest()[:20]
+
+
+def onnx_cache_dir(model_dir: Path) -> Path:
+    """Where the exports of ``model_dir`` live (see module docstring)."""
+    model_dir = Path(model_dir)
+    if os.access(model_dir, os.W_OK):
+        return model_dir / "docqa-onnx"
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docqa" / "onnx"
+    return root / model_fingerprint(model_dir)
+
+
+def _export_fp32(model_dir: Path, out_path: Path) -> tuple[list[str], str, int, int]:
+    import torch
+    from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    # Eager attention exports to the plain MatMul/Softmax pattern that ORT's fusion recognises.
+    model = AutoModelForQuestionAnswering.from_pretrained(
+        model_dir, dtype=torch.float32, attn_implementation="eager").eval()
+    names = ["input_ids", "attention_mask"]
+    if "token_type_ids" in tokenizer.model_input_names:
+        names.append("token_type_ids")
+
+    class _QA(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *args):  # noqa: ANN002 - positional inputs in ``names`` order
+            out = self.model(**dict(zip(names, args, strict=True)))
+            return out.start_logits, out.end_logits
+
+    dummy = tuple(torch.ones(2, 16, dtype=torch.long) if n != "token_type_ids"
+                  else torch.zeros(2, 16, dtype=torch.long) for n in names)
+    axes = {n: {0: "batch", 1: "sequence"} for n in [*names, "start_logits", "end_logits"]}
+    with torch.no_grad():
+        torch.onnx.export(_QA(), dummy, str(out_path), input_names=names,
+                          output_names=["start_logits", "end_logits"], dynamic_axes=axes,
+                          opset_version=17, do_constant_folding=True, dynamo=False)
+    return names, config.model_type, config.num_attention_heads, config.hidden_size
+
+
+def _build_exports(model_dir: Path, target: Path) -> None:
+    """Export, fuse and quantise into a fresh directory, then move it into place."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
+    try:
+        raw = work / "raw.onnx"
+        names, model_type, heads, hidden = _export_fp32(model_dir, raw)
+        fused = work / "model-fp32.onnx"
+        fusion = _FUSABLE_MODEL_TYPES.get(model_type)
+        if fusion:
+            from onnxruntime.transformers.optimizer import optimize_model
+
+            optimized = optimize_model(str(raw), model_type=fusion, num_heads=heads, hidden_size=hidden)
+            optimized.save_model_to_file(str(fused))
+            fused_ops = optimized.get_fused_operator_statistics()
+        else:
+            logger.warning("No ONNX graph fusion for model type %s; ONNX may be slower than torch",
+                           model_type)
+            shutil.copyfile(raw, fused)
+            fused_ops = {}
+        raw.unlink()
+        quantize_dynamic(str(fused), str(work / "model-int8.onnx"), weight_type=QuantType.QInt8)
+        manifest = {"source": str(model_dir.resolve()), "fingerprint": model_fingerprint(model_dir),
+                    "inputs": names, "model_type": model_type,
+                    "fused_operators": {k: v for k, v in fused_ops.items() if v}}
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(work, target)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def ensure_onnx_exports(model_dir: Path) -> Path:
+    """Directory with ``model-fp32.onnx`` (fused) and ``model-int8.onnx`` for ``model_dir``, exporting
+    once (under a file lock, so parallel processes do not export twice)."""
+    from filelock import FileLock
+
+    model_dir = Path(model_dir)
+    target = onnx_cache_dir(model_dir)
+    fingerprint = model_fingerprint(model_dir)
+
+    def fresh() -> bool:
+        try:
+            manifest = json.loads((target / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return manifest.get("fingerprint") == fingerprint and (target / "model-int8.onnx").exists()
+
+    if fresh():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if not fresh():
+            logger.info("Exporting %s to ONNX in %s (once)", model_dir, target)
+            _build_exports(model_dir, target)
+    return target
+
+
+def load_backend(name: str, model_dir: Path, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                 num_threads: int | None = None, pad_token_id: int = 0) -> ReaderBackend:
+    """Backend by name: ``"torch"``, ``"onnx-fp32"`` or ``"onnx-int8"``.
+
+    :raises ValueError: for an unknown name (the message lists the valid ones).
+    """
+    if name == "torch":
+        return TorchBackend(Path(model_dir), batch_size, num_threads, pad_token_id)
+    if name in ("onnx-fp32", "onnx-int8"):
+        exports = ensure_onnx_exports(Path(model_dir))
+        file = "model-fp32.onnx" if name == "onnx-fp32" else "model-int8.onnx"
+        return OnnxBackend(exports / file, batch_size, num_threads, pad_token_id, name=name)
+    raise ValueError(f"unknown reader backend {name!r}; choose one of: {', '.join(BACKENDS)}")
