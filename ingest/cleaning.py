@@ -12,6 +12,8 @@ import unicodedata
 # "exam-\nple" → "example": a hyphen at a line end followed by a lower-case continuation is a
 # typesetting hyphen, not part of the word. "well-\nKnown" or "1990-\n2000" keep their hyphen.
 _LINEBREAK_HYPHEN = re.compile(r"(\w)-[ \t]*\n[ \t]*(?=[a-zß-ÿ])")
+# "well-\nKnown" keeps its hyphen (a real compound) but loses the line break.
+_LINEBREAK_AFTER_HYPHEN = re.compile(r"(\w-)[ \t]*\n[ \t]*(?=\w)")
 _SOFT_HYPHEN = "\u00ad"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
@@ -32,6 +34,7 @@ def clean_text(text: str) -> str:
     text = _SPACES.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
     text = _LINEBREAK_HYPHEN.sub(r"\1", text)
+    text = _LINEBREAK_AFTER_HYPHEN.sub(r"\1", text)
     text = _SINGLE_NEWLINE.sub(" ", text)
     text = _MANY_NEWLINES.sub("\n\n", text)
     text = _SPACES.sub(" ", text)
