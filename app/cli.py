@@ -1,4 +1,6 @@
-"""`docqa`: the one command that fronts DocQA. It parses flags and prints; the work is in ingest/ and pipelines/.
+"""`docqa`: the one command that fronts DocQA.
+
+It parses flags and prints; the work is done in ingest/ and pipelines/.
 
 Errors a user can cause or fix (missing model, locked or foreign index, unknown document) print one clear
 message and exit with status 2 — never a traceback.
@@ -31,7 +33,10 @@ IndexOpt = Annotated[
     Path | None, typer.Option("--index", help="Index directory [env: DOCQA_INDEX; default ./docqa-index]")
 ]
 EmbeddingOpt = Annotated[
-    str | None, typer.Option("--embedding-model", help="Embedding model: Hub id or directory [env: DOCQA_EMBEDDING_MODEL]")
+    str | None,
+    typer.Option(
+        "--embedding-model", help="Embedding model: Hub id or directory [env: DOCQA_EMBEDDING_MODEL]"
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -68,11 +73,15 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
     index: IndexOpt = None,
     embedding_model: EmbeddingOpt = None,
-    prune: Annotated[bool, typer.Option("--prune", help="Remove indexed documents whose files are gone.")] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove indexed documents whose files are gone.")
+    ] = False,
     checkpoint_every: Annotated[
         int, typer.Option(help="Save progress every N passages: a crash loses at most this much work.")
     ] = 512,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List unchanged files in the report too.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List unchanged files in the report too.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Index every PDF, .txt and .md file under PATHS. Unchanged files are not re-embedded."""
@@ -82,7 +91,9 @@ def ingest(
     qa = _open(index, embedding_model)
     try:
         if as_json:
-            report = qa.ingest(paths, prune=prune, checkpoint_every=checkpoint_every, progress=IngestProgress())
+            report = qa.ingest(
+                paths, prune=prune, checkpoint_every=checkpoint_every, progress=IngestProgress()
+            )
         else:
             console.print(f"Indexing into [bold]{escape(str(qa.index.directory))}[/]")
             with RichIngestProgress(console) as progress:
@@ -114,7 +125,11 @@ def search(
     except _user_errors() as err:
         raise _fail(str(err)) from None
     if as_json:
-        print(json.dumps({"query": query, "passages": [p.to_dict() for p in passages]}, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"query": query, "passages": [p.to_dict() for p in passages]}, indent=2, ensure_ascii=False
+            )
+        )
         return
     if not passages:
         console.print("No passages found.")
@@ -123,6 +138,74 @@ def search(
         where = f"{p.file}" + (f", page {p.page}" if p.page else "")
         console.rule(f"[bold]{rank}.[/] {escape(where)}  [dim]score {p.score:.3f}[/]", align="left")
         console.print(escape(p.content))
+
+
+ReaderOpt = Annotated[
+    str | None, typer.Option("--reader", help="Reader model: Hub id or directory [env: DOCQA_READER_MODEL]")
+]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--backend", help="Reader backend: torch, onnx-fp32 or onnx-int8 [env: DOCQA_READER_BACKEND]"
+    ),
+]
+
+
+def _highlight(passage: str, start: int, end: int) -> str:
+    marked = f"[bold black on yellow]{escape(passage[start:end])}[/]"
+    return f"{escape(passage[:start])}{marked}{escape(passage[end:])}"
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in plain words.")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Passages to read.")] = 5,
+    max_answers: Annotated[int, typer.Option("--answers", "-n", min=1, help="Answers to show.")] = 3,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--no-answer-threshold", help="τ: higher answers more often [default: calibrated]"),
+    ] = None,
+    index: IndexOpt = None,
+    reader: ReaderOpt = None,
+    backend: BackendOpt = None,
+    embedding_model: EmbeddingOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer QUESTION from your documents: ranked answers with source, page and the passage highlighted."""
+    from pipelines.api import DocQA
+
+    qa = DocQA(index, embedding_model=embedding_model, reader_model=reader, reader_backend=backend)
+    if not qa.index.exists():
+        raise _fail(f"The index at {qa.index.directory} is empty. Run `docqa ingest FOLDER` first.")
+    try:
+        result = qa.ask(question, top_k=top_k, max_answers=max_answers, no_answer_threshold=threshold)
+    except _user_errors() as err:
+        raise _fail(str(err)) from None
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        raise typer.Exit(2 if result.reader_error else 0)
+    if result.reader_error:
+        err_console.print(f"[bold red]Reader unavailable:[/] {escape(result.reader_error)}")
+        console.print("[bold]Passages that match your question:[/]")
+        for p in result.passages:
+            console.rule(f"{escape(p.file)}" + (f", page {p.page}" if p.page else ""), align="left")
+            console.print(escape(p.content))
+        raise typer.Exit(2)
+    if result.no_answer:
+        console.print("[bold]No answer found in your documents.[/] Closest candidates (unsure):")
+    for rank, answer in enumerate(result.answers, start=1):
+        src = answer.source
+        where = src.file + (f", page {src.page}" if src.page else "")
+        also = f" (+{len(answer.sources) - 1} more sources)" if len(answer.sources) > 1 else ""
+        label = "[yellow]unsure[/] " if answer.unsure else ""
+        console.rule(
+            f"[bold]{rank}. {escape(answer.text)}[/]  {label}"
+            f"[dim]{answer.score:.0%} — {escape(where)}{also}[/]",
+            align="left",
+        )
+        console.print(_highlight(src.passage, src.passage_start, src.passage_end))
+    t = result.timings_ms
+    console.print(f"[dim]retrieval {t.get('retrieval', 0):.0f} ms, reading {t.get('reading', 0):.0f} ms[/]")
 
 
 @app.command()
@@ -134,16 +217,34 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     except _user_errors() as err:
         raise _fail(str(err)) from None
     if as_json:
-        print(json.dumps([
-            {"file": d.key, "title": d.title, "pages": d.pages, "passages": len(d.passage_ids),
-             "ingested_at": d.ingested_at, "sha256": d.sha256} for d in docs
-        ], indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                [
+                    {
+                        "file": d.key,
+                        "title": d.title,
+                        "pages": d.pages,
+                        "passages": len(d.passage_ids),
+                        "ingested_at": d.ingested_at,
+                        "sha256": d.sha256,
+                    }
+                    for d in docs
+                ],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     if not docs:
         console.print(f"No documents in {escape(str(qa.index.directory))}. Run `docqa ingest FOLDER`.")
         return
     table = Table(title=f"{len(docs)} documents in {escape(str(qa.index.directory))}")
-    for column, justify in (("file", "left"), ("pages", "right"), ("passages", "right"), ("ingested at", "left")):
+    for column, justify in (
+        ("file", "left"),
+        ("pages", "right"),
+        ("passages", "right"),
+        ("ingested at", "left"),
+    ):
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for d in docs:
         table.add_row(escape(d.key), str(d.pages), str(len(d.passage_ids)), d.ingested_at)
@@ -168,9 +269,12 @@ def delete(
 
 @app.command("eval")
 def evaluate(
-    squad_json: Annotated[Path, typer.Argument(help="SQuAD 2.0 JSON: its paragraphs are indexed, its questions asked.")],
+    squad_json: Annotated[
+        Path, typer.Argument(help="SQuAD 2.0 JSON: its paragraphs are indexed, its questions asked.")
+    ],
     distractors: Annotated[
-        list[Path] | None, typer.Option("--distractors", help="More SQuAD JSON files whose paragraphs are indexed too.")
+        list[Path] | None,
+        typer.Option("--distractors", help="More SQuAD JSON files whose paragraphs are indexed too."),
     ] = None,
     retriever_only: Annotated[bool, typer.Option("--retriever-only", help="Measure retrieval only.")] = False,
     mode: Annotated[str, typer.Option(help="hybrid (default), dense or bm25.")] = "hybrid",
@@ -184,22 +288,36 @@ def evaluate(
         if not path.is_file():
             raise _fail(f"{path}: no such file")
     try:
-        result = run_retrieval_eval(squad_json, distractors or [], embedding_model=embedding_model, mode=mode,
-                                    show_progress=not as_json, console=err_console)
+        result = run_retrieval_eval(
+            squad_json,
+            distractors or [],
+            embedding_model=embedding_model,
+            mode=mode,
+            show_progress=not as_json,
+            console=err_console,
+        )
     except _user_errors() as err:
         raise _fail(str(err)) from None
     if as_json:
         print(json.dumps(result, indent=2))
         return
     r = result["retrieval"]
-    table = Table(title=f"Retrieval on {squad_json.name}: {result['questions']} questions, "
-                        f"{result['indexing']['passages']} passages")
+    table = Table(
+        title=f"Retrieval on {squad_json.name}: {result['questions']} questions, "
+        f"{result['indexing']['passages']} passages"
+    )
     for key in ("recall@1", "recall@5", "recall@10", "recall@20", "mrr", "p50_ms", "p95_ms"):
         table.add_column(key, justify="right")
-    table.add_row(*(f"{r[k]:.3f}" if not k.endswith("_ms") else f"{r[k]:.1f}" for k in
-                    ("recall@1", "recall@5", "recall@10", "recall@20", "mrr", "p50_ms", "p95_ms")))
+    table.add_row(
+        *(
+            f"{r[k]:.3f}" if not k.endswith("_ms") else f"{r[k]:.1f}"
+            for k in ("recall@1", "recall@5", "recall@10", "recall@20", "mrr", "p50_ms", "p95_ms")
+        )
+    )
     console.print(table)
-    console.print(f"indexing: {result['indexing']['passages']} passages in {result['indexing']['seconds']:.1f} s")
+    console.print(
+        f"indexing: {result['indexing']['passages']} passages in {result['indexing']['seconds']:.1f} s"
+    )
 
 
 def main() -> None:

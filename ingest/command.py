@@ -6,9 +6,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest.ingestion import ADDED, FAILED, REMOVED, SKIPPED, UNCHANGED, UPDATED, FileResult, IngestProgress, IngestReport
+from ingest.ingestion import STATUSES, FileResult, IngestProgress, IngestReport
 
-_STYLE = {ADDED: "green", UPDATED: "cyan", UNCHANGED: "dim", SKIPPED: "yellow", FAILED: "bold red", REMOVED: "magenta"}
+_STYLE = dict(zip(STATUSES, ("green", "cyan", "dim", "yellow", "bold red", "magenta"), strict=True))
 
 
 class RichIngestProgress(IngestProgress):
@@ -37,7 +37,7 @@ class RichIngestProgress(IngestProgress):
         self.progress.update(self.files_task, total=total_files)
 
     def file_done(self, result: FileResult) -> None:
-        if result.status != REMOVED and not (result.status == FAILED and result.reason == "path does not exist"):
+        if result.status != "removed":
             self.progress.advance(self.files_task)
 
     def embedding(self, done: int, total: int) -> None:
@@ -46,7 +46,7 @@ class RichIngestProgress(IngestProgress):
 
 def render_report(report: IngestReport, console: Console, verbose: bool = False) -> None:
     """A table of every file that needs attention (all files with ``verbose``) and a summary line."""
-    rows = [r for r in report.results if verbose or r.status not in (UNCHANGED,)]
+    rows = [r for r in report.results if verbose or r.status != "unchanged"]
     if rows:
         table = Table(title="Ingest report", show_lines=False, expand=False)
         table.add_column("file", overflow="fold")
@@ -56,12 +56,9 @@ def render_report(report: IngestReport, console: Console, verbose: bool = False)
         table.add_column("reason / notes", overflow="fold")
         for r in rows:
             detail = r.reason or "; ".join(r.notes)
-            table.add_row(r.path, f"[{_STYLE[r.status]}]{r.status}[/]", str(r.pages or ""), str(r.passages or ""),
-                          detail)
+            status = f"[{_STYLE[r.status]}]{r.status}[/]"
+            table.add_row(r.path, status, str(r.pages or ""), str(r.passages or ""), detail)
         console.print(table)
-    counts = ", ".join(
-        f"{report.count(s)} {s}" for s in (ADDED, UPDATED, UNCHANGED, SKIPPED, FAILED, REMOVED) if report.count(s)
-    )
-    console.print(
-        f"{counts or 'nothing to do'} — {report.passages_embedded} passages embedded in {report.seconds:.1f} s"
-    )
+    counts = ", ".join(f"{report.count(s)} {s}" for s in STATUSES if report.count(s))
+    embedded = f"{report.passages_embedded} passages embedded in {report.seconds:.1f} s"
+    console.print(f"{counts or 'nothing to do'} — {embedded}")

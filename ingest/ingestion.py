@@ -27,14 +27,8 @@ from pipelines.store import DocumentIndex, IndexWriter, Snapshot, SourceFile, ut
 
 EmbedFn = Callable[[list[Document]], np.ndarray]
 
-ADDED, UPDATED, UNCHANGED, SKIPPED, FAILED, REMOVED = (
-    "added",
-    "updated",
-    "unchanged",
-    "skipped",
-    "failed",
-    "removed",
-)
+STATUSES = ("added", "updated", "unchanged", "skipped", "failed", "removed")
+ADDED, UPDATED, UNCHANGED, SKIPPED, FAILED, REMOVED = STATUSES
 
 
 @dataclass
@@ -72,7 +66,7 @@ class IngestReport:
             "ok": self.ok,
             "seconds": round(self.seconds, 3),
             "passages_embedded": self.passages_embedded,
-            "counts": {s: self.count(s) for s in (ADDED, UPDATED, UNCHANGED, SKIPPED, FAILED, REMOVED)},
+            "counts": {s: self.count(s) for s in STATUSES},
             "files": [r.__dict__ for r in self.results],
         }
 
@@ -166,10 +160,10 @@ class Ingestor:
         started = time.perf_counter()
         report = IngestReport()
         candidates, problems = discover(paths)
+        progress.discovered(len(candidates) + len(problems))
         for problem in problems:
             report.results.append(problem)
             progress.file_done(problem)
-        progress.discovered(len(candidates))
 
         self._touched: list[SourceFile] = []
         with self.index.writer(timeout=self.lock_timeout) as writer:
