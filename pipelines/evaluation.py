@@ -25,8 +25,9 @@ from pipelines.store import Snapshot, SourceFile, utc_now
 EVAL_TOP_K = 20
 
 
-def build_eval_snapshot(passages: list, embedder: PassageEmbedder, embedding_model: str,
-                        progress: Any = None) -> Snapshot:
+def build_eval_snapshot(
+    passages: list, embedder: PassageEmbedder, embedding_model: str, progress: Any = None
+) -> Snapshot:
     """Embed every passage and put them into one in-memory snapshot (one 'file' per article title)."""
     embedded = embedder.run(documents=passages, progress_callback=progress)["documents"]
     vectors = np.asarray([doc.embedding for doc in embedded], dtype=np.float32)
@@ -36,17 +37,33 @@ def build_eval_snapshot(passages: list, embedder: PassageEmbedder, embedding_mod
     additions = []
     for title, rows in by_title.items():
         docs = [passages[i] for i in rows]
-        source = SourceFile(key=f"squad:{title}", file_name=title, title=title, kind="squad", sha256="",
-                            size=0, mtime_ns=0, page_lengths=[len(d.content or "") for d in docs],
-                            passage_ids=[d.id for d in docs], ingested_at=utc_now())
+        source = SourceFile(
+            key=f"squad:{title}",
+            file_name=title,
+            title=title,
+            kind="squad",
+            sha256="",
+            size=0,
+            mtime_ns=0,
+            page_lengths=[len(d.content or "") for d in docs],
+            passage_ids=[d.id for d in docs],
+            ingested_at=utc_now(),
+        )
         additions.append((source, docs, vectors[rows]))
-    return Snapshot.empty(embedding_model, vectors.shape[1] if len(vectors) else embedder.dimension
-                          ).replace_files(set(), additions)
+    return Snapshot.empty(
+        embedding_model, vectors.shape[1] if len(vectors) else embedder.dimension
+    ).replace_files(set(), additions)
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, transient=True)
+    return Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
 
 
 def run_retrieval_eval(
@@ -72,7 +89,9 @@ def run_retrieval_eval(
         embed_task = bars.add_task("embedding", total=len(passages))
         started = time.perf_counter()
         snapshot = build_eval_snapshot(
-            passages, passage_embedder, model,
+            passages,
+            passage_embedder,
+            model,
             progress=lambda done, total: bars.update(embed_task, completed=done, total=total),
         )
         searcher = SnapshotSearcher(snapshot, query_embedder)

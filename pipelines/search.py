@@ -93,7 +93,9 @@ class SnapshotSearcher:
 class IndexSearcher:
     """A searcher that follows a live index directory, reloading after another process commits."""
 
-    def __init__(self, index: DocumentIndex, embedding_model: str, query_embedder: QueryEmbedder, dim: int) -> None:
+    def __init__(
+        self, index: DocumentIndex, embedding_model: str, query_embedder: QueryEmbedder, dim: int
+    ) -> None:
         self.index = index
         self.embedding_model = embedding_model
         self.query_embedder = query_embedder

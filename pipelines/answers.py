@@ -1,0 +1,97 @@
+"""Typed results of a question: what the CLI, the page and the HTTP API show and serialise.
+
+Kept apart from the reader so that front ends depend on these small dataclasses, not on Haystack's
+``ExtractedAnswer`` or on how the reader scores spans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from haystack import ExtractedAnswer
+
+from pipelines.search import Passage
+
+
+@dataclass
+class AnswerSource:
+    """One place an answer was found: the passage, its file and page, and where exactly."""
+
+    document_id: str
+    file: str
+    title: str
+    page: int | None
+    passage_start: int
+    passage_end: int
+    page_start: int | None
+    page_end: int | None
+    passage: str
+
+
+@dataclass
+class Answer:
+    text: str
+    score: float  # probability in 0..1, comparable across passages and with AskResult.no_answer_score
+    unsure: bool  # True when the question was judged unanswerable and this is only the closest candidate
+    sources: list[AnswerSource]
+    null_score_diff: float | None = None
+
+    @property
+    def source(self) -> AnswerSource:
+        return self.sources[0]
+
+    @classmethod
+    def from_extracted(cls, answer: ExtractedAnswer, passages: dict[str, Passage]) -> Answer:
+        meta = answer.meta or {}
+        sources = []
+        for raw in meta.get("sources") or []:
+            passage = passages.get(raw["document_id"])
+            page_offset = raw.get("page_offset") or {}
+            sources.append(
+                AnswerSource(
+                    document_id=raw["document_id"],
+                    file=passage.file if passage else "",
+                    title=passage.title if passage else "",
+                    page=raw.get("page", passage.page if passage else None),
+                    passage_start=int(raw["document_offset"]["start"]),
+                    passage_end=int(raw["document_offset"]["end"]),
+                    page_start=page_offset.get("start"),
+                    page_end=page_offset.get("end"),
+                    passage=passage.content if passage else "",
+                )
+            )
+        return cls(
+            text=answer.data or "",
+            score=float(answer.score),
+            unsure=bool(meta.get("unsure")),
+            sources=sources,
+            null_score_diff=meta.get("null_score_diff"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AskResult:
+    question: str
+    answers: list[Answer]
+    no_answer: bool
+    no_answer_score: float
+    passages: list[Passage]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    reader: str | None = None
+    reader_error: str | None = None  # set when the reader could not be loaded: passages are still shown
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "no_answer": self.no_answer,
+            "no_answer_score": self.no_answer_score,
+            "answers": [a.to_dict() for a in self.answers],
+            "passages": [p.to_dict() for p in self.passages],
+            "timings_ms": self.timings_ms,
+            "reader": self.reader,
+            "reader_error": self.reader_error,
+        }
