@@ -277,47 +277,93 @@ def evaluate(
         typer.Option("--distractors", help="More SQuAD JSON files whose paragraphs are indexed too."),
     ] = None,
     retriever_only: Annotated[bool, typer.Option("--retriever-only", help="Measure retrieval only.")] = False,
+    reader: ReaderOpt = None,
+    backend: BackendOpt = None,
+    calibrate: Annotated[
+        bool,
+        typer.Option("--calibrate", help="Choose the no-answer τ maximising F1 and save it to the config."),
+    ] = False,
+    top_k: Annotated[
+        int, typer.Option("--top-k", "-k", min=1, help="Passages read per question end to end.")
+    ] = 5,
+    limit: Annotated[
+        int | None, typer.Option(help="Read only the first N questions (reader metrics).")
+    ] = None,
     mode: Annotated[str, typer.Option(help="hybrid (default), dense or bm25.")] = "hybrid",
     embedding_model: EmbeddingOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Measure retrieval on a SQuAD file: recall@1/5/10/20, MRR, latency, indexing time."""
-    from pipelines.evaluation import run_retrieval_eval
+    """Measure DocQA on a SQuAD 2.0 file: retrieval recall/MRR/latency, then reader and end-to-end EM/F1."""
+    from pipelines.evaluation import run_eval
 
     for path in [squad_json, *(distractors or [])]:
         if not path.is_file():
             raise _fail(f"{path}: no such file")
     try:
-        result = run_retrieval_eval(
+        result = run_eval(
             squad_json,
             distractors or [],
             embedding_model=embedding_model,
+            reader_model=reader,
+            reader_backend=backend,
+            retriever_only=retriever_only,
+            calibrate_threshold=calibrate,
             mode=mode,
+            top_k=top_k,
+            limit=limit,
             show_progress=not as_json,
             console=err_console,
         )
     except _user_errors() as err:
-        raise _fail(str(err)) from None
+        raise _fail(f"{err}\n(Use --retriever-only to measure retrieval without a reader.)") from None
     if as_json:
         print(json.dumps(result, indent=2))
         return
+    _print_eval(result, squad_json)
+
+
+def _print_eval(result: dict, squad_json: Path) -> None:
     r = result["retrieval"]
+    keys = ("recall@1", "recall@5", "recall@10", "recall@20", "mrr", "p50_ms", "p95_ms")
     table = Table(
         title=f"Retrieval on {squad_json.name}: {result['questions']} questions, "
         f"{result['indexing']['passages']} passages"
     )
-    for key in ("recall@1", "recall@5", "recall@10", "recall@20", "mrr", "p50_ms", "p95_ms"):
+    for key in keys:
         table.add_column(key, justify="right")
-    table.add_row(
-        *(
-            f"{r[k]:.3f}" if not k.endswith("_ms") else f"{r[k]:.1f}"
-            for k in ("recall@1", "recall@5", "recall@10", "recall@20", "mrr", "p50_ms", "p95_ms")
-        )
-    )
+    table.add_row(*(f"{r[k]:.1f}" if k.endswith("_ms") else f"{r[k]:.3f}" for k in keys))
     console.print(table)
     console.print(
         f"indexing: {result['indexing']['passages']} passages in {result['indexing']['seconds']:.1f} s"
     )
+    if "calibration" in result:
+        c = result["calibration"]
+        console.print(
+            f"calibrated no-answer τ = {c['no_answer_threshold']:.3f} (F1 {c['f1']:.1f}), "
+            f"saved to {c['config']}"
+        )
+    if "reader" in result:
+        metric_keys = (
+            "exact",
+            "f1",
+            "HasAns_exact",
+            "HasAns_f1",
+            "NoAns_exact",
+            "NoAns_f1",
+            "best_f1",
+            "best_f1_thresh",
+            "p50_ms",
+            "p95_ms",
+        )
+        table = Table(title=f"Reading with {result['reader_model']} ({result['reader_backend']})")
+        table.add_column("")
+        for key in metric_keys:
+            table.add_column(key, justify="right")
+        for name in ("reader", "end_to_end"):
+            table.add_row(
+                name.replace("_", " "), *(f"{result[name].get(k, float('nan')):.1f}" for k in metric_keys)
+            )
+        console.print(table)
 
 
 def main() -> None:

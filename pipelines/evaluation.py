@@ -106,4 +106,94 @@ def run_retrieval_eval(
         "questions": len(questions),
         "retrieval": retrieval,
         "indexing": {"passages": len(passages), "seconds": round(indexing_seconds, 3)},
+        "_searcher": searcher,
     }
+
+
+def run_eval(
+    squad_json: Path,
+    distractors: Sequence[Path] = (),
+    *,
+    embedding_model: str | None = None,
+    reader_model: str | None = None,
+    reader_backend: str | None = None,
+    retriever_only: bool = False,
+    calibrate_threshold: bool = False,
+    mode: str = "hybrid",
+    top_k: int = 5,
+    limit: int | None = None,
+    show_progress: bool = True,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Everything ``docqa eval`` reports: retrieval, then (unless ``retriever_only``) the reader on gold
+    passages (``"reader"``) and on retrieved passages (``"end_to_end"``), with official SQuAD 2.0 metrics.
+
+    With ``calibrate_threshold`` the τ maximising F1 on the gold-passage run is stored in the DocQA config
+    first (``"calibration"`` in the result) and used for both reader evaluations.
+
+    :raises ModelUnavailableError: when the reader model cannot be loaded (retrieval needs no reader).
+    """
+    from pipelines.reader import DocQAReader
+    from pipelines.reader_eval import ReaderExample, calibrate, load_squad_examples, read_examples, score_runs
+
+    console = console or Console(stderr=True)
+    settings = Settings.from_env().override(reader_model=reader_model, reader_backend=reader_backend)
+    reader = None
+    if not retriever_only:
+        reader = DocQAReader(model=settings.reader_model, backend=settings.reader_backend)
+        reader.warm_up()  # fail before the long retrieval run if the model is missing
+    result = run_retrieval_eval(
+        squad_json,
+        distractors,
+        embedding_model=embedding_model,
+        mode=mode,
+        show_progress=show_progress,
+        console=console,
+    )
+    searcher: SnapshotSearcher = result.pop("_searcher")
+    if reader is None:
+        return result
+
+    examples = load_squad_examples(squad_json)
+    if limit:
+        examples = examples[:limit]
+    with _progress(console) as bars:
+        bars.disable = not show_progress
+
+        def tracked(label: str):
+            def wrap(items):
+                items = list(items)
+                task = bars.add_task(label, total=len(items))
+                for item in items:
+                    yield item
+                    bars.advance(task)
+
+            return wrap
+
+        if calibrate_threshold:
+            calibration = calibrate(
+                reader,
+                examples,
+                progress=tracked("calibrating"),
+                save_as=(settings.reader_model, settings.reader_backend, str(squad_json)),
+            )
+            reader.no_answer_threshold = calibration["no_answer_threshold"]
+            result["calibration"] = {k: calibration[k] for k in ("no_answer_threshold", "f1", "config")}
+        gold_runs = read_examples(reader, examples, progress=tracked("reader"))
+        result["reader"] = {**score_runs(examples, gold_runs), "no_answer_threshold": reader.threshold()}
+
+        retrieved_examples, retrieval_seconds = [], []
+        for example in examples:
+            started = time.perf_counter()
+            docs = searcher.search(example.question, top_k=top_k, mode=mode)
+            retrieval_seconds.append(time.perf_counter() - started)
+            retrieved_examples.append(
+                ReaderExample(example.qid, example.question, docs, example.answers, example.is_impossible)
+            )
+        e2e_runs = read_examples(reader, retrieved_examples, progress=tracked("end to end"))
+        for run, seconds in zip(e2e_runs, retrieval_seconds, strict=True):
+            run.seconds += seconds
+        result["end_to_end"] = {**score_runs(retrieved_examples, e2e_runs), "top_k": top_k}
+    result["reader_model"] = settings.reader_model
+    result["reader_backend"] = settings.reader_backend
+    return result
