@@ -17,10 +17,12 @@ that a changed model is exported again.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -93,7 +95,8 @@ class TorchBackend(ReaderBackend):
             torch.set_num_threads(wanted)
         self._torch = torch
         self.model = AutoModelForQuestionAnswering.from_pretrained(model_dir, dtype=torch.float32).eval()
-        self._accepts_types = "token_type_ids" in self.model.forward.__code__.co_varnames
+        # inspect.signature sees through transformers' forward decorators (``__code__`` does not)
+        self._accepts_types = "token_type_ids" in inspect.signature(self.model.forward).parameters
 
     def _forward(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         torch = self._torch
@@ -148,10 +151,20 @@ def model_fingerprint(model_dir: Path) -> str:
     return h.hexdigest()[:20]
 
 
+def is_writable_dir(path: Path) -> bool:
+    """Writable *and meant to be written*: root passes ``os.access`` even on ``r-x`` directories, so the
+    mode bits are checked too (a read-only model directory must stay untouched, whoever runs us)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return os.access(path, os.W_OK) and bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
 def onnx_cache_dir(model_dir: Path) -> Path:
     """Where the exports of ``model_dir`` live (see module docstring)."""
     model_dir = Path(model_dir)
-    if os.access(model_dir, os.W_OK):
+    if is_writable_dir(model_dir):
         return model_dir / "docqa-onnx"
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docqa" / "onnx"
     return root / model_fingerprint(model_dir)
@@ -191,6 +204,7 @@ def _export_fp32(model_dir: Path, out_path: Path) -> tuple[list[str], str, int, 
 
 def _build_exports(model_dir: Path, target: Path) -> None:
     """Export, fuse and quantise into a fresh directory, then move it into place."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -212,7 +226,10 @@ def _build_exports(model_dir: Path, target: Path) -> None:
             shutil.copyfile(raw, fused)
             fused_ops = {}
         raw.unlink()
-        quantize_dynamic(str(fused), str(work / "model-int8.onnx"), weight_type=QuantType.QInt8)
+        # Fused ops (Attention, SkipLayerNorm) live in the com.microsoft domain where ONNX shape
+        # inference cannot type their outputs; they are float tensors.
+        quantize_dynamic(str(fused), str(work / "model-int8.onnx"), weight_type=QuantType.QInt8,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         manifest = {"source": str(model_dir.resolve()), "fingerprint": model_fingerprint(model_dir),
                     "inputs": names, "model_type": model_type,
                     "fused_operators": {k: v for k, v in fused_ops.items() if v}}
