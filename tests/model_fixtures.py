@@ -57,7 +57,8 @@ def build_tiny_qa_model(out_dir: Path, tokenizer_source: Path | None = None, *, 
 
 def build_cased_tokenizer_dir(out_dir: Path) -> Path:
     """A fast, cased WordPiece tokenizer (no lower-casing, accents kept) saved to ``out_dir``."""
-    from transformers import BertTokenizerFast
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import PreTrainedTokenizerFast
 
     out_dir.mkdir(parents=True, exist_ok=True)
     alphabet = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -69,8 +70,9 @@ def build_cased_tokenizer_dir(out_dir: Path) -> Path:
         if token not in seen:
             seen.append(token)
     (out_dir / "vocab.txt").write_text("\n".join(seen) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(out_dir / "vocab.txt"), do_lower_case=False,
-                                  strip_accents=False, tokenize_chinese_chars=True)
+    wordpiece = BertWordPieceTokenizer(str(out_dir / "vocab.txt"), lowercase=False, strip_accents=False)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=wordpiece, unk_token="[UNK]", cls_token="[CLS]",
+                                        sep_token="[SEP]", pad_token="[PAD]", mask_token="[MASK]")
     tokenizer.save_pretrained(out_dir)
     return out_dir
 
