@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ingest.ingestion import STATUSES, FileResult, IngestProgress, IngestReport
 
@@ -45,20 +45,20 @@ class RichIngestProgress(IngestProgress):
 
 
 def render_report(report: IngestReport, console: Console, verbose: bool = False) -> None:
-    """A table of every file that needs attention (all files with ``verbose``) and a summary line."""
-    rows = [r for r in report.results if verbose or r.status != "unchanged"]
-    if rows:
-        table = Table(title="Ingest report", show_lines=False, expand=False)
-        table.add_column("file", overflow="fold")
-        table.add_column("status")
-        table.add_column("pages", justify="right")
-        table.add_column("passages", justify="right")
-        table.add_column("reason / notes", overflow="fold")
-        for r in rows:
-            detail = r.reason or "; ".join(r.notes)
-            status = f"[{_STYLE[r.status]}]{r.status}[/]"
-            table.add_row(r.path, status, str(r.pages or ""), str(r.passages or ""), detail)
-        console.print(table)
+    """One line per file that needs attention (every file with ``verbose``), then a summary line.
+
+    Lines rather than a table: paths and reasons stay whole and greppable in narrow terminals and logs.
+    """
+    for r in report.results:
+        if r.status == "unchanged" and not verbose:
+            continue
+        size = f" ({r.pages} page{'s' if r.pages != 1 else ''}, {r.passages} passages)" if r.passages else ""
+        detail = r.reason or "; ".join(r.notes)
+        console.print(
+            f"[{_STYLE[r.status]}]{r.status:<9}[/] {escape(r.path)}{size}"
+            + (f" — {escape(detail)}" if detail else ""),
+            highlight=False,
+        )
     counts = ", ".join(f"{report.count(s)} {s}" for s in STATUSES if report.count(s))
     embedded = f"{report.passages_embedded} passages embedded in {report.seconds:.1f} s"
-    console.print(f"{counts or 'nothing to do'} — {embedded}")
+    console.print(f"{counts or 'nothing to do'} — {embedded}", highlight=False)

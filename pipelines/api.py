@@ -95,7 +95,7 @@ class DocQA:
 
     @property
     def embedding_dim(self) -> int:
-        return self.passage_embedder().dimension
+        return self.passage_embedder().encoder.dim
 
     # ----- writing -----
     def ingest(
@@ -112,7 +112,7 @@ class DocQA:
 
         def embed(documents: list[Document]) -> np.ndarray:
             callback = progress.embedding if progress else None
-            embedded = embedder.run(documents=documents, progress_callback=callback)["documents"]
+            embedded = embedder.run(documents=documents, progress=callback)["documents"]
             return np.asarray([doc.embedding for doc in embedded], dtype=np.float32)
 
         ingestor = Ingestor(
@@ -196,15 +196,20 @@ class DocQA:
             raise ValueError("question must not be empty")
         if top_k < 1 or max_answers < 1:
             raise ValueError("top_k and max_answers must be at least 1")
+        reader: DocQAReader | None = None
+        reader_error: str | None = None
+        try:
+            reader = self.reader()
+        except ModelUnavailableError as err:
+            reader_error = str(err)
+        self.searcher().current()  # load models and index before the clock starts: timings are per question
         started = time.perf_counter()
         passages = self.search(question, top_k=top_k)
         retrieved = time.perf_counter()
         timings = {"retrieval": (retrieved - started) * 1000.0}
-        try:
-            reader = self.reader()
-        except ModelUnavailableError as err:
-            timings["total"] = (time.perf_counter() - started) * 1000.0
-            return AskResult(question, [], True, 1.0, passages, timings, reader=None, reader_error=str(err))
+        if reader is None:
+            timings["total"] = timings["retrieval"]
+            return AskResult(question, [], True, 1.0, passages, timings, reader_error=reader_error)
         documents = [Document(id=p.id, content=p.content, meta=p.meta, score=p.score) for p in passages]
         output = reader.run(
             query=question, documents=documents, top_k=max_answers, no_answer_threshold=no_answer_threshold

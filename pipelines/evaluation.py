@@ -29,7 +29,7 @@ def build_eval_snapshot(
     passages: list, embedder: PassageEmbedder, embedding_model: str, progress: Any = None
 ) -> Snapshot:
     """Embed every passage and put them into one in-memory snapshot (one 'file' per article title)."""
-    embedded = embedder.run(documents=passages, progress_callback=progress)["documents"]
+    embedded = embedder.run(documents=passages, progress=progress)["documents"]
     vectors = np.asarray([doc.embedding for doc in embedded], dtype=np.float32)
     by_title: dict[str, list[int]] = {}
     for i, doc in enumerate(passages):
@@ -51,7 +51,7 @@ def build_eval_snapshot(
         )
         additions.append((source, docs, vectors[rows]))
     return Snapshot.empty(
-        embedding_model, vectors.shape[1] if len(vectors) else embedder.dimension
+        embedding_model, vectors.shape[1] if len(vectors) else embedder.encoder.dim
     ).replace_files(set(), additions)
 
 

@@ -79,15 +79,22 @@ class SnapshotSearcher:
                 ]
             )
         self.bm25 = BM25Retriever(snapshot.passages)
-        self.retriever = HybridRetriever(faiss_store=self.faiss_store, bm25=self.bm25)
+        self._retrievers: dict[str, HybridRetriever] = {}
 
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> list[Document]:
+    def retriever(self, mode: str) -> HybridRetriever:
+        """One retriever per mode, all sharing this snapshot's FAISS store and BM25 index."""
         if mode not in SEARCH_MODES:
             raise ValueError(f"unknown search mode '{mode}' (choose from {', '.join(SEARCH_MODES)})")
+        if mode not in self._retrievers:
+            self._retrievers[mode] = HybridRetriever(faiss_store=self.faiss_store, bm25=self.bm25, mode=mode)
+        return self._retrievers[mode]
+
+    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> list[Document]:
+        retriever = self.retriever(mode)
         if not self.snapshot.passages or not query.strip():
             return []
-        embedding = self.query_embedder.run(text=query)["embedding"] if mode != "bm25" else None
-        return self.retriever.run(query=query, query_embedding=embedding, top_k=top_k, mode=mode)["documents"]
+        embedding = self.query_embedder.run(text=query)["embedding"] if mode != "bm25" else []
+        return retriever.run(query=query, query_embedding=embedding, top_k=top_k)["documents"]
 
 
 class IndexSearcher:
