@@ -1,0 +1,216 @@
+"""Render a PDF page as an image with the answer (or its passage) marked on it, for the search page.
+
+Why this is not a plain text search: DocQA's offsets refer to the *cleaned* page text (white space
+collapsed, line-break hyphenation undone, unicode normalised) while the PDF's own text layer still has
+line breaks, hyphens and ligatures. So we normalise PDFium's text the same way while remembering which PDF
+character each normalised character came from, find the answer there, and ask PDFium for the boxes of
+those characters. When the answer cannot be found we mark the passage; when neither can, we show the page.
+
+No Streamlit in here: the page calls :func:`render_marked_page` and shows the PNG.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ANSWER = "answer"
+PASSAGE = "passage"
+PAGE = "page"
+
+# Fill and outline colours (RGBA): the answer in yellow with an orange frame, the passage in light blue.
+_ANSWER_FILL = (255, 214, 0, 110)
+_ANSWER_LINE = (230, 100, 0, 255)
+_PASSAGE_FILL = (80, 150, 255, 45)
+_PASSAGE_LINE = (60, 120, 230, 200)
+
+Rect = tuple[float, float, float, float]  # left, bottom, right, top in PDF points
+
+
+@dataclass
+class MarkedPage:
+    """A rendered page and what could be marked on it (``mark`` is ANSWER, PASSAGE or PAGE)."""
+
+    png: bytes
+    mark: str
+    page_number: int
+    page_count: int
+    answer_rects: list[Rect] = field(default_factory=list)
+    passage_rects: list[Rect] = field(default_factory=list)
+    width: int = 0
+    height: int = 0
+
+
+_IGNORED = set("-\u00ad\u2010\u2011\u00a0\x00\ufffe\ufeff")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def normalise_with_map(text: str) -> tuple[str, list[int]]:
+    """A comparison key for text: lower-cased and NFKC-normalised, without white space or hyphens.
+
+    Dropping white space and hyphens outright (rather than re-implementing the cleaner's rules) makes
+    "fault-\\r\\ntolerant", "effi-\\r\\ncient" and "Paul\\r\\nBaran" in PDFium's text match "fault-tolerant",
+    "efficient" and "Paul Baran" in DocQA's. Returns the key and, for each of its characters, the index in
+    ``text`` it came from.
+    """
+    out: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        if ch.isspace() or ch in _IGNORED:
+            continue
+        for piece in unicodedata.normalize("NFKC", ch).lower().translate(_QUOTES):
+            if piece.isspace() or piece in _IGNORED:
+                continue
+            out.append(piece)
+            origin.append(i)
+    return "".join(out), origin
+
+
+def normalise(text: str) -> str:
+    return normalise_with_map(text)[0]
+
+
+def _occurrences(haystack: str, needle: str) -> list[int]:
+    found, start = [], haystack.find(needle)
+    while start != -1:
+        found.append(start)
+        start = haystack.find(needle, start + 1)
+    return found
+
+
+def locate(page_text: str, needle: str, expected_fraction: float | None = None) -> tuple[int, int] | None:
+    """Where ``needle`` is in ``page_text`` (PDF character indices ``[start, end)``), tolerant of layout.
+
+    When the text occurs several times, the occurrence nearest ``expected_fraction`` (its position as a
+    fraction of the page text, known from DocQA's offsets) wins, so "1965" is marked where the answer is.
+    """
+    norm, origin = normalise_with_map(page_text)
+    target = normalise(needle)
+    if not target or not norm:
+        return None
+    hits = _occurrences(norm, target)
+    if not hits:
+        return None
+    if expected_fraction is not None and len(hits) > 1:
+        goal = expected_fraction * len(norm)
+        hits.sort(key=lambda h: abs(h - goal))
+    start = hits[0]
+    end = start + len(target) - 1
+    return origin[start], origin[end] + 1
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\S+", text)
+
+
+def locate_passage(page_text: str, passage: str, words: int = 8) -> tuple[int, int] | None:
+    """The stretch of the page a passage covers: from its first few words to its last few.
+
+    A passage may continue on another page; then only its head or its tail is on this one, and the marked
+    region runs to the end (or from the start) of the page.
+    """
+    tokens = _words(passage)
+    if not tokens:
+        return None
+    head = locate(page_text, " ".join(tokens[:words]))
+    tail = locate(page_text, " ".join(tokens[-words:]))
+    if head and tail and head[0] < tail[1]:
+        return head[0], tail[1]
+    if head:
+        return head[0], len(page_text)
+    if tail:
+        return 0, tail[1]
+    return None
+
+
+def _rects(textpage, span: tuple[int, int]) -> list[Rect]:
+    start, end = span
+    count = textpage.count_rects(start, end - start)
+    return [tuple(float(v) for v in textpage.get_rect(i)) for i in range(count)]  # type: ignore[misc]
+
+
+def render_marked_page(
+    pdf_path: str | Path,
+    page_number: int,
+    answer: str | None = None,
+    passage: str | None = None,
+    expected_fraction: float | None = None,
+    scale: float = 1.5,
+) -> MarkedPage:
+    """Render page ``page_number`` (1-based) of ``pdf_path`` to PNG with the answer or passage marked.
+
+    :raises ValueError: when the page does not exist in the file.
+    :raises OSError / pypdfium2.PdfiumError: when the file cannot be opened as a PDF.
+    """
+    import pypdfium2 as pdfium
+    from PIL import ImageDraw
+
+    pdf = pdfium.PdfDocument(str(pdf_path))
+    try:
+        page_count = len(pdf)
+        if not 1 <= page_number <= page_count:
+            raise ValueError(f"{Path(pdf_path).name} has {page_count} pages, not a page {page_number}")
+        page = pdf[page_number - 1]
+        textpage = page.get_textpage()
+        text = textpage.get_text_range()
+        answer_rects: list[Rect] = []
+        passage_rects: list[Rect] = []
+        # PDFium's text and character indices agree one to one; if a PDF breaks that, marking is unsafe.
+        if len(text) == textpage.count_chars():
+            if answer:
+                span = locate(text, answer, expected_fraction)
+                if span:
+                    answer_rects = _rects(textpage, span)
+            if passage:
+                span = locate_passage(text, passage)
+                if span:
+                    passage_rects = _rects(textpage, span)
+
+        left, bottom, right, top = page.get_bbox()
+        image = page.render(scale=scale, rotation=0).to_pil().convert("RGB")
+        # Drawing RGBA colours on an RGB image blends them; on an RGBA image it would overwrite the text.
+        overlay = ImageDraw.Draw(image, "RGBA")
+
+        def box(rect: Rect, pad: float) -> tuple[float, float, float, float]:
+            x0, y0, x1, y1 = rect
+            return (
+                (x0 - left - pad) * scale,
+                (top - y1 - pad) * scale,
+                (x1 - left + pad) * scale,
+                (top - y0 + pad) * scale,
+            )
+
+        for rect in passage_rects:
+            overlay.rectangle(box(rect, 1.5), fill=_PASSAGE_FILL)
+        if passage_rects:
+            # One frame around the whole passage region reads better than one per line.
+            boxes = [box(r, 3.0) for r in passage_rects]
+            frame = (
+                min(b[0] for b in boxes),
+                min(b[1] for b in boxes),
+                max(b[2] for b in boxes),
+                max(b[3] for b in boxes),
+            )
+            overlay.rectangle(frame, outline=_PASSAGE_LINE, width=2)
+        for rect in answer_rects:
+            overlay.rectangle(box(rect, 2.0), fill=_ANSWER_FILL, outline=_ANSWER_LINE, width=3)
+
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", optimize=True)
+        page.close()
+    finally:
+        pdf.close()
+    mark = ANSWER if answer_rects else PASSAGE if passage_rects else PAGE
+    return MarkedPage(
+        png=buffer.getvalue(),
+        mark=mark,
+        page_number=page_number,
+        page_count=page_count,
+        answer_rects=answer_rects,
+        passage_rects=passage_rects,
+        width=image.width,
+        height=image.height,
+    )
