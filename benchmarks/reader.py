@@ -1,0 +1,237 @@
+"""Reader benchmark (run by hand): speed vs Haystack's reader, int8 agreement, no-answer rules.
+
+    python benchmarks/reader.py [--json] [--quick] [--every N]
+
+1. Speed. A bert-base-sized QA model (``BertConfig()`` defaults, seeded random weights, MiniLM tokenizer)
+   reads 20 questions × 10 SQuAD paragraphs of ``../shared/data/squad2-dev-public.json``. In the same run:
+   Haystack's ``TransformersExtractiveReader`` vs ``DocQAReader`` on torch, onnx-fp32 and onnx-int8;
+   median seconds per question and ratios. Top answers (text + document + offsets) of ours on torch are
+   compared with Haystack's. For that comparison our reader runs with ``max_answer_length=None`` (Haystack
+   has no limit) and the random model has equal segment embeddings (Haystack does not pass
+   ``token_type_ids``; we do), so both compute the same logits.
+2. Agreement/F1. The shared *test* reader (``minilm-squad2-test``) on the file's questions (every N-th,
+   gold paragraph only): top-answer agreement of onnx-fp32/onnx-int8 with torch fp32, and each
+   backend's F1 at its best no-answer threshold τ.
+3. No-answer rules, same questions and model: F1 of our null-score rule (``null − best > τ``, τ
+   calibrated) vs Haystack's ∏(1−p) no-answer score (its best threshold too), both with the official
+   best-threshold search. NB: the test reader was fine-tuned on squad2-dev-public.json, so these F1 are
+   optimistic; they compare rules, they are not accuracy claims.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED = REPO.parent / "shared"
+SQUAD = SHARED / "data" / "squad2-dev-public.json"
+TEST_READER = SHARED / "models" / "minilm-squad2-test"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build_bert_base(out_dir: Path) -> Path:
+    """``BertConfig()`` (bert-base) QA model, seeded random weights, MiniLM tokenizer; equal segment
+    embeddings so that passing token_type_ids (us) or not (Haystack) gives the same logits."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    from pipelines.model_loading import packaged_embedding_model_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_embedding_model_dir())
+    torch.manual_seed(0)
+    model = BertForQuestionAnswering(BertConfig(vocab_size=len(tokenizer))).eval()
+    with torch.no_grad():
+        emb = model.bert.embeddings.token_type_embeddings.weight
+        emb[1:] = emb[0]
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+def speed_workload(n_questions: int, n_paragraphs: int):
+    """``n_questions`` questions, each with its own paragraph plus ``n_paragraphs - 1`` others."""
+    from haystack import Document
+
+    data = json.loads(SQUAD.read_text(encoding="utf-8"))
+    paragraphs = [p for article in data["data"] for p in article["paragraphs"]]
+    step = len(paragraphs) // n_questions
+    work = []
+    for i in range(n_questions):
+        own = i * step
+        question = paragraphs[own]["qas"][0]["question"]
+        chosen = [own] + [(own + 37 * k) % len(paragraphs) for k in range(1, n_paragraphs)]
+        docs = [Document(content=paragraphs[j]["context"], id=f"p{j}") for j in chosen]
+        work.append((question, docs))
+    return work
+
+
+def timed(run_one, work) -> tuple[float, list]:
+    run_one(*work[0])  # warm-up (first call pays lazy initialisation)
+    seconds, outputs = [], []
+    for question, docs in work:
+        t0 = time.perf_counter()
+        outputs.append(run_one(question, docs))
+        seconds.append(time.perf_counter() - t0)
+    return statistics.median(seconds), outputs
+
+
+def top_key(answer) -> tuple:
+    return answer.data, answer.document.id, answer.document_offset.start, answer.document_offset.end
+
+
+def bench_speed(n_questions: int, n_paragraphs: int, batch_size: int) -> dict:
+    import torch
+    from haystack_integrations.components.readers.transformers import TransformersExtractiveReader
+
+    from pipelines.reader import DocQAReader
+
+    work = speed_workload(n_questions, n_paragraphs)
+    result: dict = {"speed_questions": n_questions, "speed_paragraphs_per_question": n_paragraphs}
+    with tempfile.TemporaryDirectory(prefix="docqa-bench-") as tmp:
+        model_dir = build_bert_base(Path(tmp) / "bert-base-random")
+        log(f"[speed] bert-base random model in {model_dir}; "
+            f"{n_questions} questions × {n_paragraphs} paragraphs")
+
+        haystack = TransformersExtractiveReader(str(model_dir), model_kwargs={"dtype": torch.float32})
+        haystack.warm_up()
+        result["haystack_s"], hs_out = timed(lambda q, d: haystack.run(q, d)["answers"], work)
+        log(f"[speed] haystack  {result['haystack_s']:.3f} s/question")
+        hs_top = [top_key(next(a for a in answers if a.data is not None)) for answers in hs_out]
+        haystack.model = None  # free its memory before loading ours
+
+        for backend in ("torch", "onnx-fp32", "onnx-int8"):
+            reader = DocQAReader(str(model_dir), backend=backend, max_answer_length=None,
+                                 batch_size=batch_size, no_answer_threshold=0.0)
+            t0 = time.perf_counter()
+            reader.warm_up()  # ONNX: export + fusion + quantisation, once per model
+            setup = time.perf_counter() - t0
+            median, outs = timed(lambda q, d, r=reader: r.run(q, d)["answers"], work)
+            key = backend.replace("-", "_") + "_s"
+            result[key] = median
+            same = sum(top_key(o[0]) == h for o, h in zip(outs, hs_top, strict=True)) / len(work)
+            result[f"identical_top_{backend.replace('-', '_')}"] = same
+            log(f"[speed] {backend:9s} {median:.3f} s/question (setup {setup:.1f} s); "
+                f"top answer identical to Haystack's: {same:.0%}")
+            del reader
+    result["speedup_torch"] = result["haystack_s"] / result["torch_s"]
+    result["speedup_fp32"] = result["haystack_s"] / result["onnx_fp32_s"]
+    result["speedup_int8"] = result["haystack_s"] / result["onnx_int8_s"]
+    return result
+
+
+def haystack_rule_runs(examples, progress):
+    """Haystack's reader on the test model: forced answer and its ∏(1−p) no-answer score per question."""
+    import torch
+    from haystack_integrations.components.readers.transformers import TransformersExtractiveReader
+
+    reader = TransformersExtractiveReader(str(TEST_READER), model_kwargs={"dtype": torch.float32})
+    reader.warm_up()
+    preds, na = {}, {}
+    for example in progress(examples):
+        answers = reader.run(example.question, example.passages)["answers"]
+        real = [a for a in answers if a.data is not None]
+        preds[example.qid] = real[0].data if real else ""
+        na[example.qid] = next(a.score for a in answers if a.data is None)
+    return preds, na
+
+
+def bench_accuracy(every: int, progress) -> dict:
+    from pipelines.reader import DocQAReader
+    from pipelines.reader_eval import best_threshold, load_squad_examples, read_examples, score_runs
+    from pipelines.squad_metrics import squad_v2_metrics
+
+    examples = load_squad_examples(SQUAD)[::every]
+    log(f"[accuracy] test reader {TEST_READER.name} on {len(examples)} questions of {SQUAD.name} "
+        f"(every {every}th; gold paragraph)")
+    result: dict = {"accuracy_questions": len(examples)}
+    runs = {}
+    for backend in ("torch", "onnx-fp32", "onnx-int8"):
+        reader = DocQAReader(str(TEST_READER), backend=backend, no_answer_threshold=0.0)
+        runs[backend] = read_examples(reader, examples, questions_per_batch=16, progress=progress)
+        tau, f1 = best_threshold(examples, runs[backend])
+        forced = score_runs(examples, runs[backend], threshold=float("inf"))
+        name = backend.replace("-", "_").replace("onnx_", "")
+        result[f"f1_{name}"] = f1
+        result[f"tau_{name}"] = tau
+        result[f"hasans_f1_forced_{name}"] = forced["HasAns_f1"]
+        log(f"[accuracy] {backend:9s} F1 at best τ={tau:.3f}: {f1:.2f}; "
+            f"HasAns F1 forced: {forced['HasAns_f1']:.2f}")
+    for backend in ("onnx-fp32", "onnx-int8"):
+        pairs = zip(runs[backend], runs["torch"], strict=True)
+        agree = sum(a.forced_answer == b.forced_answer for a, b in pairs)
+        result[f"agreement_{backend.replace('-', '_').replace('onnx_', '')}"] = agree / len(examples)
+    log(f"[accuracy] top-answer agreement with torch: fp32 {result['agreement_fp32']:.1%}, "
+        f"int8 {result['agreement_int8']:.1%}")
+
+    result["f1_null_rule"] = result["f1_torch"]
+    preds, na = haystack_rule_runs(examples, progress)
+    golds = {e.qid: e.answers for e in examples}
+    hs = squad_v2_metrics(golds, preds, na_probs=na, forced_preds=preds)
+    result["f1_haystack_rule"] = hs["best_f1"]
+    result["haystack_rule_best_thresh"] = hs["best_f1_thresh"]
+    log(f"[no-answer] null-score rule (calibrated τ) F1 {result['f1_null_rule']:.2f} vs Haystack ∏(1−p) rule "
+        f"(best threshold {hs['best_f1_thresh']:.3f}) F1 {result['f1_haystack_rule']:.2f} "
+        f"— test reader was trained on {SQUAD.name}: compare rules only")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="end with one JSON object on stdout")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 3 questions, every 60th question")
+    parser.add_argument("--every", type=int, default=None,
+                        help="accuracy part: every N-th question of the file (default 4; 1 = all 3,592)")
+    parser.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (ours)")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    args = parser.parse_args(argv)
+    for needed in (SQUAD, TEST_READER / "config.json"):
+        if not needed.exists():
+            print(f"missing {needed}: the benchmark needs ../shared (development data)", file=sys.stderr)
+            return 2
+
+    from rich.progress import track
+
+    def progress(items):
+        return track(items, description="reading", console=None, transient=True)
+
+    import torch
+
+    started = time.perf_counter()
+    result: dict = {"threads": torch.get_num_threads()}
+    if not args.skip_speed:
+        result.update(bench_speed(3 if args.quick else 20, 10, args.batch_size))
+    if not args.skip_accuracy:
+        result.update(bench_accuracy(args.every or (60 if args.quick else 4), progress))
+    result["total_s"] = time.perf_counter() - started
+
+    if "haystack_s" in result:
+        print(f"Speed (median s/question, bert-base random, 2 cores): Haystack {result['haystack_s']:.3f} | "
+              f"torch {result['torch_s']:.3f} ({result['speedup_torch']:.2f}×) | onnx-fp32 "
+              f"{result['onnx_fp32_s']:.3f} ({result['speedup_fp32']:.2f}×) | onnx-int8 "
+              f"{result['onnx_int8_s']:.3f} ({result['speedup_int8']:.2f}×); identical top answers (torch vs "
+              f"Haystack): {result['identical_top_torch']:.0%}")
+    if "f1_torch" in result:
+        print(f"Test reader, {result['accuracy_questions']} questions: "
+              f"int8 agreement {result['agreement_int8']:.1%}; F1 torch {result['f1_torch']:.2f} / "
+              f"fp32 {result['f1_fp32']:.2f} / int8 {result['f1_int8']:.2f}; "
+              f"no-answer F1 null rule {result['f1_null_rule']:.2f} vs Haystack rule "
+              f"{result['f1_haystack_rule']:.2f} (model trained on this file)")
+    print(f"Total {result['total_s']:.0f} s")
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
