@@ -27,6 +27,39 @@ def _zscores(scores: np.ndarray) -> np.ndarray:
     return (scores - float(scores.mean())) / std
 
 
+def fuse_scores(
+    columns: Sequence[np.ndarray],
+    weights: Sequence[float],
+    method: FusionMethod = "zscore",
+    rrf_k: float = 60.0,
+) -> np.ndarray:
+    """Fused score per candidate from one score column per retriever (NaN: the retriever did not score it).
+
+    zscore: standardise each column over its scored candidates, unscored ones get the column's minimum,
+    weighted sum. rrf: rank each column (1 = highest score), ``weight / (rrf_k + rank)``, unscored add 0.
+    """
+    if len(columns) != len(weights):
+        raise ValueError(f"ScoreFusion: {len(columns)} ranked lists but {len(weights)} weights")
+    n = len(columns[0]) if columns else 0
+    fused = np.zeros(n, dtype=np.float64)
+    for col, weight in zip(columns, weights, strict=True):
+        col = np.asarray(col, dtype=np.float64)
+        scored = ~np.isnan(col)
+        if weight == 0 or not scored.any():
+            continue
+        contribution = np.zeros(n, dtype=np.float64)
+        if method == "rrf":
+            idx = np.flatnonzero(scored)
+            order = idx[np.argsort(-col[idx], kind="stable")]
+            contribution[order] = 1.0 / (rrf_k + np.arange(1, len(order) + 1))
+        else:
+            z = _zscores(col[scored])
+            contribution[:] = float(z.min())
+            contribution[scored] = z
+        fused += weight * contribution
+    return fused
+
+
 @component
 class ScoreFusion:
     """Weighted fusion of several ranked Document lists (one per retriever) into one list.
@@ -70,34 +103,19 @@ class ScoreFusion:
             for d in docs:
                 first.setdefault(d.id, d)
         order = {doc_id: i for i, doc_id in enumerate(first)}
-        fused = np.zeros(len(first), dtype=np.float64)
-        for docs, weight in zip(rankings, weights, strict=True):
-            if not docs or weight == 0:
-                continue
-            if self.method == "rrf":
-                seen: set[str] = set()
-                rank = 0
-                for d in docs:
-                    if d.id in seen:
-                        continue
-                    seen.add(d.id)
-                    rank += 1
-                    fused[order[d.id]] += weight / (self.rrf_k + rank)
-            else:
-                best: dict[str, float] = {}
-                for d in docs:
-                    s = float(d.score) if d.score is not None else float("-inf")
-                    if s > best.get(d.id, float("-inf")):
-                        best[d.id] = s
-                finite = {k: v for k, v in best.items() if np.isfinite(v)}
-                if not finite:
-                    continue
-                z = _zscores(np.fromiter(finite.values(), dtype=np.float64, count=len(finite)))
-                floor = float(z.min())
-                contribution = np.full(len(first), floor)
-                for doc_id, value in zip(finite, z, strict=True):
-                    contribution[order[doc_id]] = value
-                fused += weight * contribution
+        columns = []
+        for docs in rankings:
+            col = np.full(len(first), np.nan)
+            for position, d in enumerate(docs):
+                i = order[d.id]
+                if self.method == "rrf":
+                    # The list's own order is its ranking; the first occurrence of a duplicate counts.
+                    if np.isnan(col[i]):
+                        col[i] = -float(position)
+                elif d.score is not None and np.isfinite(d.score) and (np.isnan(col[i]) or d.score > col[i]):
+                    col[i] = float(d.score)
+            columns.append(col)
+        fused = fuse_scores(columns, weights, self.method, self.rrf_k)
         ranked = sorted(first, key=lambda doc_id: (-fused[order[doc_id]], order[doc_id]))
         return [replace(first[doc_id], score=float(fused[order[doc_id]])) for doc_id in ranked]
 

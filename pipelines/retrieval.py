@@ -21,7 +21,7 @@ from haystack_integrations.components.retrievers.faiss import FAISSEmbeddingRetr
 from haystack_integrations.document_stores.faiss import FAISSDocumentStore
 
 from pipelines.bm25 import BM25Retriever
-from pipelines.fusion import ScoreFusion
+from pipelines.fusion import fuse_scores
 
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 
@@ -69,7 +69,11 @@ class HybridRetriever:
         self.bm25_weight = float(bm25_weight)
         self.top_k = top_k
         self.dense = FAISSEmbeddingRetriever(document_store=faiss_store, top_k=self.candidates)
-        self.fusion = ScoreFusion(method=fusion, weights=[1.0 - bm25_weight, bm25_weight], rrf_k=rrf_k)
+        if fusion not in ("zscore", "rrf"):
+            raise ValueError(f"HybridRetriever: unknown fusion {fusion!r}; use 'zscore' or 'rrf'")
+        self.fusion_method = fusion
+        self.rrf_k = float(rrf_k)
+        self.weights = [1.0 - self.bm25_weight, self.bm25_weight]  # dense, BM25
 
     def _embedding_of(self, doc_id: str) -> list[float] | None:
         """The stored embedding of a passage: from the BM25 copy if it kept one, else from the store."""
@@ -104,39 +108,43 @@ class HybridRetriever:
 
         pool = max(self.candidates, k)
         dense_docs = self._dense(query_embedding, pool)
-        dense_ids = {d.id for d in dense_docs}
-        bm25_hits, bm25_of_dense = self.bm25.search(query, pool, also=dense_ids)
+        dense_score: dict[str, float] = {d.id: float(d.score) for d in dense_docs if d.score is not None}
+        bm25_hits, bm25_of_dense = self.bm25.search(query, pool, also=dense_score)
+        bm25_score = dict(bm25_of_dense)
+        bm25_score.update(bm25_hits)
 
-        # Dense scores of BM25-only candidates, from their stored embeddings.
-        missing = [doc_id for doc_id, _ in bm25_hits if doc_id not in dense_ids]
-        by_id = {d.id: d for d in dense_docs}
-        if missing:
-            q = np.asarray(query_embedding, dtype=np.float32)
-            for doc_id in missing:
-                emb = self._embedding_of(doc_id)
-                doc = self.bm25.get_document(doc_id)
-                if emb is None or doc is None:
-                    continue
-                by_id[doc_id] = replace(doc, score=float(np.dot(q, np.asarray(emb, dtype=np.float32))))
-        dense_list = list(by_id.values())
+        # Candidates: the union. Documents come from the dense hits or the BM25 index.
+        docs: dict[str, Document] = {d.id: d for d in dense_docs}
+        rescued: list[str] = []
+        vectors: list[list[float]] = []
+        for doc_id, _ in bm25_hits:
+            if doc_id in docs:
+                continue
+            doc = self.bm25.get_document(doc_id)
+            if doc is None:
+                continue
+            docs[doc_id] = doc
+            emb = self._embedding_of(doc_id)
+            if emb is not None and len(emb) == len(query_embedding):
+                rescued.append(doc_id)
+                vectors.append(emb)
+        if rescued:  # dense scores of BM25-only candidates, from their stored embeddings
+            sims = np.asarray(vectors, dtype=np.float32) @ np.asarray(query_embedding, dtype=np.float32)
+            dense_score.update(zip(rescued, sims.tolist(), strict=True))
 
-        bm25_scores = dict(bm25_of_dense)
-        bm25_scores.update(bm25_hits)
-        bm25_list = []
-        for doc_id, score in bm25_scores.items():
-            doc = by_id.get(doc_id) or self.bm25.get_document(doc_id)
-            if doc is not None:
-                bm25_list.append(replace(doc, score=score))
-
-        # Best first: rank-based fusion (rrf) reads the order, z-score fusion only the scores.
-        dense_list.sort(key=lambda d: -(d.score if d.score is not None else float("-inf")))
-        bm25_list.sort(key=lambda d: -(d.score or 0.0))
-        fused = self.fusion.fuse([dense_list, bm25_list])[:k]
-        dense_score = {d.id: d.score for d in dense_list}
+        ids = list(docs)
+        nan = float("nan")
+        columns = [
+            np.array([dense_score.get(i, nan) for i in ids], dtype=np.float64),
+            np.array([bm25_score.get(i, nan) for i in ids], dtype=np.float64),
+        ]
+        fused = fuse_scores(columns, self.weights, self.fusion_method, self.rrf_k)
+        best = np.argsort(-fused, kind="stable")[:k]
         out = []
-        for d in fused:
-            meta = dict(d.meta)
-            meta["dense_score"] = dense_score.get(d.id)
-            meta["bm25_score"] = bm25_scores.get(d.id, 0.0)
-            out.append(replace(d, meta=meta))
+        for i in best:
+            doc_id = ids[i]
+            meta = dict(docs[doc_id].meta)
+            meta["dense_score"] = dense_score.get(doc_id)
+            meta["bm25_score"] = bm25_score.get(doc_id, 0.0)
+            out.append(replace(docs[doc_id], score=float(fused[i]), meta=meta))
         return {"documents": out}

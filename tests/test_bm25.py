@@ -78,3 +78,12 @@ def test_search_reports_scores_of_requested_extra_ids() -> None:
     assert extra["steam"] == top[0][1]
     assert extra["parl"] == 0.0
     assert "nope" not in extra
+
+
+def test_bigrams_prefer_the_passage_with_the_phrase() -> None:
+    corpus = [
+        Document(id="phrase", content="The steam engine drove the mill; the water was cold."),
+        Document(id="scattered", content="The engine drove the mill; the steam was cold."),
+    ]
+    assert Tokenizer(bigrams=True)("steam engines") == ["steam", "engin", "steam engin"]
+    assert ids(BM25Retriever(corpus).run(query="steam engine", top_k=2)) == ["phrase", "scattered"]
