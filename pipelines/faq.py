@@ -667,6 +667,45 @@ def match_faq(docqa: DocQA, question: str, threshold: float | None = None) -> Fa
     return faq_matcher(docqa).nearest(question, threshold)
 
 
+@dataclass
+class FaqCheck:
+    """The FAQ step of a question, on its own: a service can then run the (slow) document step under its
+    own concurrency limit while curated answers are returned at once."""
+
+    question: str
+    match: FaqMatch | None
+    ms: float
+
+    def curated(self) -> FaqAskResult | None:
+        """The curated answer when the question matched an FAQ entry, else None."""
+        if self.match is None or not self.match.matched:
+            return None
+        return FaqAskResult.curated(self.question, self.match, {"faq": self.ms, "total": self.ms})
+
+    def attach(self, result: AskResult) -> FaqAskResult:
+        """A document answer with the nearest FAQ entry (below the threshold) and the FAQ time added."""
+        timings = dict(result.timings_ms)
+        timings["faq"] = self.ms
+        timings["total"] = timings.get("total", 0.0) + self.ms
+        result.timings_ms = timings
+        return FaqAskResult.from_result(result, self.match)
+
+
+def check_faq(
+    docqa: DocQA, question: str, *, faq_threshold: float | None = None, use_faq: bool = True
+) -> FaqCheck:
+    """Match ``question`` against the index's FAQ (see :class:`FaqCheck`).
+
+    :raises ValueError: for an empty question or a threshold outside 0..1.
+    """
+    if not question or not question.strip():
+        raise ValueError("question must not be empty")
+    threshold = resolve_threshold(faq_threshold)
+    started = time.perf_counter()
+    match = match_faq(docqa, question, threshold) if use_faq else None
+    return FaqCheck(question, match, (time.perf_counter() - started) * 1000.0)
+
+
 def ask_with_faq(
     docqa: DocQA,
     question: str,
@@ -679,21 +718,13 @@ def ask_with_faq(
 ) -> FaqAskResult:
     """FAQ first, documents second: the curated answer when the question matches an FAQ question
     closely enough, else :meth:`DocQA.ask` (whose result is returned with the nearest FAQ attached)."""
-    if not question or not question.strip():
-        raise ValueError("question must not be empty")
     if top_k < 1 or max_answers < 1:
         raise ValueError("top_k and max_answers must be at least 1")
-    threshold = resolve_threshold(faq_threshold)
-    started = time.perf_counter()
-    match = match_faq(docqa, question, threshold) if use_faq else None
-    faq_ms = (time.perf_counter() - started) * 1000.0
-    if match is not None and match.matched:
-        return FaqAskResult.curated(question, match, {"faq": faq_ms, "total": faq_ms})
+    check = check_faq(docqa, question, faq_threshold=faq_threshold, use_faq=use_faq)
+    curated = check.curated()
+    if curated is not None:
+        return curated
     result = docqa.ask(
         question, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold
     )
-    timings = dict(result.timings_ms)
-    timings["faq"] = faq_ms
-    timings["total"] = timings.get("total", 0.0) + faq_ms
-    result.timings_ms = timings
-    return FaqAskResult.from_result(result, match)
+    return check.attach(result)

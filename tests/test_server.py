@@ -382,6 +382,46 @@ def test_writes_wait_for_another_writer_and_queries_keep_working(empty_client):
     assert upload(client, ("tides.txt", b"High tide is at noon.\n")).status_code == 200
 
 
+def test_questions_are_read_at_most_n_at_a_time_while_searches_go_on(sample_index, tmp_path):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipelines.api import DocQA
+
+    class CountingDocQA(DocQA):
+        """The real DocQA, with ask() made slow and its concurrency recorded."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.lock, self.running, self.most = threading.Lock(), 0, 0
+
+        def ask(self, *args, **kwargs):
+            with self.lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            try:
+                time.sleep(1.0)
+                return super().ask(*args, **kwargs)
+            finally:
+                with self.lock:
+                    self.running -= 1
+
+    qa = CountingDocQA(sample_index, reader_model=str(missing_reader(tmp_path)))
+    app = create_app(qa, api_key="", warm_up=False, max_concurrent_asks=2)
+    with TestClient(app) as client, ThreadPoolExecutor(8) as pool:
+        asks = [pool.submit(client.post, "/ask", json={"question": f"Who founded Normandy, take {n}?"})
+                for n in range(6)]
+        time.sleep(0.2)
+        started = time.monotonic()
+        search = client.post("/search", json={"query": "Rollo"})
+        search_seconds = time.monotonic() - started
+        statuses = [f.result().status_code for f in asks]
+    assert statuses == [503] * 6  # no reader here: every question was still retrieved and answered
+    assert qa.most == 2
+    # Queued behind the questions it would take 3 rounds of 1 s; it does not wait for them.
+    assert search.status_code == 200 and search_seconds < 2.0
+
+
 # ---------------------------------------------------------------- FAQ
 
 
