@@ -429,6 +429,7 @@ def create_app(
     key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")).strip() or None
     if max_upload_bytes < 1:
         raise ValueError("max_upload_bytes must be at least 1")
+    faq.resolve_threshold()  # a bad DOCQA_FAQ_THRESHOLD stops the start, not every later question
     state = ReadyState()
     if max_concurrent_asks is not None and max_concurrent_asks < 1:
         raise ValueError("max_concurrent_asks must be at least 1 (or None for no limit)")
