@@ -533,7 +533,8 @@ def create_app(
         if result is None:
             async with ask_slots:
                 answered = await run_in_threadpool(
-                    docqa.ask, request.question, top_k=request.top_k, max_answers=request.max_answers
+                    faq.read_documents, docqa, request.question, top_k=request.top_k,
+                    max_answers=request.max_answers,
                 )
             result = check.attach(answered)
         body = result.to_dict()

@@ -724,7 +724,17 @@ def ask_with_faq(
     curated = check.curated()
     if curated is not None:
         return curated
-    result = docqa.ask(
-        question, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold
+    result = read_documents(
+        docqa, question, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold
     )
     return check.attach(result)
+
+
+def read_documents(docqa: DocQA, question: str, **options: Any) -> AskResult:
+    """The document step alone: retrieval and reading, no FAQ.
+
+    That is ``DocQA.ask_documents`` once FAQ matching is part of ``DocQA.ask`` itself, and ``DocQA.ask``
+    until then; either way the FAQ is matched exactly once per question.
+    """
+    ask = getattr(docqa, "ask_documents", None) or docqa.ask
+    return ask(question, **options)
