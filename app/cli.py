@@ -52,6 +52,12 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # "Loading weights" bars on every model load
+    except ImportError:
+        pass
 
 
 def _open(index: Path | None, embedding_model: str | None = None):
@@ -143,6 +149,12 @@ def search(
 ReaderOpt = Annotated[
     str | None, typer.Option("--reader", help="Reader model: Hub id or directory [env: DOCQA_READER_MODEL]")
 ]
+NoFallbackOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-fallback", help="Never answer with the bundled compact reader when the reader is missing."
+    ),
+]
 BackendOpt = Annotated[
     str | None,
     typer.Option(
@@ -168,13 +180,20 @@ def ask(
     index: IndexOpt = None,
     reader: ReaderOpt = None,
     backend: BackendOpt = None,
+    no_fallback: NoFallbackOpt = False,
     embedding_model: EmbeddingOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from your documents: ranked answers with source, page and the passage highlighted."""
     from pipelines.api import DocQA
 
-    qa = DocQA(index, embedding_model=embedding_model, reader_model=reader, reader_backend=backend)
+    qa = DocQA(
+        index,
+        embedding_model=embedding_model,
+        reader_model=reader,
+        reader_backend=backend,
+        reader_fallback=False if no_fallback else None,
+    )
     if not qa.index.exists():
         raise _fail(f"The index at {qa.index.directory} is empty. Run `docqa ingest FOLDER` first.")
     try:
@@ -191,6 +210,15 @@ def ask(
             console.rule(f"{escape(p.file)}" + (f", page {p.page}" if p.page else ""), align="left")
             console.print(escape(p.content))
         raise typer.Exit(2)
+    if getattr(result, "from_faq", False):
+        match = result.faq
+        console.print(f"[bold]{escape(result.answers[0].text)}[/]")
+        console.print(
+            f'[dim]From the FAQ: "{escape(match.entry.question)}" (similarity {match.similarity:.2f})[/]'
+        )
+        return
+    if result.reader_notice:
+        err_console.print(f"[yellow]Note:[/] {escape(result.reader_notice)}")
     if result.no_answer:
         console.print("[bold]No answer found in your documents.[/] Closest candidates (unsure):")
     for rank, answer in enumerate(result.answers, start=1):
@@ -206,6 +234,88 @@ def ask(
         console.print(_highlight(src.passage, src.passage_start, src.passage_end))
     t = result.timings_ms
     console.print(f"[dim]retrieval {t.get('retrieval', 0):.0f} ms, reading {t.get('reading', 0):.0f} ms[/]")
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; non-loopback needs DOCQA_API_KEY.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    index: IndexOpt = None,
+    reader: ReaderOpt = None,
+    backend: BackendOpt = None,
+    embedding_model: EmbeddingOpt = None,
+    max_upload_mb: Annotated[int, typer.Option(min=1, help="Largest accepted upload, in MiB.")] = 50,
+    max_concurrent_asks: Annotated[
+        int | None, typer.Option(min=1, help="Questions read at once (default 2 x cores); others wait.")
+    ] = None,
+) -> None:
+    """Serve the HTTP API for other applications (OpenAPI docs at /docs)."""
+    from app.server import DEFAULT_CONCURRENT_ASKS, ServeConfigError
+    from app.server import serve as run_server
+
+    try:
+        run_server(
+            host,
+            port,
+            index,
+            embedding_model=embedding_model,
+            reader_model=reader,
+            reader_backend=backend,
+            max_upload_bytes=max_upload_mb * 1024 * 1024,
+            max_concurrent_asks=max_concurrent_asks or DEFAULT_CONCURRENT_ASKS,
+        )
+    except ServeConfigError as err:
+        raise _fail(str(err)) from None
+
+
+faq_app = typer.Typer(help="Curated FAQ answers, matched before the documents.", no_args_is_help=True)
+app.add_typer(faq_app, name="faq")
+
+
+@faq_app.command("load")
+def faq_load(
+    file: Annotated[Path, typer.Argument(help="CSV with question,answer columns, or a JSON/YAML list.")],
+    index: IndexOpt = None,
+    embedding_model: EmbeddingOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Load FILE as the index's FAQ (replaces the previous one; reports added/changed/removed)."""
+    qa = _open(index, embedding_model)
+    try:
+        report = qa.load_faq(file)
+    except _user_errors() as err:
+        raise _fail(str(err)) from None
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        return
+    c = report.to_dict()["counts"]
+    console.print(
+        f"{report.total} FAQ entries: {c['added']} added, {c['changed']} changed, "
+        f"{c['removed']} removed, {c['unchanged']} unchanged"
+    )
+
+
+@faq_app.command("list")
+def faq_list(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """Show the FAQ entries stored in the index."""
+    qa = _open(index)
+    try:
+        entries = qa.faq_entries()
+    except _user_errors() as err:
+        raise _fail(str(err)) from None
+    if as_json:
+        print(
+            json.dumps(
+                [{"question": e.question, "answer": e.answer} for e in entries], indent=2, ensure_ascii=False
+            )
+        )
+        return
+    if not entries:
+        console.print("No FAQ entries. Load some with `docqa faq load FILE`.")
+    for entry in entries:
+        console.print(f"[bold]Q:[/] {escape(entry.question)}\n[bold]A:[/] {escape(entry.answer)}\n")
 
 
 @app.command()

@@ -81,8 +81,10 @@ class AskResult:
     no_answer_score: float
     passages: list[Passage]
     timings_ms: dict[str, float] = field(default_factory=dict)
-    reader: str | None = None
-    reader_error: str | None = None  # set when the reader could not be loaded: passages are still shown
+    reader: str | None = None  # the model that answered; "compact" for the bundled compact reader
+    reader_error: str | None = None  # set when no reader could be loaded: passages are still shown
+    reader_notice: str | None = None  # shown with every answer of the compact reader (lower accuracy)
+    reader_fallback: bool = False  # the compact reader stands in for a configured model that is missing
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,4 +96,6 @@ class AskResult:
             "timings_ms": self.timings_ms,
             "reader": self.reader,
             "reader_error": self.reader_error,
+            "reader_notice": self.reader_notice,
+            "reader_fallback": self.reader_fallback,
         }

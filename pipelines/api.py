@@ -22,23 +22,26 @@ import numpy as np
 from haystack import Document
 
 from ingest.ingestion import Ingestor, IngestProgress, IngestReport, delete_files
+from pipelines import faq
 from pipelines.answers import Answer, AskResult
 from pipelines.config import Settings
 from pipelines.embedding import PassageEmbedder, QueryEmbedder
 from pipelines.model_loading import ModelUnavailableError
 from pipelines.reader import DocQAReader
+from pipelines.reader_selection import ReaderInfo, select_reader
 from pipelines.search import IndexSearcher, Passage
 from pipelines.store import DocumentIndex, SourceFile
 
 _READERS: dict[tuple[str, str], DocQAReader] = {}
 _READERS_LOCK = threading.Lock()
+READER_RETRY_SECONDS = 30.0  # a missing model is looked up again after this long, not on every question
 
 
 def shared_reader(model: str, backend: str) -> DocQAReader:
     """One warmed-up reader per (model, backend) per process: loading bert-base takes seconds.
 
     :raises ModelUnavailableError: when the model cannot be found; nothing is cached then, so a model
-        installed later is picked up by the next call.
+        installed later is picked up by a later call.
     """
     key = (model, backend)
     with _READERS_LOCK:
@@ -64,6 +67,7 @@ class DocQA:
         embedding_model: str | None = None,
         reader_model: str | None = None,
         reader_backend: str | None = None,
+        reader_fallback: bool | None = None,
         settings: Settings | None = None,
     ) -> None:
         base = settings or Settings.from_env()
@@ -72,26 +76,32 @@ class DocQA:
             embedding_model=embedding_model,
             reader_model=reader_model,
             reader_backend=reader_backend,
+            reader_fallback=reader_fallback,
         )
         self.index = DocumentIndex(self.settings.index_dir)
         self._passage_embedder: PassageEmbedder | None = None
         self._query_embedder: QueryEmbedder | None = None
         self._searcher: IndexSearcher | None = None
+        self._lock = threading.RLock()  # lazy loading from several request threads builds each thing once
+        self._reader: tuple[DocQAReader, ReaderInfo] | None = None
+        self._reader_failure: tuple[float, ModelUnavailableError] | None = None
 
     # ----- models (lazy: listing documents needs none) -----
     def passage_embedder(self) -> PassageEmbedder:
-        if self._passage_embedder is None:
-            embedder = PassageEmbedder(model=self.settings.embedding_model)
-            embedder.warm_up()
-            self._passage_embedder = embedder
-        return self._passage_embedder
+        with self._lock:
+            if self._passage_embedder is None:
+                embedder = PassageEmbedder(model=self.settings.embedding_model)
+                embedder.warm_up()
+                self._passage_embedder = embedder
+            return self._passage_embedder
 
     def query_embedder(self) -> QueryEmbedder:
-        if self._query_embedder is None:
-            embedder = QueryEmbedder(model=self.settings.embedding_model)
-            embedder.warm_up()
-            self._query_embedder = embedder
-        return self._query_embedder
+        with self._lock:
+            if self._query_embedder is None:
+                embedder = QueryEmbedder(model=self.settings.embedding_model)
+                embedder.warm_up()
+                self._query_embedder = embedder
+            return self._query_embedder
 
     @property
     def embedding_dim(self) -> int:
@@ -163,6 +173,10 @@ class DocQA:
         )
 
     def searcher(self) -> IndexSearcher:
+        with self._lock:
+            return self._make_searcher()
+
+    def _make_searcher(self) -> IndexSearcher:
         if self._searcher is None:
             self._searcher = IndexSearcher(
                 self.index, self.settings.embedding_model, self.query_embedder(), self.embedding_dim
@@ -176,10 +190,73 @@ class DocQA:
         return self.searcher().search(query, top_k=top_k, mode=mode)
 
     def reader(self) -> DocQAReader:
-        """The configured reader, loaded on first use. :raises ModelUnavailableError: see message."""
-        return shared_reader(self.settings.reader_model, self.settings.reader_backend)
+        """The reader that answers, loaded on first use. :raises ModelUnavailableError: see message."""
+        return self.reader_and_info()[0]
+
+    def reader_info(self) -> ReaderInfo:
+        """Which reader answers (the configured one, or the labelled compact fallback)."""
+        return self.reader_and_info()[1]
+
+    def reader_and_info(self) -> tuple[DocQAReader, ReaderInfo]:
+        """The configured reader, or — when it cannot be loaded and the fallback is on — the bundled
+        compact reader with a notice saying so (see :mod:`pipelines.reader_selection`).
+
+        :raises ModelUnavailableError: no reader at all; retried after ``READER_RETRY_SECONDS``.
+        """
+        with self._lock:
+            if self._reader is not None:
+                return self._reader
+            if self._reader_failure and time.monotonic() - self._reader_failure[0] < READER_RETRY_SECONDS:
+                raise self._reader_failure[1]
+            try:
+                self._reader = select_reader(
+                    self.settings.reader_model,
+                    self.settings.reader_backend,
+                    allow_fallback=self.settings.reader_fallback,
+                    loader=shared_reader,
+                )
+            except ModelUnavailableError as err:
+                self._reader_failure = (time.monotonic(), err)
+                raise
+            self._reader_failure = None
+            return self._reader
 
     def ask(
+        self,
+        question: str,
+        *,
+        top_k: int = 5,
+        max_answers: int = 3,
+        no_answer_threshold: float | None = None,
+        faq_threshold: float | None = None,
+        use_faq: bool = True,
+    ) -> AskResult:
+        """Answer ``question``: a curated FAQ answer when the question matches an FAQ entry closely
+        enough (``faq_threshold``, default ``DOCQA_FAQ_THRESHOLD`` or 0.80), else :meth:`ask_documents`.
+
+        :returns: a :class:`pipelines.faq.FaqAskResult` (an :class:`AskResult` that also says how the
+            question compared with the FAQ; ``from_faq`` is True for a curated answer).
+        """
+        if top_k < 1 or max_answers < 1:
+            raise ValueError("top_k and max_answers must be at least 1")
+        check = faq.check_faq(self, question, faq_threshold=faq_threshold, use_faq=use_faq)
+        return check.curated() or check.attach(
+            self.ask_documents(
+                question, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold
+            )
+        )
+
+    def load_faq(
+        self, source: str | Path | bytes, *, name: str | None = None, lock_timeout: float = 5.0
+    ) -> faq.FaqLoadReport:
+        """Store the FAQ file ``source`` (CSV question,answer / JSON / YAML list) in the index,
+        replacing the previous FAQ; the report lists added/changed/removed entries."""
+        return faq.load_faq(self, source, name=name, lock_timeout=lock_timeout)
+
+    def faq_entries(self) -> list[faq.FaqEntry]:
+        return faq.faq_entries(self)
+
+    def ask_documents(
         self,
         question: str,
         *,
@@ -197,9 +274,10 @@ class DocQA:
         if top_k < 1 or max_answers < 1:
             raise ValueError("top_k and max_answers must be at least 1")
         reader: DocQAReader | None = None
+        info: ReaderInfo | None = None
         reader_error: str | None = None
         try:
-            reader = self.reader()
+            reader, info = self.reader_and_info()
         except ModelUnavailableError as err:
             reader_error = str(err)
         self.searcher().current()  # load models and index before the clock starts: timings are per question
@@ -226,7 +304,9 @@ class DocQA:
             float(output["no_answer_score"]),
             passages,
             timings,
-            reader=self.settings.reader_model,
+            reader=info.name if info else None,
+            reader_notice=info.notice if info else None,
+            reader_fallback=bool(info and info.is_fallback),
         )
 
     def stats(self) -> dict[str, Any]:

@@ -30,6 +30,8 @@ class Settings:
     embedding_model: str = PACKAGED_EMBEDDING_MODEL
     reader_model: str = DEFAULT_READER_MODEL
     reader_backend: str = DEFAULT_READER_BACKEND
+    # When the configured reader cannot be loaded, answer with the bundled compact reader (labelled).
+    reader_fallback: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -38,6 +40,7 @@ class Settings:
             embedding_model=_env("DOCQA_EMBEDDING_MODEL", PACKAGED_EMBEDDING_MODEL),
             reader_model=_env("DOCQA_READER_MODEL", DEFAULT_READER_MODEL),
             reader_backend=_env("DOCQA_READER_BACKEND", DEFAULT_READER_BACKEND),
+            reader_fallback=_env("DOCQA_READER_FALLBACK", "1").lower() not in {"0", "false", "no", "off"},
         )
 
     def override(self, **flags: object) -> Settings:

@@ -17,6 +17,8 @@ SAMPLES = REPO / "data" / "samples"
 
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests of a missing reader expect "no reader"; the compact fallback is tested where asked for.
+os.environ["DOCQA_READER_FALLBACK"] = "0"
 
 
 def make_pdf(path: Path, pages: list[str], title: str | None = None) -> Path:

@@ -64,16 +64,17 @@ def test_delete_of_an_unknown_document_names_it(sample_index: Path) -> None:
 
 def test_ask_ranks_answers_with_sources(sample_index: Path, test_reader_dir: Path) -> None:
     qa = DocQA(sample_index, reader_model=str(test_reader_dir))
-    result = qa.ask("Who did the Normans conquer England under?", top_k=5, max_answers=3,
-                    no_answer_threshold=100.0)
+    result = qa.ask(
+        "Who did the Normans conquer England under?", top_k=5, max_answers=3, no_answer_threshold=100.0
+    )
     assert not result.no_answer
     assert 1 <= len(result.answers) <= 3
     assert result.answers[0].score >= result.answers[-1].score
     top = result.answers[0]
     source = top.source
-    assert source.passage[source.passage_start:source.passage_end] == top.text
+    assert source.passage[source.passage_start : source.passage_end] == top.text
     assert source.file.endswith("normans.txt")
-    assert set(result.timings_ms) == {"retrieval", "reading", "total"}
+    assert set(result.timings_ms) >= {"retrieval", "reading", "total"}
     assert result.to_dict()["answers"][0]["sources"][0]["document_id"] == source.document_id
 
 

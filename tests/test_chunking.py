@@ -21,7 +21,9 @@ PAGES = [
 
 
 def test_every_passage_maps_back_to_its_page_text_exactly() -> None:
-    docs = PageAwareSplitter(max_words=60, overlap_words=15).run(pages=PAGES, meta={"source_key": "k", "sha256": "s"})
+    docs = PageAwareSplitter(max_words=60, overlap_words=15).run(
+        pages=PAGES, meta={"source_key": "k", "sha256": "s"}
+    )
     docs = docs["documents"]
     assert len(docs) > 5
     for doc in docs:
@@ -39,7 +41,7 @@ def test_passages_are_bounded_overlap_and_hold_whole_sentences() -> None:
     starts = {s for s, _ in sentences}
     ends = {e for _, e in sentences}
     for span in spans:
-        assert words(text[span.start:span.end]) <= 60
+        assert words(text[span.start : span.end]) <= 60
         assert span.start in starts and span.end in ends
     for first, second in zip(spans, spans[1:], strict=False):
         assert second.start < first.end, "consecutive passages overlap"
@@ -50,15 +52,20 @@ def test_passages_are_bounded_overlap_and_hold_whole_sentences() -> None:
 
 
 def test_sentence_splitter_respects_abbreviations_and_initials() -> None:
-    text = "Dr. Smith met J. R. Jones in the U.S. on Monday. They talked. \"Why?\" he asked. Done"
-    found = [text[s.start:s.end] for s in sentence_spans(text)]
-    assert found == ["Dr. Smith met J. R. Jones in the U.S. on Monday.", "They talked.", "\"Why?\" he asked.", "Done"]
+    text = 'Dr. Smith met J. R. Jones in the U.S. on Monday. They talked. "Why?" he asked. Done'
+    found = [text[s.start : s.end] for s in sentence_spans(text)]
+    assert found == [
+        "Dr. Smith met J. R. Jones in the U.S. on Monday.",
+        "They talked.",
+        '"Why?" he asked.',
+        "Done",
+    ]
 
 
 def test_overlong_sentence_is_cut_at_word_borders() -> None:
     text = " ".join(f"w{i}" for i in range(250))
     spans = passage_spans(text, max_words=100, overlap_words=0)
-    assert [words(text[s.start:s.end]) for s in spans] == [100, 100, 50]
+    assert [words(text[s.start : s.end]) for s in spans] == [100, 100, 50]
 
 
 def test_default_passages_fit_the_reader_window() -> None:

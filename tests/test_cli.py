@@ -23,7 +23,9 @@ def run(*args: str, env: dict[str, str] | None = None):
 
 
 def test_search_json_names_file_page_and_score(sample_index: Path) -> None:
-    result = run("search", "Who developed the concept of packet switching?", "--index", str(sample_index), "--json")
+    result = run(
+        "search", "Who developed the concept of packet switching?", "--index", str(sample_index), "--json"
+    )
     assert result.exit_code == 0, result.output
     passages = json.loads(result.stdout)["passages"]
     assert len(passages) == 5
@@ -72,12 +74,25 @@ def test_ingest_report_second_run_and_delete(tmp_path: Path) -> None:
 
 
 def test_ingest_exit_code_and_reasons_for_bad_input(tmp_path: Path, bad_inputs: dict[str, Path]) -> None:
-    result = run("ingest", str(bad_inputs["good_pdf"].parent), str(tmp_path / "missing-folder"),
-                 "--index", str(tmp_path / "index"))
+    result = run(
+        "ingest",
+        str(bad_inputs["good_pdf"].parent),
+        str(tmp_path / "missing-folder"),
+        "--index",
+        str(tmp_path / "index"),
+    )
     assert result.exit_code == 1
     out = " ".join(result.stdout.split())
-    for reason in ("encrypted PDF", "no text layer", "empty file (0 bytes)", "binary data", "corrupt PDF",
-                   "path does not exist", "unsupported file type", "decoded as Windows-1252"):
+    for reason in (
+        "encrypted PDF",
+        "no text layer",
+        "empty file (0 bytes)",
+        "binary data",
+        "corrupt PDF",
+        "path does not exist",
+        "unsupported file type",
+        "decoded as Windows-1252",
+    ):
         assert reason in out, reason
 
 
@@ -88,8 +103,14 @@ def test_search_on_an_empty_index_says_what_to_do(tmp_path: Path) -> None:
 
 def test_missing_embedding_model_is_one_clear_message_not_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "DOCQA_EMBEDDING_MODEL": str(tmp_path / "no-such-model"), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, "-m", "app.cli", "ingest", str(SAMPLES), "--index", str(tmp_path / "i")],
-                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "ingest", str(SAMPLES), "--index", str(tmp_path / "i")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "embedding model" in proc.stderr and "DOCQA_EMBEDDING_MODEL" in proc.stderr
@@ -106,8 +127,15 @@ def test_installed_console_script_runs() -> None:
 
 
 def test_ask_answers_with_source_and_highlight(sample_index: Path, test_reader_dir: Path) -> None:
-    result = run("ask", "Who developed the concept of packet switching?", "--index", str(sample_index),
-                 "--reader", str(test_reader_dir), "--json")
+    result = run(
+        "ask",
+        "Who developed the concept of packet switching?",
+        "--index",
+        str(sample_index),
+        "--reader",
+        str(test_reader_dir),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["answers"], data
@@ -115,13 +143,38 @@ def test_ask_answers_with_source_and_highlight(sample_index: Path, test_reader_d
     assert "Baran" in top["text"] or "Davies" in top["text"]
     source = top["sources"][0]
     assert source["file"].endswith("packet_switching.pdf") and source["page"] >= 1
-    assert source["passage"][source["passage_start"]:source["passage_end"]] == top["text"]
+    assert source["passage"][source["passage_start"] : source["passage_end"]] == top["text"]
     assert set(data) >= {"no_answer", "no_answer_score", "answers", "passages", "timings_ms"}
 
 
 def test_ask_without_reader_model_still_shows_passages(sample_index: Path, tmp_path: Path) -> None:
-    result = run("ask", "Who founded the Duchy of Normandy?", "--index", str(sample_index),
-                 "--reader", str(tmp_path / "missing-reader"))
+    result = run(
+        "ask",
+        "Who founded the Duchy of Normandy?",
+        "--index",
+        str(sample_index),
+        "--reader",
+        str(tmp_path / "missing-reader"),
+        "--no-fallback",
+    )
     assert result.exit_code == 2
     assert "Reader unavailable" in result.stderr and "DOCQA_READER_MODEL" in result.stderr
     assert "normans.txt" in result.stdout
+
+
+def test_ask_falls_back_to_the_compact_reader_and_says_so(sample_index: Path, tmp_path: Path) -> None:
+    result = run(
+        "ask",
+        "Who founded the Duchy of Normandy?",
+        "--index",
+        str(sample_index),
+        "--reader",
+        str(tmp_path / "missing-reader"),
+        "--json",
+        env={"DOCQA_READER_FALLBACK": "1"},
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["reader"] == "compact" and data["reader_fallback"] is True
+    assert "compact offline reader — lower accuracy" in data["reader_notice"]
+    assert data["answers"] and data["answers"][0]["sources"][0]["file"].endswith("normans.txt")

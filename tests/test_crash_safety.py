@@ -49,7 +49,10 @@ def test_kill_minus_nine_mid_ingest_then_resume(tmp_path: Path) -> None:
     for delay in (0.0, 0.3, 0.8, 1.5):
         proc = subprocess.Popen(
             _docqa("ingest", str(corpus), "--checkpoint-every", "8", "--json", index_dir=index_dir),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=Path(__file__).resolve().parents[1],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=Path(__file__).resolve().parents[1],
         )
         start_count = _count_files(index_dir)
         deadline = time.monotonic() + 120
@@ -67,8 +70,12 @@ def test_kill_minus_nine_mid_ingest_then_resume(tmp_path: Path) -> None:
     assert seen_partial, "the kills should have interrupted the ingest at least once"
 
     done = subprocess.run(
-        _docqa("ingest", str(corpus), "--json", index_dir=index_dir), capture_output=True, text=True, env=env,
-        cwd=Path(__file__).resolve().parents[1], timeout=300,
+        _docqa("ingest", str(corpus), "--json", index_dir=index_dir),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

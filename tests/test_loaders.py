@@ -64,7 +64,9 @@ def test_vanished_file(tmp_path: Path) -> None:
 
 def test_markdown_title_and_syntax_are_stripped(tmp_path: Path) -> None:
     md = tmp_path / "guide.md"
-    md.write_text("# Setup Guide\n\nRun **docqa** from the [shell](https://x.y).\n## Next\nDone.\n", encoding="utf-8")
+    md.write_text(
+        "# Setup Guide\n\nRun **docqa** from the [shell](https://x.y).\n## Next\nDone.\n", encoding="utf-8"
+    )
     loaded = load_file(md)
     assert loaded.title == "Setup Guide"
     assert loaded.pages == ["Setup Guide\n\nRun docqa from the shell.\n\nNext\n\nDone."]

@@ -22,8 +22,13 @@ MODEL = "test-model"
 
 
 def ingest(index_dir: Path, *paths: Path, prune: bool = False, checkpoint_every: int = 512):
-    ingestor = Ingestor(DocumentIndex(index_dir), hash_embed, embedding_model=MODEL, dim=384,
-                        checkpoint_every=checkpoint_every)
+    ingestor = Ingestor(
+        DocumentIndex(index_dir),
+        hash_embed,
+        embedding_model=MODEL,
+        dim=384,
+        checkpoint_every=checkpoint_every,
+    )
     return ingestor.run(list(paths), prune=prune)
 
 
@@ -67,9 +72,11 @@ def test_second_writer_is_refused_with_a_clear_message(index_dir: Path) -> None:
     index = DocumentIndex(index_dir)
     with index.writer():
         assert index.is_locked()
-        with pytest.raises(IndexLockedError, match="being written by another DocQA process"):
-            with DocumentIndex(index_dir).writer(timeout=0.1):
-                pass
+        with (
+            pytest.raises(IndexLockedError, match="being written by another DocQA process"),
+            DocumentIndex(index_dir).writer(timeout=0.1),
+        ):
+            pass
     assert not index.is_locked()
 
 
@@ -147,9 +154,15 @@ def test_bad_input_never_aborts_the_batch_nor_touches_indexed_data(
     assert by_name["latin1.txt"].status == "added"
     assert by_name["latin1.txt"].notes == ["not valid UTF-8; decoded as Windows-1252"]
     assert by_name["slides.pptx"].status == "skipped"
-    expected = {"corrupt.pdf": "corrupt PDF", "truncated.pdf": "corrupt PDF", "encrypted.pdf": "encrypted PDF",
-                "scanned.pdf": "no text layer", "empty.txt": "empty file", "binary.txt": "binary data",
-                "does-not-exist": "path does not exist"}
+    expected = {
+        "corrupt.pdf": "corrupt PDF",
+        "truncated.pdf": "corrupt PDF",
+        "encrypted.pdf": "encrypted PDF",
+        "scanned.pdf": "no text layer",
+        "empty.txt": "empty file",
+        "binary.txt": "binary data",
+        "does-not-exist": "path does not exist",
+    }
     for name, reason in expected.items():
         assert by_name[name].status == FAILED and reason in by_name[name].reason, (name, by_name[name])
     assert not report.ok
