@@ -165,7 +165,16 @@ class AskResponse(BaseModel):
     no_answer_score: float
     passages: list[PassageOut]
     timings_ms: dict[str, float]
-    reader: str | None
+    reader: str | None = Field(
+        description='The model that answered; "compact" for the bundled compact reader.'
+    )
+    reader_notice: str | None = Field(
+        None,
+        description="Shown with every answer of the compact reader: lower accuracy; how to get the full one.",
+    )
+    reader_fallback: bool = Field(
+        False, description="The compact reader stands in for a missing configured reader."
+    )
     faq: FaqMatchOut | None = Field(None, description="Nearest FAQ entry; null when the index has no FAQ.")
 
 
@@ -342,12 +351,17 @@ def _error_handlers(app: FastAPI) -> None:
         # FastAPI answers 400 when a body cannot even be decoded (e.g. JSON that is not UTF-8, broken
         # multipart); to a client that is the same mistake as malformed JSON, which gets 422.
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-            message = ("The request body cannot be parsed: send UTF-8 JSON to /ask and /search, "
-                       "multipart/form-data to /documents and /faq.")
+            message = (
+                "The request body cannot be parsed: send UTF-8 JSON to /ask and /search, "
+                "multipart/form-data to /documents and /faq."
+            )
             # The shape of FastAPI's own 422s, so clients handle one error format.
-            return JSONResponse(status_code=422, content={
-                "detail": [{"type": "body_unparsable", "loc": ["body"], "msg": message, "input": None}],
-            })
+            return JSONResponse(
+                status_code=422,
+                content={
+                    "detail": [{"type": "body_unparsable", "loc": ["body"], "msg": message, "input": None}],
+                },
+            )
         return await http_exception_handler(request, exc)
 
     app.add_exception_handler(StarletteHTTPException, unparsable_body)
@@ -521,8 +535,11 @@ def create_app(
         response_model=AskResponse,
         dependencies=protected,
         summary="Answer a question: the curated FAQ answer if one matches, else answers from the documents.",
-        responses={503: {"model": ErrorOut, "description": "The reader model is unavailable."},
-                   423: {"model": ErrorOut}, **errors},
+        responses={
+            503: {"model": ErrorOut, "description": "The reader model is unavailable."},
+            423: {"model": ErrorOut},
+            **errors,
+        },
     )
     async def ask(request: AskRequest):
         # The FAQ step is quick and runs at once; reading documents is CPU-bound, so at most
@@ -533,7 +550,10 @@ def create_app(
         if result is None:
             async with ask_slots:
                 answered = await run_in_threadpool(
-                    faq.read_documents, docqa, request.question, top_k=request.top_k,
+                    faq.read_documents,
+                    docqa,
+                    request.question,
+                    top_k=request.top_k,
                     max_answers=request.max_answers,
                 )
             result = check.attach(answered)
@@ -557,8 +577,14 @@ def create_app(
         return {"query": request.query, "passages": [p.to_dict() for p in passages]}
 
     # ----- documents -----
-    @app.get("/documents", tags=["documents"], response_model=DocumentsResponse, dependencies=protected,
-             summary="What is indexed.", responses=errors)
+    @app.get(
+        "/documents",
+        tags=["documents"],
+        response_model=DocumentsResponse,
+        dependencies=protected,
+        summary="What is indexed.",
+        responses=errors,
+    )
     def list_documents():
         return {"documents": [source_out(s) for s in docqa.documents()]}
 
@@ -587,19 +613,26 @@ def create_app(
         names = [sanitise_filename(f.filename) for f in files]
         unsupported = [
             {"name": f.filename, "reason": unsupported_reason(Path(n))}
-            for f, n in zip(files, names, strict=True) if not is_supported(Path(n))
+            for f, n in zip(files, names, strict=True)
+            if not is_supported(Path(n))
         ]
         if unsupported:
-            return JSONResponse(status_code=415, content={
-                "detail": "Unsupported file type: DocQA reads .pdf, .txt and .md. Nothing was indexed.",
-                "files": unsupported,
-            })
+            return JSONResponse(
+                status_code=415,
+                content={
+                    "detail": "Unsupported file type: DocQA reads .pdf, .txt and .md. Nothing was indexed.",
+                    "files": unsupported,
+                },
+            )
         total = sum(_size(f) for f in files)
         if total > max_upload_bytes:
-            return JSONResponse(status_code=413, content={
-                "detail": f"The upload holds {total} bytes of files; the limit is {max_upload_bytes}. "
-                          f"Nothing was indexed.",
-            })
+            return JSONResponse(
+                status_code=413,
+                content={
+                    "detail": f"The upload holds {total} bytes of files; the limit is {max_upload_bytes}. "
+                    f"Nothing was indexed.",
+                },
+            )
 
         staged: list[tuple[UploadFile, str, Path]] = []
         committed = False  # after the ingest, the staged files belong to the index: never delete them
@@ -619,11 +652,14 @@ def create_app(
                 except LoadError as err:
                     problems.append({"name": upload.filename, "reason": str(err)})
             if problems:
-                return JSONResponse(status_code=400, content={
-                    "detail": "; ".join(f"{p['name']}: {p['reason']}" for p in problems)
-                    + ". Nothing was indexed.",
-                    "files": problems,
-                })
+                return JSONResponse(
+                    status_code=400,
+                    content={
+                        "detail": "; ".join(f"{p['name']}: {p['reason']}" for p in problems)
+                        + ". Nothing was indexed.",
+                        "files": problems,
+                    },
+                )
             with upload_lock:
                 outcome, report = _ingest_uploads(staged, file_sha256)
                 committed = True
@@ -633,8 +669,11 @@ def create_app(
                     _remove_upload_dir(uploads_root, target)
         files_out = [outcome[target] for _, _, target in staged]
         ok = all(f.status != "failed" for f in files_out)
-        body = {"ok": ok, "files": [f.model_dump() for f in files_out],
-                "seconds": round(report.seconds, 3) if report else 0.0}
+        body = {
+            "ok": ok,
+            "files": [f.model_dump() for f in files_out],
+            "seconds": round(report.seconds, 3) if report else 0.0,
+        }
         if not ok:
             body["detail"] = "Some files could not be indexed."
             return JSONResponse(status_code=400, content=body)
@@ -654,8 +693,12 @@ def create_app(
             if len(earlier) == 1 and earlier[0].sha256 == digest:
                 same = earlier[0]
                 outcome[target] = UploadedFileOut(
-                    name=upload.filename or "", stored_as=name, status="unchanged",
-                    document_id=document_id(same.key), passages=len(same.passage_ids), pages=same.pages,
+                    name=upload.filename or "",
+                    stored_as=name,
+                    status="unchanged",
+                    document_id=document_id(same.key),
+                    passages=len(same.passage_ids),
+                    pages=same.pages,
                 )
             else:
                 to_ingest.append(target)
@@ -677,10 +720,14 @@ def create_app(
                 except IndexStoreError as err:
                     notes.append(f"the earlier upload of this name is still indexed: {err}")
             outcome[target] = UploadedFileOut(
-                name=upload.filename or "", stored_as=name, status=status,
+                name=upload.filename or "",
+                stored_as=name,
+                status=status,
                 document_id=document_id(str(target.resolve())) if status != "failed" else None,
-                passages=result.passages if result else 0, pages=result.pages if result else 0,
-                reason=result.reason if result else "not ingested", notes=notes,
+                passages=result.passages if result else 0,
+                pages=result.pages if result else 0,
+                reason=result.reason if result else "not ingested",
+                notes=notes,
             )
         return outcome, report
 
@@ -715,26 +762,41 @@ def create_app(
         summary="Upload an FAQ file (CSV with question,answer columns, JSON or YAML list); replaces the FAQ.",
         responses={
             400: {"model": ErrorOut, "description": "Invalid FAQ file; `errors` names each bad row/field."},
-            413: {"model": ErrorOut}, 415: {"model": ErrorOut}, 423: {"model": ErrorOut}, **errors,
+            413: {"model": ErrorOut},
+            415: {"model": ErrorOut},
+            423: {"model": ErrorOut},
+            **errors,
         },
     )
     def upload_faq(file: Annotated[UploadFile, File(description="question,answer CSV, or JSON/YAML list.")]):
         name = sanitise_filename(file.filename, default_stem="faq")
         if Path(name).suffix.lower() not in faq.FAQ_SUFFIXES:
-            return JSONResponse(status_code=415, content={
-                "detail": f"Unsupported FAQ file type '{Path(name).suffix or name}': "
-                          f"use .csv (question,answer columns), .json or .yaml.",
-            })
+            return JSONResponse(
+                status_code=415,
+                content={
+                    "detail": f"Unsupported FAQ file type '{Path(name).suffix or name}': "
+                    f"use .csv (question,answer columns), .json or .yaml.",
+                },
+            )
         if _size(file) > max_upload_bytes:
-            return JSONResponse(status_code=413, content={
-                "detail": f"The FAQ file is larger than the limit of {max_upload_bytes} bytes.",
-            })
+            return JSONResponse(
+                status_code=413,
+                content={
+                    "detail": f"The FAQ file is larger than the limit of {max_upload_bytes} bytes.",
+                },
+            )
         file.file.seek(0)
         data = file.file.read()
         return faq.load_faq(docqa, data, name=name, lock_timeout=lock_timeout).to_dict()
 
-    @app.get("/faq", tags=["faq"], response_model=FaqListResponse, dependencies=protected,
-             summary="The FAQ entries of the index.", responses=errors)
+    @app.get(
+        "/faq",
+        tags=["faq"],
+        response_model=FaqListResponse,
+        dependencies=protected,
+        summary="The FAQ entries of the index.",
+        responses=errors,
+    )
     def list_faq():
         return {"entries": [e.to_dict() for e in faq.faq_entries(docqa)]}
 
@@ -838,9 +900,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
     try:
         serve(
-            args.host, args.port, args.index, embedding_model=args.embedding_model, reader_model=args.reader,
-            reader_backend=args.backend, max_upload_bytes=args.max_upload_bytes,
-            max_concurrent_asks=args.max_concurrent_asks or None, log_level=args.log_level,
+            args.host,
+            args.port,
+            args.index,
+            embedding_model=args.embedding_model,
+            reader_model=args.reader,
+            reader_backend=args.backend,
+            max_upload_bytes=args.max_upload_bytes,
+            max_concurrent_asks=args.max_concurrent_asks or None,
+            log_level=args.log_level,
         )
     except ServeConfigError as err:
         print(f"error: {err}", flush=True)
