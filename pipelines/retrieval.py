@@ -6,6 +6,8 @@ Why this shape (numbers from ``benchmarks/ingest_retrieve.py``, 955 SQuAD passag
   stored embedding. Fusing exact scores instead of imputing a floor for missing ones: R@1 0.852 vs 0.840.
 - z-score fusion with equal weights beats reciprocal rank fusion on the same candidates (R@1 0.852 vs
   0.771 for RRF k=60; R@5 0.971 vs 0.951); see :mod:`pipelines.fusion`.
+- BM25 with stems, stop words removed, the title as a field and adjacent-stem bigrams is the strongest
+  single signal (R@1 0.865 alone vs 0.812 for Haystack's BM25); with it, hybrid R@1 0.889, R@5 0.974.
 - Boosting passages whose document also has other top hits did not help (R@1 +0.003 at best, R@5 flat):
   the title is already a BM25 field, which carries that evidence. Not used.
 """
