@@ -42,13 +42,14 @@ UPLOADS_DIRNAME = "uploads"
 UPLOAD_TYPES = ("pdf", "txt", "md")
 MIME_TYPES = {".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown"}
 MAX_EXAMPLES = 4
+# Material icons, not emoji: they render the same in every browser (emoji fonts are often missing).
 STATUS_ICONS = {
-    "added": "✅",
-    "updated": "🔄",
-    "unchanged": "➖",
-    "skipped": "⏭️",
-    "failed": "❌",
-    "removed": "🗑️",
+    "added": ":green[:material/check_circle:]",
+    "updated": ":blue[:material/sync:]",
+    "unchanged": ":gray[:material/remove:]",
+    "skipped": ":orange[:material/skip_next:]",
+    "failed": ":red[:material/error:]",
+    "removed": ":gray[:material/delete:]",
 }
 
 CSS = """
@@ -57,6 +58,8 @@ CSS = """
               opacity: .65; }
 .docqa-answer { font-size: 2.1rem; font-weight: 700; line-height: 1.2; margin: .1rem 0 .2rem 0;
                 overflow-wrap: anywhere; }
+.docqa-answer.long { font-size: 1.45rem; }
+.docqa-answer.unsure { font-size: 1.45rem; font-weight: 600; opacity: .8; }
 .docqa-badge { display: inline-block; margin-left: .6rem; padding: .05rem .55rem; border-radius: .7rem;
                font-size: .75rem; font-weight: 700; letter-spacing: .03em; text-transform: uppercase;
                vertical-align: middle; }
@@ -198,12 +201,13 @@ def load_examples(path: str, mtime_ns: int) -> dict[str, Any]:
 @st.cache_data(show_spinner=False, max_entries=64)
 def page_preview(
     path: str, mtime_ns: int, page: int, answer: str | None, passage: str | None, fraction: float | None
-) -> tuple[bytes, str, int]:
-    """PNG of a PDF page with the answer marked (see app/ui_preview.py); cached per file version."""
+) -> tuple[bytes, bytes | None, str, int]:
+    """A PDF page with the answer marked (see app/ui_preview.py): whole page, detail, what was marked,
+    page count. Cached per file version (``mtime_ns``)."""
     from app.ui_preview import render_marked_page
 
     marked = render_marked_page(path, page, answer=answer, passage=passage, expected_fraction=fraction)
-    return marked.png, marked.mark, marked.page_count
+    return marked.png, marked.detail_png, marked.mark, marked.page_count
 
 
 # ---------------------------------------------------------------- ingest with progress
@@ -565,15 +569,15 @@ def question_box(documents: list[SourceFile]) -> None:
     examples = example_questions((d.file_name for d in documents), load_examples(str(examples_path), mtime))
     if examples:
         st.caption("Try one of these:")
-        columns = st.columns(len(examples))
-        for column, example in zip(columns, examples, strict=True):
-            column.button(
-                example,
-                key=f"example-{short_id(example)}",
-                width="stretch",
-                on_click=use_example,
-                args=(example,),
-            )
+        with st.container(horizontal=True, wrap=True, gap="small"):
+            for example in examples:
+                st.button(
+                    example,
+                    key=f"example-{short_id(example)}",
+                    icon=":material/help:",
+                    on_click=use_example,
+                    args=(example,),
+                )
 
 
 def use_example(question: str) -> None:
@@ -679,42 +683,39 @@ def answer_card(
     kind = (passage.meta.get("kind") if passage else None) or (path.suffix.lstrip(".") if path else None)
     file_name = doc.file_name if doc else Path(src.file).name
     badge = '<span class="docqa-badge unsure">unsure</span>' if answer.unsure else ""
+    # Unsure candidates and long spans in smaller type: the big type is for a confident, crisp answer.
+    answer_class = "docqa-answer" + (" unsure" if answer.unsure else " long" if len(answer.text) > 60 else "")
     with st.container(border=True):
         st.html(
             f'<div class="docqa-rank">Answer {rank}{badge}</div>'
-            f'<div class="docqa-answer">{esc(answer.text)}</div>'
+            f'<div class="{answer_class}">{esc(answer.text)}</div>'
         )
         st.progress(min(max(answer.score, 0.0), 1.0), text=f"Confidence {answer.score:.0%}")
-        source_line = f"📄 <b>{esc(where(file_name, src.page, doc, kind))}</b>"
+        source_line = f"<b>{esc(where(file_name, src.page, doc, kind))}</b>"
         if doc and doc.title and doc.title != Path(file_name).stem:
             source_line += f" · {esc(doc.title)}"
         marked = highlight_html(src.passage, [(src.passage_start, src.passage_end)])
-        passage_html = (
-            f'<div class="docqa-source">{source_line}</div><div class="docqa-passage">{marked}</div>'
-        )
-        is_pdf = kind == "pdf" and path is not None and path.is_file() and src.page
-        if is_pdf:
-            text_column, page_column = st.columns([3, 2])
-        else:
-            text_column, page_column = st.container(), None
-        with text_column:
-            st.html(passage_html)
-            if len(answer.sources) > 1:
-                others = ", ".join(where(Path(s.file).name, s.page, None, None) for s in answer.sources[1:])
-                st.caption(f"Also found in: {others}")
-            download_button(path, file_name, key=f"download-{rank}-{short_id(src.document_id)}")
-        if page_column is not None and path is not None:
-            with page_column:
-                page_image(path, src, passage, doc, answer.text)
+        st.html(f'<div class="docqa-source">{source_line}</div><div class="docqa-passage">{marked}</div>')
+        if len(answer.sources) > 1:
+            others = ", ".join(where(Path(s.file).name, s.page, None, None) for s in answer.sources[1:])
+            st.caption(f"Also found in: {md_escape(others)}")
+        if kind == "pdf" and path is not None and path.is_file() and src.page:
+            if rank == 1:
+                page_images(path, src, passage, doc, answer.text)
+            else:
+                with st.expander(f"See it on page {src.page}"):
+                    page_images(path, src, passage, doc, answer.text)
+        download_button(path, file_name, key=f"download-{rank}-{short_id(src.document_id)}")
 
 
-def page_image(path: Path, src: Any, passage: Passage | None, doc: SourceFile | None, answer: str) -> None:
+def page_images(path: Path, src: Any, passage: Passage | None, doc: SourceFile | None, answer: str) -> None:
+    """The answer on its PDF page: a readable detail around it, and the whole page for orientation."""
     fraction = None
     if doc and src.page_start is not None and 0 < src.page <= len(doc.page_lengths):
         length = doc.page_lengths[src.page - 1]
         fraction = src.page_start / length if length else None
     try:
-        png, mark, page_count = page_preview(
+        png, detail, mark, page_count = page_preview(
             str(path),
             path.stat().st_mtime_ns,
             int(src.page),
@@ -723,15 +724,20 @@ def page_image(path: Path, src: Any, passage: Passage | None, doc: SourceFile | 
             fraction,
         )
     except Exception as err:  # noqa: BLE001 - any PDF problem only costs the preview, never the answer
-        st.caption(f"No page preview: {err}")
+        st.caption(f"No page preview: {md_escape(str(err))}")
         return
     caption = {
         "answer": f"Page {src.page} of {page_count} — the answer is marked in yellow",
         "passage": f"Page {src.page} of {page_count} — the passage is marked in blue (the answer's exact "
         "position could not be found on the page)",
-        "page": f"Page {src.page} of {page_count}",
+        "page": f"Page {src.page} of {page_count} (the answer's position could not be found on the page)",
     }[mark]
-    st.image(png, caption=caption, width="stretch")
+    if detail is None:
+        st.image(png, caption=caption, width=420)
+        return
+    left, right = st.columns([5, 2], vertical_alignment="center")
+    left.image(detail, caption=caption, width="stretch")
+    right.image(png, caption=f"Whole page {src.page}", width="stretch")
 
 
 def download_button(path: Path | None, file_name: str, key: str) -> None:
@@ -770,7 +776,9 @@ def show_passages(result: AskResult, expanded: bool) -> None:
 
 # ---------------------------------------------------------------- the page
 def main() -> None:
-    st.set_page_config(page_title="DocQA — ask your documents", page_icon="📄", layout="wide")
+    st.set_page_config(
+        page_title="DocQA — ask your documents", page_icon=":material/quick_reference_all:", layout="wide"
+    )
     st.html(CSS)
     settings = Settings.from_env()
     qa = open_docqa(

@@ -34,14 +34,15 @@ Rect = tuple[float, float, float, float]  # left, bottom, right, top in PDF poin
 class MarkedPage:
     """A rendered page and what could be marked on it (``mark`` is ANSWER, PASSAGE or PAGE)."""
 
-    png: bytes
+    png: bytes  # the whole page
     mark: str
     page_number: int
     page_count: int
     answer_rects: list[Rect] = field(default_factory=list)
     passage_rects: list[Rect] = field(default_factory=list)
-    width: int = 0
-    height: int = 0
+    scale: float = 1.0  # pixels per PDF point in ``png``
+    detail_png: bytes | None = None  # the marked region, cropped so its text is readable on screen
+    detail_box: tuple[int, int, int, int] | None = None  # where the detail is in ``png`` (pixels)
 
 
 _IGNORED = set("-\u00ad\u2010\u2011\u00a0\x00\ufffe\ufeff")
@@ -138,9 +139,13 @@ def render_marked_page(
     answer: str | None = None,
     passage: str | None = None,
     expected_fraction: float | None = None,
-    scale: float = 1.5,
+    scale: float = 2.0,
 ) -> MarkedPage:
     """Render page ``page_number`` (1-based) of ``pdf_path`` to PNG with the answer or passage marked.
+
+    Besides the whole page, returns a *detail*: the marked region with a margin, at most about a third
+    of a page high and centred on the answer, because a whole page scaled into a browser column is too
+    small to read.
 
     :raises ValueError: when the page does not exist in the file.
     :raises OSError / pypdfium2.PdfiumError: when the file cannot be opened as a PDF.
@@ -198,19 +203,63 @@ def render_marked_page(
         for rect in answer_rects:
             overlay.rectangle(box(rect, 2.0), fill=_ANSWER_FILL, outline=_ANSWER_LINE, width=3)
 
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG", optimize=True)
+        detail_box = _detail_box(
+            [box(r, 0) for r in answer_rects], [box(r, 0) for r in passage_rects], image.size, scale
+        )
+        detail_png = _png(image.crop(detail_box)) if detail_box else None
+        png = _png(image)
         page.close()
     finally:
         pdf.close()
     mark = ANSWER if answer_rects else PASSAGE if passage_rects else PAGE
     return MarkedPage(
-        png=buffer.getvalue(),
+        png=png,
         mark=mark,
         page_number=page_number,
         page_count=page_count,
         answer_rects=answer_rects,
         passage_rects=passage_rects,
-        width=image.width,
-        height=image.height,
+        scale=scale,
+        detail_png=detail_png,
+        detail_box=detail_box,
     )
+
+
+def _png(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+Box = tuple[float, float, float, float]
+
+
+def _detail_box(
+    answer: list[Box],
+    passage: list[Box],
+    size: tuple[int, int],
+    scale: float,
+    margin_pt: float = 18.0,
+    min_height_pt: float = 120.0,
+    max_height_pt: float = 300.0,
+) -> tuple[int, int, int, int] | None:
+    """The crop (pixels) that shows the passage around the answer: the passage's lines plus a margin,
+    cut to ``max_height_pt`` around the answer when the passage is long."""
+    region = passage + answer
+    if not region:
+        return None
+    width, height = size
+    margin = margin_pt * scale
+    x0 = max(0.0, min(b[0] for b in region) - margin)
+    x1 = min(float(width), max(b[2] for b in region) + margin)
+    y0 = min(b[1] for b in region) - margin
+    y1 = max(b[3] for b in region) + margin
+    focus = answer or passage
+    centre = (min(b[1] for b in focus) + max(b[3] for b in focus)) / 2
+    if y1 - y0 > max_height_pt * scale:
+        y0, y1 = centre - max_height_pt * scale / 2, centre + max_height_pt * scale / 2
+    elif y1 - y0 < min_height_pt * scale:
+        middle = (y0 + y1) / 2
+        y0, y1 = middle - min_height_pt * scale / 2, middle + min_height_pt * scale / 2
+    y0, y1 = max(0.0, y0), min(float(height), y1)
+    return int(x0), int(y0), int(round(x1)), int(round(y1))

@@ -7,6 +7,7 @@ would see: the answer, its highlight in the passage, the file and page, the bann
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -23,7 +24,7 @@ AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
 READER = SHARED / "models" / "minilm-squad2-test"
 PAGE = str(REPO / "app" / "ui.py")
-ANSWER_RE = re.compile(r'<div class="docqa-answer">(.*?)</div>')
+ANSWER_RE = re.compile(r'<div class="docqa-answer[^"]*">(.*?)</div>')
 MARK_RE = re.compile(r'<mark class="docqa-hit">(.*?)</mark>')
 TIMEOUT = 240  # seconds for one script run: the first loads models, an ingest embeds passages
 
@@ -360,11 +361,21 @@ def test_preview_marks_the_answer_on_the_pdf_page_even_across_a_line_break(tmp_p
     plain = render_marked_page(pdf, 1)
     assert plain.mark == "page"
     left, bottom, right, top = marked_page.answer_rects[0]
-    box = (int(left * 1.5), int((841.89 - top) * 1.5), int(right * 1.5), int((841.89 - bottom) * 1.5))
+    k, height = marked_page.scale, 841.89  # pixels per point; A4 height in points
+    box = (int(left * k), int((height - top) * k), int(right * k), int((height - bottom) * k))
     marked_mean = ImageStat.Stat(Image.open(BytesIO(marked_page.png)).convert("RGB").crop(box)).mean
     plain_mean = ImageStat.Stat(Image.open(BytesIO(plain.png)).convert("RGB").crop(box)).mean
     assert marked_mean[2] < plain_mean[2] - 60, (marked_mean, plain_mean)
     assert marked_mean[0] > plain_mean[0] - 40, (marked_mean, plain_mean)
+    # The detail crop holds both lines of the answer and is much smaller than the page.
+    x0, y0, x1, y1 = marked_page.detail_box
+    assert all(
+        x0 <= r[0] * k and r[2] * k <= x1 and y0 <= (height - r[3]) * k and (height - r[1]) * k <= y1
+        for r in marked_page.answer_rects
+    )
+    detail = Image.open(BytesIO(marked_page.detail_png))
+    assert detail.size == (x1 - x0, y1 - y0) and detail.height < Image.open(BytesIO(plain.png)).height / 2
+    assert plain.detail_png is None
 
 
 def test_preview_prefers_the_occurrence_nearest_the_answer_offset():
@@ -383,3 +394,32 @@ def test_preview_falls_back_to_the_passage_then_the_page(tmp_path):
     assert page.mark == "page"
     with pytest.raises(ValueError, match="has 1 pages"):
         render_marked_page(pdf, 2)
+
+
+# ------------------------------------------------------------------------------------------ launcher
+def test_launcher_configures_the_page_through_the_environment(tmp_path, monkeypatch):
+    from app.ui_launcher import UI_SCRIPT, streamlit_command, ui_environment
+
+    monkeypatch.chdir(tmp_path)
+    env = ui_environment(Path("rel-index"), samples=True, base={"PATH": "/usr/bin"})
+    assert env["DOCQA_INDEX"] == str(tmp_path / "rel-index"), "relative to where the user ran docqa"
+    assert env["DOCQA_UI_SAMPLES"] == "1"
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(REPO)
+    assert "DOCQA_UI_SAMPLES" not in ui_environment(Path("x"), samples=False, base={})
+    command = streamlit_command(8600, "127.0.0.1", headless=True)
+    assert command[1:5] == ["-m", "streamlit", "run", str(UI_SCRIPT)]
+    assert command[command.index("--server.address") + 1] == "127.0.0.1"
+    assert command[command.index("--server.port") + 1] == "8600"
+    assert command[command.index("--browser.gatherUsageStats") + 1] == "false"
+
+
+def test_launcher_refuses_a_port_in_use(capsys):
+    import socket
+
+    from app.ui_launcher import run_ui
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert run_ui(None, taken.getsockname()[1]) == 2
+    assert "already in use" in capsys.readouterr().err
