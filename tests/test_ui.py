@@ -202,7 +202,8 @@ def test_upload_indexes_the_file_reports_each_file_and_lists_it(page_env, sample
 
     report = texts(at.sidebar.markdown)
     assert "**added** `lighthouse.pdf`" in report
-    assert "**failed** `broken.pdf`" in report
+    failed_line = next(line for line in report.splitlines() if "**failed** `broken.pdf`" in line)
+    assert " — " in failed_line and "PDF" in failed_line, "the report says why the file failed"
     assert "4 documents" in report
     assert "lighthouse.pdf" in [e.label for e in at.sidebar.expander]
     # Saved under the index's uploads folder with a safe name; the failed file is not kept.
@@ -215,6 +216,14 @@ def test_upload_indexes_the_file_reports_each_file_and_lists_it(page_env, sample
     ask(at, "When did the lighthouse keeper light the lamp?")
     assert any("dusk" in m for m in marked(at))
     assert "lighthouse.pdf, page 1 of 1" in "\n".join(htmls(at))
+
+    # Removing an uploaded document also removes the page's own copy of the file.
+    next(e for e in at.sidebar.expander if e.label == "lighthouse.pdf").button[0].click()
+    at.run()
+    next(b for b in at.sidebar.button if b.label == "Remove").click()
+    at.run()
+    assert "3 documents" in texts(at.sidebar.markdown)
+    assert list(uploads.iterdir()) == []
 
 
 def test_failed_reupload_keeps_the_indexed_version(page_env, samples_copy, reader_dir):
