@@ -146,6 +146,12 @@ def page(browser, request):
 
 
 def shot(page, name: str) -> Path:
+    """Screenshot once the page has finished its run (Streamlit keeps stale elements while it redraws)."""
+    try:
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=30_000)
+        page.get_by_test_id("stSidebar").get_by_text("Settings", exact=True).wait_for(timeout=30_000)
+    except Exception:  # noqa: BLE001 - a screenshot of an unsettled page still helps more than none
+        pass
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
     page.screenshot(path=str(path), full_page=True)
