@@ -237,6 +237,35 @@ def ask(
 
 
 @app.command()
+def ui(
+    index: IndexOpt = None,
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port for the page.")] = 8501,
+    host: Annotated[
+        str,
+        typer.Option(help="Address: 127.0.0.1 keeps the page on this machine, 0.0.0.0 opens it."),
+    ] = "127.0.0.1",
+    samples: Annotated[
+        bool, typer.Option("--samples", help="Index the bundled sample documents if the index is empty.")
+    ] = False,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the page in your web browser.")] = False,
+    reader: ReaderOpt = None,
+    backend: BackendOpt = None,
+    embedding_model: EmbeddingOpt = None,
+) -> None:
+    """Serve the search page: ask questions in your browser, add and remove documents. Prints its URL."""
+    from app.ui_launcher import run_ui
+
+    for variable, value in (
+        ("DOCQA_READER_MODEL", reader),
+        ("DOCQA_READER_BACKEND", backend),
+        ("DOCQA_EMBEDDING_MODEL", embedding_model),
+    ):
+        if value:
+            os.environ[variable] = value  # the page reads its configuration from the environment
+    raise typer.Exit(run_ui(index, port, host=host, samples=samples, headless=not open_browser))
+
+
+@app.command()
 def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on; non-loopback needs DOCQA_API_KEY.")
@@ -474,6 +503,64 @@ def _print_eval(result: dict, squad_json: Path) -> None:
                 name.replace("_", " "), *(f"{result[name].get(k, float('nan')):.1f}" for k in metric_keys)
             )
         console.print(table)
+
+
+@app.command("train-reader")
+def train_reader_command(
+    train: Annotated[Path, typer.Option("--train", help="SQuAD 1.1/2.0 JSON to train on.")],
+    out: Annotated[Path, typer.Option("--out", help="New (or empty) directory for the trained reader.")],
+    dev: Annotated[
+        Path | None, typer.Option("--dev", help="SQuAD JSON scored after each epoch; the best epoch is kept.")
+    ] = None,
+    base: Annotated[
+        str,
+        typer.Option(
+            "--base",
+            help="Start from: QA model or plain encoder (Hub id or directory); "
+            "'packaged:all-MiniLM-L6-v2' = the packaged encoder, 'compact' = the bundled reader.",
+        ),
+    ] = "deepset/bert-base-cased-squad2",
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 2,
+    max_seq_length: Annotated[int, typer.Option("--max-seq-length", min=32, help="Tokens per window.")] = 384,
+    stride: Annotated[int, typer.Option("--stride", min=0, help="Tokens shared by windows.")] = 128,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (linear warm-up and decay).")] = 5e-5,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+    seed: Annotated[int, typer.Option("--seed")] = 42,
+    answerable_warmup_epochs: Annotated[
+        int,
+        typer.Option(
+            "--answerable-warmup-epochs",
+            min=0,
+            help="First N epochs on answer-holding windows only (helps a new QA head).",
+        ),
+    ] = 0,
+    fp16: Annotated[bool, typer.Option("--fp16", help="Save the weights in float16 (half size).")] = False,
+    device: Annotated[str | None, typer.Option("--device", help="cpu or cuda [default: cuda if any]")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the interrupted run in --out from its last checkpoint.")
+    ] = False,
+) -> None:
+    """Fine-tune an extractive QA reader on SQuAD-format questions; writes a model directory that
+    DOCQA_READER_MODEL, --reader and `docqa eval --reader` use directly."""
+    from pipelines.reader_training import TrainingConfig, run_train_reader_cli
+
+    config = TrainingConfig(
+        train_file=train,
+        dev_file=dev,
+        base_model=base,
+        out_dir=out,
+        epochs=epochs,
+        max_seq_length=max_seq_length,
+        stride=stride,
+        learning_rate=lr,
+        batch_size=batch_size,
+        seed=seed,
+        answerable_warmup_epochs=answerable_warmup_epochs,
+        fp16=fp16,
+        device=device,
+        resume=resume,
+    )
+    raise typer.Exit(run_train_reader_cli(config))
 
 
 def main() -> None:

@@ -283,12 +283,15 @@ class Ingestor:
         return snapshot
 
 
-def delete_files(
-    index: DocumentIndex, keys: list[str], embedding_model: str, dim: int, lock_timeout: float = 5.0
-) -> list[SourceFile]:
-    """Remove the given files' passages from the index in one atomic commit; return what was removed."""
+def delete_files(index: DocumentIndex, keys: list[str], lock_timeout: float = 5.0) -> list[SourceFile]:
+    """Remove the given files' passages from the index in one atomic commit; return what was removed.
+
+    Needs no embedding model: deleting only drops rows, whatever model built the index.
+    """
     with index.writer(timeout=lock_timeout) as writer:
-        snapshot = index.load(embedding_model, dim)
+        snapshot = index.load_any()
+        if snapshot is None:
+            return []
         removed = [snapshot.files[key] for key in keys if key in snapshot.files]
         if removed:
             writer.commit(snapshot.replace_files({s.key for s in removed}, []))

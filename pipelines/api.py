@@ -138,13 +138,7 @@ class DocQA:
     def delete(self, name: str, lock_timeout: float = 5.0) -> list[SourceFile]:
         """Remove one document (by path, indexed path or file name) from the index."""
         matches = self.find_documents(name)
-        return delete_files(
-            self.index,
-            [m.key for m in matches],
-            self.settings.embedding_model,
-            self.embedding_dim,
-            lock_timeout=lock_timeout,
-        )
+        return delete_files(self.index, [m.key for m in matches], lock_timeout=lock_timeout)
 
     # ----- reading -----
     def documents(self) -> list[SourceFile]:

@@ -133,15 +133,16 @@ def run_eval(
 
     :raises ModelUnavailableError: when the reader model cannot be loaded (retrieval needs no reader).
     """
-    from pipelines.reader import DocQAReader
     from pipelines.reader_eval import ReaderExample, calibrate, load_squad_examples, read_examples, score_runs
+    from pipelines.reader_selection import select_reader
 
     console = console or Console(stderr=True)
     settings = Settings.from_env().override(reader_model=reader_model, reader_backend=reader_backend)
     reader = None
     if not retriever_only:
-        reader = DocQAReader(model=settings.reader_model, backend=settings.reader_backend)
-        reader.warm_up()  # fail before the long retrieval run if the model is missing
+        # Evaluation never swaps models silently: no compact fallback ("compact" works when asked for).
+        # Loading first makes a missing model fail before the long retrieval run.
+        reader, _ = select_reader(settings.reader_model, settings.reader_backend, allow_fallback=False)
     result = run_retrieval_eval(
         squad_json,
         distractors,
