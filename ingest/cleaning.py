@@ -21,6 +21,37 @@ _SINGLE_NEWLINE = re.compile(r"(?<!\n)\n(?!\n)")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
+_HEADING_END = re.compile(r"[.,;:!?\-–—]$")
+
+
+def _mark_headings(text: str) -> str:
+    """Give heading-like lines their own paragraph before wrapped lines are joined.
+
+    PDF text has no blank line after a title ("Packet switching\nStarting in the late 1950s..."), so
+    joining wrapped lines would glue the title onto the first sentence. A line counts as a heading when it
+    is short compared with the page's typical line (so narrow columns are not mistaken for headings),
+    has no closing punctuation, and the next line starts like a sentence.
+    """
+    lines = text.split("\n")
+    lengths = sorted(len(line) for line in lines if line)
+    if len(lengths) < 5:
+        return text
+    typical = lengths[len(lengths) // 2]
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        if (
+            line
+            and following[:1].isupper()
+            and len(line) <= min(80, 0.6 * typical)
+            and len(line.split()) <= 10
+            and not _HEADING_END.search(line)
+        ):
+            out.append("")
+    return "\n".join(out)
+
+
 def clean_text(text: str) -> str:
     """Normalise unicode and white space, undo line-break hyphenation, join wrapped lines.
 
@@ -35,6 +66,7 @@ def clean_text(text: str) -> str:
     text = "\n".join(line.strip() for line in text.split("\n"))
     text = _LINEBREAK_HYPHEN.sub(r"\1", text)
     text = _LINEBREAK_AFTER_HYPHEN.sub(r"\1", text)
+    text = _mark_headings(text)
     text = _SINGLE_NEWLINE.sub(" ", text)
     text = _MANY_NEWLINES.sub("\n\n", text)
     text = _SPACES.sub(" ", text)

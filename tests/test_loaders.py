@@ -82,3 +82,33 @@ def test_bundled_pdf_sample_has_several_pages() -> None:
     assert loaded.title == "Packet switching"
     assert len(loaded.pages) >= 3
     assert "Paul Baran" in " ".join(loaded.pages)
+
+
+def test_a_title_line_is_not_glued_onto_the_first_sentence() -> None:
+    wrapped = "\n".join(
+        ["Packet switching"]
+        + [
+            "Starting in the late 1950s, American computer scientist Paul Baran developed the concept of",
+            "Distributed Adaptive Message Block Switching with the goal to provide a fault-tolerant,",
+            "routing method for telecommunication messages as part of a research program at the RAND",
+            "Corporation, funded by the US Department of Defense. This concept contrasted and contradicted",
+            "the theretofore established principles of pre-allocation of network bandwidth.",
+        ]
+    )
+    cleaned = clean_text(wrapped)
+    assert cleaned.startswith("Packet switching\n\nStarting in the late 1950s, American computer scientist")
+    assert "concept of Distributed Adaptive" in cleaned, "wrapped lines are still joined"
+
+
+def test_narrow_columns_are_not_mistaken_for_headings() -> None:
+    column = "\n".join(
+        [
+            "The engine was",
+            "built in Cornwall",
+            "by Richard Trevithick",
+            "who tested it on",
+            "Christmas Eve in",
+            "1801.",
+        ]
+    )
+    assert "\n" not in clean_text(column)
