@@ -550,8 +550,7 @@ def create_app(
         if result is None:
             async with ask_slots:
                 answered = await run_in_threadpool(
-                    faq.read_documents,
-                    docqa,
+                    docqa.ask_documents,
                     request.question,
                     top_k=request.top_k,
                     max_answers=request.max_answers,

@@ -704,37 +704,3 @@ def check_faq(
     started = time.perf_counter()
     match = match_faq(docqa, question, threshold) if use_faq else None
     return FaqCheck(question, match, (time.perf_counter() - started) * 1000.0)
-
-
-def ask_with_faq(
-    docqa: DocQA,
-    question: str,
-    *,
-    top_k: int = 5,
-    max_answers: int = 3,
-    no_answer_threshold: float | None = None,
-    faq_threshold: float | None = None,
-    use_faq: bool = True,
-) -> FaqAskResult:
-    """FAQ first, documents second: the curated answer when the question matches an FAQ question
-    closely enough, else :meth:`DocQA.ask` (whose result is returned with the nearest FAQ attached)."""
-    if top_k < 1 or max_answers < 1:
-        raise ValueError("top_k and max_answers must be at least 1")
-    check = check_faq(docqa, question, faq_threshold=faq_threshold, use_faq=use_faq)
-    curated = check.curated()
-    if curated is not None:
-        return curated
-    result = read_documents(
-        docqa, question, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold
-    )
-    return check.attach(result)
-
-
-def read_documents(docqa: DocQA, question: str, **options: Any) -> AskResult:
-    """The document step alone: retrieval and reading, no FAQ.
-
-    That is ``DocQA.ask_documents`` once FAQ matching is part of ``DocQA.ask`` itself, and ``DocQA.ask``
-    until then; either way the FAQ is matched exactly once per question.
-    """
-    ask = getattr(docqa, "ask_documents", None) or docqa.ask
-    return ask(question, **options)

@@ -17,7 +17,6 @@ from pipelines.faq import (
     FaqFileError,
     FaqMatcher,
     FaqStore,
-    ask_with_faq,
     faq_entries,
     load_faq,
     parse_faq,
@@ -248,7 +247,7 @@ def test_paraphrase_gets_the_curated_answer_marked_as_faq(tmp_path, faq_yaml, mo
     assert report.to_dict()["counts"]["added"] == 3
     assert [e.question for e in faq_entries(qa)] == [e["question"] for e in SUPPORT_FAQ]
 
-    result = ask_with_faq(qa, "I forgot my password, how can I get a new one?")
+    result = qa.ask("I forgot my password, how can I get a new one?")
     assert result.from_faq
     assert [a.text for a in result.answers] == ["Open Settings > Account > Reset password."]
     assert result.faq.entry.question == "How do I reset my password?"
@@ -259,7 +258,7 @@ def test_paraphrase_gets_the_curated_answer_marked_as_faq(tmp_path, faq_yaml, mo
     assert as_json["faq"]["matched"] is True and as_json["answers"][0]["faq"]["id"] == result.faq.entry.id
 
     # A stricter threshold for this call sends the same question to the documents (no reader here).
-    strict = ask_with_faq(qa, "I forgot my password, how can I get a new one?", faq_threshold=0.99)
+    strict = qa.ask("I forgot my password, how can I get a new one?", faq_threshold=0.99)
     assert not strict.from_faq and strict.faq.entry.question == "How do I reset my password?"
     assert strict.reader_error and "not available" in strict.reader_error
 
@@ -271,7 +270,7 @@ def test_unmatched_question_is_answered_from_the_documents(tmp_path, sample_inde
     shutil.copytree(sample_index, index)  # the session index stays read-only
     qa = DocQA(index, reader_model=str(test_reader_dir))
     load_faq(qa, faq_yaml)
-    result = ask_with_faq(qa, "Who agreed to swear fealty to King Charles III of West Francia?")
+    result = qa.ask("Who agreed to swear fealty to King Charles III of West Francia?")
     assert not result.from_faq
     assert result.faq is not None and result.faq.similarity < result.faq.threshold
     assert "Rollo" in result.answers[0].text
@@ -296,7 +295,7 @@ def test_reloading_changes_the_answer_seen_by_an_open_docqa(tmp_path, faq_yaml):
     assert (report.added, report.changed, report.removed) == (
         ["Do I need a GPU?"], ["How do I reset my password?"], ["How can I contact customer support?"]
     )
-    answer = ask_with_faq(qa, "How do I reset my password?").answers[0].text
+    answer = qa.ask("How do I reset my password?").answers[0].text
     assert answer == "Use the 'Forgot password' link on the sign-in page."
 
 
@@ -307,7 +306,7 @@ def test_vectors_of_another_embedding_model_are_not_compared(tmp_path, faq_yaml)
     index = DocumentIndex(tmp_path / "index")
     FaqStore(index).replace(read_faq_file(faq_yaml), fake_embed_factory([]), "some-other-model")
     qa = DocQA(tmp_path / "index", reader_model=str(tmp_path / "no-reader"))
-    result = ask_with_faq(qa, "I forgot my password, how can I get a new one?")
+    result = qa.ask("I forgot my password, how can I get a new one?")
     assert result.from_faq and result.faq.entry.question == "How do I reset my password?"
 
 
@@ -316,6 +315,6 @@ def test_invalid_questions_are_refused_before_any_work(tmp_path):
 
     qa = DocQA(tmp_path / "index")
     with pytest.raises(ValueError, match="must not be empty"):
-        ask_with_faq(qa, "   ")
+        qa.ask("   ")
     with pytest.raises(ValueError, match="at least 1"):
-        ask_with_faq(qa, "Why?", top_k=0)
+        qa.ask("Why?", top_k=0)
