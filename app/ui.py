@@ -635,9 +635,14 @@ def show_result(result: AskResult, documents: dict[str, SourceFile]) -> None:
         with st.expander("How to install the reader model"):
             st.code(result.reader_error, language=None)
         show_passages(result, expanded=True)
+    elif getattr(result, "from_faq", False):
+        faq_card(result)
     elif not result.passages:
         st.info("Nothing in your documents matches this question.")
     else:
+        if result.reader_notice:
+            # The compact offline reader answers: every answer it gives carries this label.
+            st.info(f"**Answers from the {md_escape(result.reader_notice)}**", icon=":material/info:")
         if result.no_answer:
             st.warning(
                 "**Not found in your documents.** DocQA read the "
@@ -657,6 +662,17 @@ def show_result(result: AskResult, documents: dict[str, SourceFile]) -> None:
     parts.append(f"total {timings.get('total', 0):.0f} ms")
     reader = f" · reader {Path(result.reader).name}" if result.reader else ""
     st.caption(" · ".join(parts) + f" · {plural(len(result.passages), 'passage')} read{reader}")
+
+
+def faq_card(result: AskResult) -> None:
+    """A curated FAQ answer: the answer text and the FAQ question it was matched to."""
+    match = result.faq
+    with st.container(border=True):
+        st.html(
+            '<div class="docqa-rank">From your FAQ</div>'
+            f'<div class="docqa-answer">{esc(result.answers[0].text)}</div>'
+        )
+        st.caption(f"Matched FAQ question: “{match.entry.question}” (similarity {match.similarity:.2f})")
 
 
 def source_path(passage: Passage | None) -> Path | None:

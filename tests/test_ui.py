@@ -165,6 +165,28 @@ def test_reader_unavailable_shows_banner_and_passages(page_env, sample_index, tm
     assert not answers_shown(at)
 
 
+def test_compact_fallback_answers_are_labelled(page_env, sample_index, tmp_path, monkeypatch):
+    page_env(sample_index, tmp_path / "no-such-reader")
+    monkeypatch.setenv("DOCQA_READER_FALLBACK", "1")
+    at = ask(start(), "When was the Duchy of Normandy founded?")
+    assert "compact offline reader — lower accuracy" in texts(at.info)
+    assert answers_shown(at), "the compact reader answers"
+
+
+def test_faq_match_shows_the_curated_answer(page_env, samples_copy, reader_dir, tmp_path):
+    from pipelines.api import DocQA
+
+    faq_file = tmp_path / "faq.csv"
+    faq_file.write_text(
+        'question,answer\nHow do I add documents?,"Use the Upload button in the sidebar."\n', encoding="utf-8"
+    )
+    DocQA(samples_copy).load_faq(faq_file)
+    page_env(samples_copy, reader_dir)
+    at = ask(start(), "How do I add documents?")
+    assert "Use the Upload button in the sidebar." in "\n".join(htmls(at))
+    assert "Matched FAQ question" in texts(at.caption)
+
+
 def test_html_in_documents_and_questions_is_escaped(page_env, tmp_path, reader_dir):
     from pipelines.api import DocQA
 
