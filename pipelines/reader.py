@@ -94,7 +94,8 @@ class DocQAReader:
     :param top_k: answers returned.
     :param no_answer_threshold: τ in ``null − best > τ``; ``None`` = the value calibrated for this model
         and backend in the DocQA config (``docqa eval --calibrate``), else 0.0.
-    :param batch_size: windows per forward pass (windows are sorted by length first).
+    :param batch_size: most windows per forward pass; windows are sorted by length and a batch also
+        closes before padding would exceed 15% of its tokens (see ``reader_backends.length_sorted_batches``).
     :param num_threads: intra-op threads; ``None`` = the cores this process may use.
     """
 
