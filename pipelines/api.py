@@ -168,14 +168,11 @@ class DocQA:
 
     def searcher(self) -> IndexSearcher:
         with self._lock:
-            return self._make_searcher()
-
-    def _make_searcher(self) -> IndexSearcher:
-        if self._searcher is None:
-            self._searcher = IndexSearcher(
-                self.index, self.settings.embedding_model, self.query_embedder(), self.embedding_dim
-            )
-        return self._searcher
+            if self._searcher is None:
+                self._searcher = IndexSearcher(
+                    self.index, self.settings.embedding_model, self.query_embedder(), self.embedding_dim
+                )
+            return self._searcher
 
     def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> list[Passage]:
         """The ``top_k`` best passages for ``query``; ``mode`` is "hybrid" (default), "dense" or "bm25"."""
