@@ -78,11 +78,24 @@ class DecodedQuestion:
         return self.null_score - self.best_span_score
 
 
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
+def _paragraph_of_tokens(text: str, char_starts: np.ndarray) -> np.ndarray:
+    """Index of the paragraph (blank-line separated) each token starts in."""
+    breaks = np.array([m.end() for m in _PARAGRAPH_BREAK.finditer(text)], dtype=np.int64)
+    return np.searchsorted(breaks, char_starts, side="right")
+
+
 def _span_matrix(
-    start: np.ndarray, end: np.ndarray, window: Window, max_answer_length: int | None
+    start: np.ndarray, end: np.ndarray, window: Window, max_answer_length: int | None, text: str = ""
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scores of all valid spans of one window: (positions of passage tokens, [n, n] score matrix with
-    -inf where the span is invalid)."""
+    -inf where the span is invalid).
+
+    A span may not run across a blank line of ``text``: passages join paragraphs and pages with blank
+    lines, and an answer that starts in one paragraph and ends in the next is never a real answer.
+    """
     pos = np.flatnonzero(window.context_mask)
     s = start[pos].astype(np.float64)
     e = end[pos].astype(np.float64)
@@ -94,6 +107,9 @@ def _span_matrix(
     if max_answer_length is not None:
         # lengths are counted in tokens of the window; passage tokens are contiguous in a window
         valid &= (pos[None, :] - pos[:, None]) < max_answer_length
+    if "\n" in text and n:
+        paragraph = _paragraph_of_tokens(text, window.offsets[pos, 0])
+        valid &= paragraph[:, None] == paragraph[None, :]
     scores[~valid] = -np.inf
     return pos, scores
 
@@ -125,7 +141,7 @@ def decode_windows(
         start = np.asarray(start, dtype=np.float64)[: window.length]
         end = np.asarray(end, dtype=np.float64)[: window.length]
         null_score = min(null_score, float(start[window.cls_index] + end[window.cls_index]))
-        pos, scores = _span_matrix(start, end, window, max_answer_length)
+        pos, scores = _span_matrix(start, end, window, max_answer_length, passages[window.passage_index])
         if pos.size == 0:
             continue
         flat = scores.ravel()

@@ -112,3 +112,15 @@ def test_nothing_to_read():
     decoded = decode_windows([], [], [])
     assert decoded.answers == [] and decoded.null_probability == 1.0
     assert math.isinf(decoded.null_score_diff)
+
+
+def test_answers_never_run_across_a_blank_line():
+    # make_window splits on single spaces: "Normans.\n\nIn" is one token, so put the break between tokens.
+    text = "Rollo led the Normans \n\n In 911 they settled"
+    w = make_window(0, text)
+    words = text.split(" ")
+    start_word, end_word = words.index("Normans"), words.index("911")
+    s, e = logits_for(w, {start_word: 9.0, words.index("In"): 2.0}, {end_word: 9.0, start_word: 1.0})
+    decoded = decode_windows([w], [(s, e)], [text], max_answer_length=None)
+    assert "\n" not in decoded.answers[0].text
+    assert decoded.answers[0].text in {"Normans", "In 911"}
