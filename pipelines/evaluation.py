@@ -74,8 +74,9 @@ def run_retrieval_eval(
     mode: str = "hybrid",
     show_progress: bool = True,
     console: Console | None = None,
-) -> dict[str, Any]:
-    """The ``docqa eval`` retrieval contract: questions, retrieval metrics, indexing passages/seconds."""
+) -> tuple[dict[str, Any], SnapshotSearcher]:
+    """The ``docqa eval`` retrieval contract (questions, retrieval metrics, indexing passages/seconds),
+    and the searcher over the temporary index, which the reader evaluation reuses end to end."""
     model = embedding_model or Settings.from_env().embedding_model
     passages, questions = load_squad_corpus(squad_json, distractors)
     if not questions:
@@ -102,12 +103,12 @@ def run_retrieval_eval(
             questions,
             progress=lambda done, total: bars.update(ask_task, completed=done),
         )
-    return {
+    result = {
         "questions": len(questions),
         "retrieval": retrieval,
         "indexing": {"passages": len(passages), "seconds": round(indexing_seconds, 3)},
-        "_searcher": searcher,
     }
+    return result, searcher
 
 
 def run_eval(
@@ -143,7 +144,7 @@ def run_eval(
         # Evaluation never swaps models silently: no compact fallback ("compact" works when asked for).
         # Loading first makes a missing model fail before the long retrieval run.
         reader, _ = select_reader(settings.reader_model, settings.reader_backend, allow_fallback=False)
-    result = run_retrieval_eval(
+    result, searcher = run_retrieval_eval(
         squad_json,
         distractors,
         embedding_model=embedding_model,
@@ -151,7 +152,6 @@ def run_eval(
         show_progress=show_progress,
         console=console,
     )
-    searcher: SnapshotSearcher = result.pop("_searcher")
     if reader is None:
         return result
 
