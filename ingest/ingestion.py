@@ -183,20 +183,23 @@ class Ingestor:
                     pending, pending_passages = [], 0
             if pending:
                 snapshot = self._flush(writer, snapshot, pending, report, progress)
+            # Manifest-only changes (new mtimes, pruned files) go into one final commit together.
+            changed = bool(self._touched)
             if self._touched:
                 snapshot = snapshot.with_sources(self._touched)
-                writer.commit(snapshot)
             if prune:
                 gone = [key for key in snapshot.files if not Path(key).exists()]
                 if gone:
                     snapshot = snapshot.replace_files(set(gone), [])
-                    writer.commit(snapshot)
+                    changed = True
                     for key in gone:
                         removed = FileResult(
                             path=_display(Path(key)), status=REMOVED, reason="file no longer exists"
                         )
                         report.results.append(removed)
                         progress.file_done(removed)
+            if changed:
+                writer.commit(snapshot)
             report.checkpoints = writer.commits
         report.seconds = time.perf_counter() - started
         return report
