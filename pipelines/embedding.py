@@ -15,7 +15,6 @@ backend everywhere in the process (ingest, search, HTTP service), loaded once un
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -32,7 +31,7 @@ import numpy as np
 from haystack import Document, component
 
 from pipelines.config import PACKAGED_EMBEDDING_MODEL
-from pipelines.model_loading import resolve_model_dir
+from pipelines.model_loading import cache_root, model_fingerprint, resolve_model_dir
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +41,6 @@ ProgressCallback = Callable[[int, int], None]
 # Bump when the export recipe changes so stale cached graphs are not reused.
 _EXPORT_RECIPE = "v1-eager-fused-qint8pc"
 ENV_MODEL = "DOCQA_EMBEDDING_MODEL"
-ENV_CACHE = "DOCQA_CACHE_DIR"
-
-
-def cache_root() -> Path:
-    """Where exported ONNX graphs live: ``$DOCQA_CACHE_DIR`` or ``~/.cache/docqa``."""
-    env = os.environ.get(ENV_CACHE, "").strip()
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "docqa"
 
 
 def passage_text(doc: Document, embed_title: bool = False) -> str:
@@ -194,17 +186,11 @@ def _pooling_mode(model_dir: Path) -> str:
 
 
 def _model_fingerprint(model_dir: Path) -> str:
-    """Identify the weights (names, sizes, mtimes) plus the toolchain, without reading whole files."""
+    """The weights plus the export recipe and toolchain that turned them into the cached graph."""
     import onnxruntime
     import torch
 
-    h = hashlib.sha256()
-    h.update(f"{_EXPORT_RECIPE}|{torch.__version__}|{onnxruntime.__version__}|{model_dir.resolve()}".encode())
-    for p in sorted(model_dir.rglob("*")):
-        if p.is_file() and p.suffix in {".json", ".safetensors", ".bin", ".txt"}:
-            st = p.stat()
-            h.update(f"{p.relative_to(model_dir)}|{st.st_size}|{int(st.st_mtime)}".encode())
-    return h.hexdigest()[:20]
+    return model_fingerprint(model_dir, f"{_EXPORT_RECIPE}|{torch.__version__}|{onnxruntime.__version__}")
 
 
 _EXPORT_LOCK = threading.Lock()

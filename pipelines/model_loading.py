@@ -8,6 +8,7 @@ model on a connected machine, instead of a traceback from deep inside transforme
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -92,3 +93,35 @@ def resolve_model_dir(model: str, *, role: str, env_var: str) -> Path:
         raise ModelUnavailableError(
             model, role, f"it is not cached here and could not be downloaded ({type(err).__name__})", env_var
         ) from err
+
+
+CACHE_ENV_VAR = "DOCQA_CACHE_DIR"
+# Files DocQA derives from a model and keeps beside it (when the model directory is writable).
+DERIVED_DIR_NAME = "docqa-onnx"
+_WEIGHT_SUFFIXES = {".json", ".safetensors", ".bin", ".txt"}
+
+
+def cache_root() -> Path:
+    """Where DocQA keeps derived model files (ONNX exports): ``$DOCQA_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/docqa``, else ``~/.cache/docqa``."""
+    env = os.environ.get(CACHE_ENV_VAR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docqa"
+
+
+def model_fingerprint(model_dir: Path, recipe: str) -> str:
+    """Identify a model directory's weights (resolved path; names, sizes and mtimes of its weight and
+    config files, sub-folders included) plus ``recipe`` — whatever else decides a derived file, such as
+    an export recipe version — without reading whole files. A cached export is reused only while this
+    matches."""
+    model_dir = Path(model_dir)
+    digest = hashlib.sha256(f"{model_dir.resolve()}|{recipe}".encode())
+    for path in sorted(model_dir.rglob("*")):
+        relative = path.relative_to(model_dir)
+        if relative.parts[0] == DERIVED_DIR_NAME:
+            continue  # our own exports are not part of the model
+        if path.is_file() and path.suffix in _WEIGHT_SUFFIXES:
+            st = path.stat()
+            digest.update(f"|{relative}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return digest.hexdigest()[:20]

@@ -9,14 +9,13 @@ Every backend gets all windows of all passages at once and runs them in length-s
 batch pads only to the longest of a few similar windows instead of the longest window of the question.
 
 The ONNX export happens once per model: next to the model (``<model dir>/docqa-onnx/``) when that
-directory is writable, otherwise under ``$XDG_CACHE_HOME/docqa/onnx/<hash>/`` (default
-``~/.cache/docqa/onnx``), where the hash covers the model path and its files' modification times so
-that a changed model is exported again.
+directory is writable, otherwise under ``pipelines.model_loading.cache_root()/onnx/<hash>/`` (default
+``~/.cache/docqa/onnx``), where the hash covers the model path and its files' sizes and modification
+times so that a changed model is exported again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import logging
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.model_loading import DERIVED_DIR_NAME, cache_root, model_fingerprint
 from pipelines.qa_windows import Window, pad_batch
 
 logger = logging.getLogger(__name__)
@@ -165,19 +165,9 @@ class OnnxBackend(ReaderBackend):
 # ---------------------------------------------------------------------------------------------- export
 
 
-def _model_files(model_dir: Path) -> list[Path]:
-    return sorted(p for p in model_dir.iterdir()
-                  if p.is_file() and (p.suffix in {".json", ".safetensors", ".bin"}))
-
-
-def model_fingerprint(model_dir: Path) -> str:
-    """Hash of the model's resolved path and its files' names, sizes and modification times."""
-    h = hashlib.sha256(str(model_dir.resolve()).encode())
-    for p in _model_files(model_dir):
-        st = p.stat()
-        h.update(f"|{p.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    h.update(f"|v{EXPORT_FORMAT_VERSION}".encode())
-    return h.hexdigest()[:20]
+def export_fingerprint(model_dir: Path) -> str:
+    """The weights plus the export format: a cached export is rebuilt when either changes."""
+    return model_fingerprint(model_dir, f"v{EXPORT_FORMAT_VERSION}")
 
 
 def is_writable_dir(path: Path) -> bool:
@@ -194,9 +184,8 @@ def onnx_cache_dir(model_dir: Path) -> Path:
     """Where the exports of ``model_dir`` live (see module docstring)."""
     model_dir = Path(model_dir)
     if is_writable_dir(model_dir):
-        return model_dir / "docqa-onnx"
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docqa" / "onnx"
-    return root / model_fingerprint(model_dir)
+        return model_dir / DERIVED_DIR_NAME
+    return cache_root() / "onnx" / export_fingerprint(model_dir)
 
 
 def _export_fp32(model_dir: Path, out_path: Path) -> tuple[list[str], str, int, int]:
@@ -353,7 +342,7 @@ def _build_exports(model_dir: Path, target: Path) -> None:
             fused_ops = {}
         raw.unlink()
         quantize_int8(fused, work / "model-int8.onnx")
-        manifest = {"source": str(model_dir.resolve()), "fingerprint": model_fingerprint(model_dir),
+        manifest = {"source": str(model_dir.resolve()), "fingerprint": export_fingerprint(model_dir),
                     "inputs": names, "model_type": model_type,
                     "int8": f"attention output: dynamic int8 per-channel; feed-forward: MatMulNBits 8-bit "
                             f"block {INT8_BLOCK_SIZE}; attention QKV, QA head, embeddings: fp32",
@@ -374,7 +363,7 @@ def ensure_onnx_exports(model_dir: Path) -> Path:
 
     model_dir = Path(model_dir)
     target = onnx_cache_dir(model_dir)
-    fingerprint = model_fingerprint(model_dir)
+    fingerprint = export_fingerprint(model_dir)
 
     def fresh() -> bool:
         try:
