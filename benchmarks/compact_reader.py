@@ -7,7 +7,7 @@ The bundled compact reader (data/compact-reader) was trained on the public SQuAD
 (from ``../shared/data/squad2-dev-public.json``) are therefore unseen, and this script scores them:
 
 1. **Gold passage** — each question with its own SQuAD paragraph, read by ``DocQAReader`` through
-   ``pipelines.reader_eval`` (what ``docqa eval --reader`` does): forced-answer HasAns EM/F1 (the best
+   ``pipelines.evaluation.reader_eval`` (what ``docqa eval --reader`` does): forced-answer HasAns EM/F1 (the best
    span is always given), and the null-score rule at the reader's τ (0 unless calibrated) and at the best
    τ *for this set* (an oracle: it is chosen on the very questions it scores, so read it as a ceiling).
 2. **End to end** — data/samples ingested into a temporary index as a user would (``DocQA.ingest``), the
@@ -41,7 +41,8 @@ def log(message: str) -> None:
 def heldout_examples(every: int):
     """ReaderExamples (gold paragraph as the passage) of the sample articles, every N-th question."""
     from data.make_compact_reader_data import SAMPLE_ARTICLES
-    from pipelines.reader_eval import load_squad_examples
+
+    from pipelines.evaluation.reader_eval import load_squad_examples
 
     data = json.loads(SQUAD.read_text(encoding="utf-8"))
     keep = [a for a in data["data"] if a["title"] in SAMPLE_ARTICLES]
@@ -53,7 +54,7 @@ def heldout_examples(every: int):
 
 
 def summarise(examples, runs, reader_tau: float) -> dict[str, float]:
-    from pipelines.reader_eval import best_threshold, score_runs
+    from pipelines.evaluation.reader_eval import best_threshold, score_runs
 
     forced = score_runs(examples, runs, threshold=math.inf)
     at_reader = score_runs(examples, runs, threshold=reader_tau)
@@ -76,8 +77,8 @@ def end_to_end(reader, examples, top_k: int):
     from haystack import Document
 
     from pipelines.api import DocQA
-    from pipelines.reader_eval import ReaderExample, read_examples
-    from pipelines.squad_metrics import normalize_answer
+    from pipelines.evaluation.reader_eval import ReaderExample, read_examples
+    from pipelines.evaluation.squad_metrics import normalize_answer
 
     with tempfile.TemporaryDirectory() as tmp:
         qa = DocQA(Path(tmp) / "index")
@@ -110,8 +111,8 @@ def main() -> None:
     if not SQUAD.exists():
         raise SystemExit(f"{SQUAD} not found (development data in ../shared)")
 
-    from pipelines.reader_eval import read_examples
-    from pipelines.reader_selection import select_reader
+    from pipelines.components.readers.selection import select_reader
+    from pipelines.evaluation.reader_eval import read_examples
 
     reader, info = select_reader("compact", args.backend, allow_fallback=False)
     tau = reader.threshold()

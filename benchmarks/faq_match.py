@@ -5,7 +5,7 @@
 The set (``data/faq_paraphrases.json``) has curated FAQ entries, reworded questions that must match
 their entry, and questions that must match none (unrelated ones, and "hard" ones on the same topic as an
 FAQ question that the curated answer would not answer). Every question is embedded with DocQA's query
-embedder and matched with :func:`pipelines.faq.best_match` — the code path ``DocQA.ask`` uses.
+embedder and matched with :func:`pipelines.components.faq.faq.best_match` — the code path ``DocQA.ask`` uses.
 
 At a threshold t a question "matches" when its best similarity is >= t:
 
@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from pipelines.faq import best_match, normalise_question  # noqa: E402
+from pipelines.components.faq.faq import best_match, normalise_question  # noqa: E402
 
 FOLDS = 5
 
@@ -69,7 +69,7 @@ def load_set(path: Path) -> tuple[list[dict], list[Query]]:
 
 
 def scores_embedding(faq: list[dict], queries: list[Query]) -> tuple[list[tuple[str, float]], float]:
-    from pipelines.embedding import QueryEmbedder
+    from pipelines.components.embedders.sentence_embedders import QueryEmbedder
 
     embedder = QueryEmbedder()
     embedder.warm_up()

@@ -58,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     from haystack_integrations.components.retrievers.faiss import FAISSEmbeddingRetriever
     from haystack_integrations.document_stores.faiss import FAISSDocumentStore
 
-    from pipelines.bm25 import BM25Retriever
-    from pipelines.embedding import PassageEmbedder, QueryEmbedder
+    from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
+    from pipelines.components.retrievers.hybrid import HybridRetriever
+    from pipelines.document_stores.bm25 import BM25Retriever
+    from pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
     from pipelines.model_loading import packaged_embedding_model_dir
-    from pipelines.retrieval import HybridRetriever
-    from pipelines.retrieval_eval import evaluate_retrieval, load_squad_corpus
 
     passages, questions = load_squad_corpus(args.squad, args.distractors)
     if args.questions:

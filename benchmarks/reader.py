@@ -127,7 +127,7 @@ def bench_speed(n_questions: int, n_paragraphs: int, batch_size: int) -> dict:
     import torch
     from haystack_integrations.components.readers.transformers import TransformersExtractiveReader
 
-    from pipelines.reader import DocQAReader
+    from pipelines.components.readers.reader import DocQAReader
 
     work = speed_workload(n_questions, n_paragraphs)
     result: dict = {"speed_questions": n_questions, "speed_paragraphs_per_question": n_paragraphs}
@@ -186,9 +186,14 @@ def haystack_rule_runs(examples, progress):
 
 
 def bench_accuracy(every: int, progress) -> dict:
-    from pipelines.reader import DocQAReader
-    from pipelines.reader_eval import best_threshold, load_squad_examples, read_examples, score_runs
-    from pipelines.squad_metrics import squad_v2_metrics
+    from pipelines.components.readers.reader import DocQAReader
+    from pipelines.evaluation.reader_eval import (
+        best_threshold,
+        load_squad_examples,
+        read_examples,
+        score_runs,
+    )
+    from pipelines.evaluation.squad_metrics import squad_v2_metrics
 
     examples = load_squad_examples(SQUAD)[::every]
     log(f"[accuracy] test reader {TEST_READER.name} on {len(examples)} questions of {SQUAD.name} "

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docqa.errors import InvalidInputError
 from ingest.cleaning import clean_text, markdown_title, strip_markdown
 
 PDF_SUFFIXES = {".pdf"}
@@ -19,11 +20,11 @@ MARKDOWN_SUFFIXES = {".md", ".markdown"}
 SUPPORTED_SUFFIXES = PDF_SUFFIXES | TEXT_SUFFIXES | MARKDOWN_SUFFIXES
 
 
-class LoadError(Exception):
+class LoadError(InvalidInputError):
     """The file cannot be indexed; ``str(err)`` is a one-line reason for the report."""
 
 
-class UnsupportedFile(Exception):
+class UnsupportedFile(InvalidInputError):
     """The file type is not one DocQA reads; it is skipped, which is not a failure."""
 
 

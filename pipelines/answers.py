@@ -11,7 +11,7 @@ from typing import Any
 
 from haystack import ExtractedAnswer
 
-from pipelines.search import Passage
+from pipelines.document_stores.searcher import Passage
 
 
 @dataclass

@@ -21,16 +21,17 @@ from typing import Any
 import numpy as np
 from haystack import Document
 
-from ingest.ingestion import Ingestor, IngestProgress, IngestReport, delete_files
-from pipelines import faq
+from docqa.config import Settings
+from docqa.errors import NotFoundError
+from ingest.ingestor import Ingestor, IngestProgress, IngestReport, delete_files
 from pipelines.answers import Answer, AskResult
-from pipelines.config import Settings
-from pipelines.embedding import PassageEmbedder, QueryEmbedder
+from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
+from pipelines.components.faq import faq
+from pipelines.components.readers.reader import DocQAReader
+from pipelines.components.readers.selection import ReaderInfo, select_reader
+from pipelines.document_stores.searcher import IndexSearcher, Passage
+from pipelines.document_stores.snapshots import DocumentIndex, SourceFile
 from pipelines.model_loading import ModelUnavailableError
-from pipelines.reader import DocQAReader
-from pipelines.reader_selection import ReaderInfo, select_reader
-from pipelines.search import IndexSearcher, Passage
-from pipelines.store import DocumentIndex, SourceFile
 
 _READERS: dict[tuple[str, str], DocQAReader] = {}
 _READERS_LOCK = threading.Lock()
@@ -53,7 +54,7 @@ def shared_reader(model: str, backend: str) -> DocQAReader:
         return reader
 
 
-class DocumentNotFoundError(LookupError):
+class DocumentNotFoundError(NotFoundError):
     """No indexed document matches the name the user gave; ``str(err)`` says which name."""
 
 
@@ -190,7 +191,7 @@ class DocQA:
 
     def reader_and_info(self) -> tuple[DocQAReader, ReaderInfo]:
         """The configured reader, or — when it cannot be loaded and the fallback is on — the bundled
-        compact reader with a notice saying so (see :mod:`pipelines.reader_selection`).
+        compact reader with a notice saying so (see :mod:`pipelines.components.readers.selection`).
 
         :raises ModelUnavailableError: no reader at all; retried after ``READER_RETRY_SECONDS``.
         """
@@ -225,7 +226,7 @@ class DocQA:
         """Answer ``question``: a curated FAQ answer when the question matches an FAQ entry closely
         enough (``faq_threshold``, default ``DOCQA_FAQ_THRESHOLD`` or 0.80), else :meth:`ask_documents`.
 
-        :returns: a :class:`pipelines.faq.FaqAskResult` (an :class:`AskResult` that also says how the
+        :returns: a :class:`pipelines.components.faq.faq.FaqAskResult` (an :class:`AskResult` that also says how the
             question compared with the FAQ; ``from_faq`` is True for a curated answer).
         """
         if top_k < 1 or max_answers < 1:

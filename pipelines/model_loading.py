@@ -12,10 +12,11 @@ import hashlib
 import os
 from pathlib import Path
 
-from pipelines.config import PACKAGED_EMBEDDING_MODEL
+from docqa.config import PACKAGED_EMBEDDING_MODEL
+from docqa.errors import UnavailableError
 
 
-class ModelUnavailableError(RuntimeError):
+class ModelUnavailableError(UnavailableError):
     """The named model cannot be loaded here. ``str(err)`` is a complete, user-facing explanation."""
 
     def __init__(self, model: str, role: str, reason: str, env_var: str) -> None:

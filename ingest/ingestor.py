@@ -1,0 +1,301 @@
+"""Bring an index in line with files on disk: add new files, replace changed ones, keep unchanged ones.
+
+The run holds the index's writer lock throughout and commits a new snapshot every ``checkpoint_every``
+passages (and at the end). So a run killed at any moment loses at most the work since the last
+checkpoint, the index stays openable, and running the same ingest again finishes the rest without
+re-embedding what was already committed (unchanged files are recognised by size+mtime, then content hash).
+
+A file that fails to load is reported with its reason and leaves whatever the index already holds for it
+untouched: bad input never destroys good data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from haystack import Document
+
+from ingest.loaders import LoadError, is_supported, load_file, unsupported_reason
+from ingest.splitting import PageAwareSplitter
+from pipelines.document_stores.snapshots import DocumentIndex, IndexWriter, Snapshot, SourceFile, utc_now
+
+EmbedFn = Callable[[list[Document]], np.ndarray]
+
+STATUSES = ("added", "updated", "unchanged", "skipped", "failed", "removed")
+ADDED, UPDATED, UNCHANGED, SKIPPED, FAILED, REMOVED = STATUSES
+
+
+@dataclass
+class FileResult:
+    """One line of the ingest report."""
+
+    path: str
+    status: str
+    passages: int = 0
+    pages: int = 0
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestReport:
+    results: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+    passages_embedded: int = 0
+    checkpoints: int = 0
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == FAILED]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "seconds": round(self.seconds, 3),
+            "passages_embedded": self.passages_embedded,
+            "counts": {s: self.count(s) for s in STATUSES},
+            "files": [r.__dict__ for r in self.results],
+        }
+
+
+class IngestProgress:
+    """Callbacks a front end implements to show progress. The defaults do nothing."""
+
+    def discovered(self, total_files: int) -> None: ...
+
+    def file_done(self, result: FileResult) -> None: ...
+
+    def embedding(self, done: int, total: int) -> None: ...
+
+
+@dataclass
+class _Candidate:
+    path: Path
+    display: str
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def discover(paths: Iterable[Path | str]) -> tuple[list[_Candidate], list[FileResult]]:
+    """Expand the path arguments into files to consider, reporting arguments that do not exist.
+
+    Directories are walked recursively; hidden files and directories (``.git``...) are ignored.
+    Files with unsupported extensions come back as candidates and are reported as skipped later.
+    """
+    candidates: dict[Path, _Candidate] = {}
+    problems: list[FileResult] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            problems.append(FileResult(path=str(raw), status=FAILED, reason="path does not exist"))
+            continue
+        if path.is_file():
+            resolved = path.resolve()
+            candidates.setdefault(resolved, _Candidate(resolved, _display(resolved)))
+            continue
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if name.startswith("."):
+                    continue
+                resolved = (Path(root) / name).resolve()
+                candidates.setdefault(resolved, _Candidate(resolved, _display(resolved)))
+    return list(candidates.values()), problems
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Ingestor:
+    """Runs one ingest against an index. Construct, then call :meth:`run`."""
+
+    def __init__(
+        self,
+        index: DocumentIndex,
+        embed: EmbedFn,
+        embedding_model: str,
+        dim: int,
+        splitter: PageAwareSplitter | None = None,
+        checkpoint_every: int = 512,
+        lock_timeout: float = 5.0,
+    ) -> None:
+        self.index = index
+        self.embed = embed
+        self.embedding_model = embedding_model
+        self.dim = dim
+        self.splitter = splitter or PageAwareSplitter()
+        self.checkpoint_every = max(1, checkpoint_every)
+        self.lock_timeout = lock_timeout
+
+    def run(
+        self,
+        paths: Iterable[Path | str],
+        prune: bool = False,
+        progress: IngestProgress | None = None,
+    ) -> IngestReport:
+        progress = progress or IngestProgress()
+        started = time.perf_counter()
+        report = IngestReport()
+        candidates, problems = discover(paths)
+        progress.discovered(len(candidates) + len(problems))
+        for problem in problems:
+            report.results.append(problem)
+            progress.file_done(problem)
+
+        self._touched: list[SourceFile] = []
+        with self.index.writer(timeout=self.lock_timeout) as writer:
+            snapshot = self.index.load(self.embedding_model, self.dim)
+            pending: list[tuple[SourceFile, list[Document], FileResult]] = []
+            pending_passages = 0
+            for candidate in candidates:
+                result, staged = self._prepare(candidate, snapshot)
+                if staged is None:
+                    report.results.append(result)
+                    progress.file_done(result)
+                    continue
+                pending.append((staged[0], staged[1], result))
+                pending_passages += len(staged[1])
+                if pending_passages >= self.checkpoint_every:
+                    snapshot = self._flush(writer, snapshot, pending, report, progress)
+                    pending, pending_passages = [], 0
+            if pending:
+                snapshot = self._flush(writer, snapshot, pending, report, progress)
+            # Manifest-only changes (new mtimes, pruned files) go into one final commit together.
+            changed = bool(self._touched)
+            if self._touched:
+                snapshot = snapshot.with_sources(self._touched)
+            if prune:
+                gone = [key for key in snapshot.files if not Path(key).exists()]
+                if gone:
+                    snapshot = snapshot.replace_files(set(gone), [])
+                    changed = True
+                    for key in gone:
+                        removed = FileResult(
+                            path=_display(Path(key)), status=REMOVED, reason="file no longer exists"
+                        )
+                        report.results.append(removed)
+                        progress.file_done(removed)
+            if changed:
+                writer.commit(snapshot)
+            report.checkpoints = writer.commits
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _prepare(
+        self, candidate: _Candidate, snapshot: Snapshot
+    ) -> tuple[FileResult, tuple[SourceFile, list[Document]] | None]:
+        """Decide what to do with one file; load and split it if it is new or changed."""
+        path, shown = candidate.path, candidate.display
+        if not is_supported(path):
+            return FileResult(path=shown, status=SKIPPED, reason=unsupported_reason(path)), None
+        key = str(path)
+        known = snapshot.files.get(key)
+        try:
+            stat = path.stat()
+            if known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
+                return FileResult(shown, UNCHANGED, len(known.passage_ids), known.pages), None
+            sha = file_sha256(path)
+        except FileNotFoundError:
+            return FileResult(
+                path=shown, status=FAILED, reason="file disappeared before it could be read"
+            ), None
+        except OSError as err:
+            return FileResult(
+                path=shown, status=FAILED, reason=f"cannot read file: {err.strerror or err}"
+            ), None
+        if known and known.sha256 == sha:
+            # Touched but not changed: nothing to re-embed; remember the new mtime to skip hashing next time.
+            self._touched.append(replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
+            return FileResult(shown, UNCHANGED, len(known.passage_ids), known.pages), None
+        try:
+            loaded = load_file(path)
+        except LoadError as err:
+            return FileResult(path=shown, status=FAILED, reason=str(err)), None
+        meta = {
+            "source_key": key,
+            "file": shown,
+            "file_name": path.name,
+            "title": loaded.title,
+            "kind": loaded.kind,
+            "sha256": sha,
+        }
+        passages = self.splitter.run(pages=loaded.pages, meta=meta)["documents"]
+        source = SourceFile(
+            key=key,
+            file_name=path.name,
+            title=loaded.title,
+            kind=loaded.kind,
+            sha256=sha,
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+            page_lengths=[len(p) for p in loaded.pages],
+            passage_ids=[doc.id for doc in passages],
+            ingested_at=utc_now(),
+            notes=list(loaded.notes),
+        )
+        status = UPDATED if known else ADDED
+        return FileResult(shown, status, len(passages), len(loaded.pages), notes=list(loaded.notes)), (
+            source,
+            passages,
+        )
+
+    def _flush(
+        self,
+        writer: IndexWriter,
+        snapshot: Snapshot,
+        pending: list[tuple[SourceFile, list[Document], FileResult]],
+        report: IngestReport,
+        progress: IngestProgress,
+    ) -> Snapshot:
+        """Embed the pending files' passages in one batch and commit them as a checkpoint."""
+        documents = [doc for _, docs, _ in pending for doc in docs]
+        vectors = self.embed(documents) if documents else np.zeros((0, self.dim), dtype=np.float32)
+        additions, offset = [], 0
+        for source, docs, _ in pending:
+            additions.append((source, docs, vectors[offset : offset + len(docs)]))
+            offset += len(docs)
+        snapshot = snapshot.replace_files(set(), additions)
+        writer.commit(snapshot)
+        report.passages_embedded += len(documents)
+        for _, _, result in pending:
+            report.results.append(result)
+            progress.file_done(result)
+        return snapshot
+
+
+def delete_files(index: DocumentIndex, keys: list[str], lock_timeout: float = 5.0) -> list[SourceFile]:
+    """Remove the given files' passages from the index in one atomic commit; return what was removed.
+
+    Needs no embedding model: deleting only drops rows, whatever model built the index.
+    """
+    with index.writer(timeout=lock_timeout) as writer:
+        snapshot = index.load_any()
+        if snapshot is None:
+            return []
+        removed = [snapshot.files[key] for key in keys if key in snapshot.files]
+        if removed:
+            writer.commit(snapshot.replace_files({s.key for s in removed}, []))
+        return removed

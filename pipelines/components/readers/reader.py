@@ -1,0 +1,264 @@
+"""DocQA's extractive reader: SQuAD 2.0 answers with calibrated no-answer, on PyTorch or ONNX Runtime.
+
+Why our own component instead of Haystack's ``TransformersExtractiveReader`` (kept as the reference in
+tests/test_reader_parity.py and benchmarks/reader.py):
+
+- no-answer uses the model's own null score (``start+end`` logit at ``[CLS]``) against the best span,
+  with a threshold τ calibrated per model and backend (``pipelines.components.readers.calibration``); Haystack ignores
+  that logit and uses ∏(1−p) of its top answers;
+- BERT segment ids (``token_type_ids``) are passed as in training (Haystack's reader omits them);
+- windows of all passages run in length-sorted batches (less padding), optionally on ONNX Runtime with
+  fused graphs and int8 weights;
+- answers carry page and page offsets, and the same answer found in several passages is one answer
+  listing all its sources.
+
+``score`` is a probability from one softmax over all valid spans of all windows plus the null score
+(see ``pipelines.components.readers.span_decoding``), so scores are comparable across passages and with ``no_answer_score``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from haystack import Document, ExtractedAnswer, component
+
+from pipelines.components.readers import calibration as calibration_store
+from pipelines.components.readers.backends import BACKENDS, DEFAULT_BATCH_SIZE, ReaderBackend, load_backend
+from pipelines.components.readers.qa_windows import (
+    DEFAULT_MAX_QUESTION_TOKENS,
+    DEFAULT_MAX_SEQ_LENGTH,
+    DEFAULT_STRIDE,
+    Window,
+    build_windows,
+)
+from pipelines.components.readers.span_decoding import (
+    DEFAULT_MAX_ANSWER_LENGTH,
+    Answer,
+    DecodedQuestion,
+    decode_windows,
+)
+from pipelines.model_loading import resolve_model_dir
+
+READER_ENV_VAR = "DOCQA_READER_MODEL"
+CONTEXT_CHARS = 150  # characters of passage kept on each side of the answer in ExtractedAnswer.context
+
+
+def locate_in_page(page_offsets: Sequence[Sequence[int]], content_length: int, start: int, end: int
+                   ) -> tuple[int, int, int] | None:
+    """Map passage offsets ``[start, end)`` to ``(page, start_in_page, end_in_page)``.
+
+    ``page_offsets`` is ingest's ``[[page, start_in_page, end_in_page], ...]``: the passage is those page
+    pieces in order, joined by a page separator (one per page boundary crossed, also across empty pages).
+    The separator length follows from the passage length, so no separator constant is needed here.
+    An answer crossing a page boundary is reported on the page where it starts, clipped to that page.
+    """
+    pieces = [(int(p), int(s), int(e)) for p, s, e in page_offsets]
+    if not pieces:
+        return None
+    text_chars = sum(e - s for _, s, e in pieces)
+    page_span = pieces[-1][0] - pieces[0][0]
+    sep = (content_length - text_chars) / page_span if page_span > 0 else 0.0
+    position = 0.0
+    previous_page = pieces[0][0]
+    for number, (page, p_start, p_end) in enumerate(pieces):
+        if number:
+            position += sep * (page - previous_page)
+        previous_page = page
+        length = p_end - p_start
+        piece_start = int(round(position))
+        if start < piece_start + length or number == len(pieces) - 1:
+            offset = max(0, start - piece_start)
+            in_page_start = p_start + min(offset, length)
+            in_page_end = min(p_end, in_page_start + (end - start))
+            return page, in_page_start, in_page_end
+        position += length
+    return None
+
+
+@dataclass
+class _Question:
+    query: str
+    documents: list[Document]
+    texts: list[str]
+    windows: list[Window]
+
+
+@component
+class DocQAReader:
+    """Extract ranked answers to a question from passages; say "no answer" when the passages hold none.
+
+    :param model: local directory or Hub id of an extractive QA model
+        (e.g. ``deepset/bert-base-cased-squad2``).
+    :param backend: ``"torch"`` (default), ``"onnx-fp32"`` or ``"onnx-int8"``.
+    :param max_seq_length: tokens per window (question + passage + special tokens).
+    :param stride: tokens shared by consecutive windows of a long passage.
+    :param max_answer_length: longest answer in tokens; ``None`` = unlimited.
+    :param top_k: answers returned.
+    :param no_answer_threshold: τ in ``null − best > τ``; ``None`` = the value calibrated for this model
+        and backend in the DocQA config (``docqa eval --calibrate``), else 0.0.
+    :param batch_size: most windows per forward pass; windows are sorted by length and a batch also
+        closes before padding would exceed 15% of its tokens (see ``reader_backends.length_sorted_batches``).
+    :param num_threads: intra-op threads; ``None`` = the cores this process may use.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        backend: str = "torch",
+        max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
+        stride: int = DEFAULT_STRIDE,
+        max_answer_length: int | None = DEFAULT_MAX_ANSWER_LENGTH,
+        top_k: int = 5,
+        no_answer_threshold: float | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        num_threads: int | None = None,
+        max_question_tokens: int = DEFAULT_MAX_QUESTION_TOKENS,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown reader backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}")
+        if max_answer_length is not None and max_answer_length < 1:
+            raise ValueError(f"max_answer_length must be at least 1 or None, got {max_answer_length}")
+        self.model = str(model)
+        self.backend = backend
+        self.max_seq_length = max_seq_length
+        self.stride = stride
+        self.max_answer_length = max_answer_length
+        self.top_k = top_k
+        self.no_answer_threshold = no_answer_threshold
+        self.batch_size = batch_size
+        self.num_threads = num_threads
+        self.max_question_tokens = max_question_tokens
+        self.model_dir = None
+        self.tokenizer: Any = None
+        self._backend: ReaderBackend | None = None
+        self._stored_threshold: float | None = None
+
+    def warm_up(self) -> None:
+        """Load tokenizer and model (exporting to ONNX once for the ONNX backends).
+
+        :raises pipelines.model_loading.ModelUnavailableError: model missing; its message says how to get it.
+        """
+        if self._backend is not None:
+            return
+        from transformers import AutoTokenizer
+
+        model_dir = resolve_model_dir(self.model, role="reader", env_var=READER_ENV_VAR)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        # Validate window settings once, with a clear message, before any question arrives.
+        build_windows(tokenizer, "warm up", ["warm up"], max_seq_length=self.max_seq_length,
+                      stride=self.stride, max_question_tokens=self.max_question_tokens)
+        self._stored_threshold = calibration_store.stored_threshold(self.model, self.backend)
+        self._backend = load_backend(self.backend, model_dir, batch_size=self.batch_size,
+                                     num_threads=self.num_threads, pad_token_id=tokenizer.pad_token_id or 0)
+        self.tokenizer = tokenizer
+        self.model_dir = model_dir
+
+    def threshold(self, override: float | None = None) -> float:
+        """τ in effect: the run argument, else the init argument, else the calibrated value, else 0.0."""
+        for value in (override, self.no_answer_threshold, self._stored_threshold):
+            if value is not None:
+                return float(value)
+        return calibration_store.DEFAULT_NO_ANSWER_THRESHOLD
+
+    @component.output_types(answers=list[ExtractedAnswer], no_answer=bool, no_answer_score=float)
+    def run(
+        self,
+        query: str,
+        documents: list[Document],
+        top_k: int | None = None,
+        no_answer_threshold: float | None = None,
+    ) -> dict[str, Any]:
+        """Answer ``query`` from ``documents``.
+
+        :returns: ``answers`` (best first; when ``no_answer`` they are the closest candidates, each with
+            ``meta["unsure"] = True``), ``no_answer`` (``null − best > τ``, or nothing readable) and
+            ``no_answer_score`` (probability of "no answer" in the same softmax as the answer scores).
+        """
+        return self.run_batch([query], [documents], top_k=top_k, no_answer_threshold=no_answer_threshold)[0]
+
+    def run_batch(
+        self,
+        queries: Sequence[str],
+        documents: Sequence[Sequence[Document]],
+        top_k: int | None = None,
+        no_answer_threshold: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Like :meth:`run` for several questions at once: all their windows share length-sorted batches
+        (what evaluation uses). Results are independent of how questions are grouped."""
+        self.warm_up()
+        assert self._backend is not None
+        questions = []
+        for query, docs in zip(queries, documents, strict=True):
+            docs = list(docs)
+            texts = [d.content or "" for d in docs]
+            windows = build_windows(self.tokenizer, query, texts, max_seq_length=self.max_seq_length,
+                                    stride=self.stride, max_question_tokens=self.max_question_tokens)
+            questions.append(_Question(query, docs, texts, windows))
+        all_windows = [w for q in questions for w in q.windows]
+        all_logits = self._backend.logits(all_windows) if all_windows else []
+        results, cursor = [], 0
+        for q in questions:
+            logits = all_logits[cursor : cursor + len(q.windows)]
+            cursor += len(q.windows)
+            decoded = decode_windows(q.windows, logits, q.texts, max_answer_length=self.max_answer_length,
+                                     top_k=top_k or self.top_k)
+            results.append(self._to_output(q, decoded, self.threshold(no_answer_threshold)))
+        return results
+
+    def _to_output(self, q: _Question, decoded: DecodedQuestion, tau: float) -> dict[str, Any]:
+        diff = decoded.null_score_diff
+        no_answer = not decoded.answers or diff > tau
+        answers = [self._extracted(q, a, diff, no_answer) for a in decoded.answers]
+        return {"answers": answers, "no_answer": bool(no_answer),
+                "no_answer_score": float(decoded.null_probability)}
+
+    def _extracted(self, q: _Question, answer: Answer, diff: float, unsure: bool) -> ExtractedAnswer:
+        best = answer.best
+        doc = q.documents[best.passage_index]
+        text = q.texts[best.passage_index]
+        c_start = max(0, best.start_char - CONTEXT_CHARS)
+        c_end = min(len(text), best.end_char + CONTEXT_CHARS)
+        meta: dict[str, Any] = {
+            "sources": [self._source(q, s.passage_index, s.start_char, s.end_char) for s in answer.sources],
+            "null_score_diff": diff if math.isfinite(diff) else None,
+            "start_logit": best.start_logit,
+            "end_logit": best.end_logit,
+            "span_score": best.score,
+            "unsure": unsure,
+        }
+        page = self._page(doc, text, best.start_char, best.end_char)
+        if page is not None:
+            meta["page"], meta["page_offset"] = page[0], {"start": page[1], "end": page[2]}
+        return ExtractedAnswer(
+            data=answer.text,
+            query=q.query,
+            score=float(answer.probability),
+            document=doc,
+            context=text[c_start:c_end],
+            document_offset=ExtractedAnswer.Span(best.start_char, best.end_char),
+            context_offset=ExtractedAnswer.Span(best.start_char - c_start, best.end_char - c_start),
+            meta=meta,
+        )
+
+    def _source(self, q: _Question, index: int, start: int, end: int) -> dict[str, Any]:
+        doc = q.documents[index]
+        source: dict[str, Any] = {"document_id": doc.id, "document_offset": {"start": start, "end": end}}
+        page = self._page(doc, q.texts[index], start, end)
+        if page is not None:
+            source["page"], source["page_offset"] = page[0], {"start": page[1], "end": page[2]}
+        return source
+
+    @staticmethod
+    def _page(doc: Document, text: str, start: int, end: int) -> tuple[int, int, int] | None:
+        offsets = (doc.meta or {}).get("page_offsets")
+        if not offsets:
+            return None
+        try:
+            return locate_in_page(offsets, len(text), start, end)
+        except (TypeError, ValueError):
+            return None  # malformed page metadata must not lose the answer itself

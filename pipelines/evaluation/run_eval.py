@@ -1,0 +1,206 @@
+"""`docqa eval`: build a temporary index from SQuAD paragraphs and measure retrieval (and, later, reading).
+
+The temporary index is an in-memory :class:`~pipelines.document_stores.snapshots.Snapshot` searched by the same
+:class:`~pipelines.document_stores.searcher.SnapshotSearcher` that serves real queries, so the numbers describe the product,
+not a re-implementation of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from docqa.config import Settings
+from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
+from pipelines.document_stores.searcher import SnapshotSearcher
+from pipelines.document_stores.snapshots import Snapshot, SourceFile, utc_now
+from pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
+
+EVAL_TOP_K = 20
+
+
+def build_eval_snapshot(
+    passages: list, embedder: PassageEmbedder, embedding_model: str, progress: Any = None
+) -> Snapshot:
+    """Embed every passage and put them into one in-memory snapshot (one 'file' per article title)."""
+    embedded = embedder.run(documents=passages, progress=progress)["documents"]
+    vectors = np.asarray([doc.embedding for doc in embedded], dtype=np.float32)
+    by_title: dict[str, list[int]] = {}
+    for i, doc in enumerate(passages):
+        by_title.setdefault(str(doc.meta.get("title", "")), []).append(i)
+    additions = []
+    for title, rows in by_title.items():
+        docs = [passages[i] for i in rows]
+        source = SourceFile(
+            key=f"squad:{title}",
+            file_name=title,
+            title=title,
+            kind="squad",
+            sha256="",
+            size=0,
+            mtime_ns=0,
+            page_lengths=[len(d.content or "") for d in docs],
+            passage_ids=[d.id for d in docs],
+            ingested_at=utc_now(),
+        )
+        additions.append((source, docs, vectors[rows]))
+    return Snapshot.empty(
+        embedding_model, vectors.shape[1] if len(vectors) else embedder.encoder.dim
+    ).replace_files(set(), additions)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def run_retrieval_eval(
+    squad_json: Path,
+    distractors: Sequence[Path] = (),
+    *,
+    embedding_model: str | None = None,
+    mode: str = "hybrid",
+    show_progress: bool = True,
+    console: Console | None = None,
+) -> tuple[dict[str, Any], SnapshotSearcher]:
+    """The ``docqa eval`` retrieval contract (questions, retrieval metrics, indexing passages/seconds),
+    and the searcher over the temporary index, which the reader evaluation reuses end to end."""
+    model = embedding_model or Settings.from_env().embedding_model
+    passages, questions = load_squad_corpus(squad_json, distractors)
+    if not questions:
+        raise ValueError(f"{squad_json}: has no answerable questions to evaluate")
+    passage_embedder, query_embedder = PassageEmbedder(model=model), QueryEmbedder(model=model)
+    passage_embedder.warm_up()
+    query_embedder.warm_up()
+    console = console or Console(stderr=True)
+    with _progress(console) as bars:
+        bars.disable = not show_progress
+        embed_task = bars.add_task("embedding", total=len(passages))
+        started = time.perf_counter()
+        snapshot = build_eval_snapshot(
+            passages,
+            passage_embedder,
+            model,
+            progress=lambda done, total: bars.update(embed_task, completed=done, total=total),
+        )
+        searcher = SnapshotSearcher(snapshot, query_embedder)
+        indexing_seconds = time.perf_counter() - started
+        ask_task = bars.add_task("questions", total=len(questions))
+        retrieval = evaluate_retrieval(
+            lambda q: searcher.search(q, top_k=EVAL_TOP_K, mode=mode),
+            questions,
+            progress=lambda done, total: bars.update(ask_task, completed=done),
+        )
+    result = {
+        "questions": len(questions),
+        "retrieval": retrieval,
+        "indexing": {"passages": len(passages), "seconds": round(indexing_seconds, 3)},
+    }
+    return result, searcher
+
+
+def run_eval(
+    squad_json: Path,
+    distractors: Sequence[Path] = (),
+    *,
+    embedding_model: str | None = None,
+    reader_model: str | None = None,
+    reader_backend: str | None = None,
+    retriever_only: bool = False,
+    calibrate_threshold: bool = False,
+    mode: str = "hybrid",
+    top_k: int = 5,
+    limit: int | None = None,
+    show_progress: bool = True,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Everything ``docqa eval`` reports: retrieval, then (unless ``retriever_only``) the reader on gold
+    passages (``"reader"``) and on retrieved passages (``"end_to_end"``), with official SQuAD 2.0 metrics.
+
+    With ``calibrate_threshold`` the τ maximising F1 on the gold-passage run is stored in the DocQA config
+    first (``"calibration"`` in the result) and used for both reader evaluations.
+
+    :raises ModelUnavailableError: when the reader model cannot be loaded (retrieval needs no reader).
+    """
+    from pipelines.components.readers.selection import select_reader
+    from pipelines.evaluation.reader_eval import (
+        ReaderExample,
+        calibrate,
+        load_squad_examples,
+        read_examples,
+        score_runs,
+    )
+
+    console = console or Console(stderr=True)
+    settings = Settings.from_env().override(reader_model=reader_model, reader_backend=reader_backend)
+    reader = None
+    if not retriever_only:
+        # Evaluation never swaps models silently: no compact fallback ("compact" works when asked for).
+        # Loading first makes a missing model fail before the long retrieval run.
+        reader, _ = select_reader(settings.reader_model, settings.reader_backend, allow_fallback=False)
+    result, searcher = run_retrieval_eval(
+        squad_json,
+        distractors,
+        embedding_model=embedding_model,
+        mode=mode,
+        show_progress=show_progress,
+        console=console,
+    )
+    if reader is None:
+        return result
+
+    examples = load_squad_examples(squad_json)
+    if limit:
+        examples = examples[:limit]
+    with _progress(console) as bars:
+        bars.disable = not show_progress
+
+        def tracked(label: str):
+            def wrap(items):
+                items = list(items)
+                task = bars.add_task(label, total=len(items))
+                for item in items:
+                    yield item
+                    bars.advance(task)
+
+            return wrap
+
+        if calibrate_threshold:
+            calibration = calibrate(
+                reader,
+                examples,
+                progress=tracked("calibrating"),
+                save_as=(settings.reader_model, settings.reader_backend, str(squad_json)),
+            )
+            reader.no_answer_threshold = calibration["no_answer_threshold"]
+            result["calibration"] = {k: calibration[k] for k in ("no_answer_threshold", "f1", "config")}
+        gold_runs = read_examples(reader, examples, progress=tracked("reader"))
+        result["reader"] = {**score_runs(examples, gold_runs), "no_answer_threshold": reader.threshold()}
+
+        retrieved_examples, retrieval_seconds = [], []
+        for example in examples:
+            started = time.perf_counter()
+            docs = searcher.search(example.question, top_k=top_k, mode=mode)
+            retrieval_seconds.append(time.perf_counter() - started)
+            retrieved_examples.append(
+                ReaderExample(example.qid, example.question, docs, example.answers, example.is_impossible)
+            )
+        e2e_runs = read_examples(reader, retrieved_examples, progress=tracked("end to end"))
+        for run, seconds in zip(e2e_runs, retrieval_seconds, strict=True):
+            run.seconds += seconds
+        result["end_to_end"] = {**score_runs(retrieved_examples, e2e_runs), "top_k": top_k}
+    result["reader_model"] = settings.reader_model
+    result["reader_backend"] = settings.reader_backend
+    return result

@@ -1,0 +1,180 @@
+"""The `docqa` command as a user types it: ingest, search, documents, delete, ask — and its errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli.commands import app
+from tests.conftest import REPO, SAMPLES
+
+runner = CliRunner()
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    return runner.invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+def test_search_json_names_file_page_and_score(sample_index: Path) -> None:
+    result = run(
+        "search", "Who developed the concept of packet switching?", "--index", str(sample_index), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    passages = json.loads(result.stdout)["passages"]
+    assert len(passages) == 5
+    top = passages[0]
+    assert top["file"].endswith("packet_switching.pdf") and top["page"] >= 1
+    assert "Baran" in top["content"] or "Davies" in top["content"]
+    assert passages[0]["score"] >= passages[-1]["score"]
+
+
+def test_search_table_output(sample_index: Path) -> None:
+    result = run("search", "Who founded the Duchy of Normandy?", "--index", str(sample_index), "-k", "2")
+    assert result.exit_code == 0
+    assert "normans.txt" in result.stdout and "score" in result.stdout
+
+
+def test_documents_lists_files_pages_passages(sample_index: Path) -> None:
+    result = run("documents", "--index", str(sample_index), "--json")
+    docs = {Path(d["file"]).name: d for d in json.loads(result.stdout)}
+    assert set(docs) == {"normans.txt", "steam_engine.md", "packet_switching.pdf"}
+    assert docs["packet_switching.pdf"]["pages"] == 6
+    assert all(d["passages"] > 5 and d["ingested_at"] for d in docs.values())
+
+
+def test_ingest_report_second_run_and_delete(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    shutil.copytree(SAMPLES, folder)
+    index = str(tmp_path / "index")
+    first = run("ingest", str(folder), "--index", index, "--json")
+    assert first.exit_code == 0
+    report = json.loads(first.stdout)
+    assert report["counts"]["added"] == 3 and report["passages_embedded"] > 30
+
+    second = run("ingest", str(folder), "--index", index)
+    assert second.exit_code == 0
+    assert "3 unchanged" in second.stdout and "0 passages embedded" in second.stdout
+
+    deleted = run("delete", "normans.txt", "--index", index)
+    assert deleted.exit_code == 0 and "Removed" in deleted.stdout
+    names = [Path(d["file"]).name for d in json.loads(run("documents", "--index", index, "--json").stdout)]
+    assert sorted(names) == ["packet_switching.pdf", "steam_engine.md"]
+    hits = json.loads(run("search", "Normandy Rollo Vikings", "--index", index, "--json").stdout)["passages"]
+    assert all("normans" not in h["file"] for h in hits)
+
+    unknown = run("delete", "nothing.txt", "--index", index)
+    assert unknown.exit_code == 2 and "No indexed document matches 'nothing.txt'" in unknown.stderr
+
+
+def test_ingest_exit_code_and_reasons_for_bad_input(tmp_path: Path, bad_inputs: dict[str, Path]) -> None:
+    result = run(
+        "ingest",
+        str(bad_inputs["good_pdf"].parent),
+        str(tmp_path / "missing-folder"),
+        "--index",
+        str(tmp_path / "index"),
+    )
+    assert result.exit_code == 1
+    out = " ".join(result.stdout.split())
+    for reason in (
+        "encrypted PDF",
+        "no text layer",
+        "empty file (0 bytes)",
+        "binary data",
+        "corrupt PDF",
+        "path does not exist",
+        "unsupported file type",
+        "decoded as Windows-1252",
+    ):
+        assert reason in out, reason
+
+
+def test_search_on_an_empty_index_says_what_to_do(tmp_path: Path) -> None:
+    result = run("search", "anything", "--index", str(tmp_path / "none"))
+    assert result.exit_code == 2 and "docqa ingest" in result.stderr
+
+
+def test_missing_embedding_model_is_one_clear_message_not_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "DOCQA_EMBEDDING_MODEL": str(tmp_path / "no-such-model"), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli.commands", "ingest", str(SAMPLES), "--index", str(tmp_path / "i")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "embedding model" in proc.stderr and "DOCQA_EMBEDDING_MODEL" in proc.stderr
+
+
+def test_installed_console_script_runs() -> None:
+    exe = shutil.which("docqa") or str(Path(sys.executable).parent / "docqa")
+    if not Path(exe).exists():
+        pytest.skip("docqa is not installed as a console script (pip install -e .)")
+    proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    for command in ("ingest", "search", "ask", "documents", "delete", "eval"):
+        assert command in proc.stdout
+
+
+def test_ask_answers_with_source_and_highlight(sample_index: Path, test_reader_dir: Path) -> None:
+    result = run(
+        "ask",
+        "Who developed the concept of packet switching?",
+        "--index",
+        str(sample_index),
+        "--reader",
+        str(test_reader_dir),
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["answers"], data
+    top = data["answers"][0]
+    assert "Baran" in top["text"] or "Davies" in top["text"]
+    source = top["sources"][0]
+    assert source["file"].endswith("packet_switching.pdf") and source["page"] >= 1
+    assert source["passage"][source["passage_start"] : source["passage_end"]] == top["text"]
+    assert set(data) >= {"no_answer", "no_answer_score", "answers", "passages", "timings_ms"}
+
+
+def test_ask_without_reader_model_still_shows_passages(sample_index: Path, tmp_path: Path) -> None:
+    result = run(
+        "ask",
+        "Who founded the Duchy of Normandy?",
+        "--index",
+        str(sample_index),
+        "--reader",
+        str(tmp_path / "missing-reader"),
+        "--no-fallback",
+    )
+    assert result.exit_code == 2
+    assert "Reader unavailable" in result.stderr and "DOCQA_READER_MODEL" in result.stderr
+    assert "normans.txt" in result.stdout
+
+
+def test_ask_falls_back_to_the_compact_reader_and_says_so(sample_index: Path, tmp_path: Path) -> None:
+    result = run(
+        "ask",
+        "Who founded the Duchy of Normandy?",
+        "--index",
+        str(sample_index),
+        "--reader",
+        str(tmp_path / "missing-reader"),
+        "--json",
+        env={"DOCQA_READER_FALLBACK": "1"},
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["reader"] == "compact" and data["reader_fallback"] is True
+    assert "compact offline reader — lower accuracy" in data["reader_notice"]
+    assert data["answers"] and data["answers"][0]["sources"][0]["file"].endswith("normans.txt")

@@ -1,0 +1,271 @@
+"""End to end in a real browser: start the search page server the way a user does (``docqa ui``, or the
+launcher it calls while the command is not registered yet) on a free loopback port, drive Debian's
+Chromium with Playwright, and check what a person sees. Screenshots go to test-artifacts/.
+
+Run with ``pytest -m browser``. Needs ``/usr/bin/chromium`` (``apt-get install chromium``) and the
+``playwright`` Python package (never ``playwright install``: we use the system browser).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SAMPLES, SHARED
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+READER = SHARED / "models" / "minilm-squad2-test"
+ARTIFACTS = REPO / "test-artifacts"
+SERVER_START_S = 120
+FIRST_LOAD_MS = 240_000  # the first page view may index the samples and load the models
+ANSWER_MS = 120_000
+TIMINGS = re.compile(r"^retrieval \d+ ms · reading \d+ ms · total \d+ ms")
+TIMINGS_NO_READER = re.compile(r"^retrieval \d+ ms · total \d+ ms")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def docqa_has_ui_command() -> bool:
+    from app.cli.commands import app
+
+    return any(
+        (command.name or getattr(command.callback, "__name__", "")) == "ui"
+        for command in app.registered_commands
+    )
+
+
+def server_command(index: Path, port: int, samples: bool) -> list[str]:
+    """``docqa ui`` when the CLI has it, else the launcher module that ``docqa ui`` calls."""
+    docqa = Path(sys.executable).with_name("docqa")
+    if docqa.exists() and docqa_has_ui_command():
+        base = [str(docqa), "ui"]
+    else:
+        base = [sys.executable, "-m", "app.ui.launcher"]
+    return [*base, "--index", str(index), "--port", str(port), "--host", "127.0.0.1"] + (
+        ["--samples"] if samples else []
+    )
+
+
+class Server:
+    """One page server in its own process group, so stopping it stops Streamlit too."""
+
+    def __init__(self, index: Path, reader: Path, samples: bool, log: Path, config: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        env = dict(os.environ, DOCQA_READER_MODEL=str(reader), DOCQA_CONFIG=str(config))
+        env.pop("DOCQA_UI_SAMPLES", None)
+        self.command = server_command(index, self.port, samples)
+        self.process = subprocess.Popen(
+            self.command, env=env, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + SERVER_START_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the page server exited: {self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise AssertionError(
+            f"the page server did not answer within {SERVER_START_S} s: {self.log.read_text()}"
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is missing: pip install playwright"
+    )
+    if not (READER / "config.json").exists():
+        pytest.skip(f"the test reader {READER} is not present")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def samples_server(browser, tmp_path_factory) -> Iterator[Server]:
+    """``docqa ui --samples`` on a new, empty index with the test reader."""
+    folder = tmp_path_factory.mktemp("ui-browser")
+    server = Server(folder / "index", READER, True, folder / "server.log", folder / "config.json")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    failures_before = request.session.testsfailed
+    yield page
+    if request.session.testsfailed > failures_before:  # keep what the browser showed when it failed
+        shot(page, f"FAILED-{request.node.name}.png")
+    context.close()
+
+
+def shot(page, name: str) -> Path:
+    """Screenshot once the page has finished its run (Streamlit keeps stale elements while it redraws)."""
+    try:
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=30_000)
+        page.get_by_test_id("stSidebar").get_by_text("Settings", exact=True).wait_for(timeout=30_000)
+    except Exception:  # noqa: BLE001 - a screenshot of an unsettled page still helps more than none
+        pass
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def open_page(page, server: Server, documents: str) -> None:
+    page.goto(server.url)
+    page.get_by_test_id("stSidebar").get_by_text(documents).wait_for(timeout=FIRST_LOAD_MS)
+
+
+def ask(page, question: str) -> None:
+    """Type the question and press Enter, as a user does."""
+    # The example buttons are drawn after the question form: once they show, the form is live (typing
+    # into a box that is still being mounted can lose the text).
+    page.get_by_text("Try one of these:").wait_for()
+    box = page.get_by_label("Ask a question about your documents")
+    box.fill(question)
+    assert box.input_value() == question
+    box.press("Enter")  # Enter submits the form
+    # The page puts the question it is answering into the address (?q=...): proof that Enter submitted.
+    page.wait_for_url(re.compile(r"[?&]q="), timeout=30_000)
+
+
+def no_tracebacks(page) -> None:
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def test_ask_shows_highlighted_answer_source_and_marked_page(page, samples_server):
+    open_page(page, samples_server, "3 documents")
+    page.get_by_role("button", name="Who invented packet switching?").wait_for()  # examples for the samples
+
+    # The test reader's no-answer signal is weak: answer more readily, as a user would with the slider.
+    page.get_by_text("Decide 'not found' automatically").click()
+    sensitivity = page.get_by_role("slider", name="No-answer sensitivity")
+    sensitivity.focus()
+    sensitivity.press("Home")
+    page.get_by_text("Reader threshold τ = +5.0").wait_for()
+
+    ask(page, "Who invented packet switching?")
+
+    # The timings caption is the last thing the page draws: once it is there, the whole answer is.
+    page.get_by_text(TIMINGS).wait_for(timeout=ANSWER_MS)
+    answer = page.locator(".docqa-answer").first
+    assert answer.inner_text() == "Paul Baran"
+    highlight = page.locator("mark.docqa-hit").first
+    assert highlight.is_visible() and highlight.inner_text() == "Paul Baran"
+    # The highlight sits inside the passage it came from, with the file and page above it.
+    passage = page.locator(".docqa-passage").filter(has=page.locator("mark.docqa-hit")).first
+    assert "American computer scientist Paul Baran developed" in passage.inner_text()
+    assert page.get_by_text("packet_switching.pdf, page 1 of 6").first.is_visible()
+    preview = page.get_by_text("Page 1 of 6 — the answer is marked in yellow").first
+    assert preview.is_visible()
+    assert page.get_by_test_id("stImage").first.locator("img").evaluate("img => img.naturalWidth") > 500
+    assert page.get_by_text(re.compile(r"^Confidence \d+%$")).first.is_visible()
+    no_tracebacks(page)
+    shot(page, "ui-answer.png")
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download packet_switching.pdf").first.click()
+    assert Path(download.value.path()).read_bytes() == (SAMPLES / "packet_switching.pdf").read_bytes()
+
+
+def test_question_without_answer_says_not_found_and_shows_passages(page, samples_server):
+    open_page(page, samples_server, "3 documents")
+    ask(page, "What colour is a giraffe's tongue?")
+    page.get_by_text(TIMINGS).wait_for(timeout=ANSWER_MS)  # drawn last
+    assert page.get_by_text("Not found in your documents.").is_visible()
+    assert page.locator(".docqa-badge.unsure").first.is_visible()
+    assert page.locator(".docqa-passage").nth(5).is_visible(), "the passages DocQA read are open to inspect"
+    no_tracebacks(page)
+    shot(page, "ui-not-found.png")
+
+
+def test_upload_adds_the_file_and_lists_it(page, samples_server, tmp_path):
+    open_page(page, samples_server, "3 documents")
+    notes = tmp_path / "lighthouse_notes.txt"
+    notes.write_text("The lighthouse keeper lit the lamp at dusk every day.\n", encoding="utf-8")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.locator('input[type="file"]').set_input_files(str(notes))
+    sidebar.get_by_text("lighthouse_notes.txt").first.wait_for()
+    sidebar.get_by_role("button", name="Add to index").click()
+    sidebar.get_by_text("4 documents").wait_for(timeout=ANSWER_MS)
+    listed = sidebar.get_by_test_id("stExpander").filter(has_text="lighthouse_notes.txt")
+    listed.wait_for()  # the document list is drawn after the report
+    assert listed.count() == 1
+    report = sidebar.get_by_test_id("stVerticalBlock").filter(has_text="Upload report").last
+    assert re.search(r"added\s+lighthouse_notes\.txt\s+— 1 passage", report.inner_text())
+    no_tracebacks(page)
+    shot(page, "ui-upload.png")
+
+
+def test_empty_index_onboarding_then_reader_unavailable_banner(page, browser, tmp_path):
+    """A fresh install without the reader model: one click loads the samples, search still answers."""
+    server = Server(tmp_path / "index", tmp_path / "no-reader-here", False, tmp_path / "server.log",
+                    tmp_path / "config.json")  # fmt: skip
+    try:
+        page.goto(server.url)
+        page.get_by_text("Welcome — your index is empty").wait_for(timeout=FIRST_LOAD_MS)
+        load = page.get_by_role("button", name="Load the sample documents")
+        load.wait_for()
+        page.get_by_role("slider", name="Passages to read").wait_for()  # the sidebar is drawn too
+        no_tracebacks(page)
+        shot(page, "ui-onboarding.png")
+        load.click()
+        page.get_by_test_id("stSidebar").get_by_text("3 documents").wait_for(timeout=FIRST_LOAD_MS)
+
+        ask(page, "Who founded the Duchy of Normandy?")
+        page.get_by_text(TIMINGS_NO_READER).wait_for(timeout=ANSWER_MS)  # drawn last
+        assert page.get_by_text("The answer reader isn't available").is_visible()
+        passages = page.locator(".docqa-passage")
+        assert passages.count() == 5 and passages.first.is_visible()
+        assert "Rollo" in " ".join(passages.all_inner_texts())
+        no_tracebacks(page)
+        shot(page, "ui-reader-unavailable.png")
+    finally:
+        server.stop()

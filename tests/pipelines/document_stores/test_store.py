@@ -1,0 +1,204 @@
+"""Index snapshots: atomic commits, single writer, clear errors, nothing lost on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.ingestor import FAILED, Ingestor
+from pipelines.document_stores.snapshots import (
+    DocumentIndex,
+    EmbeddingModelMismatchError,
+    IndexCorruptError,
+    IndexLockedError,
+    Snapshot,
+)
+from tests.conftest import hash_embed
+
+MODEL = "test-model"
+
+
+def ingest(index_dir: Path, *paths: Path, prune: bool = False, checkpoint_every: int = 512):
+    ingestor = Ingestor(
+        DocumentIndex(index_dir),
+        hash_embed,
+        embedding_model=MODEL,
+        dim=384,
+        checkpoint_every=checkpoint_every,
+    )
+    return ingestor.run(list(paths), prune=prune)
+
+
+def load(index_dir: Path) -> Snapshot:
+    return DocumentIndex(index_dir).load(MODEL, 384)
+
+
+def test_empty_index_loads_as_empty(index_dir: Path) -> None:
+    snapshot = load(index_dir)
+    assert snapshot.passages == [] and snapshot.files == {}
+
+
+def test_commit_round_trip_keeps_passages_embeddings_and_manifest(tmp_path: Path, index_dir: Path) -> None:
+    (tmp_path / "a.txt").write_text("Alpha is the first letter. " * 30, encoding="utf-8")
+    report = ingest(index_dir, tmp_path / "a.txt")
+    snapshot = load(index_dir)
+    (source,) = snapshot.files.values()
+    assert source.file_name == "a.txt" and source.pages == 1
+    assert [d.id for d in snapshot.passages] == source.passage_ids
+    assert np.allclose(snapshot.embeddings, hash_embed(snapshot.passages))
+    assert report.passages_embedded == len(snapshot.passages)
+
+
+def test_orphaned_temporary_snapshots_are_removed_and_never_read(tmp_path: Path, index_dir: Path) -> None:
+    (tmp_path / "a.txt").write_text("Alpha.", encoding="utf-8")
+    ingest(index_dir, tmp_path / "a.txt")
+    live = DocumentIndex(index_dir).current_name()
+    # What a writer killed mid-commit leaves: a half-written tmp dir and a finished-but-unswitched snapshot.
+    (index_dir / "snap-999998-deadbeef.tmp").mkdir()
+    (index_dir / "snap-999998-deadbeef.tmp" / "passages.json").write_text("[{", encoding="utf-8")
+    (index_dir / "snap-999999-cafecafe").mkdir()
+    assert load(index_dir).name == live
+    (tmp_path / "b.txt").write_text("Beta.", encoding="utf-8")
+    ingest(index_dir, tmp_path / "b.txt")
+    names = sorted(p.name for p in index_dir.glob("snap-*"))
+    assert not any(n.startswith("snap-99999") for n in names)
+    assert len(names) <= 2
+
+
+def test_second_writer_is_refused_with_a_clear_message(index_dir: Path) -> None:
+    index = DocumentIndex(index_dir)
+    with index.writer():
+        assert index.is_locked()
+        with (
+            pytest.raises(IndexLockedError, match="being written by another DocQA process"),
+            DocumentIndex(index_dir).writer(timeout=0.1),
+        ):
+            pass
+    assert not index.is_locked()
+
+
+def test_index_built_with_another_embedding_model_is_refused(tmp_path: Path, index_dir: Path) -> None:
+    (tmp_path / "a.txt").write_text("Alpha.", encoding="utf-8")
+    ingest(index_dir, tmp_path / "a.txt")
+    with pytest.raises(EmbeddingModelMismatchError, match="test-model"):
+        DocumentIndex(index_dir).load("other-model", 384)
+
+
+def test_unreadable_snapshot_gives_a_clear_error(tmp_path: Path, index_dir: Path) -> None:
+    (tmp_path / "a.txt").write_text("Alpha.", encoding="utf-8")
+    ingest(index_dir, tmp_path / "a.txt")
+    live = index_dir / DocumentIndex(index_dir).current_name()
+    (live / "passages.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="cannot be read"):
+        load(index_dir)
+
+
+def test_second_ingest_re_embeds_nothing(tmp_path: Path, index_dir: Path) -> None:
+    for name in "abc":
+        (tmp_path / f"{name}.txt").write_text(f"Document {name} text. " * 20, encoding="utf-8")
+    first = ingest(index_dir, tmp_path)
+    assert first.count("added") == 3
+    before = load(index_dir)
+    second = ingest(index_dir, tmp_path)
+    assert second.passages_embedded == 0 and second.count("unchanged") == 3
+    assert [d.id for d in load(index_dir).passages] == [d.id for d in before.passages]
+
+
+def test_touched_but_identical_file_is_not_re_embedded(tmp_path: Path, index_dir: Path) -> None:
+    import os
+
+    path = tmp_path / "a.txt"
+    path.write_text("Same text. " * 10, encoding="utf-8")
+    ingest(index_dir, path)
+    os.utime(path, ns=(1, 1))
+    report = ingest(index_dir, path)
+    assert report.passages_embedded == 0 and report.count("unchanged") == 1
+    assert load(index_dir).files[str(path.resolve())].mtime_ns == 1
+
+
+def test_changed_file_replaces_its_passages(tmp_path: Path, index_dir: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text("The old text mentions zebras.", encoding="utf-8")
+    ingest(index_dir, path)
+    path.write_text("The new text mentions giraffes instead.", encoding="utf-8")
+    report = ingest(index_dir, path)
+    assert report.count("updated") == 1
+    contents = [d.content for d in load(index_dir).passages]
+    assert contents == ["The new text mentions giraffes instead."]
+
+
+def test_prune_removes_documents_whose_files_are_gone(tmp_path: Path, index_dir: Path) -> None:
+    keep, gone = tmp_path / "keep.txt", tmp_path / "gone.txt"
+    keep.write_text("Keep me.", encoding="utf-8")
+    gone.write_text("Delete me.", encoding="utf-8")
+    ingest(index_dir, tmp_path)
+    gone.unlink()
+    assert len(load(index_dir).files) == 2, "without --prune nothing is removed"
+    ingest(index_dir, tmp_path)
+    assert len(load(index_dir).files) == 2
+    report = ingest(index_dir, tmp_path, prune=True)
+    assert report.count("removed") == 1
+    assert [s.file_name for s in load(index_dir).files.values()] == ["keep.txt"]
+
+
+def test_bad_input_never_aborts_the_batch_nor_touches_indexed_data(
+    tmp_path: Path, index_dir: Path, bad_inputs: dict[str, Path]
+) -> None:
+    report = ingest(index_dir, bad_inputs["good_pdf"].parent, tmp_path / "does-not-exist")
+    by_name = {Path(r.path).name: r for r in report.results}
+    assert by_name["good.pdf"].status == "added" and by_name["good.pdf"].pages == 2
+    assert by_name["good.txt"].status == "added"
+    assert by_name["latin1.txt"].status == "added"
+    assert by_name["latin1.txt"].notes == ["not valid UTF-8; decoded as Windows-1252"]
+    assert by_name["slides.pptx"].status == "skipped"
+    expected = {
+        "corrupt.pdf": "corrupt PDF",
+        "truncated.pdf": "corrupt PDF",
+        "encrypted.pdf": "encrypted PDF",
+        "scanned.pdf": "no text layer",
+        "empty.txt": "empty file",
+        "binary.txt": "binary data",
+        "does-not-exist": "path does not exist",
+    }
+    for name, reason in expected.items():
+        assert by_name[name].status == FAILED and reason in by_name[name].reason, (name, by_name[name])
+    assert not report.ok
+
+    # A good file that later turns bad keeps its old passages: the failure is reported, nothing is lost.
+    before = load(index_dir)
+    good = bad_inputs["good_pdf"]
+    good.write_bytes(b"%PDF-1.4 garbage")
+    again = ingest(index_dir, good)
+    assert again.results[0].status == FAILED
+    after = load(index_dir)
+    assert [d.id for d in after.passages] == [d.id for d in before.passages]
+
+
+def test_file_vanishing_mid_run_is_reported(tmp_path: Path, index_dir: Path) -> None:
+    from ingest.ingestor import IngestProgress
+
+    for name in "abc":
+        (tmp_path / f"{name}.txt").write_text(f"Text {name}.", encoding="utf-8")
+
+    class DeleteAfterDiscovery(IngestProgress):
+        def discovered(self, total_files: int) -> None:
+            (tmp_path / "b.txt").unlink()
+
+    ingestor = Ingestor(DocumentIndex(index_dir), hash_embed, embedding_model=MODEL, dim=384)
+    report = ingestor.run([tmp_path], progress=DeleteAfterDiscovery())
+    by_name = {Path(r.path).name: r for r in report.results}
+    assert by_name["b.txt"].status == FAILED and "disappeared" in by_name["b.txt"].reason
+    assert by_name["a.txt"].status == by_name["c.txt"].status == "added"
+
+
+def test_checkpoints_commit_progress_during_a_long_ingest(tmp_path: Path, index_dir: Path) -> None:
+    for i in range(12):
+        (tmp_path / f"f{i:02d}.txt").write_text(f"File {i} says something. " * 5, encoding="utf-8")
+    report = ingest(index_dir, tmp_path, checkpoint_every=3)
+    assert report.checkpoints >= 4
+    assert len(load(index_dir).files) == 12
+    meta = json.loads((index_dir / DocumentIndex(index_dir).current_name() / "meta.json").read_text())
+    assert meta["embedding_model"] == MODEL

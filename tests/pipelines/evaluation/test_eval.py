@@ -1,0 +1,89 @@
+"""`docqa eval` keeps its JSON contract: retrieval metrics, then reader and end-to-end SQuAD 2.0 metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli.commands import app
+
+
+@pytest.fixture
+def small_squad(tmp_path: Path, shared_dir: Path) -> tuple[Path, Path]:
+    """Three paragraphs with their questions, and two distractor paragraphs, from the shared dev set."""
+    data = json.loads((shared_dir / "data" / "squad2-dev-public.json").read_text(encoding="utf-8"))
+    article = data["data"][0]
+    main = {"version": "v2.0", "data": [{"title": article["title"], "paragraphs": article["paragraphs"][:3]}]}
+    other = data["data"][1]
+    distractor = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": other["title"],
+                "paragraphs": [{"context": p["context"], "qas": []} for p in other["paragraphs"][:2]],
+            }
+        ],
+    }
+    (tmp_path / "main.json").write_text(json.dumps(main), encoding="utf-8")
+    (tmp_path / "distractors.json").write_text(json.dumps(distractor), encoding="utf-8")
+    return tmp_path / "main.json", tmp_path / "distractors.json"
+
+
+def test_retriever_only_contract(small_squad: tuple[Path, Path]) -> None:
+    main, distractors = small_squad
+    result = CliRunner().invoke(
+        app, ["eval", str(main), "--distractors", str(distractors), "--retriever-only", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["indexing"]["passages"] == 5 and data["indexing"]["seconds"] > 0
+    assert data["questions"] >= 10
+    retrieval = data["retrieval"]
+    assert set(retrieval) == {"recall@1", "recall@5", "recall@10", "recall@20", "mrr", "p50_ms", "p95_ms"}
+    assert 0.5 < retrieval["recall@1"] <= retrieval["recall@5"] <= retrieval["recall@10"] == 1.0
+    assert "reader" not in data
+
+
+def test_reader_metrics_and_calibration(
+    small_squad: tuple[Path, Path], test_reader_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.json"
+    monkeypatch.setenv("DOCQA_CONFIG", str(config))
+    main, _ = small_squad
+    result = CliRunner().invoke(
+        app, ["eval", str(main), "--reader", str(test_reader_dir), "--calibrate", "--limit", "12", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    for part in ("reader", "end_to_end"):
+        metrics = data[part]
+        for key in (
+            "exact",
+            "f1",
+            "HasAns_exact",
+            "HasAns_f1",
+            "NoAns_exact",
+            "NoAns_f1",
+            "best_f1",
+            "best_f1_thresh",
+            "p50_ms",
+            "p95_ms",
+        ):
+            assert key in metrics, (part, key)
+        assert 0 <= metrics["exact"] <= metrics["f1"] <= 100
+    tau = data["calibration"]["no_answer_threshold"]
+    stored = json.loads(config.read_text(encoding="utf-8"))["readers"]
+    assert [entry["no_answer_threshold"] for entry in stored.values()] == [tau]
+    assert data["reader"]["no_answer_threshold"] == tau
+
+
+def test_missing_reader_fails_clearly_and_suggests_retriever_only(
+    small_squad: tuple[Path, Path], tmp_path: Path
+) -> None:
+    main, _ = small_squad
+    result = CliRunner().invoke(app, ["eval", str(main), "--reader", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "--retriever-only" in result.stderr and "Traceback" not in result.stderr

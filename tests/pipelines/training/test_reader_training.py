@@ -1,0 +1,241 @@
+"""`docqa train-reader` on a tiny random BERT and a tiny SQuAD file: it learns, writes a model directory
+the reader loads, resumes after a kill with the same result, and reports bad input per question."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipelines.components.readers.qa_windows import build_windows
+from pipelines.training.reader_training import (
+    STATE_DIR,
+    TrainingConfig,
+    TrainingError,
+    bucketed_batches,
+    build_training_features,
+    run_train_reader_cli,
+    train_reader,
+)
+from pipelines.training.squad_data import (
+    ANSWER_NOT_AT_START,
+    BAD_FIELD,
+    DUPLICATE_ID,
+    MISSING_FIELD,
+    SquadDataError,
+    load_squad,
+)
+
+PARAGRAPHS = [
+    ("Rollo was a Viking leader. He founded the Duchy of Normandy in 911 near the river Seine.",
+     [("Who founded the Duchy of Normandy?", "Rollo"), ("When was the Duchy founded?", "911"),
+      ("Near which river?", "Seine")]),
+    ("The steam engine was improved by James Watt in 1776. Watt added a separate condenser.",
+     [("Who improved the steam engine?", "James Watt"), ("What did Watt add?", "a separate condenser")]),
+    ("Packet switching groups data into packets. Paul Baran developed the concept in 1960.",
+     [("Who developed packet switching?", "Paul Baran"), ("What is grouped into packets?", "data")]),
+]
+
+
+def squad_file(path: Path, with_impossible: bool = True) -> Path:
+    paragraphs = []
+    for p_i, (context, qas) in enumerate(PARAGRAPHS):
+        items = [{"id": f"q{p_i}-{q_i}", "question": q, "is_impossible": False,
+                  "answers": [{"text": a, "answer_start": context.index(a)}]}
+                 for q_i, (q, a) in enumerate(qas)]
+        if with_impossible:
+            items.append({"id": f"q{p_i}-x", "question": "What colour is the moon's cheese?",
+                          "is_impossible": True, "answers": []})
+        paragraphs.append({"context": context, "qas": items})
+    path.write_text(json.dumps({"version": "v2.0", "data": [{"title": "Tiny", "paragraphs": paragraphs}]}),
+                    encoding="utf-8")
+    return path
+
+
+def config(tmp_path: Path, base: Path, out: str, **kw) -> TrainingConfig:
+    data = squad_file(tmp_path / "train.json")
+    settings = dict(train_file=data, dev_file=data, base_model=str(base), out_dir=tmp_path / out, epochs=3,
+                    batch_size=4, learning_rate=3e-3, max_seq_length=64, stride=16, warmup_ratio=0.0,
+                    show_progress=False, checkpoint_every=2, device="cpu")
+    settings.update(kw)
+    return TrainingConfig(**settings)
+
+
+def quiet(_line: str) -> None:
+    pass
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (and the trainer never raises the count above it)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_training_lowers_the_loss_and_writes_a_model_the_reader_answers_with(tmp_path, tiny_qa_model_dir):
+    from haystack import Document
+
+    from pipelines.components.readers.reader import DocQAReader
+
+    cfg = config(tmp_path, tiny_qa_model_dir, "model", epochs=12, fp16=True)
+    result = train_reader(cfg, log=quiet)
+    losses = [e["train_loss"] for e in result.epochs]
+    assert losses[-1] < losses[0] * 0.6, losses
+    assert all("dev" in e for e in result.epochs)
+    out = cfg.out_dir
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "TRAINING.md",
+                 "training_metrics.json"):
+        assert (out / name).exists(), name
+    assert not (out / STATE_DIR).exists()  # checkpoints are cleaned up after a finished run
+    assert json.loads((out / "config.json").read_text())["architectures"] == ["BertForQuestionAnswering"]
+    training_md = (out / "TRAINING.md").read_text()
+    assert "train.json" in training_md and "lr 0.003" in training_md and "(kept)" in training_md
+
+    reader = DocQAReader(model=str(out))
+    context = PARAGRAPHS[0][0]
+    answers = reader.run("Who founded the Duchy of Normandy?", [Document(content=context)])["answers"]
+    assert answers and answers[0].data == "Rollo"
+
+
+def test_resume_after_a_kill_ends_with_the_same_weights(tmp_path, tiny_qa_model_dir):
+    from safetensors.torch import load_file
+
+    straight = train_reader(config(tmp_path, tiny_qa_model_dir, "straight"), log=quiet)
+
+    cfg = config(tmp_path, tiny_qa_model_dir, "killed")
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_step_5(step: int) -> None:
+        if step == 5:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_reader(cfg, log=quiet, on_step=kill_at_step_5)
+    assert (cfg.out_dir / STATE_DIR / "checkpoint.pt").exists()
+    assert not (cfg.out_dir / "model.safetensors").exists()
+    with pytest.raises(TrainingError, match="--resume"):
+        train_reader(cfg, log=quiet)  # refuses to overwrite an unfinished run
+    with pytest.raises(TrainingError, match="learning_rate"):
+        changed = config(tmp_path, tiny_qa_model_dir, "killed", resume=True, learning_rate=1e-3)
+        train_reader(changed, log=quiet)
+
+    cfg.resume = True
+    resumed = train_reader(cfg, log=quiet)
+    assert resumed.resumed_at_step == 4  # last checkpoint before the kill (every 2 steps)
+    a = load_file(str(straight.out_dir / "model.safetensors"))
+    b = load_file(str(resumed.out_dir / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+    assert [e["dev"] for e in straight.epochs] == [e["dev"] for e in resumed.epochs]
+
+
+def test_windows_are_the_readers_and_answerless_windows_point_at_cls():
+    from transformers import AutoTokenizer
+
+    from pipelines.model_loading import packaged_embedding_model_dir
+    from pipelines.training.squad_data import AnswerSpan, SquadExample
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_embedding_model_dir())
+    filler = " ".join(f"Sentence number {i} says nothing at all." for i in range(30))
+    context = filler + " The answer is Rollo."
+    start = context.index("Rollo")
+    example = SquadExample("q", "Who is the answer?", context, "t", (AnswerSpan("Rollo", start),), ("Rollo",))
+    features, stats = build_training_features(tokenizer, [example], max_seq_length=64, stride=16,
+                                              max_question_tokens=16)
+    reader_windows = build_windows(tokenizer, example.question, [context], max_seq_length=64, stride=16,
+                                   max_question_tokens=16)
+    assert [f.window.input_ids.tolist() for f in features] == [w.input_ids.tolist() for w in reader_windows]
+    assert len(features) > 3 and stats.answer_windows == sum(f.has_answer for f in features) >= 1
+    for f in features:
+        if f.has_answer:
+            assert context[f.window.offsets[f.start, 0]:f.window.offsets[f.end, 1]] == "Rollo"
+        else:
+            assert f.start == f.end == f.window.cls_index
+
+
+def test_length_bucketed_batches_cover_everything_once_and_repeat_per_seed():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(20, 384, size=203).tolist()
+    batches = bucketed_batches(lengths, 8, seed=1, epoch=0, pool=4)
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(203))
+    assert batches == bucketed_batches(lengths, 8, seed=1, epoch=0, pool=4)
+    assert batches != bucketed_batches(lengths, 8, seed=1, epoch=1, pool=4)
+    spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
+    assert spread < 100  # random batches of 8 would span ~250 tokens
+
+
+def test_bad_questions_are_reported_counted_and_skipped(tmp_path):
+    context = "Rollo founded the Duchy of Normandy in 911."
+    qas = [
+        {"id": "ok", "question": "Who?", "answers": [{"text": "Rollo", "answer_start": 0}]},
+        {"id": "shifted", "question": "When?", "answers": [{"text": "911", "answer_start": 36}]},  # really 39
+        {"id": "wrong", "question": "Where?", "answers": [{"text": "Paris", "answer_start": 5}]},
+        {"id": "noq", "answers": [{"text": "Rollo", "answer_start": 0}]},
+        {"question": "No id?", "answers": [{"text": "Rollo", "answer_start": 0}]},
+        {"id": "ok", "question": "Again?", "answers": [{"text": "Rollo", "answer_start": 0}]},
+        {"id": "noans", "question": "What?"},
+        {"id": "flag", "question": "Odd?", "is_impossible": "yes", "answers": []},
+        {"id": "imp", "question": "Colour?", "is_impossible": True, "answers": []},
+    ]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"version": "v2.0", "data": [
+        {"title": "T", "paragraphs": [{"context": context, "qas": qas}, {"qas": [{"id": "orphan"}]}]}]}))
+    examples, report = load_squad(path)
+    assert [e.qid for e in examples] == ["ok", "shifted", "imp"]
+    assert examples[1].answers[0].start == context.index("911")
+    assert report.repaired_offsets == 1
+    assert report.answerable == 2 and report.unanswerable == 1
+    assert report.skipped_questions == 7
+    counts = report.counts()
+    assert counts[ANSWER_NOT_AT_START] == 1 and counts[DUPLICATE_ID] == 1 and counts[BAD_FIELD] == 1
+    assert counts[MISSING_FIELD] == 4  # question text, id, answers, paragraph context
+    text = report.format()
+    assert "answer 'Paris' is not at answer_start 5" in text and "(id wrong)" in text
+    assert "1 answer offsets repaired" in text and "7 questions skipped" in text
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("", "the file is empty"),
+    ("{not json", "is not valid JSON"),
+    ('{"data": []}', "has no usable questions"),
+    ('{"version": "v2.0"}', '"data" list'),
+])
+def test_unusable_files_fail_with_one_clear_message(tmp_path, content, message, tiny_qa_model_dir):
+    path = tmp_path / "train.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(SquadDataError, match=message):
+        load_squad(path)
+    lines: list[str] = []
+    cfg = TrainingConfig(train_file=path, out_dir=tmp_path / "out", base_model=str(tiny_qa_model_dir),
+                         show_progress=False)
+    assert run_train_reader_cli(cfg, echo=lines.append) == 2
+    assert lines == [f"error: {path}: " + lines[0].split(f"{path}: ", 1)[1]] and message in lines[0]
+    assert "Traceback" not in "\n".join(lines)
+
+
+def test_cli_names_a_missing_base_model_and_a_used_out_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    data = squad_file(tmp_path / "train.json")
+    lines: list[str] = []
+    cfg = TrainingConfig(train_file=data, out_dir=tmp_path / "out", base_model="nobody/no-such-model",
+                         show_progress=False)
+    assert run_train_reader_cli(cfg, echo=lines.append) == 2
+    assert "huggingface-cli download nobody/no-such-model" in lines[-1]
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "keep.txt").write_text("precious")
+    lines.clear()
+    cfg = TrainingConfig(train_file=data, out_dir=used, base_model="nobody/no-such-model",
+                         show_progress=False)
+    assert run_train_reader_cli(cfg, echo=lines.append) == 2
+    assert "is not empty" in lines[-1] and (used / "keep.txt").read_text() == "precious"
