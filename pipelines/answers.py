@@ -9,9 +9,49 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from haystack import ExtractedAnswer
+from haystack import Document, ExtractedAnswer
 
-from pipelines.document_stores.searcher import Passage
+
+@dataclass
+class Passage:
+    """A retrieved passage, as the CLI, the page and the HTTP API show it."""
+
+    id: str
+    content: str
+    score: float
+    file: str
+    title: str
+    page: int | None
+    pages: list[int]
+    page_offsets: list[list[int]]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_document(cls, doc: Document) -> Passage:
+        meta = doc.meta
+        return cls(
+            id=doc.id,
+            content=doc.content or "",
+            score=float(doc.score or 0.0),
+            file=str(meta.get("file", meta.get("title", ""))),
+            title=str(meta.get("title", "")),
+            page=meta.get("page"),
+            pages=list(meta.get("pages", [])),
+            page_offsets=[list(p) for p in meta.get("page_offsets", [])],
+            meta=dict(meta),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "score": self.score,
+            "file": self.file,
+            "title": self.title,
+            "page": self.page,
+            "pages": self.pages,
+            "page_offsets": self.page_offsets,
+            "content": self.content,
+        }
 
 
 @dataclass

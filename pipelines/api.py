@@ -24,12 +24,12 @@ from haystack import Document
 from docqa.config import Settings
 from docqa.errors import NotFoundError
 from ingest.ingestor import Ingestor, IngestProgress, IngestReport, delete_files
-from pipelines.answers import Answer, AskResult
+from pipelines.answers import Answer, AskResult, Passage
 from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
 from pipelines.components.faq import faq
 from pipelines.components.readers.reader import DocQAReader
 from pipelines.components.readers.selection import ReaderInfo, select_reader
-from pipelines.document_stores.searcher import IndexSearcher, Passage
+from pipelines.document_stores.searcher import IndexSearcher
 from pipelines.document_stores.snapshots import DocumentIndex, SourceFile
 from pipelines.model_loading import ModelUnavailableError
 

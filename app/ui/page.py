@@ -29,9 +29,8 @@ import streamlit as st
 from docqa.config import Settings
 from docqa.resources import data_path
 from ingest.ingestor import FAILED, SKIPPED, FileResult, IngestProgress, IngestReport
-from pipelines.answers import Answer, AskResult
+from pipelines.answers import Answer, AskResult, Passage
 from pipelines.api import DocQA, DocumentNotFoundError
-from pipelines.document_stores.searcher import Passage
 from pipelines.document_stores.snapshots import IndexLockedError, IndexStoreError, SourceFile
 from pipelines.model_loading import ModelUnavailableError
 

@@ -8,13 +8,12 @@ a fresh one when another process commits (cheap check of the CURRENT pointer bef
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from typing import Any
 
 import faiss
 from haystack import Document
 from haystack_integrations.document_stores.faiss import FAISSDocumentStore
 
+from pipelines.answers import Passage
 from pipelines.components.embedders.sentence_embedders import QueryEmbedder
 from pipelines.components.retrievers.hybrid import HybridRetriever
 from pipelines.document_stores.bm25 import BM25Retriever
@@ -25,48 +24,6 @@ SEARCH_MODES = ("hybrid", "dense", "bm25")
 # One query at a time against a flat index: OpenMP start-up costs more than it saves (measured ~13 ms per
 # query on 955 vectors with threads vs well under 1 ms without). Threads only pay off for batched queries.
 faiss.omp_set_num_threads(1)
-
-
-@dataclass
-class Passage:
-    """A retrieved passage, as the CLI, the page and the HTTP API show it."""
-
-    id: str
-    content: str
-    score: float
-    file: str
-    title: str
-    page: int | None
-    pages: list[int]
-    page_offsets: list[list[int]]
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_document(cls, doc: Document) -> Passage:
-        meta = doc.meta
-        return cls(
-            id=doc.id,
-            content=doc.content or "",
-            score=float(doc.score or 0.0),
-            file=str(meta.get("file", meta.get("title", ""))),
-            title=str(meta.get("title", "")),
-            page=meta.get("page"),
-            pages=list(meta.get("pages", [])),
-            page_offsets=[list(p) for p in meta.get("page_offsets", [])],
-            meta=dict(meta),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "score": self.score,
-            "file": self.file,
-            "title": self.title,
-            "page": self.page,
-            "pages": self.pages,
-            "page_offsets": self.page_offsets,
-            "content": self.content,
-        }
 
 
 class SnapshotSearcher:

@@ -23,7 +23,7 @@ from tests.conftest import REPO, SAMPLES, SHARED, make_pdf
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 
 READER = SHARED / "models" / "minilm-squad2-test"
-PAGE = str(REPO / "app" / "ui.py")
+PAGE = str(REPO / "app" / "ui" / "page.py")
 ANSWER_RE = re.compile(r'<div class="docqa-answer[^"]*">(.*?)</div>')
 MARK_RE = re.compile(r'<mark class="docqa-hit">(.*?)</mark>')
 TIMEOUT = 240  # seconds for one script run: the first loads models, an ingest embeds passages
