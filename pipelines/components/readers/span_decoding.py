@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import math
 import re
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from pipelines.components.readers.qa_windows import Window
+from pipelines.squad import normalize_answer
 
 DEFAULT_MAX_ANSWER_LENGTH = 30
 DEFAULT_SPANS_PER_WINDOW = 20
@@ -216,16 +216,10 @@ def remove_overlaps(ranked: Sequence[SpanCandidate], threshold: float | None) ->
     return kept
 
 
-_PUNCT = set(string.punctuation)
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-
-
 def answer_key(text: str) -> str:
     """Key under which answers are merged: SQuAD normalisation (case, punctuation, articles, spaces);
     falls back to the stripped text when normalisation leaves nothing (e.g. the answer "The")."""
-    lowered = "".join(ch for ch in text.lower() if ch not in _PUNCT)
-    key = " ".join(_ARTICLES.sub(" ", lowered).split())
-    return key or text.strip()
+    return normalize_answer(text) or text.strip()
 
 
 def merge_same_text(ranked: Sequence[SpanCandidate], passages: Sequence[str], log_z: float) -> list[Answer]:
