@@ -1,0 +1,303 @@
+"""The one place that stores files a user uploads (the Streamlit page and the HTTP service both use it).
+
+Why one module: the two front ends used to keep uploads in different layouts (the page in
+``uploads/<name>``, the service in ``uploads/<random id>/<name>``), so each misrecognised the other's files;
+deleting a document on the page left the service's copy on disk. Now both call this module.
+
+Layout: ``<index dir>/uploads/<safe name>``, flat. The safe name *is* an upload's identity, as the path is
+for `docqa ingest`: uploading ``harbour.txt`` again, from either front end, replaces the earlier upload of
+that name (same file on disk, so the ingest reports it ``updated`` or ``unchanged`` and the index keeps one
+document). A random folder per upload would only add a second, hidden identity. Folders
+``uploads/<32 hex>/<name>`` written by older versions of the service are still recognised as uploads
+(see :func:`upload_name`, :func:`superseded`), so they can be replaced and deleted.
+
+Staging: :func:`stage_uploads` writes each file atomically (:mod:`docqa.atomic`) and keeps the earlier
+copy of that name aside (a hard link, so the name never points at nothing); :func:`settle_uploads`, given
+the ingest's :class:`~ingest.ingestor.IngestReport`, keeps what the index now holds and puts the earlier
+copy back for a file that failed, was skipped or was never ingested. Bytes identical to the earlier copy
+leave the file untouched, so the ingest sees it unchanged and commits nothing.
+
+Example::
+
+    with upload_lock(index_dir):
+        staged = stage_uploads(index_dir, [("report.PDF", data)])
+        report = None
+        try:
+            report = qa.ingest([s.path for s in staged])
+        finally:
+            results = settle_uploads(staged, report)   # restores the earlier copies if ingest raised
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import unicodedata
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from docqa.atomic import atomic_writer, fsync_dir
+from ingest.ingestor import FAILED, SKIPPED, FileResult, IngestReport
+
+UPLOADS_DIRNAME = "uploads"
+MAX_NAME_CHARS = 120
+MAX_SUFFIX_CHARS = 16
+_PREVIOUS = ".previous"  # ".<name>.previous": the earlier copy while a batch is staged
+_UNSAFE = re.compile(r"[^\w.\- ()+,@=]+", re.UNICODE)
+_LEGACY_FOLDER = re.compile(r"[0-9a-f]{32}")  # uuid4().hex folders of the pre-2026 service layout
+_CHUNK = 1 << 20
+
+UploadData = bytes | BinaryIO
+
+
+def safe_upload_name(raw: str | None, default_stem: str = "upload") -> str:
+    """A harmless single path component derived from a client's file name, keeping its extension.
+
+    The client's name is untrusted. Directory parts (``/`` and ``\\``), NUL and other control characters,
+    leading dots (hidden files) and anything outside a conservative character set are removed, so the
+    result can never name a parent directory, an absolute path or a hidden file. The extension is
+    lower-cased (``report.PDF`` and ``report.pdf`` are one upload) and the length is bounded.
+    """
+    name = unicodedata.normalize("NFKC", raw or "")
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")  # NUL, control, format chars
+    name = PurePosixPath(name.replace("\\", "/")).name
+    name = _UNSAFE.sub("_", name).strip(" ._")
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    suffix = re.sub(r"[^0-9A-Za-z]", "", suffix).lower()[:MAX_SUFFIX_CHARS]
+    stem = stem.strip(" ._-")[: MAX_NAME_CHARS - len(suffix) - 1] or default_stem
+    return f"{stem}.{suffix}" if suffix else stem
+
+
+def uploads_dir(index_dir: Path | str) -> Path:
+    """``<index dir>/uploads``, resolved: the only folder uploads are ever written to."""
+    return Path(index_dir).expanduser().resolve() / UPLOADS_DIRNAME
+
+
+def upload_name(key: str | Path, index_dir: Path | str) -> str | None:
+    """The upload name of an indexed file (its source key), or None when it is not one of our uploads.
+
+    Recognises ``uploads/<name>`` and the older service layout ``uploads/<32 hex>/<name>``; files the
+    user ingested from elsewhere on disk are never uploads, whatever their name.
+    """
+    path = Path(key)
+    root = uploads_dir(index_dir)
+    if path.name.startswith("."):
+        return None
+    if path.parent == root:
+        return path.name
+    if path.parent.parent == root and _LEGACY_FOLDER.fullmatch(path.parent.name):
+        return path.name
+    return None
+
+
+def is_upload(key: str | Path, index_dir: Path | str) -> bool:
+    """True when the indexed file ``key`` is a copy this module saved (so deleting it may delete the file)."""
+    return upload_name(key, index_dir) is not None
+
+
+def remove_upload(key: str | Path, index_dir: Path | str) -> bool:
+    """Delete the saved copy of an upload whose document was deleted; True when something was removed.
+
+    Anything that is not one of our uploads is left alone: a document ingested from the user's own
+    folders is only dropped from the index, never deleted from disk.
+    """
+    if not is_upload(key, index_dir):
+        return False
+    path = Path(key)
+    if path.parent == uploads_dir(index_dir):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        fsync_dir(path.parent)
+        return True
+    shutil.rmtree(path.parent, ignore_errors=True)  # legacy layout: the per-upload folder goes too
+    return not path.parent.exists()
+
+
+@dataclass
+class StagedUpload:
+    """One file written by :func:`stage_uploads`, waiting for :func:`settle_uploads`."""
+
+    client_name: str  # as the client sent it (for reports)
+    name: str  # the safe name it is stored and indexed under
+    path: Path  # uploads/<name>: what to hand to the ingest
+    previous: Path | None = None  # the earlier upload of this name, kept aside until settled
+    unchanged: bool = False  # same bytes as the earlier upload: the file was not touched
+
+
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def upload_lock(index_dir: Path | str) -> Iterator[None]:
+    """Hold while staging, ingesting and settling a batch: within one process, only one batch at a time
+    decides what replaces what (two batches staging the same name would otherwise share a kept-aside copy).
+    """
+    root = uploads_dir(index_dir)
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(root, threading.Lock())
+    with lock:
+        yield
+
+
+def _same_bytes(data: UploadData, path: Path) -> bool:
+    """True when ``path`` exists and holds exactly ``data`` (a stream is rewound afterwards)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return False
+    if isinstance(data, bytes):
+        return size == len(data) and path.read_bytes() == data
+    data.seek(0, os.SEEK_END)
+    if data.tell() != size:
+        return False
+    data.seek(0)
+    try:
+        with open(path, "rb") as existing:
+            while True:
+                ours, theirs = data.read(_CHUNK), existing.read(_CHUNK)
+                if ours != theirs:
+                    return False
+                if not ours:
+                    return True
+    finally:
+        data.seek(0)
+
+
+def _keep_aside(target: Path) -> Path:
+    """Keep the current ``target`` reachable as ``.<name>.previous`` while ``target`` is replaced.
+
+    A hard link, so ``target`` itself always exists (a crash never leaves the indexed name pointing at
+    nothing); a copy where the file system has no hard links.
+    """
+    previous = target.with_name(f".{target.name}{_PREVIOUS}")
+    previous.unlink(missing_ok=True)  # a leftover of a crashed batch: the live file is the truth
+    try:
+        os.link(target, previous)
+    except OSError:
+        shutil.copy2(target, previous)
+    return previous
+
+
+def stage_uploads(
+    index_dir: Path | str, files: Iterable[tuple[str | None, UploadData]], *, default_stem: str = "upload"
+) -> list[StagedUpload]:
+    """Save uploaded files as ``uploads/<safe name>``; the earlier upload of a name is kept aside.
+
+    ``files`` are ``(client file name, bytes or a seekable binary stream)``. Two files of one batch whose
+    safe names collide are stored as ``name-2.ext``, ``name-3.ext``... Call :func:`settle_uploads`
+    afterwards in every case (also when the ingest raised), under :func:`upload_lock`.
+    """
+    folder = uploads_dir(index_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: list[StagedUpload] = []
+    taken: set[str] = set()
+    try:
+        for client_name, data in files:
+            name = safe_upload_name(client_name, default_stem)
+            stem, suffix = os.path.splitext(name)
+            counter = 2
+            while name in taken:
+                name = f"{stem}-{counter}{suffix}"
+                counter += 1
+            taken.add(name)
+            target = folder / name
+            if _same_bytes(data, target):
+                staged.append(StagedUpload(client_name or "", name, target, unchanged=True))
+                continue
+            previous = _keep_aside(target) if target.exists() else None
+            item = StagedUpload(client_name or "", name, target, previous)
+            staged.append(item)
+            with atomic_writer(target) as out:
+                if isinstance(data, bytes):
+                    out.write(data)
+                else:
+                    data.seek(0)
+                    shutil.copyfileobj(data, out, _CHUNK)
+    except BaseException:
+        settle_uploads(staged, None)
+        raise
+    return staged
+
+
+def unreadable(staged: list[StagedUpload]) -> list[tuple[StagedUpload, str]]:
+    """The staged files the ingest could not read (corrupt, encrypted, scanned, empty), with the reason.
+
+    Checked with the ingest's own loader *before* ingesting, for a front end that refuses a whole batch
+    when one file is bad (the service: a failed upload never changes the index).
+    """
+    from ingest.loaders import LoadError, load_file
+
+    problems = []
+    for item in staged:
+        try:
+            load_file(item.path)
+        except LoadError as err:
+            problems.append((item, str(err)))
+    return problems
+
+
+def results_for(staged: list[StagedUpload], report: IngestReport | None) -> list[FileResult | None]:
+    """The ingest report's line for each staged file (None where the ingest did not report it)."""
+    by_path: dict[Path, FileResult] = {}
+    if report is not None:
+        for result in report.results:
+            by_path[Path(result.path).resolve()] = result  # report paths may be relative to the cwd
+    return [by_path.get(item.path.resolve()) for item in staged]
+
+
+def settle_uploads(staged: list[StagedUpload], report: IngestReport | None) -> list[FileResult | None]:
+    """Keep the uploads the index now holds; put back the earlier copy (or remove the new file) for a file
+    that failed, was skipped, or was not ingested at all (``report`` None: the ingest raised or never ran),
+    so the file on disk always matches what the index says about it. Returns :func:`results_for`.
+    """
+    results = results_for(staged, report)
+    touched: set[Path] = set()
+    for item, result in zip(staged, results, strict=True):
+        if item.unchanged:
+            continue
+        keep = result is not None and result.status not in (FAILED, SKIPPED)
+        if keep:
+            if item.previous is not None:
+                item.previous.unlink(missing_ok=True)
+        elif item.previous is not None:
+            os.replace(item.previous, item.path)
+        else:
+            item.path.unlink(missing_ok=True)
+        touched.add(item.path.parent)
+    for folder in touched:
+        fsync_dir(folder)
+    return results
+
+
+def superseded(
+    staged: list[StagedUpload],
+    results: list[FileResult | None],
+    indexed_keys: Iterable[str],
+    index_dir: Path | str,
+) -> list[str]:
+    """Indexed keys of older uploads that a kept upload of the same name replaces.
+
+    Only the older service layout (``uploads/<id>/<name>``) produces these: a flat upload replaces its
+    predecessor in place. The caller deletes them from the index, then :func:`remove_upload` each.
+    """
+    kept = {
+        item.name: str(item.path)
+        for item, result in zip(staged, results, strict=True)
+        if result is not None and result.status not in (FAILED, SKIPPED)
+    }
+    out = []
+    for key in indexed_keys:
+        name = upload_name(key, index_dir)
+        if name in kept and key != kept[name]:
+            out.append(key)
+    return out
