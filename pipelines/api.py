@@ -12,6 +12,7 @@ Models are loaded lazily, once per process, and shared by every DocQA object tha
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterable
@@ -26,9 +27,12 @@ from docqa.errors import NotFoundError
 from ingest.ingestor import Ingestor, IngestProgress, IngestReport, delete_files
 from pipelines.answers import Answer, AskResult, Passage
 from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-from pipelines.components.faq import faq
+from pipelines.components.faq.faq_files import FaqEntry, read_faq
+from pipelines.components.faq.matcher import FaqMatcher, resolve_threshold, shared_matcher
+from pipelines.components.faq.results import FaqAskResult
 from pipelines.components.readers.reader import DocQAReader
 from pipelines.components.readers.selection import ReaderInfo, select_reader
+from pipelines.document_stores.faq_store import FaqLoadReport, FaqStore
 from pipelines.document_stores.searcher import IndexSearcher
 from pipelines.document_stores.snapshots import DocumentIndex, SourceFile
 from pipelines.model_loading import ModelUnavailableError
@@ -222,31 +226,61 @@ class DocQA:
         no_answer_threshold: float | None = None,
         faq_threshold: float | None = None,
         use_faq: bool = True,
-    ) -> AskResult:
+        reading_slot: contextlib.AbstractContextManager[Any] | None = None,
+    ) -> FaqAskResult:
         """Answer ``question``: a curated FAQ answer when the question matches an FAQ entry closely
         enough (``faq_threshold``, default ``DOCQA_FAQ_THRESHOLD`` or 0.80), else :meth:`ask_documents`.
 
-        :returns: a :class:`pipelines.components.faq.faq.FaqAskResult` (an :class:`AskResult` that also says how the
-            question compared with the FAQ; ``from_faq`` is True for a curated answer).
+        :param reading_slot: entered only around the document step (retrieval and reading), never for a
+            curated answer: a service passes e.g. a ``threading.BoundedSemaphore`` to limit how many
+            questions read documents at once, while FAQ answers never wait for a slot.
+        :returns: a :class:`~pipelines.components.faq.results.FaqAskResult` (an :class:`AskResult` that also
+            says how the question compared with the FAQ; ``from_faq`` is True for a curated answer).
+        :raises ValueError: an empty question, ``top_k``/``max_answers`` below 1, a threshold outside 0..1.
         """
+        if not question or not question.strip():
+            raise ValueError("question must not be empty")
         if top_k < 1 or max_answers < 1:
             raise ValueError("top_k and max_answers must be at least 1")
-        check = faq.check_faq(self, question, faq_threshold=faq_threshold, use_faq=use_faq)
-        return check.curated() or check.attach(
-            self.ask_documents(
+        threshold = resolve_threshold(faq_threshold)
+        started = time.perf_counter()
+        match = self.faq_matcher().run(question=question, threshold=threshold)["match"] if use_faq else None
+        faq_ms = (time.perf_counter() - started) * 1000.0
+        if match is not None and match.matched:
+            return FaqAskResult.curated(question, match, faq_ms)
+        with reading_slot if reading_slot is not None else contextlib.nullcontext():
+            result = self.ask_documents(
                 question, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold
             )
-        )
+        return FaqAskResult.from_documents(result, match, faq_ms)
+
+    def faq_matcher(self) -> FaqMatcher:
+        """The matcher of this index's FAQ, shared per process with every DocQA of the same index and model
+        (it embeds with this DocQA's query embedder, as retrieval does)."""
+        return shared_matcher(self.index, self.query_embedder(), self.settings.embedding_model)
 
     def load_faq(
         self, source: str | Path | bytes, *, name: str | None = None, lock_timeout: float = 5.0
-    ) -> faq.FaqLoadReport:
+    ) -> FaqLoadReport:
         """Store the FAQ file ``source`` (CSV question,answer / JSON / YAML list) in the index,
-        replacing the previous FAQ; the report lists added/changed/removed entries."""
-        return faq.load_faq(self, source, name=name, lock_timeout=lock_timeout)
+        replacing the previous FAQ; the report lists added/changed/removed entries.
 
-    def faq_entries(self) -> list[faq.FaqEntry]:
-        return faq.faq_entries(self)
+        :param source: a path, or the file's bytes (then ``name`` gives the file name: format and messages).
+        :raises pipelines.components.faq.faq_files.FaqFileError: the file is invalid; nothing is changed.
+        :raises pipelines.document_stores.snapshots.IndexLockedError: another process is writing the index.
+        """
+        entries, label = read_faq(source, name)
+        return FaqStore(self.index).replace(
+            entries,
+            self.faq_matcher().embed_questions,
+            self.settings.embedding_model,
+            source=label,
+            lock_timeout=lock_timeout,
+        )
+
+    def faq_entries(self) -> list[FaqEntry]:
+        """The FAQ entries stored in the index, in file order (empty when none was loaded)."""
+        return FaqStore(self.index).entries()
 
     def ask_documents(
         self,
