@@ -17,6 +17,28 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 
+def _read_umask() -> int:
+    # Read once at import: os.umask can only be read by setting it, which is not thread-safe later.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
+def _new_file_mode(target: Path) -> int:
+    """The mode the replacement gets: the target's own, or what ``open()`` would give a new file.
+
+    ``mkstemp`` creates 0600 files; without this, an atomic rewrite would silently lock out other users
+    (e.g. a service account reading the index).
+    """
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_UMASK
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename or new file in ``directory`` durable (a no-op where directories cannot be opened)."""
     try:
@@ -42,6 +64,7 @@ def atomic_writer(path: Path | str, *, durable: bool = True) -> Iterator[BinaryI
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)
     try:
+        os.chmod(tmp, _new_file_mode(target))
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()

@@ -47,9 +47,15 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "~/.config/docqa/config.json",
         "where `docqa eval --calibrate` stores each reader's no-answer threshold",
     ),
-    FAQ_THRESHOLD: (f"{DEFAULT_FAQ_THRESHOLD:.2f}", "cosine similarity above which an FAQ answer is returned"),
+    FAQ_THRESHOLD: (
+        f"{DEFAULT_FAQ_THRESHOLD:.2f}",
+        "cosine similarity above which an FAQ answer is returned",
+    ),
     API_KEY: ("unset", "API key the HTTP service requires (`X-API-Key`)"),
-    CACHE_DIR: ("`$XDG_CACHE_HOME/docqa` or `~/.cache/docqa`", "where optimised ONNX copies of models are kept"),
+    CACHE_DIR: (
+        "`$XDG_CACHE_HOME/docqa` or `~/.cache/docqa`",
+        "where optimised ONNX copies of models are kept",
+    ),
     UI_SAMPLES: ("unset", "`1`: the search page indexes the bundled samples when the index is empty"),
 }
 
