@@ -12,6 +12,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from docqa import config
 from docqa.config import PACKAGED_EMBEDDING_MODEL
 from docqa.errors import UnavailableError
 
@@ -96,26 +97,30 @@ def resolve_model_dir(model: str, *, role: str, env_var: str) -> Path:
         ) from err
 
 
-CACHE_ENV_VAR = "DOCQA_CACHE_DIR"
 # Files DocQA derives from a model and keeps beside it (when the model directory is writable).
 DERIVED_DIR_NAME = "docqa-onnx"
 _WEIGHT_SUFFIXES = {".json", ".safetensors", ".bin", ".txt"}
 
 
 def cache_root() -> Path:
-    """Where DocQA keeps derived model files (ONNX exports): ``$DOCQA_CACHE_DIR``, else
-    ``$XDG_CACHE_HOME/docqa``, else ``~/.cache/docqa``."""
-    env = os.environ.get(CACHE_ENV_VAR, "").strip()
-    if env:
-        return Path(env).expanduser()
+    """Where DocQA keeps derived model files (ONNX exports).
+
+    ``$DOCQA_CACHE_DIR``, else ``$XDG_CACHE_HOME/docqa``, else ``~/.cache/docqa``.
+    """
+    configured = config.env(config.CACHE_DIR)
+    if configured:
+        return Path(configured).expanduser()
+    # XDG_CACHE_HOME is the desktop standard's variable, not one of DocQA's: read where it is used.
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "docqa"
 
 
 def model_fingerprint(model_dir: Path, recipe: str) -> str:
-    """Identify a model directory's weights (resolved path; names, sizes and mtimes of its weight and
-    config files, sub-folders included) plus ``recipe`` — whatever else decides a derived file, such as
-    an export recipe version — without reading whole files. A cached export is reused only while this
-    matches."""
+    """Identify a model directory's weights plus ``recipe``, without reading whole files.
+
+    The digest covers the resolved path and the names, sizes and mtimes of its weight and config files
+    (sub-folders included) plus ``recipe`` — whatever else decides a derived file, such as an export
+    recipe version. A cached export is reused only while this matches.
+    """
     model_dir = Path(model_dir)
     digest = hashlib.sha256(f"{model_dir.resolve()}|{recipe}".encode())
     for path in sorted(model_dir.rglob("*")):

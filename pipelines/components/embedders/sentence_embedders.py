@@ -6,8 +6,9 @@ fuses attention/LayerNorm/GELU with ``onnxruntime.transformers.optimizer``, appl
 int8 quantisation, and caches the result on disk. Measured on the SQuAD dev + distractor corpus
 (``benchmarks/ingest_retrieve.py``): ~3x the stock embedder's throughput, cosine to the fp32 vectors
 >= 0.98 (mean 0.994), dense recall unchanged. Per-tensor int8 (and torch dynamic int8) fall to cosine
-~0.93 and lose recall, so they are not offered. ``backend="torch"`` keeps the plain sentence-transformers
-path (and is what ``"auto"`` falls back to, with a warning, if the export cannot be done).
+~0.93 and lose recall, so they are not offered. ``backend="torch"`` keeps the plain
+sentence-transformers path (and is what ``"auto"`` falls back to, with a warning, if the export cannot
+be done).
 
 Loading is shared: :func:`get_encoder` returns the same encoder for the same model directory and
 backend everywhere in the process (ingest, search, HTTP service), loaded once under a lock.
@@ -17,30 +18,63 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from enum import Enum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from haystack import Document, component
+from haystack import Document, component, default_from_dict, default_to_dict
+from haystack.utils import deserialize_callable, serialize_callable
 
+from docqa import config
+from docqa.atomic import atomic_writer
 from docqa.config import PACKAGED_EMBEDDING_MODEL
+from docqa.errors import ConfigError
 from pipelines.model_loading import cache_root, model_fingerprint, resolve_model_dir
 
 logger = logging.getLogger(__name__)
 
-Backend = Literal["auto", "onnx-int8", "onnx", "torch"]
 ProgressCallback = Callable[[int, int], None]
 
 # Bump when the export recipe changes so stale cached graphs are not reused.
 _EXPORT_RECIPE = "v1-eager-fused-qint8pc"
-ENV_MODEL = "DOCQA_EMBEDDING_MODEL"
+
+
+class EmbeddingBackend(str, Enum):
+    """How the sentence encoder runs.
+
+    ``AUTO`` (default) is ``ONNX_INT8`` when the model exports, else ``TORCH`` with a warning. ``.value``
+    is the documented name (and what benchmarks record); a ``str`` subclass, so plain strings compare
+    equal and callers may pass either.
+    """
+
+    AUTO = "auto"
+    ONNX_INT8 = "onnx-int8"
+    ONNX = "onnx"
+    TORCH = "torch"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def from_str(cls, name: str | EmbeddingBackend) -> EmbeddingBackend:
+        """The backend called ``name`` (exact spelling).
+
+        :raises ConfigError: for an unknown name; the message lists the valid ones.
+        """
+        if isinstance(name, cls):
+            return name
+        for member in cls:
+            if member.value == name:
+                return member
+        choices = ", ".join(member.value for member in cls)
+        raise ConfigError(f"unknown embedding backend {name!r}; choose one of: {choices}")
 
 
 def passage_text(doc: Document, embed_title: bool = False) -> str:
@@ -61,7 +95,9 @@ def passage_text(doc: Document, embed_title: bool = False) -> str:
 class SentenceEncoder:
     """A sentence-transformers model (mean or CLS pooling) that returns L2-normalised float32 vectors."""
 
-    def __init__(self, model_dir: Path, backend: Backend = "auto", threads: int | None = None) -> None:
+    def __init__(self, model_dir: Path, backend: str | EmbeddingBackend = EmbeddingBackend.AUTO,
+                 threads: int | None = None) -> None:
+        requested = EmbeddingBackend.from_str(backend)
         self.model_dir = Path(model_dir)
         self.threads = threads
         self._tok_lock = threading.Lock()
@@ -70,22 +106,22 @@ class SentenceEncoder:
         self.pooling = _pooling_mode(self.model_dir)
         self._session: Any = None
         self._st: Any = None
-        self.backend: str
-        if backend in ("auto", "onnx-int8", "onnx"):
-            try:
-                self._load_onnx(quantize=backend != "onnx")
-                self.backend = "onnx" if backend == "onnx" else "onnx-int8"
-            except Exception as err:  # export support varies by architecture; torch always works
-                if backend != "auto":
-                    raise
-                logger.warning("ONNX export of %s failed (%s); using the torch backend", model_dir, err)
-                self._load_torch()
-                self.backend = "torch"
-        elif backend == "torch":
+        # The backend actually in use (never AUTO).
+        self.backend: EmbeddingBackend
+        if requested is EmbeddingBackend.TORCH:
             self._load_torch()
-            self.backend = "torch"
-        else:
-            raise ValueError(f"unknown embedding backend {backend!r}; use auto, onnx-int8, onnx or torch")
+            self.backend = EmbeddingBackend.TORCH
+            return
+        quantize = requested is not EmbeddingBackend.ONNX
+        try:
+            self._load_onnx(quantize=quantize)
+            self.backend = EmbeddingBackend.ONNX_INT8 if quantize else EmbeddingBackend.ONNX
+        except Exception as err:  # export support varies by architecture; torch always works
+            if requested is not EmbeddingBackend.AUTO:
+                raise
+            logger.warning("ONNX export of %s failed (%s); using the torch backend", model_dir, err)
+            self._load_torch()
+            self.backend = EmbeddingBackend.TORCH
 
     # ----- loading ------------------------------------------------------------------------------------
     def _load_torch(self) -> None:
@@ -199,8 +235,8 @@ _EXPORT_LOCK = threading.Lock()
 def _exported_graph(model_dir: Path, pooling: str, quantize: bool) -> Path:
     """Path of the cached optimised (and int8) ONNX graph for ``model_dir``; export it on first use.
 
-    The graph is built in a temporary directory and moved into place with one rename, so a crash or a
-    concurrent process never leaves a half-written model in the cache.
+    The graph is built in a temporary directory and written into place with :mod:`docqa.atomic`, so a
+    crash or a concurrent process never leaves a half-written model in the cache.
     """
     name = "model-int8.onnx" if quantize else "model-fp32.onnx"
     target_dir = cache_root() / "embedding-onnx" / f"{model_dir.name}-{_model_fingerprint(model_dir)}"
@@ -213,7 +249,9 @@ def _exported_graph(model_dir: Path, pooling: str, quantize: bool) -> Path:
         target_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target_dir, prefix=".export-") as tmp:
             built = _export(model_dir, pooling, quantize, Path(tmp))
-            os.replace(built, target)
+            # One copy of a graph of some tens of MB, once per model: cheap next to the export itself.
+            with built.open("rb") as source, atomic_writer(target) as out:
+                shutil.copyfileobj(source, out, 1 << 20)
     return target
 
 
@@ -295,21 +333,26 @@ _LOAD_COUNT: dict[tuple[str, str, int | None], int] = {}
 
 
 def get_encoder(
-    model: str = PACKAGED_EMBEDDING_MODEL, backend: Backend = "auto", threads: int | None = None
+    model: str = PACKAGED_EMBEDDING_MODEL,
+    backend: str | EmbeddingBackend = EmbeddingBackend.AUTO,
+    threads: int | None = None,
 ) -> SentenceEncoder:
     """The process-wide encoder for ``model`` (resolved like every DocQA model); loaded at most once.
 
+    :raises ConfigError: for an unknown backend name.
     :raises pipelines.model_loading.ModelUnavailableError: when the model cannot be found or fetched.
     """
-    model_dir = resolve_model_dir(model, role="embedding", env_var=ENV_MODEL)
-    key = (str(Path(model_dir).resolve()), backend, threads)
+    kind = EmbeddingBackend.from_str(backend)
+    model_dir = resolve_model_dir(model, role="embedding", env_var=config.EMBEDDING_MODEL)
+    # Keyed by the name, not the member: "auto" and EmbeddingBackend.AUTO must find the same encoder.
+    key = (str(Path(model_dir).resolve()), kind.value, threads)
     encoder = _ENCODERS.get(key)
     if encoder is not None:
         return encoder
     with _ENCODERS_LOCK:
         encoder = _ENCODERS.get(key)
         if encoder is None:
-            encoder = SentenceEncoder(Path(model_dir), backend=backend, threads=threads)
+            encoder = SentenceEncoder(Path(model_dir), backend=kind, threads=threads)
             _ENCODERS[key] = encoder
             _LOAD_COUNT[key] = _LOAD_COUNT.get(key, 0) + 1
     return encoder
@@ -329,26 +372,68 @@ def clear_cached_graphs() -> None:
 class PassageEmbedder:
     """Embed passages: returns copies of the Documents with ``embedding`` (unit-length float32 list).
 
+    Usage::
+
+        from haystack import Document
+        from pipelines.components.embedders.sentence_embedders import PassageEmbedder
+
+        embedder = PassageEmbedder()  # the packaged all-MiniLM-L6-v2, ONNX int8 when it exports
+        embedder.warm_up()  # loads (or reuses) the process-wide encoder; exports to ONNX once per model
+        docs = embedder.run(documents=[Document(content="The Normans gave their name to Normandy.")])
+        len(docs["documents"][0].embedding)  # 384
+
+        same = PassageEmbedder.from_dict(embedder.to_dict())
+
+    :param model: Hub id, local directory, or the packaged MiniLM (default).
+    :param backend: ``"auto"`` (default), ``"onnx-int8"``, ``"onnx"`` or ``"torch"``, or an
+        :class:`EmbeddingBackend`.
+    :param batch_size: texts per forward pass.
+    :param embed_title: prefix ``meta["title"]`` to the content (see :func:`passage_text`).
+    :param threads: intra-op threads; ``None`` = the runtime's default.
     :param progress: ``callable(done, total)`` called after each batch, e.g. to drive a rich progress bar.
+        :meth:`to_dict` stores it by import path, so only a module-level function survives a round trip.
     """
 
     def __init__(
         self,
         model: str = PACKAGED_EMBEDDING_MODEL,
         *,
-        backend: Backend = "auto",
+        backend: str | EmbeddingBackend = EmbeddingBackend.AUTO,
         batch_size: int = 32,
         embed_title: bool = False,
         threads: int | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
         self.model = model
-        self.backend = backend
+        self.backend = EmbeddingBackend.from_str(backend)
         self.batch_size = batch_size
         self.embed_title = embed_title
         self.threads = threads
         self.progress = progress
         self._encoder: SentenceEncoder | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Init parameters for ``Pipeline.dumps``/:meth:`from_dict` (the backend by name).
+
+        :raises haystack.core.errors.SerializationError: when ``progress`` is a lambda or a bound method.
+        """
+        return default_to_dict(
+            self,
+            model=self.model,
+            backend=self.backend.value,
+            batch_size=self.batch_size,
+            embed_title=self.embed_title,
+            threads=self.threads,
+            progress=serialize_callable(self.progress) if self.progress else None,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PassageEmbedder:
+        """An embedder with the settings of :meth:`to_dict`'s output; not loaded until :meth:`warm_up`."""
+        params = dict(data.get("init_parameters", {}))
+        if params.get("progress"):
+            params["progress"] = deserialize_callable(params["progress"])
+        return default_from_dict(cls, {**data, "init_parameters": params})
 
     def warm_up(self) -> None:
         """Load (or fetch the shared) encoder; raises ModelUnavailableError when the model is missing."""
@@ -373,22 +458,55 @@ class PassageEmbedder:
 
 @component
 class QueryEmbedder:
-    """Embed one query string into a unit-length float32 vector (as a list, like Haystack's embedders)."""
+    """Embed one query string into a unit-length float32 vector (as a list, like Haystack's embedders).
+
+    Shares the process-wide encoder with :class:`PassageEmbedder` for the same model and backend, so
+    queries and passages are embedded by one loaded model.
+
+    Usage::
+
+        from pipelines.components.embedders.sentence_embedders import QueryEmbedder
+
+        embedder = QueryEmbedder()
+        embedder.warm_up()
+        vector = embedder.run(text="Which university is in Cambridge?")["embedding"]  # 384 floats
+
+        same = QueryEmbedder.from_dict(embedder.to_dict())
+
+    :param model: Hub id, local directory, or the packaged MiniLM (default).
+    :param backend: as for :class:`PassageEmbedder`.
+    :param threads: intra-op threads; ``None`` = the runtime's default.
+    """
 
     def __init__(
-        self, model: str = PACKAGED_EMBEDDING_MODEL, *, backend: Backend = "auto", threads: int | None = None
+        self,
+        model: str = PACKAGED_EMBEDDING_MODEL,
+        *,
+        backend: str | EmbeddingBackend = EmbeddingBackend.AUTO,
+        threads: int | None = None,
     ) -> None:
         self.model = model
-        self.backend = backend
+        self.backend = EmbeddingBackend.from_str(backend)
         self.threads = threads
         self._encoder: SentenceEncoder | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """Init parameters for ``Pipeline.dumps``/:meth:`from_dict` (the backend by name)."""
+        return default_to_dict(self, model=self.model, backend=self.backend.value, threads=self.threads)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QueryEmbedder:
+        """An embedder with the settings of :meth:`to_dict`'s output; not loaded until :meth:`warm_up`."""
+        return default_from_dict(cls, data)
+
     def warm_up(self) -> None:
+        """Load (or fetch the shared) encoder; raises ModelUnavailableError when the model is missing."""
         if self._encoder is None:
             self._encoder = get_encoder(self.model, self.backend, self.threads)
 
     @component.output_types(embedding=list[float])
     def run(self, text: str) -> dict[str, Any]:
+        """Embed ``text``; warms up on first use when the caller did not."""
         if not isinstance(text, str):
             raise TypeError("QueryEmbedder.run expects a string")
         self.warm_up()

@@ -24,21 +24,52 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Sequence
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
 
+from docqa.errors import ConfigError
 from pipelines.components.readers.qa_windows import Window, pad_batch
 from pipelines.model_loading import DERIVED_DIR_NAME, cache_root, model_fingerprint
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "onnx-fp32", "onnx-int8")
 DEFAULT_BATCH_SIZE = 8
 MAX_PADDING = 0.15  # padded tokens allowed per batch, as a fraction of its real tokens
 EXPORT_FORMAT_VERSION = 3  # 3: int8 recipe with 8-bit blockwise feed-forward MatMuls
 INT8_BLOCK_SIZE = 32  # input channels per weight/activation scale in the feed-forward MatMulNBits
 _FUSABLE_MODEL_TYPES = {"bert": "bert", "roberta": "bert", "xlm-roberta": "bert", "electra": "bert"}
+
+
+class ReaderBackendName(str, Enum):
+    """The runtime that runs the reader's forward passes.
+
+    ``.value`` is the name users type (``DOCQA_READER_BACKEND``, ``--backend``) and the name used in
+    calibration keys (``<model>|<backend>``) and benchmark output, so it must never change. A ``str``
+    subclass, so ``ReaderBackendName.TORCH == "torch"`` and code that passes plain strings keeps working.
+    """
+
+    TORCH = "torch"
+    ONNX_FP32 = "onnx-fp32"
+    ONNX_INT8 = "onnx-int8"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def from_str(cls, name: str | ReaderBackendName) -> ReaderBackendName:
+        """The backend called ``name`` (exact spelling, as documented).
+
+        :raises ConfigError: for an unknown name; the message lists the valid ones.
+        """
+        if isinstance(name, cls):
+            return name
+        for member in cls:
+            if member.value == name:
+                return member
+        choices = ", ".join(member.value for member in cls)
+        raise ConfigError(f"unknown reader backend {name!r}; choose one of: {choices}")
 
 
 def available_cores() -> int:
@@ -88,7 +119,7 @@ class ReaderBackend:
 
     def __init__(self, batch_size: int = DEFAULT_BATCH_SIZE, pad_token_id: int = 0) -> None:
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = batch_size
         self.pad_token_id = pad_token_id
 
@@ -350,6 +381,9 @@ def _build_exports(model_dir: Path, target: Path) -> None:
         (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
         if target.exists():
             shutil.rmtree(target)
+        # A whole directory is moved into place, which docqa.atomic (one file at a time) does not do:
+        # the rename is atomic, the export lock serialises writers, and a crash before it leaves only
+        # the temporary ``.export-*`` directory, which is removed below or ignored (no manifest).
         os.replace(work, target)
     finally:
         if work.exists():
@@ -382,16 +416,15 @@ def ensure_onnx_exports(model_dir: Path) -> Path:
     return target
 
 
-def load_backend(name: str, model_dir: Path, *, batch_size: int = DEFAULT_BATCH_SIZE,
+def load_backend(name: str | ReaderBackendName, model_dir: Path, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  num_threads: int | None = None, pad_token_id: int = 0) -> ReaderBackend:
-    """Backend by name: ``"torch"``, ``"onnx-fp32"`` or ``"onnx-int8"``.
+    """Backend by name: ``"torch"``, ``"onnx-fp32"`` or ``"onnx-int8"`` (or a :class:`ReaderBackendName`).
 
-    :raises ValueError: for an unknown name (the message lists the valid ones).
+    :raises ConfigError: for an unknown name (the message lists the valid ones).
     """
-    if name == "torch":
+    kind = ReaderBackendName.from_str(name)
+    if kind is ReaderBackendName.TORCH:
         return TorchBackend(Path(model_dir), batch_size, num_threads, pad_token_id)
-    if name in ("onnx-fp32", "onnx-int8"):
-        exports = ensure_onnx_exports(Path(model_dir))
-        file = "model-fp32.onnx" if name == "onnx-fp32" else "model-int8.onnx"
-        return OnnxBackend(exports / file, batch_size, num_threads, pad_token_id, name=name)
-    raise ValueError(f"unknown reader backend {name!r}; choose one of: {', '.join(BACKENDS)}")
+    exports = ensure_onnx_exports(Path(model_dir))
+    file = "model-fp32.onnx" if kind is ReaderBackendName.ONNX_FP32 else "model-int8.onnx"
+    return OnnxBackend(exports / file, batch_size, num_threads, pad_token_id, name=kind.value)

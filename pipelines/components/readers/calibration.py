@@ -7,22 +7,21 @@ when no threshold is given explicitly. The file is JSON, so people can read and 
     {"readers": {"<model path or id>|<backend>": {"no_answer_threshold": 1.3, "calibrated_on": "dev.json",
                                                   "f1": 63.0, "date": "2025-01-01T12:00:00+00:00"}}}
 
-Writes are atomic (temporary file in the same directory + ``os.replace``) so a crash never leaves a
-half-written config, and other keys of the file are preserved.
+Writes go through :mod:`docqa.atomic` so a crash never leaves a half-written config, and other keys of
+the file are preserved.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from docqa import config
+from docqa.atomic import atomic_write_text
 from docqa.errors import ConfigError
 
-CONFIG_ENV_VAR = "DOCQA_CONFIG"
 DEFAULT_NO_ANSWER_THRESHOLD = 0.0
 
 
@@ -32,7 +31,7 @@ class ConfigFileError(ConfigError):
 
 def config_path() -> Path:
     """``$DOCQA_CONFIG`` or ``~/.config/docqa/config.json``."""
-    value = os.environ.get(CONFIG_ENV_VAR, "").strip()
+    value = config.env(config.CONFIG_FILE)
     return Path(value).expanduser() if value else Path.home() / ".config" / "docqa" / "config.json"
 
 
@@ -65,18 +64,7 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
 def save_config(data: dict[str, Any], path: Path | None = None) -> Path:
     """Write ``data`` atomically: readers see either the old or the new file, never a partial one."""
     path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
 
 

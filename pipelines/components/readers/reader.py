@@ -4,8 +4,8 @@ Why our own component instead of Haystack's ``TransformersExtractiveReader`` (ke
 tests/test_reader_parity.py and benchmarks/reader.py):
 
 - no-answer uses the model's own null score (``start+end`` logit at ``[CLS]``) against the best span,
-  with a threshold τ calibrated per model and backend (``pipelines.components.readers.calibration``); Haystack ignores
-  that logit and uses ∏(1−p) of its top answers;
+  with a threshold τ calibrated per model and backend (``pipelines.components.readers.calibration``);
+  Haystack ignores that logit and uses ∏(1−p) of its top answers;
 - BERT segment ids (``token_type_ids``) are passed as in training (Haystack's reader omits them);
 - windows of all passages run in length-sorted batches (less padding), optionally on ONNX Runtime with
   fused graphs and int8 weights;
@@ -13,7 +13,8 @@ tests/test_reader_parity.py and benchmarks/reader.py):
   listing all its sources.
 
 ``score`` is a probability from one softmax over all valid spans of all windows plus the null score
-(see ``pipelines.components.readers.span_decoding``), so scores are comparable across passages and with ``no_answer_score``.
+(see ``pipelines.components.readers.span_decoding``), so scores are comparable across passages and with
+``no_answer_score``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from haystack import Document, ExtractedAnswer, component
+from haystack import Document, ExtractedAnswer, component, default_from_dict, default_to_dict
 
+from docqa import config
+from docqa.errors import ConfigError
 from pipelines.components.readers import calibration as calibration_store
-from pipelines.components.readers.backends import BACKENDS, DEFAULT_BATCH_SIZE, ReaderBackend, load_backend
+from pipelines.components.readers.backends import (
+    DEFAULT_BATCH_SIZE,
+    ReaderBackend,
+    ReaderBackendName,
+    load_backend,
+)
 from pipelines.components.readers.qa_windows import (
     DEFAULT_MAX_QUESTION_TOKENS,
     DEFAULT_MAX_SEQ_LENGTH,
@@ -42,7 +50,6 @@ from pipelines.components.readers.span_decoding import (
 )
 from pipelines.model_loading import resolve_model_dir
 
-READER_ENV_VAR = "DOCQA_READER_MODEL"
 CONTEXT_CHARS = 150  # characters of passage kept on each side of the answer in ExtractedAnswer.context
 
 
@@ -90,9 +97,23 @@ class _Question:
 class DocQAReader:
     """Extract ranked answers to a question from passages; say "no answer" when the passages hold none.
 
+    Usage::
+
+        from haystack import Document
+        from pipelines.components.readers.reader import DocQAReader
+
+        reader = DocQAReader("deepset/bert-base-cased-squad2", backend="onnx-int8", top_k=3)
+        reader.warm_up()  # loads the model (exports it to ONNX once for the ONNX backends)
+        result = reader.run(query="Who led the Normans?",
+                            documents=[Document(content="The Normans, under their leader Rollo, ...")])
+        result["no_answer"], result["answers"][0].data  # (False, "Rollo")
+
+        same = DocQAReader.from_dict(reader.to_dict())  # same settings; loads on its own warm_up()
+
     :param model: local directory or Hub id of an extractive QA model
         (e.g. ``deepset/bert-base-cased-squad2``).
-    :param backend: ``"torch"`` (default), ``"onnx-fp32"`` or ``"onnx-int8"``.
+    :param backend: ``"torch"`` (default), ``"onnx-fp32"`` or ``"onnx-int8"``, as a string or a
+        :class:`~pipelines.components.readers.backends.ReaderBackendName`.
     :param max_seq_length: tokens per window (question + passage + special tokens).
     :param stride: tokens shared by consecutive windows of a long passage.
     :param max_answer_length: longest answer in tokens; ``None`` = unlimited.
@@ -100,14 +121,14 @@ class DocQAReader:
     :param no_answer_threshold: τ in ``null − best > τ``; ``None`` = the value calibrated for this model
         and backend in the DocQA config (``docqa eval --calibrate``), else 0.0.
     :param batch_size: most windows per forward pass; windows are sorted by length and a batch also
-        closes before padding would exceed 15% of its tokens (see ``reader_backends.length_sorted_batches``).
+        closes before padding would exceed 15% of its tokens (see ``backends.length_sorted_batches``).
     :param num_threads: intra-op threads; ``None`` = the cores this process may use.
     """
 
     def __init__(
         self,
         model: str,
-        backend: str = "torch",
+        backend: str | ReaderBackendName = ReaderBackendName.TORCH,
         max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
         stride: int = DEFAULT_STRIDE,
         max_answer_length: int | None = DEFAULT_MAX_ANSWER_LENGTH,
@@ -117,12 +138,11 @@ class DocQAReader:
         num_threads: int | None = None,
         max_question_tokens: int = DEFAULT_MAX_QUESTION_TOKENS,
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown reader backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+        backend = ReaderBackendName.from_str(backend)  # fails before any loading, listing the choices
         if top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {top_k}")
+            raise ConfigError(f"top_k must be at least 1, got {top_k}")
         if max_answer_length is not None and max_answer_length < 1:
-            raise ValueError(f"max_answer_length must be at least 1 or None, got {max_answer_length}")
+            raise ConfigError(f"max_answer_length must be at least 1 or None, got {max_answer_length}")
         self.model = str(model)
         self.backend = backend
         self.max_seq_length = max_seq_length
@@ -138,6 +158,27 @@ class DocQAReader:
         self._backend: ReaderBackend | None = None
         self._stored_threshold: float | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The init parameters (the backend by its name), for ``Pipeline.dumps`` and :meth:`from_dict`."""
+        return default_to_dict(
+            self,
+            model=self.model,
+            backend=self.backend.value,
+            max_seq_length=self.max_seq_length,
+            stride=self.stride,
+            max_answer_length=self.max_answer_length,
+            top_k=self.top_k,
+            no_answer_threshold=self.no_answer_threshold,
+            batch_size=self.batch_size,
+            num_threads=self.num_threads,
+            max_question_tokens=self.max_question_tokens,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocQAReader:
+        """A reader with the settings of :meth:`to_dict`'s output; not loaded until :meth:`warm_up`."""
+        return default_from_dict(cls, data)
+
     def warm_up(self) -> None:
         """Load tokenizer and model (exporting to ONNX once for the ONNX backends).
 
@@ -147,12 +188,12 @@ class DocQAReader:
             return
         from transformers import AutoTokenizer
 
-        model_dir = resolve_model_dir(self.model, role="reader", env_var=READER_ENV_VAR)
+        model_dir = resolve_model_dir(self.model, role="reader", env_var=config.READER_MODEL)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         # Validate window settings once, with a clear message, before any question arrives.
         build_windows(tokenizer, "warm up", ["warm up"], max_seq_length=self.max_seq_length,
                       stride=self.stride, max_question_tokens=self.max_question_tokens)
-        self._stored_threshold = calibration_store.stored_threshold(self.model, self.backend)
+        self._stored_threshold = calibration_store.stored_threshold(self.model, self.backend.value)
         self._backend = load_backend(self.backend, model_dir, batch_size=self.batch_size,
                                      num_threads=self.num_threads, pad_token_id=tokenizer.pad_token_id or 0)
         self.tokenizer = tokenizer
@@ -188,8 +229,11 @@ class DocQAReader:
         top_k: int | None = None,
         no_answer_threshold: float | None = None,
     ) -> list[dict[str, Any]]:
-        """Like :meth:`run` for several questions at once: all their windows share length-sorted batches
-        (what evaluation uses). Results are independent of how questions are grouped."""
+        """Like :meth:`run` for several questions at once.
+
+        All their windows share length-sorted batches (what evaluation uses). Results are independent of
+        how questions are grouped.
+        """
         self.warm_up()
         assert self._backend is not None
         questions = []

@@ -13,8 +13,9 @@ place that shows an answer must say so: :class:`ReaderInfo` carries the label (`
   wording, but still the lower-accuracy label;
 - ``allow_fallback=False`` (``--no-fallback``) → the configured model's ``ModelUnavailableError`` propagates.
 
-The compact reader is found next to the installed ``pipelines`` package (``<root>/data/compact-reader``),
-never through the development-only ``../shared``.
+The compact reader is found through :func:`docqa.resources.data_path` (``data/compact-reader`` in the
+repository, installed as the package ``docqa.data``), so editable installs and wheels both have it; never
+through the development-only ``../shared``.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from docqa.config import DEFAULT_READER_MODEL
+from docqa.config import DEFAULT_READER_MODEL, READER_MODEL
 from docqa.resources import data_path
-from pipelines.components.readers.reader import READER_ENV_VAR, DocQAReader
+from pipelines.components.readers.backends import ReaderBackendName
+from pipelines.components.readers.reader import DocQAReader
 from pipelines.model_loading import ModelUnavailableError
 
 COMPACT_READER = "compact"
@@ -42,10 +44,10 @@ class CompactReaderMissingError(ModelUnavailableError):
     """The bundled compact reader is not in this installation (e.g. a copy without ``data/``)."""
 
     def __init__(self, directory: Path) -> None:
-        super().__init__(COMPACT_READER, "reader", f"no model in {directory}", READER_ENV_VAR)
+        super().__init__(COMPACT_READER, "reader", f"no model in {directory}", READER_MODEL)
         self.args = (f"The bundled compact reader is missing from this installation: {directory} holds no "
                      f"model. Reinstall DocQA from its repository (the reader ships in data/compact-reader), "
-                     f"or set {READER_ENV_VAR} to another reader.",)
+                     f"or set {READER_MODEL} to another reader.",)
 
     def __str__(self) -> str:
         return self.args[0]
@@ -55,10 +57,10 @@ def install_how_to(model: str) -> str:
     """One sentence on getting ``model`` onto this machine (Hub id or a local directory)."""
     if Path(model).expanduser().is_absolute() or model.startswith((".", "~")) or model.count("/") != 1:
         return (f"put the model files (config.json, weights, tokenizer) in {model} or point "
-                f"{READER_ENV_VAR} at a directory that holds them")
+                f"{READER_MODEL} at a directory that holds them")
     name = Path(model).name
     return (f"on a machine with internet access run `huggingface-cli download {model} --local-dir ./{name}`, "
-            f"copy ./{name} here and `export {READER_ENV_VAR}=/path/to/{name}`")
+            f"copy ./{name} here and `export {READER_MODEL}=/path/to/{name}`")
 
 
 def compact_notice(full_model: str = DEFAULT_READER_MODEL) -> str:
@@ -91,16 +93,17 @@ class ReaderInfo:
         return asdict(self)
 
 
-Loader = Callable[[str, str], DocQAReader]
+BackendChoice = str | ReaderBackendName
+Loader = Callable[[str, BackendChoice], DocQAReader]
 
 
-def _load(model: str, backend: str) -> DocQAReader:
+def _load(model: str, backend: BackendChoice) -> DocQAReader:
     reader = DocQAReader(model=model, backend=backend)
     reader.warm_up()
     return reader
 
 
-def _load_compact(backend: str, loader: Loader | None) -> DocQAReader:
+def _load_compact(backend: BackendChoice, loader: Loader | None) -> DocQAReader:
     directory = compact_reader_dir()
     if not (directory / "config.json").exists():
         raise CompactReaderMissingError(directory)
@@ -114,8 +117,9 @@ def _same_dir(model: str, directory: Path) -> bool:
         return False
 
 
-def select_reader(model: str, backend: str, allow_fallback: bool = True, *, loader: Loader | None = None
-                  ) -> tuple[DocQAReader, ReaderInfo]:
+def select_reader(
+    model: str, backend: BackendChoice, allow_fallback: bool = True, *, loader: Loader | None = None
+) -> tuple[DocQAReader, ReaderInfo]:
     """A warmed-up reader for ``model`` (or the compact one) and the :class:`ReaderInfo` to show with it.
 
     :param loader: builds and warms up a reader for (model, backend); default a new ``DocQAReader``.

@@ -6,10 +6,13 @@ import threading
 
 import numpy as np
 import pytest
-from haystack import Document
+from haystack import Document, Pipeline
+from haystack.core.errors import SerializationError
 
+from docqa.errors import ConfigError
 from pipelines.components.embedders import sentence_embedders as embedding
 from pipelines.components.embedders.sentence_embedders import (
+    EmbeddingBackend,
     PassageEmbedder,
     QueryEmbedder,
     get_encoder,
@@ -117,3 +120,60 @@ def test_missing_model_raises_actionable_error(tmp_path) -> None:
         PassageEmbedder(model=str(tmp_path / "no-such-model")).warm_up()
     with pytest.raises(TypeError):
         PassageEmbedder().run(documents=["not a document"])  # type: ignore[list-item]
+
+
+PROGRESS_CALLS: list[tuple[int, int]] = []
+
+
+def record_progress(done: int, total: int) -> None:
+    """A module-level progress callback: the kind to_dict can store by import path."""
+    PROGRESS_CALLS.append((done, total))
+
+
+def test_passage_embedder_round_trips_through_to_dict_and_embeds_the_same(embedded: list[Document]) -> None:
+    original = PassageEmbedder(backend="onnx-int8", batch_size=2, embed_title=True, progress=record_progress)
+    data = original.to_dict()
+    assert data["type"] == "pipelines.components.embedders.sentence_embedders.PassageEmbedder"
+    assert data["init_parameters"]["backend"] == "onnx-int8"
+    assert data["init_parameters"]["progress"] == f"{__name__}.record_progress"
+    # Haystack imports only allow-listed modules when loading; the caller names the ones it trusts.
+    pipeline = Pipeline()
+    pipeline.add_component("passages", original)
+    loaded = Pipeline.loads(pipeline.dumps(), allowed_modules=["pipelines", __name__])
+    copy = loaded.get_component("passages")
+    assert isinstance(copy, PassageEmbedder) and copy._encoder is None
+    assert copy.to_dict() == data
+    assert copy.progress is record_progress and copy.backend is EmbeddingBackend.ONNX_INT8
+    copy.warm_up()
+    original.warm_up()
+    PROGRESS_CALLS.clear()
+    ours = np.asarray([d.embedding for d in original.run(documents=PASSAGES)["documents"]])
+    theirs = np.asarray([d.embedding for d in copy.run(documents=PASSAGES)["documents"]])
+    assert np.array_equal(ours, theirs)
+    assert PROGRESS_CALLS == [(2, 3), (3, 3)] * 2
+    # embed_title survived: the vectors differ from the content-only ones of the default embedder
+    assert not np.allclose(theirs, np.asarray([d.embedding for d in embedded]), atol=1e-3)
+
+
+def test_query_embedder_round_trips_inside_a_haystack_pipeline() -> None:
+    pipeline = Pipeline()
+    pipeline.add_component("query", QueryEmbedder(backend="auto"))
+    loaded = Pipeline.loads(pipeline.dumps(), allowed_modules=["pipelines"]).get_component("query")
+    assert QueryEmbedder.from_dict(QueryEmbedder(threads=1).to_dict()).threads == 1
+    assert isinstance(loaded, QueryEmbedder) and loaded.to_dict() == QueryEmbedder().to_dict()
+    loaded.warm_up()
+    text = "Which university is in Cambridge?"
+    assert loaded.run(text=text)["embedding"] == QueryEmbedder().run(text=text)["embedding"]
+
+
+def test_backend_names_are_checked_early_and_listed() -> None:
+    with pytest.raises(ConfigError, match="'gpu'; choose one of: auto, onnx-int8, onnx, torch"):
+        PassageEmbedder(backend="gpu")
+    with pytest.raises(ConfigError, match="choose one of"):
+        QueryEmbedder(backend="gpu")
+    assert get_encoder(backend=EmbeddingBackend.AUTO) is get_encoder(backend="auto")  # one shared encoder
+
+
+def test_a_lambda_progress_callback_cannot_be_serialised_and_says_so() -> None:
+    with pytest.raises(SerializationError, match="lambda"):
+        PassageEmbedder(progress=lambda done, total: None).to_dict()

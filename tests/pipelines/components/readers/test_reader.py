@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from haystack import Document
+from haystack import Document, Pipeline
 
+from docqa.config import Settings
+from docqa.errors import ConfigError
 from pipelines.components.readers import calibration as calibration_store
+from pipelines.components.readers.backends import ReaderBackendName
 from pipelines.components.readers.reader import DocQAReader, locate_in_page
 from pipelines.evaluation.reader_eval import best_threshold, calibrate, evaluate_reader, load_squad_examples
 from pipelines.model_loading import ModelUnavailableError
@@ -106,6 +109,42 @@ def test_missing_model_says_how_to_get_it(tmp_path):
 def test_unknown_backend_is_rejected_early():
     with pytest.raises(ValueError, match="onnx-int8"):
         DocQAReader("whatever", backend="tensorrt")
+    with pytest.raises(ConfigError, match="'tensorrt'; choose one of: torch, onnx-fp32, onnx-int8"):
+        DocQAReader("whatever", backend="tensorrt")
+
+
+def test_backend_from_the_environment_is_accepted_as_the_same_string(monkeypatch):
+    monkeypatch.setenv("DOCQA_READER_BACKEND", "onnx-int8")
+    reader = DocQAReader("whatever", backend=Settings.from_env().reader_backend)
+    assert reader.backend is ReaderBackendName.ONNX_INT8
+    assert reader.backend == "onnx-int8" and f"{reader.backend}" == "onnx-int8"  # calibration keys
+    assert [b.value for b in ReaderBackendName] == ["torch", "onnx-fp32", "onnx-int8"]
+
+
+def test_to_dict_from_dict_round_trip_gives_the_same_answers(tiny_qa_model_dir):
+    original = DocQAReader(str(tiny_qa_model_dir), backend="torch", top_k=2, no_answer_threshold=0.5,
+                           max_seq_length=128, stride=32, max_answer_length=12, batch_size=3)
+    data = original.to_dict()
+    assert data["type"] == "pipelines.components.readers.reader.DocQAReader"
+    assert data["init_parameters"]["backend"] == "torch" and data["init_parameters"]["top_k"] == 2
+    json.dumps(data)  # plain data, as Pipeline.dumps needs
+    copy = DocQAReader.from_dict(data)
+    assert copy.to_dict() == data and copy._backend is None  # settings only; loading waits for warm_up
+    copy.warm_up()
+    original.warm_up()
+    docs = [Document(content=NORMANS), Document(content="Paris is the capital of France.")]
+    ours, theirs = original.run("Who was the leader?", docs), copy.run("Who was the leader?", docs)
+    assert [(a.data, a.score) for a in ours["answers"]] == [(a.data, a.score) for a in theirs["answers"]]
+    assert ours["no_answer"] == theirs["no_answer"] and len(ours["answers"]) == 2
+
+
+def test_reader_survives_a_haystack_pipeline_dump_and_load(tiny_qa_model_dir):
+    pipeline = Pipeline()
+    pipeline.add_component("reader", DocQAReader(str(tiny_qa_model_dir), backend="onnx-fp32", top_k=1))
+    loaded = Pipeline.loads(pipeline.dumps(), allowed_modules=["pipelines"])  # Haystack's allowlist
+    reader = loaded.get_component("reader")
+    assert isinstance(reader, DocQAReader) and reader.backend is ReaderBackendName.ONNX_FP32
+    assert reader.to_dict() == pipeline.get_component("reader").to_dict()
 
 
 def test_stored_threshold_is_used_unless_given(tiny_qa_model_dir, tmp_path, monkeypatch):

@@ -7,7 +7,13 @@ import pytest
 from haystack import Document
 from transformers import AutoTokenizer
 
-from pipelines.components.readers.backends import ensure_onnx_exports, length_sorted_batches, load_backend
+from docqa.errors import ConfigError
+from pipelines.components.readers.backends import (
+    ReaderBackendName,
+    ensure_onnx_exports,
+    length_sorted_batches,
+    load_backend,
+)
 from pipelines.components.readers.qa_windows import build_windows
 from pipelines.components.readers.reader import DocQAReader
 
@@ -65,8 +71,12 @@ def test_read_only_model_exports_to_user_cache(readonly_tiny_qa_model_dir, tmp_p
 
 
 def test_unknown_backend_name_lists_choices(tiny_qa_model_dir):
-    with pytest.raises(ValueError, match="torch, onnx-fp32, onnx-int8"):
+    with pytest.raises(ConfigError, match="torch, onnx-fp32, onnx-int8"):
         load_backend("tpu", tiny_qa_model_dir)
+    with pytest.raises(ConfigError, match="'ONNX-INT8'; choose one of"):
+        ReaderBackendName.from_str("ONNX-INT8")  # the documented spelling only, as before
+    assert ReaderBackendName.from_str("onnx-fp32") is ReaderBackendName.ONNX_FP32
+    assert load_backend(ReaderBackendName.TORCH, tiny_qa_model_dir).name == "torch"
 
 
 @pytest.mark.slow
