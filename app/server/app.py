@@ -1,0 +1,100 @@
+"""The DocQA HTTP service for one index: :func:`create_app` wires the routers, the error mapping and
+the limits around one :class:`pipelines.api.DocQA`.
+
+Thin by design: endpoints validate the request, call DocQA's Python API and let :mod:`app.server.errors`
+map its errors to status codes. No retrieval or reading happens in ``app/server``.
+
+Concurrency: endpoints run in FastAPI's thread pool, so requests are served concurrently while they
+share the models DocQA loaded once. An upload holds the index's writer lock while it ingests; queries
+keep answering from the previous snapshot meanwhile and switch to the new one when it is committed.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import anyio
+from fastapi import Depends, FastAPI
+
+from app.server import errors
+from app.server.deps import ServiceContext, require_key, resolve_api_key
+from app.server.limits import ASK_THREADS, DEFAULT_CONCURRENT_ASKS, DEFAULT_MAX_UPLOAD_BYTES, BodySizeLimit
+from app.server.routers import documents, faq, health, questions
+from app.server.schemas import ErrorOut
+
+if TYPE_CHECKING:
+    from pipelines.api import DocQA
+
+
+def create_app(
+    docqa: DocQA | None = None,
+    api_key: str | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    *,
+    lock_timeout: float = 5.0,
+    warm_up: bool = True,
+    max_concurrent_asks: int | None = DEFAULT_CONCURRENT_ASKS,
+) -> FastAPI:
+    """The DocQA HTTP API for one index.
+
+    :param docqa: the DocQA to serve; default ``DocQA()`` (``DOCQA_INDEX`` and the model variables).
+    :param api_key: clients must send it in the ``X-API-Key`` header; None (default) takes
+        ``DOCQA_API_KEY``; "" means no key: the API is open (serve then refuses any non-loopback address).
+    :param max_upload_bytes: the most bytes of files one ``POST /documents`` or ``POST /faq`` may carry.
+    :param lock_timeout: seconds an upload waits for another writer (e.g. `docqa ingest`) before 423.
+    :param warm_up: load the embedder and reader in a background thread at start-up (``GET /ready``).
+    :param max_concurrent_asks: document questions read at the same time (default: twice the CPU cores
+        this process may use); more wait their turn. None: no limit. Searches and FAQ answers are not
+        limited.
+    """
+    from pipelines.api import DocQA
+    from pipelines.components.faq.matcher import resolve_threshold
+
+    if max_upload_bytes < 1:
+        raise ValueError("max_upload_bytes must be at least 1")
+    if max_concurrent_asks is not None and max_concurrent_asks < 1:
+        raise ValueError("max_concurrent_asks must be at least 1 (or None for no limit)")
+    resolve_threshold()  # a bad DOCQA_FAQ_THRESHOLD stops the start, not every later question
+    context = ServiceContext(
+        docqa=docqa if docqa is not None else DocQA(),
+        api_key=resolve_api_key(api_key),
+        max_upload_bytes=max_upload_bytes,
+        lock_timeout=lock_timeout,
+        reading_slots=threading.BoundedSemaphore(max_concurrent_asks) if max_concurrent_asks else None,
+        ask_threads=anyio.CapacityLimiter(max(ASK_THREADS, max_concurrent_asks or 0)),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        if warm_up:
+            threading.Thread(
+                target=context.ready.load, args=(context.docqa,), name="docqa-warm-up", daemon=True
+            ).start()
+        yield
+
+    app = FastAPI(
+        title="DocQA",
+        summary="Ask questions of your documents: curated FAQ answers first, extractive answers otherwise.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    app.state.docqa = context.docqa
+    app.state.ready = context.ready
+    app.add_middleware(BodySizeLimit, upload_limit=max_upload_bytes)
+    errors.install(app)
+
+    # Without a key the API is open: no key check and no 401 in the OpenAPI document.
+    keyed = context.api_key is not None
+    protected = {
+        "dependencies": [Depends(require_key)] if keyed else [],
+        "responses": {401: {"model": ErrorOut}} if keyed else {},
+    }
+    app.include_router(health.public)
+    app.include_router(health.router, **protected)
+    app.include_router(questions.router, **protected)
+    app.include_router(documents.router, **protected)
+    app.include_router(faq.router, **protected)
+    return app

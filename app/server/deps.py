@@ -1,0 +1,111 @@
+"""What every endpoint shares: the one DocQA, the API-key check, the readiness state and the limits.
+
+Why a context object on ``app.state`` instead of closures: the routers are plain modules, so one
+:class:`ServiceContext` built by :func:`app.server.app.create_app` carries the per-app settings, and
+endpoints receive it through FastAPI's dependency injection (``ctx: Context``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import anyio
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+
+from docqa import config
+
+if TYPE_CHECKING:
+    from pipelines.api import DocQA
+
+API_KEY_HEADER = "X-API-Key"
+
+header_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Set by DOCQA_API_KEY.")
+
+
+def resolve_api_key(api_key: str | None) -> str | None:
+    """None: take ``DOCQA_API_KEY``; "" (or only spaces): explicitly no key. Returns the key or None."""
+    raw = api_key if api_key is not None else (config.env(config.API_KEY) or "")
+    return raw.strip() or None
+
+
+@dataclass
+class ReadyState:
+    """What has been loaded so far (``GET /ready``): the start-up warm-up fills it in, in a thread."""
+
+    embedder: str = "not loaded"
+    reader: str = "not loaded"
+    errors: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set(self, part: str, value: str, error: str | None = None) -> None:
+        with self.lock:
+            setattr(self, part, value)
+            if error:
+                self.errors[part] = error
+            else:
+                self.errors.pop(part, None)
+
+    def load(self, docqa: DocQA) -> None:
+        """Load the embedder (and the live snapshot's search index) and the reader, recording each outcome."""
+        from pipelines.model_loading import ModelUnavailableError
+
+        self.set("embedder", "loading")
+        try:
+            docqa.query_embedder()
+            if docqa.index.exists():
+                docqa.query_pipelines.warm_up()  # FAISS + BM25 of the live snapshot before request 1
+            self.set("embedder", "ready")
+        except Exception as err:  # noqa: BLE001 - any failure must show in /ready, not end the thread silently
+            message = str(err) if isinstance(err, ModelUnavailableError) else f"{type(err).__name__}: {err}"
+            self.set("embedder", "error", message)
+        self.set("reader", "loading")
+        try:
+            docqa.reader()
+            self.set("reader", "ready")
+        except ModelUnavailableError as err:
+            self.set("reader", "unavailable", str(err))
+        except Exception as err:  # noqa: BLE001
+            self.set("reader", "error", f"{type(err).__name__}: {err}")
+
+
+@dataclass
+class ServiceContext:
+    """One app's settings and shared objects (see :func:`app.server.app.create_app` for their meaning)."""
+
+    docqa: DocQA
+    api_key: str | None
+    max_upload_bytes: int
+    lock_timeout: float
+    # Entered by DocQA.ask around the document step only: curated FAQ answers never wait for it.
+    reading_slots: threading.BoundedSemaphore | None
+    ask_threads: anyio.CapacityLimiter
+    ready: ReadyState = field(default_factory=ReadyState)
+
+    @property
+    def index_dir(self) -> Path:
+        return self.docqa.index.directory
+
+
+def get_context(request: Request) -> ServiceContext:
+    return request.app.state.context
+
+
+Context = Annotated[ServiceContext, Depends(get_context)]
+
+
+def require_key(request: Request, sent: Annotated[str | None, Security(header_scheme)] = None) -> None:
+    """The API-key check; added to the protected routers only when the app has a key."""
+    key = get_context(request).api_key
+    if key is None:
+        return
+    if sent is None or not secrets.compare_digest(sent.encode("utf-8"), key.encode("utf-8")):
+        raise HTTPException(
+            status_code=401,
+            detail=f"Missing or wrong API key: send it in the {API_KEY_HEADER} header.",
+            headers={"WWW-Authenticate": API_KEY_HEADER},
+        )

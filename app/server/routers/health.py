@@ -1,0 +1,39 @@
+"""Liveness and readiness: is the process up, and are the models loaded?
+
+Two routers because ``/health`` must answer without an API key (load balancers probe it), while
+``/ready`` reveals the index path and model errors, so it is protected like everything else.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.server.deps import Context
+
+public = APIRouter(tags=["service"])
+router = APIRouter(tags=["service"])
+
+
+@public.get("/health", summary="Liveness: the process answers.")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: the embedder and the reader are loaded.",
+    responses={503: {"description": "A model is still loading or unavailable."}},
+)
+def ready(ctx: Context) -> JSONResponse:
+    state = ctx.ready
+    with state.lock:
+        body = {
+            "ready": state.embedder == "ready" and state.reader == "ready",
+            "embedder": state.embedder,
+            "reader": state.reader,
+            "reader_model": ctx.docqa.settings.reader_model,
+            "errors": dict(state.errors),
+            "index": str(ctx.docqa.index.directory),
+        }
+    return JSONResponse(status_code=200 if body["ready"] else 503, content=body)

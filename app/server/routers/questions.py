@@ -1,0 +1,57 @@
+"""``/ask`` and ``/search``: the questions a client asks of the documents (and the curated FAQ).
+
+No FAQ or reading logic here: ``/ask`` is :meth:`pipelines.api.DocQA.ask`, the one FAQ-first path. The
+service only limits how many questions *read documents* at once (``reading_slot``): reading is
+CPU-bound, and running more at once only makes every question, and every search, slower. A curated FAQ
+answer never waits for a slot.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import anyio
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.server.deps import Context
+from app.server.schemas import AskRequest, AskResponse, ErrorOut, SearchRequest, SearchResponse
+
+router = APIRouter(tags=["questions"])
+
+
+@router.post(
+    "/ask",
+    response_model=AskResponse,
+    summary="Answer a question: the curated FAQ answer if one matches, else answers from the documents.",
+    responses={
+        503: {"model": ErrorOut, "description": "The reader model is unavailable."},
+        423: {"model": ErrorOut},
+    },
+)
+async def ask(request: AskRequest, ctx: Context):
+    # Runs on the asks' own thread limiter: a question waiting for a reading slot holds one of those
+    # threads, never one of the shared pool that /search and the other endpoints use.
+    run = functools.partial(
+        ctx.docqa.ask,
+        request.question,
+        top_k=request.top_k,
+        max_answers=request.max_answers,
+        reading_slot=ctx.reading_slots,
+    )
+    result = await anyio.to_thread.run_sync(run, limiter=ctx.ask_threads)
+    body = result.to_dict()
+    if result.reader_error:
+        content = {"detail": result.reader_error, "passages": body["passages"]}
+        return JSONResponse(status_code=503, content=content)
+    return body
+
+
+@router.post(
+    "/search",
+    response_model=SearchResponse,
+    summary="The passages that best match a query (works without a reader model).",
+)
+def search(request: SearchRequest, ctx: Context):
+    passages = ctx.docqa.search(request.query, top_k=request.top_k, mode=request.mode)
+    return {"query": request.query, "passages": [p.to_dict() for p in passages]}

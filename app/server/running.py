@@ -1,0 +1,107 @@
+"""Running the service: `docqa serve` and ``python -m app.server`` both end in :func:`serve`.
+
+Why checks before anything loads: binding beyond loopback without an API key would expose every
+document to the network, so it is refused before a model or the index is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+from pathlib import Path
+
+from app.server.deps import API_KEY_HEADER, resolve_api_key
+from app.server.errors import ServeConfigError
+from app.server.limits import DEFAULT_CONCURRENT_ASKS, DEFAULT_MAX_UPLOAD_BYTES
+from docqa import config
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach. Unknown host names count as not loopback."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, api_key: str | None) -> None:
+    """:raises ServeConfigError: when binding beyond loopback without an API key."""
+    if not is_loopback(host) and not api_key:
+        raise ServeConfigError(
+            f"Refusing to listen on {host} without an API key: anyone who can reach this machine could "
+            f"read and change your documents. Set {config.API_KEY} (clients send it in the {API_KEY_HEADER} "
+            f"header), or listen on 127.0.0.1."
+        )
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    index: str | Path | None = None,
+    *,
+    api_key: str | None = None,
+    embedding_model: str | None = None,
+    reader_model: str | None = None,
+    reader_backend: str | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_concurrent_asks: int | None = DEFAULT_CONCURRENT_ASKS,
+    log_level: str = "info",
+) -> None:
+    """Run the service until interrupted (what `docqa serve` calls).
+
+    :raises ServeConfigError: for a non-loopback ``host`` without ``api_key`` / ``DOCQA_API_KEY``.
+    """
+    key = resolve_api_key(api_key or None)
+    check_bind(host, key)  # before any model or index is touched
+    if not 0 <= port <= 65535:
+        raise ServeConfigError(f"port must be between 0 and 65535, got {port}")
+    import uvicorn
+
+    from app.server.app import create_app
+    from pipelines.api import DocQA
+
+    docqa = DocQA(
+        index, embedding_model=embedding_model, reader_model=reader_model, reader_backend=reader_backend
+    )
+    app = create_app(
+        docqa, api_key=key or "", max_upload_bytes=max_upload_bytes, max_concurrent_asks=max_concurrent_asks
+    )
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m app.server``: the same as `docqa serve`, for tests and benchmarks."""
+    parser = argparse.ArgumentParser(prog="python -m app.server", description=serve.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--index", default=None)
+    parser.add_argument("--reader", default=None)
+    parser.add_argument("--embedding-model", default=None)
+    parser.add_argument("--backend", default=None)
+    parser.add_argument("--max-upload-bytes", type=int, default=DEFAULT_MAX_UPLOAD_BYTES)
+    parser.add_argument(
+        "--max-concurrent-asks", type=int, default=DEFAULT_CONCURRENT_ASKS, help="0: no limit"
+    )
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+    try:
+        serve(
+            args.host,
+            args.port,
+            args.index,
+            embedding_model=args.embedding_model,
+            reader_model=args.reader,
+            reader_backend=args.backend,
+            max_upload_bytes=args.max_upload_bytes,
+            max_concurrent_asks=args.max_concurrent_asks or None,
+            log_level=args.log_level,
+        )
+    except ServeConfigError as err:
+        print(f"error: {err}", flush=True)
+        return 2
+    return 0

@@ -1,0 +1,183 @@
+"""The JSON bodies of the HTTP API: pydantic models that validate requests and document responses.
+
+Why pydantic models and not dicts: FastAPI turns them into the OpenAPI schema that clients (and the
+schemathesis fuzz test) rely on, and a request that breaks them gets a 422 naming the field before any
+DocQA code runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.server.limits import MAX_ANSWERS, MAX_QUESTION_CHARS, MAX_TOP_K
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(
+        min_length=1, max_length=MAX_QUESTION_CHARS, description="The question, in plain words."
+    )
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages to retrieve and read.")
+    max_answers: int = Field(3, ge=1, le=MAX_ANSWERS, description="Answers to return at most.")
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question must not be empty or only white space")
+        return value
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="What to look for.")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages to return.")
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query must not be empty or only white space")
+        return value
+
+
+class PassageOut(BaseModel):
+    id: str
+    score: float
+    file: str
+    title: str
+    page: int | None
+    pages: list[int]
+    page_offsets: list[list[int]]
+    content: str
+
+
+class AnswerSourceOut(BaseModel):
+    document_id: str
+    file: str
+    title: str
+    page: int | None
+    passage_start: int
+    passage_end: int
+    page_start: int | None
+    page_end: int | None
+    passage: str
+
+
+class FaqAnswerInfo(BaseModel):
+    id: str
+    question: str
+    similarity: float
+
+
+class AnswerOut(BaseModel):
+    text: str
+    score: float = Field(
+        description="Reader probability in 0..1; for an FAQ answer, the question similarity."
+    )
+    unsure: bool
+    sources: list[AnswerSourceOut]
+    null_score_diff: float | None = None
+    faq: FaqAnswerInfo | None = Field(None, description="Set when this is a curated FAQ answer.")
+
+
+class FaqMatchOut(BaseModel):
+    matched: bool
+    id: str
+    question: str
+    similarity: float
+    threshold: float
+
+
+class AskResponse(BaseModel):
+    question: str
+    answers: list[AnswerOut]
+    no_answer: bool
+    no_answer_score: float
+    passages: list[PassageOut]
+    timings_ms: dict[str, float]
+    reader: str | None = Field(
+        description='The model that answered; "compact" for the bundled compact reader.'
+    )
+    reader_notice: str | None = Field(
+        None,
+        description="Shown with every answer of the compact reader: lower accuracy; how to get the full one.",
+    )
+    reader_fallback: bool = Field(
+        False, description="The compact reader stands in for a missing configured reader."
+    )
+    faq: FaqMatchOut | None = Field(None, description="Nearest FAQ entry; null when the index has no FAQ.")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    passages: list[PassageOut]
+
+
+class DocumentOut(BaseModel):
+    id: str = Field(description="Use with DELETE /documents/{id}.")
+    file_name: str
+    file: str = Field(description="The file name for uploads, the ingested path otherwise.")
+    uploaded: bool
+    title: str
+    kind: str
+    pages: int
+    passages: int
+    ingested_at: str
+    sha256: str
+
+
+class DocumentsResponse(BaseModel):
+    documents: list[DocumentOut]
+
+
+class UploadedFileOut(BaseModel):
+    name: str = Field(description="The file name as sent by the client.")
+    stored_as: str = Field(description="The sanitised name the file is indexed under.")
+    status: str = Field(
+        description="added, updated (replaces an earlier upload of that name), unchanged, failed"
+    )
+    document_id: str | None = None
+    passages: int = 0
+    pages: int = 0
+    reason: str = ""
+    notes: list[str] = []
+
+
+class UploadResponse(BaseModel):
+    ok: bool
+    files: list[UploadedFileOut]
+    seconds: float
+
+
+class DeleteResponse(BaseModel):
+    deleted: list[DocumentOut]
+
+
+class FaqEntryOut(BaseModel):
+    id: str
+    question: str
+    answer: str
+
+
+class FaqLoadResponse(BaseModel):
+    source: str
+    total: int
+    counts: dict[str, int]
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    seconds: float
+
+
+class FaqListResponse(BaseModel):
+    entries: list[FaqEntryOut]
+
+
+class ErrorOut(BaseModel):
+    detail: Any
