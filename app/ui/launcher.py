@@ -23,9 +23,10 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
+from docqa import config
+
 REPO = Path(__file__).resolve().parents[2]
 UI_SCRIPT = Path(__file__).resolve().parent / "page.py"
-SAMPLES_ENV = "DOCQA_UI_SAMPLES"
 READY_TIMEOUT = 120.0
 
 
@@ -50,14 +51,11 @@ def ui_environment(
     """The child's environment: the index as an absolute path (the child's working directory must not
     change its meaning), the samples switch, quiet model libraries, and DocQA importable without install."""
     env = dict(os.environ if base is None else base)
-    if index is not None:
-        env["DOCQA_INDEX"] = str(Path(index).expanduser().resolve())
-    else:
-        from docqa.config import Settings
-
-        env["DOCQA_INDEX"] = str(Settings.from_env().index_dir.expanduser().resolve())
+    if index is None:
+        index = config.Settings.from_env().index_dir
+    env[config.INDEX] = str(Path(index).expanduser().resolve())
     if samples:
-        env[SAMPLES_ENV] = "1"
+        env[config.UI_SAMPLES] = "1"
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     env.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -128,7 +126,7 @@ def run_ui(
         return 2
     env = ui_environment(index, samples)
     url = page_url(host, port)
-    print(f"DocQA: starting the search page for the index {env['DOCQA_INDEX']} …", flush=True)
+    print(f"DocQA: starting the search page for the index {env[config.INDEX]} …", flush=True)
     process = subprocess.Popen(streamlit_command(port, host, headless), env=env)
 
     def on_sigterm(signum, frame):  # a stopped `docqa ui` must not leave its server running

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from app.ui import page as ui
+from app.ui.formatting import highlight_html
 from app.ui.preview import ANSWER, locate, normalise, render_marked_page
+from app.ui.questions import example_questions
+from app.ui.sidebar import threshold_for
+from ingest.uploads import safe_upload_name
 from tests.conftest import REPO, SAMPLES, SHARED, make_pdf
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
@@ -340,8 +343,8 @@ def test_locked_index_shows_banner_and_pauses_writes(page_env, samples_copy, rea
 def test_highlight_escapes_html_and_marks_only_valid_spans():
     text = "a <b>x</b> & y"
     expected = 'a <mark class="docqa-hit">&lt;b&gt;</mark>x&lt;/b&gt; &amp; y'
-    assert ui.highlight_html(text, [(2, 5)]) == expected
-    assert ui.highlight_html(text, [(5, 99), (-1, 2)]) == "a &lt;b&gt;x&lt;/b&gt; &amp; y"
+    assert highlight_html(text, [(2, 5)]) == expected
+    assert highlight_html(text, [(5, 99), (-1, 2)]) == "a &lt;b&gt;x&lt;/b&gt; &amp; y"
 
 
 @pytest.mark.parametrize(
@@ -356,18 +359,18 @@ def test_highlight_escapes_html_and_marks_only_valid_spans():
     ],
 )
 def test_upload_names_never_leave_the_uploads_folder(client_name, safe):
-    assert ui.safe_upload_name(client_name) == safe
+    assert safe_upload_name(client_name) == safe
 
 
 def test_example_questions_follow_the_indexed_files():
     mapping = {"a.txt": ["A1", "A2"], "b.pdf": ["B1"], "_about": "x"}
-    assert ui.example_questions(["b.pdf", "a.txt"], mapping) == ["A1", "B1", "A2"]
-    assert ui.example_questions(["other.txt"], mapping) == []
+    assert example_questions(["b.pdf", "a.txt"], mapping) == ["A1", "B1", "A2"]
+    assert example_questions(["other.txt"], mapping) == []
 
 
 def test_sensitivity_maps_to_the_reader_threshold():
-    assert ui.threshold_for(None) is None
-    assert ui.threshold_for(2.0) == -2.0  # more sensitive: says "not found" more readily, i.e. lower τ
+    assert threshold_for(None) is None
+    assert threshold_for(2.0) == -2.0  # more sensitive: says "not found" more readily, i.e. lower τ
 
 
 # ------------------------------------------------------------------------------------------ page preview

@@ -1,0 +1,141 @@
+"""The sidebar's document management: upload files into the index, list what it holds, remove a document.
+
+Why through one upload module: the page and the HTTP service save uploads the same way
+(``ingest/uploads.py``), so a file uploaded in one front end is recognised, and its saved copy removed,
+by the other. Removing a document never touches a file outside the index's uploads folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import streamlit as st
+
+from app.ui.formatting import md_escape, plural, short_id, when
+from app.ui.ingesting import remember_report, run_ingest, show_report
+from docqa.errors import DocQAError
+from ingest.ingestor import IngestReport
+from ingest.loaders import SUPPORTED_SUFFIXES
+from ingest.uploads import remove_upload, settle_uploads, stage_uploads, superseded, upload_lock
+from pipelines.api import DocQA, DocumentNotFoundError
+from pipelines.document_stores.snapshots import IndexLockedError, IndexStoreError, SourceFile
+from pipelines.model_loading import ModelUnavailableError
+
+UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES)
+CONFIRM_KEY = "confirm_delete"
+
+
+def upload_section(qa: DocQA, locked: bool) -> None:
+    """The upload form; a submitted batch is saved, ingested with progress, and reported file by file."""
+    st.subheader("Add documents")
+    with st.form("upload-form", clear_on_submit=True, border=False):
+        files = st.file_uploader(
+            "PDF, TXT or Markdown files",
+            type=UPLOAD_TYPES,
+            accept_multiple_files=True,
+            disabled=locked,
+            key="upload_files",
+        )
+        submitted = st.form_submit_button("Add to index", disabled=locked, icon=":material/upload_file:")
+    if submitted:
+        if not files:
+            st.warning("Choose one or more files first.")
+        else:
+            report = add_uploads(qa, files)
+            if report is not None:
+                remember_report("Upload", report)
+                st.rerun()
+    show_report()
+
+
+def add_uploads(qa: DocQA, files: Sequence[Any]) -> IngestReport | None:
+    """Save the browser's files with the shared upload module and ingest them; a file that fails (or an
+    ingest that cannot run) leaves the earlier upload of that name, and the index, as they were."""
+    index_dir = qa.index.directory
+    with upload_lock(index_dir):
+        staged = stage_uploads(index_dir, [(upload.name, upload.getvalue()) for upload in files])
+        report = None
+        try:
+            report = run_ingest(
+                qa, [item.path for item in staged], st.container(), plural(len(staged), "file")
+            )
+        finally:
+            results = settle_uploads(staged, report)
+        if report is not None:
+            # An upload of the same name saved by an older service version is replaced, not kept twice.
+            for key in superseded(staged, results, [d.key for d in qa.documents()], index_dir):
+                try:
+                    qa.delete(key, lock_timeout=2.0)
+                except DocQAError:
+                    continue  # it stays listed; the user can remove it by hand
+                remove_upload(key, index_dir)
+    return report
+
+
+def document_list(qa: DocQA, documents: list[SourceFile], locked: bool) -> None:
+    """Every indexed document with its title, size and date; removing one asks for confirmation first."""
+    if not documents:
+        return
+    st.subheader(f"Indexed ({len(documents)})")
+    confirm = st.session_state.get(CONFIRM_KEY)
+    for doc in documents:
+        with st.expander(doc.file_name, expanded=confirm == doc.key):
+            st.caption(
+                f"{md_escape(doc.title)}  \n{plural(doc.pages, 'page')} · "
+                f"{plural(len(doc.passage_ids), 'passage')}  \nAdded {when(doc.ingested_at)}"
+            )
+            ident = short_id(doc.key)
+            if confirm == doc.key:
+                st.warning(f"Remove {md_escape(doc.file_name)} from the index?")
+                yes, no = st.columns(2)
+                if yes.button("Remove", key=f"confirm-delete-{ident}", type="primary", disabled=locked):
+                    delete_document(qa, doc)
+                    st.rerun()
+                no.button(
+                    "Cancel",
+                    key=f"cancel-delete-{ident}",
+                    on_click=lambda: st.session_state.pop(CONFIRM_KEY, None),
+                )
+            else:
+                st.button(
+                    "Remove from index",
+                    key=f"delete-{ident}",
+                    disabled=locked,
+                    icon=":material/delete:",
+                    on_click=lambda key=doc.key: st.session_state.__setitem__(CONFIRM_KEY, key),
+                )
+
+
+def delete_document(qa: DocQA, doc: SourceFile) -> None:
+    """Remove ``doc`` from the index (and our saved copy if it was uploaded); the outcome is a notice."""
+    st.session_state.pop(CONFIRM_KEY, None)
+    try:
+        with st.spinner(f"Removing {doc.file_name}…"):
+            removed = qa.delete(doc.key, lock_timeout=2.0)
+    except IndexLockedError:
+        notify("error", "Another DocQA process is writing to this index; try again when it has finished.")
+        return
+    except DocumentNotFoundError:
+        notify("info", f"{md_escape(doc.file_name)} was already removed.")
+        return
+    except (ModelUnavailableError, IndexStoreError) as err:
+        notify("error", f"{md_escape(doc.file_name)} could not be removed: {md_escape(str(err))}")
+        return
+    # Our own copy of an uploaded file goes too; files elsewhere on disk are never touched.
+    remove_upload(doc.key, qa.index.directory)
+    count = sum(len(s.passage_ids) for s in removed)
+    notify("success", f"Removed {md_escape(doc.file_name)} ({plural(count, 'passage')}).")
+
+
+def notify(kind: str, message: str) -> None:
+    """A banner for the next run (``kind`` is ``success``, ``info`` or ``error``): the run that deletes
+    reruns at once, so the message must survive it."""
+    st.session_state["notice"] = (kind, message)
+
+
+def show_notice() -> None:
+    """The banner left by :func:`notify`, shown once."""
+    notice = st.session_state.pop("notice", None)
+    if notice:
+        getattr(st, notice[0])(notice[1])
