@@ -7,6 +7,16 @@ re-embedding what was already committed (unchanged files are recognised by size+
 
 A file that fails to load is reported with its reason and leaves whatever the index already holds for it
 untouched: bad input never destroys good data.
+
+Why the store and the embedding step come in as :class:`typing.Protocol` s: data flows files → ingest →
+store ← pipelines, so ``ingest/`` imports nothing from ``pipelines/`` or ``app/``. This module owns the
+incremental decisions (discover, skip unchanged, load + split changed, prune, report, progress); the
+store (``pipelines.document_stores.snapshots.DocumentIndex``) and the indexing pipeline
+(``pipelines.indexing.IndexingPipeline``: embedder → writer) are handed in by whoever wires them up
+(``pipelines.api.DocQA.ingest``).
+
+    ingestor = Ingestor(index, indexing_pipeline, embedding_model="all-MiniLM-L6-v2", dim=384)
+    report = ingestor.run(["./manuals"], prune=True)
 """
 
 from __future__ import annotations
@@ -14,18 +24,20 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from haystack import Document
 
 from ingest.loaders import LoadError, is_supported, load_file, unsupported_reason
+from ingest.records import SourceFile, utc_now
 from ingest.splitting import PageAwareSplitter
-from pipelines.document_stores.snapshots import DocumentIndex, IndexWriter, Snapshot, SourceFile, utc_now
 
-EmbedFn = Callable[[list[Document]], np.ndarray]
+ProgressCallback = Callable[[int, int], None]
 
 STATUSES = ("added", "updated", "unchanged", "skipped", "failed", "removed")
 ADDED, UPDATED, UNCHANGED, SKIPPED, FAILED, REMOVED = STATUSES
@@ -81,6 +93,65 @@ class IngestProgress:
     def embedding(self, done: int, total: int) -> None: ...
 
 
+class IndexTransaction(Protocol):
+    """An open write transaction on an index, held under its single-writer lock.
+
+    Changes are staged; each :meth:`commit` makes everything staged so far live atomically (a checkpoint).
+    """
+
+    @property
+    def files(self) -> Mapping[str, SourceFile]:
+        """The staged manifest: file key → what the index holds for that file."""
+        ...
+
+    @property
+    def commits(self) -> int:
+        """Snapshots committed so far in this transaction."""
+        ...
+
+    def put_files(self, additions: Sequence[tuple[SourceFile, list[Document], np.ndarray]]) -> None:
+        """Stage each file's passages with their embeddings, replacing the file's previous passages."""
+        ...
+
+    def update_sources(self, sources: Sequence[SourceFile]) -> None:
+        """Stage new manifest entries for indexed files whose passages do not change."""
+        ...
+
+    def remove_files(self, keys: Iterable[str]) -> list[SourceFile]:
+        """Stage the removal of these files; return the entries that were indexed."""
+        ...
+
+    def commit(self) -> str:
+        """Make the staged state live; return the new snapshot's name."""
+        ...
+
+
+class WritableIndex(Protocol):
+    """An index the Ingestor can open a write transaction on."""
+
+    def transaction(
+        self, embedding_model: str | None = None, dim: int | None = None, timeout: float = 5.0
+    ) -> AbstractContextManager[IndexTransaction]:
+        """Take the writer lock (waiting up to ``timeout`` s) and stage changes on the live index.
+
+        Must refuse an index built with another embedding model than ``embedding_model``.
+        """
+        ...
+
+
+class PassageIndexer(Protocol):
+    """The embedding step: embed files' passages, stage them in ``transaction`` and commit a checkpoint."""
+
+    def write_files(
+        self,
+        transaction: IndexTransaction,
+        files: Sequence[tuple[SourceFile, list[Document]]],
+        progress: ProgressCallback | None = None,
+    ) -> int:
+        """:returns: how many passages were embedded. ``progress(done, total)`` follows the embedding."""
+        ...
+
+
 @dataclass
 class _Candidate:
     path: Path
@@ -130,12 +201,18 @@ def file_sha256(path: Path) -> str:
 
 
 class Ingestor:
-    """Runs one ingest against an index. Construct, then call :meth:`run`."""
+    """Runs one ingest against an index. Construct, then call :meth:`run`.
+
+    :param index: where passages go (a :class:`WritableIndex`, e.g. ``DocumentIndex``).
+    :param indexer: embeds and writes batches of files (a :class:`PassageIndexer`: the indexing pipeline).
+    :param embedding_model: the model ``indexer`` embeds with; an index built with another one is refused.
+    :param dim: its embedding dimension (for an index that is still empty).
+    """
 
     def __init__(
         self,
-        index: DocumentIndex,
-        embed: EmbedFn,
+        index: WritableIndex,
+        indexer: PassageIndexer,
         embedding_model: str,
         dim: int,
         splitter: PageAwareSplitter | None = None,
@@ -143,7 +220,7 @@ class Ingestor:
         lock_timeout: float = 5.0,
     ) -> None:
         self.index = index
-        self.embed = embed
+        self.indexer = indexer
         self.embedding_model = embedding_model
         self.dim = dim
         self.splitter = splitter or PageAwareSplitter()
@@ -165,13 +242,12 @@ class Ingestor:
             report.results.append(problem)
             progress.file_done(problem)
 
-        self._touched: list[SourceFile] = []
-        with self.index.writer(timeout=self.lock_timeout) as writer:
-            snapshot = self.index.load(self.embedding_model, self.dim)
+        touched: list[SourceFile] = []
+        with self.index.transaction(self.embedding_model, self.dim, timeout=self.lock_timeout) as transaction:
             pending: list[tuple[SourceFile, list[Document], FileResult]] = []
             pending_passages = 0
             for candidate in candidates:
-                result, staged = self._prepare(candidate, snapshot)
+                result, staged = self._prepare(candidate, transaction.files, touched)
                 if staged is None:
                     report.results.append(result)
                     progress.file_done(result)
@@ -179,40 +255,40 @@ class Ingestor:
                 pending.append((staged[0], staged[1], result))
                 pending_passages += len(staged[1])
                 if pending_passages >= self.checkpoint_every:
-                    snapshot = self._flush(writer, snapshot, pending, report, progress)
+                    self._flush(transaction, pending, report, progress)
                     pending, pending_passages = [], 0
             if pending:
-                snapshot = self._flush(writer, snapshot, pending, report, progress)
+                self._flush(transaction, pending, report, progress)
             # Manifest-only changes (new mtimes, pruned files) go into one final commit together.
-            changed = bool(self._touched)
-            if self._touched:
-                snapshot = snapshot.with_sources(self._touched)
+            changed = bool(touched)
+            transaction.update_sources(touched)
             if prune:
-                gone = [key for key in snapshot.files if not Path(key).exists()]
-                if gone:
-                    snapshot = snapshot.replace_files(set(gone), [])
-                    changed = True
-                    for key in gone:
-                        removed = FileResult(
-                            path=_display(Path(key)), status=REMOVED, reason="file no longer exists"
-                        )
-                        report.results.append(removed)
-                        progress.file_done(removed)
+                gone = transaction.remove_files([key for key in transaction.files if not Path(key).exists()])
+                changed = changed or bool(gone)
+                for source in gone:
+                    removed = FileResult(
+                        path=_display(Path(source.key)), status=REMOVED, reason="file no longer exists"
+                    )
+                    report.results.append(removed)
+                    progress.file_done(removed)
             if changed:
-                writer.commit(snapshot)
-            report.checkpoints = writer.commits
+                transaction.commit()
+            report.checkpoints = transaction.commits
         report.seconds = time.perf_counter() - started
         return report
 
     def _prepare(
-        self, candidate: _Candidate, snapshot: Snapshot
+        self, candidate: _Candidate, indexed: Mapping[str, SourceFile], touched: list[SourceFile]
     ) -> tuple[FileResult, tuple[SourceFile, list[Document]] | None]:
-        """Decide what to do with one file; load and split it if it is new or changed."""
+        """Decide what to do with one file; load and split it if it is new or changed.
+
+        A file whose content is unchanged but whose mtime moved is appended to ``touched``.
+        """
         path, shown = candidate.path, candidate.display
         if not is_supported(path):
             return FileResult(path=shown, status=SKIPPED, reason=unsupported_reason(path)), None
         key = str(path)
-        known = snapshot.files.get(key)
+        known = indexed.get(key)
         try:
             stat = path.stat()
             if known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
@@ -228,7 +304,7 @@ class Ingestor:
             ), None
         if known and known.sha256 == sha:
             # Touched but not changed: nothing to re-embed; remember the new mtime to skip hashing next time.
-            self._touched.append(replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
+            touched.append(replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
             return FileResult(shown, UNCHANGED, len(known.passage_ids), known.pages), None
         try:
             loaded = load_file(path)
@@ -264,38 +340,19 @@ class Ingestor:
 
     def _flush(
         self,
-        writer: IndexWriter,
-        snapshot: Snapshot,
+        transaction: IndexTransaction,
         pending: list[tuple[SourceFile, list[Document], FileResult]],
         report: IngestReport,
         progress: IngestProgress,
-    ) -> Snapshot:
+    ) -> None:
         """Embed the pending files' passages in one batch and commit them as a checkpoint."""
-        documents = [doc for _, docs, _ in pending for doc in docs]
-        vectors = self.embed(documents) if documents else np.zeros((0, self.dim), dtype=np.float32)
-        additions, offset = [], 0
-        for source, docs, _ in pending:
-            additions.append((source, docs, vectors[offset : offset + len(docs)]))
-            offset += len(docs)
-        snapshot = snapshot.replace_files(set(), additions)
-        writer.commit(snapshot)
-        report.passages_embedded += len(documents)
+        report.passages_embedded += self.indexer.write_files(
+            transaction,
+            [(source, docs) for source, docs, _ in pending],
+            # A plain function, not the bound method: Haystack deep-copies pipeline inputs, and a bound
+            # method's copy would carry a copy of the front end's progress object.
+            progress=lambda done, total: progress.embedding(done, total),
+        )
         for _, _, result in pending:
             report.results.append(result)
             progress.file_done(result)
-        return snapshot
-
-
-def delete_files(index: DocumentIndex, keys: list[str], lock_timeout: float = 5.0) -> list[SourceFile]:
-    """Remove the given files' passages from the index in one atomic commit; return what was removed.
-
-    Needs no embedding model: deleting only drops rows, whatever model built the index.
-    """
-    with index.writer(timeout=lock_timeout) as writer:
-        snapshot = index.load_any()
-        if snapshot is None:
-            return []
-        removed = [snapshot.files[key] for key in keys if key in snapshot.files]
-        if removed:
-            writer.commit(snapshot.replace_files({s.key for s in removed}, []))
-        return removed

@@ -19,12 +19,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from haystack import Document
 
 from docqa.config import Settings
 from docqa.errors import NotFoundError
-from ingest.ingestor import Ingestor, IngestProgress, IngestReport, delete_files
+from ingest.ingestor import Ingestor, IngestProgress, IngestReport
 from pipelines.answers import Answer, AskResult, Passage
 from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
 from pipelines.components.faq.faq_files import FaqEntry, read_faq
@@ -35,6 +34,7 @@ from pipelines.components.readers.selection import ReaderInfo, select_reader
 from pipelines.document_stores.faq_store import FaqLoadReport, FaqStore
 from pipelines.document_stores.searcher import IndexSearcher
 from pipelines.document_stores.snapshots import DocumentIndex, SourceFile
+from pipelines.indexing import IndexingPipeline
 from pipelines.model_loading import ModelUnavailableError
 
 _READERS: dict[tuple[str, str], DocQAReader] = {}
@@ -122,17 +122,14 @@ class DocQA:
         checkpoint_every: int = 512,
         lock_timeout: float = 5.0,
     ) -> IngestReport:
-        """Index every PDF, .txt and .md file under ``paths`` (recursively); see :class:`IngestReport`."""
-        embedder = self.passage_embedder()
+        """Index every PDF, .txt and .md file under ``paths`` (recursively); see :class:`IngestReport`.
 
-        def embed(documents: list[Document]) -> np.ndarray:
-            callback = progress.embedding if progress else None
-            embedded = embedder.run(documents=documents, progress=callback)["documents"]
-            return np.asarray([doc.embedding for doc in embedded], dtype=np.float32)
-
+        The Ingestor (``ingest/``) decides what changed, loads and splits; :meth:`indexing_pipeline`
+        embeds and writes each checkpoint's batch.
+        """
         ingestor = Ingestor(
             self.index,
-            embed,
+            self.indexing_pipeline(),
             embedding_model=self.settings.embedding_model,
             dim=self.embedding_dim,
             checkpoint_every=checkpoint_every,
@@ -140,10 +137,19 @@ class DocQA:
         )
         return ingestor.run(paths, prune=prune, progress=progress)
 
+    def indexing_pipeline(self) -> IndexingPipeline:
+        """This index's indexing ``haystack.Pipeline`` (passage embedder → writer), built on first use."""
+        with self._lock:
+            built: IndexingPipeline | None = getattr(self, "_indexing_pipeline", None)
+            if built is None:
+                built = IndexingPipeline(self.index, self.passage_embedder())
+                self._indexing_pipeline = built
+            return built
+
     def delete(self, name: str, lock_timeout: float = 5.0) -> list[SourceFile]:
         """Remove one document (by path, indexed path or file name) from the index."""
         matches = self.find_documents(name)
-        return delete_files(self.index, [m.key for m in matches], lock_timeout=lock_timeout)
+        return self.index.delete_files([m.key for m in matches], lock_timeout=lock_timeout)
 
     # ----- reading -----
     def documents(self) -> list[SourceFile]:

@@ -23,18 +23,20 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 from filelock import FileLock, Timeout
 from haystack import Document
 
+from docqa.atomic import atomic_write_bytes, atomic_writer, fsync_dir
 from docqa.errors import BusyError, StorageError
+from ingest.records import SourceFile, utc_now  # ingest defines manifest records; the store persists them
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -56,35 +58,6 @@ class IndexCorruptError(IndexStoreError):
 
 class EmbeddingModelMismatchError(IndexStoreError):
     pass
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@dataclass
-class SourceFile:
-    """What the index knows about one ingested file (or, in evaluation, one article)."""
-
-    key: str  # absolute resolved path: the identity of the file
-    file_name: str
-    title: str
-    kind: str
-    sha256: str
-    size: int
-    mtime_ns: int
-    page_lengths: list[int]
-    passage_ids: list[str]
-    ingested_at: str
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def pages(self) -> int:
-        return len(self.page_lengths)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SourceFile:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 @dataclass
@@ -153,21 +126,6 @@ class Snapshot:
                 raise KeyError(source.key)
             files[source.key] = source
         return Snapshot(self.passages, self.embeddings, files, {**self.meta, "updated": utc_now()})
-
-
-def _fsync_write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _serialise_passage(doc: Document) -> dict[str, Any]:
@@ -269,6 +227,39 @@ class DocumentIndex:
         finally:
             lock.release()
 
+    @contextmanager
+    def transaction(
+        self, embedding_model: str | None = None, dim: int | None = None, timeout: float = 5.0
+    ) -> Iterator[SnapshotTransaction]:
+        """Hold the writer lock and stage changes on the live snapshot; see :class:`SnapshotTransaction`.
+
+        With ``embedding_model`` (and ``dim``) the index must have been built with that model, and an empty
+        index starts as an empty snapshot of that model, so passages can be added. Without them the
+        transaction can only rename or remove files (deleting needs no embedding model).
+
+        :raises IndexLockedError: another process writes the index (see :meth:`writer`).
+        :raises EmbeddingModelMismatchError: the index was built with another embedding model.
+        """
+        with self.writer(timeout=timeout) as writer:
+            if embedding_model is not None:
+                if dim is None:
+                    raise ValueError("a transaction for an embedding model needs its dimension (dim)")
+                base: Snapshot | None = self.load(embedding_model, dim)
+            else:
+                base = self.load_any()
+            yield SnapshotTransaction(writer, base)
+
+    def delete_files(self, keys: Iterable[str], lock_timeout: float = 5.0) -> list[SourceFile]:
+        """Remove the given files' passages in one atomic commit; return what was removed (in ``keys`` order).
+
+        Needs no embedding model: deleting only drops rows, whatever model built the index.
+        """
+        with self.transaction(timeout=lock_timeout) as transaction:
+            removed = transaction.remove_files(keys)
+            if removed:
+                transaction.commit()
+            return removed
+
     def is_locked(self) -> bool:
         """True while another process holds the writer lock (e.g. an ingest is running)."""
         if not self.directory.exists():
@@ -281,6 +272,22 @@ class DocumentIndex:
         lock.release()
         return False
 
+    # ---------- serialisation (components handed an index round-trip through to_dict/from_dict) ----------
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": f"{type(self).__module__}.{type(self).__qualname__}",
+            "init_parameters": {"directory": str(self.directory)},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DocumentIndex:
+        try:
+            return cls(data["init_parameters"]["directory"])
+        except (KeyError, TypeError) as err:
+            raise ValueError(
+                f"not a serialised DocumentIndex (it needs init_parameters.directory): {data!r}"
+            ) from err
+
 
 class IndexWriter:
     """Commits snapshots. Only obtainable through :meth:`DocumentIndex.writer`, i.e. under the lock."""
@@ -290,7 +297,7 @@ class IndexWriter:
         self.commits = 0
 
     def remove_orphans(self) -> None:
-        """Delete temporary snapshot directories left by a writer that was killed."""
+        """Delete what a writer killed mid-commit left: unfinished snapshot folders and pointer temp files."""
         live = self.index.current_name()
         for path in self.index.directory.glob("snap-*"):
             if not path.is_dir() or path.name == live:
@@ -298,6 +305,8 @@ class IndexWriter:
             # A *.tmp was never finished; a complete one newer than CURRENT was never switched to.
             if path.name.endswith(".tmp") or live is None or path.name > live:
                 shutil.rmtree(path, ignore_errors=True)
+        for leftover in self.index.directory.glob(f".{CURRENT}.*.tmp"):
+            leftover.unlink(missing_ok=True)
 
     def commit(self, snapshot: Snapshot) -> str:
         """Write ``snapshot`` completely, then make it the live one in a single atomic rename."""
@@ -307,25 +316,20 @@ class IndexWriter:
         name = f"snap-{sequence:06d}-{uuid.uuid4().hex[:8]}"
         tmp = directory / f"{name}.tmp"
         tmp.mkdir(parents=True)
-        _fsync_write(
+        atomic_write_bytes(
             tmp / "passages.json",
             json.dumps([_serialise_passage(d) for d in snapshot.passages], ensure_ascii=False).encode(),
         )
-        _fsync_write(
+        atomic_write_bytes(
             tmp / "files.json",
             json.dumps({k: asdict(v) for k, v in snapshot.files.items()}, ensure_ascii=False).encode(),
         )
-        with open(tmp / "embeddings.npy", "wb") as handle:
+        with atomic_writer(tmp / "embeddings.npy") as handle:
             np.save(handle, np.ascontiguousarray(snapshot.embeddings, dtype=np.float32))
-            handle.flush()
-            os.fsync(handle.fileno())
-        _fsync_write(tmp / "meta.json", json.dumps({**snapshot.meta, "committed": utc_now()}).encode())
-        _fsync_dir(tmp)
+        atomic_write_bytes(tmp / "meta.json", json.dumps({**snapshot.meta, "committed": utc_now()}).encode())
         os.rename(tmp, directory / name)
-        pointer = directory / f"{CURRENT}.tmp"
-        _fsync_write(pointer, name.encode())
-        os.replace(pointer, directory / CURRENT)
-        _fsync_dir(directory)
+        fsync_dir(directory)  # the complete snapshot folder is durable before CURRENT can name it
+        atomic_write_bytes(directory / CURRENT, name.encode())
         snapshot.name = name
         self.commits += 1
         self._prune_old_snapshots()
@@ -337,3 +341,78 @@ class IndexWriter:
         )
         for old in complete[:-SNAPSHOTS_KEPT]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+class SnapshotTransaction:
+    """Changes staged on the live snapshot under the writer lock; each :meth:`commit` makes them live.
+
+    This is the store side of ingest's ``IndexTransaction`` protocol (``ingest/ingestor.py``): the Ingestor
+    reads the manifest (:attr:`files`), the indexing pipeline's writer puts embedded files
+    (:meth:`put_files`), and every commit is a checkpoint, so a killed ingest loses only the work since
+    the last one. Only obtainable through :meth:`DocumentIndex.transaction`, i.e. while the lock is held.
+
+    Copying returns the same object: it names one open transaction (Haystack deep-copies pipeline inputs,
+    and writing into a copy would silently lose the batch).
+    """
+
+    def __init__(self, writer: IndexWriter, base: Snapshot | None) -> None:
+        self._writer = writer
+        self._snapshot = base
+
+    def __copy__(self) -> SnapshotTransaction:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SnapshotTransaction:
+        return self
+
+    @property
+    def index(self) -> DocumentIndex:
+        return self._writer.index
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The staged snapshot (None: an empty index opened without an embedding model)."""
+        return self._snapshot
+
+    @property
+    def files(self) -> Mapping[str, SourceFile]:
+        """The staged manifest, read-only: file key → what the index holds for it."""
+        return MappingProxyType(self._snapshot.files if self._snapshot else {})
+
+    @property
+    def dim(self) -> int | None:
+        return self._snapshot.dim if self._snapshot else None
+
+    @property
+    def commits(self) -> int:
+        """Snapshots committed in this transaction (checkpoints included)."""
+        return self._writer.commits
+
+    def put_files(self, additions: Sequence[tuple[SourceFile, list[Document], np.ndarray]]) -> None:
+        """Stage each file's passages and their embedding rows, replacing what the file had before."""
+        if self._snapshot is None:
+            raise ValueError("open the transaction with an embedding model to add passages")
+        self._snapshot = self._snapshot.replace_files(set(), list(additions))
+
+    def update_sources(self, sources: Sequence[SourceFile]) -> None:
+        """Stage new manifest entries for files already indexed (same passages, e.g. a new mtime)."""
+        if sources:
+            if self._snapshot is None:
+                raise KeyError(sources[0].key)
+            self._snapshot = self._snapshot.with_sources(list(sources))
+
+    def remove_files(self, keys: Iterable[str]) -> list[SourceFile]:
+        """Stage the removal of these files' passages; return the entries removed (unknown keys skipped)."""
+        if self._snapshot is None:
+            return []
+        known = self._snapshot.files
+        removed = [known[key] for key in dict.fromkeys(keys) if key in known]
+        if removed:
+            self._snapshot = self._snapshot.replace_files({s.key for s in removed}, [])
+        return removed
+
+    def commit(self) -> str:
+        """Make the staged snapshot the live one (atomically); return its name."""
+        if self._snapshot is None:
+            raise ValueError("nothing to commit: the index is empty and no passages were added")
+        return self._writer.commit(self._snapshot)

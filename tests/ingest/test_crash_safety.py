@@ -19,7 +19,7 @@ N_FILES = 30
 
 
 def _docqa(*args: str, index_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "app.cli.commands", *args, "--index", str(index_dir)]
+    return [sys.executable, "-m", "app.cli", *args, "--index", str(index_dir)]
 
 
 def _write_corpus(folder: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from haystack import Document, component
 
 from ingest.ingestor import FAILED, Ingestor
 from pipelines.document_stores.snapshots import (
@@ -16,20 +17,44 @@ from pipelines.document_stores.snapshots import (
     IndexLockedError,
     Snapshot,
 )
+from pipelines.indexing import IndexingPipeline
 from tests.conftest import hash_embed
 
 MODEL = "test-model"
 
 
-def ingest(index_dir: Path, *paths: Path, prune: bool = False, checkpoint_every: int = 512):
-    ingestor = Ingestor(
-        DocumentIndex(index_dir),
-        hash_embed,
+@component
+class HashEmbedder:
+    """Stands in for PassageEmbedder in store mechanics tests: deterministic vectors, no model to load."""
+
+    model = MODEL
+
+    @component.output_types(documents=list[Document])
+    def run(self, documents: list[Document], progress=None) -> dict:
+        vectors = hash_embed(documents)
+        if progress is not None:
+            progress(len(documents), len(documents))
+        return {
+            "documents": [
+                Document(id=d.id, content=d.content, meta=d.meta, embedding=v.tolist())
+                for d, v in zip(documents, vectors, strict=True)
+            ]
+        }
+
+
+def make_ingestor(index_dir: Path, checkpoint_every: int = 512) -> Ingestor:
+    index = DocumentIndex(index_dir)
+    return Ingestor(
+        index,
+        IndexingPipeline(index, HashEmbedder()),
         embedding_model=MODEL,
         dim=384,
         checkpoint_every=checkpoint_every,
     )
-    return ingestor.run(list(paths), prune=prune)
+
+
+def ingest(index_dir: Path, *paths: Path, prune: bool = False, checkpoint_every: int = 512):
+    return make_ingestor(index_dir, checkpoint_every).run(list(paths), prune=prune)
 
 
 def load(index_dir: Path) -> Snapshot:
@@ -187,8 +212,7 @@ def test_file_vanishing_mid_run_is_reported(tmp_path: Path, index_dir: Path) -> 
         def discovered(self, total_files: int) -> None:
             (tmp_path / "b.txt").unlink()
 
-    ingestor = Ingestor(DocumentIndex(index_dir), hash_embed, embedding_model=MODEL, dim=384)
-    report = ingestor.run([tmp_path], progress=DeleteAfterDiscovery())
+    report = make_ingestor(index_dir).run([tmp_path], progress=DeleteAfterDiscovery())
     by_name = {Path(r.path).name: r for r in report.results}
     assert by_name["b.txt"].status == FAILED and "disappeared" in by_name["b.txt"].reason
     assert by_name["a.txt"].status == by_name["c.txt"].status == "added"
@@ -202,3 +226,35 @@ def test_checkpoints_commit_progress_during_a_long_ingest(tmp_path: Path, index_
     assert len(load(index_dir).files) == 12
     meta = json.loads((index_dir / DocumentIndex(index_dir).current_name() / "meta.json").read_text())
     assert meta["embedding_model"] == MODEL
+
+
+def test_delete_files_removes_only_those_files_in_one_commit_without_a_model(
+    tmp_path: Path, index_dir: Path
+) -> None:
+    for name in "abc":
+        (tmp_path / f"{name}.txt").write_text(f"Document {name} text. " * 20, encoding="utf-8")
+    ingest(index_dir, tmp_path)
+    index = DocumentIndex(index_dir)
+    before = index.current_name()
+    keys = [str((tmp_path / n).resolve()) for n in ("c.txt", "missing.txt", "a.txt")]
+    removed = index.delete_files(keys)
+    assert [s.file_name for s in removed] == ["c.txt", "a.txt"]
+    snapshot = load(index_dir)
+    assert [s.file_name for s in snapshot.files.values()] == ["b.txt"]
+    assert {d.meta["file_name"] for d in snapshot.passages} == {"b.txt"}
+    assert snapshot.embeddings.shape == (len(snapshot.passages), 384)
+    assert int(snapshot.name.split("-")[1]) == int(before.split("-")[1]) + 1, "one commit"
+    assert index.delete_files(keys) == [] and index.current_name() == snapshot.name, "nothing left: no commit"
+    assert DocumentIndex(tmp_path / "empty").delete_files(keys) == []
+
+
+def test_a_commit_leaves_no_temporary_files_behind(tmp_path: Path, index_dir: Path) -> None:
+    (tmp_path / "a.txt").write_text("Alpha.", encoding="utf-8")
+    ingest(index_dir, tmp_path / "a.txt")
+    (index_dir / ".CURRENT.k1ll3d.tmp").write_text("snap-", encoding="utf-8")  # pointer write killed
+    (tmp_path / "b.txt").write_text("Beta.", encoding="utf-8")
+    ingest(index_dir, tmp_path / "b.txt")
+    leftovers = [p.name for p in index_dir.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+    names = {p.name for p in (index_dir / DocumentIndex(index_dir).current_name()).iterdir()}
+    assert names == {"meta.json", "passages.json", "embeddings.npy", "files.json"}, "format unchanged"

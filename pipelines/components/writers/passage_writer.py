@@ -1,0 +1,123 @@
+"""Write embedded passages of whole files into a DocQA index, one atomic checkpoint per run.
+
+Why not Haystack's ``DocumentWriter``: our index is a set of immutable snapshots with a per-file manifest
+(``files.json``) that lets a re-run skip unchanged files. A batch must therefore arrive as *files* — each
+:class:`~ingest.records.SourceFile` with exactly its passages — so a file's old passages are replaced in
+the same commit that adds its new ones, and a crash never leaves a file half indexed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from haystack import Document, component, default_from_dict, default_to_dict
+
+from ingest.records import SourceFile
+from pipelines.document_stores.snapshots import DocumentIndex, SnapshotTransaction
+
+
+@component
+class PassageWriter:
+    """Put files' embedded passages into the index and commit them (one snapshot per run).
+
+    Usage::
+
+        from pipelines.components.embedders.sentence_embedders import PassageEmbedder
+        from pipelines.components.writers.passage_writer import PassageWriter
+        from pipelines.document_stores.snapshots import DocumentIndex
+
+        writer = PassageWriter(DocumentIndex("./docqa-index"), embedding_model=PassageEmbedder().model)
+        embedded = PassageEmbedder().run(documents=passages)["documents"]  # passages of `source`
+        writer.run(documents=embedded, sources=[source])  # {"documents_written": 12, "snapshot": "snap-..."}
+
+        same = PassageWriter.from_dict(writer.to_dict())
+
+    :param index: the index directory to write.
+    :param embedding_model: the model the passages were embedded with; an index built with another is
+        refused (:class:`~pipelines.document_stores.snapshots.EmbeddingModelMismatchError`).
+    :param lock_timeout: seconds a run without ``transaction`` waits for another writer.
+    """
+
+    def __init__(self, index: DocumentIndex, embedding_model: str, lock_timeout: float = 5.0) -> None:
+        self.index = index
+        self.embedding_model = embedding_model
+        self.lock_timeout = lock_timeout
+
+    def to_dict(self) -> dict[str, Any]:
+        return default_to_dict(
+            self,
+            index=self.index.to_dict(),
+            embedding_model=self.embedding_model,
+            lock_timeout=self.lock_timeout,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PassageWriter:
+        params = dict(data.get("init_parameters", {}))
+        if "index" not in params:
+            raise ValueError("PassageWriter.from_dict: init_parameters.index is missing")
+        params["index"] = DocumentIndex.from_dict(params["index"])
+        return default_from_dict(cls, {**data, "init_parameters": params})
+
+    @component.output_types(documents_written=int, snapshot=str)
+    def run(
+        self,
+        documents: list[Document],
+        sources: list[SourceFile],
+        transaction: SnapshotTransaction | None = None,
+    ) -> dict[str, Any]:
+        """Replace each source file's passages by its embedded ``documents`` and commit a snapshot.
+
+        :param documents: embedded passages (``embedding`` set), each listed in its source's ``passage_ids``.
+        :param sources: one manifest entry per file; together they name every document exactly once.
+        :param transaction: an open transaction on this index (the Ingestor's, holding the writer lock
+            across checkpoints); without it the run takes the lock itself for this one commit.
+        :raises ValueError: a document lacks an embedding or belongs to none of ``sources``.
+        """
+        if transaction is None:
+            dim = len(documents[0].embedding or []) if documents else None
+            if dim is None:
+                raise ValueError("PassageWriter.run without a transaction needs at least one document")
+            with self.index.transaction(self.embedding_model, dim, timeout=self.lock_timeout) as own:
+                return self._write(own, documents, sources)
+        if transaction.index.directory != self.index.directory:
+            raise ValueError(
+                f"PassageWriter for {self.index.directory} was handed a transaction on "
+                f"{transaction.index.directory}"
+            )
+        return self._write(transaction, documents, sources)
+
+    def _write(
+        self, transaction: SnapshotTransaction, documents: list[Document], sources: list[SourceFile]
+    ) -> dict[str, Any]:
+        dim = transaction.dim
+        by_id = {doc.id: doc for doc in documents}
+        additions, claimed = [], 0
+        for source in sources:
+            missing = [pid for pid in source.passage_ids if pid not in by_id]
+            if missing:
+                raise ValueError(f"{source.key}: passage {missing[0]} is not among the documents to write")
+            docs = [by_id[pid] for pid in source.passage_ids]
+            claimed += len(docs)
+            vectors = _vectors(source, docs, dim)
+            additions.append((source, [replace(d, embedding=None) for d in docs], vectors))
+        if claimed != len(documents):
+            strays = sorted(set(by_id) - {pid for s in sources for pid in s.passage_ids})
+            raise ValueError(
+                f"{len(documents) - claimed} document(s) belong to none of the sources "
+                f"(first: {strays[0] if strays else 'a duplicate id'})"
+            )
+        transaction.put_files(additions)
+        return {"documents_written": len(documents), "snapshot": transaction.commit()}
+
+
+def _vectors(source: SourceFile, docs: list[Document], dim: int | None) -> np.ndarray:
+    """The documents' embeddings as one float32 matrix (row i = docs[i]); stored apart from the text."""
+    if any(d.embedding is None for d in docs):
+        first = next(d for d in docs if d.embedding is None)
+        raise ValueError(f"{source.key}: passage {first.id} has no embedding (run an embedder first)")
+    if not docs:
+        return np.zeros((0, dim or 0), dtype=np.float32)
+    return np.asarray([d.embedding for d in docs], dtype=np.float32)
