@@ -19,8 +19,9 @@ DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # per request, all files together
 _CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 DEFAULT_CONCURRENT_ASKS = 2 * _CORES
 # Threads that may run /ask at once, waiting for a reading slot included. Separate from FastAPI's shared
-# pool (40), so questions queued for the reader never starve /search and the other endpoints.
-ASK_THREADS = 64
+# pool (40), so questions queued for the reader never starve /search and the other endpoints. Generous: a
+# thread blocked on a slot costs little, and a curated FAQ answer only waits when all of them are taken.
+ASK_THREADS = 128
 MAX_JSON_BODY_BYTES = 1024 * 1024  # /ask and /search bodies are a question and two numbers
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries and part headers on top of the file bytes
 MAX_QUESTION_CHARS = 1000  # far beyond any real question; the reader truncates long questions anyway
