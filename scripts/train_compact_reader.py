@@ -158,7 +158,8 @@ def main() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-    from pipelines.training.reader_training import TrainingConfig, gold_passage_scores, train_reader
+    from pipelines.training.dev_scores import gold_passage_scores
+    from pipelines.training.reader_training import TrainingConfig, train_reader
 
     work = args.work or args.out.with_name(args.out.name + ".work")
     work.mkdir(parents=True, exist_ok=True)
@@ -190,7 +191,7 @@ def main() -> None:
         import torch
         from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-        from pipelines.training.squad_data import load_squad
+        from pipelines.squad import load_squad
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         model = AutoModelForQuestionAnswering.from_pretrained(args.out, dtype=torch.float32).to(device)

@@ -1,0 +1,78 @@
+"""`docqa`: the one command that fronts DocQA.
+
+It parses flags and prints; the work is done in ``ingest/`` and ``pipelines/``. Commands live by area
+(:mod:`~app.cli.documents`, :mod:`~app.cli.query`, :mod:`~app.cli.faq`, :mod:`~app.cli.evaluate`,
+:mod:`~app.cli.serve`); this module assembles them into :data:`app`. Errors a user can cause or fix
+(missing model, locked or foreign index, unknown document, bad file) print one clear message and exit
+with status 2 — never a traceback — through :mod:`app.cli.errors`, which every command is wrapped in
+(:func:`_add` refuses a command that is not).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from app.cli import documents, evaluate, faq, query, serve
+from app.cli.output import err_console
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="docqa",
+    help="Ask questions of your PDFs and text files. Index with `docqa ingest`, then `docqa search`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+faq_app = typer.Typer(help="Curated FAQ answers, matched before the documents.", no_args_is_help=True)
+
+
+def _add(group: typer.Typer, command: Callable[..., Any], name: str | None = None) -> None:
+    """Register ``command``; it must go through the one user-error handler."""
+    if not getattr(command, "handles_user_errors", False):
+        raise TypeError(f"{command.__name__}: wrap CLI commands in app.cli.errors.handle_user_errors")
+    group.command(name)(command)
+
+
+# Registration order is the order of `docqa --help`.
+_add(app, documents.ingest)
+_add(app, query.search)
+_add(app, query.ask)
+_add(app, serve.ui)
+_add(app, serve.serve)
+app.add_typer(faq_app, name="faq")
+_add(faq_app, faq.faq_load, "load")
+_add(faq_app, faq.faq_list, "list")
+_add(app, documents.documents)
+_add(app, documents.delete)
+_add(app, evaluate.evaluate, "eval")
+_add(app, evaluate.train_reader_command, "train-reader")
+
+
+def _quiet_libraries() -> None:
+    """Model libraries print progress bars and warnings of their own; DocQA shows its own progress."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # "Loading weights" bars on every model load
+    except ImportError:
+        pass
+
+
+def main() -> None:
+    """Entry point of the ``docqa`` console script and ``python -m app.cli``."""
+    _quiet_libraries()
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

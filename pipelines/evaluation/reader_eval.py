@@ -2,13 +2,13 @@
 
 ``docqa eval --reader`` gives each question its own paragraph (the gold passage) and scores the reader
 with the official metrics; ``docqa eval --calibrate`` picks the τ that maximises F1 and stores it
-(``pipelines.components.readers.calibration``). One reading pass serves both: we keep, per question, the best span
-(forced answer) and ``null_score_diff``, so the metrics for any τ are computed without reading again.
+(``pipelines.components.readers.calibration``). One reading pass serves both: we keep, per question, the
+best span (forced answer) and ``null_score_diff``, so the metrics for any τ are computed without reading
+again. Files are read by :mod:`pipelines.squad`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -19,8 +19,11 @@ from typing import Any
 import numpy as np
 from haystack import Document
 
-from docqa.errors import InvalidInputError
-from pipelines.evaluation.squad_metrics import squad_v2_metrics
+from pipelines.evaluation.squad_metrics import score_question, squad_v2_metrics
+from pipelines.squad import SquadFile, SquadFileError, read_squad
+
+__all__ = ["ReaderExample", "ReaderRun", "SquadFileError", "best_threshold", "calibrate", "evaluate_reader",
+           "load_squad_examples", "read_examples", "score_runs", "squad_reader_examples"]
 
 
 @dataclass
@@ -46,40 +49,25 @@ class ReaderRun:
     seconds: float
 
 
-class SquadFileError(InvalidInputError):
-    """The SQuAD file cannot be used; the message names the file and the field."""
+def squad_reader_examples(squad: SquadFile) -> list[ReaderExample]:
+    """Every question of a read SQuAD file with its own paragraph as the only passage (one ``Document``
+    per paragraph with ``meta["title"]`` and ``meta["paragraph_index"]``, counted over the whole file)."""
+    examples: list[ReaderExample] = []
+    for paragraph in squad.paragraphs:
+        doc = Document(content=paragraph.context,
+                       meta={"title": paragraph.title, "paragraph_index": paragraph.number})
+        for ex in paragraph.examples:
+            answers = [] if ex.marked_impossible else list(ex.gold_texts)
+            examples.append(ReaderExample(ex.qid, ex.question, [doc], answers, ex.marked_impossible))
+    return examples
 
 
 def load_squad_examples(path: str | Path) -> list[ReaderExample]:
-    """Questions of an official SQuAD 2.0 JSON file, each with its own paragraph as the only passage
-    (a ``Document`` with ``meta["title"]``, ``meta["paragraph_index"]``)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise SquadFileError(f"{path}: no such file") from err
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SquadFileError(f"{path}: not a JSON file ({err})") from err
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise SquadFileError(f"{path}: expected the SQuAD format with a top-level 'data' list")
-    examples: list[ReaderExample] = []
-    paragraph_index = 0
-    for a_i, article in enumerate(data["data"]):
-        title = article.get("title", "")
-        for p_i, paragraph in enumerate(article.get("paragraphs", [])):
-            if not isinstance(paragraph.get("context"), str):
-                raise SquadFileError(f"{path}: data[{a_i}].paragraphs[{p_i}].context is missing or not text")
-            doc = Document(content=paragraph["context"],
-                           meta={"title": title, "paragraph_index": paragraph_index})
-            paragraph_index += 1
-            for q_i, qa in enumerate(paragraph.get("qas", [])):
-                if "id" not in qa or "question" not in qa:
-                    where = f"data[{a_i}].paragraphs[{p_i}].qas[{q_i}]"
-                    raise SquadFileError(f"{path}: {where} lacks 'id' or 'question'")
-                impossible = bool(qa.get("is_impossible", False))
-                answers = [] if impossible else [a["text"] for a in qa.get("answers", [])]
-                examples.append(ReaderExample(qa["id"], qa["question"], [doc], answers, impossible))
-    return examples
+    """:func:`squad_reader_examples` of the SQuAD 2.0 (or 1.1) file at ``path``.
+
+    :raises SquadFileError: naming the file and the entry when it is missing or not SQuAD-shaped.
+    """
+    return squad_reader_examples(read_squad(path))
 
 
 def read_examples(
@@ -151,8 +139,6 @@ def best_threshold(examples: Sequence[ReaderExample], runs: Sequence[ReaderRun])
     go to the smaller τ. Exact, unlike the official search's 0.0 start value.
     """
     golds = {e.qid: e.answers for e in examples}
-    from pipelines.evaluation.squad_metrics import score_question
-
     gain = []  # (diff, f1 if answered, f1 if not answered)
     for run in runs:
         answers = golds[run.qid]

@@ -1,21 +1,23 @@
 """Passage-retrieval evaluation on SQuAD-format files: recall@k, MRR and query latency.
 
 Why its own module: ``docqa eval`` and ``benchmarks/ingest_retrieve.py`` must measure retrieval the same
-way, so that a number in a closing note and a number from the CLI mean the same thing. Neither the loader
-nor the evaluator knows anything about how the index is built: the evaluator takes any callable that maps a
-question to a ranked list of passages (Documents or ids).
+way, so that a number in a closing note and a number from the CLI mean the same thing. Files are read by
+:mod:`pipelines.squad`; this module turns their paragraphs into passages. Neither knows anything about how
+the index is built: the evaluator takes any callable that maps a question to a ranked list of passages
+(Documents or ids).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from haystack import Document
+
+from pipelines.squad import SquadFile, read_squad
 
 Question = tuple[str, str, str]
 """(question id, question text, id of the gold passage)."""
@@ -27,66 +29,45 @@ def passage_id(title: str, context: str) -> str:
     return f"squad-{digest[:24]}"
 
 
-def load_squad_passages(path: str | Path) -> tuple[list[Document], list[Question]]:
-    """Read a SQuAD (1.1 or 2.0) JSON file: one passage per paragraph, and its answerable questions.
+def squad_passages(squad: SquadFile) -> tuple[list[Document], list[Question]]:
+    """One passage per paragraph of a read SQuAD file, and its answerable questions.
 
-    Every passage gets ``meta`` ``title`` (the article title, as in the file), ``source`` (the file name),
+    Every passage gets ``meta`` ``title`` (the article title, stripped), ``source`` (the file name),
     ``article_index`` and ``paragraph_index``; its id is :func:`passage_id`, so it is stable across runs
-    and identical paragraphs (e.g. in a distractor file) collapse to one passage. Unanswerable questions
-    (``is_impossible``) are left out because they have no gold passage to retrieve.
-
-    :raises FileNotFoundError: when ``path`` does not exist.
-    :raises ValueError: naming the file and the field when the JSON is not SQuAD-shaped.
+    and identical paragraphs (e.g. in a distractor file) collapse to one passage. Questions the file marks
+    ``is_impossible`` are left out because they have no gold passage to retrieve.
     """
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
-    if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
-        raise ValueError(f"{path}: not a SQuAD file (expected an object with a 'data' list)")
-
     passages: list[Document] = []
     seen: set[str] = set()
     questions: list[Question] = []
-    for ai, article in enumerate(raw["data"]):
-        if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
-            raise ValueError(f"{path}: data[{ai}] has no 'paragraphs' list")
-        title = str(article.get("title", "")).strip()
-        for pi, paragraph in enumerate(article["paragraphs"]):
-            context = paragraph.get("context") if isinstance(paragraph, dict) else None
-            if not isinstance(context, str) or not context.strip():
-                raise ValueError(f"{path}: data[{ai}].paragraphs[{pi}].context is missing or empty")
-            pid = passage_id(title, context)
-            if pid not in seen:
-                seen.add(pid)
-                passages.append(
-                    Document(
-                        id=pid,
-                        content=context,
-                        meta={
-                            "title": title,
-                            "source": path.name,
-                            "article_index": ai,
-                            "paragraph_index": pi,
-                        },
-                    )
-                )
-            for qi, qa in enumerate(paragraph.get("qas", []) or []):
-                if not isinstance(qa, dict) or not isinstance(qa.get("question"), str):
-                    raise ValueError(f"{path}: data[{ai}].paragraphs[{pi}].qas[{qi}].question is missing")
-                if qa.get("is_impossible", False):
-                    continue
-                qid = str(qa.get("id", f"{ai}-{pi}-{qi}"))
-                questions.append((qid, qa["question"], pid))
+    for paragraph in squad.paragraphs:
+        title = paragraph.title.strip()
+        pid = passage_id(title, paragraph.context)
+        if pid not in seen:
+            seen.add(pid)
+            meta = {"title": title, "source": squad.path.name, "article_index": paragraph.article_index,
+                    "paragraph_index": paragraph.paragraph_index}
+            passages.append(Document(id=pid, content=paragraph.context, meta=meta))
+        questions += [(ex.qid, ex.question, pid) for ex in paragraph.examples if not ex.marked_impossible]
     return passages, questions
 
 
+def load_squad_passages(path: str | Path) -> tuple[list[Document], list[Question]]:
+    """:func:`squad_passages` of the SQuAD (1.1 or 2.0) file at ``path``.
+
+    :raises SquadFileError: naming the file and the field when it is missing or not SQuAD-shaped.
+    """
+    return squad_passages(read_squad(path))
+
+
 def load_squad_corpus(
-    path: str | Path, distractors: Iterable[str | Path] = ()
+    path: str | Path | SquadFile, distractors: Iterable[str | Path] = ()
 ) -> tuple[list[Document], list[Question]]:
-    """Passages of ``path`` plus every distractor file (deduplicated), and the questions of ``path`` only."""
-    passages, questions = load_squad_passages(path)
+    """Passages of ``path`` plus every distractor file (deduplicated), and the questions of ``path`` only.
+
+    ``path`` may also be an already read :class:`~pipelines.squad.SquadFile`.
+    """
+    passages, questions = squad_passages(path if isinstance(path, SquadFile) else read_squad(path))
     seen = {p.id for p in passages}
     for extra in distractors:
         more, _ = load_squad_passages(extra)

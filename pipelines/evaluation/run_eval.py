@@ -17,10 +17,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from docqa.config import Settings
+from docqa.errors import InvalidInputError
 from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
 from pipelines.document_stores.searcher import SnapshotSearcher
 from pipelines.document_stores.snapshots import Snapshot, SourceFile, utc_now
 from pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
+from pipelines.squad import SquadFile, read_squad
 
 EVAL_TOP_K = 20
 
@@ -67,7 +69,7 @@ def _progress(console: Console) -> Progress:
 
 
 def run_retrieval_eval(
-    squad_json: Path,
+    squad_json: Path | SquadFile,
     distractors: Sequence[Path] = (),
     *,
     embedding_model: str | None = None,
@@ -76,11 +78,16 @@ def run_retrieval_eval(
     console: Console | None = None,
 ) -> tuple[dict[str, Any], SnapshotSearcher]:
     """The ``docqa eval`` retrieval contract (questions, retrieval metrics, indexing passages/seconds),
-    and the searcher over the temporary index, which the reader evaluation reuses end to end."""
+    and the searcher over the temporary index, which the reader evaluation reuses end to end.
+
+    :raises SquadFileError: when a file is not SQuAD-shaped; ``InvalidInputError`` when ``squad_json`` has
+        no answerable question.
+    """
     model = embedding_model or Settings.from_env().embedding_model
     passages, questions = load_squad_corpus(squad_json, distractors)
     if not questions:
-        raise ValueError(f"{squad_json}: has no answerable questions to evaluate")
+        path = squad_json.path if isinstance(squad_json, SquadFile) else squad_json
+        raise InvalidInputError(f"{path}: has no answerable questions to evaluate")
     passage_embedder, query_embedder = PassageEmbedder(model=model), QueryEmbedder(model=model)
     passage_embedder.warm_up()
     query_embedder.warm_up()
@@ -138,9 +145,9 @@ def run_eval(
     from pipelines.evaluation.reader_eval import (
         ReaderExample,
         calibrate,
-        load_squad_examples,
         read_examples,
         score_runs,
+        squad_reader_examples,
     )
 
     console = console or Console(stderr=True)
@@ -150,8 +157,9 @@ def run_eval(
         # Evaluation never swaps models silently: no compact fallback ("compact" works when asked for).
         # Loading first makes a missing model fail before the long retrieval run.
         reader, _ = select_reader(settings.reader_model, settings.reader_backend, allow_fallback=False)
+    squad = read_squad(squad_json)  # read once: its passages are indexed, its questions asked and read
     result, searcher = run_retrieval_eval(
-        squad_json,
+        squad,
         distractors,
         embedding_model=embedding_model,
         mode=mode,
@@ -161,7 +169,7 @@ def run_eval(
     if reader is None:
         return result
 
-    examples = load_squad_examples(squad_json)
+    examples = squad_reader_examples(squad)
     if limit:
         examples = examples[:limit]
     with _progress(console) as bars:

@@ -8,20 +8,12 @@ from "answer nothing" with threshold 0.0), so our numbers are comparable with pu
 from __future__ import annotations
 
 import collections
-import re
-import string
 from collections.abc import Mapping, Sequence
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCT = set(string.punctuation)
+from pipelines.squad import normalize_answer  # the one answer normaliser (the reader merges answers by it)
 
-
-def normalize_answer(text: str) -> str:
-    """Lower text and remove punctuation, articles and extra whitespace (official order)."""
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in _PUNCT)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+__all__ = ["compute_exact", "compute_f1", "find_best_thresh", "get_tokens", "gold_answers_for_scoring",
+           "normalize_answer", "score_question", "squad_v2_metrics"]
 
 
 def get_tokens(text: str) -> list[str]:

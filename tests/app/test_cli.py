@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli.commands import app
+from app.cli import app
 from tests.conftest import REPO, SAMPLES
 
 runner = CliRunner()
@@ -104,7 +104,7 @@ def test_search_on_an_empty_index_says_what_to_do(tmp_path: Path) -> None:
 def test_missing_embedding_model_is_one_clear_message_not_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "DOCQA_EMBEDDING_MODEL": str(tmp_path / "no-such-model"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "app.cli.commands", "ingest", str(SAMPLES), "--index", str(tmp_path / "i")],
+        [sys.executable, "-m", "app.cli", "ingest", str(SAMPLES), "--index", str(tmp_path / "i")],
         capture_output=True,
         text=True,
         env=env,
@@ -178,3 +178,70 @@ def test_ask_falls_back_to_the_compact_reader_and_says_so(sample_index: Path, tm
     assert data["reader"] == "compact" and data["reader_fallback"] is True
     assert "compact offline reader — lower accuracy" in data["reader_notice"]
     assert data["answers"] and data["answers"][0]["sources"][0]["file"].endswith("normans.txt")
+
+
+def _registered_commands():
+    from app.cli import faq_app
+
+    for group in (app, faq_app):
+        for info in group.registered_commands:
+            yield info.name or info.callback.__name__, info.callback
+
+
+def test_every_command_goes_through_the_one_user_error_handler() -> None:
+    from app.cli import _add
+
+    commands = dict(_registered_commands())
+    assert {"ingest", "search", "ask", "ui", "serve", "load", "list", "documents", "delete", "eval",
+            "train-reader"} <= set(commands)
+    assert all(getattr(callback, "handles_user_errors", False) for callback in commands.values())
+
+    def unwrapped() -> None:
+        """A command that forgot the handler."""
+
+    with pytest.raises(TypeError, match="handle_user_errors"):
+        _add(typer_app(), unwrapped)
+
+
+def typer_app():
+    import typer
+
+    return typer.Typer()
+
+
+@pytest.fixture
+def bad_squad(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.json"
+    path.write_text('{"data": [{"title": "x", "paragraphs": [{"qas": []}]}]}', encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["delete", "nothing.txt"], "No indexed document matches 'nothing.txt'"),
+        (["eval", "{tmp}/none.json", "--retriever-only"], "none.json: no such file"),
+        (["eval", "{squad}", "--reader", "{tmp}/no-reader"], "--retriever-only"),
+        (["train-reader", "--train", "{squad}", "--out", "{tmp}/out"], "has no \"context\" text"),
+        (["faq", "load", "{tmp}/missing.csv"], "missing.csv"),
+        (["search", "anything", "--mode", "sideways"], "docqa ingest"),
+    ],
+)
+def test_user_errors_print_one_message_without_traceback_and_exit_2(
+    tmp_path: Path, bad_squad: Path, args: list[str], message: str
+) -> None:
+    argv = [a.format(tmp=tmp_path, squad=bad_squad) for a in args]
+    if argv[0] not in ("eval", "train-reader"):
+        argv += ["--index", str(tmp_path / "index")]
+    result = runner.invoke(app, argv, env={"HF_HUB_OFFLINE": "1"})
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output + result.stderr
+    assert result.stderr.startswith("error:") and result.stderr.count("error:") == 1, result.stderr
+    assert message in result.stderr
+
+
+def test_missing_reader_for_eval_names_the_way_out(tmp_path: Path, bad_squad: Path) -> None:
+    """The hint belongs to a missing model only: a bad SQuAD file is named without it."""
+    bad = runner.invoke(app, ["eval", str(bad_squad), "--retriever-only"])
+    assert bad.exit_code == 2 and "bad.json" in bad.stderr and "--retriever-only" not in bad.stderr

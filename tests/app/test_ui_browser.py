@@ -46,7 +46,7 @@ def free_port() -> int:
 
 
 def docqa_has_ui_command() -> bool:
-    from app.cli.commands import app
+    from app.cli import app
 
     return any(
         (command.name or getattr(command.callback, "__name__", "")) == "ui"

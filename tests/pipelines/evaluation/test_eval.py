@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli.commands import app
+from app.cli import app
 
 
 @pytest.fixture

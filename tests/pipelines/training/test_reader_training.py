@@ -8,25 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from app.cli import app
 from pipelines.components.readers.qa_windows import build_windows
-from pipelines.training.reader_training import (
-    STATE_DIR,
-    TrainingConfig,
-    TrainingError,
-    bucketed_batches,
-    build_training_features,
-    run_train_reader_cli,
-    train_reader,
-)
-from pipelines.training.squad_data import (
+from pipelines.squad import (
     ANSWER_NOT_AT_START,
     BAD_FIELD,
     DUPLICATE_ID,
     MISSING_FIELD,
-    SquadDataError,
+    SquadFileError,
     load_squad,
 )
+from pipelines.training.checkpoints import STATE_DIR
+from pipelines.training.features import bucketed_batches, build_training_features
+from pipelines.training.reader_training import TrainingConfig, TrainingError, train_reader
 
 PARAGRAPHS = [
     ("Rollo was a Viking leader. He founded the Duchy of Normandy in 911 near the river Seine.",
@@ -141,7 +137,7 @@ def test_windows_are_the_readers_and_answerless_windows_point_at_cls():
     from transformers import AutoTokenizer
 
     from pipelines.model_loading import packaged_embedding_model_dir
-    from pipelines.training.squad_data import AnswerSpan, SquadExample
+    from pipelines.squad import AnswerSpan, SquadExample
 
     tokenizer = AutoTokenizer.from_pretrained(packaged_embedding_model_dir())
     filler = " ".join(f"Sentence number {i} says nothing at all." for i in range(30))
@@ -203,6 +199,11 @@ def test_bad_questions_are_reported_counted_and_skipped(tmp_path):
     assert "1 answer offsets repaired" in text and "7 questions skipped" in text
 
 
+def train_cli(*args: str):
+    """``docqa train-reader ARGS`` as a user runs it (errors go through the CLI's one handler)."""
+    return CliRunner().invoke(app, ["train-reader", *args], env={"HF_HUB_OFFLINE": "1"})
+
+
 @pytest.mark.parametrize(("content", "message"), [
     ("", "the file is empty"),
     ("{not json", "is not valid JSON"),
@@ -212,30 +213,35 @@ def test_bad_questions_are_reported_counted_and_skipped(tmp_path):
 def test_unusable_files_fail_with_one_clear_message(tmp_path, content, message, tiny_qa_model_dir):
     path = tmp_path / "train.json"
     path.write_text(content, encoding="utf-8")
-    with pytest.raises(SquadDataError, match=message):
+    with pytest.raises(SquadFileError, match=message):
         load_squad(path)
-    lines: list[str] = []
-    cfg = TrainingConfig(train_file=path, out_dir=tmp_path / "out", base_model=str(tiny_qa_model_dir),
-                         show_progress=False)
-    assert run_train_reader_cli(cfg, echo=lines.append) == 2
-    assert lines == [f"error: {path}: " + lines[0].split(f"{path}: ", 1)[1]] and message in lines[0]
-    assert "Traceback" not in "\n".join(lines)
+    result = train_cli("--train", str(path), "--out", str(tmp_path / "out"), "--base", str(tiny_qa_model_dir))
+    assert result.exit_code == 2
+    err = " ".join(result.stderr.split())
+    assert err.startswith(f"error: {path}: ") and message in err
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_gzipped_squad_reads_like_the_plain_file(tmp_path):
+    import gzip
+
+    plain = squad_file(tmp_path / "train.json")
+    packed = tmp_path / "train.json.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    examples, report = load_squad(plain)
+    examples_gz, report_gz = load_squad(packed)
+    assert examples_gz == examples and report_gz.sha256 != report.sha256 and report_gz.usable == report.usable
 
 
 def test_cli_names_a_missing_base_model_and_a_used_out_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     data = squad_file(tmp_path / "train.json")
-    lines: list[str] = []
-    cfg = TrainingConfig(train_file=data, out_dir=tmp_path / "out", base_model="nobody/no-such-model",
-                         show_progress=False)
-    assert run_train_reader_cli(cfg, echo=lines.append) == 2
-    assert "huggingface-cli download nobody/no-such-model" in lines[-1]
+    result = train_cli("--train", str(data), "--out", str(tmp_path / "out"), "--base", "nobody/no-such-model")
+    assert result.exit_code == 2
+    assert "huggingface-cli download nobody/no-such-model" in " ".join(result.stderr.split())
     used = tmp_path / "used"
     used.mkdir()
     (used / "keep.txt").write_text("precious")
-    lines.clear()
-    cfg = TrainingConfig(train_file=data, out_dir=used, base_model="nobody/no-such-model",
-                         show_progress=False)
-    assert run_train_reader_cli(cfg, echo=lines.append) == 2
-    assert "is not empty" in lines[-1] and (used / "keep.txt").read_text() == "precious"
+    result = train_cli("--train", str(data), "--out", str(used), "--base", "nobody/no-such-model")
+    assert result.exit_code == 2
+    assert "is not empty" in result.stderr and (used / "keep.txt").read_text() == "precious"

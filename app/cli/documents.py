@@ -1,0 +1,104 @@
+"""`docqa ingest`, `docqa documents`, `docqa delete`: what is in the index.
+
+The work is done by :class:`pipelines.api.DocQA` (and ``ingest/``); these commands parse flags and print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from app.cli.errors import handle_user_errors
+from app.cli.options import EmbeddingOpt, IndexOpt, JsonOpt
+from app.cli.output import console, print_json
+
+
+def open_docqa(index: Path | None, embedding_model: str | None = None):
+    """The Python API over ``index`` (imported late: model libraries are slow to import)."""
+    from pipelines.api import DocQA
+
+    return DocQA(index, embedding_model=embedding_model)
+
+
+@handle_user_errors
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+    index: IndexOpt = None,
+    embedding_model: EmbeddingOpt = None,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Remove indexed documents whose files are gone.")
+    ] = False,
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Save progress every N passages: a crash loses at most this much work.")
+    ] = 512,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List unchanged files in the report too.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index every PDF, .txt and .md file under PATHS. Unchanged files are not re-embedded."""
+    from app.cli.ingest_report import RichIngestProgress, render_report
+    from ingest.ingestor import IngestProgress
+
+    qa = open_docqa(index, embedding_model)
+    if as_json:
+        report = qa.ingest(paths, prune=prune, checkpoint_every=checkpoint_every, progress=IngestProgress())
+        print_json(report.to_dict(), ascii_only=True)
+    else:
+        console.print(f"Indexing into [bold]{escape(str(qa.index.directory))}[/]")
+        with RichIngestProgress(console) as progress:
+            report = qa.ingest(paths, prune=prune, checkpoint_every=checkpoint_every, progress=progress)
+        render_report(report, console, verbose=verbose)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@handle_user_errors
+def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """List what is indexed: file, pages, passages, when it was ingested."""
+    qa = open_docqa(index)
+    docs = qa.documents()
+    if as_json:
+        print_json(
+            [
+                {
+                    "file": d.key,
+                    "title": d.title,
+                    "pages": d.pages,
+                    "passages": len(d.passage_ids),
+                    "ingested_at": d.ingested_at,
+                    "sha256": d.sha256,
+                }
+                for d in docs
+            ]
+        )
+        return
+    if not docs:
+        console.print(f"No documents in {escape(str(qa.index.directory))}. Run `docqa ingest FOLDER`.")
+        return
+    table = Table(title=f"{len(docs)} documents in {escape(str(qa.index.directory))}")
+    for column, justify in (
+        ("file", "left"),
+        ("pages", "right"),
+        ("passages", "right"),
+        ("ingested at", "left"),
+    ):
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for d in docs:
+        table.add_row(escape(d.key), str(d.pages), str(len(d.passage_ids)), d.ingested_at)
+    console.print(table)
+
+
+@handle_user_errors
+def delete(
+    file: Annotated[str, typer.Argument(help="Path or file name of an indexed document.")],
+    index: IndexOpt = None,
+    embedding_model: EmbeddingOpt = None,
+) -> None:
+    """Remove FILE's passages from the index (the file itself is not touched)."""
+    qa = open_docqa(index, embedding_model)
+    for source in qa.delete(file):
+        console.print(f"Removed {escape(source.key)} ({len(source.passage_ids)} passages)")

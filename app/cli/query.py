@@ -1,0 +1,111 @@
+"""`docqa search` and `docqa ask`: passages and answers for a question, with their sources.
+
+Retrieval and reading happen in :class:`pipelines.api.DocQA`; these commands only print the results.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from app.cli.documents import open_docqa
+from app.cli.errors import fail, handle_user_errors
+from app.cli.options import BackendOpt, EmbeddingOpt, IndexOpt, JsonOpt, ModeOpt, NoFallbackOpt, ReaderOpt
+from app.cli.output import console, err_console, highlight, print_json, source_label
+
+
+def _require_documents(qa) -> None:
+    """Searching an empty index is a mistake worth a hint, not an empty result."""
+    if not qa.index.exists():
+        raise fail(f"The index at {qa.index.directory} is empty. Run `docqa ingest FOLDER` first.")
+
+
+@handle_user_errors
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, e.g. a question.")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="How many passages.")] = 5,
+    mode: ModeOpt = "hybrid",
+    index: IndexOpt = None,
+    embedding_model: EmbeddingOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the passages that best match QUERY, with file, page and score."""
+    qa = open_docqa(index, embedding_model)
+    _require_documents(qa)
+    passages = qa.search(query, top_k=top_k, mode=mode)
+    if as_json:
+        print_json({"query": query, "passages": [p.to_dict() for p in passages]})
+        return
+    if not passages:
+        console.print("No passages found.")
+        return
+    for rank, p in enumerate(passages, start=1):
+        where = source_label(p.file, p.page)
+        console.rule(f"[bold]{rank}.[/] {escape(where)}  [dim]score {p.score:.3f}[/]", align="left")
+        console.print(escape(p.content))
+
+
+@handle_user_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in plain words.")],
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Passages to read.")] = 5,
+    max_answers: Annotated[int, typer.Option("--answers", "-n", min=1, help="Answers to show.")] = 3,
+    threshold: Annotated[
+        float | None,
+        typer.Option("--no-answer-threshold", help="τ: higher answers more often [default: calibrated]"),
+    ] = None,
+    index: IndexOpt = None,
+    reader: ReaderOpt = None,
+    backend: BackendOpt = None,
+    no_fallback: NoFallbackOpt = False,
+    embedding_model: EmbeddingOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer QUESTION from your documents: ranked answers with source, page and the passage highlighted."""
+    from pipelines.api import DocQA
+
+    qa = DocQA(
+        index,
+        embedding_model=embedding_model,
+        reader_model=reader,
+        reader_backend=backend,
+        reader_fallback=False if no_fallback else None,
+    )
+    _require_documents(qa)
+    result = qa.ask(question, top_k=top_k, max_answers=max_answers, no_answer_threshold=threshold)
+    if as_json:
+        print_json(result.to_dict())
+        raise typer.Exit(2 if result.reader_error else 0)
+    if result.reader_error:
+        # Still useful without a reader: the passages that match, then exit 2 (the reader is missing).
+        err_console.print(f"[bold red]Reader unavailable:[/] {escape(result.reader_error)}")
+        console.print("[bold]Passages that match your question:[/]")
+        for p in result.passages:
+            console.rule(escape(source_label(p.file, p.page)), align="left")
+            console.print(escape(p.content))
+        raise typer.Exit(2)
+    if getattr(result, "from_faq", False):
+        match = result.faq
+        console.print(f"[bold]{escape(result.answers[0].text)}[/]")
+        console.print(
+            f'[dim]From the FAQ: "{escape(match.entry.question)}" (similarity {match.similarity:.2f})[/]'
+        )
+        return
+    if result.reader_notice:
+        err_console.print(f"[yellow]Note:[/] {escape(result.reader_notice)}")
+    if result.no_answer:
+        console.print("[bold]No answer found in your documents.[/] Closest candidates (unsure):")
+    for rank, answer in enumerate(result.answers, start=1):
+        src = answer.source
+        also = f" (+{len(answer.sources) - 1} more sources)" if len(answer.sources) > 1 else ""
+        label = "[yellow]unsure[/] " if answer.unsure else ""
+        console.rule(
+            f"[bold]{rank}. {escape(answer.text)}[/]  {label}"
+            f"[dim]{answer.score:.0%} — {escape(source_label(src.file, src.page))}{also}[/]",
+            align="left",
+        )
+        console.print(highlight(src.passage, src.passage_start, src.passage_end))
+    t = result.timings_ms
+    console.print(f"[dim]retrieval {t.get('retrieval', 0):.0f} ms, reading {t.get('reading', 0):.0f} ms[/]")

@@ -1,0 +1,73 @@
+"""`docqa ui` (the search page) and `docqa serve` (the HTTP API): long-running front ends."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from app.cli.errors import handle_user_errors
+from app.cli.options import BackendOpt, EmbeddingOpt, IndexOpt, ReaderOpt
+from docqa import config
+
+
+@handle_user_errors
+def ui(
+    index: IndexOpt = None,
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port for the page.")] = 8501,
+    host: Annotated[
+        str,
+        typer.Option(help="Address: 127.0.0.1 keeps the page on this machine, 0.0.0.0 opens it."),
+    ] = "127.0.0.1",
+    samples: Annotated[
+        bool, typer.Option("--samples", help="Index the bundled sample documents if the index is empty.")
+    ] = False,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the page in your web browser.")] = False,
+    reader: ReaderOpt = None,
+    backend: BackendOpt = None,
+    embedding_model: EmbeddingOpt = None,
+) -> None:
+    """Serve the search page: ask questions in your browser, add and remove documents. Prints its URL."""
+    from app.ui.launcher import run_ui
+
+    for variable, value in (
+        (config.READER_MODEL, reader),
+        (config.READER_BACKEND, backend),
+        (config.EMBEDDING_MODEL, embedding_model),
+    ):
+        if value:
+            # The page runs in its own (Streamlit) process and reads its configuration from the environment.
+            os.environ[variable] = value
+    raise typer.Exit(run_ui(index, port, host=host, samples=samples, headless=not open_browser))
+
+
+@handle_user_errors
+def serve(
+    host: Annotated[
+        str, typer.Option(help=f"Address to listen on; non-loopback needs {config.API_KEY}.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    index: IndexOpt = None,
+    reader: ReaderOpt = None,
+    backend: BackendOpt = None,
+    embedding_model: EmbeddingOpt = None,
+    max_upload_mb: Annotated[int, typer.Option(min=1, help="Largest accepted upload, in MiB.")] = 50,
+    max_concurrent_asks: Annotated[
+        int | None, typer.Option(min=1, help="Questions read at once (default 2 x cores); others wait.")
+    ] = None,
+) -> None:
+    """Serve the HTTP API for other applications (OpenAPI docs at /docs)."""
+    from app.server.limits import DEFAULT_CONCURRENT_ASKS
+    from app.server.running import serve as run_server
+
+    run_server(
+        host,
+        port,
+        index,
+        embedding_model=embedding_model,
+        reader_model=reader,
+        reader_backend=backend,
+        max_upload_bytes=max_upload_mb * 1024 * 1024,
+        max_concurrent_asks=max_concurrent_asks or DEFAULT_CONCURRENT_ASKS,
+    )
