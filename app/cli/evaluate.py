@@ -13,7 +13,15 @@ import typer
 from rich.table import Table
 
 from app.cli.errors import fail, handle_user_errors
-from app.cli.options import BackendOpt, EmbeddingOpt, JsonOpt, ModeOpt, ReaderOpt
+from app.cli.options import (
+    BackendOpt,
+    EmbeddingOpt,
+    JsonOpt,
+    ModeOpt,
+    ReaderOpt,
+    checked_backend,
+    checked_mode,
+)
 from app.cli.output import console, err_console, print_json
 from docqa.config import DEFAULT_READER_MODEL
 from docqa.errors import UnavailableError
@@ -53,6 +61,7 @@ def evaluate(
     for path in [squad_json, *(distractors or [])]:
         if not path.is_file():
             raise fail(f"{path}: no such file")
+    mode, backend = checked_mode(mode), checked_backend(backend)  # fail before the long indexing run
     result = run_eval(
         squad_json,
         distractors or [],

@@ -39,3 +39,25 @@ BackendOpt = Annotated[
     ),
 ]
 ModeOpt = Annotated[str, typer.Option(help="hybrid (default), dense or bm25.")]
+
+
+def checked_mode(mode: str) -> str:
+    """``--mode`` as the documented name; an unknown one fails here, before any model is loaded.
+
+    :raises InvalidInputError: listing the modes (shown by the CLI's error handler).
+    """
+    from pipelines.components.retrievers.search_mode import SearchMode
+
+    return SearchMode.from_str(mode).value
+
+
+def checked_backend(backend: str | None) -> str | None:
+    """``--backend`` as the documented name (``None``: the configured default).
+
+    :raises ConfigError: listing the backends (shown by the CLI's error handler).
+    """
+    if backend is None:
+        return None
+    from pipelines.components.readers.backends import ReaderBackendName
+
+    return ReaderBackendName.from_str(backend).value

@@ -12,7 +12,16 @@ from rich.markup import escape
 
 from app.cli.documents import open_docqa
 from app.cli.errors import fail, handle_user_errors
-from app.cli.options import BackendOpt, EmbeddingOpt, IndexOpt, JsonOpt, ModeOpt, NoFallbackOpt, ReaderOpt
+from app.cli.options import (
+    BackendOpt,
+    EmbeddingOpt,
+    IndexOpt,
+    JsonOpt,
+    ModeOpt,
+    NoFallbackOpt,
+    ReaderOpt,
+    checked_mode,
+)
 from app.cli.output import console, err_console, highlight, print_json, source_label
 
 
@@ -34,7 +43,7 @@ def search(
     """Print the passages that best match QUERY, with file, page and score."""
     qa = open_docqa(index, embedding_model)
     _require_documents(qa)
-    passages = qa.search(query, top_k=top_k, mode=mode)
+    passages = qa.search(query, top_k=top_k, mode=checked_mode(mode))
     if as_json:
         print_json({"query": query, "passages": [p.to_dict() for p in passages]})
         return

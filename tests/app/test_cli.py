@@ -225,6 +225,8 @@ def bad_squad(tmp_path: Path) -> Path:
         (["train-reader", "--train", "{squad}", "--out", "{tmp}/out"], "has no \"context\" text"),
         (["faq", "load", "{tmp}/missing.csv"], "missing.csv"),
         (["search", "anything", "--mode", "sideways"], "docqa ingest"),
+        (["eval", "{squad}", "--mode", "sideways"], "unknown search mode 'sideways' (choose from hybrid"),
+        (["eval", "{squad}", "--backend", "abacus"], "unknown reader backend 'abacus'; choose one of: torch"),
     ],
 )
 def test_user_errors_print_one_message_without_traceback_and_exit_2(
