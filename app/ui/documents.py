@@ -16,13 +16,19 @@ from app.ui.formatting import md_escape, plural, short_id, when
 from app.ui.ingesting import remember_report, run_ingest, show_report
 from docqa.errors import DocQAError
 from ingest.ingestor import IngestReport
-from ingest.loaders import SUPPORTED_SUFFIXES
+from ingest.loaders import PDF_SUFFIXES, SUPPORTED_SUFFIXES, TEXT_SUFFIXES
 from ingest.uploads import remove_upload, settle_uploads, stage_uploads, superseded, upload_lock
 from pipelines.api import DocQA, DocumentNotFoundError
 from pipelines.document_stores.snapshots import IndexLockedError, IndexStoreError, SourceFile
 from pipelines.model_loading import ModelUnavailableError
 
-UPLOAD_TYPES = sorted(suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES)
+# Whatever the ingest reads, PDFs first, then plain text, then Markdown (the order the uploader lists them).
+UPLOAD_TYPES = [
+    suffix.lstrip(".")
+    for suffix in sorted(
+        SUPPORTED_SUFFIXES, key=lambda s: (s not in PDF_SUFFIXES, s not in TEXT_SUFFIXES, len(s), s)
+    )
+]
 CONFIRM_KEY = "confirm_delete"
 
 
