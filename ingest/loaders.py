@@ -1,59 +1,66 @@
-"""Read one file into page texts, or say in one line why it cannot be read.
+"""Read one file into page texts, or say in one line why it cannot be read; pick the reader by type.
 
-Every failure a user can cause (corrupt, encrypted or scanned PDF, empty file, binary data posing as
-text, a file that vanished) becomes a :class:`LoadError` whose message is the one-line reason shown in
-the ingest report. Unsupported extensions raise :class:`UnsupportedFile`: they are skipped, not failed.
+Every failure a user can cause (corrupt, encrypted or textless PDF, empty file, binary data posing as
+text, a file that vanished, Tesseract missing for a scan) becomes a :class:`LoadError` whose message is the
+one-line reason shown in the ingest report. Unsupported extensions raise :class:`UnsupportedFile`: they
+are skipped, not failed. :data:`SUPPORTED_SUFFIXES` is the one list of what DocQA reads; the upload
+widgets, ``POST /documents`` and the skip messages all derive from it.
+
+Per format: PDFs in :mod:`ingest.pdf` (text layer, OCR for scanned pages), images in
+:mod:`ingest.images` (OCR), Word in :mod:`ingest.office`, HTML in :mod:`ingest.webpage`, plain text and
+Markdown here.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from docqa.errors import InvalidInputError
 from ingest.cleaning import clean_text, markdown_title, strip_markdown
+from ingest.images import IMAGE_SUFFIXES
+from ingest.loaded import LoadedFile, LoadError, UnsupportedFile, title_from_stem
+from ingest.ocr import DEFAULT_LANGUAGES
+from ingest.office import DOCX_SUFFIXES
+from ingest.webpage import HTML_SUFFIXES
+
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "LoadError",
+    "LoadedFile",
+    "UnsupportedFile",
+    "decode_text",
+    "is_supported",
+    "load_file",
+    "supported_list",
+    "unsupported_reason",
+]
 
 PDF_SUFFIXES = {".pdf"}
 TEXT_SUFFIXES = {".txt", ".text"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
-SUPPORTED_SUFFIXES = PDF_SUFFIXES | TEXT_SUFFIXES | MARKDOWN_SUFFIXES
-
-
-class LoadError(InvalidInputError):
-    """The file cannot be indexed; ``str(err)`` is a one-line reason for the report."""
-
-
-class UnsupportedFile(InvalidInputError):
-    """The file type is not one DocQA reads; it is skipped, which is not a failure."""
-
-
-@dataclass
-class LoadedFile:
-    """A file's cleaned text, one entry per page (text files are a single page)."""
-
-    path: Path
-    kind: str  # "pdf", "text" or "markdown"
-    title: str
-    pages: list[str]
-    notes: list[str] = field(default_factory=list)  # non-fatal remarks, e.g. how the text was decoded
+SUPPORTED_SUFFIXES = (
+    PDF_SUFFIXES | TEXT_SUFFIXES | MARKDOWN_SUFFIXES | DOCX_SUFFIXES | HTML_SUFFIXES | IMAGE_SUFFIXES
+)
 
 
 def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
+def supported_list() -> str:
+    """The supported suffixes as users see them when a file type is refused (".docx, .htm, ...")."""
+    return ", ".join(sorted(SUPPORTED_SUFFIXES))
+
+
 def unsupported_reason(path: Path) -> str:
-    return f"unsupported file type '{path.suffix.lower() or path.name}' (DocQA reads .pdf, .txt, .md)"
+    return f"unsupported file type '{path.suffix.lower() or path.name}' (DocQA reads {supported_list()})"
 
 
-def _title_from_stem(path: Path) -> str:
-    return path.stem.replace("_", " ").replace("-", " ").strip() or path.name
-
-
-def load_file(path: Path) -> LoadedFile:
+def load_file(path: Path, *, ocr: bool = True, ocr_languages: str = DEFAULT_LANGUAGES) -> LoadedFile:
     """Load ``path`` into cleaned page texts.
 
+    :param ocr: read scanned pages and image files with Tesseract; off, scanned pages are left out
+        (noted in the report) and image files fail.
+    :param ocr_languages: Tesseract language codes joined by "+", e.g. ``"eng+deu"``.
     :raises UnsupportedFile: for extensions DocQA does not read.
     :raises LoadError: with a one-line, user-facing reason for anything else that goes wrong.
     """
@@ -73,55 +80,22 @@ def load_file(path: Path) -> LoadedFile:
     if not data:
         raise LoadError("empty file (0 bytes)")
     if suffix in PDF_SUFFIXES:
-        return _load_pdf(path, data)
+        from ingest.pdf import load_pdf
+
+        return load_pdf(path, data, ocr=ocr, languages=ocr_languages)
+    if suffix in IMAGE_SUFFIXES:
+        from ingest.images import load_image
+
+        return load_image(path, data, ocr=ocr, languages=ocr_languages)
+    if suffix in DOCX_SUFFIXES:
+        from ingest.office import load_docx
+
+        return load_docx(path, data)
+    if suffix in HTML_SUFFIXES:
+        from ingest.webpage import load_html
+
+        return load_html(path, data)
     return _load_text(path, data, markdown=suffix in MARKDOWN_SUFFIXES)
-
-
-def _load_pdf(path: Path, data: bytes) -> LoadedFile:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
-
-    if not data.lstrip()[:5].startswith(b"%PDF"):
-        raise LoadError("corrupt PDF: the file does not start with a PDF header")
-    # pypdf logs every recoverable oddity as a warning; the report carries what matters.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            # Many PDFs are "encrypted" with an empty user password only to restrict printing/copying.
-            try:
-                opened = reader.decrypt("")
-            except Exception as err:  # pypdf raises several types for unsupported crypto
-                raise LoadError(f"encrypted PDF that cannot be opened ({err})") from err
-            if not opened:
-                raise LoadError(
-                    "encrypted PDF: it needs a password; save an unprotected copy and ingest that"
-                )
-        raw_pages = [page.extract_text() or "" for page in reader.pages]
-        metadata_title = (reader.metadata.title if reader.metadata else None) or ""
-    except LoadError:
-        raise
-    except FileNotDecryptedError as err:
-        raise LoadError(
-            "encrypted PDF: it needs a password; save an unprotected copy and ingest that"
-        ) from err
-    except (PdfReadError, PyPdfError) as err:
-        raise LoadError(f"corrupt PDF: {str(err).splitlines()[0][:120]}") from err
-    except Exception as err:  # malformed PDFs surface as arbitrary exceptions inside pypdf
-        raise LoadError(
-            f"corrupt PDF: {type(err).__name__}: {str(err).splitlines()[0][:100] if str(err) else ''}"
-        ) from err
-    if not raw_pages:
-        raise LoadError("corrupt PDF: it has no pages")
-    pages = [clean_text(text) for text in raw_pages]
-    if not any(page.strip() for page in pages):
-        raise LoadError(
-            f"PDF has no text layer ({len(pages)} page(s), likely scanned images); run OCR on it first"
-        )
-    title = metadata_title.strip() if isinstance(metadata_title, str) else ""
-    return LoadedFile(path=path, kind="pdf", title=title or _title_from_stem(path), pages=pages)
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -164,7 +138,7 @@ def _load_text(path: Path, data: bytes, *, markdown: bool) -> LoadedFile:
     return LoadedFile(
         path=path,
         kind="markdown" if markdown else "text",
-        title=title or _title_from_stem(path),
+        title=title or title_from_stem(path),
         pages=[cleaned],
         notes=[note] if note else [],
     )

@@ -1,0 +1,68 @@
+"""Where a passage sits in its file beyond page numbers: section headings and OCR word boxes.
+
+Word and HTML files have no pages, so their passages cite the heading they fall under
+(``meta["section"]``). Scanned pages have no text layer a preview could search, so their passages carry
+the boxes of their words (``meta["ocr_boxes"]``) and a preview can mark an answer from its character
+offsets alone. Both are computed here from a :class:`~ingest.loaded.LoadedFile`, after splitting, so the
+splitter stays format-agnostic.
+
+    passages = PageAwareSplitter().run(pages=loaded.pages, meta=meta)["documents"]
+    attach_layout(passages, loaded)
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+
+from haystack import Document
+
+from ingest.cleaning import clean_text
+from ingest.loaded import LoadedFile
+from ingest.splitting import PAGE_SEPARATOR
+
+SECTION = "section"
+OCR_BOXES = "ocr_boxes"  # [[page, start, end, left, top, right, bottom], ...]; page-relative offsets
+
+
+def assemble_blocks(blocks: Iterable[tuple[str, bool]]) -> tuple[str, list[tuple[int, str]]]:
+    """Join ``(text, is_heading)`` blocks into one page text; return it and ``(offset, heading)`` pairs.
+
+    Each block is cleaned on its own and becomes its own paragraph, so a heading or a table row is never
+    run into the next block, and section offsets are exact in the text that is stored.
+    """
+    parts: list[str] = []
+    sections: list[tuple[int, str]] = []
+    position = 0
+    for raw, is_heading in blocks:
+        text = clean_text(raw)
+        if not text:
+            continue
+        if parts:
+            position += len(PAGE_SEPARATOR)
+        if is_heading:
+            sections.append((position, " ".join(text.split())))
+        parts.append(text)
+        position += len(text)
+    return PAGE_SEPARATOR.join(parts), sections
+
+
+def attach_layout(documents: list[Document], loaded: LoadedFile) -> None:
+    """Add ``section`` and ``ocr_boxes`` to passages split from ``loaded`` (in place)."""
+    starts = [offset for offset, _ in loaded.sections]
+    for doc in documents:
+        meta = doc.meta
+        if loaded.sections:
+            # The heading in force where the passage's first sentence is; text before the first heading
+            # (a preamble) has none.
+            index = bisect_right(starts, int(meta.get("doc_start", 0))) - 1
+            if index >= 0:
+                meta[SECTION] = loaded.sections[index][1]
+        if loaded.word_boxes:
+            boxes = []
+            for page, start, end in meta.get("page_offsets", []):
+                for box in loaded.word_boxes.get(page, []):
+                    if box[0] < end and box[1] > start:
+                        boxes.append([page, *box])
+            if boxes:
+                meta[OCR_BOXES] = boxes

@@ -1,0 +1,64 @@
+"""Turn OCR results into a file's pages and report notes, the same way for scanned PDFs and image files.
+
+Why a page that OCRs to nothing stays in ``pages`` as an empty string: page numbers must keep matching
+the file (page 4 of the scan is page 4 in answers); an empty page yields no passages, and the report
+names it so the user knows it was not silently indexed as blank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from ingest.loaded import LoadedFile, LoadError, page_ranges
+from ingest.ocr import DEFAULT_LANGUAGES, OcrFailed, OcrUnavailable, read_pages
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+
+def apply_ocr(
+    loaded: LoadedFile,
+    numbered_images: Iterable[tuple[int, Image, int]],
+    *,
+    languages: str = DEFAULT_LANGUAGES,
+    workers: int | None = None,
+) -> None:
+    """OCR ``(page_number, image, dpi)`` items into ``loaded`` (its pages, word boxes, notes).
+
+    :raises LoadError: when Tesseract is missing (with the how-to) or fails on a page.
+    """
+    numbers: list[int] = []
+
+    def images() -> Iterable[tuple[Image, int]]:
+        # Streamed: pages are rendered as OCR workers free up, never all held at once.
+        for number, image, dpi in numbered_images:
+            numbers.append(number)
+            yield image, dpi
+
+    try:
+        pages = list(read_pages(images(), languages=languages, workers=workers))
+    except OcrUnavailable as err:
+        what = "image files" if loaded.kind == "image" else "pages without a text layer"
+        raise LoadError(f"{what} need OCR, but {err}") from err
+    except OcrFailed as err:
+        raise LoadError(f"OCR failed: {err}") from err
+    read, empty, confidences = [], [], []
+    for number, page in zip(numbers, pages, strict=True):
+        if page.empty:
+            empty.append(number)
+            loaded.pages[number - 1] = ""
+            continue
+        read.append(number)
+        loaded.pages[number - 1] = page.text
+        loaded.word_boxes[number] = page.boxes
+        if page.confidence is not None:
+            confidences.append(page.confidence)
+    loaded.ocr_pages = read
+    if read:
+        mean = sum(confidences) / len(confidences) if confidences else 0.0
+        label = "page" if len(read) == 1 else "pages"
+        loaded.notes.append(f"OCR read {label} {page_ranges(read)} (mean confidence {mean:.0f}%)")
+    if empty:
+        label = "page" if len(empty) == 1 else "pages"
+        loaded.notes.append(f"OCR found no text on {label} {page_ranges(empty)}; not indexed")
