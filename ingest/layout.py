@@ -21,7 +21,8 @@ from ingest.cleaning import clean_text
 from ingest.loaded import LoadedFile
 from ingest.splitting import PAGE_SEPARATOR
 
-SECTION = "section"
+SECTION = "section"  # the heading in force where the passage starts
+SECTIONS = "sections"  # [[offset in passage, heading], ...]: every heading in force within the passage
 OCR_BOXES = "ocr_boxes"  # [[page, start, end, left, top, right, bottom], ...]; page-relative offsets
 
 
@@ -55,9 +56,19 @@ def attach_layout(documents: list[Document], loaded: LoadedFile) -> None:
         if loaded.sections:
             # The heading in force where the passage's first sentence is; text before the first heading
             # (a preamble) has none.
-            index = bisect_right(starts, int(meta.get("doc_start", 0))) - 1
+            doc_start = int(meta.get("doc_start", 0))
+            doc_end = doc_start + len(doc.content or "")
+            index = bisect_right(starts, doc_start) - 1
             if index >= 0:
                 meta[SECTION] = loaded.sections[index][1]
+            spans = [[0, meta[SECTION]]] if index >= 0 else []
+            spans += [
+                [offset - doc_start, heading]
+                for offset, heading in loaded.sections[index + 1 :]
+                if offset < doc_end
+            ]
+            if spans:
+                meta[SECTIONS] = spans
         if loaded.word_boxes:
             boxes = []
             for page, start, end in meta.get("page_offsets", []):
@@ -66,3 +77,15 @@ def attach_layout(documents: list[Document], loaded: LoadedFile) -> None:
                         boxes.append([page, *box])
             if boxes:
                 meta[OCR_BOXES] = boxes
+
+
+def section_at(meta: dict, offset: int) -> str | None:
+    """The heading an answer at ``offset`` (in the passage text) falls under, for citing it.
+
+    A passage may run across a heading; then the answer's own section is cited, not the passage's first.
+    """
+    found = None
+    for start, heading in meta.get(SECTIONS, []):
+        if start <= offset:
+            found = heading
+    return found
