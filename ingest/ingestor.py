@@ -33,6 +33,7 @@ from typing import Protocol
 import numpy as np
 from haystack import Document
 
+from ingest.layout import attach_layout
 from ingest.loaders import LoadError, is_supported, load_file, unsupported_reason
 from ingest.records import SourceFile, utc_now
 from ingest.splitting import PageAwareSplitter
@@ -207,6 +208,7 @@ class Ingestor:
     :param indexer: embeds and writes batches of files (a :class:`PassageIndexer`: the indexing pipeline).
     :param embedding_model: the model ``indexer`` embeds with; an index built with another one is refused.
     :param dim: its embedding dimension (for an index that is still empty).
+    :param ocr: read scanned PDF pages and image files with Tesseract (``--no-ocr`` turns it off).
     """
 
     def __init__(
@@ -218,8 +220,10 @@ class Ingestor:
         splitter: PageAwareSplitter | None = None,
         checkpoint_every: int = 512,
         lock_timeout: float = 5.0,
+        ocr: bool = True,
     ) -> None:
         self.index = index
+        self.ocr = ocr
         self.indexer = indexer
         self.embedding_model = embedding_model
         self.dim = dim
@@ -307,7 +311,7 @@ class Ingestor:
             touched.append(replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
             return FileResult(shown, UNCHANGED, len(known.passage_ids), known.pages), None
         try:
-            loaded = load_file(path)
+            loaded = load_file(path, ocr=self.ocr)
         except LoadError as err:
             return FileResult(path=shown, status=FAILED, reason=str(err)), None
         meta = {
@@ -319,6 +323,7 @@ class Ingestor:
             "sha256": sha,
         }
         passages = self.splitter.run(pages=loaded.pages, meta=meta)["documents"]
+        attach_layout(passages, loaded)  # section headings (Word, HTML), OCR word boxes (scans)
         source = SourceFile(
             key=key,
             file_name=path.name,

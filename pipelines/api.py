@@ -121,8 +121,11 @@ class DocQA:
         progress: IngestProgress | None = None,
         checkpoint_every: int = 512,
         lock_timeout: float = 5.0,
+        ocr: bool = True,
     ) -> IngestReport:
-        """Index every PDF, .txt and .md file under ``paths`` (recursively); see :class:`IngestReport`.
+        """Index every supported file under ``paths`` (recursively); see :class:`IngestReport`.
+
+        ``ocr=False`` leaves scanned PDF pages out (noted in the report) and fails image files.
 
         The Ingestor (``ingest/``) decides what changed, loads and splits; :meth:`indexing_pipeline`
         embeds and writes each checkpoint's batch.
@@ -134,6 +137,7 @@ class DocQA:
             dim=self.embedding_dim,
             checkpoint_every=checkpoint_every,
             lock_timeout=lock_timeout,
+            ocr=ocr,
         )
         return ingestor.run(paths, prune=prune, progress=progress)
 
