@@ -19,10 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from haystack import Document
-
 from docqa.config import Settings
-from docqa.errors import NotFoundError
+from docqa.errors import InvalidInputError, NotFoundError
 from ingest.ingestor import Ingestor, IngestProgress, IngestReport
 from pipelines.answers import Answer, AskResult, Passage
 from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
@@ -31,11 +29,13 @@ from pipelines.components.faq.matcher import FaqMatcher, resolve_threshold, shar
 from pipelines.components.faq.results import FaqAskResult
 from pipelines.components.readers.reader import DocQAReader
 from pipelines.components.readers.selection import ReaderInfo, select_reader
+from pipelines.components.retrievers.search_mode import SearchMode
 from pipelines.document_stores.faq_store import FaqLoadReport, FaqStore
-from pipelines.document_stores.searcher import IndexSearcher
+from pipelines.document_stores.local_store import LocalDocumentStore
 from pipelines.document_stores.snapshots import DocumentIndex, SourceFile
 from pipelines.indexing import IndexingPipeline
 from pipelines.model_loading import ModelUnavailableError
+from pipelines.query import QueryPipelines
 
 _READERS: dict[tuple[str, str], DocQAReader] = {}
 _READERS_LOCK = threading.Lock()
@@ -86,7 +86,9 @@ class DocQA:
         self.index = DocumentIndex(self.settings.index_dir)
         self._passage_embedder: PassageEmbedder | None = None
         self._query_embedder: QueryEmbedder | None = None
-        self._searcher: IndexSearcher | None = None
+        # Cheap to create: the store reads the index and the pipelines load models on first use.
+        self.store = LocalDocumentStore(self.index, embedding_model=self.settings.embedding_model)
+        self.query_pipelines = QueryPipelines(self.store, self.settings.embedding_model)
         self._lock = threading.RLock()  # lazy loading from several request threads builds each thing once
         self._reader: tuple[DocQAReader, ReaderInfo] | None = None
         self._reader_failure: tuple[float, ModelUnavailableError] | None = None
@@ -181,19 +183,16 @@ class DocQA:
             f"'{name}' matches several indexed documents ({listing}); give the full path."
         )
 
-    def searcher(self) -> IndexSearcher:
-        with self._lock:
-            if self._searcher is None:
-                self._searcher = IndexSearcher(
-                    self.index, self.settings.embedding_model, self.query_embedder(), self.embedding_dim
-                )
-            return self._searcher
+    def search(self, query: str, top_k: int = 5, mode: str | SearchMode = SearchMode.HYBRID) -> list[Passage]:
+        """The ``top_k`` best passages for ``query``; ``mode`` is "hybrid" (default), "dense" or "bm25"
+        (a :class:`SearchMode` or its name; BM25 needs no embedding model).
 
-    def search(self, query: str, top_k: int = 5, mode: str = "hybrid") -> list[Passage]:
-        """The ``top_k`` best passages for ``query``; ``mode`` is "hybrid" (default), "dense" or "bm25"."""
+        :raises InvalidInputError: for an unknown mode (the message lists the choices) or ``top_k < 1``.
+        """
+        mode = SearchMode.from_str(mode)
         if top_k < 1:
-            raise ValueError("top_k must be at least 1")
-        return self.searcher().search(query, top_k=top_k, mode=mode)
+            raise InvalidInputError("top_k must be at least 1")
+        return [Passage.from_document(d) for d in self.query_pipelines.search(query, top_k=top_k, mode=mode)]
 
     def reader(self) -> DocQAReader:
         """The reader that answers, loaded on first use. :raises ModelUnavailableError: see message."""
@@ -306,43 +305,31 @@ class DocQA:
         ``reader_error`` saying how to install the model (search keeps working without a reader).
         """
         if not question or not question.strip():
-            raise ValueError("question must not be empty")
+            raise InvalidInputError("question must not be empty")
         if top_k < 1 or max_answers < 1:
-            raise ValueError("top_k and max_answers must be at least 1")
-        reader: DocQAReader | None = None
-        info: ReaderInfo | None = None
-        reader_error: str | None = None
+            raise InvalidInputError("top_k and max_answers must be at least 1")
         try:
             reader, info = self.reader_and_info()
         except ModelUnavailableError as err:
-            reader_error = str(err)
-        self.searcher().current()  # load models and index before the clock starts: timings are per question
-        started = time.perf_counter()
-        passages = self.search(question, top_k=top_k)
-        retrieved = time.perf_counter()
-        timings = {"retrieval": (retrieved - started) * 1000.0}
-        if reader is None:
-            timings["total"] = timings["retrieval"]
-            return AskResult(question, [], True, 1.0, passages, timings, reader_error=reader_error)
-        documents = [Document(id=p.id, content=p.content, meta=p.meta, score=p.score) for p in passages]
-        output = reader.run(
-            query=question, documents=documents, top_k=max_answers, no_answer_threshold=no_answer_threshold
+            documents, retrieval_ms = self.query_pipelines.retrieve(question, top_k=top_k)
+            passages = [Passage.from_document(d) for d in documents]
+            timings = {"retrieval": retrieval_ms, "total": retrieval_ms}
+            return AskResult(question, [], True, 1.0, passages, timings, reader_error=str(err))
+        output = self.query_pipelines.ask(
+            question, reader, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold
         )
-        finished = time.perf_counter()
-        timings["reading"] = (finished - retrieved) * 1000.0
-        timings["total"] = (finished - started) * 1000.0
+        passages = [Passage.from_document(d) for d in output.documents]
         by_id = {p.id: p for p in passages}
-        answers = [Answer.from_extracted(a, by_id) for a in output["answers"]]
         return AskResult(
             question,
-            answers,
-            bool(output["no_answer"]),
-            float(output["no_answer_score"]),
+            [Answer.from_extracted(a, by_id) for a in output.answers],
+            output.no_answer,
+            output.no_answer_score,
             passages,
-            timings,
-            reader=info.name if info else None,
-            reader_notice=info.notice if info else None,
-            reader_fallback=bool(info and info.is_fallback),
+            output.timings_ms,
+            reader=info.name,
+            reader_notice=info.notice,
+            reader_fallback=bool(info.is_fallback),
         )
 
     def stats(self) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""DocQA's BM25 retriever: stemmed, stop-word-free tokens, the title as a field, sparse-matrix scoring.
+"""DocQA's BM25 keyword index: stemmed, stop-word-free tokens, the title as a field, sparse-matrix scoring.
+
+It is an index, not a retriever: :class:`~pipelines.document_stores.local_store.LocalDocumentStore` owns one
+per snapshot and offers ``bm25_retrieval``; the retriever components are handed the store.
 
 Why not Haystack's ``InMemoryBM25Retriever``: its tokeniser neither stems nor drops stop words, so
 "founded" misses "founding" and "the"/"of" dilute every score; it has no notion of a document title, and
@@ -21,7 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from haystack import Document, component
+from haystack import Document
 from scipy import sparse
 
 # A compact English stop-word list (the common closed-class words). Question words like "who"/"when" are
@@ -76,20 +79,24 @@ class Tokenizer:
         return words
 
 
-@component
-class BM25Retriever:
+class BM25Index:
     """Okapi BM25 over a mutable set of Documents; the title (``meta["title"]``) is an extra weighted field.
 
-    Build with ``BM25Retriever(documents)`` or ``add_documents``; ``remove_documents`` drops passages of a
-    deleted or changed file. ``run(query, top_k)`` returns copies of the best Documents with their BM25
-    score in ``score`` (higher is better; not comparable across queries).
+    Build with ``BM25Index(documents)`` or ``add_documents``; ``remove_documents`` drops passages of a
+    deleted or changed file. ``retrieve(query, top_k)`` returns copies of the best Documents with their
+    BM25 score in ``score`` (higher is better; not comparable across queries); ``search`` returns ids and
+    scores, and the scores of extra ids a hybrid search asks about.
+
+    Usage::
+
+        index = BM25Index([Document(id="a", content="Watt improved the steam engine.")])
+        index.retrieve("steam engines", top_k=1)[0].id  # "a"
     """
 
     def __init__(
         self,
         documents: Iterable[Document] | None = None,
         *,
-        top_k: int = 10,
         k1: float = 1.2,
         b: float = 0.75,
         language: str | None = "english",
@@ -105,7 +112,6 @@ class BM25Retriever:
         :param title_weight: how many times the title tokens count (a cheap BM25F).
         :param bigrams: also index adjacent-stem bigrams (see :class:`Tokenizer`).
         """
-        self.top_k = top_k
         self.k1 = float(k1)
         self.b = float(b)
         self.language = language
@@ -243,17 +249,16 @@ class BM25Retriever:
         top = top[np.lexsort((top, -scores[top]))]  # by score, ties by insertion order: deterministic
         return [(row_ids[i], float(scores[i])) for i in top if scores[i] > 0.0]
 
-    @component.output_types(documents=list[Document])
-    def run(self, query: str, top_k: int | None = None) -> dict[str, list[Document]]:
-        """Retrieve the best-matching Documents for ``query`` (copies, with ``score`` set)."""
-        hits, _ = self.search(query, self.top_k if top_k is None else top_k)
+    def retrieve(self, query: str, top_k: int = 10) -> list[Document]:
+        """The best-matching Documents for ``query`` (copies, with ``score`` set), best first."""
+        hits, _ = self.search(query, top_k)
         docs = self._docs
         out = []
         for doc_id, score in hits:
             doc = docs.get(doc_id)
             if doc is not None:
                 out.append(replace(doc, score=score))
-        return {"documents": out}
+        return out
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of an (unstemmed) word; 0.0 if it is not indexed. For diagnostics."""

@@ -1,8 +1,8 @@
 """`docqa eval`: build a temporary index from SQuAD paragraphs and measure retrieval (and, later, reading).
 
-The temporary index is an in-memory :class:`~pipelines.document_stores.snapshots.Snapshot` searched by the same
-:class:`~pipelines.document_stores.searcher.SnapshotSearcher` that serves real queries, so the numbers describe the product,
-not a re-implementation of it.
+The temporary index is an in-memory :class:`~pipelines.document_stores.snapshots.Snapshot` searched by
+the same :class:`~pipelines.query.QueryPipelines` that serve real queries, so the numbers describe the
+product, not a re-implementation of it.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from docqa.config import Settings
 from docqa.errors import InvalidInputError
 from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-from pipelines.document_stores.searcher import SnapshotSearcher
+from pipelines.document_stores.local_store import LocalDocumentStore
 from pipelines.document_stores.snapshots import Snapshot, SourceFile, utc_now
 from pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
+from pipelines.query import QueryPipelines
 from pipelines.squad import SquadFile, read_squad
 
 EVAL_TOP_K = 20
@@ -76,7 +77,7 @@ def run_retrieval_eval(
     mode: str = "hybrid",
     show_progress: bool = True,
     console: Console | None = None,
-) -> tuple[dict[str, Any], SnapshotSearcher]:
+) -> tuple[dict[str, Any], QueryPipelines]:
     """The ``docqa eval`` retrieval contract (questions, retrieval metrics, indexing passages/seconds),
     and the searcher over the temporary index, which the reader evaluation reuses end to end.
 
@@ -102,7 +103,7 @@ def run_retrieval_eval(
             model,
             progress=lambda done, total: bars.update(embed_task, completed=done, total=total),
         )
-        searcher = SnapshotSearcher(snapshot, query_embedder)
+        searcher = QueryPipelines(LocalDocumentStore(snapshot), model)  # builds FAISS + BM25 now
         indexing_seconds = time.perf_counter() - started
         ask_task = bars.add_task("questions", total=len(questions))
         retrieval = evaluate_retrieval(

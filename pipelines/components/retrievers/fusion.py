@@ -66,7 +66,7 @@ class ScoreFusion:
 
     ``method="zscore"``: each list's ``score`` values are standardised over that list; a document absent
     from a list gets that list's lowest standardised score; the fused score is the weighted sum. Give every
-    list scores for the same candidates (as ``HybridRetriever`` does) for the best result.
+    list scores for the same candidates (as ``LocalDocumentStore.hybrid_retrieval`` does) for the best result.
     ``method="rrf"``: ``sum_i weight_i / (rrf_k + rank_i)``, ranks from 1; absent documents contribute 0.
 
     The output Documents are copies whose ``score`` is the fused score (higher is better).

@@ -1,10 +1,10 @@
-"""Our BM25: stemming and stop words change what matches, the index follows adds and removals."""
+"""Our BM25 index: stemming and stop words change what matches, the index follows adds and removals."""
 
 from __future__ import annotations
 
 from haystack import Document
 
-from pipelines.document_stores.bm25 import BM25Retriever, Tokenizer
+from pipelines.document_stores.bm25 import BM25Index, Tokenizer
 
 
 def docs() -> list[Document]:
@@ -18,8 +18,8 @@ def docs() -> list[Document]:
     ]
 
 
-def ids(result: dict) -> list[str]:
-    return [d.id for d in result["documents"]]
+def ids(documents: list[Document]) -> list[str]:
+    return [d.id for d in documents]
 
 
 def test_tokenizer_stems_and_drops_stop_words() -> None:
@@ -30,49 +30,49 @@ def test_tokenizer_stems_and_drops_stop_words() -> None:
 
 
 def test_inflected_question_word_finds_the_passage() -> None:
-    bm25 = BM25Retriever(docs())
+    bm25 = BM25Index(docs())
     # "founded" never occurs in the corpus; "founding" does.
-    assert ids(bm25.run(query="Who founded it?", top_k=3))[0] == "duchy"
+    assert ids(bm25.retrieve("Who founded it?", top_k=3))[0] == "duchy"
 
 
 def test_title_is_searchable_as_a_field() -> None:
-    bm25 = BM25Retriever(docs())
-    assert ids(bm25.run(query="engine", top_k=1)) == ["steam"]  # content says "engine" too
-    assert ids(bm25.run(query="Normans", top_k=1)) == ["duchy"]  # only the title says it
-    assert ids(BM25Retriever(docs(), title_field=None).run(query="Normans")) == []
+    bm25 = BM25Index(docs())
+    assert ids(bm25.retrieve("engine", top_k=1)) == ["steam"]  # content says "engine" too
+    assert ids(bm25.retrieve("Normans", top_k=1)) == ["duchy"]  # only the title says it
+    assert ids(BM25Index(docs(), title_field=None).retrieve("Normans")) == []
 
 
 def test_removed_document_is_no_longer_returned_and_added_one_is() -> None:
-    bm25 = BM25Retriever(docs())
-    assert "parl" in ids(bm25.run(query="Holyrood parliament"))
+    bm25 = BM25Index(docs())
+    assert "parl" in ids(bm25.retrieve("Holyrood parliament"))
     assert bm25.remove_documents(["parl", "unknown"]) == 1
-    assert "parl" not in ids(bm25.run(query="Holyrood parliament"))
+    assert "parl" not in ids(bm25.retrieve("Holyrood parliament"))
     assert bm25.count_documents() == 2
     bm25.add_documents([Document(id="parl2", content="Holyrood is home to the parliament.")])
-    assert ids(bm25.run(query="Holyrood parliament", top_k=1)) == ["parl2"]
+    assert ids(bm25.retrieve("Holyrood parliament", top_k=1)) == ["parl2"]
 
 
 def test_re_adding_an_id_replaces_its_text() -> None:
-    bm25 = BM25Retriever(docs())
+    bm25 = BM25Index(docs())
     bm25.add_documents([Document(id="steam", content="Turbines replaced reciprocating engines.")])
     assert bm25.count_documents() == 3
-    assert ids(bm25.run(query="condenser")) == []
-    assert ids(bm25.run(query="turbines")) == ["steam"]
+    assert ids(bm25.retrieve("condenser")) == []
+    assert ids(bm25.retrieve("turbines")) == ["steam"]
 
 
 def test_scores_are_ranked_positive_and_inputs_untouched() -> None:
     corpus = docs() + [Document(id="x", content="Normandy Normandy Normandy duchy of Normandy")]
-    bm25 = BM25Retriever(corpus, top_k=2)
-    out = bm25.run(query="duchy Normandy")["documents"]
+    bm25 = BM25Index(corpus)
+    out = bm25.retrieve("duchy Normandy", top_k=2)
     assert len(out) == 2
     assert out[0].score >= out[1].score > 0
     assert all(d.score is None for d in corpus)
-    assert bm25.run(query="the of and")["documents"] == []  # only stop words: nothing to match
-    assert BM25Retriever().run(query="anything")["documents"] == []
+    assert bm25.retrieve("the of and") == []  # only stop words: nothing to match
+    assert BM25Index().retrieve("anything") == []
 
 
 def test_search_reports_scores_of_requested_extra_ids() -> None:
-    bm25 = BM25Retriever(docs())
+    bm25 = BM25Index(docs())
     top, extra = bm25.search("steam engine", top_k=1, also=["parl", "steam", "nope"])
     assert top[0][0] == "steam"
     assert extra["steam"] == top[0][1]
@@ -86,4 +86,4 @@ def test_bigrams_prefer_the_passage_with_the_phrase() -> None:
         Document(id="scattered", content="The engine drove the mill; the steam was cold."),
     ]
     assert Tokenizer(bigrams=True)("steam engines") == ["steam", "engin", "steam engin"]
-    assert ids(BM25Retriever(corpus).run(query="steam engine", top_k=2)) == ["phrase", "scattered"]
+    assert ids(BM25Index(corpus).retrieve("steam engine", top_k=2)) == ["phrase", "scattered"]

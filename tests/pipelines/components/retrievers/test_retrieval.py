@@ -1,17 +1,27 @@
-"""Hybrid retrieval on tiny corpora, and the evaluation helpers `docqa eval` builds on."""
+"""The document store's retrieval methods and the retriever components on a tiny corpus, and the
+evaluation helpers `docqa eval` builds on."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from haystack import Document
-from haystack_integrations.document_stores.faiss import FAISSDocumentStore
 
+from docqa.errors import InvalidInputError
+from ingest.records import SourceFile
 from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-from pipelines.components.retrievers.hybrid import HybridRetriever
-from pipelines.document_stores.bm25 import BM25Retriever
+from pipelines.components.retrievers.local_retrievers import (
+    LocalBM25Retriever,
+    LocalEmbeddingRetriever,
+    LocalHybridRetriever,
+    retriever_for,
+)
+from pipelines.components.retrievers.search_mode import SearchMode
+from pipelines.document_stores.local_store import LocalDocumentStore
+from pipelines.document_stores.snapshots import DocumentIndex, Snapshot
 from pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_passages
 
 TEXTS = {
@@ -25,24 +35,52 @@ TEXTS = {
     "eu": ("European_Union_law", "European Union law is a system of rules operating within the member "
            "states of the European Union."),
 }
+MODEL = "packaged-minilm"
+
+
+def corpus_snapshot() -> Snapshot:
+    """The five passages, embedded by the real packaged embedder, as one in-memory snapshot."""
+    docs = [Document(id=k, content=c, meta={"title": t}) for k, (t, c) in TEXTS.items()]
+    embedded = PassageEmbedder().run(documents=docs)["documents"]
+    vectors = np.asarray([d.embedding for d in embedded], dtype=np.float32)
+    source = SourceFile(key="corpus", file_name="corpus", title="corpus", kind="test", sha256="", size=0,
+                        mtime_ns=0, page_lengths=[], passage_ids=list(TEXTS), ingested_at="")
+    return Snapshot.empty(MODEL, vectors.shape[1]).replace_files(set(), [(source, docs, vectors)])
 
 
 @pytest.fixture(scope="module")
-def index() -> tuple[FAISSDocumentStore, BM25Retriever, QueryEmbedder]:
-    docs = [Document(id=k, content=c, meta={"title": t}) for k, (t, c) in TEXTS.items()]
-    embedded = PassageEmbedder().run(documents=docs)["documents"]
-    store = FAISSDocumentStore(embedding_dim=384)
-    store.write_documents(embedded)
-    # BM25 gets the passages without embeddings, as an index rebuilt from stored text would.
-    return store, BM25Retriever(docs), QueryEmbedder()
+def snapshot() -> Snapshot:
+    return corpus_snapshot()
 
 
-def ask(index, question: str, **kw) -> list[Document]:
-    store, bm25, qe = index
-    retriever = HybridRetriever(store, bm25, **kw)
-    return retriever.run(query=question, query_embedding=qe.run(text=question)["embedding"], top_k=3)[
-        "documents"
-    ]
+@pytest.fixture(scope="module")
+def store(snapshot: Snapshot) -> LocalDocumentStore:
+    return LocalDocumentStore(snapshot)
+
+
+@pytest.fixture(scope="module")
+def embed():
+    embedder = QueryEmbedder()
+    return lambda text: embedder.run(text=text)["embedding"]
+
+
+@pytest.fixture(scope="module")
+def disk_store(tmp_path_factory, snapshot: Snapshot) -> LocalDocumentStore:
+    """The same passages committed to an index directory, opened as a store (what DocQA does)."""
+    directory = tmp_path_factory.mktemp("retrieval") / "index"
+    with DocumentIndex(directory).writer() as writer:
+        writer.commit(snapshot)
+    return LocalDocumentStore(directory, embedding_model=MODEL)
+
+
+def ask(store: LocalDocumentStore, embed, question: str, mode: str = "hybrid", **kw) -> list[Document]:
+    if mode == "hybrid":
+        retriever = LocalHybridRetriever(document_store=store, **kw)
+        return retriever.run(query=question, query_embedding=embed(question), top_k=3)["documents"]
+    retriever = retriever_for(mode, store)
+    if mode == "dense":
+        return retriever.run(query_embedding=embed(question), top_k=3)["documents"]
+    return retriever.run(query=question, top_k=3)["documents"]
 
 
 @pytest.mark.parametrize(
@@ -55,36 +93,128 @@ def ask(index, question: str, **kw) -> list[Document]:
     ],
 )
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
-def test_each_mode_finds_the_right_passage(index, question: str, gold: str, mode: str) -> None:
-    out = ask(index, question, mode=mode)
+def test_each_mode_finds_the_right_passage(store, embed, question: str, gold: str, mode: str) -> None:
+    out = ask(store, embed, question, mode=mode)
     assert out[0].id == gold
     assert all(d.score is not None for d in out)
     assert [d.score for d in out] == sorted((d.score for d in out), reverse=True)
 
 
-def test_hybrid_scores_are_meaningful(index) -> None:
-    out = ask(index, "Who founded the duchy of Normandy?")
+def test_hybrid_scores_are_meaningful(store, embed) -> None:
+    out = ask(store, embed, "Who founded the duchy of Normandy?")
     top = out[0]
     assert top.meta["title"] == "Normans"
     assert -1.0 <= top.meta["dense_score"] <= 1.0
     assert top.meta["bm25_score"] > 0
     assert top.score > out[1].score
-    dense = ask(index, "Who founded the duchy of Normandy?", mode="dense")
+    dense = ask(store, embed, "Who founded the duchy of Normandy?", mode="dense")
     assert dense[0].score == pytest.approx(top.meta["dense_score"], abs=1e-4)  # cosine either way
 
 
-def test_hybrid_rescues_a_passage_dense_alone_misses(index) -> None:
+def test_hybrid_rescues_a_passage_dense_alone_misses(store, embed) -> None:
     # Only the digits "1636" tie this question to its passage: BM25 finds it, the dense side must
     # still score it (from the stored embedding) for fusion to rank it.
-    out = ask(index, "1636", candidates=1)
+    out = ask(store, embed, "1636", candidates=1)
     assert out[0].id == "harvard"
     assert out[0].meta["dense_score"] is not None
 
 
-def test_bad_mode_is_refused(index) -> None:
-    store, bm25, _ = index
-    with pytest.raises(ValueError, match="mode"):
-        HybridRetriever(store, bm25, mode="sparse")  # type: ignore[arg-type]
+def test_bad_settings_are_refused_naming_the_setting(store) -> None:
+    with pytest.raises(InvalidInputError, match="unknown search mode 'sparse'"):
+        retriever_for("sparse", store)
+    with pytest.raises(InvalidInputError, match="bm25_weight"):
+        LocalHybridRetriever(document_store=store, bm25_weight=2.0)
+    with pytest.raises(InvalidInputError, match="fusion"):
+        LocalHybridRetriever(document_store=store, fusion="max")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="document_store"):
+        LocalBM25Retriever(document_store=object())  # type: ignore[arg-type]
+
+
+def test_search_mode_from_str_lists_the_choices() -> None:
+    assert SearchMode.from_str("bm25") is SearchMode.BM25
+    assert SearchMode.from_str(SearchMode.DENSE) is SearchMode.DENSE
+    assert SearchMode.HYBRID == "hybrid"
+    with pytest.raises(InvalidInputError) as err:
+        SearchMode.from_str("magic")
+    assert str(err.value) == "unknown search mode 'magic' (choose from hybrid, dense, bm25)"
+    assert isinstance(err.value, ValueError)
+
+
+def reference_ranking(snapshot: Snapshot, store: LocalDocumentStore, question: str, query_embedding,
+                      mode: str) -> list[tuple[str, float]]:
+    """What each mode must return, computed the long way: exact cosine over every passage; BM25 over
+    every passage; z-scores of both over the union of candidates (all five here), averaged."""
+    cosine = snapshot.embeddings.astype(np.float64) @ np.asarray(query_embedding, dtype=np.float64)
+    ids = [d.id for d in snapshot.passages]
+    row_ids, bm25_all = store._indexes().bm25.score_all(question)
+    bm25 = np.array([bm25_all[row_ids.index(i)] for i in ids], dtype=np.float64)
+    if mode == "dense":
+        scores = cosine
+    elif mode == "bm25":
+        scores = bm25
+    else:
+        z = [(c - c.mean()) / c.std() for c in (cosine, bm25)]
+        scores = 0.5 * z[0] + 0.5 * z[1]
+    order = np.argsort(-scores, kind="stable")
+    return [(ids[i], float(scores[i])) for i in order if mode != "bm25" or scores[i] > 0]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+@pytest.mark.parametrize(
+    "question", ["Who founded the duchy of Normandy?", "steam engine work", "oldest university 1636"]
+)
+def test_store_retrieval_methods_rank_like_the_reference(snapshot, store, embed, mode, question) -> None:
+    embedding = embed(question)
+    if mode == "hybrid":
+        got = store.hybrid_retrieval(question, embedding, top_k=5)
+    elif mode == "dense":
+        got = store.embedding_retrieval(embedding, top_k=5)
+    else:
+        got = store.bm25_retrieval(question, top_k=5)
+    expected = reference_ranking(snapshot, store, question, embedding, mode)
+    assert [d.id for d in got] == [i for i, _ in expected]
+    assert [d.score for d in got] == pytest.approx([s for _, s in expected], abs=1e-4)
+
+
+def test_store_counts_and_refuses_a_wrong_embedding(store) -> None:
+    assert store.count_documents() == 5
+    with pytest.raises(InvalidInputError, match="384"):
+        store.embedding_retrieval([0.1, 0.2], top_k=1)
+    assert store.embedding_retrieval([0.0] * 384, top_k=0) == []
+    with pytest.raises(InvalidInputError, match="in-memory snapshot"):
+        store.to_dict()
+
+
+@pytest.mark.parametrize("cls", [LocalBM25Retriever, LocalEmbeddingRetriever, LocalHybridRetriever])
+def test_retriever_round_trips_through_to_dict_and_still_retrieves(disk_store, embed, cls) -> None:
+    kwargs = {"candidates": 3, "bm25_weight": 0.4} if cls is LocalHybridRetriever else {}
+    retriever = cls(document_store=disk_store, top_k=2, **kwargs)
+    data = retriever.to_dict()
+    assert data["init_parameters"]["document_store"]["init_parameters"]["index_dir"] == str(
+        disk_store.index.directory
+    )
+    again = cls.from_dict(data)
+    assert again.to_dict() == data
+    assert again.document_store is not disk_store
+    question = "Who founded the duchy of Normandy?"
+    inputs = {"query": question, "query_embedding": embed(question)}
+    wanted = {k: v for k, v in inputs.items() if k in again.__haystack_input__._sockets_dict}
+    out = again.run(**wanted)["documents"]
+    assert [d.id for d in out] == [d.id for d in retriever.run(**wanted)["documents"]]
+    assert 1 <= len(out) <= 2 and out[0].id == "normans"  # top_k survived; BM25 leaves out non-matches
+
+
+def test_directory_store_follows_commits_by_another_writer(tmp_path: Path, snapshot: Snapshot) -> None:
+    directory = tmp_path / "index"
+    store = LocalDocumentStore(directory, embedding_model=MODEL)
+    assert store.count_documents() == 0 and store.bm25_retrieval("steam", top_k=3) == []
+    with DocumentIndex(directory).writer() as writer:
+        writer.commit(snapshot)
+    assert [d.id for d in store.bm25_retrieval("steam engine", top_k=1)] == ["steam"]
+    smaller = snapshot.replace_files({"corpus"}, [])
+    with DocumentIndex(directory).writer() as writer:
+        writer.commit(smaller)
+    assert store.count_documents() == 0
 
 
 def write_squad(path: Path) -> Path:

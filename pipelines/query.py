@@ -1,0 +1,211 @@
+"""The query side as Haystack Pipelines over one :class:`LocalDocumentStore`.
+
+- retrieval, one per search mode: ``embedder`` (QueryEmbedder) → ``retriever``; BM25 has no embedder,
+  so keyword search works without loading the embedding model.
+- question answering: ``embedder`` → ``retriever`` (hybrid) → ``reader``; the passages come back through
+  ``include_outputs_from={"retriever"}``.
+
+:class:`QueryPipelines` builds each pipeline once, on first use, under a lock (request threads share
+them). A search with a blank query or over an empty index returns no passages without running a model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from haystack import Document, ExtractedAnswer, Pipeline, component, default_to_dict
+
+from pipelines.components.embedders.sentence_embedders import QueryEmbedder
+from pipelines.components.readers.reader import DocQAReader
+from pipelines.components.retrievers.local_retrievers import retriever_for
+from pipelines.components.retrievers.search_mode import SearchMode
+from pipelines.document_stores.local_store import LocalDocumentStore
+
+
+@component
+class TimedReader:
+    """The reader's place in the QA pipeline: runs a loaded :class:`DocQAReader` and says how long reading
+    took (``reading_ms``).
+
+    Why not the ``DocQAReader`` instance itself: Haystack lets a component instance belong to one Pipeline
+    only, while one loaded reader (seconds to load, hundreds of MB) serves every DocQA object in the
+    process (``pipelines.api.shared_reader``). Why the clock: a Pipeline returns outputs, not timings per
+    component, and ``AskResult.timings_ms`` reports reading apart from retrieval.
+
+    Usage::
+
+        reader = DocQAReader("deepset/bert-base-cased-squad2")
+        step = TimedReader(reader)
+        out = step.run(query="Who led the Normans?", documents=[Document(content="... Rollo ...")])
+        out["answers"], out["no_answer"], out["reading_ms"]
+        same = TimedReader.from_dict(step.to_dict())  # a new reader with the same settings
+    """
+
+    def __init__(self, reader: DocQAReader) -> None:
+        self.reader = reader
+
+    def warm_up(self) -> None:
+        self.reader.warm_up()
+
+    def to_dict(self) -> dict[str, Any]:
+        return default_to_dict(self, reader=self.reader.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TimedReader:
+        return cls(DocQAReader.from_dict(data["init_parameters"]["reader"]))
+
+    @component.output_types(
+        answers=list[ExtractedAnswer], no_answer=bool, no_answer_score=float, reading_ms=float
+    )
+    def run(
+        self,
+        query: str,
+        documents: list[Document],
+        top_k: int | None = None,
+        no_answer_threshold: float | None = None,
+    ) -> dict[str, Any]:
+        """The reader's output for ``query`` over ``documents``, plus ``reading_ms``."""
+        started = time.perf_counter()
+        output = self.reader.run(
+            query=query, documents=documents, top_k=top_k, no_answer_threshold=no_answer_threshold
+        )
+        return {**output, "reading_ms": (time.perf_counter() - started) * 1000.0}
+
+
+@dataclass
+class QAOutput:
+    """What the QA pipeline produced for one question."""
+
+    documents: list[Document]
+    answers: list[ExtractedAnswer]
+    no_answer: bool
+    no_answer_score: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class QueryPipelines:
+    """The retrieval and QA Pipelines of one document store, built lazily, once, thread-safely.
+
+    Usage::
+
+        store = LocalDocumentStore("./docqa-index", embedding_model=model)
+        pipelines = QueryPipelines(store, embedding_model=model)
+        pipelines.search("steam engine condenser", top_k=3, mode="bm25")  # Documents, best first
+        pipelines.retrieval_pipeline("hybrid")                               # the haystack.Pipeline
+        out = pipelines.ask("Who improved the steam engine?", reader, top_k=5, max_answers=3)
+        out.answers, out.documents, out.timings_ms
+
+    Each pipeline gets its own component instances (Haystack's rule); the query embedders all share the
+    process-wide encoder of ``embedding_model``, so that costs no second model load.
+    """
+
+    def __init__(self, store: LocalDocumentStore, embedding_model: str) -> None:
+        self.store = store
+        self.embedding_model = embedding_model
+        self._lock = threading.Lock()
+        self._retrieval: dict[SearchMode, Pipeline] = {}
+        self._qa: tuple[DocQAReader, Pipeline] | None = None
+
+    def _embedder(self) -> QueryEmbedder:
+        return QueryEmbedder(model=self.embedding_model)
+
+    def retrieval_pipeline(self, mode: str | SearchMode = SearchMode.HYBRID) -> Pipeline:
+        """``embedder`` → ``retriever`` for ``mode`` (``retriever`` alone for BM25).
+
+        :raises InvalidInputError: for an unknown mode, listing the choices.
+        """
+        mode = SearchMode.from_str(mode)
+        with self._lock:
+            pipeline = self._retrieval.get(mode)
+            if pipeline is None:
+                pipeline = Pipeline()
+                pipeline.add_component("retriever", retriever_for(mode, self.store))
+                if mode is not SearchMode.BM25:
+                    pipeline.add_component("embedder", self._embedder())
+                    pipeline.connect("embedder.embedding", "retriever.query_embedding")
+                self._retrieval[mode] = pipeline
+            return pipeline
+
+    def qa_pipeline(self, reader: DocQAReader) -> Pipeline:
+        """``embedder`` → ``retriever`` (hybrid) → ``reader`` for this reader (rebuilt if it changes,
+        e.g. when a missing model was installed and the fallback reader is replaced)."""
+        with self._lock:
+            if self._qa is None or self._qa[0] is not reader:
+                pipeline = Pipeline()
+                pipeline.add_component("embedder", self._embedder())
+                pipeline.add_component("retriever", retriever_for(SearchMode.HYBRID, self.store))
+                pipeline.add_component("reader", TimedReader(reader))
+                pipeline.connect("embedder.embedding", "retriever.query_embedding")
+                pipeline.connect("retriever.documents", "reader.documents")
+                self._qa = (reader, pipeline)
+            return self._qa[1]
+
+    def warm_up(self, mode: str | SearchMode = SearchMode.HYBRID) -> None:
+        """Load the query embedder (unless ``mode`` is BM25) and the live snapshot's indexes, so that the
+        first question is not the one that pays for them."""
+        self.retrieval_pipeline(mode).warm_up()
+
+    def search(
+        self, query: str, top_k: int = 5, mode: str | SearchMode = SearchMode.HYBRID
+    ) -> list[Document]:
+        """The ``top_k`` best passages for ``query`` (none for a blank query or an empty index).
+
+        :raises InvalidInputError: for an unknown mode (checked first, whatever the query).
+        """
+        mode = SearchMode.from_str(mode)
+        pipeline = self.retrieval_pipeline(mode)
+        if not query.strip() or self.store.count_documents() == 0:
+            return []
+        data: dict[str, Any] = {"retriever": {"top_k": top_k}}
+        if mode is not SearchMode.DENSE:
+            data["retriever"]["query"] = query
+        if mode is not SearchMode.BM25:
+            data["embedder"] = {"text": query}
+        return pipeline.run(data)["retriever"]["documents"]
+
+    def ask(
+        self,
+        question: str,
+        reader: DocQAReader,
+        *,
+        top_k: int = 5,
+        max_answers: int = 3,
+        no_answer_threshold: float | None = None,
+    ) -> QAOutput:
+        """Retrieve ``top_k`` passages (hybrid) and read them.
+
+        ``timings_ms``: ``total`` is the pipeline run's wall time; ``reading`` is what the reader step
+        measured itself; ``retrieval`` is the rest (query embedding, retrieval, pipeline overhead). The
+        pipeline and the store's indexes are loaded before the clock starts, so timings are per question.
+        """
+        pipeline = self.qa_pipeline(reader)
+        pipeline.warm_up()
+        self.store.refresh()
+        data = {
+            "embedder": {"text": question},
+            "retriever": {"query": question, "top_k": top_k},
+            "reader": {"query": question, "top_k": max_answers, "no_answer_threshold": no_answer_threshold},
+        }
+        started = time.perf_counter()
+        result = pipeline.run(data, include_outputs_from={"retriever"})
+        total = (time.perf_counter() - started) * 1000.0
+        read = result["reader"]
+        reading = float(read["reading_ms"])
+        return QAOutput(
+            documents=result["retriever"]["documents"],
+            answers=read["answers"],
+            no_answer=bool(read["no_answer"]),
+            no_answer_score=float(read["no_answer_score"]),
+            timings_ms={"retrieval": total - reading, "reading": reading, "total": total},
+        )
+
+    def retrieve(self, question: str, top_k: int = 5) -> tuple[list[Document], float]:
+        """Hybrid passages for ``question`` and the milliseconds it took (index loaded before the clock)."""
+        self.warm_up()
+        self.store.refresh()
+        started = time.perf_counter()
+        documents = self.search(question, top_k=top_k)
+        return documents, (time.perf_counter() - started) * 1000.0
