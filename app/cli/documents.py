@@ -38,21 +38,36 @@ def ingest(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List unchanged files in the report too.")
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Keep running: apply files added, changed or deleted under PATHS (Ctrl-C stops)."
+        ),
+    ] = False,
+    ocr: Annotated[
+        bool, typer.Option("--ocr/--no-ocr", help="Read scanned PDF pages and images with Tesseract OCR.")
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Index every PDF, .txt and .md file under PATHS. Unchanged files are not re-embedded."""
+    """Index every PDF, Word, HTML, image, text and Markdown file under PATHS; unchanged ones are kept."""
     from app.cli.ingest_report import RichIngestProgress, render_report
     from ingest.ingestor import IngestProgress
 
     qa = open_docqa(index, embedding_model)
+    options = {"prune": prune, "checkpoint_every": checkpoint_every, "ocr": ocr}
     if as_json:
-        report = qa.ingest(paths, prune=prune, checkpoint_every=checkpoint_every, progress=IngestProgress())
+        report = qa.ingest(paths, progress=IngestProgress(), **options)
         print_json(report.to_dict(), ascii_only=True)
     else:
         console.print(f"Indexing into [bold]{escape(str(qa.index.directory))}[/]")
         with RichIngestProgress(console) as progress:
-            report = qa.ingest(paths, prune=prune, checkpoint_every=checkpoint_every, progress=progress)
+            report = qa.ingest(paths, progress=progress, **options)
         render_report(report, console, verbose=verbose)
+    if watch:
+        from app.cli.watching import watch_paths
+
+        watch_paths(qa, paths, ocr=ocr, checkpoint_every=checkpoint_every, as_json=as_json)
+        raise typer.Exit(0)
     raise typer.Exit(0 if report.ok else 1)
 
 

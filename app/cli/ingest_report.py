@@ -44,6 +44,15 @@ class RichIngestProgress(IngestProgress):
         self.progress.update(self.embed_task, completed=done, total=total, visible=True)
 
 
+def result_line(r: FileResult) -> str:
+    """One file's report line as rich markup: status, path, size, and the reason or notes."""
+    size = f" ({r.pages} page{'s' if r.pages != 1 else ''}, {r.passages} passages)" if r.passages else ""
+    detail = r.reason or "; ".join(r.notes)
+    return f"[{_STYLE[r.status]}]{r.status:<9}[/] {escape(r.path)}{size}" + (
+        f" — {escape(detail)}" if detail else ""
+    )
+
+
 def render_report(report: IngestReport, console: Console, verbose: bool = False) -> None:
     """One line per file that needs attention (every file with ``verbose``), then a summary line.
 
@@ -52,13 +61,7 @@ def render_report(report: IngestReport, console: Console, verbose: bool = False)
     for r in report.results:
         if r.status == "unchanged" and not verbose:
             continue
-        size = f" ({r.pages} page{'s' if r.pages != 1 else ''}, {r.passages} passages)" if r.passages else ""
-        detail = r.reason or "; ".join(r.notes)
-        console.print(
-            f"[{_STYLE[r.status]}]{r.status:<9}[/] {escape(r.path)}{size}"
-            + (f" — {escape(detail)}" if detail else ""),
-            highlight=False,
-        )
+        console.print(result_line(r), highlight=False)
     counts = ", ".join(f"{report.count(s)} {s}" for s in STATUSES if report.count(s))
     embedded = f"{report.passages_embedded} passages embedded in {report.seconds:.1f} s"
     console.print(f"{counts or 'nothing to do'} — {embedded}", highlight=False)

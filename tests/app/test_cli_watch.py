@@ -1,0 +1,81 @@
+"""`docqa ingest PATH --watch` as a user runs it: first ingest, one line per change, Ctrl-C stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests.conftest import REPO
+
+TIMEOUT_S = 120.0  # the first ingest loads the embedding model
+
+
+def _lines(proc: subprocess.Popen) -> queue.Queue[str]:
+    """The process's stdout lines, read by a thread so waiting on them can time out."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in proc.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def _next_line(lines: queue.Queue[str], deadline: float) -> str:
+    try:
+        return lines.get(timeout=max(0.1, deadline - time.monotonic()))
+    except queue.Empty:
+        raise AssertionError("timed out waiting for the watcher's output") from None
+
+
+def test_watch_applies_changes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "first.txt").write_text("The lighthouse keeper lit the lamp at dusk.", encoding="utf-8")
+    index = tmp_path / "index"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "ingest", str(folder), "--index", str(index), "--watch", "--json"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        # The first ingest's report is one indented JSON object; then the watcher is running.
+        lines = _lines(proc)
+        report_text = ""
+        while not report_text.rstrip().endswith("\n}"):
+            report_text += _next_line(lines, deadline)
+        assert json.loads(report_text)["counts"]["added"] == 1
+        time.sleep(1.0)  # let the observer start before the change
+        (folder / "second.txt").write_text("The ferry leaves pier three at seven.", encoding="utf-8")
+        (folder / "first.txt").unlink()
+        changes = [json.loads(_next_line(lines, deadline)) for _ in range(2)]
+        assert sorted((c["status"], Path(c["path"]).name) for c in changes) == [
+            ("added", "second.txt"),
+            ("removed", "first.txt"),
+        ]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    listed = subprocess.run(
+        [sys.executable, "-m", "app.cli", "documents", "--index", str(index), "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert [Path(d["file"]).name for d in json.loads(listed.stdout)] == ["second.txt"]
