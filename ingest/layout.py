@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable
-
-from haystack import Document
+from typing import TYPE_CHECKING
 
 from ingest.cleaning import clean_text
 from ingest.loaded import LoadedFile
-from ingest.splitting import PAGE_SEPARATOR
+
+if TYPE_CHECKING:  # importing haystack takes seconds; loaders (and so the UI and server) import this module
+    from haystack import Document
 
 SECTION = "section"  # the heading in force where the passage starts
 SECTIONS = "sections"  # [[offset in passage, heading], ...]: every heading in force within the passage
@@ -32,6 +33,8 @@ def assemble_blocks(blocks: Iterable[tuple[str, bool]]) -> tuple[str, list[tuple
     Each block is cleaned on its own and becomes its own paragraph, so a heading or a table row is never
     run into the next block, and section offsets are exact in the text that is stored.
     """
+    from ingest.splitting import PAGE_SEPARATOR  # imports haystack: only when a Word/HTML file is loaded
+
     parts: list[str] = []
     sections: list[tuple[int, str]] = []
     position = 0

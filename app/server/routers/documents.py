@@ -30,6 +30,7 @@ from app.server.schemas import (
     UploadResponse,
 )
 from ingest import uploads
+from ingest.loaders import supported_list
 
 if TYPE_CHECKING:
     from ingest.ingestor import FileResult, IngestReport
@@ -90,7 +91,7 @@ def _check_request(ctx: ServiceContext, files: list[UploadFile]) -> None:
     if unsupported:
         raise RequestRejected(
             415,
-            "Unsupported file type: DocQA reads .pdf, .txt and .md. Nothing was indexed.",
+            f"Unsupported file type: DocQA reads {supported_list()}. Nothing was indexed.",
             files=unsupported,
         )
     total = sum(upload_size(f) for f in files)
@@ -130,7 +131,7 @@ def _file_out(
 @router.post(
     "/documents",
     response_model=UploadResponse,
-    summary="Upload and index one or more .pdf, .txt or .md files.",
+    summary="Upload and index one or more documents (PDF, Word, HTML, images, text, Markdown).",
     responses={
         400: {"model": ErrorOut, "description": "A file is corrupt, encrypted, scanned or empty."},
         413: {"model": ErrorOut, "description": "The upload is larger than the limit."},
@@ -139,7 +140,7 @@ def _file_out(
     },
 )
 def upload_documents(
-    files: Annotated[list[UploadFile], File(description="One or more .pdf, .txt or .md files.")],
+    files: Annotated[list[UploadFile], File(description=f"One or more files: {supported_list()}.")],
     ctx: Context,
 ):
     _check_request(ctx, files)
