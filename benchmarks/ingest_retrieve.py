@@ -3,7 +3,7 @@
 Stock: SentenceTransformersDocumentEmbedder/TextEmbedder (packaged all-MiniLM-L6-v2, default settings) +
 FAISSDocumentStore(embedding_dim=384) + FAISSEmbeddingRetriever, InMemoryBM25Retriever,
 DocumentJoiner(reciprocal_rank_fusion). DocQA: PassageEmbedder/QueryEmbedder (ONNX int8) + the same FAISS
-store + our BM25Retriever, fused by HybridRetriever.
+store inside our LocalDocumentStore (BM25Index + z-score hybrid fusion, ``hybrid_retrieval``).
 
 Corpus: every paragraph of the public SQuAD dev file and of the distractor file (955 passages); queries:
 the answerable questions of the public file; gold: the question's own paragraph.
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     quiet = False
 
+    import numpy as np
     from haystack import Document
     from haystack.components.joiners import DocumentJoiner
     from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
@@ -58,9 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     from haystack_integrations.components.retrievers.faiss import FAISSEmbeddingRetriever
     from haystack_integrations.document_stores.faiss import FAISSDocumentStore
 
+    from ingest.records import SourceFile, utc_now
     from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-    from pipelines.components.retrievers.hybrid import HybridRetriever
-    from pipelines.document_stores.bm25 import BM25Retriever
+    from pipelines.document_stores.local_store import LocalDocumentStore
+    from pipelines.document_stores.snapshots import Snapshot
     from pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
     from pipelines.model_loading import packaged_embedding_model_dir
 
@@ -130,13 +132,19 @@ def main(argv: list[str] | None = None) -> int:
     stock_bm25 = InMemoryBM25Retriever(document_store=mem, top_k=20)
     joiner = DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=20)
 
-    our_faiss = FAISSDocumentStore(embedding_dim=384)
-    our_faiss.write_documents(our_docs)
+    def snapshot_of(docs: list[Document]) -> Snapshot:
+        """An in-memory index of embedded passages (one pseudo-file), as ``docqa eval`` builds one."""
+        vectors = np.asarray([d.embedding for d in docs], dtype=np.float32)
+        plain = [Document(id=d.id, content=d.content, meta=dict(d.meta)) for d in docs]
+        source = SourceFile(key="bench", file_name="bench", title="bench", kind="squad", sha256="", size=0,
+                            mtime_ns=0, page_lengths=[len(d.content or "") for d in docs],
+                            passage_ids=[d.id for d in docs], ingested_at=utc_now())
+        return Snapshot.empty("bench", vectors.shape[1]).replace_files(set(), [(source, plain, vectors)])
+
+    our_snapshot = snapshot_of(our_docs)
     t0 = time.perf_counter()
-    our_bm25 = BM25Retriever(our_docs)
-    our_bm25.score_all("warm")  # builds the matrix
+    store = LocalDocumentStore(our_snapshot)  # builds FAISS + the BM25 matrix at once
     bm25_build_s = time.perf_counter() - t0
-    hybrid = HybridRetriever(our_faiss, our_bm25)
 
     # ----- retrieval --------------------------------------------------------------------------------------
     results: dict[str, dict[str, float]] = {}
@@ -152,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def ours(q: str) -> list[Document]:
         emb = our_q[q] = ours_q.run(text=q)["embedding"]
-        return hybrid.run(query=q, query_embedding=emb, top_k=20)["documents"]
+        return store.hybrid_retrieval(q, emb, top_k=20)
 
     _log("evaluating stock RRF ...", quiet)
     results["stock_rrf"] = evaluate_retrieval(stock_rrf, questions, ks)
@@ -163,22 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     results["stock_dense"] = evaluate_retrieval(
         lambda q: stock_dense.run(query_embedding=stock_q[q])["documents"], questions, ks)
     results["stock_bm25"] = evaluate_retrieval(lambda q: stock_bm25.run(query=q)["documents"], questions, ks)
-    for mode in ("dense", "bm25"):
-        r = HybridRetriever(our_faiss, our_bm25, mode=mode)
-        results[f"docqa_{mode}"] = evaluate_retrieval(
-            lambda q, r=r: r.run(query=q, query_embedding=our_q[q], top_k=20)["documents"], questions, ks)
-    unigram = HybridRetriever(our_faiss, BM25Retriever(our_docs, bigrams=False))
+    results["docqa_dense"] = evaluate_retrieval(
+        lambda q: store.embedding_retrieval(our_q[q], top_k=20), questions, ks)
+    results["docqa_bm25"] = evaluate_retrieval(lambda q: store.bm25_retrieval(q, top_k=20), questions, ks)
+    unigram = LocalDocumentStore(our_snapshot, bm25_parameters={"bigrams": False})
     results["docqa_hybrid_no_bigrams"] = evaluate_retrieval(
-        lambda q: unigram.run(query=q, query_embedding=our_q[q], top_k=20)["documents"], questions, ks)
-    rrf = HybridRetriever(our_faiss, our_bm25, fusion="rrf", rrf_k=60)
+        lambda q: unigram.hybrid_retrieval(q, our_q[q], top_k=20), questions, ks)
     results["docqa_rrf60"] = evaluate_retrieval(
-        lambda q: rrf.run(query=q, query_embedding=our_q[q], top_k=20)["documents"], questions, ks)
+        lambda q: store.hybrid_retrieval(q, our_q[q], top_k=20, fusion="rrf", rrf_k=60), questions, ks)
     # Our retrieval on the stock (fp32 torch) vectors: isolates the embedder's effect on recall.
-    stock_vec_faiss = FAISSDocumentStore(embedding_dim=384)
-    stock_vec_faiss.write_documents(stock_docs)
-    on_stock = HybridRetriever(stock_vec_faiss, BM25Retriever(stock_docs))
+    on_stock = LocalDocumentStore(snapshot_of(stock_docs))
     results["docqa_hybrid_fp32_vectors"] = evaluate_retrieval(
-        lambda q: on_stock.run(query=q, query_embedding=stock_q[q], top_k=20)["documents"], questions, ks)
+        lambda q: on_stock.hybrid_retrieval(q, stock_q[q], top_k=20), questions, ks)
 
     base, new = results["stock_rrf"], results["docqa_hybrid"]
     report = {
