@@ -8,8 +8,8 @@ The bundled compact reader (data/compact-reader) was trained on the public SQuAD
 
 1. **Gold passage** — each question with its own SQuAD paragraph, read by ``DocQAReader`` through
    ``pipelines.evaluation.reader_eval`` (what ``docqa eval --reader`` does): forced-answer HasAns EM/F1
-   (the best span is always given), and the null-score rule at the reader's τ (0 unless calibrated) and at the best
-   τ *for this set* (an oracle: it is chosen on the very questions it scores, so read it as a ceiling).
+   (the best span is always given), and the null-score rule at the reader's τ (0 unless calibrated) and at
+   the best τ *for this set* (an oracle: chosen on the very questions it scores, so read it as a ceiling).
 2. **End to end** — data/samples ingested into a temporary index as a user would (``DocQA.ingest``), the
    top-k passages retrieved by ``DocQA.search`` (hybrid) and read by the same reader: the same metrics,
    plus how often a gold answer text appears in the retrieved passages at all (answer recall@k).
