@@ -1,5 +1,6 @@
 """What an answer looks like: answer cards with the span marked in its passage and on its PDF page,
-the curated FAQ card, the degraded-mode banners, and the passages DocQA read.
+the curated FAQ card, the degraded-mode banners, the passages DocQA read, and under each answer the
+feedback buttons (app/ui/feedback.py).
 
 Why so much around a short answer: a user must be able to judge it, so every answer comes with the
 passage and page it is from, its confidence, and the file to download; an unsure or missing answer says
@@ -13,8 +14,10 @@ from typing import Any
 
 import streamlit as st
 
+from app.ui.feedback import feedback_controls
 from app.ui.formatting import esc, highlight_html, md_escape, plural, short_id, where
 from app.ui.state import page_preview
+from ingest.layout import OCR_BOXES
 from ingest.loaders import MARKDOWN_SUFFIXES, PDF_SUFFIXES, TEXT_SUFFIXES
 from pipelines.answers import Answer, AskResult, Passage
 from pipelines.document_stores.snapshots import SourceFile
@@ -56,7 +59,7 @@ def show_result(result: AskResult, documents: dict[str, SourceFile]) -> None:
                 icon=":material/search_off:",
             )
         for rank, answer in enumerate(result.answers, start=1):
-            answer_card(rank, answer, passages, documents)
+            answer_card(rank, answer, passages, documents, result)
         show_passages(result, expanded=result.no_answer)
     timings = result.timings_ms
     parts = [f"retrieval {timings.get('retrieval', 0):.0f} ms"]
@@ -84,9 +87,14 @@ def source_path(passage: Passage | None) -> Path | None:
 
 
 def answer_card(
-    rank: int, answer: Answer, passages: dict[str, Passage], documents: dict[str, SourceFile]
+    rank: int,
+    answer: Answer,
+    passages: dict[str, Passage],
+    documents: dict[str, SourceFile],
+    result: AskResult | None = None,
 ) -> None:
-    """One answer: large type, confidence, where it is from, the span marked in its passage, the page."""
+    """One answer: large type, confidence, where it is from, the span marked in its passage, the page,
+    and (given the ``result`` it belongs to) the "correct" / "wrong" feedback buttons."""
     if not answer.sources:
         return
     src = answer.source
@@ -112,13 +120,15 @@ def answer_card(
         if len(answer.sources) > 1:
             others = ", ".join(where(Path(s.file).name, s.page, None, None) for s in answer.sources[1:])
             st.caption(f"Also found in: {md_escape(others)}")
-        if kind == "pdf" and path is not None and path.is_file() and src.page:
+        if kind in ("pdf", "image") and path is not None and path.is_file() and src.page:
             if rank == 1:
                 page_images(path, src, passage, doc, answer.text)
             else:
                 with st.expander(f"See it on page {src.page}"):
                     page_images(path, src, passage, doc, answer.text)
         download_button(path, file_name, key=f"download-{rank}-{short_id(src.document_id)}")
+        if result is not None:
+            feedback_controls(result, rank, answer)
 
 
 def page_images(path: Path, src: Any, passage: Passage | None, doc: SourceFile | None, answer: str) -> None:
@@ -127,6 +137,10 @@ def page_images(path: Path, src: Any, passage: Passage | None, doc: SourceFile |
     if doc and src.page_start is not None and 0 < src.page <= len(doc.page_lengths):
         length = doc.page_lengths[src.page - 1]
         fraction = src.page_start / length if length else None
+    ocr_boxes = passage.meta.get(OCR_BOXES) if passage else None
+    answer_span = (src.page_start, src.page_end) if src.page_start is not None else None
+    pieces = passage.page_offsets if passage else []
+    passage_span = next(((start, end) for page, start, end in pieces if page == src.page), None)
     try:
         png, detail, mark, page_count = page_preview(
             str(path),
@@ -135,6 +149,9 @@ def page_images(path: Path, src: Any, passage: Passage | None, doc: SourceFile |
             answer,
             passage.content if passage else None,
             fraction,
+            ocr_boxes,
+            answer_span,
+            passage_span,
         )
     except Exception as err:  # noqa: BLE001 - any PDF problem only costs the preview, never the answer
         st.caption(f"No page preview: {md_escape(str(err))}")

@@ -17,6 +17,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.images import IMAGE_SUFFIXES
+
 ANSWER = "answer"
 PASSAGE = "passage"
 PAGE = "page"
@@ -133,6 +135,46 @@ def _rects(textpage, span: tuple[int, int]) -> list[Rect]:
     return [tuple(float(v) for v in textpage.get_rect(i)) for i in range(count)]  # type: ignore[misc]
 
 
+def ocr_rects(
+    boxes: list[list[float]], page_number: int, span: tuple[int, int] | None, bbox: Rect
+) -> list[Rect]:
+    """PDF rectangles of the OCR words (``meta["ocr_boxes"]``, see ingest/layout.py) that overlap ``span``.
+
+    A scanned page has no text layer to search, so the answer is found by its character offsets in the page
+    text instead; each word box is stored as fractions of the page (origin top-left) and mapped onto this
+    page's box here.
+    """
+    if span is None:
+        return []
+    left, bottom, right, top = bbox
+    width, height = right - left, top - bottom
+    start, end = span
+    return [
+        (left + x0 * width, top - y1 * height, left + x1 * width, top - y0 * height)
+        for page, word_start, word_end, x0, y0, x1, y1 in boxes
+        if page == page_number and word_start < end and word_end > start
+    ]
+
+
+def _open_document(path: Path, page_number: int):
+    """(document, page index in it, the file's page count); an image file becomes a one-page PDF."""
+    import pypdfium2 as pdfium
+
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        document = pdfium.PdfDocument(str(path))
+        return document, page_number, len(document)
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as image:
+        frames = [frame.convert("RGB") for frame in ImageSequence.Iterator(image)]
+        dpi = image.info.get("dpi", (150, 150))[0] or 150
+    if not 1 <= page_number <= len(frames):
+        raise ValueError(f"{path.name} has {len(frames)} pages, not a page {page_number}")
+    buffer = io.BytesIO()
+    frames[page_number - 1].save(buffer, format="PDF", resolution=float(dpi))
+    return pdfium.PdfDocument(buffer.getvalue()), 1, len(frames)
+
+
 def render_marked_page(
     pdf_path: str | Path,
     page_number: int,
@@ -140,6 +182,9 @@ def render_marked_page(
     passage: str | None = None,
     expected_fraction: float | None = None,
     scale: float = 2.0,
+    ocr_boxes: list[list[float]] | None = None,
+    answer_span: tuple[int, int] | None = None,
+    passage_span: tuple[int, int] | None = None,
 ) -> MarkedPage:
     """Render page ``page_number`` (1-based) of ``pdf_path`` to PNG with the answer or passage marked.
 
@@ -147,24 +192,29 @@ def render_marked_page(
     of a page high and centred on the answer, because a whole page scaled into a browser column is too
     small to read.
 
+    Scanned pages and image files (no text layer) are marked from ``ocr_boxes`` and the answer's and
+    passage's character offsets in the page text (``answer_span``, ``passage_span``).
+
     :raises ValueError: when the page does not exist in the file.
     :raises OSError / pypdfium2.PdfiumError: when the file cannot be opened as a PDF.
     """
-    import pypdfium2 as pdfium
     from PIL import ImageDraw
 
-    pdf = pdfium.PdfDocument(str(pdf_path))
+    pdf, index_in_pdf, page_count = _open_document(Path(pdf_path), page_number)
     try:
-        page_count = len(pdf)
-        if not 1 <= page_number <= page_count:
+        if not 1 <= index_in_pdf <= len(pdf):
             raise ValueError(f"{Path(pdf_path).name} has {page_count} pages, not a page {page_number}")
-        page = pdf[page_number - 1]
+        page = pdf[index_in_pdf - 1]
         textpage = page.get_textpage()
         text = textpage.get_text_range()
         answer_rects: list[Rect] = []
         passage_rects: list[Rect] = []
+        if ocr_boxes:
+            bbox = page.get_bbox()
+            answer_rects = ocr_rects(ocr_boxes, page_number, answer_span, bbox)
+            passage_rects = ocr_rects(ocr_boxes, page_number, passage_span, bbox)
         # PDFium's text and character indices agree one to one; if a PDF breaks that, marking is unsafe.
-        if len(text) == textpage.count_chars():
+        elif len(text) == textpage.count_chars():
             if answer:
                 span = locate(text, answer, expected_fraction)
                 if span:

@@ -71,11 +71,29 @@ def _load_examples(path: str, mtime_ns: int) -> dict[str, Any]:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def page_preview(
-    path: str, mtime_ns: int, page: int, answer: str | None, passage: str | None, fraction: float | None
+    path: str,
+    mtime_ns: int,
+    page: int,
+    answer: str | None,
+    passage: str | None,
+    fraction: float | None,
+    ocr_boxes: list[list[float]] | None = None,
+    answer_span: tuple[int, int] | None = None,
+    passage_span: tuple[int, int] | None = None,
 ) -> tuple[bytes, bytes | None, str, int]:
-    """A PDF page with the answer marked (see app/ui/preview.py): whole page, detail, what was marked,
-    page count. Cached per file version (``mtime_ns``)."""
+    """A PDF page or image with the answer marked (see app/ui/preview.py): whole page, detail, what was
+    marked, page count. Cached per file version (``mtime_ns``). Scanned pages are marked from
+    ``ocr_boxes`` and the spans' offsets in the page text."""
     from app.ui.preview import render_marked_page
 
-    marked = render_marked_page(path, page, answer=answer, passage=passage, expected_fraction=fraction)
+    marked = render_marked_page(
+        path,
+        page,
+        answer=answer,
+        passage=passage,
+        expected_fraction=fraction,
+        ocr_boxes=ocr_boxes,
+        answer_span=answer_span,
+        passage_span=passage_span,
+    )
     return marked.png, marked.detail_png, marked.mark, marked.page_count
