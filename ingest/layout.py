@@ -22,7 +22,7 @@ from ingest.loaded import LoadedFile
 if TYPE_CHECKING:  # importing haystack takes seconds; loaders (and so the UI and server) import this module
     from haystack import Document
 
-SECTION = "section"  # the heading in force where the passage starts
+SECTION = "section"  # the heading in force where the passage starts (else the first one in it)
 SECTIONS = "sections"  # [[offset in passage, heading], ...]: every heading in force within the passage
 OCR_BOXES = "ocr_boxes"  # [[page, start, end, left, top, right, bottom], ...]; page-relative offsets
 
@@ -62,9 +62,7 @@ def attach_layout(documents: list[Document], loaded: LoadedFile) -> None:
             doc_start = int(meta.get("doc_start", 0))
             doc_end = doc_start + len(doc.content or "")
             index = bisect_right(starts, doc_start) - 1
-            if index >= 0:
-                meta[SECTION] = loaded.sections[index][1]
-            spans = [[0, meta[SECTION]]] if index >= 0 else []
+            spans = [[0, loaded.sections[index][1]]] if index >= 0 else []
             spans += [
                 [offset - doc_start, heading]
                 for offset, heading in loaded.sections[index + 1 :]
@@ -72,6 +70,8 @@ def attach_layout(documents: list[Document], loaded: LoadedFile) -> None:
             ]
             if spans:
                 meta[SECTIONS] = spans
+                # A passage that starts before the first heading is cited by the first heading it holds.
+                meta[SECTION] = spans[0][1]
         if loaded.word_boxes:
             boxes = []
             for page, start, end in meta.get("page_offsets", []):

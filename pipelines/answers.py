@@ -11,6 +11,8 @@ from typing import Any
 
 from haystack import Document, ExtractedAnswer
 
+from ingest.layout import section_at
+
 
 @dataclass
 class Passage:
@@ -50,6 +52,7 @@ class Passage:
             "page": self.page,
             "pages": self.pages,
             "page_offsets": self.page_offsets,
+            "section": self.meta.get("section"),  # Word/HTML: the heading the passage starts under
             "content": self.content,
         }
 
@@ -67,6 +70,7 @@ class AnswerSource:
     page_start: int | None
     page_end: int | None
     passage: str
+    section: str | None = None  # the heading the answer is under (Word, HTML: files without pages)
 
 
 @dataclass
@@ -99,6 +103,9 @@ class Answer:
                     page_start=page_offset.get("start"),
                     page_end=page_offset.get("end"),
                     passage=passage.content if passage else "",
+                    section=section_at(passage.meta, int(raw["document_offset"]["start"]))
+                    if passage
+                    else None,
                 )
             )
         return cls(

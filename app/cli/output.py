@@ -24,6 +24,8 @@ def highlight(passage: str, start: int, end: int) -> str:
     return f"{escape(passage[:start])}{marked}{escape(passage[end:])}"
 
 
-def source_label(file: str, page: int | None) -> str:
-    """``file, page N`` (no page for text files)."""
+def source_label(file: str, page: int | None, section: str | None = None) -> str:
+    """``file, page N``, or ``file › Section`` for files without pages whose passage is under a heading."""
+    if section:
+        return f"{file} › {section}"
     return file + (f", page {page}" if page else "")

@@ -51,7 +51,7 @@ def search(
         console.print("No passages found.")
         return
     for rank, p in enumerate(passages, start=1):
-        where = source_label(p.file, p.page)
+        where = source_label(p.file, p.page, p.meta.get("section"))
         console.rule(f"[bold]{rank}.[/] {escape(where)}  [dim]score {p.score:.3f}[/]", align="left")
         console.print(escape(p.content))
 
@@ -92,7 +92,7 @@ def ask(
         err_console.print(f"[bold red]Reader unavailable:[/] {escape(result.reader_error)}")
         console.print("[bold]Passages that match your question:[/]")
         for p in result.passages:
-            console.rule(escape(source_label(p.file, p.page)), align="left")
+            console.rule(escape(source_label(p.file, p.page, p.meta.get("section"))), align="left")
             console.print(escape(p.content))
         raise typer.Exit(2)
     if getattr(result, "from_faq", False):
@@ -112,7 +112,7 @@ def ask(
         label = "[yellow]unsure[/] " if answer.unsure else ""
         console.rule(
             f"[bold]{rank}. {escape(answer.text)}[/]  {label}"
-            f"[dim]{answer.score:.0%} — {escape(source_label(src.file, src.page))}{also}[/]",
+            f"[dim]{answer.score:.0%} — {escape(source_label(src.file, src.page, src.section))}{also}[/]",
             align="left",
         )
         console.print(highlight(src.passage, src.passage_start, src.passage_end))

@@ -68,10 +68,11 @@ def test_docx_headings_paragraphs_and_table_rows(tmp_path: Path) -> None:
 
 def test_docx_passages_cite_their_section(tmp_path: Path) -> None:
     loaded = load_file(make_docx(tmp_path / "manual.docx"))
-    by_text = {p.content.split("\n")[0][:20]: p.meta.get(SECTION) for p in _passages(loaded)}
     sections = {p.meta.get(SECTION) for p in _passages(loaded) if "fog horn sounds" in p.content}
     assert sections == {"Fog horn"}
-    assert by_text["Read this before you"] is None, "text before the first heading has no section"
+    preamble = next(p for p in _passages(loaded) if p.content.startswith("Read this before"))
+    assert preamble.meta[SECTION] == "Lamp", "cited by the first heading it holds"
+    assert section_at(preamble.meta, 0) is None, "an answer before the first heading has no section"
     tuesday = [p for p in _passages(loaded) if "Tuesday | 18:10" in p.content]
     assert tuesday and all(p.meta[SECTION] in {"Lamp", "Fog horn"} for p in tuesday)
     assert any(p.meta[SECTION] == "Lamp" for p in tuesday)
