@@ -31,8 +31,17 @@ from pipelines.components.readers.reader import DocQAReader
 from pipelines.components.readers.selection import ReaderInfo, select_reader
 from pipelines.components.retrievers.search_mode import SearchMode
 from pipelines.document_stores.faq_store import FaqLoadReport, FaqStore
+from pipelines.document_stores.feedback_store import (
+    FeedbackFieldError,
+    FeedbackPage,
+    FeedbackRecord,
+    FeedbackStore,
+    FeedbackVerdict,
+    build_record,
+)
 from pipelines.document_stores.local_store import LocalDocumentStore
 from pipelines.document_stores.snapshots import DocumentIndex, SourceFile
+from pipelines.feedback_limits import MAX_PASSAGE_ID_CHARS
 from pipelines.indexing import IndexingPipeline
 from pipelines.model_loading import ModelUnavailableError
 from pipelines.query import QueryPipelines
@@ -290,6 +299,59 @@ class DocQA:
     def faq_entries(self) -> list[FaqEntry]:
         """The FAQ entries stored in the index, in file order (empty when none was loaded)."""
         return FaqStore(self.index).entries()
+
+    # ----- feedback -----
+    def feedback(
+        self,
+        question: str,
+        passage_id: str,
+        verdict: str | FeedbackVerdict,
+        answer_start: int | None = None,
+        answer_end: int | None = None,
+        correct_answer: str | None = None,
+        comment: str | None = None,
+        *,
+        reader: str | None = None,
+    ) -> FeedbackRecord:
+        """Store what a user said about an answer to ``question`` read from passage ``passage_id``.
+
+        ``verdict``: "correct" (the span is the answer given), "wrong" (the span, if any, is the right
+        answer) or "not_in_documents". The span is ``answer_start``/``answer_end`` (characters in the
+        passage ``content`` as :meth:`ask` returned it) or ``correct_answer`` text found in the passage.
+        The passage text, file and page are copied from the live index into the record, so the feedback
+        survives re-ingesting or deleting the document; ``docqa feedback export`` turns records into
+        training data. ``reader`` names the reader that answered (default: the loaded reader, else the
+        configured model).
+
+        :raises FeedbackFieldError: (an :class:`InvalidInputError`) naming the first unusable field —
+            an unknown ``passage_id``, offsets outside the passage, an empty or too long text.
+        """
+        if not isinstance(passage_id, str) or not passage_id.strip():
+            raise FeedbackFieldError("passage_id", "must not be empty")
+        if len(passage_id) > MAX_PASSAGE_ID_CHARS:
+            raise FeedbackFieldError("passage_id", f"is longer than {MAX_PASSAGE_ID_CHARS} characters")
+        passage = None
+        if self.index.exists():
+            passage = next((d for d in self.store.snapshot.passages if d.id == passage_id), None)
+        if passage is None:
+            raise FeedbackFieldError(
+                "passage_id",
+                f"no passage {passage_id!r} in the index at {self.index.directory} "
+                "(its document may have been re-ingested or deleted since; ask again)",
+            )
+        if reader is None:
+            reader = self._reader[1].name if self._reader is not None else self.settings.reader_model
+        record = build_record(
+            question, passage, verdict, answer_start, answer_end, correct_answer, comment, reader=reader
+        )
+        return FeedbackStore(self.index).append(record)
+
+    def feedback_records(self, offset: int = 0, limit: int = 50) -> FeedbackPage:
+        """Stored feedback, oldest first: ``limit`` records from ``offset`` and the total count.
+
+        :raises FeedbackFieldError: for a negative ``offset`` or a ``limit`` outside 1..500.
+        """
+        return FeedbackStore(self.index).page(offset, limit)
 
     def ask_documents(
         self,

@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from app.cli import documents, evaluate, faq, query, serve
+from app.cli import documents, evaluate, faq, feedback, query, serve
 from app.cli.output import err_console
 
 __all__ = ["app", "main"]
@@ -30,6 +30,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 faq_app = typer.Typer(help="Curated FAQ answers, matched before the documents.", no_args_is_help=True)
+feedback_app = typer.Typer(
+    help="Feedback on answers: list it, export it as SQuAD 2.0 for train-reader and eval.",
+    no_args_is_help=True,
+)
 
 
 def _add(group: typer.Typer, command: Callable[..., Any], name: str | None = None) -> None:
@@ -52,6 +56,9 @@ _add(app, documents.documents)
 _add(app, documents.delete)
 _add(app, evaluate.evaluate, "eval")
 _add(app, evaluate.train_reader_command, "train-reader")
+app.add_typer(feedback_app, name="feedback")
+_add(feedback_app, feedback.feedback_list, "list")
+_add(feedback_app, feedback.feedback_export, "export")
 
 
 def _quiet_libraries() -> None:

@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI
 from app.server import errors
 from app.server.deps import ServiceContext, require_key, resolve_api_key
 from app.server.limits import ASK_THREADS, DEFAULT_CONCURRENT_ASKS, DEFAULT_MAX_UPLOAD_BYTES, BodySizeLimit
-from app.server.routers import documents, faq, health, questions
+from app.server.routers import documents, faq, feedback, health, questions
 from app.server.schemas import ErrorOut
 
 if TYPE_CHECKING:
@@ -97,4 +97,5 @@ def create_app(
     app.include_router(questions.router, **protected)
     app.include_router(documents.router, **protected)
     app.include_router(faq.router, **protected)
+    app.include_router(feedback.router, **protected)
     return app

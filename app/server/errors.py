@@ -55,10 +55,13 @@ class RequestRejected(InvalidInputError):
 
 def _specific_status() -> dict[type[Exception], int]:
     """Concrete errors whose code differs from their kind's (imported late: pipelines is heavy)."""
+    from pipelines.document_stores.feedback_store import FeedbackFieldError
     from pipelines.document_stores.snapshots import EmbeddingModelMismatchError
 
     # The index was built with another embedding model: a conflict with the index's state, not damage.
-    return {EmbeddingModelMismatchError: 409}
+    # A feedback field that passes the schema but not the passage (offsets outside it, an unknown
+    # passage id): the same 422 as a schema error, in FastAPI's shape (see error_body).
+    return {EmbeddingModelMismatchError: 409, FeedbackFieldError: 422}
 
 
 def status_for(err: DocQAError) -> int:
@@ -79,9 +82,12 @@ def status_for(err: DocQAError) -> int:
 def error_body(err: DocQAError) -> dict[str, Any]:
     """``{"detail": str(err)}``, plus what the client needs to fix each part of its request."""
     from pipelines.components.faq.faq_files import FaqFileError
+    from pipelines.document_stores.feedback_store import FeedbackFieldError
 
     body: dict[str, Any] = {"detail": str(err)}
-    if isinstance(err, RequestRejected):
+    if isinstance(err, FeedbackFieldError):  # one 422 shape for clients: FastAPI's, naming the field
+        body["detail"] = [{"type": "value_error", "loc": ["body", err.field], "msg": str(err), "input": None}]
+    elif isinstance(err, RequestRejected):
         body.update(err.extra)
     elif isinstance(err, FaqFileError):
         body["errors"] = err.problems  # one line per bad row or field

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.server.limits import MAX_ANSWERS, MAX_QUESTION_CHARS, MAX_TOP_K
+from pipelines import feedback_limits
 
 
 class AskRequest(BaseModel):
@@ -181,3 +182,73 @@ class FaqListResponse(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: Any
+
+
+# ----- /feedback (bounds from pipelines.feedback_limits: the same for every front end) -----
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(
+        min_length=1,
+        max_length=feedback_limits.MAX_QUESTION_CHARS,
+        description="The question that was asked.",
+    )
+    passage_id: str = Field(
+        min_length=1,
+        max_length=feedback_limits.MAX_PASSAGE_ID_CHARS,
+        description="The `id` of the passage the answer came from (/ask).",
+    )
+    verdict: Literal["correct", "wrong", "not_in_documents"] = Field(
+        description="correct: the answer was right; wrong: it was not (give the right span if you can); "
+        "not_in_documents: the documents do not answer the question."
+    )
+    answer_start: int | None = Field(
+        None, ge=0, description="Start of the right answer: a character offset in the passage `content`."
+    )
+    answer_end: int | None = Field(None, ge=1, description="End (exclusive) of the right answer.")
+    correct_answer: str | None = Field(
+        None,
+        max_length=feedback_limits.MAX_ANSWER_CHARS,
+        description="The right answer's text; located in the passage when no offsets are given.",
+    )
+    comment: str | None = Field(
+        None, max_length=feedback_limits.MAX_COMMENT_CHARS, description="Anything else to note."
+    )
+
+    @field_validator("question", "passage_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty or only white space")
+        return value
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    created: str
+    question: str
+    verdict: Literal["correct", "wrong", "not_in_documents"]
+    passage_id: str
+    passage: str = Field(description="The passage text as it was when the feedback was given.")
+    file: str
+    title: str
+    page: int | None
+    pages: list[int]
+    page_offsets: list[list[int]]
+    answer_start: int | None
+    answer_end: int | None
+    answer: str | None = Field(description="passage[answer_start:answer_end]: the confirmed or right answer.")
+    comment: str | None
+    reader: str | None
+
+
+class FeedbackListResponse(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    records: list[FeedbackOut]
+
+
+FEEDBACK_PAGE_LIMIT = feedback_limits.MAX_PAGE_LIMIT

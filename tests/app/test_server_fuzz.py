@@ -4,7 +4,7 @@ For every operation in ``/openapi.json`` schemathesis generates requests that fo
 (positive) and requests that violate it (negative). Checked: the service never answers with a server
 error, every status code it sends is documented, responses match their declared schema and content type,
 and schema-violating requests are rejected with 4xx. The reader is a tiny random QA model, so each /ask
-takes milliseconds; the whole run is about 70 requests and stays well under a minute.
+takes milliseconds; the whole run is about 90 requests and stays well under a minute.
 
 Schemathesis's own pytest plugin does not run under this pytest, so its strategies are driven with
 hypothesis directly (``operation.as_strategy``), derandomised: CI failures reproduce locally.
@@ -18,7 +18,7 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-EXAMPLES_PER_OPERATION = 5  # (9 positive + 5 negative) x 5 = at most 70 requests
+EXAMPLES_PER_OPERATION = 5  # (11 positive + 7 negative) x 5 = at most 90 requests
 
 OPERATIONS = [
     "GET /health",
@@ -30,9 +30,14 @@ OPERATIONS = [
     "DELETE /documents/{doc_id}",
     "POST /faq",
     "GET /faq",
+    "POST /feedback",
+    "GET /feedback",
 ]
 # Operations that take input; the others have nothing a request could get wrong.
-WITH_INPUT = ["POST /ask", "POST /search", "POST /documents", "DELETE /documents/{doc_id}", "POST /faq"]
+WITH_INPUT = [
+    "POST /ask", "POST /search", "POST /documents", "DELETE /documents/{doc_id}", "POST /faq",
+    "POST /feedback", "GET /feedback",
+]
 CASES = [(label, "positive") for label in OPERATIONS] + [(label, "negative") for label in WITH_INPUT]
 
 
