@@ -457,3 +457,107 @@ def test_launcher_refuses_a_port_in_use(capsys):
         taken.listen()
         assert run_ui(None, taken.getsockname()[1]) == 2
     assert "already in use" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------ feedback
+def feedback_records(index: Path) -> list:
+    from pipelines.api import DocQA
+
+    return DocQA(index).feedback_records(limit=50).records
+
+
+def ask_packet_switching(page_env, index: Path, reader_dir: Path) -> AppTest:
+    page_env(index, reader_dir)
+    at = set_sensitivity(start(), -5.0)
+    ask(at, "Who invented packet switching?")
+    assert answers_shown(at)[0] == "Paul Baran"
+    return at
+
+
+def test_correct_button_stores_the_answer_shown_and_confirms(page_env, samples_copy, reader_dir):
+    at = ask_packet_switching(page_env, samples_copy, reader_dir)
+    assert [b.label for b in at.button if b.label in ("Correct", "Wrong")][:2] == ["Correct", "Wrong"]
+    # One pair of buttons per answer card.
+    assert sum(b.label == "Correct" for b in at.button) == len(answers_shown(at))
+    next(b for b in at.button if b.label == "Correct").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Thanks — saved: “Paul Baran” is right." in texts(at.success)
+    [record] = feedback_records(samples_copy)
+    assert record.verdict.value == "correct" and record.question == "Who invented packet switching?"
+    assert record.answer == "Paul Baran"
+    assert record.passage[record.answer_start : record.answer_end] == "Paul Baran"
+    assert "packet_switching.pdf" in record.file
+
+
+def test_wrong_then_selected_span_stores_the_correction_with_its_offsets(page_env, samples_copy, reader_dir):
+    from app.ui.feedback import tokens
+
+    at = ask_packet_switching(page_env, samples_copy, reader_dir)
+    next(b for b in at.button if b.label == "Wrong").click()
+    at.run()
+    assert "What is the right answer?" in texts(at.markdown)
+    result = at.session_state["last_result"][1]
+    passage = result.answers[0].source.passage
+    # The slider starts on the answer given, marked in the passage below it.
+    assert '<mark class="docqa-pick"' in "\n".join(htmls(at))
+    assert "Selected: “Paul Baran”" in texts(at.caption)
+    spans = tokens(passage)
+    start_at = passage.index("RAND Corporation")
+    first = next(i for i, (s, _) in enumerate(spans) if s == start_at)
+    slider = at.select_slider[0]
+    slider.set_range(first, first + 1).run()
+    assert "Selected: “RAND Corporation”" in texts(at.caption)
+    next(b for b in at.button if b.label == "Send").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Thanks — saved your correction: “RAND Corporation”." in texts(at.success)
+    [record] = feedback_records(samples_copy)
+    assert record.verdict.value == "wrong" and record.answer == "RAND Corporation"
+    assert (record.answer_start, record.answer_end) == (start_at, start_at + len("RAND Corporation"))
+    assert record.passage == passage
+
+
+def test_wrong_then_not_in_documents_or_a_typed_answer(page_env, samples_copy, reader_dir):
+    at = ask_packet_switching(page_env, samples_copy, reader_dir)
+    next(b for b in at.button if b.label == "Wrong").click()
+    at.run()
+    [how] = [r for r in at.radio if r.label == "How you give the right answer"]
+    how.set_value("Type it").run()
+    box = next(t for t in at.text_input if t.label == "The right answer, as it is written in the passage")
+    box.set_value("Leonard Kleinrock of Mars").run()
+    next(b for b in at.button if b.label == "Send").click()
+    at.run()
+    # A typed answer that is not in the passage is refused with the reason, and nothing is stored.
+    assert "Your feedback was not saved." in texts(at.error) and "correct_answer" in texts(at.error)
+    assert feedback_records(samples_copy) == []
+
+    box = next(t for t in at.text_input if t.label == "The right answer, as it is written in the passage")
+    box.set_value("rand corporation").run()
+    next(b for b in at.button if b.label == "Send").click()
+    at.run()
+    assert "Thanks — saved your correction" in texts(at.success)
+    [typed] = feedback_records(samples_copy)
+    assert typed.answer == "RAND Corporation"  # found in the passage, as it is written there
+
+    next(b for b in at.button if b.label == "Wrong").click()  # the second answer: not in the documents
+    at.run()
+    [how] = [r for r in at.radio if r.label == "How you give the right answer"]  # only this answer's panel
+    how.set_value("Not in these documents").run()
+    next(b for b in at.button if b.label == "Send").click()
+    at.run()
+    assert "Thanks — saved: the answer is not in these documents." in texts(at.success)
+    records = feedback_records(samples_copy)
+    assert [r.verdict.value for r in records] == ["wrong", "not_in_documents"]
+    assert records[1].answer is None and records[1].answer_start is None
+
+
+def test_selection_tokens_split_punctuation_but_keep_numbers_whole():
+    from app.ui.feedback import token_range, tokens
+
+    text = "In 1,000.5 tons, Baran's idea (RAND) won."
+    words = [text[s:e] for s, e in tokens(text)]
+    assert words == ["In", "1,000.5", "tons", ",", "Baran's", "idea", "(", "RAND", ")", "won", "."]
+    spans = tokens(text)
+    assert token_range(spans, text.index("Baran"), text.index(" idea")) == (4, 4)
+    assert token_range(spans, 1000, 1001) == (0, 0)

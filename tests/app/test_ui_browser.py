@@ -71,6 +71,7 @@ class Server:
 
     def __init__(self, index: Path, reader: Path, samples: bool, log: Path, config: Path) -> None:
         self.port = free_port()
+        self.index = index
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         env = dict(os.environ, DOCQA_READER_MODEL=str(reader), DOCQA_CONFIG=str(config))
@@ -269,3 +270,67 @@ def test_empty_index_onboarding_then_reader_unavailable_banner(page, browser, tm
         shot(page, "ui-reader-unavailable.png")
     finally:
         server.stop()
+
+
+def test_wrong_answer_corrected_by_selecting_the_span_reaches_the_feedback_export(
+    page, samples_server, tmp_path
+):
+    """Click "wrong", select the right words in the passage, send; `docqa feedback export` has it."""
+    import json
+
+    from app.ui.feedback import tokens
+
+    open_page(page, samples_server, "3 documents")
+    page.get_by_text("Decide 'not found' automatically").click()
+    sensitivity = page.get_by_role("slider", name="No-answer sensitivity")
+    sensitivity.focus()
+    sensitivity.press("Home")
+    page.get_by_text("Reader threshold τ = +5.0").wait_for()
+    ask(page, "Who invented packet switching?")
+    page.get_by_text(TIMINGS).wait_for(timeout=ANSWER_MS)
+    assert page.locator(".docqa-answer").first.inner_text() == "Paul Baran"
+
+    page.get_by_role("button", name="Wrong").first.click()
+    page.get_by_text("What is the right answer?").wait_for()
+    caption = page.get_by_text(re.compile(r"^Selected: “"))
+    caption.wait_for()
+    assert caption.inner_text() == "Selected: “Paul Baran”"  # the slider starts on the answer given
+    passage = page.locator(".docqa-pick-passage").inner_text()
+    words = [passage[s:e] for s, e in tokens(passage)]
+    paul, rand = words.index("Paul"), words.index("RAND")
+    assert words[rand + 1] == "Corporation"
+    thumbs = page.get_by_test_id("stSlider").filter(has_text="Drag the two ends").get_by_role("slider")
+    # Keyboard, as a user can: the upper end first (the lower may not pass it), one word per key press.
+    thumbs.nth(1).focus()
+    for _ in range(rand + 1 - (paul + 1)):
+        thumbs.nth(1).press("ArrowRight")
+    page.get_by_text(re.compile(r"^Selected: “Paul Baran .* RAND Corporation”$")).wait_for()
+    thumbs.nth(0).focus()
+    for _ in range(rand - paul):
+        thumbs.nth(0).press("ArrowRight")
+    page.get_by_text("Selected: “RAND Corporation”", exact=True).wait_for()
+    mark = page.locator("mark.docqa-pick")
+    assert mark.inner_text() == "RAND Corporation" and mark.is_visible()
+    no_tracebacks(page)
+    shot(page, "ui-feedback-selection.png")
+
+    page.get_by_role("button", name="Send").click()
+    page.get_by_text("Thanks — saved your correction: “RAND Corporation”.").wait_for()
+    page.get_by_text("What is the right answer?").wait_for(state="detached")  # the panel closes
+    no_tracebacks(page)
+    shot(page, "ui-feedback-saved.png")
+
+    out = tmp_path / "feedback.json"
+    docqa = Path(sys.executable).with_name("docqa")
+    command = [str(docqa)] if docqa.exists() else [sys.executable, "-m", "app.cli"]
+    export = [*command, "feedback", "export", "--out", str(out), "--index", str(samples_server.index)]
+    done = subprocess.run(export, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    squad = json.loads(out.read_text(encoding="utf-8"))
+    [(context, qa)] = [(p["context"], qa) for a in squad["data"] for p in a["paragraphs"] for qa in p["qas"]]
+    assert qa["question"] == "Who invented packet switching?" and qa["is_impossible"] is False
+    [answer] = qa["answers"]
+    assert answer["text"] == "RAND Corporation"
+    assert answer["answer_start"] == context.index("RAND Corporation")
+    assert context[answer["answer_start"] :].startswith("RAND Corporation")
+    assert "American computer scientist Paul Baran developed" in context  # the passage the page showed
