@@ -68,10 +68,55 @@ def recall_at_5(qa, questions: list[tuple[str, list[str]]]) -> float:
     return hits / len(questions)
 
 
+def save_preview(qa, question: str, pdf: Path, folder: Path) -> dict:
+    """The search page's preview of the best answer on the scanned copy, saved as PNGs (page and detail)."""
+    from app.ui.preview import render_marked_page
+    from ingest.layout import OCR_BOXES
+
+    result = qa.ask(question)
+    answer = result.answers[0]
+    src = answer.source
+    passage = next(p for p in result.passages if p.id == src.document_id)
+    piece = next((start, end) for page, start, end in passage.page_offsets if page == src.page)
+    marked = render_marked_page(
+        pdf,
+        src.page,
+        answer=answer.text,
+        passage=passage.content,
+        ocr_boxes=passage.meta.get(OCR_BOXES),
+        answer_span=(src.page_start, src.page_end),
+        passage_span=piece,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    page_png = folder / f"ocr-answer-page{src.page}.png"
+    page_png.write_bytes(marked.png)
+    saved = {
+        "question": question,
+        "answer": answer.text,
+        "page": src.page,
+        "mark": marked.mark,
+        "page_png": str(page_png),
+    }
+    if marked.detail_png:
+        detail_png = folder / f"ocr-answer-page{src.page}-detail.png"
+        detail_png.write_bytes(marked.detail_png)
+        saved["detail_png"] = str(detail_png)
+    print(
+        f"preview: {answer.text!r} marked as {marked.mark} on page {src.page} -> {page_png}", file=sys.stderr
+    )
+    return saved
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dpi", type=int, default=200, help="resolution of the simulated scan")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--preview-dir",
+        type=Path,
+        default=ROOT / "test-artifacts",
+        help="where the page preview of the first answer on the scanned copy is saved (PNG)",
+    )
     args = ap.parse_args(argv)
     os.environ.setdefault("DOCQA_READER_MODEL", "compact")
 
@@ -123,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 )
             results[label] = {"recall_at_5": round(recall, 4), "answers": answers}
+            if label == "ocr":
+                out["preview"] = save_preview(qa, examples[0], pdf, args.preview_dir)
             print(f"{label:>4}: recall@5 {recall:.3f}", file=sys.stderr)
             for a in answers:
                 print(f"      {a['question']!r} -> {a['answer']!r} (page {a['page']})", file=sys.stderr)
