@@ -21,7 +21,7 @@ caller was told is stored (fsync returned) is therefore always complete.
 
 Usage::
 
-    store = FeedbackStore(DocumentIndex("./docqa-index"))
+    store = FeedbackStore("./docqa-index")            # or a DocumentIndex
     record = build_record("Who founded Normandy?", passage_document, "correct", answer_start=0, answer_end=5)
     store.append(record)
     page = store.page(offset=0, limit=50)          # FeedbackPage: records (oldest first) and total
@@ -36,20 +36,24 @@ import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
-from haystack import Document
 
 from docqa.atomic import fsync_dir
 from docqa.errors import BusyError, InvalidInputError, StorageError
-from pipelines.document_stores.snapshots import DocumentIndex, utc_now
+from ingest.records import utc_now
 from pipelines.feedback_limits import (
     MAX_ANSWER_CHARS,
     MAX_COMMENT_CHARS,
     MAX_PAGE_LIMIT,
     MAX_QUESTION_CHARS,
 )
+
+if TYPE_CHECKING:  # Haystack is not imported at run time: `docqa feedback list` starts in a blink
+    from haystack import Document
+
+    from pipelines.document_stores.snapshots import DocumentIndex
 
 FEEDBACK_FILE = "feedback.jsonl"
 FEEDBACK_LOCK = "feedback.lock"
@@ -335,13 +339,13 @@ class FeedbackStore:
     """``<index>/feedback.jsonl``: append records durably, read them back (see the module docstring)."""
 
     def __init__(self, index: DocumentIndex | str | Path, *, lock_timeout: float = 10.0) -> None:
-        self.index = index if isinstance(index, DocumentIndex) else DocumentIndex(index)
+        self.directory = Path(index).expanduser() if isinstance(index, (str, Path)) else index.directory
         self.lock_timeout = lock_timeout
         self._thread_lock = threading.Lock()
 
     @property
     def path(self) -> Path:
-        return self.index.directory / FEEDBACK_FILE
+        return self.directory / FEEDBACK_FILE
 
     def append(self, record: FeedbackRecord) -> FeedbackRecord:
         """Store ``record`` durably (fsynced) and return it.
@@ -351,7 +355,7 @@ class FeedbackStore:
         """
         line = (json.dumps({"format": FEEDBACK_FORMAT, **record.to_dict()}, ensure_ascii=False) + "\n")
         data = line.encode("utf-8")
-        directory = self.index.directory
+        directory = self.directory
         try:
             directory.mkdir(parents=True, exist_ok=True)
             with self._thread_lock, FileLock(str(directory / FEEDBACK_LOCK), timeout=self.lock_timeout):

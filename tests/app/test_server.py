@@ -78,7 +78,8 @@ def test_health_and_openapi_docs(empty_client):
     assert client.get("/health").json() == {"status": "ok"}
     assert "swagger" in client.get("/docs").text.lower()
     paths = client.get("/openapi.json").json()["paths"]
-    assert set(paths) == {"/health", "/ready", "/ask", "/search", "/documents", "/documents/{doc_id}", "/faq"}
+    assert set(paths) == {"/health", "/ready", "/ask", "/search", "/documents", "/documents/{doc_id}", "/faq",
+                          "/feedback"}
     assert set(paths["/documents"]) == {"get", "post"} and set(paths["/faq"]) == {"get", "post"}
 
 
