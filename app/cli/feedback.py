@@ -66,8 +66,11 @@ def feedback_export(
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Write the feedback as SQuAD 2.0 JSON: confirmed and corrected answers as answerable, "not in the
-    documents" as unanswerable; `docqa train-reader --train FILE` and `docqa eval FILE` take it."""
+    """Write the feedback as SQuAD 2.0 JSON for `docqa train-reader --train` and `docqa eval`.
+
+    Confirmed and corrected answers become answerable questions, "not in the documents" unanswerable
+    ones; "wrong" without a correction is left out.
+    """
     from pipelines.feedback_export import export_feedback, write_export
 
     export = export_feedback(_store(index).records(), holdout=holdout, seed=seed)
