@@ -168,3 +168,29 @@ def test_feedback_copies_the_passage_and_survives_deleting_its_document(tmp_path
         qa.feedback("Who improved the engine?", ids[ENGINE], "not_in_documents")
     with pytest.raises(FeedbackFieldError, match="^limit: "):
         qa.feedback_records(limit=0)
+
+
+APPENDER = """
+import sys
+from haystack import Document
+from pipelines.document_stores.feedback_store import FeedbackStore, build_record
+passage = Document(id="p1", content="Rollo led the Norse raiders who settled in Normandy.")
+store = FeedbackStore(sys.argv[1])
+for n in range(20):
+    store.append(build_record(f"process {sys.argv[2]} question {n}?", passage, "wrong", comment="x" * 1900))
+"""
+
+
+def test_appends_from_several_processes_are_all_kept_whole(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    workers = [subprocess.Popen([sys.executable, "-c", APPENDER, str(tmp_path), str(w)], cwd=REPO)
+               for w in range(3)]
+    assert all(worker.wait(timeout=120) == 0 for worker in workers)
+    records = FeedbackStore(tmp_path).records()
+    assert sorted(r.question for r in records) == sorted(
+        f"process {w} question {n}?" for w in range(3) for n in range(20)
+    )
