@@ -8,7 +8,7 @@ assumed to be 300 dpi scans, the common scanner default.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,13 +24,19 @@ ASSUMED_DPI = 300
 
 
 def load_image(
-    path: Path, data: bytes, *, ocr: bool = True, languages: str = DEFAULT_LANGUAGES
+    path: Path,
+    data: bytes,
+    *,
+    ocr: bool = True,
+    languages: str = DEFAULT_LANGUAGES,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LoadedFile:
     if not ocr:
         raise LoadError("image files are read by OCR, which is turned off")
     frames = _frames(data)
     loaded = LoadedFile(path=path, kind="image", title=title_from_stem(path), pages=[""] * len(frames))
-    apply_ocr(loaded, ((i + 1, frame, dpi) for i, (frame, dpi) in enumerate(frames)), languages=languages)
+    numbered = ((i + 1, frame, dpi) for i, (frame, dpi) in enumerate(frames))
+    apply_ocr(loaded, numbered, len(frames), languages=languages, progress=progress)
     if not any(page.strip() for page in loaded.pages):
         raise LoadError("no text found by OCR in the image")
     return loaded

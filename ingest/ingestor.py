@@ -93,6 +93,9 @@ class IngestProgress:
 
     def embedding(self, done: int, total: int) -> None: ...
 
+    def ocr(self, path: str, done: int, total: int) -> None:
+        """``done`` of ``total`` scanned pages of ``path`` read by OCR (seconds a page on small machines)."""
+
 
 class IndexTransaction(Protocol):
     """An open write transaction on an index, held under its single-writer lock.
@@ -251,7 +254,7 @@ class Ingestor:
             pending: list[tuple[SourceFile, list[Document], FileResult]] = []
             pending_passages = 0
             for candidate in candidates:
-                result, staged = self._prepare(candidate, transaction.files, touched)
+                result, staged = self._prepare(candidate, transaction.files, touched, progress)
                 if staged is None:
                     report.results.append(result)
                     progress.file_done(result)
@@ -282,7 +285,11 @@ class Ingestor:
         return report
 
     def _prepare(
-        self, candidate: _Candidate, indexed: Mapping[str, SourceFile], touched: list[SourceFile]
+        self,
+        candidate: _Candidate,
+        indexed: Mapping[str, SourceFile],
+        touched: list[SourceFile],
+        progress: IngestProgress,
     ) -> tuple[FileResult, tuple[SourceFile, list[Document]] | None]:
         """Decide what to do with one file; load and split it if it is new or changed.
 
@@ -311,7 +318,9 @@ class Ingestor:
             touched.append(replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
             return FileResult(shown, UNCHANGED, len(known.passage_ids), known.pages), None
         try:
-            loaded = load_file(path, ocr=self.ocr)
+            loaded = load_file(
+                path, ocr=self.ocr, progress=lambda done, total: progress.ocr(shown, done, total)
+            )
         except LoadError as err:
             return FileResult(path=shown, status=FAILED, reason=str(err)), None
         meta = {

@@ -13,6 +13,7 @@ Markdown here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ingest.cleaning import clean_text, markdown_title, strip_markdown
@@ -55,12 +56,19 @@ def unsupported_reason(path: Path) -> str:
     return f"unsupported file type '{path.suffix.lower() or path.name}' (DocQA reads {supported_list()})"
 
 
-def load_file(path: Path, *, ocr: bool = True, ocr_languages: str = DEFAULT_LANGUAGES) -> LoadedFile:
+def load_file(
+    path: Path,
+    *,
+    ocr: bool = True,
+    ocr_languages: str = DEFAULT_LANGUAGES,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadedFile:
     """Load ``path`` into cleaned page texts.
 
     :param ocr: read scanned pages and image files with Tesseract; off, scanned pages are left out
         (noted in the report) and image files fail.
     :param ocr_languages: Tesseract language codes joined by "+", e.g. ``"eng+deu"``.
+    :param progress: called with (pages done, pages to do) while scanned pages are OCRed.
     :raises UnsupportedFile: for extensions DocQA does not read.
     :raises LoadError: with a one-line, user-facing reason for anything else that goes wrong.
     """
@@ -82,11 +90,11 @@ def load_file(path: Path, *, ocr: bool = True, ocr_languages: str = DEFAULT_LANG
     if suffix in PDF_SUFFIXES:
         from ingest.pdf import load_pdf
 
-        return load_pdf(path, data, ocr=ocr, languages=ocr_languages)
+        return load_pdf(path, data, ocr=ocr, languages=ocr_languages, progress=progress)
     if suffix in IMAGE_SUFFIXES:
         from ingest.images import load_image
 
-        return load_image(path, data, ocr=ocr, languages=ocr_languages)
+        return load_image(path, data, ocr=ocr, languages=ocr_languages, progress=progress)
     if suffix in DOCX_SUFFIXES:
         from ingest.office import load_docx
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,14 @@ MIN_TEXT_CHARS = 20  # fewer letters/digits than this on a page: treat it as hav
 OCR_DPI = 250
 
 
-def load_pdf(path: Path, data: bytes, *, ocr: bool = True, languages: str = DEFAULT_LANGUAGES) -> LoadedFile:
+def load_pdf(
+    path: Path,
+    data: bytes,
+    *,
+    ocr: bool = True,
+    languages: str = DEFAULT_LANGUAGES,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadedFile:
     raw_pages, metadata_title = _text_layer(data)
     pages = [clean_text(text) for text in raw_pages]
     title = metadata_title.strip() if isinstance(metadata_title, str) else ""
@@ -37,7 +44,7 @@ def load_pdf(path: Path, data: bytes, *, ocr: bool = True, languages: str = DEFA
     textless = [i + 1 for i, page in enumerate(pages) if sum(ch.isalnum() for ch in page) < MIN_TEXT_CHARS]
     scanned = _pages_with_images(data, textless) if textless else []
     if scanned and ocr:
-        apply_ocr(loaded, _render(data, scanned), languages=languages)
+        apply_ocr(loaded, _render(data, scanned), len(scanned), languages=languages, progress=progress)
     elif scanned:
         if len(scanned) == len(pages) or not any(p.strip() for p in pages):
             raise LoadError(

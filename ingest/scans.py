@@ -7,7 +7,7 @@ names it so the user knows it was not silently indexed as blank.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ingest.loaded import LoadedFile, LoadError, page_ranges
@@ -20,11 +20,13 @@ if TYPE_CHECKING:
 def apply_ocr(
     loaded: LoadedFile,
     numbered_images: Iterable[tuple[int, Image, int]],
+    total: int,
     *,
     languages: str = DEFAULT_LANGUAGES,
     workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """OCR ``(page_number, image, dpi)`` items into ``loaded`` (its pages, word boxes, notes).
+    """OCR ``total`` ``(page_number, image, dpi)`` items into ``loaded`` (its pages, word boxes, notes).
 
     :raises LoadError: when Tesseract is missing (with the how-to) or fails on a page.
     """
@@ -37,7 +39,8 @@ def apply_ocr(
             yield image, dpi
 
     try:
-        pages = list(read_pages(images(), languages=languages, workers=workers))
+        on_page = (lambda done: progress(done, total)) if progress else None
+        pages = list(read_pages(images(), languages=languages, workers=workers, progress=on_page))
     except OcrUnavailable as err:
         what = "image files" if loaded.kind == "image" else "pages without a text layer"
         raise LoadError(f"{what} need OCR, but {err}") from err

@@ -25,6 +25,7 @@ class RichIngestProgress(IngestProgress):
         )
         self.files_task = self.progress.add_task("files", total=None)
         self.embed_task = self.progress.add_task("embedding", total=None, visible=False)
+        self.ocr_task = self.progress.add_task("OCR pages", total=None, visible=False)
 
     def __enter__(self) -> RichIngestProgress:
         self.progress.start()
@@ -42,6 +43,10 @@ class RichIngestProgress(IngestProgress):
 
     def embedding(self, done: int, total: int) -> None:
         self.progress.update(self.embed_task, completed=done, total=total, visible=True)
+
+    def ocr(self, path: str, done: int, total: int) -> None:
+        """Scanned pages of the file being read (OCR takes seconds a page)."""
+        self.progress.update(self.ocr_task, completed=done, total=total, visible=True)
 
 
 def result_line(r: FileResult) -> str:

@@ -120,7 +120,9 @@ def test_image_file_is_a_one_page_document(tmp_path: Path) -> None:
     page = render_pages(SAMPLES / "packet_switching.pdf", [1])[0]
     top = page.crop((0, 0, page.width, page.height // 4))  # a small image keeps the test fast
     top.save(tmp_path / "clipping.png", dpi=(200, 200))
-    loaded = load_file(tmp_path / "clipping.png")
+    calls: list[tuple[int, int]] = []
+    loaded = load_file(tmp_path / "clipping.png", progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 1)], "OCR progress is reported page by page"
     assert loaded.kind == "image"
     assert len(loaded.pages) == 1
     assert "Paul Baran" in loaded.pages[0]
