@@ -149,11 +149,16 @@ def ocr_rects(
     left, bottom, right, top = bbox
     width, height = right - left, top - bottom
     start, end = span
-    return [
-        (left + x0 * width, top - y1 * height, left + x1 * width, top - y0 * height)
-        for page, word_start, word_end, x0, y0, x1, y1 in boxes
-        if page == page_number and word_start < end and word_end > start
-    ]
+    rects: list[Rect] = []
+    for page, word_start, word_end, x0, y0, x1, y1 in boxes:
+        if page != page_number or word_start >= end or word_end <= start:
+            continue
+        # An answer may cover part of a word ("Pouzin" of "Pouzin."): narrow the box by character share.
+        length = max(1, word_end - word_start)
+        a = x0 + (x1 - x0) * (max(start, word_start) - word_start) / length
+        b = x0 + (x1 - x0) * (min(end, word_end) - word_start) / length
+        rects.append((left + a * width, top - y1 * height, left + b * width, top - y0 * height))
+    return rects
 
 
 def _open_document(path: Path, page_number: int):

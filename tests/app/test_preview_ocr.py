@@ -65,6 +65,16 @@ def test_answer_on_a_scanned_page_is_boxed_where_the_words_are(scanned_page) -> 
     assert marked.passage_rects and marked.detail_png
 
 
+def test_a_box_shrinks_to_the_part_of_a_word_the_answer_covers() -> None:
+    from app.ui.preview import ocr_rects
+
+    whole = ocr_rects([[1, 10, 20, 0.1, 0.1, 0.3, 0.12]], 1, (10, 20), (0, 0, 100, 100))
+    part = ocr_rects([[1, 10, 20, 0.1, 0.1, 0.3, 0.12]], 1, (10, 15), (0, 0, 100, 100))
+    assert whole == [(10.0, 88.0, 30.0, 90.0)]
+    assert part == [(10.0, 88.0, 20.0, 90.0)]
+    assert ocr_rects([[2, 10, 20, 0.1, 0.1, 0.3, 0.12]], 1, (10, 20), (0, 0, 100, 100)) == [], "other page"
+
+
 def test_image_files_are_previewed_with_the_answer_marked(scanned_page, tmp_path: Path) -> None:
     _, loaded = scanned_page
     image = render_pages(SAMPLES / "packet_switching.pdf", [1])[0]
