@@ -38,6 +38,16 @@ BackendOpt = Annotated[
         "--backend", help=f"Reader backend: torch, onnx-fp32 or onnx-int8 [env: {config.READER_BACKEND}]"
     ),
 ]
+WatchOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--watch",
+        help="Keep this folder (or file) indexed while serving: additions, changes, deletions. Repeatable.",
+    ),
+]
+OcrOpt = Annotated[
+    bool, typer.Option("--ocr/--no-ocr", help="Read scanned PDF pages and images with Tesseract OCR.")
+]
 ModeOpt = Annotated[str, typer.Option(help="hybrid (default), dense or bm25.")]
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from app.cli.errors import handle_user_errors
-from app.cli.options import BackendOpt, EmbeddingOpt, IndexOpt, ReaderOpt
+from app.cli.options import BackendOpt, EmbeddingOpt, IndexOpt, OcrOpt, ReaderOpt, WatchOpt
 from docqa import config
 
 
@@ -56,6 +56,8 @@ def serve(
     max_concurrent_asks: Annotated[
         int | None, typer.Option(min=1, help="Questions read at once (default 2 x cores); others wait.")
     ] = None,
+    watch: WatchOpt = None,
+    ocr: OcrOpt = True,
 ) -> None:
     """Serve the HTTP API for other applications (OpenAPI docs at /docs)."""
     from app.server.limits import DEFAULT_CONCURRENT_ASKS
@@ -70,4 +72,6 @@ def serve(
         reader_backend=backend,
         max_upload_bytes=max_upload_mb * 1024 * 1024,
         max_concurrent_asks=max_concurrent_asks or DEFAULT_CONCURRENT_ASKS,
+        watch=watch or (),
+        watch_ocr=ocr,
     )

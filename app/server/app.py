@@ -12,7 +12,9 @@ keep answering from the previous snapshot meanwhile and switch to the new one wh
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
@@ -23,6 +25,7 @@ from app.server.deps import ServiceContext, require_key, resolve_api_key
 from app.server.limits import ASK_THREADS, DEFAULT_CONCURRENT_ASKS, DEFAULT_MAX_UPLOAD_BYTES, BodySizeLimit
 from app.server.routers import documents, faq, feedback, health, questions
 from app.server.schemas import ErrorOut
+from app.server.watching import ServiceWatcher
 
 if TYPE_CHECKING:
     from pipelines.api import DocQA
@@ -36,6 +39,8 @@ def create_app(
     lock_timeout: float = 5.0,
     warm_up: bool = True,
     max_concurrent_asks: int | None = DEFAULT_CONCURRENT_ASKS,
+    watch: Sequence[str | Path] = (),
+    watch_ocr: bool = True,
 ) -> FastAPI:
     """The DocQA HTTP API for one index.
 
@@ -48,6 +53,9 @@ def create_app(
     :param max_concurrent_asks: document questions read at the same time (default: twice the CPU cores
         this process may use); more wait their turn. None: no limit. Searches and FAQ answers are not
         limited.
+    :param watch: folders and files to keep the index in step with while serving (`docqa serve --watch`):
+        :class:`app.server.watching.ServiceWatcher` runs from start-up to shutdown; ``/ready`` lists them.
+    :param watch_ocr: OCR scanned pages and images of watched files (``--no-ocr``: False).
     """
     from pipelines.api import DocQA
     from pipelines.components.faq.matcher import resolve_threshold
@@ -65,6 +73,9 @@ def create_app(
         reading_slots=threading.BoundedSemaphore(max_concurrent_asks) if max_concurrent_asks else None,
         ask_threads=anyio.CapacityLimiter(max(ASK_THREADS, max_concurrent_asks or 0)),
     )
+    watcher = ServiceWatcher(context.docqa, watch, ocr=watch_ocr) if watch else None
+    if watcher is not None:
+        context.watching = list(watcher.paths)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -72,7 +83,13 @@ def create_app(
             threading.Thread(
                 target=context.ready.load, args=(context.docqa,), name="docqa-warm-up", daemon=True
             ).start()
-        yield
+        if watcher is not None:
+            watcher.start()
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.stop()
 
     app = FastAPI(
         title="DocQA",
@@ -83,6 +100,7 @@ def create_app(
     app.state.context = context
     app.state.docqa = context.docqa
     app.state.ready = context.ready
+    app.state.watcher = watcher
     app.add_middleware(BodySizeLimit, upload_limit=max_upload_bytes)
     errors.install(app)
 

@@ -85,6 +85,7 @@ class ServiceContext:
     reading_slots: threading.BoundedSemaphore | None
     ask_threads: anyio.CapacityLimiter
     ready: ReadyState = field(default_factory=ReadyState)
+    watching: list[Path] = field(default_factory=list)  # `docqa serve --watch`: kept in step while serving
 
     @property
     def index_dir(self) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from app.server.deps import API_KEY_HEADER, resolve_api_key
@@ -49,8 +50,12 @@ def serve(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     max_concurrent_asks: int | None = DEFAULT_CONCURRENT_ASKS,
     log_level: str = "info",
+    watch: Sequence[str | Path] = (),
+    watch_ocr: bool = True,
 ) -> None:
     """Run the service until interrupted (what `docqa serve` calls).
+
+    ``watch``: folders and files kept indexed while serving (`docqa serve --watch`), one log line per change.
 
     :raises ServeConfigError: for a non-loopback ``host`` without ``api_key`` / ``DOCQA_API_KEY``.
     """
@@ -67,9 +72,29 @@ def serve(
         index, embedding_model=embedding_model, reader_model=reader_model, reader_backend=reader_backend
     )
     app = create_app(
-        docqa, api_key=key or "", max_upload_bytes=max_upload_bytes, max_concurrent_asks=max_concurrent_asks
+        docqa,
+        api_key=key or "",
+        max_upload_bytes=max_upload_bytes,
+        max_concurrent_asks=max_concurrent_asks,
+        watch=watch,
+        watch_ocr=watch_ocr,
     )
+    if watch:
+        show_watch_log()
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+def show_watch_log() -> None:
+    """Print the watcher's one line per change beside uvicorn's log (uvicorn configures only its own)."""
+    import logging
+
+    logger = logging.getLogger("docqa.watch")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         "--max-concurrent-asks", type=int, default=DEFAULT_CONCURRENT_ASKS, help="0: no limit"
     )
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--watch", action="append", default=[], help="folder to keep indexed (repeatable)")
+    parser.add_argument("--no-ocr", action="store_true", help="no OCR for watched files")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
@@ -100,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             max_upload_bytes=args.max_upload_bytes,
             max_concurrent_asks=args.max_concurrent_asks or None,
             log_level=args.log_level,
+            watch=args.watch,
+            watch_ocr=not args.no_ocr,
         )
     except ServeConfigError as err:
         print(f"error: {err}", flush=True)

@@ -55,6 +55,9 @@ class PassageOut(BaseModel):
     page: int | None
     pages: list[int]
     page_offsets: list[list[int]]
+    section: str | None = Field(
+        None, description="Word/HTML (no pages): the heading the passage starts under."
+    )
     content: str
 
 
@@ -68,6 +71,9 @@ class AnswerSourceOut(BaseModel):
     page_start: int | None
     page_end: int | None
     passage: str
+    section: str | None = Field(
+        None, description="Word/HTML (no pages): the heading the answer is under; cite it instead of a page."
+    )
 
 
 class FaqAnswerInfo(BaseModel):

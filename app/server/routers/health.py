@@ -35,5 +35,6 @@ def ready(ctx: Context) -> JSONResponse:
             "reader_model": ctx.docqa.settings.reader_model,
             "errors": dict(state.errors),
             "index": str(ctx.docqa.index.directory),
+            "watching": [str(path) for path in ctx.watching],
         }
     return JSONResponse(status_code=200 if body["ready"] else 503, content=body)
