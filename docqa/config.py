@@ -32,6 +32,7 @@ FAQ_THRESHOLD = "DOCQA_FAQ_THRESHOLD"
 API_KEY = "DOCQA_API_KEY"
 CACHE_DIR = "DOCQA_CACHE_DIR"
 UI_SAMPLES = "DOCQA_UI_SAMPLES"
+UI_WATCH = "DOCQA_UI_WATCH"
 
 # name -> (default as shown to users, meaning). The single registry of DocQA's environment.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -57,6 +58,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "where optimised ONNX copies of models are kept",
     ),
     UI_SAMPLES: ("unset", "`1`: the search page indexes the bundled samples when the index is empty"),
+    UI_WATCH: ("unset", "set by `docqa ui --watch`: the folders kept indexed, shown in the page's sidebar"),
 }
 
 _FALSE = {"0", "false", "no", "off"}

@@ -27,6 +27,8 @@ def ui(
     reader: ReaderOpt = None,
     backend: BackendOpt = None,
     embedding_model: EmbeddingOpt = None,
+    watch: WatchOpt = None,
+    ocr: OcrOpt = True,
 ) -> None:
     """Serve the search page: ask questions in your browser, add and remove documents. Prints its URL."""
     from app.ui.launcher import run_ui
@@ -39,7 +41,11 @@ def ui(
         if value:
             # The page runs in its own (Streamlit) process and reads its configuration from the environment.
             os.environ[variable] = value
-    raise typer.Exit(run_ui(index, port, host=host, samples=samples, headless=not open_browser))
+    raise typer.Exit(
+        run_ui(
+            index, port, host=host, samples=samples, headless=not open_browser, watch=watch or (), ocr=ocr
+        )
+    )
 
 
 @handle_user_errors

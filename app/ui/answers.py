@@ -18,7 +18,14 @@ from app.ui.feedback import feedback_controls
 from app.ui.formatting import esc, highlight_html, md_escape, plural, short_id, where
 from app.ui.state import page_preview
 from ingest.layout import OCR_BOXES
-from ingest.loaders import MARKDOWN_SUFFIXES, PDF_SUFFIXES, TEXT_SUFFIXES
+from ingest.loaders import (
+    DOCX_SUFFIXES,
+    HTML_SUFFIXES,
+    IMAGE_SUFFIXES,
+    MARKDOWN_SUFFIXES,
+    PDF_SUFFIXES,
+    TEXT_SUFFIXES,
+)
 from pipelines.answers import Answer, AskResult, Passage
 from pipelines.document_stores.snapshots import SourceFile
 
@@ -26,6 +33,15 @@ MIME_TYPES = {
     **{suffix: "application/pdf" for suffix in PDF_SUFFIXES},
     **{suffix: "text/plain" for suffix in TEXT_SUFFIXES},
     **{suffix: "text/markdown" for suffix in MARKDOWN_SUFFIXES},
+    **{
+        suffix: "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        for suffix in DOCX_SUFFIXES
+    },
+    **{suffix: "text/html" for suffix in HTML_SUFFIXES},
+    **{
+        suffix: "image/" + {".jpg": "jpeg", ".tif": "tiff"}.get(suffix, suffix[1:])
+        for suffix in IMAGE_SUFFIXES
+    },
 }
 
 
@@ -112,13 +128,15 @@ def answer_card(
             f'<div class="{answer_class}">{esc(answer.text)}</div>'
         )
         st.progress(min(max(answer.score, 0.0), 1.0), text=f"Confidence {answer.score:.0%}")
-        source_line = f"<b>{esc(where(file_name, src.page, doc, kind))}</b>"
+        source_line = f"<b>{esc(where(file_name, src.page, doc, kind, src.section))}</b>"
         if doc and doc.title and doc.title != Path(file_name).stem:
             source_line += f" · {esc(doc.title)}"
         marked = highlight_html(src.passage, [(src.passage_start, src.passage_end)])
         st.html(f'<div class="docqa-source">{source_line}</div><div class="docqa-passage">{marked}</div>')
         if len(answer.sources) > 1:
-            others = ", ".join(where(Path(s.file).name, s.page, None, None) for s in answer.sources[1:])
+            others = ", ".join(
+                where(Path(s.file).name, s.page, None, None, s.section) for s in answer.sources[1:]
+            )
             st.caption(f"Also found in: {md_escape(others)}")
         if kind in ("pdf", "image") and path is not None and path.is_file() and src.page:
             if rank == 1:
@@ -198,7 +216,7 @@ def show_passages(result: AskResult, expanded: bool) -> None:
         for number, passage in enumerate(result.passages, start=1):
             name = Path(passage.file).name
             kind = passage.meta.get("kind")
-            label = where(name, passage.page, None, kind)
+            label = where(name, passage.page, None, kind, passage.meta.get("section"))
             marked = highlight_html(passage.content, spans.get(passage.id, []))
             st.html(
                 f'<div class="docqa-source">{number}. <b>{esc(label)}</b> · match {passage.score:.3f}</div>'

@@ -63,8 +63,13 @@ def short_id(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
 
 
-def where(file_name: str, page: int | None, doc: SourceFile | None, kind: str | None) -> str:
-    """``report.pdf, page 3 of 6`` for paged documents, the bare file name for text files."""
+def where(
+    file_name: str, page: int | None, doc: SourceFile | None, kind: str | None, section: str | None = None
+) -> str:
+    """``report.pdf, page 3 of 6`` for paged documents, ``manual.docx › Fog horn`` for Word and HTML
+    (no pages: the heading the text is under says where), the bare file name for text files."""
+    if section:
+        return f"{file_name} › {section}"
     paged = kind == "pdf" or (doc is not None and doc.pages > 1)
     if page and paged:
         return f"{file_name}, page {page}" + (f" of {doc.pages}" if doc else "")

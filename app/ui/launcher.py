@@ -5,7 +5,11 @@ in a child process is the supported way to start it, and keeps ``docqa``'s own p
 is configured through the same environment variables as every other DocQA front end (``DOCQA_INDEX``,
 ``DOCQA_READER_MODEL``...), plus ``DOCQA_UI_SAMPLES=1`` for ``--samples``.
 
-Also runnable directly: ``python -m app.ui.launcher --index DIR --port 8501 --samples``.
+``--watch PATH``: a second child, ``python -m app.cli ingest PATH --watch --index <the same index>``, keeps
+the folder indexed beside the page (the page follows index commits by other processes), is started
+before Streamlit and stopped with it; ``DOCQA_UI_WATCH`` tells the page what is watched (sidebar).
+
+Also runnable directly: ``python -m app.ui.launcher --index DIR --port 8501 --samples --watch DIR``.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from docqa import config
@@ -45,17 +49,29 @@ def streamlit_command(port: int, host: str, headless: bool) -> list[str]:
     ]  # fmt: skip
 
 
+def watch_command(paths: Sequence[Path], index: str, ocr: bool = True) -> list[str]:
+    """``docqa ingest PATHS --watch`` for the page's index: the watcher child of ``docqa ui --watch``."""
+    command = [sys.executable, "-m", "app.cli", "ingest", *map(str, paths), "--watch", "--index", index]
+    return command if ocr else [*command, "--no-ocr"]
+
+
 def ui_environment(
-    index: Path | None, samples: bool, base: Mapping[str, str] | None = None
+    index: Path | None,
+    samples: bool,
+    base: Mapping[str, str] | None = None,
+    watch: Sequence[Path] = (),
 ) -> dict[str, str]:
-    """The child's environment: the index as an absolute path (the child's working directory must not
-    change its meaning), the samples switch, quiet model libraries, and DocQA importable without install."""
+    """The children's environment: the index as an absolute path (the child's working directory must not
+    change its meaning), the samples switch, the watched folders, quiet model libraries, and DocQA
+    importable without install."""
     env = dict(os.environ if base is None else base)
     if index is None:
         index = config.Settings.from_env().index_dir
     env[config.INDEX] = str(Path(index).expanduser().resolve())
     if samples:
         env[config.UI_SAMPLES] = "1"
+    if watch:
+        env[config.UI_WATCH] = os.pathsep.join(str(Path(p).expanduser().resolve()) for p in watch)
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     env.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -108,15 +124,35 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def _stop_watcher(process: subprocess.Popen | None) -> None:
+    """Ctrl-C for the watcher (it stops between commits, as `docqa ingest --watch` does), then force."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        _stop(process)
+
+
 def run_ui(
-    index: Path | None, port: int, host: str = "127.0.0.1", samples: bool = False, headless: bool = True
+    index: Path | None,
+    port: int,
+    host: str = "127.0.0.1",
+    samples: bool = False,
+    headless: bool = True,
+    watch: Sequence[Path] = (),
+    ocr: bool = True,
 ) -> int:
     """Serve the search page on ``host:port`` until interrupted; return the server's exit status.
 
     :param index: index directory (``None``: ``DOCQA_INDEX`` or ``./docqa-index``).
     :param samples: index the bundled samples when the index is empty (``docqa ui --samples``).
     :param headless: ``False`` lets Streamlit open a browser tab.
-    :returns: 0 after a clean stop, 2 when the port is taken, else the server's exit status.
+    :param watch: folders and files kept indexed while the page runs (``docqa ui --watch``).
+    :param ocr: OCR scanned pages and images of watched files.
+    :returns: 0 after a clean stop, 2 when the port is taken or a watched path is missing, else the
+        server's exit status.
     """
     if not 0 < port < 65536:
         print(f"error: port must be between 1 and 65535, got {port}", file=sys.stderr)
@@ -124,8 +160,16 @@ def run_ui(
     if not port_is_free(host, port):
         print(f"error: {host}:{port} is already in use; choose another port with --port", file=sys.stderr)
         return 2
-    env = ui_environment(index, samples)
+    missing = [str(p) for p in watch if not Path(p).expanduser().exists()]
+    if missing:
+        print(f"error: cannot watch {', '.join(missing)}: no such file or folder", file=sys.stderr)
+        return 2
+    env = ui_environment(index, samples, watch=watch)
     url = page_url(host, port)
+    watcher = None
+    if watch:
+        # Started first: its first ingest and the page's start-up overlap; the page shows each commit.
+        watcher = subprocess.Popen(watch_command(watch, env[config.INDEX], ocr), env=env)
     print(f"DocQA: starting the search page for the index {env[config.INDEX]} …", flush=True)
     process = subprocess.Popen(streamlit_command(port, host, headless), env=env)
 
@@ -147,6 +191,7 @@ def run_ui(
         return 0
     finally:
         _stop(process)
+        _stop_watcher(watcher)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
@@ -160,8 +205,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
     parser.add_argument("--samples", action="store_true", help="index the samples if the index is empty")
     parser.add_argument("--open", action="store_true", help="open a browser tab")
+    parser.add_argument("--watch", type=Path, action="append", default=[], help="keep a folder indexed")
+    parser.add_argument("--no-ocr", action="store_true", help="no OCR for watched files")
     args = parser.parse_args(argv)
-    return run_ui(args.index, args.port, host=args.host, samples=args.samples, headless=not args.open)
+    return run_ui(
+        args.index,
+        args.port,
+        host=args.host,
+        samples=args.samples,
+        headless=not args.open,
+        watch=args.watch,
+        ocr=not args.no_ocr,
+    )
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ and the cached last result is keyed by them, so a changed slider asks again and 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import streamlit as st
 
 from app.ui.documents import document_list, show_notice, upload_section
-from app.ui.formatting import plural, when
+from app.ui.formatting import md_escape, plural, when
+from docqa import config
 from pipelines.api import DocQA
 
 
@@ -35,6 +37,9 @@ def sidebar(qa: DocQA, overview: dict[str, Any], locked: bool) -> dict[str, Any]
             f"{plural(stats['pages'], 'page')}"
         )
         st.caption(f"Last added: {when(stats.get('last_ingest'))}  \nIndex: `{stats['index']}`")
+        watched = config.env(config.UI_WATCH)
+        if watched:  # `docqa ui --watch`: a child process keeps these folders indexed
+            st.caption(f":material/sync: Watching {md_escape(', '.join(watched.split(os.pathsep)))}")
         upload_section(qa, locked)
         document_list(qa, overview["documents"], locked)
         st.divider()
