@@ -34,13 +34,13 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
 from docqa.atomic import fsync_dir
+from docqa.choices import Choice
 from docqa.errors import BusyError, InvalidInputError, StorageError
 from ingest.records import utc_now
 from pipelines.feedback_limits import (
@@ -60,7 +60,7 @@ FEEDBACK_LOCK = "feedback.lock"
 FEEDBACK_FORMAT = 1
 
 
-class FeedbackVerdict(str, Enum):
+class FeedbackVerdict(Choice):
     """What the user said about an answer."""
 
     CORRECT = "correct"  # the answer shown is right (its span is stored)
@@ -68,19 +68,17 @@ class FeedbackVerdict(str, Enum):
     NOT_IN_DOCUMENTS = "not_in_documents"  # the documents do not answer the question
 
     @classmethod
-    def from_str(cls, value: str | FeedbackVerdict) -> FeedbackVerdict:
-        """The verdict for its name (case and surrounding space ignored).
+    def option_name(cls) -> str:
+        return "verdict"
 
-        :raises FeedbackFieldError: naming ``verdict`` and listing the choices.
-        """
-        if isinstance(value, cls):
-            return value
-        text = str(value).strip().lower().replace("-", "_").replace(" ", "_")
-        for verdict in cls:
-            if verdict.value == text:
-                return verdict
-        choices = ", ".join(v.value for v in cls)
-        raise FeedbackFieldError("verdict", f"unknown verdict {value!r}; choose one of: {choices}")
+    @classmethod
+    def normalise(cls, text: str) -> str:
+        """Case, surrounding space, hyphens and spaces are forgiven ("Not in documents")."""
+        return text.strip().lower().replace("-", "_").replace(" ", "_")
+
+    @classmethod
+    def error(cls, message: str) -> FeedbackFieldError:
+        return FeedbackFieldError("verdict", message)
 
 
 class FeedbackFieldError(InvalidInputError):

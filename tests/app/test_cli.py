@@ -225,7 +225,7 @@ def bad_squad(tmp_path: Path) -> Path:
         (["train-reader", "--train", "{squad}", "--out", "{tmp}/out"], "has no \"context\" text"),
         (["faq", "load", "{tmp}/missing.csv"], "missing.csv"),
         (["search", "anything", "--mode", "sideways"], "docqa ingest"),
-        (["eval", "{squad}", "--mode", "sideways"], "unknown search mode 'sideways' (choose from hybrid"),
+        (["eval", "{squad}", "--mode", "sideways"], "unknown search mode 'sideways'; choose one of: hybrid"),
         (["eval", "{squad}", "--backend", "abacus"], "unknown reader backend 'abacus'; choose one of: torch"),
     ],
 )

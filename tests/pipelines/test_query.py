@@ -20,7 +20,7 @@ def test_retrieval_pipelines_are_built_once_and_bm25_needs_no_embedder(sample_in
     assert hybrid is pipelines.retrieval_pipeline(SearchMode.HYBRID)
     assert set(hybrid.graph.nodes) == {"embedder", "retriever"}
     assert set(pipelines.retrieval_pipeline("bm25").graph.nodes) == {"retriever"}
-    with pytest.raises(ValueError, match="choose from hybrid, dense, bm25"):
+    with pytest.raises(ValueError, match="choose one of: hybrid, dense, bm25"):
         pipelines.retrieval_pipeline("sparse")
 
 

@@ -136,7 +136,7 @@ def test_search_mode_from_str_lists_the_choices() -> None:
     assert SearchMode.HYBRID == "hybrid"
     with pytest.raises(InvalidInputError) as err:
         SearchMode.from_str("magic")
-    assert str(err.value) == "unknown search mode 'magic' (choose from hybrid, dense, bm25)"
+    assert str(err.value) == "unknown search mode 'magic'; choose one of: hybrid, dense, bm25"
     assert isinstance(err.value, ValueError)
 
 
