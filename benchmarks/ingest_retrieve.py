@@ -185,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         lambda q: on_stock.hybrid_retrieval(q, stock_q[q], top_k=20), questions, ks)
 
     base, new = results["stock_rrf"], results["docqa_hybrid"]
+    from pipelines.components.measured_choice import cpu_identity
+
+    cpu = cpu_identity()
     report = {
+        "cpu": cpu.to_dict(),
         "corpus": {"passages": len(passages), "questions": len(questions)},
         "embedding": {
             "stock_passages_per_s": round(stock_med, 2),
@@ -196,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             "stock_full_pass_s": round(stock_full_s, 2),
             "docqa_full_pass_s": round(ours_full_s, 2),
             "docqa_backend": ours_doc.encoder.backend,
+            # how PassageEmbedder's default "auto" chose it: timings and int8 agreement on this CPU
+            "docqa_backend_choice": ours_doc.encoder.choice.to_dict(),
             "docqa_load_s": round(ours_load_s, 2),
             "stock_load_s": round(stock_load_s, 2),
         },
@@ -207,13 +213,15 @@ def main(argv: list[str] | None = None) -> int:
         "p50_ratio_docqa_vs_stock": round(new["p50_ms"] / base["p50_ms"], 3),
     }
 
-    print(f"\n{'setup':28s} {'R@1':>6s} {'R@5':>6s} {'R@10':>6s} {'R@20':>6s} {'MRR':>6s} {'p50ms':>7s}")
+    print(f"\nCPU: {cpu.describe()} — every figure below was measured on it")
+    print(f"{'setup':28s} {'R@1':>6s} {'R@5':>6s} {'R@10':>6s} {'R@20':>6s} {'MRR':>6s} {'p50ms':>7s}")
     for name, r in results.items():
         print(f"{name:28s} {r['recall@1']:6.3f} {r['recall@5']:6.3f} {r['recall@10']:6.3f} "
               f"{r['recall@20']:6.3f} {r['mrr']:6.3f} {r['p50_ms']:7.2f}")
     e = report["embedding"]
     print(f"\nembedding: stock {e['stock_passages_per_s']} p/s, docqa {e['docqa_passages_per_s']} p/s "
-          f"-> throughput ratio {e['throughput_ratio']}x (backend {e['docqa_backend']})")
+          f"-> throughput ratio {e['throughput_ratio']}x (backend {e['docqa_backend']}, "
+          f"{e['docqa_backend_choice']['chosen_by']})")
     deltas = report["deltas_docqa_vs_stock"]
     print("recall deltas docqa - stock: " + ", ".join(f"{k} {v:+.4f}" for k, v in deltas.items()))
     print(f"query p50 ratio docqa/stock: {report['p50_ratio_docqa_vs_stock']}")

@@ -1,10 +1,15 @@
 """Reader benchmark (run by hand): speed vs Haystack's reader, int8 agreement, no-answer rules.
 
-    python benchmarks/reader.py [--json] [--quick] [--every N]
+    python benchmarks/reader.py [--json] [--quick] [--every N] [--skip-adaptive]
+
+Every figure is printed with the CPU it was measured on (model, cores, avx2 / avx512 / vnni / amx): which
+backend is fastest depends on it (see pipelines/components/measured_choice.py).
 
 1. Speed. A bert-base-sized QA model (``BertConfig()`` defaults, seeded random weights, MiniLM tokenizer)
    reads 20 questions × 10 SQuAD paragraphs of ``../shared/data/squad2-dev-public.json``. In the same run:
-   Haystack's ``TransformersExtractiveReader`` vs ``DocQAReader`` on torch, onnx-fp32 and onnx-int8;
+   Haystack's ``TransformersExtractiveReader`` vs ``DocQAReader`` on torch, onnx-fp32, onnx-int8 and
+   ``auto`` (its choice measured in this run, on this CPU, in a temporary cache; adaptive reading off so
+   that every reader reads all 10 paragraphs);
    median seconds per question and ratios. Top answers (text + document + offsets) of ours on torch are
    compared with Haystack's. For that comparison our reader runs with ``max_answer_length=None`` (Haystack
    has no limit) and the random model has equal segment embeddings (Haystack does not pass
@@ -38,6 +43,9 @@
    of 8, "7.3" and "3.8" with length-capped batches, where onnx-fp32 was 3.5×. Keeping any single
    layer's FFN in fp32 gave 80-82%: the error is spread over all layers — per-tensor activation scales
    are the problem, so only per-block/per-token scales recover it.)
+4. Adaptive reading end to end (``benchmarks/reader_adaptive.py``): test reader, BM25 top-k over the 955
+   SQuAD passages, questions of articles not used to fit the stopping rule; seconds per question and F1
+   with adaptive reading on and off (interleaved) at top-k 5/10/20.
 3. No-answer rules, same questions and model: F1 of our null-score rule (``null − best > τ``, τ
    calibrated) vs Haystack's ∏(1−p) no-answer score (its best threshold too), both with the official
    best-threshold search. NB: the test reader was fine-tuned on squad2-dev-public.json, so these F1 are
@@ -124,6 +132,8 @@ def top_key(answer) -> tuple:
 
 
 def bench_speed(n_questions: int, n_paragraphs: int, batch_size: int) -> dict:
+    import os
+
     import torch
     from haystack_integrations.components.readers.transformers import TransformersExtractiveReader
 
@@ -139,18 +149,23 @@ def bench_speed(n_questions: int, n_paragraphs: int, batch_size: int) -> dict:
         haystack = TransformersExtractiveReader(str(model_dir), model_kwargs={"dtype": torch.float32})
         haystack.warm_up()
         runners = {"haystack": lambda q, d: haystack.run(q, d)["answers"]}
-        for backend in BACKEND_NAMES:
+        os.environ["DOCQA_CACHE_DIR"] = str(Path(tmp) / "cache")  # auto measures afresh, on this CPU
+        for backend in (*BACKEND_NAMES, "auto"):
             reader = DocQAReader(str(model_dir), backend=backend, max_answer_length=None,
-                                 batch_size=batch_size, no_answer_threshold=0.0)
+                                 batch_size=batch_size, no_answer_threshold=0.0, adaptive=False)
             t0 = time.perf_counter()
-            reader.warm_up()  # ONNX: export + fusion + quantisation, once per model
+            reader.warm_up()  # ONNX: export + fusion + quantisation, once per model; auto: + measuring
             log(f"[speed] {backend:9s} ready in {time.perf_counter() - t0:.1f} s")
+            if backend == "auto":
+                result["auto_backend"] = reader.active_backend
+                result["auto_choice"] = reader.backend_choice.to_dict()
+                log(f"[speed] auto chose {reader.active_backend}: {reader.backend_choice.measurements}")
             runners[backend] = lambda q, d, r=reader: r.run(q, d)["answers"]
         medians, outputs = timed_interleaved(runners, work)
         result["haystack_s"] = medians["haystack"]
         log(f"[speed] haystack  {result['haystack_s']:.3f} s/question")
         hs_top = [top_key(next(a for a in answers if a.data is not None)) for answers in outputs["haystack"]]
-        for backend in BACKEND_NAMES:
+        for backend in (*BACKEND_NAMES, "auto"):
             key = backend.replace("-", "_")
             result[f"{key}_s"] = medians[backend]
             same = sum(top_key(o[0]) == h for o, h in zip(outputs[backend], hs_top, strict=True)) / len(work)
@@ -166,6 +181,7 @@ def bench_speed(n_questions: int, n_paragraphs: int, batch_size: int) -> dict:
     result["speedup_torch"] = result["haystack_s"] / result["torch_s"]
     result["speedup_fp32"] = result["haystack_s"] / result["onnx_fp32_s"]
     result["speedup_int8"] = result["haystack_s"] / result["onnx_int8_s"]
+    result["speedup_auto"] = result["haystack_s"] / result["auto_s"]
     return result
 
 
@@ -240,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (ours)")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-adaptive", action="store_true")
     args = parser.parse_args(argv)
     for needed in (SQUAD, TEST_READER / "config.json"):
         if not needed.exists():
@@ -253,26 +270,43 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
+    from pipelines.components.measured_choice import cpu_identity
+
+    cpu = cpu_identity()
+    log(f"[cpu] {cpu.describe()}")
     started = time.perf_counter()
-    result: dict = {"threads": torch.get_num_threads()}
+    result: dict = {"threads": torch.get_num_threads(), "cpu": cpu.to_dict()}
     if not args.skip_speed:
         result.update(bench_speed(3 if args.quick else 20, 10, args.batch_size))
     if not args.skip_accuracy:
         result.update(bench_accuracy(args.every or (60 if args.quick else 4), progress))
+    if not args.skip_adaptive:
+        from benchmarks.reader_adaptive import bench_adaptive
+
+        result.update(bench_adaptive(args.quick))
     result["total_s"] = time.perf_counter() - started
 
+    print(f"CPU: {cpu.describe()} — every figure below was measured on it")
     if "haystack_s" in result:
         print(f"Speed (median s/question, bert-base random, 2 cores): Haystack {result['haystack_s']:.3f} | "
               f"torch {result['torch_s']:.3f} ({result['speedup_torch']:.2f}×) | onnx-fp32 "
               f"{result['onnx_fp32_s']:.3f} ({result['speedup_fp32']:.2f}×) | onnx-int8 "
-              f"{result['onnx_int8_s']:.3f} ({result['speedup_int8']:.2f}×); identical top answers (torch vs "
-              f"Haystack): {result['identical_top_torch']:.0%}")
+              f"{result['onnx_int8_s']:.3f} ({result['speedup_int8']:.2f}×) | "
+              f"auto [{result['auto_backend']}] "
+              f"{result['auto_s']:.3f} ({result['speedup_auto']:.2f}×); identical top answers vs Haystack: "
+              f"torch {result['identical_top_torch']:.0%}, auto {result['identical_top_auto']:.0%}")
     if "f1_torch" in result:
         print(f"Test reader, {result['accuracy_questions']} questions: "
               f"int8 agreement {result['agreement_int8']:.1%}; F1 torch {result['f1_torch']:.2f} / "
               f"fp32 {result['f1_fp32']:.2f} / int8 {result['f1_int8']:.2f}; "
               f"no-answer F1 null rule {result['f1_null_rule']:.2f} vs Haystack rule "
               f"{result['f1_haystack_rule']:.2f} (model trained on this file)")
+    if "adaptive_table" in result:
+        from benchmarks.reader_adaptive import print_table
+
+        print_table(result["adaptive_table"])
+        print(f"Adaptive at top-10: {result['adaptive_speedup']:.2f}× fewer seconds per question, "
+              f"F1 {result['adaptive_f1_delta']:+.2f}")
     print(f"Total {result['total_s']:.0f} s")
     if args.json:
         print(json.dumps(result))

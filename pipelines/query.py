@@ -58,7 +58,8 @@ class TimedReader:
         return cls(DocQAReader.from_dict(data["init_parameters"]["reader"]))
 
     @component.output_types(
-        answers=list[ExtractedAnswer], no_answer=bool, no_answer_score=float, reading_ms=float
+        answers=list[ExtractedAnswer], no_answer=bool, no_answer_score=float, reading_ms=float,
+        passages_read=int,
     )
     def run(
         self,
@@ -67,7 +68,8 @@ class TimedReader:
         top_k: int | None = None,
         no_answer_threshold: float | None = None,
     ) -> dict[str, Any]:
-        """The reader's output for ``query`` over ``documents``, plus ``reading_ms``."""
+        """The reader's output for ``query`` over ``documents`` (with ``passages_read``: adaptive reading
+        may stop before the last passage), plus ``reading_ms``."""
         started = time.perf_counter()
         output = self.reader.run(
             query=query, documents=documents, top_k=top_k, no_answer_threshold=no_answer_threshold
@@ -178,7 +180,8 @@ class QueryPipelines:
         """Retrieve ``top_k`` passages (hybrid) and read them.
 
         ``timings_ms``: ``total`` is the pipeline run's wall time; ``reading`` is what the reader step
-        measured itself; ``retrieval`` is the rest (query embedding, retrieval, pipeline overhead). The
+        measured itself; ``retrieval`` is the rest (query embedding, retrieval, pipeline overhead);
+        ``passages_read`` (a count) is how many of the ``top_k`` passages the reader read. The
         pipeline and the store's indexes are loaded before the clock starts, so timings are per question.
         """
         pipeline = self.qa_pipeline(reader)
@@ -199,7 +202,8 @@ class QueryPipelines:
             answers=read["answers"],
             no_answer=bool(read["no_answer"]),
             no_answer_score=float(read["no_answer_score"]),
-            timings_ms={"retrieval": total - reading, "reading": reading, "total": total},
+            timings_ms={"retrieval": total - reading, "reading": reading, "total": total,
+                        "passages_read": float(read["passages_read"])},
         )
 
     def retrieve(self, question: str, top_k: int = 5) -> tuple[list[Document], float]:

@@ -85,7 +85,11 @@ def ask(
     _require_documents(qa)
     result = qa.ask(question, top_k=top_k, max_answers=max_answers, no_answer_threshold=threshold)
     if as_json:
-        print_json(result.to_dict())
+        data = result.to_dict()
+        if result.reader and not result.reader_error:
+            # the runtime the reader runs on and how it was chosen (DOCQA_READER_BACKEND=auto measures)
+            data["reader_backend"] = qa.reader().backend_choice.to_dict()
+        print_json(data)
         raise typer.Exit(2 if result.reader_error else 0)
     if result.reader_error:
         # Still useful without a reader: the passages that match, then exit 2 (the reader is missing).
@@ -117,4 +121,7 @@ def ask(
         )
         console.print(highlight(src.passage, src.passage_start, src.passage_end))
     t = result.timings_ms
-    console.print(f"[dim]retrieval {t.get('retrieval', 0):.0f} ms, reading {t.get('reading', 0):.0f} ms[/]")
+    read = f" ({t['passages_read']:.0f} of {len(result.passages)} passages)" if "passages_read" in t else ""
+    console.print(
+        f"[dim]retrieval {t.get('retrieval', 0):.0f} ms, reading {t.get('reading', 0):.0f} ms{read}[/]"
+    )

@@ -43,7 +43,21 @@ def sidebar(qa: DocQA, overview: dict[str, Any], locked: bool) -> dict[str, Any]
         upload_section(qa, locked)
         document_list(qa, overview["documents"], locked)
         st.divider()
-        return answer_settings()
+        settings = answer_settings()
+        reader_runtime(qa)
+        return settings
+
+
+def reader_runtime(qa: DocQA) -> None:
+    """Which runtime reads (``auto`` measures torch / ONNX fp32 / ONNX int8 on this CPU once)."""
+    try:
+        choice = qa.reader().backend_choice
+    except Exception:  # noqa: BLE001 - no reader: the answers section says why
+        return
+    if choice is None:
+        return
+    how = {"setting": "as configured"}.get(choice.chosen_by, f"fastest measured on {choice.cpu}")
+    st.caption(f"Reader runtime: `{choice.backend}` ({how})")
 
 
 def answer_settings() -> dict[str, Any]:

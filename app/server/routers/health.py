@@ -37,4 +37,9 @@ def ready(ctx: Context) -> JSONResponse:
             "index": str(ctx.docqa.index.directory),
             "watching": [str(path) for path in ctx.watching],
         }
+    # Which runtime DOCQA_READER_BACKEND=auto (or the setting) chose, with the CPU and the timings behind it.
+    if body["reader"] == "ready":
+        body["reader_backend"] = ctx.docqa.reader().backend_choice.to_dict()
+    if body["embedder"] == "ready":
+        body["embedder_backend"] = ctx.docqa.query_embedder().encoder.choice.to_dict()
     return JSONResponse(status_code=200 if body["ready"] else 503, content=body)

@@ -1,14 +1,17 @@
 """Passage and query embedders: one shared sentence encoder per model per process, fast on CPU.
 
 Why not Haystack's ``SentenceTransformers*Embedder``: on these 2-core CPUs it embeds ~20–35 passages/s.
-The default backend here exports the same sentence-transformers model once to ONNX (``torch.onnx.export``),
-fuses attention/LayerNorm/GELU with ``onnxruntime.transformers.optimizer``, applies per-channel dynamic
-int8 quantisation, and caches the result on disk. Measured on the SQuAD dev + distractor corpus
+The ONNX backends export the same sentence-transformers model once to ONNX (``torch.onnx.export``),
+fuse attention/LayerNorm/GELU with ``onnxruntime.transformers.optimizer``, (int8) apply per-channel
+dynamic int8 quantisation, and cache the result on disk. The default, ``auto``, *measures* torch, ONNX
+fp32 and ONNX int8 for the model on this CPU once and uses the fastest that keeps the nearest passages
+of fp32 for ≥ 97% of calibration questions (:mod:`pipelines.components.embedders.auto_backend`): int8
+wins on AVX-512 VNNI CPUs, not necessarily on AVX2-only ones. Measured on the SQuAD dev + distractor corpus
 (``benchmarks/ingest_retrieve.py``): ~3x the stock embedder's throughput, cosine to the fp32 vectors
 >= 0.98 (mean 0.994), dense recall unchanged. Per-tensor int8 (and torch dynamic int8) fall to cosine
 ~0.93 and lose recall, so they are not offered. ``backend="torch"`` keeps the plain
-sentence-transformers path (and is what ``"auto"`` falls back to, with a warning, if the export cannot
-be done).
+sentence-transformers path (``auto`` measures without the ONNX candidates, with a warning, if the export
+cannot be done).
 
 Loading is shared: :func:`get_encoder` returns the same encoder for the same model directory and
 backend everywhere in the process (ingest, search, HTTP service), loaded once under a lock.
@@ -36,6 +39,7 @@ from docqa import config
 from docqa.atomic import atomic_writer
 from docqa.config import PACKAGED_EMBEDDING_MODEL
 from docqa.errors import ConfigError
+from pipelines.components.measured_choice import BackendChoice
 from pipelines.model_loading import cache_root, model_fingerprint, resolve_model_dir
 
 logger = logging.getLogger(__name__)
@@ -49,9 +53,10 @@ _EXPORT_RECIPE = "v1-eager-fused-qint8pc"
 class EmbeddingBackend(str, Enum):
     """How the sentence encoder runs.
 
-    ``AUTO`` (default) is ``ONNX_INT8`` when the model exports, else ``TORCH`` with a warning. ``.value``
-    is the documented name (and what benchmarks record); a ``str`` subclass, so plain strings compare
-    equal and callers may pass either.
+    ``AUTO`` (default) is whichever of the others was measured fastest for this model on this CPU while
+    keeping fp32's nearest passages (cached; see :mod:`~pipelines.components.embedders.auto_backend`).
+    ``.value`` is the documented name (and what benchmarks record); a ``str`` subclass, so plain strings
+    compare equal and callers may pass either.
     """
 
     AUTO = "auto"
@@ -106,22 +111,37 @@ class SentenceEncoder:
         self.pooling = _pooling_mode(self.model_dir)
         self._session: Any = None
         self._st: Any = None
-        # The backend actually in use (never AUTO).
+        # The backend actually in use (never AUTO), and how it was chosen.
         self.backend: EmbeddingBackend
+        self.choice: BackendChoice = BackendChoice(backend=requested.value, chosen_by="setting")
+        if requested is EmbeddingBackend.AUTO:
+            self._adopt_measured_choice()
+            return
         if requested is EmbeddingBackend.TORCH:
             self._load_torch()
             self.backend = EmbeddingBackend.TORCH
             return
         quantize = requested is not EmbeddingBackend.ONNX
-        try:
-            self._load_onnx(quantize=quantize)
-            self.backend = EmbeddingBackend.ONNX_INT8 if quantize else EmbeddingBackend.ONNX
-        except Exception as err:  # export support varies by architecture; torch always works
-            if requested is not EmbeddingBackend.AUTO:
-                raise
-            logger.warning("ONNX export of %s failed (%s); using the torch backend", model_dir, err)
-            self._load_torch()
-            self.backend = EmbeddingBackend.TORCH
+        self._load_onnx(quantize=quantize)
+        self.backend = EmbeddingBackend.ONNX_INT8 if quantize else EmbeddingBackend.ONNX
+
+    def _adopt_measured_choice(self) -> None:
+        """Become the encoder ``auto`` chose (measuring once per model and CPU, then from the cache)."""
+        from pipelines.components.embedders.auto_backend import choose_embedding_backend
+
+        def load(name: str) -> SentenceEncoder:
+            return SentenceEncoder(self.model_dir, backend=name, threads=self.threads)
+
+        choice, winner = choose_embedding_backend(self.model_dir, load)
+        if winner is None:
+            try:
+                winner = load(choice.backend)
+            except Exception as err:  # cached choice, but the export fails now: torch always works
+                logger.warning("ONNX backend %s of %s failed (%s); using torch", choice.backend,
+                               self.model_dir, err)
+                winner = load(EmbeddingBackend.TORCH.value)
+        self.__dict__.update({k: v for k, v in vars(winner).items() if k != "choice"})
+        self.choice = choice
 
     # ----- loading ------------------------------------------------------------------------------------
     def _load_torch(self) -> None:

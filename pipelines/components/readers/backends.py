@@ -50,6 +50,7 @@ class ReaderBackendName(str, Enum):
     subclass, so ``ReaderBackendName.TORCH == "torch"`` and code that passes plain strings keeps working.
     """
 
+    AUTO = "auto"  # measured per model and CPU: see pipelines.components.readers.auto_backend
     TORCH = "torch"
     ONNX_FP32 = "onnx-fp32"
     ONNX_INT8 = "onnx-int8"
@@ -418,11 +419,15 @@ def ensure_onnx_exports(model_dir: Path) -> Path:
 
 def load_backend(name: str | ReaderBackendName, model_dir: Path, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  num_threads: int | None = None, pad_token_id: int = 0) -> ReaderBackend:
-    """Backend by name: ``"torch"``, ``"onnx-fp32"`` or ``"onnx-int8"`` (or a :class:`ReaderBackendName`).
+    """Backend by name: ``"torch"``, ``"onnx-fp32"`` or ``"onnx-int8"`` (or a :class:`ReaderBackendName`;
+    ``"auto"`` is resolved to one of these by :class:`~pipelines.components.readers.reader.DocQAReader`).
 
     :raises ConfigError: for an unknown name (the message lists the valid ones).
     """
     kind = ReaderBackendName.from_str(name)
+    if kind is ReaderBackendName.AUTO:
+        raise ConfigError("'auto' is not a runtime: DocQAReader.warm_up resolves it by measuring "
+                          "(pipelines.components.readers.auto_backend)")
     if kind is ReaderBackendName.TORCH:
         return TorchBackend(Path(model_dir), batch_size, num_threads, pad_token_id)
     exports = ensure_onnx_exports(Path(model_dir))

@@ -28,7 +28,11 @@ from haystack import Document, ExtractedAnswer, component, default_from_dict, de
 
 from docqa import config
 from docqa.errors import ConfigError
+from docqa.resources import data_path
+from pipelines.components.measured_choice import BackendChoice
 from pipelines.components.readers import calibration as calibration_store
+from pipelines.components.readers.adaptive import DEFAULT_RULE, AdaptiveRule
+from pipelines.components.readers.auto_backend import choose_reader_backend
 from pipelines.components.readers.backends import (
     DEFAULT_BATCH_SIZE,
     ReaderBackend,
@@ -112,8 +116,10 @@ class DocQAReader:
 
     :param model: local directory or Hub id of an extractive QA model
         (e.g. ``deepset/bert-base-cased-squad2``).
-    :param backend: ``"torch"`` (default), ``"onnx-fp32"`` or ``"onnx-int8"``, as a string or a
-        :class:`~pipelines.components.readers.backends.ReaderBackendName`.
+    :param backend: ``"auto"`` (default: the fastest of the others measured for this model on this CPU,
+        int8 only if it keeps ≥ 97% of fp32's top answers; cached — see
+        :mod:`~pipelines.components.readers.auto_backend`), ``"torch"``, ``"onnx-fp32"`` or
+        ``"onnx-int8"``, as a string or a :class:`~pipelines.components.readers.backends.ReaderBackendName`.
     :param max_seq_length: tokens per window (question + passage + special tokens).
     :param stride: tokens shared by consecutive windows of a long passage.
     :param max_answer_length: longest answer in tokens; ``None`` = unlimited.
@@ -123,12 +129,15 @@ class DocQAReader:
     :param batch_size: most windows per forward pass; windows are sorted by length and a batch also
         closes before padding would exceed 15% of its tokens (see ``backends.length_sorted_batches``).
     :param num_threads: intra-op threads; ``None`` = the cores this process may use.
+    :param adaptive: :meth:`run` reads passages best-first in small batches and stops once the answer is
+        clear (:mod:`~pipelines.components.readers.adaptive`); ``None`` = ``DOCQA_READER_ADAPTIVE``
+        (default on). ``run`` reports ``passages_read``.
     """
 
     def __init__(
         self,
         model: str,
-        backend: str | ReaderBackendName = ReaderBackendName.TORCH,
+        backend: str | ReaderBackendName = ReaderBackendName.AUTO,
         max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
         stride: int = DEFAULT_STRIDE,
         max_answer_length: int | None = DEFAULT_MAX_ANSWER_LENGTH,
@@ -137,6 +146,7 @@ class DocQAReader:
         batch_size: int = DEFAULT_BATCH_SIZE,
         num_threads: int | None = None,
         max_question_tokens: int = DEFAULT_MAX_QUESTION_TOKENS,
+        adaptive: bool | None = None,
     ) -> None:
         backend = ReaderBackendName.from_str(backend)  # fails before any loading, listing the choices
         if top_k < 1:
@@ -153,6 +163,9 @@ class DocQAReader:
         self.batch_size = batch_size
         self.num_threads = num_threads
         self.max_question_tokens = max_question_tokens
+        self.adaptive = adaptive
+        self.adaptive_rule: AdaptiveRule = DEFAULT_RULE
+        self.backend_choice: BackendChoice | None = None  # what "auto" chose (or the setting), after warm_up
         self.model_dir = None
         self.tokenizer: Any = None
         self._backend: ReaderBackend | None = None
@@ -172,6 +185,7 @@ class DocQAReader:
             batch_size=self.batch_size,
             num_threads=self.num_threads,
             max_question_tokens=self.max_question_tokens,
+            adaptive=self.adaptive,
         )
 
     @classmethod
@@ -193,11 +207,42 @@ class DocQAReader:
         # Validate window settings once, with a clear message, before any question arrives.
         build_windows(tokenizer, "warm up", ["warm up"], max_seq_length=self.max_seq_length,
                       stride=self.stride, max_question_tokens=self.max_question_tokens)
-        self._stored_threshold = calibration_store.stored_threshold(self.model, self.backend.value)
-        self._backend = load_backend(self.backend, model_dir, batch_size=self.batch_size,
-                                     num_threads=self.num_threads, pad_token_id=tokenizer.pad_token_id or 0)
+        pad = tokenizer.pad_token_id or 0
+
+        def load(kind: str | ReaderBackendName) -> ReaderBackend:
+            return load_backend(kind, model_dir, batch_size=self.batch_size, num_threads=self.num_threads,
+                                pad_token_id=pad)
+
+        backend: ReaderBackend | None = None
+        if self.backend is ReaderBackendName.AUTO:
+            choice, backend = choose_reader_backend(
+                model_dir, tokenizer, load, compact=self._is_compact(model_dir),
+                max_seq_length=self.max_seq_length, stride=self.stride,
+                max_question_tokens=self.max_question_tokens)
+        else:
+            choice = BackendChoice(backend=self.backend.value, chosen_by="setting")
+        active = ReaderBackendName.from_str(choice.backend)
+        self._stored_threshold = calibration_store.stored_threshold(self.model, active.value)
+        self._backend = backend or load(active)
+        self.backend_choice = choice
         self.tokenizer = tokenizer
         self.model_dir = model_dir
+
+    @staticmethod
+    def _is_compact(model_dir: Any) -> bool:
+        try:
+            return data_path("compact-reader").resolve() == model_dir.resolve()
+        except OSError:
+            return False
+
+    @property
+    def active_backend(self) -> str:
+        """The runtime in use (``auto`` resolved); the requested name before :meth:`warm_up`."""
+        return self.backend_choice.backend if self.backend_choice else self.backend.value
+
+    @property
+    def adaptive_enabled(self) -> bool:
+        return config.env_flag(config.READER_ADAPTIVE, True) if self.adaptive is None else bool(self.adaptive)
 
     def threshold(self, override: float | None = None) -> float:
         """τ in effect: the run argument, else the init argument, else the calibrated value, else 0.0."""
@@ -206,21 +251,55 @@ class DocQAReader:
                 return float(value)
         return calibration_store.DEFAULT_NO_ANSWER_THRESHOLD
 
-    @component.output_types(answers=list[ExtractedAnswer], no_answer=bool, no_answer_score=float)
+    @component.output_types(answers=list[ExtractedAnswer], no_answer=bool, no_answer_score=float,
+                            passages_read=int)
     def run(
         self,
         query: str,
         documents: list[Document],
         top_k: int | None = None,
         no_answer_threshold: float | None = None,
+        adaptive: bool | None = None,
     ) -> dict[str, Any]:
-        """Answer ``query`` from ``documents``.
+        """Answer ``query`` from ``documents`` (in retrieval order, best first).
 
+        :param adaptive: override the reader's setting for this call (see the class docstring).
         :returns: ``answers`` (best first; when ``no_answer`` they are the closest candidates, each with
-            ``meta["unsure"] = True``), ``no_answer`` (``null − best > τ``, or nothing readable) and
-            ``no_answer_score`` (probability of "no answer" in the same softmax as the answer scores).
+            ``meta["unsure"] = True``), ``no_answer`` (``null − best > τ``, or nothing readable),
+            ``no_answer_score`` (probability of "no answer" in the same softmax as the answer scores) and
+            ``passages_read`` (fewer than given when adaptive reading stopped early).
         """
-        return self.run_batch([query], [documents], top_k=top_k, no_answer_threshold=no_answer_threshold)[0]
+        use_adaptive = self.adaptive_enabled if adaptive is None else adaptive
+        if not use_adaptive or len(documents) <= self.adaptive_rule.checkpoints[0]:
+            out = self.run_batch([query], [documents], top_k=top_k,
+                                 no_answer_threshold=no_answer_threshold)[0]
+            return {**out, "passages_read": len(documents)}
+        return self._run_adaptive(query, list(documents), top_k, no_answer_threshold)
+
+    def _run_adaptive(self, query: str, docs: list[Document], top_k: int | None,
+                      no_answer_threshold: float | None) -> dict[str, Any]:
+        """Read ``docs`` in the rule's batches; stop when the best span beats the null score by the
+        rule's margin (only ever with an answer in hand: see :mod:`~.adaptive`)."""
+        self.warm_up()
+        assert self._backend is not None
+        texts = [d.content or "" for d in docs]
+        windows = build_windows(self.tokenizer, query, texts, max_seq_length=self.max_seq_length,
+                                stride=self.stride, max_question_tokens=self.max_question_tokens)
+        tau = self.threshold(no_answer_threshold)
+        read_windows: list[Window] = []
+        logits: list = []
+        read = 0
+        for start, end in self.adaptive_rule.batches(len(docs)):
+            batch = [w for w in windows if start <= w.passage_index < end]
+            logits.extend(self._backend.logits(batch) if batch else [])
+            read_windows.extend(batch)
+            read = end
+            decoded = decode_windows(read_windows, logits, texts, max_answer_length=self.max_answer_length,
+                                     top_k=top_k or self.top_k)
+            if end < len(docs) and self.adaptive_rule.should_stop(read, -decoded.null_score_diff):
+                break
+        question = _Question(query, docs, texts, read_windows)
+        return {**self._to_output(question, decoded, tau), "passages_read": read}
 
     def run_batch(
         self,

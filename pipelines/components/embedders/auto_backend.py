@@ -1,0 +1,142 @@
+"""The embedder's ``auto`` backend: time torch, ONNX fp32 and ONNX int8 for this model on this CPU and
+use the fastest that keeps the passages a question finds.
+
+Why: the int8 graph was chosen on an AVX-512 VNNI CPU, where int8 matrix products are cheap; on
+AVX2-only CPUs (many AMD servers, laptops) and ARM the fp32 graph can be as fast or faster, and bulk
+ingestion is where embedding speed matters. Like the reader's
+(:mod:`pipelines.components.readers.auto_backend`), the choice is measured once per model, CPU and
+runtime version, then cached (:mod:`pipelines.components.measured_choice`).
+
+- timing: every candidate embeds the same :data:`TIMING_TEXTS` calibration paragraphs (interleaved
+  rounds, best round per candidate);
+- agreement (int8 only, and only when it is faster than both exact candidates): for each calibration
+  question, the nearest calibration paragraph under int8 vectors must be the one fp32 vectors find;
+  int8 is used only when that holds for ≥ 97% of the questions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from docqa.resources import data_path
+from pipelines.components.measured_choice import (
+    AGREEMENT_BAR,
+    BackendChoice,
+    ChoiceCache,
+    CpuIdentity,
+    Measurement,
+    choice_key,
+    choose_fastest,
+    cpu_identity,
+    needs_agreement,
+    now,
+)
+from pipelines.model_loading import model_fingerprint
+
+logger = logging.getLogger(__name__)
+
+CANDIDATES = ("torch", "onnx", "onnx-int8")
+EXACT = {"torch", "onnx"}
+REFERENCE = "onnx"
+TIMING_TEXTS = 32
+TIMING_ROUNDS = 3
+PROCEDURE_VERSION = "1"
+
+Encoder = Any  # a SentenceEncoder (not imported: that module imports this one)
+
+
+def calibration_texts() -> tuple[list[str], list[str]]:
+    """(questions, paragraphs) of ``data/reader-calibration.json``: real questions with the paragraphs
+    that answer them, from articles no shipped model was tuned on."""
+    pairs = json.loads(data_path("reader-calibration.json").read_text(encoding="utf-8"))["pairs"]
+    return [p["question"] for p in pairs], [p["context"] for p in pairs]
+
+
+def nearest(encoder: Encoder, questions: Sequence[str], paragraphs: Sequence[str]) -> list[int]:
+    """Index of the nearest paragraph for every question."""
+    q = encoder.encode(list(questions))
+    p = encoder.encode(list(paragraphs))
+    return [int(i) for i in np.argmax(q @ p.T, axis=1)]
+
+
+def measure(load: Callable[[str], Encoder], questions: Sequence[str], paragraphs: Sequence[str],
+            candidates: Sequence[str] = CANDIDATES,
+            clock: Callable[[], float] = time.perf_counter,
+            ) -> tuple[dict[str, Measurement], dict[str, Encoder]]:
+    """Timings (best of interleaved rounds) and, where it can change the choice, int8's agreement."""
+    loaded: dict[str, Encoder] = {}
+    measured: dict[str, Measurement] = {}
+    for name in candidates:
+        try:
+            loaded[name] = load(name)
+        except Exception as err:  # noqa: BLE001 - an export that fails only removes a candidate
+            logger.warning("auto: embedding backend %s unavailable (%s)", name, err)
+            measured[name] = Measurement(None, error=f"{type(err).__name__}: {err}"[:200])
+    texts = list(paragraphs[:TIMING_TEXTS])
+    for encoder in loaded.values():
+        encoder.encode(texts[:2])  # first call pays lazy initialisation
+    rounds: dict[str, list[float]] = {name: [] for name in loaded}
+    for r in range(TIMING_ROUNDS):
+        names = list(loaded)
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            started = clock()
+            loaded[name].encode(texts)
+            rounds[name].append(clock() - started)
+    for name, seconds in rounds.items():
+        measured[name] = Measurement(min(seconds))
+    lossy = needs_agreement(measured, EXACT)
+    reference_name = REFERENCE if REFERENCE in loaded else next((n for n in loaded if n in EXACT), None)
+    if lossy and reference_name is not None:
+        reference = nearest(loaded[reference_name], questions, paragraphs)
+        for name in lossy:
+            found = nearest(loaded[name], questions, paragraphs)
+            same = sum(a == b for a, b in zip(found, reference, strict=True))
+            measured[name].agreement = same / len(reference)
+    return measured, loaded
+
+
+def choose_embedding_backend(
+    model_dir: Path,
+    load: Callable[[str], Encoder],
+    *,
+    cache: ChoiceCache | None = None,
+    cpu: CpuIdentity | None = None,
+    measure_fn: Callable[..., tuple[dict[str, Measurement], dict[str, Encoder]]] = measure,
+) -> tuple[BackendChoice, Encoder | None]:
+    """What ``auto`` means for ``model_dir`` on this CPU, and the winner if it was loaded while measuring."""
+    cache = cache or ChoiceCache()
+    cpu = cpu or cpu_identity()
+    key = choice_key("embedder", model_fingerprint(Path(model_dir), PROCEDURE_VERSION), cpu, _versions())
+    cached = cache.get(key)
+    if cached is not None:
+        return cached, None
+    questions, paragraphs = calibration_texts()
+    logger.info("auto: measuring embedding backends for %s on %s (once)", model_dir, cpu.describe())
+    measured, loaded = measure_fn(load, questions, paragraphs)
+    winner = choose_fastest(measured, EXACT, AGREEMENT_BAR)
+    choice = BackendChoice(
+        backend=winner, chosen_by="measured", cpu=cpu.describe(),
+        measurements={n: {"seconds": m.seconds, "agreement": m.agreement, "error": m.error}
+                      for n, m in measured.items()},
+        measured_at=now(),
+    )
+    logger.info("auto: embedding backend %s chosen (%s)", winner, choice.measurements)
+    cache.put(key, choice)
+    return choice, loaded.get(winner)
+
+
+def _versions() -> str:
+    versions = []
+    for module in ("torch", "onnxruntime", "sentence_transformers"):
+        try:
+            versions.append(__import__(module).__version__)
+        except ImportError:
+            versions.append("-")
+    return "/".join(versions)
