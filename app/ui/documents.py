@@ -37,7 +37,7 @@ def upload_section(qa: DocQA, locked: bool) -> None:
     st.subheader("Add documents")
     with st.form("upload-form", clear_on_submit=True, border=False):
         files = st.file_uploader(
-            "PDF, TXT or Markdown files",
+            "PDF (text or scanned), Word, HTML, image, text or Markdown files",
             type=UPLOAD_TYPES,
             accept_multiple_files=True,
             disabled=locked,

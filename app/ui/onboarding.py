@@ -52,7 +52,8 @@ def onboarding(qa: DocQA, locked: bool) -> None:
     st.markdown(
         "DocQA answers questions from **your own documents**: it finds the passages that match your "
         "question and points to the exact answer, with the page it is on.\n\n"
-        "Add PDF, TXT or Markdown files under **Add documents** in the sidebar, or start with three short "
+        "Add PDF, Word, HTML, image, text or Markdown files under **Add documents** in the sidebar, or "
+        "start with three short "
         "sample articles (the Normans, the steam engine, packet switching) and ask your first question."
     )
     if locked:
