@@ -146,6 +146,7 @@ class BackendChoice:
     cpu: str = ""
     measurements: dict[str, dict[str, Any]] = field(default_factory=dict)
     measured_at: str | None = None
+    model: str = ""  # the model directory measured (entries of deleted models are dropped on the next write)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,7 +187,8 @@ class ChoiceCache:
 
     def put(self, key: str, choice: BackendChoice) -> None:
         with self._lock:
-            choices = self._load()
+            choices = {k: v for k, v in self._load().items()
+                       if not (isinstance(v, dict) and v.get("model") and not Path(v["model"]).exists())}
             choices[key] = choice.to_dict()
             try:
                 text = json.dumps({"choices": choices}, indent=1, sort_keys=True) + "\n"

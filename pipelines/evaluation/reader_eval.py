@@ -182,5 +182,7 @@ def calibrate(reader, examples: Sequence[ReaderExample], *, questions_per_batch:
         from pipelines.components.readers.calibration import save_reader_calibration
 
         model, backend, source = save_as
+        if backend == "auto":  # τ belongs to the runtime that produced the logits: the one auto chose
+            backend = getattr(reader, "active_backend", backend)
         result["config"] = str(save_reader_calibration(model, backend, tau, calibrated_on=source, f1=f1))
     return result

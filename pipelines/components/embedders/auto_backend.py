@@ -125,7 +125,7 @@ def choose_embedding_backend(
         backend=winner, chosen_by="measured", cpu=cpu.describe(),
         measurements={n: {"seconds": m.seconds, "agreement": m.agreement, "error": m.error}
                       for n, m in measured.items()},
-        measured_at=now(),
+        measured_at=now(), model=str(model_dir),
     )
     logger.info("auto: embedding backend %s chosen (%s)", winner, choice.measurements)
     cache.put(key, choice)

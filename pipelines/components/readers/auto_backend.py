@@ -171,7 +171,7 @@ def choose_reader_backend(
         backend=winner, chosen_by="measured", cpu=cpu.describe(),
         measurements={name: {"seconds": m.seconds, "agreement": m.agreement, "error": m.error}
                       for name, m in measured.items()},
-        measured_at=now(),
+        measured_at=now(), model=str(model_dir),
     )
     logger.info("auto: %s chosen in %.0f s (%s)", winner, time.perf_counter() - started, choice.measurements)
     cache.put(key, choice)

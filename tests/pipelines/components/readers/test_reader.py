@@ -53,7 +53,8 @@ def test_answers_are_exact_substrings_with_scores_in_0_1(tiny_reader):
 
 
 def test_no_documents_and_empty_passages_do_not_crash(tiny_reader):
-    assert tiny_reader.run("Anything?", []) == {"answers": [], "no_answer": True, "no_answer_score": 1.0}
+    assert tiny_reader.run("Anything?", []) == {"answers": [], "no_answer": True, "no_answer_score": 1.0,
+                                                "passages_read": 0}
     out = tiny_reader.run("Anything?", [Document(content=""), Document(content="   ")])
     assert out["answers"] == [] and out["no_answer"] is True
 
@@ -109,7 +110,7 @@ def test_missing_model_says_how_to_get_it(tmp_path):
 def test_unknown_backend_is_rejected_early():
     with pytest.raises(ValueError, match="onnx-int8"):
         DocQAReader("whatever", backend="tensorrt")
-    with pytest.raises(ConfigError, match="'tensorrt'; choose one of: torch, onnx-fp32, onnx-int8"):
+    with pytest.raises(ConfigError, match="'tensorrt'; choose one of: auto, torch, onnx-fp32, onnx-int8"):
         DocQAReader("whatever", backend="tensorrt")
 
 
@@ -118,7 +119,7 @@ def test_backend_from_the_environment_is_accepted_as_the_same_string(monkeypatch
     reader = DocQAReader("whatever", backend=Settings.from_env().reader_backend)
     assert reader.backend is ReaderBackendName.ONNX_INT8
     assert reader.backend == "onnx-int8" and f"{reader.backend}" == "onnx-int8"  # calibration keys
-    assert [b.value for b in ReaderBackendName] == ["torch", "onnx-fp32", "onnx-int8"]
+    assert [b.value for b in ReaderBackendName] == ["auto", "torch", "onnx-fp32", "onnx-int8"]
 
 
 def test_to_dict_from_dict_round_trip_gives_the_same_answers(tiny_qa_model_dir):
@@ -153,7 +154,7 @@ def test_stored_threshold_is_used_unless_given(tiny_qa_model_dir, tmp_path, monk
     model = str(tiny_qa_model_dir)
     assert DocQAReader(model).threshold() == 0.0
     calibration_store.save_reader_calibration(model, "torch", 1e9, calibrated_on="dev.json", f1=50.0)
-    reader = DocQAReader(model)
+    reader = DocQAReader(model, backend="torch")
     reader.warm_up()
     assert reader.threshold() == 1e9
     assert reader.run("Who?", [Document(content=NORMANS)])["no_answer"] is False
