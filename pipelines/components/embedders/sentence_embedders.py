@@ -524,6 +524,13 @@ class QueryEmbedder:
         if self._encoder is None:
             self._encoder = get_encoder(self.model, self.backend, self.threads)
 
+    @property
+    def encoder(self) -> SentenceEncoder:
+        """The loaded encoder (``.choice`` says which backend ``auto`` chose and why)."""
+        self.warm_up()
+        assert self._encoder is not None
+        return self._encoder
+
     @component.output_types(embedding=list[float])
     def run(self, text: str) -> dict[str, Any]:
         """Embed ``text``; warms up on first use when the caller did not."""
