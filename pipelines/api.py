@@ -254,12 +254,13 @@ class DocQA:
             questions read documents at once, while FAQ answers never wait for a slot.
         :returns: a :class:`~pipelines.components.faq.results.FaqAskResult` (an :class:`AskResult` that also
             says how the question compared with the FAQ; ``from_faq`` is True for a curated answer).
-        :raises ValueError: an empty question, ``top_k``/``max_answers`` below 1, a threshold outside 0..1.
+        :raises InvalidInputError: an empty question, ``top_k``/``max_answers`` below 1, a threshold outside
+            0..1.
         """
         if not question or not question.strip():
-            raise ValueError("question must not be empty")
+            raise InvalidInputError("question must not be empty")
         if top_k < 1 or max_answers < 1:
-            raise ValueError("top_k and max_answers must be at least 1")
+            raise InvalidInputError("top_k and max_answers must be at least 1")
         threshold = resolve_threshold(faq_threshold)
         started = time.perf_counter()
         match = self.faq_matcher().run(question=question, threshold=threshold)["match"] if use_faq else None

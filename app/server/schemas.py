@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.server.limits import MAX_ANSWERS, MAX_QUESTION_CHARS, MAX_TOP_K
 from pipelines import feedback_limits
+from pipelines.components.retrievers.search_mode import SearchMode
 
 
 class AskRequest(BaseModel):
@@ -37,7 +38,7 @@ class SearchRequest(BaseModel):
 
     query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="What to look for.")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages to return.")
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    mode: SearchMode = SearchMode.HYBRID
 
     @field_validator("query")
     @classmethod
