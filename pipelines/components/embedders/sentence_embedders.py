@@ -27,7 +27,6 @@ import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +36,8 @@ from haystack.utils import deserialize_callable, serialize_callable
 
 from docqa import config
 from docqa.atomic import atomic_writer
+from docqa.choices import Choice
 from docqa.config import PACKAGED_EMBEDDING_MODEL
-from docqa.errors import ConfigError
 from pipelines.components.measured_choice import BackendChoice
 from pipelines.model_loading import cache_root, model_fingerprint, resolve_model_dir
 
@@ -50,7 +49,7 @@ ProgressCallback = Callable[[int, int], None]
 _EXPORT_RECIPE = "v1-eager-fused-qint8pc"
 
 
-class EmbeddingBackend(str, Enum):
+class EmbeddingBackend(Choice):
     """How the sentence encoder runs.
 
     ``AUTO`` (default) is whichever of the others was measured fastest for this model on this CPU while
@@ -64,22 +63,9 @@ class EmbeddingBackend(str, Enum):
     ONNX = "onnx"
     TORCH = "torch"
 
-    def __str__(self) -> str:
-        return self.value
-
     @classmethod
-    def from_str(cls, name: str | EmbeddingBackend) -> EmbeddingBackend:
-        """The backend called ``name`` (exact spelling).
-
-        :raises ConfigError: for an unknown name; the message lists the valid ones.
-        """
-        if isinstance(name, cls):
-            return name
-        for member in cls:
-            if member.value == name:
-                return member
-        choices = ", ".join(member.value for member in cls)
-        raise ConfigError(f"unknown embedding backend {name!r}; choose one of: {choices}")
+    def option_name(cls) -> str:
+        return "embedding backend"
 
 
 def passage_text(doc: Document, embed_title: bool = False) -> str:

@@ -24,11 +24,11 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Sequence
-from enum import Enum
 from pathlib import Path
 
 import numpy as np
 
+from docqa.choices import Choice
 from docqa.errors import ConfigError
 from pipelines.components.readers.qa_windows import Window, pad_batch
 from pipelines.model_loading import DERIVED_DIR_NAME, cache_root, model_fingerprint
@@ -42,7 +42,7 @@ INT8_BLOCK_SIZE = 32  # input channels per weight/activation scale in the feed-f
 _FUSABLE_MODEL_TYPES = {"bert": "bert", "roberta": "bert", "xlm-roberta": "bert", "electra": "bert"}
 
 
-class ReaderBackendName(str, Enum):
+class ReaderBackendName(Choice):
     """The runtime that runs the reader's forward passes.
 
     ``.value`` is the name users type (``DOCQA_READER_BACKEND``, ``--backend``) and the name used in
@@ -55,22 +55,9 @@ class ReaderBackendName(str, Enum):
     ONNX_FP32 = "onnx-fp32"
     ONNX_INT8 = "onnx-int8"
 
-    def __str__(self) -> str:
-        return self.value
-
     @classmethod
-    def from_str(cls, name: str | ReaderBackendName) -> ReaderBackendName:
-        """The backend called ``name`` (exact spelling, as documented).
-
-        :raises ConfigError: for an unknown name; the message lists the valid ones.
-        """
-        if isinstance(name, cls):
-            return name
-        for member in cls:
-            if member.value == name:
-                return member
-        choices = ", ".join(member.value for member in cls)
-        raise ConfigError(f"unknown reader backend {name!r}; choose one of: {choices}")
+    def option_name(cls) -> str:
+        return "reader backend"
 
 
 def available_cores() -> int:
