@@ -226,7 +226,7 @@ def bad_squad(tmp_path: Path) -> Path:
         (["faq", "load", "{tmp}/missing.csv"], "missing.csv"),
         (["search", "anything", "--mode", "sideways"], "docqa ingest"),
         (["eval", "{squad}", "--mode", "sideways"], "unknown search mode 'sideways'; choose one of: hybrid"),
-        (["eval", "{squad}", "--backend", "abacus"], "unknown reader backend 'abacus'; choose one of: auto, torch"),
+        (["eval", "{squad}", "--backend", "abacus"], "unknown reader backend 'abacus'; choose one of: auto"),
     ],
 )
 def test_user_errors_print_one_message_without_traceback_and_exit_2(

@@ -50,7 +50,7 @@ def test_qa_pipeline_answers_with_passages_and_timings(sample_index: Path, test_
     assert result.answers[0].source.file.endswith("normans.txt")
     assert result.answers[0].source.document_id in {p.id for p in result.passages}
     timings = result.timings_ms
-    assert set(timings) == {"retrieval", "reading", "total"}
+    assert set(timings) == {"retrieval", "reading", "total", "passages_read"}
     assert timings["retrieval"] > 0 and timings["reading"] > 0
     assert timings["total"] == pytest.approx(timings["retrieval"] + timings["reading"])
     searched = qa.search(QUESTION, top_k=4)
