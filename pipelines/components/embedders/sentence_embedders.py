@@ -374,8 +374,32 @@ def clear_cached_graphs() -> None:
     shutil.rmtree(cache_root() / "embedding-onnx", ignore_errors=True)
 
 
+class _SharedEncoderUser:
+    """What both embedders do with their encoder: fetch the process-wide one lazily, in ``warm_up``.
+
+    Subclasses set ``model``, ``backend``, ``threads`` and ``_encoder = None`` in ``__init__``.
+    """
+
+    model: str
+    backend: EmbeddingBackend
+    threads: int | None
+    _encoder: SentenceEncoder | None
+
+    def warm_up(self) -> None:
+        """Load (or fetch the shared) encoder; raises ModelUnavailableError when the model is missing."""
+        if self._encoder is None:
+            self._encoder = get_encoder(self.model, self.backend, self.threads)
+
+    @property
+    def encoder(self) -> SentenceEncoder:
+        """The loaded encoder (``.choice`` says which backend ``auto`` chose and why)."""
+        self.warm_up()
+        assert self._encoder is not None
+        return self._encoder
+
+
 @component
-class PassageEmbedder:
+class PassageEmbedder(_SharedEncoderUser):
     """Embed passages: returns copies of the Documents with ``embedding`` (unit-length float32 list).
 
     Usage::
@@ -441,17 +465,6 @@ class PassageEmbedder:
             params["progress"] = deserialize_callable(params["progress"])
         return default_from_dict(cls, {**data, "init_parameters": params})
 
-    def warm_up(self) -> None:
-        """Load (or fetch the shared) encoder; raises ModelUnavailableError when the model is missing."""
-        if self._encoder is None:
-            self._encoder = get_encoder(self.model, self.backend, self.threads)
-
-    @property
-    def encoder(self) -> SentenceEncoder:
-        self.warm_up()
-        assert self._encoder is not None
-        return self._encoder
-
     @component.output_types(documents=list[Document])
     def run(self, documents: list[Document], progress: ProgressCallback | None = None) -> dict[str, Any]:
         """Embed ``documents`` (title + content as :func:`passage_text` decides); inputs are not mutated."""
@@ -463,7 +476,7 @@ class PassageEmbedder:
 
 
 @component
-class QueryEmbedder:
+class QueryEmbedder(_SharedEncoderUser):
     """Embed one query string into a unit-length float32 vector (as a list, like Haystack's embedders).
 
     Shares the process-wide encoder with :class:`PassageEmbedder` for the same model and backend, so
@@ -504,18 +517,6 @@ class QueryEmbedder:
     def from_dict(cls, data: dict[str, Any]) -> QueryEmbedder:
         """An embedder with the settings of :meth:`to_dict`'s output; not loaded until :meth:`warm_up`."""
         return default_from_dict(cls, data)
-
-    def warm_up(self) -> None:
-        """Load (or fetch the shared) encoder; raises ModelUnavailableError when the model is missing."""
-        if self._encoder is None:
-            self._encoder = get_encoder(self.model, self.backend, self.threads)
-
-    @property
-    def encoder(self) -> SentenceEncoder:
-        """The loaded encoder (``.choice`` says which backend ``auto`` chose and why)."""
-        self.warm_up()
-        assert self._encoder is not None
-        return self._encoder
 
     @component.output_types(embedding=list[float])
     def run(self, text: str) -> dict[str, Any]:
