@@ -39,16 +39,11 @@ class FeatureStats:
     inexact_labels: int = 0  # labels whose tokens cover more text than the answer (sub-word answers)
 
 
-def build_training_features(tokenizer, examples: Sequence[SquadExample], *, max_seq_length: int,
-                            stride: int, max_question_tokens: int) -> tuple[list[TrainFeature], FeatureStats]:
-    """Windows of every question (via :func:`build_windows`, as the reader reads) with start/end labels.
-
-    The label is the first located answer; a window that does not hold it whole, or any window of an
-    unanswerable question, points both positions at its ``cls_index``.
-    """
+def _features_of(tokenizer, examples: Sequence[SquadExample], first_index: int, *, max_seq_length: int,
+                 stride: int, max_question_tokens: int) -> tuple[list[TrainFeature], FeatureStats]:
     features: list[TrainFeature] = []
     stats = FeatureStats(questions=len(examples))
-    for index, ex in enumerate(examples):
+    for offset, ex in enumerate(examples):
         windows = build_windows(tokenizer, ex.question, [ex.context], max_seq_length=max_seq_length,
                                 stride=stride, max_question_tokens=max_question_tokens)
         answer = ex.answers[0] if ex.answers else None
@@ -56,18 +51,62 @@ def build_training_features(tokenizer, examples: Sequence[SquadExample], *, max_
         for window in windows:
             span = char_span_to_tokens(window, answer.start, answer.end) if answer else None
             if span is None:
-                features.append(TrainFeature(window, window.cls_index, window.cls_index, False, index))
+                features.append(TrainFeature(window, window.cls_index, window.cls_index, False,
+                                             first_index + offset))
                 continue
             found = True
             start, end = span
             if (window.offsets[start, 0], window.offsets[end, 1]) != (answer.start, answer.end):
                 stats.inexact_labels += 1
-            features.append(TrainFeature(window, start, end, True, index))
+            features.append(TrainFeature(window, start, end, True, first_index + offset))
         stats.windows += len(windows)
         stats.answer_windows += sum(1 for f in features[len(features) - len(windows):] if f.has_answer)
         if answer is not None and not found:
             stats.answer_in_no_window += 1
     return features, stats
+
+
+_WORKER_STATE: dict = {}
+
+
+def _worker_chunk(bounds: tuple[int, int]) -> tuple[list[TrainFeature], FeatureStats]:
+    state = _WORKER_STATE
+    lo, hi = bounds
+    return _features_of(state["tokenizer"], state["examples"][lo:hi], lo, **state["settings"])
+
+
+def build_training_features(tokenizer, examples: Sequence[SquadExample], *, max_seq_length: int,
+                            stride: int, max_question_tokens: int, workers: int = 1
+                            ) -> tuple[list[TrainFeature], FeatureStats]:
+    """Windows of every question (via :func:`build_windows`, as the reader reads) with start/end labels.
+
+    The label is the first located answer; a window that does not hold it whole, or any window of an
+    unanswerable question, points both positions at its ``cls_index``. ``workers`` > 1 cuts the
+    questions into chunks tokenised by forked processes (about 2 ms per question on one core: 115k
+    questions take 4 minutes alone); the result is identical, in the same order.
+    """
+    settings = {"max_seq_length": max_seq_length, "stride": stride,
+                "max_question_tokens": max_question_tokens}
+    if workers <= 1 or len(examples) < 2000:
+        return _features_of(tokenizer, examples, 0, **settings)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    _WORKER_STATE.update(tokenizer=tokenizer, examples=examples, settings=settings)
+    try:
+        step = max(500, -(-len(examples) // (workers * 4)))
+        chunks = [(lo, min(lo + step, len(examples))) for lo in range(0, len(examples), step)]
+        features: list[TrainFeature] = []
+        stats = FeatureStats(questions=len(examples))
+        context = multiprocessing.get_context("fork")  # workers inherit the examples, nothing is pickled in
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for part, part_stats in pool.map(_worker_chunk, chunks):
+                features += part
+                for name in ("windows", "answer_windows", "answer_in_no_window", "inexact_labels"):
+                    setattr(stats, name, getattr(stats, name) + getattr(part_stats, name))
+        return features, stats
+    finally:
+        _WORKER_STATE.clear()
 
 
 def bucketed_batches(lengths: Sequence[int], batch_size: int, *, seed: int, epoch: int,

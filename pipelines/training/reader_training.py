@@ -23,6 +23,7 @@ This module holds the loop that ties them together.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -160,10 +161,13 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
     model.to(device)
     model.train()
     pad_id = tokenizer.pad_token_id or 0
+    autocast = (torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16) if config.bf16
+                else contextlib.nullcontext())
 
     features, stats = build_training_features(
         tokenizer, train_examples, max_seq_length=config.max_seq_length, stride=config.stride,
-        max_question_tokens=config.max_question_tokens)
+        max_question_tokens=config.max_question_tokens,
+        workers=config.feature_workers or available_cores())
     log(f"{stats.windows} training windows ({stats.answer_windows} hold an answer) from "
         f"{stats.questions} questions; base {config.base_model} "
         f"({'continuing a QA model' if continuing else 'new QA head on an encoder'}); device {device}")
@@ -214,10 +218,17 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
             "resume_key": config.resume_key(),
         }, state_dir / CHECKPOINT_FILE)
 
+    def out_of_time(extra: float = 0.0) -> bool:
+        limit = config.time_limit_s
+        return limit is not None and elapsed_before + time.perf_counter() - started + extra > limit
+
+    stopped_early = None
     with _progress_bar(config.show_progress) as bars:
         task = bars.add_task("training", total=total_steps, completed=global_step, info="")
         window_count, window_clock = 0, time.perf_counter()
         for epoch in range(epoch0, config.epochs):
+            if stopped_early:
+                break
             bars.update(task, description=f"epoch {epoch + 1}/{config.epochs}")
             epoch_started = time.perf_counter()
             batches = plan[epoch]
@@ -226,7 +237,8 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
                 inputs = forward_inputs(model, pad_batch([f.window for f in group], pad_id), device)
                 inputs["start_positions"] = torch.tensor([f.start for f in group], device=device)
                 inputs["end_positions"] = torch.tensor([f.end for f in group], device=device)
-                loss = model(**inputs).loss
+                with autocast:
+                    loss = model(**inputs).loss
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
                 optimizer.step()
@@ -242,6 +254,12 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
                     checkpoint(epoch, b + 1)
                 if on_step is not None:
                     on_step(global_step)
+                if out_of_time() and history:
+                    stopped_early = (f"time limit {config.time_limit_s:.0f} s reached during epoch "
+                                     f"{epoch + 1}; that epoch was dropped")
+                    break
+            if stopped_early:
+                break
             record: dict[str, Any] = {"epoch": epoch + 1, "steps": global_step,
                                       "train_loss": loss_sum / max(loss_count, 1),
                                       "windows": sum(len(b) for b in batches),
@@ -267,6 +285,10 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
             log(epoch_line(record, best_epoch == epoch + 1))
             checkpoint(epoch + 1, 0)
             window_count, window_clock = 0, time.perf_counter()
+            if epoch + 1 < config.epochs and out_of_time(extra=float(record["seconds"])):
+                stopped_early = (f"time limit {config.time_limit_s:.0f} s: stopped after epoch {epoch + 1} "
+                                 f"of {config.epochs} (another epoch would not fit)")
+                log(stopped_early)
 
     load_best_weights(model, state_dir, device)
     seconds = elapsed_before + time.perf_counter() - started
@@ -275,7 +297,7 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
     result = TrainingResult(out_dir=config.out_dir, best_epoch=best_epoch, epochs=history,
                             no_answer_threshold=threshold, train_report=train_report, dev_report=dev_report,
                             seconds=seconds, device=device, resumed_at_step=resumed_at,
-                            feature_stats=asdict(stats))
+                            feature_stats=asdict(stats), stopped_early=stopped_early)
     write_model_dir(model, tokenizer, config, result, continuing)
     shutil.rmtree(state_dir, ignore_errors=True)
     log(f"wrote {config.out_dir} (best epoch {best_epoch}) in {seconds / 60:.1f} min")

@@ -52,6 +52,7 @@ def write_model_dir(model, tokenizer, config: TrainingConfig, result: TrainingRe
         "device": result.device, "train": result.train_report.to_dict(),
         "dev": result.dev_report.to_dict() if result.dev_report else None,
         "features": result.feature_stats, "settings": config.recorded(),
+        "stopped_early": result.stopped_early,
     }
     atomic_write_json(out / "training_metrics.json", metrics)
     if result.no_answer_threshold is not None and result.dev_report is not None:
@@ -76,6 +77,8 @@ def reproduce_command(config: TrainingConfig) -> str:
         parts.append(f"--answerable-warmup-epochs {config.answerable_warmup_epochs}")
     if config.fp16:
         parts.append("--fp16")
+    if config.bf16:
+        parts.append("--bf16")
     return " ".join(parts)
 
 
@@ -115,10 +118,12 @@ def training_markdown(config: TrainingConfig, result: TrainingResult, continuing
         f"- windows: max length {config.max_seq_length}, stride {config.stride}, question ≤ "
         f"{config.max_question_tokens} tokens (the reader's `pipelines.components.readers.qa_windows`); "
         f"answers ≤ {config.max_answer_length} tokens at evaluation.",
-        f"- weights saved in {'float16' if config.fp16 else 'float32'}; device {result.device}; torch "
+        f"- weights saved in {'float16' if config.fp16 else 'float32'}"
+        f"{' (trained in bfloat16 mixed precision)' if config.bf16 else ''}; device {result.device}; torch "
         f"{torch.__version__}, transformers {transformers.__version__}, Python {platform.python_version()}.",
         f"- time: {result.seconds / 60:.1f} min" + (f" (resumed at step {result.resumed_at_step})"
-                                                     if result.resumed_at_step else "") + ".",
+                                                     if result.resumed_at_step else "") + "."
+        + (f" Stopped early: {result.stopped_early}." if result.stopped_early else ""),
         f"- repeat: `{reproduce_command(config)}`",
         "", "## Scores per epoch", "",
     ]
