@@ -132,6 +132,9 @@ class AskResult:
     reader_error: str | None = None  # set when no reader could be loaded: passages are still shown
     reader_notice: str | None = None  # shown with every answer of the compact reader (lower accuracy)
     reader_fallback: bool = False  # the compact reader stands in for a configured model that is missing
+    # "Is it in the documents at all?": probability, threshold, not_in_documents, features ({} when the
+    # reader ships no answerability model) — see pipelines.components.readers.answerability
+    answerability: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,4 +148,5 @@ class AskResult:
             "reader_error": self.reader_error,
             "reader_notice": self.reader_notice,
             "reader_fallback": self.reader_fallback,
+            "answerability": self.answerability,
         }

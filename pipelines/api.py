@@ -393,6 +393,7 @@ class DocQA:
             reader=info.name,
             reader_notice=info.notice,
             reader_fallback=bool(info.is_fallback),
+            answerability=output.answerability,
         )
 
     def stats(self) -> dict[str, Any]:

@@ -18,11 +18,14 @@ from typing import Any
 
 from haystack import Document, ExtractedAnswer, Pipeline, component, default_to_dict
 
+from docqa import config
 from pipelines.components.embedders.sentence_embedders import QueryEmbedder
+from pipelines.components.readers.answerability import AnswerabilityJudge
 from pipelines.components.readers.reader import DocQAReader
 from pipelines.components.retrievers.local_retrievers import retriever_for
 from pipelines.components.retrievers.search_mode import SearchMode
 from pipelines.document_stores.local_store import LocalDocumentStore
+from pipelines.model_loading import ModelUnavailableError, resolve_model_dir
 
 
 @component
@@ -86,6 +89,18 @@ class QAOutput:
     no_answer: bool
     no_answer_score: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # P(the answer is in the documents), its threshold and features; {} when the reader ships no model
+    answerability: dict[str, Any] = field(default_factory=dict)
+
+
+def _model_dir(reader: DocQAReader) -> str | None:
+    """The reader's model directory (where its answerability model ships), without loading the model."""
+    if reader.model_dir is not None:
+        return str(reader.model_dir)
+    try:
+        return str(resolve_model_dir(reader.model, role="reader", env_var=config.READER_MODEL))
+    except ModelUnavailableError:
+        return None  # the reader itself reports the missing model when it loads
 
 
 class QueryPipelines:
@@ -140,8 +155,12 @@ class QueryPipelines:
                 pipeline.add_component("embedder", self._embedder())
                 pipeline.add_component("retriever", retriever_for(SearchMode.HYBRID, self.store))
                 pipeline.add_component("reader", TimedReader(reader))
+                pipeline.add_component("judge", AnswerabilityJudge(model_dir=_model_dir(reader)))
                 pipeline.connect("embedder.embedding", "retriever.query_embedding")
                 pipeline.connect("retriever.documents", "reader.documents")
+                pipeline.connect("retriever.documents", "judge.documents")
+                pipeline.connect("reader.answers", "judge.answers")
+                pipeline.connect("reader.no_answer", "judge.no_answer")
                 self._qa = (reader, pipeline)
             return self._qa[1]
 
@@ -191,16 +210,18 @@ class QueryPipelines:
             "embedder": {"text": question},
             "retriever": {"query": question, "top_k": top_k},
             "reader": {"query": question, "top_k": max_answers, "no_answer_threshold": no_answer_threshold},
+            "judge": {"query": question},
         }
         started = time.perf_counter()
-        result = pipeline.run(data, include_outputs_from={"retriever"})
+        result = pipeline.run(data, include_outputs_from={"retriever", "reader"})
         total = (time.perf_counter() - started) * 1000.0
-        read = result["reader"]
+        read, judged = result["reader"], result["judge"]
         reading = float(read["reading_ms"])
         return QAOutput(
             documents=result["retriever"]["documents"],
-            answers=read["answers"],
-            no_answer=bool(read["no_answer"]),
+            answers=judged["answers"],
+            no_answer=bool(judged["no_answer"]),
+            answerability=judged["answerability"],
             no_answer_score=float(read["no_answer_score"]),
             timings_ms={"retrieval": total - reading, "reading": reading, "total": total,
                         "passages_read": float(read["passages_read"])},

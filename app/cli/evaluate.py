@@ -51,6 +51,11 @@ def evaluate(
     limit: Annotated[
         int | None, typer.Option(help="Read only the first N questions (reader metrics).")
     ] = None,
+    off_corpus: Annotated[
+        list[Path] | None,
+        typer.Option("--off-corpus", help="SQuAD JSON whose articles are NOT indexed: its questions are "
+                     "asked too, and the share that still got a confident answer is reported."),
+    ] = None,
     mode: ModeOpt = "hybrid",
     embedding_model: EmbeddingOpt = None,
     as_json: JsonOpt = False,
@@ -58,7 +63,9 @@ def evaluate(
     """Measure DocQA on a SQuAD 2.0 file: retrieval recall/MRR/latency, then reader and end-to-end EM/F1."""
     from pipelines.evaluation.run_eval import run_eval
 
-    for path in [squad_json, *(distractors or [])]:
+    if off_corpus and retriever_only:
+        raise fail("--off-corpus needs the reader: drop --retriever-only")
+    for path in [squad_json, *(distractors or []), *(off_corpus or [])]:
         if not path.is_file():
             raise fail(f"{path}: no such file")
     mode, backend = checked_mode(mode), checked_backend(backend)  # fail before the long indexing run
@@ -73,6 +80,7 @@ def evaluate(
         mode=mode,
         top_k=top_k,
         limit=limit,
+        off_corpus=off_corpus or [],
         show_progress=not as_json,
         console=err_console,
     )
@@ -108,6 +116,7 @@ def _print_eval(result: dict, squad_json: Path) -> None:
             "f1",
             "HasAns_exact",
             "HasAns_f1",
+            "forced_HasAns_f1",
             "NoAns_exact",
             "NoAns_f1",
             "best_f1",
@@ -124,6 +133,12 @@ def _print_eval(result: dict, squad_json: Path) -> None:
                 name.replace("_", " "), *(f"{result[name].get(k, float('nan')):.1f}" for k in metric_keys)
             )
         console.print(table)
+    if "off_corpus" in result:
+        o = result["off_corpus"]
+        console.print(
+            f"off corpus: {o['questions']} questions from articles not indexed; answered confidently: "
+            f"{100 * o['answered_rate']:.1f}% (τ rule alone: {100 * o['answered_rate_reader_tau_only']:.1f}%)"
+        )
 
 
 def _say(line: str) -> None:

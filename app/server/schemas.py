@@ -119,6 +119,11 @@ class AskResponse(BaseModel):
     reader_fallback: bool = Field(
         False, description="The compact reader stands in for a missing configured reader."
     )
+    answerability: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Is the answer in the documents at all: probability, threshold, not_in_documents and the "
+        "features behind it; empty when the reader ships no answerability model.",
+    )
     faq: FaqMatchOut | None = Field(None, description="Nearest FAQ entry; null when the index has no FAQ.")
 
 

@@ -47,6 +47,8 @@ class ReaderRun:
     no_answer: bool  # the reader's own decision with the τ it used
     no_answer_score: float
     seconds: float
+    # With an AnswerabilityJudge: its features and P(answer in the documents) (fitting and reports).
+    answerability: dict[str, Any] = field(default_factory=dict)
 
 
 def squad_reader_examples(squad: SquadFile) -> list[ReaderExample]:
@@ -72,9 +74,12 @@ def load_squad_examples(path: str | Path) -> list[ReaderExample]:
 
 def read_examples(
     reader, examples: Sequence[ReaderExample], *, questions_per_batch: int = 1,
-    progress: Callable[[Iterable], Iterable] | None = None,
+    progress: Callable[[Iterable], Iterable] | None = None, judge: Any = None,
 ) -> list[ReaderRun]:
     """Run ``reader`` (a warmed-up or lazy ``DocQAReader``) on every example.
+
+    :param judge: an :class:`~pipelines.components.readers.answerability.AnswerabilityJudge` applied after
+        the reader, as the QA pipeline does (its decision replaces the reader's ``no_answer``).
 
     :param questions_per_batch: questions whose windows share forward passes (faster; per-question
         latency is then the batch time divided by its size). Use 1 to measure real latency.
@@ -88,6 +93,11 @@ def read_examples(
         outputs = reader.run_batch([e.question for e in batch], [e.passages for e in batch])
         per_question = (time.perf_counter() - t0) / len(batch)
         for example, out in zip(batch, outputs, strict=True):
+            judged: dict[str, Any] = {}
+            if judge is not None:
+                judged = judge.run(query=example.question, documents=example.passages, answers=out["answers"],
+                                   no_answer=out["no_answer"])
+                out = {**out, "no_answer": judged["no_answer"]}
             answers = out["answers"]
             diff = answers[0].meta["null_score_diff"] if answers else None
             runs.append(ReaderRun(
@@ -97,6 +107,7 @@ def read_examples(
                 no_answer=bool(out["no_answer"]),
                 no_answer_score=float(out["no_answer_score"]),
                 seconds=per_question,
+                answerability=judged.get("answerability", {}),
             ))
     return runs
 

@@ -119,6 +119,15 @@ def run_retrieval_eval(
     return result, searcher
 
 
+def off_corpus_report(runs: Sequence[Any], tau: float, files: list[str]) -> dict[str, Any]:
+    """How often questions whose articles are not indexed still got a confident answer."""
+    n = len(runs)
+    answered = sum(1 for r in runs if r.forced_answer and not r.no_answer)
+    by_tau = sum(1 for r in runs if r.forced_answer and not r.null_score_diff > tau)
+    return {"files": files, "questions": n, "answered_rate": answered / n if n else 0.0,
+            "answered_rate_reader_tau_only": by_tau / n if n else 0.0, "no_answer_threshold": tau}
+
+
 def run_eval(
     squad_json: Path,
     distractors: Sequence[Path] = (),
@@ -131,11 +140,17 @@ def run_eval(
     mode: str = "hybrid",
     top_k: int = 5,
     limit: int | None = None,
+    off_corpus: Sequence[Path] = (),
     show_progress: bool = True,
     console: Console | None = None,
 ) -> dict[str, Any]:
     """Everything ``docqa eval`` reports: retrieval, then (unless ``retriever_only``) the reader on gold
-    passages (``"reader"``) and on retrieved passages (``"end_to_end"``), with official SQuAD 2.0 metrics.
+    passages (``"reader"``) and on retrieved passages (``"end_to_end"``), with official SQuAD 2.0 metrics
+    (``forced_HasAns_f1``: span accuracy on answerable questions, no-answer ignored).
+
+    ``off_corpus``: SQuAD files whose articles are *not* indexed; their questions are asked end to end
+    and ``"off_corpus"`` reports ``answered_rate``, the share that got a confident answer (ideally 0),
+    with the product's decision (reader τ + the shipped answerability model) and with the τ rule alone.
 
     With ``calibrate_threshold`` the τ maximising F1 on the gold-passage run is stored in the DocQA config
     first (``"calibration"`` in the result) and used for both reader evaluations.
@@ -170,9 +185,14 @@ def run_eval(
     if reader is None:
         return result
 
+    from pipelines.components.readers.answerability import AnswerabilityJudge
+
+    off_examples = [e for path in off_corpus for e in squad_reader_examples(read_squad(path))]
     examples = squad_reader_examples(squad)
     if limit:
-        examples = examples[:limit]
+        examples, off_examples = examples[:limit], off_examples[:limit]
+    reader.warm_up()
+    judge = AnswerabilityJudge(model_dir=reader.model_dir)
     with _progress(console) as bars:
         bars.disable = not show_progress
 
@@ -198,18 +218,27 @@ def run_eval(
         gold_runs = read_examples(reader, examples, progress=tracked("reader"))
         result["reader"] = {**score_runs(examples, gold_runs), "no_answer_threshold": reader.threshold()}
 
-        retrieved_examples, retrieval_seconds = [], []
-        for example in examples:
-            started = time.perf_counter()
-            docs = searcher.search(example.question, top_k=top_k, mode=mode)
-            retrieval_seconds.append(time.perf_counter() - started)
-            retrieved_examples.append(
-                ReaderExample(example.qid, example.question, docs, example.answers, example.is_impossible)
-            )
-        e2e_runs = read_examples(reader, retrieved_examples, progress=tracked("end to end"))
-        for run, seconds in zip(e2e_runs, retrieval_seconds, strict=True):
-            run.seconds += seconds
-        result["end_to_end"] = {**score_runs(retrieved_examples, e2e_runs), "top_k": top_k}
+        def end_to_end(items: list[ReaderExample], label: str) -> tuple[list[ReaderExample], list]:
+            retrieved, retrieval_seconds = [], []
+            for example in items:
+                started = time.perf_counter()
+                docs = searcher.search(example.question, top_k=top_k, mode=mode)
+                retrieval_seconds.append(time.perf_counter() - started)
+                retrieved.append(
+                    ReaderExample(example.qid, example.question, docs, example.answers, example.is_impossible)
+                )
+            runs = read_examples(reader, retrieved, progress=tracked(label), judge=judge)
+            for run, seconds in zip(runs, retrieval_seconds, strict=True):
+                run.seconds += seconds
+            return retrieved, runs
+
+        retrieved_examples, e2e_runs = end_to_end(examples, "end to end")
+        result["end_to_end"] = {**score_runs(retrieved_examples, e2e_runs), "top_k": top_k,
+                                "answerability_model": judge.model is not None}
+        if off_examples:
+            _, off_runs = end_to_end(off_examples, "off corpus")
+            files = [str(p) for p in off_corpus]
+            result["off_corpus"] = off_corpus_report(off_runs, reader.threshold(), files)
     result["reader_model"] = settings.reader_model
     result["reader_backend"] = settings.reader_backend
     return result

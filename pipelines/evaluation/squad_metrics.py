@@ -111,4 +111,9 @@ def squad_v2_metrics(
         best = find_best_thresh(search_preds, s_exact, na_probs, has_ans)
         out["best_exact"], out["best_exact_thresh"] = best
         out["best_f1"], out["best_f1_thresh"] = find_best_thresh(search_preds, s_f1, na_probs, has_ans)
+    if forced_preds is not None:  # span accuracy alone: every answerable question answered, no-answer ignored
+        answerable = [q for q in golds if has_ans[q]]
+        scored = [score_question(golds[q], forced_preds.get(q, "")) for q in answerable]
+        out["forced_HasAns_exact"] = 100.0 * sum(e for e, _ in scored) / len(scored) if scored else 0.0
+        out["forced_HasAns_f1"] = 100.0 * sum(f for _, f in scored) / len(scored) if scored else 0.0
     return out

@@ -110,3 +110,27 @@ def save_reader_calibration(
     record.update(extra or {})
     readers[reader_key(model, backend)] = record
     return save_config(data, path)
+
+
+SHIPPED_CALIBRATION_FILE = "calibration.json"
+
+
+def shipped_threshold(model_dir: Path | None) -> float | None:
+    """τ shipped inside a model directory (``calibration.json``, written by ``docqa train-reader`` from its
+    dev set), or ``None``. A user's own ``docqa eval --calibrate`` result in the config wins over it.
+
+    :raises ConfigFileError: the file exists but holds no number (names the file).
+    """
+    if model_dir is None:
+        return None
+    path = Path(model_dir) / SHIPPED_CALIBRATION_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise ConfigFileError(f"{path}: unreadable ({err}); delete it or retrain the reader") from err
+    value = data.get("no_answer_threshold") if isinstance(data, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigFileError(f"{path}: no_answer_threshold must be a number, got {value!r}")
+    return float(value)

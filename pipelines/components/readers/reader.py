@@ -222,7 +222,10 @@ class DocQAReader:
         else:
             choice = BackendChoice(backend=self.backend.value, chosen_by="setting")
         active = ReaderBackendName.from_str(choice.backend)
-        self._stored_threshold = calibration_store.stored_threshold(self.model, active.value)
+        stored = calibration_store.stored_threshold(self.model, active.value)
+        if stored is None:
+            stored = calibration_store.shipped_threshold(model_dir)
+        self._stored_threshold = stored
         self._backend = backend or load(active)
         self.backend_choice = choice
         self.tokenizer = tokenizer
@@ -247,7 +250,8 @@ class DocQAReader:
         return bool(self.adaptive)
 
     def threshold(self, override: float | None = None) -> float:
-        """τ in effect: the run argument, else the init argument, else the calibrated value, else 0.0."""
+        """τ in effect: the run argument, else the init argument, else the user's calibrated value (config
+        file), else the τ shipped in the model directory (``calibration.json``), else 0.0."""
         for value in (override, self.no_answer_threshold, self._stored_threshold):
             if value is not None:
                 return float(value)

@@ -245,3 +245,33 @@ def test_cli_names_a_missing_base_model_and_a_used_out_dir(tmp_path, monkeypatch
     result = train_cli("--train", str(data), "--out", str(used), "--base", "nobody/no-such-model")
     assert result.exit_code == 2
     assert "is not empty" in result.stderr and (used / "keep.txt").read_text() == "precious"
+
+
+def test_a_time_limit_keeps_the_finished_epochs_and_says_the_run_was_cut_short(tmp_path, tiny_qa_model_dir):
+    import time as clock
+
+    cfg = config(tmp_path, tiny_qa_model_dir, "limited", epochs=5, time_limit_s=0.5, checkpoint_every=1000)
+
+    def slow_step(_step: int) -> None:
+        clock.sleep(0.2)  # ~3 steps per epoch: the first epoch alone takes longer than the limit
+
+    result = train_reader(cfg, log=quiet, on_step=slow_step)
+    assert len(result.epochs) == 1 and result.best_epoch == 1
+    assert result.stopped_early and "time limit" in result.stopped_early
+    assert (cfg.out_dir / "model.safetensors").exists()
+    assert "Stopped early" in (cfg.out_dir / "TRAINING.md").read_text()
+    assert json.loads((cfg.out_dir / "training_metrics.json").read_text())["stopped_early"]
+
+
+def test_parallel_tokenisation_gives_the_same_features_in_the_same_order(tmp_path, tiny_qa_model_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_qa_model_dir)
+    examples, _ = load_squad(squad_file(tmp_path / "train.json"))
+    examples = examples * 200  # above the size where worker processes are used
+    settings = dict(max_seq_length=64, stride=16, max_question_tokens=32)
+    one, one_stats = build_training_features(tokenizer, examples, **settings)
+    two, two_stats = build_training_features(tokenizer, examples, workers=2, **settings)
+    assert one_stats == two_stats
+    assert [(f.start, f.end, f.example) for f in one] == [(f.start, f.end, f.example) for f in two]
+    assert all(np.array_equal(a.window.input_ids, b.window.input_ids) for a, b in zip(one, two, strict=True))
