@@ -42,7 +42,7 @@ def test_qa_pipeline_answers_with_passages_and_timings(sample_index: Path, test_
     qa = DocQA(sample_index, reader_model=str(test_reader_dir))
     pipeline = qa.query_pipelines.qa_pipeline(qa.reader())
     assert isinstance(pipeline, Pipeline)
-    assert set(pipeline.graph.nodes) == {"embedder", "retriever", "reader"}
+    assert set(pipeline.graph.nodes) == {"embedder", "retriever", "reader", "judge"}
     result = qa.ask_documents(QUESTION, top_k=4, max_answers=2, no_answer_threshold=100.0)
     assert qa.query_pipelines.qa_pipeline(qa.reader()) is pipeline  # built once
     assert not result.no_answer and 1 <= len(result.answers) <= 2

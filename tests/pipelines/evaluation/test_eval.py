@@ -87,3 +87,42 @@ def test_missing_reader_fails_clearly_and_suggests_retriever_only(
     result = CliRunner().invoke(app, ["eval", str(main), "--reader", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert "--retriever-only" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_off_corpus_questions_report_how_often_they_were_still_answered(
+    small_squad: tuple[Path, Path], test_reader_dir: Path, shared_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+
+    from pipelines.components.readers.answerability import FEATURES, AnswerabilityModel
+
+    monkeypatch.setenv("DOCQA_CONFIG", str(tmp_path / "config.json"))
+    main, _ = small_squad
+    data = json.loads((shared_dir / "data" / "squad2-dev-public.json").read_text(encoding="utf-8"))
+    article = data["data"][2]  # an article whose paragraphs are not indexed
+    off = tmp_path / "off.json"
+    off.write_text(json.dumps({"version": "v2.0", "data": [
+        {"title": article["title"], "paragraphs": article["paragraphs"][:2]}]}), encoding="utf-8")
+    reader = tmp_path / "reader"
+    shutil.copytree(test_reader_dir, reader)
+    runs = {}
+    for name, bias in (("none", None), ("rejects all", -50.0)):
+        if bias is not None:  # a shipped answerability model that says "not in your documents" every time
+            zeros = [0.0] * len(FEATURES)
+            AnswerabilityModel(zeros, bias, zeros, [1.0] * len(FEATURES), threshold=0.5).save(reader)
+        args = ["eval", str(main), "--reader", str(reader), "--off-corpus", str(off), "--limit", "10",
+                "--json"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads(result.stdout)
+    plain, rejecting = runs["none"], runs["rejects all"]
+    assert plain["off_corpus"]["questions"] == 10
+    assert plain["off_corpus"]["answered_rate"] == plain["off_corpus"]["answered_rate_reader_tau_only"]
+    assert plain["end_to_end"]["answerability_model"] is False
+    assert rejecting["off_corpus"]["answered_rate"] == 0.0
+    assert rejecting["end_to_end"]["answerability_model"] is True
+    assert rejecting["end_to_end"]["HasAns_f1"] == 0.0  # everything withheld ...
+    # ... while the spans themselves are the same
+    assert rejecting["end_to_end"]["forced_HasAns_f1"] == plain["end_to_end"]["forced_HasAns_f1"] > 0
+    assert plain["reader"]["forced_HasAns_f1"] >= plain["reader"]["HasAns_f1"]
