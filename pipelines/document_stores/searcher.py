@@ -201,6 +201,9 @@ class SegmentSearcher:
             return self.state
 
     def documents(self, vids: Iterable[int]):
+        vids = list(vids)
+        if not vids:
+            return {}
         return self.read(lambda con: catalog.documents_by_vid(con, vids))
 
     # ----- dense -----
