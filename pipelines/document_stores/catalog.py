@@ -13,6 +13,7 @@ next writer.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 from haystack import Document
 
+from docqa.atomic import fsync_dir
 from docqa.errors import BusyError, StorageError
 from ingest.records import SourceFile
 
@@ -74,6 +76,23 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
     if create:
         con.executescript(_SCHEMA)
     return con
+
+
+def create(path: Path, meta: dict[str, Any]) -> None:
+    """Create an empty catalog atomically: built beside ``path``, then renamed, so no reader ever opens a
+    database without its tables."""
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)
+    con = sqlite3.connect(str(tmp), isolation_level=None)
+    try:
+        con.executescript(_SCHEMA)
+        write_meta(con, meta)
+    finally:
+        con.close()
+    with open(tmp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 def read_meta(con: sqlite3.Connection) -> dict[str, Any]:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 LEGACY_CURRENT = "CURRENT"
 MERGE_FACTOR = 10  # this many segments of one tier are merged into one of the next tier
 AUTO_MERGE_MAX_ROWS = 200_000  # larger merges wait for `docqa compact` (they would stall an ingest)
-COMPACT_MAX_ROWS = 400_000  # `docqa compact` packs segments up to this size (bounded merge memory)
+COMPACT_MAX_ROWS = 200_000  # `docqa compact` packs segments up to this size (bounded merge memory)
 log = logging.getLogger(__name__)
 
 Addition = tuple[SourceFile, list[Document], np.ndarray]
@@ -59,18 +59,12 @@ class IndexWriter:
         if index.needs_migration():
             self.index.catalog_path.unlink(missing_ok=True)  # a migration killed before its commit
         try:
-            self.con = catalog.connect(index.catalog_path, create=True)
-            if not catalog.read_meta(self.con):
-                catalog.write_meta(
-                    self.con,
-                    {
-                        "format": FORMAT_VERSION,
-                        "generation": 0,
-                        "next_vid": 1,
-                        "created": utc_now(),
-                        "analyzer": Analyzer().to_dict(),
-                    },
-                )
+            if not index.catalog_path.exists():
+                catalog.create(index.catalog_path, {
+                    "format": FORMAT_VERSION, "generation": 0, "next_vid": 1, "created": utc_now(),
+                    "analyzer": Analyzer().to_dict(),
+                })
+            self.con = catalog.connect(index.catalog_path)
         except sqlite3.DatabaseError as err:
             raise index._corrupt(err) from err
         meta = catalog.read_meta(self.con)
@@ -83,6 +77,7 @@ class IndexWriter:
             self._migrate_legacy()
 
     def close(self) -> None:
+        self._delete_retired()
         self.con.close()
 
     def meta(self) -> dict[str, Any]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,24 +61,26 @@ class Analyzer:
     def tokenizer(self) -> Tokenizer:
         return Tokenizer(self.language, ENGLISH_STOPWORDS if self.remove_stopwords else None, self.bigrams)
 
-    def counts(self, tokenizer: Tokenizer, content: str, meta: dict | None) -> Counter[str]:
-        """Term counts of one passage: its content plus ``title_weight`` times its title (as BM25Index)."""
-        counts = Counter(tokenizer(content or ""))
+    def counts(self, tokenizer: Tokenizer, content: str, meta: dict | None) -> list[str]:
+        """The terms of one passage, repeated as often as they count: its content plus ``title_weight``
+        times its title (as ``BM25Index``)."""
+        tokens = tokenizer(content or "")
         if self.title_field and self.title_weight > 0:
             title = (meta or {}).get(self.title_field)
             if title:
-                for tok in tokenizer(str(title)):
-                    counts[tok] += self.title_weight
-        return counts
+                tokens = tokens + tokenizer(str(title)) * self.title_weight
+        return tokens
 
 
 def term_hash(term: str) -> int:
     """A stable 64-bit hash of an analysed term (Python's ``hash`` is salted per process)."""
-    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest(), "little")
+    return int(hash_terms([term])[0])
 
 
 def hash_terms(terms: Sequence[str]) -> np.ndarray:
-    return np.fromiter((term_hash(t) for t in terms), dtype=np.uint64, count=len(terms))
+    blake = hashlib.blake2b
+    raw = b"".join(blake(t.encode("utf-8"), digest_size=8).digest() for t in terms)
+    return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
 
 
 @dataclass
@@ -119,24 +120,21 @@ def _postings(rows: np.ndarray, hashes: np.ndarray, tfs: np.ndarray) -> tuple[np
 
 
 def build_segment(
-    vids: np.ndarray, vectors: np.ndarray, counts: Sequence[Counter[str]], *, ivf: bool = True
+    vids: np.ndarray, vectors: np.ndarray, counts: Sequence[Sequence[str]], *, ivf: bool = True
 ) -> SegmentData:
-    """A segment from passages' vectors and analysed term counts (row i: ``vids[i]``)."""
+    """A segment from passages' vectors and analysed terms (row i: ``vids[i]``, terms ``counts[i]``)."""
     vocab: dict[str, int] = {}
-    rows: list[int] = []
-    term_ids: list[int] = []
-    tfs: list[int] = []
-    lengths = np.zeros(len(counts), dtype=np.float32)
-    for r, c in enumerate(counts):
-        lengths[r] = sum(c.values())
-        for term, tf in c.items():
-            term_ids.append(vocab.setdefault(term, len(vocab)))
-            rows.append(r)
-            tfs.append(tf)
-    hashes = hash_terms(list(vocab))[np.asarray(term_ids, dtype=np.int64)]
-    terms, term_ptr, post_rows, post_tf = _postings(
-        np.asarray(rows, dtype=np.int32), hashes, np.asarray(tfs, dtype=np.int64)
+    setdefault = vocab.setdefault
+    lens = np.fromiter((len(c) for c in counts), dtype=np.int64, count=len(counts))
+    ids = np.fromiter(
+        (setdefault(t, len(vocab)) for c in counts for t in c), dtype=np.int64, count=int(lens.sum())
     )
+    rows_all = np.repeat(np.arange(len(counts), dtype=np.int64), lens)
+    keys, tfs = np.unique(rows_all * max(len(vocab), 1) + ids, return_counts=True)
+    rows = keys // max(len(vocab), 1)
+    hashes = hash_terms(list(vocab))[keys % max(len(vocab), 1)]
+    terms, term_ptr, post_rows, post_tf = _postings(rows.astype(np.int32), hashes, tfs.astype(np.int64))
+    lengths = lens.astype(np.float32)
     data = SegmentData(
         vids=np.asarray(vids, dtype=np.int64),
         vectors=np.ascontiguousarray(vectors, dtype=np.float32),
@@ -187,7 +185,7 @@ def merge_segments(parts: Sequence[tuple[SegmentData, np.ndarray | None]]) -> Se
 
 
 def ivf_lists(rows: int) -> int:
-    return int(np.clip(round(2 * np.sqrt(rows)), 16, 4096))
+    return int(np.clip(round(np.sqrt(rows)), 16, 4096))
 
 
 def with_ivf(data: SegmentData) -> SegmentData:
@@ -197,9 +195,9 @@ def with_ivf(data: SegmentData) -> SegmentData:
     nlist = ivf_lists(data.rows)
     vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
     rng = np.random.default_rng(0)
-    sample = vectors[rng.choice(data.rows, size=min(data.rows, nlist * 40), replace=False)]
+    sample = vectors[rng.choice(data.rows, size=min(data.rows, nlist * 30), replace=False)]
     kmeans = faiss.Kmeans(
-        vectors.shape[1], nlist, niter=12, spherical=True, seed=1, max_points_per_centroid=40
+        vectors.shape[1], nlist, niter=10, spherical=True, seed=1, max_points_per_centroid=30
     )
     kmeans.train(sample)
     _, assign = kmeans.index.search(vectors, 1)
@@ -246,7 +244,8 @@ def write_segment(directory: Path, name: str, data: SegmentData) -> int:
 
 def open_segment(path: Path) -> SegmentData:
     """Map a segment's arrays (read-only; nothing is read until searched). :raises OSError: when missing."""
-    arrays = {k: np.load(path / f"{k}.npy", mmap_mode="r", allow_pickle=False) for k in _ARRAYS}
+    # np.asarray: plain ndarray views of the maps (np.memmap's subclass overhead costs per slice)
+    arrays = {k: np.asarray(np.load(path / f"{k}.npy", mmap_mode="r", allow_pickle=False)) for k in _ARRAYS}
     if (path / "centroids.npy").exists():
         arrays["centroids"] = np.load(path / "centroids.npy", allow_pickle=False)
         arrays["list_ptr"] = np.load(path / "list_ptr.npy", allow_pickle=False)
