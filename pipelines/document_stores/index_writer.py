@@ -86,6 +86,15 @@ class IndexWriter:
     def files(self) -> dict[str, SourceFile]:
         return catalog.read_files(self.con)
 
+    def records(self, keys: Iterable[str]) -> list[SourceFile]:
+        """The manifest entries of ``keys`` that are indexed, in ``keys`` order."""
+        out = []
+        for key in keys:
+            row = self.con.execute("SELECT record FROM files WHERE key = ?", (key,)).fetchone()
+            if row:
+                out.append(SourceFile.from_dict(json.loads(row[0])))
+        return out
+
     # ----- housekeeping -----
     def remove_orphans(self) -> None:
         """Delete segment folders the catalog does not name (a killed commit's, merged-away ones)."""

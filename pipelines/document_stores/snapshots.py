@@ -359,12 +359,13 @@ class DocumentIndex:
     def delete_files(self, keys: Iterable[str], lock_timeout: float = 5.0) -> list[SourceFile]:
         """Remove the given files' passages in one atomic commit; return what was removed (in ``keys`` order).
 
-        Needs no embedding model: deleting only turns rows into tombstones.
+        Needs no embedding model: deleting only turns rows into tombstones. Reads only these files'
+        manifest entries, not the whole manifest, so its cost does not grow with the index.
         """
-        with self.transaction(timeout=lock_timeout) as transaction:
-            removed = transaction.remove_files(keys)
+        with self.writer(timeout=lock_timeout) as writer:
+            removed = writer.records(dict.fromkeys(keys))
             if removed:
-                transaction.commit()
+                writer.apply([], [s.key for s in removed])
             return removed
 
     def compact(self, lock_timeout: float = 5.0) -> dict[str, int]:
