@@ -161,6 +161,13 @@ class DocQA:
                 self._indexing_pipeline = built
             return built
 
+    def compact(self, lock_timeout: float = 5.0) -> dict[str, int]:
+        """Merge the index's segments and drop deleted passages for good (``docqa compact``).
+
+        :raises pipelines.document_stores.snapshots.IndexLockedError: another process is writing the index.
+        """
+        return self.index.compact(lock_timeout=lock_timeout)
+
     def delete(self, name: str, lock_timeout: float = 5.0) -> list[SourceFile]:
         """Remove one document (by path, indexed path or file name) from the index."""
         matches = self.find_documents(name)
@@ -169,8 +176,8 @@ class DocQA:
     # ----- reading -----
     def documents(self) -> list[SourceFile]:
         """What is indexed, sorted by file name."""
-        snapshot = self.index.load_any()
-        return sorted(snapshot.files.values(), key=lambda s: (s.file_name.lower(), s.key)) if snapshot else []
+        files = self.index.files()  # the manifest alone: no passage is read
+        return sorted(files.values(), key=lambda s: (s.file_name.lower(), s.key))
 
     def find_documents(self, name: str) -> list[SourceFile]:
         """Resolve a user's name for a document: a path, the indexed path, or a unique file name.
@@ -333,7 +340,7 @@ class DocQA:
             raise FeedbackFieldError("passage_id", f"is longer than {MAX_PASSAGE_ID_CHARS} characters")
         passage = None
         if self.index.exists():
-            passage = next((d for d in self.store.snapshot.passages if d.id == passage_id), None)
+            passage = self.store.get_document(passage_id)
         if passage is None:
             raise FeedbackFieldError(
                 "passage_id",
@@ -398,20 +405,8 @@ class DocQA:
 
     def stats(self) -> dict[str, Any]:
         """Counts for a status line: documents, passages, pages, last ingest."""
-        snapshot = self.index.load_any()
-        if snapshot is None:
-            return {
-                "index": str(self.index.directory),
-                "documents": 0,
-                "passages": 0,
-                "pages": 0,
-                "last_ingest": None,
-            }
-        return {
-            "index": str(self.index.directory),
-            "documents": len(snapshot.files),
-            "passages": len(snapshot.passages),
-            "pages": sum(s.pages for s in snapshot.files.values()),
-            "last_ingest": max((s.ingested_at for s in snapshot.files.values()), default=None),
-            "embedding_model": snapshot.meta.get("embedding_model"),
-        }
+        stats = self.index.stats()  # counted by the catalog: no passage is read
+        if not self.index.exists():
+            return {"index": str(self.index.directory), "documents": 0, "passages": 0, "pages": 0,
+                    "last_ingest": None}
+        return {"index": str(self.index.directory), **stats}

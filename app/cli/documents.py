@@ -1,4 +1,4 @@
-"""`docqa ingest`, `docqa documents`, `docqa delete`: what is in the index.
+"""`docqa ingest`, `docqa documents`, `docqa delete`, `docqa compact`: what is in the index.
 
 The work is done by :class:`pipelines.api.DocQA` (and ``ingest/``); these commands parse flags and print.
 """
@@ -117,3 +117,18 @@ def delete(
     qa = open_docqa(index, embedding_model)
     for source in qa.delete(file):
         console.print(f"Removed {escape(source.key)} ({len(source.passage_ids)} passages)")
+
+
+@handle_user_errors
+def compact(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """Merge the index's segments and drop deleted or replaced passages for good (frees disk space,
+    speeds up search after many deletes). Safe to interrupt; waits for no ingest (refused while one runs)."""
+    qa = open_docqa(index)
+    result = qa.compact()
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"Compacted {escape(str(qa.index.directory))}: {result['segments_before']} segments → "
+        f"{result['segments_after']}, {result['tombstones_dropped']} deleted passages dropped."
+    )

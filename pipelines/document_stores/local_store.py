@@ -19,48 +19,35 @@ Why hybrid fusion is shaped this way (numbers from ``benchmarks/ingest_retrieve.
 - Boosting passages whose document also has other top hits did not help (R@1 +0.003 at best, R@5 flat):
   the title is already a BM25 field, which carries that evidence. Not used.
 
-Writes go through :class:`~pipelines.document_stores.snapshots.DocumentIndex` (the ingestor commits whole
-snapshots); this store follows them: before each query it reads the ``CURRENT`` pointer (one small file)
-and, when another process committed, builds FAISS + BM25 for the new snapshot. Every query runs against
-one immutable snapshot, so it never sees a half-applied ingest.
+Writes go through :class:`~pipelines.document_stores.snapshots.DocumentIndex` (a SQLite catalog plus
+immutable segments); this store follows them through a
+:class:`~pipelines.document_stores.searcher.SegmentSearcher`: before each query it reads the catalog's
+generation (one indexed row) and, when another process committed, maps only the new segments and applies
+the new tombstones. Every query runs against one immutable search state, so it never sees a half-applied
+ingest. Dense search is exact over small segments and IVF over large ones (see ``segments.py``); passages'
+text comes from the catalog only for the hits returned.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-import faiss
 import numpy as np
 from haystack import Document
-from haystack_integrations.document_stores.faiss import FAISSDocumentStore
 
 from docqa.errors import InvalidInputError
 from pipelines.components.retrievers.fusion import fuse_scores
-from pipelines.document_stores.bm25 import BM25Index
+from pipelines.document_stores.searcher import SearchState, SegmentSearcher
+from pipelines.document_stores.segments import Analyzer, build_segment
 from pipelines.document_stores.snapshots import DocumentIndex, Snapshot
-
-# One query at a time against a flat index: OpenMP start-up costs more than it saves (measured ~13 ms per
-# query on 955 vectors with threads vs well under 1 ms without). Threads only pay off for batched queries.
-faiss.omp_set_num_threads(1)
 
 FusionMethod = Literal["zscore", "rrf"]
 DEFAULT_CANDIDATES = 100
 DEFAULT_BM25_WEIGHT = 0.5
-
-
-def faiss_cosine(doc: Document) -> float | None:
-    """Cosine similarity from a FAISS "Flat" (L2) hit, whose score is ``1 / (1 + squared L2 distance)``.
-
-    For unit vectors, squared L2 = 2 - 2 cos, so cos = 1 - d/2. Other index types report the raw value.
-    """
-    if doc.score is None or doc.score <= 0:
-        return None
-    distance = 1.0 / doc.score - 1.0
-    return 1.0 - distance / 2.0
+_SCORING = ("k1", "b")
 
 
 def check_fusion(bm25_weight: float, fusion: str) -> None:
@@ -71,39 +58,8 @@ def check_fusion(bm25_weight: float, fusion: str) -> None:
         raise InvalidInputError(f"unknown fusion {fusion!r}; use 'zscore' or 'rrf'")
 
 
-class _SnapshotIndexes:
-    """FAISS + BM25 over one immutable snapshot. Built once per snapshot, then only read."""
-
-    def __init__(self, snapshot: Snapshot, bm25_parameters: dict[str, Any]) -> None:
-        self.snapshot = snapshot
-        self.name = snapshot.name
-        self.faiss: FAISSDocumentStore | None = None
-        if snapshot.passages:
-            self.faiss = FAISSDocumentStore(embedding_dim=snapshot.dim)
-            self.faiss.write_documents(
-                [
-                    Document(id=doc.id, content=doc.content, meta=doc.meta, embedding=vector.tolist())
-                    for doc, vector in zip(snapshot.passages, snapshot.embeddings, strict=True)
-                ]
-            )
-        self.bm25 = BM25Index(snapshot.passages, **bm25_parameters)
-        # A repeated id keeps its last row, as the FAISS store and the BM25 index do.
-        self.rows = {doc.id: i for i, doc in enumerate(snapshot.passages)}
-
-    def dense(self, query_embedding: Sequence[float], k: int) -> list[Document]:
-        if self.faiss is None:
-            return []
-        if len(query_embedding) != self.snapshot.dim:
-            raise InvalidInputError(
-                f"query embedding has {len(query_embedding)} dimensions; the index has {self.snapshot.dim}"
-            )
-        docs = self.faiss.search(query_embedding=list(query_embedding), top_k=k)
-        flat = self.faiss.index_string == "Flat"
-        return [replace(d, score=faiss_cosine(d) if flat else d.score) for d in docs]
-
-
 class LocalDocumentStore:
-    """Passages, embeddings, FAISS and BM25 indexes of one DocQA index, with the retrieval methods.
+    """Passages, embeddings and BM25 postings of one DocQA index, with the retrieval methods.
 
     Open a directory (follows other processes' commits) or wrap an in-memory snapshot (``docqa eval``'s
     temporary index)::
@@ -121,15 +77,17 @@ class LocalDocumentStore:
     Scores: BM25 score (``bm25_retrieval``), cosine similarity (``embedding_retrieval``), fused z-score
     (``hybrid_retrieval``: about 0 is an average candidate, 3+ a clear winner; ``meta["dense_score"]`` and
     ``meta["bm25_score"]`` are added to the returned copies). Thread-safe: queries from several threads
-    share one set of indexes, and a reload happens once.
+    share one search state, and a catch-up happens once.
 
     :param source: the index directory (or its :class:`DocumentIndex`), or an in-memory :class:`Snapshot`
-        (searched as it is, never reloaded; its indexes are built at once, so a caller can time building
-        apart from querying).
+        (searched exactly as it is, never reloaded; its postings are built at once, so a caller can time
+        building apart from querying).
     :param embedding_model: the model a directory's index must have been built with (checked on load);
         a snapshot's own model when left out.
     :param embedding_dim: only used while a directory's index is still empty.
-    :param bm25_parameters: keyword arguments of :class:`BM25Index` (``k1``, ``b``, ``title_weight``, ...).
+    :param bm25_parameters: ``k1``, ``b`` and, for an in-memory snapshot, the analyzer (``language``,
+        ``remove_stopwords``, ``title_field``, ``title_weight``, ``bigrams``); a directory's analyzer is the
+        one its postings were built with.
     """
 
     def __init__(
@@ -141,14 +99,22 @@ class LocalDocumentStore:
         bm25_parameters: dict[str, Any] | None = None,
     ) -> None:
         self.bm25_parameters = dict(bm25_parameters or {})
-        self._current: _SnapshotIndexes | None = None
-        self._lock = threading.Lock()
-        self._fixed: _SnapshotIndexes | None = None
+        scoring = {k: v for k, v in self.bm25_parameters.items() if k in _SCORING}
         self.index: DocumentIndex | None = None
+        self._fixed: Snapshot | None = None
+        self._searcher: SegmentSearcher | None = None
+        self._scoring = scoring
         if isinstance(source, Snapshot):
             self.embedding_model = embedding_model or str(source.meta.get("embedding_model", ""))
             self.embedding_dim = source.dim
-            self._fixed = _SnapshotIndexes(source, self.bm25_parameters)
+            self._fixed = source
+            analyzer = Analyzer.from_parameters(self.bm25_parameters)
+            tokenizer = analyzer.tokenizer()
+            counts = [analyzer.counts(tokenizer, d.content or "", d.meta) for d in source.passages]
+            segment = build_segment(np.arange(len(source.passages)), source.embeddings, counts, ivf=False)
+            self._searcher = SegmentSearcher(
+                None, segments=[segment], analyzer=analyzer, dim=source.dim, **scoring
+            )
             return
         if not embedding_model:
             raise InvalidInputError("LocalDocumentStore: embedding_model is required for an index directory")
@@ -156,53 +122,87 @@ class LocalDocumentStore:
         self.embedding_model = embedding_model
         self.embedding_dim = embedding_dim
 
-    # ----- the live snapshot -----
-    def _indexes(self) -> _SnapshotIndexes:
-        """The indexes of the live snapshot, rebuilt only when ``CURRENT`` moved on."""
+    # ----- the live index -----
+    def _state(self) -> SearchState:
+        """The search state of the live generation (catching up first if another process committed)."""
         if self._fixed is not None:
-            return self._fixed
+            return self._searcher.state
         assert self.index is not None  # a store has a snapshot or a directory
-        name = self.index.current_name()
-        with self._lock:
-            if self._current is None or self._current.name != name:
-                snapshot = self.index.load(self.embedding_model, self.embedding_dim or 0)
-                self._current = _SnapshotIndexes(snapshot, self.bm25_parameters)
-            return self._current
+        if self._searcher is None:
+            self.index.ensure_format()
+            meta = self.index.meta()
+            self.index.check_model(meta, self.embedding_model)
+            self._searcher = SegmentSearcher(
+                self.index.directory, analyzer=Analyzer.from_parameters(meta.get("analyzer")), **self._scoring
+            )
+        before = self._searcher.state.generation
+        state = self._searcher.sync()
+        if state.generation != before:
+            self.index.check_model(self._searcher.read(_read_meta), self.embedding_model)
+        return state
 
     def warm_up(self) -> None:
-        """Load the live snapshot and build its indexes, if nothing is loaded yet (cheap afterwards)."""
-        if self._fixed is None and self._current is None:
-            self._indexes()
+        """Open the live index (maps its segments; cheap afterwards)."""
+        self._state()
 
     def refresh(self) -> None:
-        """Reload now if another process committed (queries do this themselves; this moves the cost
+        """Catch up now if another process committed (queries do this themselves; this moves the cost
         before a timed section)."""
-        self._indexes()
+        self._state()
 
     @property
     def snapshot(self) -> Snapshot:
-        """The snapshot queries run against now (reloaded first if another process committed)."""
-        return self._indexes().snapshot
+        """The whole live index as an in-memory snapshot (reads everything: for tests and small indexes)."""
+        if self._fixed is not None:
+            return self._fixed
+        return self.index.load(self.embedding_model, self.embedding_dim or 0)
 
     def count_documents(self) -> int:
-        """Passages in the live snapshot."""
-        return len(self._indexes().snapshot.passages)
+        """Live passages."""
+        return self._state().live
+
+    def get_document(self, passage_id: str) -> Document | None:
+        """One passage by id, or None."""
+        if self._fixed is not None:
+            return next((d for d in reversed(self._fixed.passages) if d.id == passage_id), None)
+        return self.index.passage(passage_id)
+
+    def _documents(self, vids: Sequence[int]) -> dict[int, Document]:
+        if self._fixed is not None:
+            return {v: self._fixed.passages[v] for v in vids}
+        return self._searcher.documents(vids)
+
+    def _check_dim(self, state: SearchState, query_embedding: Sequence[float]) -> np.ndarray:
+        query = np.asarray(query_embedding, dtype=np.float32).ravel()
+        dim = state.dim if self._fixed is None else self._fixed.dim
+        if state.rows and dim and len(query) != dim:
+            raise InvalidInputError(f"query embedding has {len(query)} dimensions; the index has {dim}")
+        return query
+
+    def _hits(self, hits: Sequence[tuple[int, float]]) -> list[Document]:
+        docs = self._documents([v for v, _ in hits])
+        return [replace(docs[v], score=s) for v, s in hits if v in docs]
 
     # ----- retrieval -----
     def bm25_retrieval(self, query: str, top_k: int = 10) -> list[Document]:
         """The ``top_k`` passages with the highest BM25 score (passages sharing no term are left out)."""
         if top_k <= 0:
             return []
-        return self._indexes().bm25.retrieve(query, top_k)
+        state = self._state()
+        hits, _ = self._searcher.bm25(state, query, top_k)
+        return self._hits(hits)
 
     def embedding_retrieval(self, query_embedding: Sequence[float], top_k: int = 10) -> list[Document]:
-        """The ``top_k`` passages nearest to ``query_embedding`` (exact search), cosine in ``score``.
+        """The ``top_k`` passages nearest to ``query_embedding``, cosine in ``score`` (exact over small
+        segments, IVF over large ones).
 
         :raises InvalidInputError: when the embedding's dimension differs from the index's.
         """
         if top_k <= 0:
             return []
-        return self._indexes().dense(query_embedding, top_k)
+        state = self._state()
+        query = self._check_dim(state, query_embedding)
+        return self._hits(self._searcher.dense(state, query, top_k) if state.rows else [])
 
     def hybrid_retrieval(
         self,
@@ -223,49 +223,39 @@ class LocalDocumentStore:
         check_fusion(bm25_weight, fusion)
         if top_k <= 0:
             return []
-        indexes = self._indexes()
+        state = self._state()
+        if not state.rows:
+            return []
+        query_vec = self._check_dim(state, query_embedding)
+        searcher = self._searcher
         pool = max(int(candidates), top_k)
-        dense_docs = indexes.dense(query_embedding, pool)
-        dense_score: dict[str, float] = {d.id: float(d.score) for d in dense_docs if d.score is not None}
-        bm25_hits, bm25_of_dense = indexes.bm25.search(query, pool, also=dense_score)
+        dense_hits = searcher.dense(state, query_vec, pool)
+        dense_score = dict(dense_hits)
+        bm25_hits, bm25_of_dense = searcher.bm25(state, query, pool, also=dense_score)
         bm25_score = dict(bm25_of_dense)
         bm25_score.update(bm25_hits)
-
-        # Candidates: the union. Documents come from the dense hits or the BM25 index.
-        docs: dict[str, Document] = {d.id: d for d in dense_docs}
-        rescued: list[str] = []
-        rows: list[int] = []
-        for doc_id, _ in bm25_hits:
-            if doc_id in docs:
-                continue
-            doc = indexes.bm25.get_document(doc_id)
-            if doc is None:
-                continue
-            docs[doc_id] = doc
-            row = indexes.rows.get(doc_id)
-            if row is not None and indexes.snapshot.dim == len(query_embedding):
-                rescued.append(doc_id)
-                rows.append(row)
+        rescued = [v for v, _ in bm25_hits if v not in dense_score]
         if rescued:  # dense scores of BM25-only candidates, from their stored embeddings
-            vectors = indexes.snapshot.embeddings[rows]
-            sims = vectors @ np.asarray(query_embedding, dtype=np.float32)
-            dense_score.update(zip(rescued, sims.tolist(), strict=True))
-
-        ids = list(docs)
+            vectors = searcher.vectors_of(state, rescued)
+            dense_score.update({v: float(vec @ query_vec) for v, vec in vectors.items()})
+        ids = list(dict.fromkeys([v for v, _ in dense_hits] + [v for v, _ in bm25_hits]))
         nan = float("nan")
         columns = [
             np.array([dense_score.get(i, nan) for i in ids], dtype=np.float64),
             np.array([bm25_score.get(i, nan) for i in ids], dtype=np.float64),
         ]
         fused = fuse_scores(columns, [1.0 - bm25_weight, bm25_weight], fusion, float(rrf_k))
-        best = np.argsort(-fused, kind="stable")[:top_k]
+        chosen = [ids[i] for i in np.argsort(-fused, kind="stable")[:top_k]]
+        fused_of = dict(zip(ids, fused.tolist(), strict=True))
+        docs = self._documents(chosen)
         out = []
-        for i in best:
-            doc_id = ids[i]
-            meta = dict(docs[doc_id].meta)
-            meta["dense_score"] = dense_score.get(doc_id)
-            meta["bm25_score"] = bm25_score.get(doc_id, 0.0)
-            out.append(replace(docs[doc_id], score=float(fused[i]), meta=meta))
+        for vid in chosen:
+            if vid not in docs:
+                continue
+            meta = dict(docs[vid].meta)
+            meta["dense_score"] = dense_score.get(vid)
+            meta["bm25_score"] = bm25_score.get(vid, 0.0)
+            out.append(replace(docs[vid], score=float(fused_of[vid]), meta=meta))
         return out
 
     # ----- serialisation -----
@@ -298,3 +288,9 @@ class LocalDocumentStore:
             )
         params = dict(params)
         return cls(params.pop("index_dir"), **params)
+
+
+def _read_meta(con) -> dict[str, Any]:
+    from pipelines.document_stores.catalog import read_meta
+
+    return read_meta(con)

@@ -1,63 +1,64 @@
-"""The on-disk index: immutable snapshots, switched atomically, written by one process at a time.
+"""The on-disk index: a SQLite catalog plus immutable segments, written by one process at a time.
 
-Layout of an index directory::
+Layout of an index directory (format 2)::
 
-    CURRENT                 name of the live snapshot (replaced atomically with os.replace)
-    snap-000012-1a2b3c4d/   one complete, immutable snapshot
-        meta.json           format version, embedding model and dimension, creation time
-        passages.json       passages: id, content, meta (file, page, page offsets, ...)
-        embeddings.npy      float32 matrix, row i belongs to passages[i]
-        files.json          the manifest: one entry per source file (hash, pages, passage ids, ...)
+    index.sqlite            the catalog (WAL): manifest, passages, segments, tombstones, generation
+    segments/seg-.../       immutable vectors + BM25 postings of a batch of passages (see ``segments.py``)
     writer.lock             held by the single writer (flock: released by the OS even on kill -9)
+    faq.json, feedback/     the FAQ and feedback stores (their own files)
 
-Why snapshots instead of FAISSDocumentStore.save(): that writes two files in place, so a crash between
-or during the writes leaves an index that does not open, or opens inconsistent. A snapshot directory is
-complete and fsynced before CURRENT points at it, so every reader sees the old index or the new one,
-never a mix, and a killed writer leaves at most an orphan ``*.tmp`` directory that the next writer removes.
-The FAISS index itself is rebuilt from ``embeddings.npy`` on open (exact flat search: a copy, not a training).
+A commit writes only what changed: one new segment with the added passages (fsynced first), then one
+SQLite transaction that inserts their rows, turns replaced or deleted passages into tombstones and bumps
+the generation. Every commit therefore costs what it adds, not what the index holds, and a reader sees one
+generation or the next, never a mix. Small segments are merged (dropping tombstoned rows) every
+``MERGE_FACTOR`` commits of a tier, up to ``AUTO_MERGE_MAX_ROWS`` rows; ``docqa compact`` merges everything
+into one segment. A killed writer leaves only segment folders the catalog never named, swept on the next
+write. An index in the format-1 layout (``CURRENT`` + ``snap-*`` folders) is migrated on first open.
+
+:class:`Snapshot` is an in-memory index (``docqa eval``'s temporary index, tests) and what :meth:`load`
+materialises for small indexes; searching a directory never builds one (see ``searcher.py``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 from filelock import FileLock, Timeout
 from haystack import Document
 
-from docqa.atomic import atomic_write_bytes, atomic_writer, fsync_dir
-from docqa.errors import BusyError, StorageError
 from ingest.records import SourceFile, utc_now  # ingest defines manifest records; the store persists them
+from pipelines.document_stores import catalog
+from pipelines.document_stores.catalog import (
+    CATALOG,
+    FORMAT_VERSION,
+    SEGMENTS,
+    EmbeddingModelMismatchError,
+    IndexCorruptError,
+    IndexLockedError,
+    IndexStoreError,
+)
+from pipelines.document_stores.index_writer import LEGACY_CURRENT, IndexWriter, SnapshotTransaction
+from pipelines.document_stores.segments import open_segment
 
-FORMAT_VERSION = 1
-CURRENT = "CURRENT"
+__all__ = [
+    "DocumentIndex",
+    "EmbeddingModelMismatchError",
+    "FORMAT_VERSION",
+    "IndexCorruptError",
+    "IndexLockedError",
+    "IndexStoreError",
+    "Snapshot",
+    "SnapshotTransaction",
+    "SourceFile",
+    "utc_now",
+]
+
 LOCK_NAME = "writer.lock"
-SNAPSHOTS_KEPT = 2  # the live one and its predecessor, which a reader may still be loading
-
-
-class IndexStoreError(StorageError):
-    """Base for index problems a user must act on; ``str(err)`` is the message to show."""
-
-
-class IndexLockedError(IndexStoreError, BusyError):
-    pass
-
-
-class IndexCorruptError(IndexStoreError):
-    pass
-
-
-class EmbeddingModelMismatchError(IndexStoreError):
-    pass
 
 
 @dataclass
@@ -128,81 +129,187 @@ class Snapshot:
         return Snapshot(self.passages, self.embeddings, files, {**self.meta, "updated": utc_now()})
 
 
-def _serialise_passage(doc: Document) -> dict[str, Any]:
-    return {"id": doc.id, "content": doc.content, "meta": doc.meta}
-
-
 class DocumentIndex:
-    """A DocQA index directory: open snapshots for reading, or hold the writer lock and commit."""
+    """A DocQA index directory: read its catalog, or hold the writer lock and commit."""
 
     def __init__(self, directory: Path | str) -> None:
         self.directory = Path(directory).expanduser()
 
-    # ---------- reading ----------
-    def current_name(self) -> str | None:
+    @property
+    def catalog_path(self) -> Path:
+        return self.directory / CATALOG
+
+    @property
+    def segments_dir(self) -> Path:
+        return self.directory / SEGMENTS
+
+    # ---------- format ----------
+    def needs_migration(self) -> bool:
+        """True for a format-1 index (``CURRENT`` + ``snap-*``) not yet converted to the catalog."""
+        if not (self.directory / LEGACY_CURRENT).exists():
+            return False
+        if not self.catalog_path.exists():
+            return True
         try:
-            name = (self.directory / CURRENT).read_text(encoding="utf-8").strip()
+            with self._reading(migrate=False) as con:
+                return catalog.generation(con) == 0  # a migration killed before its commit
+        except IndexCorruptError:
+            return True
+
+    def ensure_format(self, timeout: float = 30.0) -> None:
+        """Migrate a format-1 index in place (under the writer lock); nothing to do otherwise."""
+        if self.needs_migration():
+            with self.writer(timeout=timeout):
+                pass  # the writer migrates on open
+
+    # ---------- reading ----------
+    @contextmanager
+    def _reading(self, migrate: bool = True) -> Iterator[Any]:
+        """A read transaction on the catalog: everything read in the block belongs to one generation."""
+        if migrate:
+            self.ensure_format()
+        try:
+            con = catalog.connect(self.catalog_path)
         except FileNotFoundError:
-            return None
-        return name or None
+            raise
+        except catalog.sqlite3.DatabaseError as err:
+            raise self._corrupt(err) from err
+        try:
+            con.execute("BEGIN")
+            yield con
+            con.execute("COMMIT")
+        except catalog.sqlite3.DatabaseError as err:
+            raise self._corrupt(err) from err
+        finally:
+            con.close()
+
+    def _corrupt(self, err: Exception) -> IndexCorruptError:
+        return IndexCorruptError(
+            f"The index at {self.directory} cannot be read ({CATALOG}: {err}). "
+            f"Move it aside and ingest your documents again."
+        )
+
+    def generation(self) -> int:
+        """How many commits the index has had (0: empty or missing); changes with every commit."""
+        try:
+            with self._reading() as con:
+                return catalog.generation(con)
+        except FileNotFoundError:
+            return 0
+
+    def current_name(self) -> str | None:
+        """A name of the live generation (``gen-000012``), or None when nothing was committed yet."""
+        gen = self.generation()
+        return f"gen-{gen:06d}" if gen else None
 
     def exists(self) -> bool:
         return self.current_name() is not None
 
+    def meta(self) -> dict[str, Any]:
+        try:
+            with self._reading() as con:
+                return catalog.read_meta(con)
+        except FileNotFoundError:
+            return {}
+
+    def files(self) -> dict[str, SourceFile]:
+        """The manifest (file key → record), without reading any passage."""
+        try:
+            with self._reading() as con:
+                return catalog.read_files(con)
+        except FileNotFoundError:
+            return {}
+
+    def stats(self) -> dict[str, Any]:
+        """Documents, passages, pages, last ingest and embedding model, from the catalog alone."""
+        try:
+            with self._reading() as con:
+                meta = catalog.read_meta(con)
+                files = catalog.read_files(con)
+                passages = con.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        except FileNotFoundError:
+            meta, files, passages = {}, {}, 0
+        return {
+            "documents": len(files),
+            "passages": int(passages),
+            "pages": sum(s.pages for s in files.values()),
+            "last_ingest": max((s.ingested_at for s in files.values()), default=None),
+            "embedding_model": meta.get("embedding_model"),
+        }
+
+    def passage(self, passage_id: str) -> Document | None:
+        """One live passage by its id (the latest if an id repeats), or None."""
+        try:
+            with self._reading() as con:
+                row = con.execute(
+                    "SELECT vid, id, content, meta FROM passages WHERE id = ? ORDER BY vid DESC LIMIT 1",
+                    (passage_id,),
+                ).fetchone()
+        except FileNotFoundError:
+            return None
+        return catalog.to_document(row) if row else None
+
     def load(self, embedding_model: str, dim: int) -> Snapshot:
-        """The live snapshot, or an empty one (same model and dim) when nothing was committed yet.
+        """The whole live index as an in-memory :class:`Snapshot` (tests, small indexes, export), or an
+        empty one of that model and dim when nothing was committed yet.
 
         :raises EmbeddingModelMismatchError: when the index was built with another embedding model.
-        :raises IndexCorruptError: when the live snapshot cannot be read.
+        :raises IndexCorruptError: when the index cannot be read.
         """
-        name = self.current_name()
-        if name is None:
+        snapshot = self.load_any()
+        if snapshot is None:
             return Snapshot.empty(embedding_model, dim)
-        snapshot = self._read_snapshot(name)
-        if snapshot.meta.get("embedding_model") != embedding_model:
-            raise EmbeddingModelMismatchError(
-                f"The index at {self.directory} was built with the embedding model "
-                f"'{snapshot.meta.get('embedding_model')}', but '{embedding_model}' is configured. "
-                f"Set DOCQA_EMBEDDING_MODEL to the index's model, or use a new index directory (DOCQA_INDEX)."
-            )
+        self.check_model(snapshot.meta, embedding_model)
         return snapshot
 
-    def load_any(self) -> Snapshot | None:
-        """The live snapshot whatever model built it (for listing documents), or None if empty."""
-        name = self.current_name()
-        return self._read_snapshot(name) if name else None
+    def check_model(self, meta: Mapping[str, Any], embedding_model: str) -> None:
+        built = meta.get("embedding_model")
+        if built is not None and built != embedding_model:
+            raise EmbeddingModelMismatchError(
+                f"The index at {self.directory} was built with the embedding model "
+                f"'{built}', but '{embedding_model}' is configured. "
+                f"Set DOCQA_EMBEDDING_MODEL to the index's model, or use a new index directory (DOCQA_INDEX)."
+            )
 
-    def _read_snapshot(self, name: str) -> Snapshot:
-        folder = self.directory / name
+    def load_any(self) -> Snapshot | None:
+        """The live index as a :class:`Snapshot` whatever model built it, or None if nothing is committed."""
         try:
-            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-            raw_passages = json.loads((folder / "passages.json").read_text(encoding="utf-8"))
-            raw_files = json.loads((folder / "files.json").read_text(encoding="utf-8"))
-            embeddings = np.load(folder / "embeddings.npy", allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise IndexCorruptError(
-                f"The index at {self.directory} cannot be read ({name}: {err}). "
-                f"Move it aside and ingest your documents again."
-            ) from err
-        if meta.get("format") != FORMAT_VERSION:
-            raise IndexCorruptError(
-                f"The index at {self.directory} has format {meta.get('format')}; this DocQA reads "
-                f"format {FORMAT_VERSION}. Ingest your documents into a new index."
-            )
-        passages = [Document(id=p["id"], content=p["content"], meta=p["meta"]) for p in raw_passages]
-        if embeddings.shape != (len(passages), int(meta["dim"])):
-            raise IndexCorruptError(
-                f"The index at {self.directory} is inconsistent ({name}): "
-                f"{len(passages)} passages but embeddings of shape {embeddings.shape}."
-            )
-        files = {key: SourceFile.from_dict(value) for key, value in raw_files.items()}
-        return Snapshot(
-            passages=passages,
-            embeddings=embeddings.astype(np.float32, copy=False),
-            files=files,
-            meta=meta,
-            name=name,
-        )
+            with self._reading() as con:
+                meta = catalog.read_meta(con)
+                if not meta.get("generation"):
+                    return None
+                files = catalog.read_files(con)
+                rows = con.execute("SELECT vid, id, content, meta FROM passages ORDER BY vid").fetchall()
+                names = [r[0] for r in con.execute("SELECT name FROM segments")]
+        except FileNotFoundError:
+            return None
+        dim = int(meta.get("dim") or 0)
+        vids = np.asarray([r[0] for r in rows], dtype=np.int64)
+        embeddings = np.zeros((len(vids), dim), dtype=np.float32)
+        found = np.zeros(len(vids), dtype=bool)
+        for name in names:
+            try:
+                segment = open_segment(self.segments_dir / name)
+            except (OSError, ValueError) as err:
+                raise self._corrupt(err) from err
+            seg_vids = np.asarray(segment.vids)
+            live = np.isin(seg_vids, vids)
+            positions = np.searchsorted(vids, seg_vids[live])
+            embeddings[positions] = np.asarray(segment.vectors)[live]
+            found[positions] = True
+        if not found.all():
+            raise self._corrupt(ValueError(f"{int((~found).sum())} passages have no vector in any segment"))
+        passages = [catalog.to_document((r[0], r[1], r[2], r[3])) for r in rows]
+        name = f"gen-{int(meta['generation']):06d}"
+        return Snapshot(passages=passages, embeddings=embeddings, files=files, meta=meta, name=name)
+
+    def live_segments(self) -> list[tuple[str, int, int]]:
+        """(name, tier, rows) of the segments of the live generation."""
+        try:
+            with self._reading() as con:
+                return [tuple(r) for r in con.execute("SELECT name, tier, rows FROM segments ORDER BY gen")]
+        except FileNotFoundError:
+            return []
 
     # ---------- writing ----------
     @contextmanager
@@ -222,8 +329,11 @@ class DocumentIndex:
             ) from err
         try:
             writer = IndexWriter(self)
-            writer.remove_orphans()
-            yield writer
+            try:
+                writer.remove_orphans()
+                yield writer
+            finally:
+                writer.close()
         finally:
             lock.release()
 
@@ -231,11 +341,10 @@ class DocumentIndex:
     def transaction(
         self, embedding_model: str | None = None, dim: int | None = None, timeout: float = 5.0
     ) -> Iterator[SnapshotTransaction]:
-        """Hold the writer lock and stage changes on the live snapshot; see :class:`SnapshotTransaction`.
+        """Hold the writer lock and stage changes on the live index; see :class:`SnapshotTransaction`.
 
-        With ``embedding_model`` (and ``dim``) the index must have been built with that model, and an empty
-        index starts as an empty snapshot of that model, so passages can be added. Without them the
-        transaction can only rename or remove files (deleting needs no embedding model).
+        With ``embedding_model`` (and ``dim``) the index must have been built with that model, so passages
+        can be added. Without them the transaction can only rename or remove files.
 
         :raises IndexLockedError: another process writes the index (see :meth:`writer`).
         :raises EmbeddingModelMismatchError: the index was built with another embedding model.
@@ -244,21 +353,25 @@ class DocumentIndex:
             if embedding_model is not None:
                 if dim is None:
                     raise ValueError("a transaction for an embedding model needs its dimension (dim)")
-                base: Snapshot | None = self.load(embedding_model, dim)
-            else:
-                base = self.load_any()
-            yield SnapshotTransaction(writer, base)
+                self.check_model(writer.meta(), embedding_model)
+            yield SnapshotTransaction(writer, embedding_model, dim)
 
     def delete_files(self, keys: Iterable[str], lock_timeout: float = 5.0) -> list[SourceFile]:
         """Remove the given files' passages in one atomic commit; return what was removed (in ``keys`` order).
 
-        Needs no embedding model: deleting only drops rows, whatever model built the index.
+        Needs no embedding model: deleting only turns rows into tombstones. Reads only these files'
+        manifest entries, not the whole manifest, so its cost does not grow with the index.
         """
-        with self.transaction(timeout=lock_timeout) as transaction:
-            removed = transaction.remove_files(keys)
+        with self.writer(timeout=lock_timeout) as writer:
+            removed = writer.records(dict.fromkeys(keys))
             if removed:
-                transaction.commit()
+                writer.apply([], [s.key for s in removed])
             return removed
+
+    def compact(self, lock_timeout: float = 5.0) -> dict[str, int]:
+        """Merge the segments and drop every tombstone (``docqa compact``); returns before/after counts."""
+        with self.writer(timeout=lock_timeout) as writer:
+            return writer.compact()
 
     def is_locked(self) -> bool:
         """True while another process holds the writer lock (e.g. an ingest is running)."""
@@ -289,130 +402,3 @@ class DocumentIndex:
             ) from err
 
 
-class IndexWriter:
-    """Commits snapshots. Only obtainable through :meth:`DocumentIndex.writer`, i.e. under the lock."""
-
-    def __init__(self, index: DocumentIndex) -> None:
-        self.index = index
-        self.commits = 0
-
-    def remove_orphans(self) -> None:
-        """Delete what a writer killed mid-commit left: unfinished snapshot folders and pointer temp files."""
-        live = self.index.current_name()
-        for path in self.index.directory.glob("snap-*"):
-            if not path.is_dir() or path.name == live:
-                continue
-            # A *.tmp was never finished; a complete one newer than CURRENT was never switched to.
-            if path.name.endswith(".tmp") or live is None or path.name > live:
-                shutil.rmtree(path, ignore_errors=True)
-        for leftover in self.index.directory.glob(f".{CURRENT}.*.tmp"):
-            leftover.unlink(missing_ok=True)
-
-    def commit(self, snapshot: Snapshot) -> str:
-        """Write ``snapshot`` completely, then make it the live one in a single atomic rename."""
-        directory = self.index.directory
-        live = self.index.current_name()
-        sequence = int(live.split("-")[1]) + 1 if live else 1
-        name = f"snap-{sequence:06d}-{uuid.uuid4().hex[:8]}"
-        tmp = directory / f"{name}.tmp"
-        tmp.mkdir(parents=True)
-        atomic_write_bytes(
-            tmp / "passages.json",
-            json.dumps([_serialise_passage(d) for d in snapshot.passages], ensure_ascii=False).encode(),
-        )
-        atomic_write_bytes(
-            tmp / "files.json",
-            json.dumps({k: asdict(v) for k, v in snapshot.files.items()}, ensure_ascii=False).encode(),
-        )
-        with atomic_writer(tmp / "embeddings.npy") as handle:
-            np.save(handle, np.ascontiguousarray(snapshot.embeddings, dtype=np.float32))
-        atomic_write_bytes(tmp / "meta.json", json.dumps({**snapshot.meta, "committed": utc_now()}).encode())
-        os.rename(tmp, directory / name)
-        fsync_dir(directory)  # the complete snapshot folder is durable before CURRENT can name it
-        atomic_write_bytes(directory / CURRENT, name.encode())
-        snapshot.name = name
-        self.commits += 1
-        self._prune_old_snapshots()
-        return name
-
-    def _prune_old_snapshots(self) -> None:
-        complete = sorted(
-            p for p in self.index.directory.glob("snap-*") if p.is_dir() and not p.name.endswith(".tmp")
-        )
-        for old in complete[:-SNAPSHOTS_KEPT]:
-            shutil.rmtree(old, ignore_errors=True)
-
-
-class SnapshotTransaction:
-    """Changes staged on the live snapshot under the writer lock; each :meth:`commit` makes them live.
-
-    This is the store side of ingest's ``IndexTransaction`` protocol (``ingest/ingestor.py``): the Ingestor
-    reads the manifest (:attr:`files`), the indexing pipeline's writer puts embedded files
-    (:meth:`put_files`), and every commit is a checkpoint, so a killed ingest loses only the work since
-    the last one. Only obtainable through :meth:`DocumentIndex.transaction`, i.e. while the lock is held.
-
-    Copying returns the same object: it names one open transaction (Haystack deep-copies pipeline inputs,
-    and writing into a copy would silently lose the batch).
-    """
-
-    def __init__(self, writer: IndexWriter, base: Snapshot | None) -> None:
-        self._writer = writer
-        self._snapshot = base
-
-    def __copy__(self) -> SnapshotTransaction:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> SnapshotTransaction:
-        return self
-
-    @property
-    def index(self) -> DocumentIndex:
-        return self._writer.index
-
-    @property
-    def snapshot(self) -> Snapshot | None:
-        """The staged snapshot (None: an empty index opened without an embedding model)."""
-        return self._snapshot
-
-    @property
-    def files(self) -> Mapping[str, SourceFile]:
-        """The staged manifest, read-only: file key → what the index holds for it."""
-        return MappingProxyType(self._snapshot.files if self._snapshot else {})
-
-    @property
-    def dim(self) -> int | None:
-        return self._snapshot.dim if self._snapshot else None
-
-    @property
-    def commits(self) -> int:
-        """Snapshots committed in this transaction (checkpoints included)."""
-        return self._writer.commits
-
-    def put_files(self, additions: Sequence[tuple[SourceFile, list[Document], np.ndarray]]) -> None:
-        """Stage each file's passages and their embedding rows, replacing what the file had before."""
-        if self._snapshot is None:
-            raise ValueError("open the transaction with an embedding model to add passages")
-        self._snapshot = self._snapshot.replace_files(set(), list(additions))
-
-    def update_sources(self, sources: Sequence[SourceFile]) -> None:
-        """Stage new manifest entries for files already indexed (same passages, e.g. a new mtime)."""
-        if sources:
-            if self._snapshot is None:
-                raise KeyError(sources[0].key)
-            self._snapshot = self._snapshot.with_sources(list(sources))
-
-    def remove_files(self, keys: Iterable[str]) -> list[SourceFile]:
-        """Stage the removal of these files' passages; return the entries removed (unknown keys skipped)."""
-        if self._snapshot is None:
-            return []
-        known = self._snapshot.files
-        removed = [known[key] for key in dict.fromkeys(keys) if key in known]
-        if removed:
-            self._snapshot = self._snapshot.replace_files({s.key for s in removed}, [])
-        return removed
-
-    def commit(self) -> str:
-        """Make the staged snapshot the live one (atomically); return its name."""
-        if self._snapshot is None:
-            raise ValueError("nothing to commit: the index is empty and no passages were added")
-        return self._writer.commit(self._snapshot)

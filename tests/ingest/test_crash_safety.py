@@ -87,3 +87,18 @@ def _count_files(index_dir: Path) -> int:
     index = DocumentIndex(index_dir)
     snapshot = index.load_any() if index.exists() else None
     return len(snapshot.files) if snapshot else 0
+
+
+@pytest.mark.slow
+def test_soak_random_kills_during_commits_and_merges_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    """A shorter run of ``benchmarks/crash_soak.py`` (the full soak: 20 kills, 500 files, run by hand)."""
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "crash_soak.py"), "--kills", "5", "--files", "80",
+         "--workdir", str(tmp_path), "--json"],
+        capture_output=True, text=True, cwd=root, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["files_indexed"] == 80 and result["kills"] >= 3
+    assert result["unchanged_on_resume"] > 0, "committed work is not redone"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -77,20 +76,22 @@ def test_commit_round_trip_keeps_passages_embeddings_and_manifest(tmp_path: Path
     assert report.passages_embedded == len(snapshot.passages)
 
 
-def test_orphaned_temporary_snapshots_are_removed_and_never_read(tmp_path: Path, index_dir: Path) -> None:
+def test_orphaned_segments_are_removed_and_never_read(tmp_path: Path, index_dir: Path) -> None:
     (tmp_path / "a.txt").write_text("Alpha.", encoding="utf-8")
     ingest(index_dir, tmp_path / "a.txt")
     live = DocumentIndex(index_dir).current_name()
-    # What a writer killed mid-commit leaves: a half-written tmp dir and a finished-but-unswitched snapshot.
-    (index_dir / "snap-999998-deadbeef.tmp").mkdir()
-    (index_dir / "snap-999998-deadbeef.tmp" / "passages.json").write_text("[{", encoding="utf-8")
-    (index_dir / "snap-999999-cafecafe").mkdir()
-    assert load(index_dir).name == live
+    # What a writer killed mid-commit leaves: a half-written segment and a finished one never committed.
+    segments = index_dir / "segments"
+    (segments / "seg-99999998-dead00.tmp").mkdir()
+    (segments / "seg-99999998-dead00.tmp" / "vids.npy").write_bytes(b"\x93NUMPY garbage")
+    (segments / "seg-99999999-cafe00").mkdir()
+    snapshot = load(index_dir)
+    assert snapshot.name == live and len(snapshot.passages) == 1
     (tmp_path / "b.txt").write_text("Beta.", encoding="utf-8")
     ingest(index_dir, tmp_path / "b.txt")
-    names = sorted(p.name for p in index_dir.glob("snap-*"))
-    assert not any(n.startswith("snap-99999") for n in names)
-    assert len(names) <= 2
+    names = sorted(p.name for p in segments.iterdir())
+    assert not any(n.startswith("seg-9999999") for n in names)
+    assert len(load(index_dir).files) == 2
 
 
 def test_second_writer_is_refused_with_a_clear_message(index_dir: Path) -> None:
@@ -112,11 +113,12 @@ def test_index_built_with_another_embedding_model_is_refused(tmp_path: Path, ind
         DocumentIndex(index_dir).load("other-model", 384)
 
 
-def test_unreadable_snapshot_gives_a_clear_error(tmp_path: Path, index_dir: Path) -> None:
+def test_unreadable_index_gives_a_clear_error(tmp_path: Path, index_dir: Path) -> None:
     (tmp_path / "a.txt").write_text("Alpha.", encoding="utf-8")
     ingest(index_dir, tmp_path / "a.txt")
-    live = index_dir / DocumentIndex(index_dir).current_name()
-    (live / "passages.json").write_text("{not json", encoding="utf-8")
+    for suffix in ("-wal", "-shm"):
+        (index_dir / f"index.sqlite{suffix}").unlink(missing_ok=True)
+    (index_dir / "index.sqlite").write_bytes(b"this is not a database" * 100)
     with pytest.raises(IndexCorruptError, match="cannot be read"):
         load(index_dir)
 
@@ -224,8 +226,7 @@ def test_checkpoints_commit_progress_during_a_long_ingest(tmp_path: Path, index_
     report = ingest(index_dir, tmp_path, checkpoint_every=3)
     assert report.checkpoints >= 4
     assert len(load(index_dir).files) == 12
-    meta = json.loads((index_dir / DocumentIndex(index_dir).current_name() / "meta.json").read_text())
-    assert meta["embedding_model"] == MODEL
+    assert DocumentIndex(index_dir).meta()["embedding_model"] == MODEL
 
 
 def test_delete_files_removes_only_those_files_in_one_commit_without_a_model(
@@ -251,10 +252,10 @@ def test_delete_files_removes_only_those_files_in_one_commit_without_a_model(
 def test_a_commit_leaves_no_temporary_files_behind(tmp_path: Path, index_dir: Path) -> None:
     (tmp_path / "a.txt").write_text("Alpha.", encoding="utf-8")
     ingest(index_dir, tmp_path / "a.txt")
-    (index_dir / ".CURRENT.k1ll3d.tmp").write_text("snap-", encoding="utf-8")  # pointer write killed
+    (index_dir / "segments" / "seg-00000009-k1ll3d.tmp").mkdir()  # a segment write killed half-way
     (tmp_path / "b.txt").write_text("Beta.", encoding="utf-8")
     ingest(index_dir, tmp_path / "b.txt")
     leftovers = [p.name for p in index_dir.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
-    names = {p.name for p in (index_dir / DocumentIndex(index_dir).current_name()).iterdir()}
-    assert names == {"meta.json", "passages.json", "embeddings.npy", "files.json"}, "format unchanged"
+    names = {p.name for p in index_dir.iterdir()} - {"index.sqlite-wal", "index.sqlite-shm"}
+    assert names == {"index.sqlite", "segments", "writer.lock"}, "format 2: catalog + segments"

@@ -20,6 +20,7 @@ from pipelines.components.retrievers.local_retrievers import (
     retriever_for,
 )
 from pipelines.components.retrievers.search_mode import SearchMode
+from pipelines.document_stores.bm25 import BM25Index
 from pipelines.document_stores.local_store import LocalDocumentStore
 from pipelines.document_stores.snapshots import DocumentIndex, Snapshot
 from pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_passages
@@ -143,10 +144,11 @@ def test_search_mode_from_str_lists_the_choices() -> None:
 def reference_ranking(snapshot: Snapshot, store: LocalDocumentStore, question: str, query_embedding,
                       mode: str) -> list[tuple[str, float]]:
     """What each mode must return, computed the long way: exact cosine over every passage; BM25 over
-    every passage; z-scores of both over the union of candidates (all five here), averaged."""
+    every passage (today's in-memory ``BM25Index``, independent of the store's segment postings); z-scores
+    of both over the union of candidates (all five here), averaged."""
     cosine = snapshot.embeddings.astype(np.float64) @ np.asarray(query_embedding, dtype=np.float64)
     ids = [d.id for d in snapshot.passages]
-    row_ids, bm25_all = store._indexes().bm25.score_all(question)
+    row_ids, bm25_all = BM25Index(snapshot.passages).score_all(question)
     bm25 = np.array([bm25_all[row_ids.index(i)] for i in ids], dtype=np.float64)
     if mode == "dense":
         scores = cosine

@@ -1,0 +1,135 @@
+"""Crash soak: ``kill -9`` a real ``docqa ingest`` many times at random moments; the index must survive.
+
+One corpus of ``--files`` small text files is ingested into one index with tiny checkpoints (so commits and
+segment merges happen all the time). Each round starts ``docqa ingest``, waits until it has committed
+something new, sleeps a random 0–1.5 s and kills it with SIGKILL. After every kill the index is opened
+and checked: SQLite integrity, no passage stored twice, manifest and passages agree, every passage has its
+vector in a live segment, every file committed before the kill is still there, and a search works. After
+``--kills`` rounds the ingest runs to completion and must report committed files as unchanged.
+
+    python benchmarks/crash_soak.py [--kills 20] [--files 500] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _docqa(*args: str, index_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "app.cli", *args, "--index", str(index_dir)]
+
+
+def write_corpus(folder: Path, files: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        body = " ".join(f"File {i} sentence {j} describes topic number {i * 7 + j}." for j in range(12))
+        (folder / f"doc{i:04d}.txt").write_text(body, encoding="utf-8")
+
+
+def check(index_dir: Path, must_have: set[str]) -> set[str]:
+    """Open the index and verify it; returns the keys of the files it holds."""
+    from docqa.config import PACKAGED_EMBEDDING_MODEL
+    from pipelines.document_stores import catalog
+    from pipelines.document_stores.local_store import LocalDocumentStore
+    from pipelines.document_stores.snapshots import DocumentIndex
+
+    index = DocumentIndex(index_dir)
+    if not index.exists():
+        assert not must_have, "files committed earlier were lost"
+        return set()
+    con = catalog.connect(index.catalog_path)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok", "SQLite integrity"
+    con.close()
+    snapshot = index.load(PACKAGED_EMBEDDING_MODEL, 384)  # raises if a passage has no vector
+    ids = [d.id for d in snapshot.passages]
+    assert len(ids) == len(set(ids)), "a passage is stored twice"
+    manifest = [pid for s in snapshot.files.values() for pid in s.passage_ids]
+    assert sorted(manifest) == sorted(ids), "manifest and passages disagree"
+    keys = set(snapshot.files)
+    assert must_have <= keys, f"lost committed files: {sorted(must_have - keys)[:3]}"
+    store = LocalDocumentStore(index_dir, embedding_model=PACKAGED_EMBEDDING_MODEL)
+    assert store.count_documents() == len(ids)
+    assert store.bm25_retrieval("sentence describes topic", top_k=3), "search works"
+    return keys
+
+
+def soak(workdir: Path, kills: int, files: int, seed: int = 0) -> dict:
+    from pipelines.document_stores.snapshots import DocumentIndex
+
+    rng = random.Random(seed)
+    corpus, index_dir = workdir / "corpus", workdir / "index"
+    write_corpus(corpus, files)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    committed: set[str] = set()
+    done_kills, checks = 0, 0
+    while done_kills < kills:
+        before = DocumentIndex(index_dir).generation()
+        proc = subprocess.Popen(
+            _docqa("ingest", str(corpus), "--checkpoint-every", "6", "--json", index_dir=index_dir),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT,
+        )
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and DocumentIndex(index_dir).generation() == before:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("the ingest made no progress in 300 s")
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 1.5))
+        if proc.poll() is not None:
+            break  # it finished before this kill
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        done_kills += 1
+        committed = check(index_dir, committed)
+        checks += 1
+        print(f"kill {done_kills}: {len(committed)}/{files} files committed, index consistent",
+              file=sys.stderr, flush=True)
+    final = subprocess.run(_docqa("ingest", str(corpus), "--json", index_dir=index_dir),
+                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
+    assert final.returncode == 0, final.stderr[-2000:]
+    report = json.loads(final.stdout)
+    keys = check(index_dir, committed)
+    return {
+        "kills": done_kills,
+        "checks_passed": checks + 1,
+        "files": files,
+        "files_indexed": len(keys),
+        "unchanged_on_resume": report["counts"].get("unchanged", 0),
+        "added_on_resume": report["counts"].get("added", 0),
+        "corrupt": 0,
+        "lost": 0,
+        "duplicated": 0,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--files", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workdir", default=None)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="docqa-soak-"))
+    started = time.perf_counter()
+    result = soak(workdir, args.kills, args.files, args.seed)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    assert result["files_indexed"] == args.files, result
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,430 @@
+"""Writing an index: commits (one segment + one catalog transaction), merges, compaction, migration.
+
+Only reachable through :meth:`~pipelines.document_stores.snapshots.DocumentIndex.writer`, i.e. while the
+single-writer lock is held. Order of every write, so that ``kill -9`` anywhere is harmless: segment files
+are written to ``<name>.tmp``, fsynced and renamed; then one SQLite transaction names the segment and
+changes the rows. Killed before that transaction commits, the catalog still describes the previous
+generation and the new folder is an orphan (swept by :meth:`IndexWriter.remove_orphans`); killed after, the
+commit is complete. A merge is the same: the merged segment is written first, then one transaction swaps
+it for its parts and drops their tombstones; the parts' folders are deleted one commit later (a reader
+that listed them a moment ago may still be opening them) or by the next writer's sweep.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from haystack import Document
+
+from docqa.atomic import fsync_dir
+from ingest.records import SourceFile, utc_now
+from pipelines.document_stores import catalog
+from pipelines.document_stores.catalog import FORMAT_VERSION, IndexCorruptError
+from pipelines.document_stores.segments import (
+    Analyzer,
+    build_segment,
+    merge_segments,
+    open_segment,
+    write_segment,
+)
+
+if TYPE_CHECKING:
+    from pipelines.document_stores.snapshots import DocumentIndex
+
+LEGACY_CURRENT = "CURRENT"
+MERGE_FACTOR = 10  # this many segments of one tier are merged into one of the next tier
+AUTO_MERGE_MAX_ROWS = 200_000  # larger merges wait for `docqa compact` (they would stall an ingest)
+COMPACT_MAX_ROWS = 200_000  # `docqa compact` packs segments up to this size (bounded merge memory)
+log = logging.getLogger(__name__)
+
+Addition = tuple[SourceFile, list[Document], np.ndarray]
+
+
+class IndexWriter:
+    """Commits to one index directory. Only obtainable through ``DocumentIndex.writer``."""
+
+    def __init__(self, index: DocumentIndex) -> None:
+        self.index = index
+        self.commits = 0
+        self.bytes_written = 0  # segment bytes (the catalog's own writes are SQLite's)
+        self._retired: list[str] = []  # merged-away segments, deleted at the next commit
+        if index.needs_migration():
+            self.index.catalog_path.unlink(missing_ok=True)  # a migration killed before its commit
+        try:
+            if not index.catalog_path.exists():
+                catalog.create(index.catalog_path, {
+                    "format": FORMAT_VERSION, "generation": 0, "next_vid": 1, "created": utc_now(),
+                    "analyzer": Analyzer().to_dict(),
+                })
+            self.con = catalog.connect(index.catalog_path)
+        except sqlite3.DatabaseError as err:
+            raise index._corrupt(err) from err
+        meta = catalog.read_meta(self.con)
+        if meta.get("format") != FORMAT_VERSION:
+            raise IndexCorruptError(
+                f"The index at {index.directory} has format {meta.get('format')}; this DocQA reads "
+                f"format {FORMAT_VERSION}. Ingest your documents into a new index."
+            )
+        if (index.directory / LEGACY_CURRENT).exists():
+            self._migrate_legacy()
+
+    def close(self) -> None:
+        self._delete_retired()
+        self.con.close()
+
+    def meta(self) -> dict[str, Any]:
+        return catalog.read_meta(self.con)
+
+    def files(self) -> dict[str, SourceFile]:
+        return catalog.read_files(self.con)
+
+    def records(self, keys: Iterable[str]) -> list[SourceFile]:
+        """The manifest entries of ``keys`` that are indexed, in ``keys`` order."""
+        out = []
+        for key in keys:
+            row = self.con.execute("SELECT record FROM files WHERE key = ?", (key,)).fetchone()
+            if row:
+                out.append(SourceFile.from_dict(json.loads(row[0])))
+        return out
+
+    # ----- housekeeping -----
+    def remove_orphans(self) -> None:
+        """Delete segment folders the catalog does not name (a killed commit's, merged-away ones)."""
+        folder = self.index.segments_dir
+        if not folder.exists():
+            return
+        live = {r[0] for r in self.con.execute("SELECT name FROM segments")}
+        for path in folder.iterdir():
+            if path.name not in live:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def _delete_retired(self) -> None:
+        for name in self._retired:
+            shutil.rmtree(self.index.segments_dir / name, ignore_errors=True)
+        self._retired = []
+
+    # ----- commits -----
+    def apply(
+        self,
+        additions: Sequence[Addition],
+        removals: Iterable[str] = (),
+        touched: Sequence[SourceFile] = (),
+        embedding_model: str | None = None,
+        dim: int | None = None,
+    ) -> str:
+        """Commit: files in ``additions`` replace what they had, ``removals`` are deleted, ``touched``
+        records are updated in place. Returns the new generation's name."""
+        con = self.con
+        meta = self.meta()
+        gen = int(meta.get("generation", 0)) + 1
+        next_vid = int(meta.get("next_vid", 1))
+        docs = [d for _, batch, _ in additions for d in batch]
+        segment, rows = None, 0
+        if docs:
+            analyzer = Analyzer.from_parameters(meta.get("analyzer"))
+            tokenizer = analyzer.tokenizer()
+            counts = [analyzer.counts(tokenizer, d.content or "", d.meta) for d in docs]
+            vectors = np.concatenate(
+                [np.asarray(v, dtype=np.float32).reshape(len(b), -1) for _, b, v in additions if len(b)]
+            )
+            data = build_segment(np.arange(next_vid, next_vid + len(docs)), vectors, counts)
+            segment = f"seg-{gen:08d}-{uuid.uuid4().hex[:6]}"
+            self.bytes_written += write_segment(self.index.segments_dir, segment, data)
+            rows, tokens = data.rows, data.token_total
+        self._delete_retired()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            dead: list[int] = []
+            for key in dict.fromkeys([*removals, *(s.key for s, _, _ in additions)]):
+                dead += [r[0] for r in con.execute("SELECT vid FROM passages WHERE file_key = ?", (key,))]
+                con.execute("DELETE FROM passages WHERE file_key = ?", (key,))
+                con.execute("DELETE FROM files WHERE key = ?", (key,))
+            con.executemany(
+                "INSERT OR REPLACE INTO tombstones (vid, gen) VALUES (?, ?)", [(v, gen) for v in dead]
+            )
+            vid = next_vid
+            passage_rows = []
+            for source, batch, _ in additions:
+                con.execute(
+                    "INSERT INTO files (key, record) VALUES (?, ?)", (source.key, catalog.file_record(source))
+                )
+                for doc in batch:
+                    passage_rows.append(catalog.passage_row(vid, source.key, doc))
+                    vid += 1
+            con.executemany(
+                "INSERT INTO passages (vid, id, file_key, content, meta) VALUES (?, ?, ?, ?, ?)", passage_rows
+            )
+            for source in touched:
+                con.execute(
+                    "UPDATE files SET record = ? WHERE key = ?", (catalog.file_record(source), source.key)
+                )
+            if segment:
+                con.execute(
+                    "INSERT INTO segments (name, tier, rows, tokens, gen) VALUES (?, 0, ?, ?, ?)",
+                    (segment, rows, tokens, gen),
+                )
+            update: dict[str, Any] = {"generation": gen, "next_vid": vid, "updated": utc_now()}
+            if embedding_model is not None and meta.get("embedding_model") is None:
+                update.update(embedding_model=embedding_model, dim=int(dim or 0))
+            catalog.write_meta(con, update)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self.commits += 1
+        self.maybe_merge()
+        return f"gen-{gen:06d}"
+
+    def commit(self, snapshot: Any) -> str:
+        """Make the index hold exactly ``snapshot``'s files (an in-memory :class:`Snapshot`): files whose
+        record changed are replaced, files it lacks are removed. One commit."""
+        model = snapshot.meta.get("embedding_model")
+        self.index.check_model(self.meta(), model) if model else None
+        existing = self.files()
+        rows = {doc.id: i for i, doc in enumerate(snapshot.passages)}
+        additions = []
+        for key, source in snapshot.files.items():
+            if key in existing and existing[key] == source:
+                continue
+            idx = [rows[pid] for pid in source.passage_ids if pid in rows]
+            vectors = snapshot.embeddings[idx] if idx else np.zeros((0, snapshot.dim), dtype=np.float32)
+            additions.append((source, [snapshot.passages[i] for i in idx], vectors))
+        removals = [key for key in existing if key not in snapshot.files]
+        name = self.apply(additions, removals, (), model, snapshot.dim)
+        snapshot.name = name
+        return name
+
+    # ----- merging -----
+    def _segments(self) -> list[tuple[str, int, int]]:
+        return [
+            tuple(r) for r in self.con.execute("SELECT name, tier, rows FROM segments ORDER BY gen, name")
+        ]
+
+    def maybe_merge(self) -> None:
+        """Merge ``MERGE_FACTOR`` segments of a tier into one of the next tier while any tier is full."""
+        while True:
+            by_tier: dict[int, list[tuple[str, int, int]]] = {}
+            for seg in self._segments():
+                by_tier.setdefault(seg[1], []).append(seg)
+            for tier in sorted(by_tier):
+                group = by_tier[tier][:MERGE_FACTOR]
+                if len(group) == MERGE_FACTOR and sum(s[2] for s in group) <= AUTO_MERGE_MAX_ROWS:
+                    self.merge([s[0] for s in group], tier + 1)
+                    break
+            else:
+                return
+
+    def merge(self, names: Sequence[str], tier: int) -> str | None:
+        """Replace segments ``names`` by one holding their live rows (their tombstones are dropped)."""
+        con = self.con
+        tomb = np.fromiter((r[0] for r in con.execute("SELECT vid FROM tombstones")), dtype=np.int64)
+        parts, dead_vids = [], []
+        for name in names:
+            try:
+                data = open_segment(self.index.segments_dir / name)
+            except (OSError, ValueError) as err:
+                raise self.index._corrupt(err) from err
+            dead = np.isin(np.asarray(data.vids), tomb)
+            dead_vids.append(np.asarray(data.vids)[dead])
+            parts.append((data, dead))
+        merged = merge_segments(parts)
+        gen = int(self.meta().get("generation", 0)) + 1
+        new_name = None
+        if merged.rows:
+            new_name = f"seg-{gen:08d}-{uuid.uuid4().hex[:6]}"
+            self.bytes_written += write_segment(self.index.segments_dir, new_name, merged)
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.executemany("DELETE FROM segments WHERE name = ?", [(n,) for n in names])
+            if new_name:
+                con.execute(
+                    "INSERT INTO segments (name, tier, rows, tokens, gen) VALUES (?, ?, ?, ?, ?)",
+                    (new_name, tier, merged.rows, merged.token_total, gen),
+                )
+            con.executemany("DELETE FROM tombstones WHERE vid = ?", [(int(v),) for a in dead_vids for v in a])
+            catalog.write_meta(con, {"generation": gen, "updated": utc_now()})
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._retired.extend(names)
+        return new_name
+
+    def compact(self) -> dict[str, int]:
+        """Merge segments (packed up to ``COMPACT_MAX_ROWS`` rows each) and drop every tombstone."""
+        before = self._segments()
+        tombstones = self.con.execute("SELECT COUNT(*) FROM tombstones").fetchone()[0]
+        group: list[tuple[str, int, int]] = []
+        groups = []
+        for seg in before:
+            if group and sum(s[2] for s in group) + seg[2] > COMPACT_MAX_ROWS:
+                groups.append(group)
+                group = []
+            group.append(seg)
+        if group:
+            groups.append(group)
+        for group in groups:
+            names = [s[0] for s in group]
+            has_dead = self.con.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone() is not None
+            if len(names) > 1 or has_dead:
+                self.merge(names, max(s[1] for s in group) + 1)
+        self._delete_retired()
+        after = self._segments()
+        return {
+            "segments_before": len(before),
+            "segments_after": len(after),
+            "tombstones_dropped": tombstones,
+        }
+
+    # ----- migration from format 1 -----
+    def _migrate_legacy(self) -> None:
+        """Convert a format-1 index (``CURRENT`` → ``snap-*/``) into this catalog in one commit, then remove
+        the old snapshot folders (only after the commit: a kill before it redoes the migration)."""
+        directory = self.index.directory
+        if catalog.generation(self.con) == 0:
+            name = (directory / LEGACY_CURRENT).read_text(encoding="utf-8").strip()
+            folder = directory / name
+            try:
+                meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+                passages = json.loads((folder / "passages.json").read_text(encoding="utf-8"))
+                files = json.loads((folder / "files.json").read_text(encoding="utf-8"))
+                embeddings = np.load(folder / "embeddings.npy", allow_pickle=False)
+            except (OSError, ValueError) as err:
+                raise IndexCorruptError(
+                    f"The index at {directory} is in the old snapshot format and cannot be migrated "
+                    f"({name}: {err}). Move it aside and ingest your documents again."
+                ) from err
+            rows = {p["id"]: i for i, p in enumerate(passages)}
+            additions = []
+            for record in files.values():
+                source = SourceFile.from_dict(record)
+                idx = [rows[pid] for pid in source.passage_ids if pid in rows]
+                docs = [
+                    Document(id=passages[i]["id"], content=passages[i]["content"], meta=passages[i]["meta"])
+                    for i in idx
+                ]
+                additions.append((source, docs, embeddings[idx].reshape(len(idx), embeddings.shape[1])))
+            self.apply(
+                additions, (), (), meta.get("embedding_model"), int(meta.get("dim", embeddings.shape[1]))
+            )
+            log.warning(
+                "Migrated the index at %s from the snapshot format to the catalog + segments format "
+                "(%d documents, %d passages).",
+                directory,
+                len(additions),
+                len(passages),
+            )
+        for path in directory.glob("snap-*"):
+            shutil.rmtree(path, ignore_errors=True)
+        for path in directory.glob(f".{LEGACY_CURRENT}.*.tmp"):
+            path.unlink(missing_ok=True)
+        (directory / LEGACY_CURRENT).unlink(missing_ok=True)
+        fsync_dir(directory)
+
+
+class SnapshotTransaction:
+    """Changes staged under the writer lock; each :meth:`commit` makes them live atomically (a checkpoint).
+
+    This is the store side of ingest's ``IndexTransaction`` protocol (``ingest/ingestor.py``): the Ingestor
+    reads the manifest (:attr:`files`), the indexing pipeline's writer puts embedded files
+    (:meth:`put_files`), and every commit is a checkpoint that writes only the staged files, so a killed
+    ingest loses only the work since the last one.
+
+    Copying returns the same object: it names one open transaction (Haystack deep-copies pipeline inputs,
+    and writing into a copy would silently lose the batch).
+    """
+
+    def __init__(self, writer: IndexWriter, embedding_model: str | None, dim: int | None) -> None:
+        self._writer = writer
+        meta = writer.meta()
+        self._model = meta.get("embedding_model") or embedding_model
+        self._dim = int(meta.get("dim") or dim or 0) or None
+        self._files = writer.files()
+        self._adds: dict[str, Addition] = {}
+        self._removes: set[str] = set()
+        self._touched: dict[str, SourceFile] = {}
+
+    def __copy__(self) -> SnapshotTransaction:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SnapshotTransaction:
+        return self
+
+    @property
+    def index(self) -> DocumentIndex:
+        return self._writer.index
+
+    @property
+    def files(self) -> Mapping[str, SourceFile]:
+        """The staged manifest, read-only: file key → what the index holds for it."""
+        return MappingProxyType(self._files)
+
+    @property
+    def dim(self) -> int | None:
+        return self._dim
+
+    @property
+    def commits(self) -> int:
+        """Commits made in this transaction (checkpoints included)."""
+        return self._writer.commits
+
+    def put_files(self, additions: Sequence[Addition]) -> None:
+        """Stage each file's passages and their embedding rows, replacing what the file had before."""
+        if self._model is None or self._dim is None:
+            raise ValueError("open the transaction with an embedding model to add passages")
+        for source, docs, vectors in additions:
+            vectors = np.asarray(vectors, dtype=np.float32)
+            if len(docs) != len(vectors):
+                raise ValueError(f"{source.key}: {len(docs)} passages but {len(vectors)} embeddings")
+            if len(docs) and vectors.shape[1] != self._dim:
+                raise ValueError(f"{source.key}: embedding dimension {vectors.shape[1]} != index {self._dim}")
+            self._adds.pop(source.key, None)  # re-put: the latest version goes last, as it is newest
+            self._adds[source.key] = (source, list(docs), vectors.reshape(len(docs), self._dim))
+            self._removes.discard(source.key)
+            self._touched.pop(source.key, None)
+            self._files.pop(source.key, None)
+            self._files[source.key] = source
+
+    def update_sources(self, sources: Sequence[SourceFile]) -> None:
+        """Stage new manifest entries for files already indexed (same passages, e.g. a new mtime)."""
+        for source in sources:
+            if source.key not in self._files:
+                raise KeyError(source.key)
+            self._files[source.key] = source
+            if source.key in self._adds:
+                _, docs, vectors = self._adds[source.key]
+                self._adds[source.key] = (source, docs, vectors)
+            else:
+                self._touched[source.key] = source
+
+    def remove_files(self, keys: Iterable[str]) -> list[SourceFile]:
+        """Stage the removal of these files' passages; return the entries removed (unknown keys skipped)."""
+        removed = [self._files[key] for key in dict.fromkeys(keys) if key in self._files]
+        for source in removed:
+            del self._files[source.key]
+            self._adds.pop(source.key, None)
+            self._touched.pop(source.key, None)
+            self._removes.add(source.key)
+        return removed
+
+    def commit(self) -> str:
+        """Make the staged changes live (atomically); return the new generation's name."""
+        if self._model is None and not self._removes and not self._touched and not self._files:
+            raise ValueError("nothing to commit: the index is empty and no passages were added")
+        name = self._writer.apply(
+            list(self._adds.values()),
+            sorted(self._removes),
+            list(self._touched.values()),
+            self._model,
+            self._dim,
+        )
+        self._adds, self._removes, self._touched = {}, set(), {}
+        return name

@@ -1,0 +1,289 @@
+"""Searching segments: exact or IVF dense search and BM25 over mmapped postings, with live catch-up.
+
+A :class:`SegmentSearcher` holds an immutable :class:`SearchState` (the open segments, their tombstone
+masks and the corpus statistics) and swaps in a new one when the catalog's generation moves on. Catching
+up costs what the commit changed: new segments are mapped (a few ``np.load(mmap_mode="r")`` calls, no data
+read), new tombstones are applied, merged-away segments are dropped. Nothing is rebuilt from Python lists.
+
+BM25 is today's (``bm25.py``: Lucene idf, k1/b length normalisation, title tokens counted in, stem
+bigrams) computed over all segments' postings at query time: df is the sum of the segments' dfs and the
+average length the corpus's, so a multi-segment index scores exactly like one ``BM25Index`` over the same
+passages. As in Lucene, tombstoned passages still count in df and length statistics until compaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.document_stores import catalog
+from pipelines.document_stores.segments import Analyzer, SegmentData, hash_terms, open_segment
+
+DEFAULT_PROBE_FRACTION = 0.15  # share of IVF lists scanned per segment (recall@10 vs exact: see benchmark)
+MIN_PROBES = 8
+
+
+@dataclass
+class OpenSegment:
+    name: str
+    data: SegmentData
+    dead: np.ndarray  # bool per row: tombstoned
+    sorted_vids: np.ndarray
+    sorted_rows: np.ndarray
+
+    @classmethod
+    def of(cls, name: str, data: SegmentData) -> OpenSegment:
+        vids = np.asarray(data.vids)
+        if len(vids) < 2 or bool(np.all(vids[1:] > vids[:-1])):
+            order = np.arange(len(vids))
+        else:
+            order = np.argsort(vids, kind="stable")
+        return cls(name, data, np.zeros(len(vids), dtype=bool), vids[order], order)
+
+    def rows_of(self, vids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(which of ``vids`` are here, their rows)."""
+        pos = np.searchsorted(self.sorted_vids, vids)
+        pos_c = np.minimum(pos, max(len(self.sorted_vids) - 1, 0))
+        found = (
+            (pos < len(self.sorted_vids)) & (self.sorted_vids[pos_c] == vids)
+            if len(self.sorted_vids)
+            else np.zeros(len(vids), dtype=bool)
+        )
+        return found, self.sorted_rows[pos_c[found]]
+
+    def with_dead(self, vids: np.ndarray) -> OpenSegment:
+        found, rows = self.rows_of(vids)
+        if not found.any():
+            return self
+        dead = self.dead.copy()
+        dead[rows] = True
+        return OpenSegment(self.name, self.data, dead, self.sorted_vids, self.sorted_rows)
+
+
+@dataclass
+class SearchState:
+    generation: int = 0
+    segments: tuple[OpenSegment, ...] = ()
+    rows: int = 0  # including tombstoned rows (BM25 statistics)
+    tokens: float = 0.0
+    live: int = 0
+    dim: int = 0
+    tombstone_gen: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, generation: int, segments: Sequence[OpenSegment], dim: int) -> SearchState:
+        rows = sum(s.data.rows for s in segments)
+        tokens = sum(s.data.token_total for s in segments)
+        live = rows - sum(int(s.dead.sum()) for s in segments)
+        return cls(generation, tuple(segments), rows, tokens, live, dim)
+
+
+def _top(scores: np.ndarray, vids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    if k <= 0 or not len(scores):
+        return scores[:0], vids[:0]
+    if len(scores) > k:
+        idx = np.argpartition(-scores, k - 1)[:k]
+        return scores[idx], vids[idx]
+    return scores, vids
+
+
+def best(pairs: list[tuple[np.ndarray, np.ndarray]], k: int) -> list[tuple[int, float]]:
+    """The ``k`` best (vid, score) over per-segment candidates; ties by vid (insertion order)."""
+    if not pairs:
+        return []
+    scores = np.concatenate([p[0] for p in pairs])
+    vids = np.concatenate([p[1] for p in pairs])
+    order = np.lexsort((vids, -scores))[:k]
+    return [(int(vids[i]), float(scores[i])) for i in order]
+
+
+class SegmentSearcher:
+    """BM25, dense and vector look-ups over a set of segments, swapped atomically on catch-up.
+
+    :param directory: an index directory to follow (its catalog and ``segments/``), or None with
+        ``segments`` for a fixed, in-memory set (an evaluation snapshot).
+    """
+
+    def __init__(
+        self,
+        directory: Path | None,
+        *,
+        segments: Sequence[SegmentData] = (),
+        analyzer: Analyzer | None = None,
+        k1: float = 1.2,
+        b: float = 0.75,
+        probe_fraction: float = DEFAULT_PROBE_FRACTION,
+        dim: int = 0,
+    ) -> None:
+        self.directory = directory
+        self.k1, self.b = float(k1), float(b)
+        self.probe_fraction = probe_fraction
+        self.analyzer = analyzer or Analyzer()
+        self._tokenizer = self.analyzer.tokenizer()
+        self._lock = threading.Lock()
+        self._con = None
+        self.state = SearchState.of(0, [OpenSegment.of(f"mem-{i}", s) for i, s in enumerate(segments)], dim)
+
+    # ----- following the catalog -----
+    @property
+    def catalog_path(self) -> Path | None:
+        return self.directory / catalog.CATALOG if self.directory is not None else None
+
+    def _connection(self):
+        if self._con is None:
+            self._con = catalog.connect(self.catalog_path)
+        return self._con
+
+    def read(self, fn: Callable) -> object:
+        """Run ``fn(connection)`` in one read transaction on the catalog (serialised per searcher)."""
+        with self._lock:
+            con = self._connection()
+            con.execute("BEGIN")
+            try:
+                return fn(con)
+            finally:
+                con.execute("COMMIT")
+
+    def sync(self) -> SearchState:
+        """The state of the catalog's live generation; catches up first if another process committed."""
+        if self.directory is None or not self.catalog_path.exists():
+            return self.state
+        for attempt in range(3):
+            try:
+                return self._sync_once()
+            except OSError:  # a segment listed a moment ago was merged away and deleted: read again
+                if attempt == 2:
+                    raise
+        return self.state
+
+    def _sync_once(self) -> SearchState:
+        state = self.state
+
+        def read(con):
+            gen = catalog.generation(con)
+            if gen == state.generation:
+                return gen, None, None, None
+            segs = [tuple(r) for r in con.execute("SELECT name, gen FROM segments ORDER BY gen, name")]
+            tomb = np.fromiter(
+                (
+                    r[0]
+                    for r in con.execute("SELECT vid FROM tombstones WHERE gen > ?", (state.tombstone_gen,))
+                ),
+                dtype=np.int64,
+            )
+            meta = catalog.read_meta(con)
+            return gen, segs, tomb, meta
+
+        gen, segs, tomb, meta = self.read(read)
+        if segs is None:
+            return state
+        known = {s.name: s for s in state.segments}
+        opened = []
+        for name, _ in segs:
+            # A new segment never has older tombstones: its rows are new, or a merge left its dead ones out.
+            seg = known.get(name)
+            if seg is None:
+                seg = OpenSegment.of(name, open_segment(self.directory / catalog.SEGMENTS / name))
+            opened.append(seg)
+        tomb = np.sort(tomb)
+        if len(tomb):
+            opened = [s.with_dead(tomb) for s in opened]
+        new = SearchState.of(gen, opened, int(meta.get("dim") or 0))
+        new.tombstone_gen = gen
+        with self._lock:
+            if self.state.generation < gen:
+                self.state = new
+            return self.state
+
+    def documents(self, vids: Iterable[int]):
+        vids = list(vids)
+        if not vids:
+            return {}
+        return self.read(lambda con: catalog.documents_by_vid(con, vids))
+
+    # ----- dense -----
+    def dense(self, state: SearchState, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The ``k`` nearest live rows by inner product (cosine for unit vectors): (vid, score)."""
+        pairs = []
+        for seg in state.segments:
+            data = seg.data
+            if data.centroids is None:
+                sims = np.asarray(data.vectors) @ query
+                if seg.dead.any():
+                    sims[seg.dead] = -np.inf
+                pairs.append(_top(sims, np.asarray(data.vids), k))
+                continue
+            nlist = len(data.centroids)
+            nprobe = min(nlist, max(MIN_PROBES, int(np.ceil(nlist * self.probe_fraction))))
+            probes = np.argpartition(-(data.centroids @ query), nprobe - 1)[:nprobe]
+            ptr, vectors, vids = data.list_ptr, data.vectors, data.vids
+            spans = [(int(ptr[lst]), int(ptr[lst + 1])) for lst in probes]
+            sims = np.concatenate([vectors[lo:hi] @ query for lo, hi in spans if hi > lo])
+            rows = np.concatenate([np.arange(lo, hi) for lo, hi in spans if hi > lo])
+            if seg.dead.any():
+                sims[seg.dead[rows]] = -np.inf
+            top_sims, top_rows = _top(sims, rows, k)
+            pairs.append((top_sims, np.asarray(vids)[top_rows]))
+        hits = best(pairs, k)
+        return [(v, s) for v, s in hits if s > -np.inf]
+
+    def vectors_of(self, state: SearchState, vids: Sequence[int]) -> dict[int, np.ndarray]:
+        wanted = np.asarray(sorted(set(int(v) for v in vids)), dtype=np.int64)
+        out: dict[int, np.ndarray] = {}
+        for seg in state.segments:
+            found, rows = seg.rows_of(wanted)
+            for vid, row in zip(wanted[found], rows, strict=True):
+                out[int(vid)] = np.asarray(seg.data.vectors[row])
+        return out
+
+    # ----- BM25 -----
+    def bm25(
+        self, state: SearchState, query: str, k: int, also: Iterable[int] = ()
+    ) -> tuple[list[tuple[int, float]], dict[int, float]]:
+        """The ``k`` best (vid, BM25 score) with score > 0, and the scores of the ``also`` vids."""
+        terms = sorted(set(self._tokenizer(query)))
+        also = np.asarray(sorted(set(int(v) for v in also)), dtype=np.int64)
+        if not terms or not state.rows:
+            return [], {}
+        hashes = hash_terms(terms)
+        located = []
+        df = np.zeros(len(hashes), dtype=np.float64)
+        for seg in state.segments:
+            t = seg.data.terms
+            pos = np.searchsorted(t, hashes)
+            pos_c = np.minimum(pos, len(t) - 1) if len(t) else pos
+            hit = (pos < len(t)) & (t[pos_c] == hashes) if len(t) else np.zeros(len(hashes), dtype=bool)
+            ptr = seg.data.term_ptr
+            spans = [(j, int(ptr[p]), int(ptr[p + 1])) for j, p in enumerate(pos_c) if hit[j]]
+            for j, lo, hi in spans:
+                df[j] += hi - lo
+            located.append(spans)
+        n = float(state.rows)
+        avgdl = (state.tokens / n) or 1.0
+        idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        k1, b = self.k1, self.b
+        pairs, extra = [], {}
+        for seg, spans in zip(state.segments, located, strict=True):
+            if not spans:
+                continue
+            data = seg.data
+            scores = np.zeros(data.rows, dtype=np.float32)
+            lengths = data.lengths
+            for j, lo, hi in spans:
+                rows = np.asarray(data.post_rows[lo:hi])
+                tf = np.asarray(data.post_tf[lo:hi], dtype=np.float32)
+                norm = k1 * (1.0 - b + b * np.asarray(lengths[rows]) / avgdl)
+                scores[rows] += (idf[j] * tf * (k1 + 1.0) / (tf + norm)).astype(np.float32)
+            if seg.dead.any():
+                scores[seg.dead] = 0.0
+            if len(also):
+                found, rows = seg.rows_of(also)
+                extra.update(zip(also[found].tolist(), scores[rows].astype(float).tolist(), strict=True))
+            nz = np.flatnonzero(scores > 0)
+            pairs.append(_top(scores[nz], np.asarray(data.vids)[nz], k))
+        return best(pairs, k), extra

@@ -1,0 +1,256 @@
+"""Immutable index segments: a batch of passages' vectors and BM25 postings, in plain ``.npy`` files.
+
+A segment is written once (by one commit, or by a merge of older segments), fsynced, renamed into place,
+and only then named by the catalog (``index.sqlite``): a writer killed before the catalog commit leaves an
+unreferenced folder that the next writer sweeps. Readers open every array with ``mmap``, so opening a
+segment costs a few system calls whatever its size, and memory is the page cache, shared by processes.
+
+Files of ``segments/<name>/``::
+
+    vids.npy          int64 (n,)   passage row ids (the catalog's ``passages.vid``), in row order
+    vectors.npy       float32 (n, dim), L2-normalised; rows grouped by IVF list when ``centroids.npy`` exists
+    centroids.npy     float32 (nlist, dim)  IVF coarse centroids (only in segments of >= IVF_MIN_ROWS rows)
+    list_ptr.npy      int64 (nlist+1,)       row range of each IVF list
+    terms.npy         uint64 (t,)  sorted 64-bit hashes of the analysed terms (stems and stem bigrams)
+    term_ptr.npy      int64 (t+1,) posting range of each term
+    post_rows.npy     int32 (p,)   row of each posting
+    post_tf.npy       uint16 (p,)  term frequency of each posting
+    lengths.npy       float32 (n,) analysed length of each row (BM25 length normalisation)
+
+Why hashed terms: a vocabulary of millions of bigrams as Python strings would cost gigabytes and seconds to
+load; sorted hashes are searched with ``np.searchsorted`` straight from the mapped file (64 bits: a
+collision among 10^8 terms has probability ~3e-4, and would only merge two terms' postings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from docqa.atomic import fsync_dir
+from pipelines.document_stores.bm25 import ENGLISH_STOPWORDS, Tokenizer
+
+IVF_MIN_ROWS = 20_000  # below this a segment is scanned exactly (a 20k x 384 product is ~1 ms)
+_ARRAYS = ("vids", "vectors", "terms", "term_ptr", "post_rows", "post_tf", "lengths")
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """How passages become BM25 terms (fixed per index: the postings are built with it)."""
+
+    language: str | None = "english"
+    remove_stopwords: bool = True
+    title_field: str | None = "title"
+    title_weight: int = 1
+    bigrams: bool = True
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_parameters(cls, parameters: dict | None) -> Analyzer:
+        fields = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in (parameters or {}).items() if k in fields})
+
+    def tokenizer(self) -> Tokenizer:
+        return Tokenizer(self.language, ENGLISH_STOPWORDS if self.remove_stopwords else None, self.bigrams)
+
+    def counts(self, tokenizer: Tokenizer, content: str, meta: dict | None) -> list[str]:
+        """The terms of one passage, repeated as often as they count: its content plus ``title_weight``
+        times its title (as ``BM25Index``)."""
+        tokens = tokenizer(content or "")
+        if self.title_field and self.title_weight > 0:
+            title = (meta or {}).get(self.title_field)
+            if title:
+                tokens = tokens + tokenizer(str(title)) * self.title_weight
+        return tokens
+
+
+def term_hash(term: str) -> int:
+    """A stable 64-bit hash of an analysed term (Python's ``hash`` is salted per process)."""
+    return int(hash_terms([term])[0])
+
+
+def hash_terms(terms: Sequence[str]) -> np.ndarray:
+    blake = hashlib.blake2b
+    raw = b"".join(blake(t.encode("utf-8"), digest_size=8).digest() for t in terms)
+    return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
+
+
+@dataclass
+class SegmentData:
+    """A segment's arrays (in memory while being built, mmapped once opened)."""
+
+    vids: np.ndarray
+    vectors: np.ndarray
+    terms: np.ndarray
+    term_ptr: np.ndarray
+    post_rows: np.ndarray
+    post_tf: np.ndarray
+    lengths: np.ndarray
+    centroids: np.ndarray | None = None
+    list_ptr: np.ndarray | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.vids)
+
+    @property
+    def token_total(self) -> float:
+        return float(np.asarray(self.lengths, dtype=np.float64).sum())
+
+
+def _postings(rows: np.ndarray, hashes: np.ndarray, tfs: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(terms, term_ptr, post_rows, post_tf) from unsorted (row, term hash, tf) triples."""
+    order = np.lexsort((rows, hashes))
+    hashes, rows, tfs = hashes[order], rows[order], tfs[order]
+    if len(hashes):
+        starts = np.flatnonzero(np.concatenate(([True], hashes[1:] != hashes[:-1])))
+    else:
+        starts = np.zeros(0, dtype=np.int64)
+    terms = hashes[starts]
+    term_ptr = np.append(starts, len(hashes)).astype(np.int64)
+    return terms, term_ptr, rows.astype(np.int32), np.minimum(tfs, 65535).astype(np.uint16)
+
+
+def build_segment(
+    vids: np.ndarray, vectors: np.ndarray, counts: Sequence[Sequence[str]], *, ivf: bool = True
+) -> SegmentData:
+    """A segment from passages' vectors and analysed terms (row i: ``vids[i]``, terms ``counts[i]``)."""
+    vocab: dict[str, int] = {}
+    setdefault = vocab.setdefault
+    lens = np.fromiter((len(c) for c in counts), dtype=np.int64, count=len(counts))
+    ids = np.fromiter(
+        (setdefault(t, len(vocab)) for c in counts for t in c), dtype=np.int64, count=int(lens.sum())
+    )
+    rows_all = np.repeat(np.arange(len(counts), dtype=np.int64), lens)
+    keys, tfs = np.unique(rows_all * max(len(vocab), 1) + ids, return_counts=True)
+    rows = keys // max(len(vocab), 1)
+    hashes = hash_terms(list(vocab))[keys % max(len(vocab), 1)]
+    terms, term_ptr, post_rows, post_tf = _postings(rows.astype(np.int32), hashes, tfs.astype(np.int64))
+    lengths = lens.astype(np.float32)
+    data = SegmentData(
+        vids=np.asarray(vids, dtype=np.int64),
+        vectors=np.ascontiguousarray(vectors, dtype=np.float32),
+        terms=terms,
+        term_ptr=term_ptr,
+        post_rows=post_rows,
+        post_tf=post_tf,
+        lengths=lengths,
+    )
+    return with_ivf(data) if ivf and data.rows >= IVF_MIN_ROWS else data
+
+
+def merge_segments(parts: Sequence[tuple[SegmentData, np.ndarray | None]]) -> SegmentData:
+    """One segment with the live rows of ``parts`` ((segment, dead-row mask or None) each), in vid order."""
+    vids, vectors, lengths, p_rows, p_hash, p_tf = [], [], [], [], [], []
+    offset = 0
+    for seg, dead in parts:
+        keep = np.ones(seg.rows, dtype=bool) if dead is None else ~dead
+        new_row = np.cumsum(keep) - 1 + offset
+        vids.append(np.asarray(seg.vids)[keep])
+        vectors.append(np.asarray(seg.vectors)[keep])
+        lengths.append(np.asarray(seg.lengths)[keep])
+        rows = np.asarray(seg.post_rows)
+        per_term = np.diff(np.asarray(seg.term_ptr))
+        hashes = np.repeat(np.asarray(seg.terms), per_term)
+        live = keep[rows]
+        p_rows.append(new_row[rows[live]].astype(np.int32))
+        p_hash.append(hashes[live])
+        p_tf.append(np.asarray(seg.post_tf)[live])
+        offset += int(keep.sum())
+    all_vids = np.concatenate(vids)
+    order = np.argsort(all_vids, kind="stable")
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    terms, term_ptr, post_rows, post_tf = _postings(
+        inverse[np.concatenate(p_rows)].astype(np.int32), np.concatenate(p_hash), np.concatenate(p_tf)
+    )
+    data = SegmentData(
+        vids=all_vids[order],
+        vectors=np.concatenate(vectors)[order],
+        terms=terms,
+        term_ptr=term_ptr,
+        post_rows=post_rows,
+        post_tf=post_tf,
+        lengths=np.concatenate(lengths)[order],
+    )
+    return with_ivf(data) if data.rows >= IVF_MIN_ROWS else data
+
+
+def ivf_lists(rows: int) -> int:
+    return int(np.clip(round(np.sqrt(rows)), 16, 4096))
+
+
+def with_ivf(data: SegmentData) -> SegmentData:
+    """Reorder ``data``'s rows by IVF list (k-means centroids from FAISS), so a list is a row range."""
+    import faiss
+
+    nlist = ivf_lists(data.rows)
+    vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    sample = vectors[rng.choice(data.rows, size=min(data.rows, nlist * 30), replace=False)]
+    kmeans = faiss.Kmeans(
+        vectors.shape[1], nlist, niter=10, spherical=True, seed=1, max_points_per_centroid=30
+    )
+    kmeans.train(sample)
+    _, assign = kmeans.index.search(vectors, 1)
+    assign = assign.ravel()
+    order = np.argsort(assign, kind="stable")
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    list_ptr = np.searchsorted(assign[order], np.arange(nlist + 1)).astype(np.int64)
+    return SegmentData(
+        vids=data.vids[order],
+        vectors=vectors[order],
+        terms=data.terms,
+        term_ptr=data.term_ptr,
+        post_rows=inverse[data.post_rows].astype(np.int32),
+        post_tf=data.post_tf,
+        lengths=np.asarray(data.lengths)[order],
+        centroids=np.ascontiguousarray(kmeans.centroids, dtype=np.float32),
+        list_ptr=list_ptr,
+    )
+
+
+def write_segment(directory: Path, name: str, data: SegmentData) -> int:
+    """Write ``data`` as ``directory/name`` (via ``.tmp``, fsynced, renamed). Returns bytes written."""
+    final = directory / name
+    tmp = directory / f"{name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    written = 0
+    arrays = {k: getattr(data, k) for k in _ARRAYS}
+    if data.centroids is not None:
+        arrays["centroids"], arrays["list_ptr"] = data.centroids, data.list_ptr
+    for key, array in arrays.items():
+        path = tmp / f"{key}.npy"
+        with open(path, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(array))
+            handle.flush()
+            os.fsync(handle.fileno())
+            written += handle.tell()
+    fsync_dir(tmp)
+    os.rename(tmp, final)
+    fsync_dir(directory)
+    return written
+
+
+def open_segment(path: Path) -> SegmentData:
+    """Map a segment's arrays (read-only; nothing is read until searched). :raises OSError: when missing."""
+    # np.asarray: plain ndarray views of the maps (np.memmap's subclass overhead costs per slice)
+    arrays = {k: np.asarray(np.load(path / f"{k}.npy", mmap_mode="r", allow_pickle=False)) for k in _ARRAYS}
+    if (path / "centroids.npy").exists():
+        arrays["centroids"] = np.load(path / "centroids.npy", allow_pickle=False)
+        arrays["list_ptr"] = np.load(path / "list_ptr.npy", allow_pickle=False)
+    return SegmentData(**arrays)
+
+
+def segment_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.glob("*.npy"))

@@ -1,0 +1,187 @@
+"""The catalog + segments store: migration, tombstones and compaction, catch-up, merges, BM25 parity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from haystack import Document
+
+from ingest.records import SourceFile, utc_now
+from pipelines.document_stores import index_writer, segments
+from pipelines.document_stores.bm25 import BM25Index
+from pipelines.document_stores.local_store import LocalDocumentStore
+from pipelines.document_stores.snapshots import DocumentIndex
+from tests.conftest import hash_embed
+
+MODEL, DIM = "test-model", 384
+TOPICS = {
+    "steam": "The steam engine uses a condenser and a piston to turn heat into work.",
+    "normans": "The Normans founded the duchy of Normandy in the tenth century under Rollo.",
+    "harvard": "Harvard is the oldest university in the United States, founded in 1636.",
+    "rhine": "The Rhine flows from the Alps through Germany to the North Sea near Rotterdam.",
+    "oxygen": "Oxygen is a chemical element with symbol O that forms oxides with most elements.",
+}
+
+
+def file_of(name: str, n: int = 3) -> tuple[SourceFile, list[Document], np.ndarray]:
+    key = f"/docs/{name}.txt"
+    docs = [
+        Document(id=f"{name}-{i}", content=f"{TOPICS[name]} Part {i} of {name}.",
+                 meta={"title": name.title(), "source_key": key, "file_name": f"{name}.txt"})
+        for i in range(n)
+    ]
+    source = SourceFile(key=key, file_name=f"{name}.txt", title=name.title(), kind="text", sha256=name,
+                        size=1, mtime_ns=1, page_lengths=[1], passage_ids=[d.id for d in docs],
+                        ingested_at=utc_now())
+    return source, docs, hash_embed(docs)
+
+
+def commit(index: DocumentIndex, *names: str, remove: tuple[str, ...] = ()) -> None:
+    with index.transaction(MODEL, DIM) as tx:
+        if names:
+            tx.put_files([file_of(n) for n in names])
+        tx.remove_files([f"/docs/{n}.txt" for n in remove])
+        tx.commit()
+
+
+def test_each_commit_adds_one_segment_and_search_sees_all_of_them(index_dir: Path) -> None:
+    index = DocumentIndex(index_dir)
+    for name in TOPICS:
+        commit(index, name)
+    assert len(index.live_segments()) == len(TOPICS)
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    assert store.count_documents() == 15
+    assert store.bm25_retrieval("duchy of Normandy", top_k=1)[0].id.startswith("normans")
+    query = hash_embed([file_of("rhine")[1][2]])[0]
+    assert store.embedding_retrieval(query.tolist(), top_k=1)[0].id == "rhine-2"
+
+
+def test_bm25_over_many_segments_scores_exactly_like_one_index_over_all_passages(index_dir: Path) -> None:
+    index = DocumentIndex(index_dir)
+    for name in TOPICS:
+        commit(index, name)
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    reference = BM25Index([d for n in TOPICS for d in file_of(n)[1]])
+    for question in ("oldest university founded", "steam engine condenser work", "Rhine Alps sea"):
+        got = [(d.id, d.score) for d in store.bm25_retrieval(question, top_k=6)]
+        want = [(d.id, d.score) for d in reference.retrieve(question, top_k=6)]
+        assert [i for i, _ in got] == [i for i, _ in want]
+        assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-5)
+
+
+def test_deleted_and_replaced_passages_disappear_at_once_and_compaction_drops_them(index_dir: Path) -> None:
+    index = DocumentIndex(index_dir)
+    commit(index, "steam", "normans")
+    commit(index, "harvard")
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    assert store.bm25_retrieval("Normandy", top_k=3)
+    removed = index.delete_files(["/docs/normans.txt"])
+    assert [s.file_name for s in removed] == ["normans.txt"]
+    assert store.bm25_retrieval("Normandy duchy Rollo", top_k=3) == [], "a live searcher drops them at once"
+    assert store.count_documents() == 6
+    commit(index, "steam")  # re-ingesting a file replaces its passages (old ones become tombstones)
+    assert sorted(d.id for d in store.bm25_retrieval("steam condenser", top_k=10)) == [
+        "steam-0", "steam-1", "steam-2"]
+    before = [d.id for d in store.bm25_retrieval("founded university", top_k=5)]
+    result = index.compact()
+    assert result["tombstones_dropped"] == 6 and result["segments_after"] == 1
+    assert [d.id for d in store.bm25_retrieval("founded university", top_k=5)] == before
+    assert store.count_documents() == 6
+    assert [p.name for p in (index_dir / "segments").iterdir()] == [index.live_segments()[0][0]]
+    snapshot = index.load(MODEL, DIM)
+    assert sorted(snapshot.files) == ["/docs/harvard.txt", "/docs/steam.txt"]
+    assert np.allclose(snapshot.embeddings, hash_embed(snapshot.passages))
+
+
+def test_a_live_searcher_catches_up_with_new_segments_only(index_dir: Path) -> None:
+    index = DocumentIndex(index_dir)
+    commit(index, "steam")
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    store.warm_up()
+    first = store._searcher.state.segments[0]
+    commit(DocumentIndex(index_dir), "oxygen")  # another writer (a separate connection and lock)
+    assert store.bm25_retrieval("chemical element oxides", top_k=1)[0].id.startswith("oxygen")
+    state = store._searcher.state
+    assert len(state.segments) == 2 and state.segments[0] is first, "the old segment was not reopened"
+
+
+def test_merges_keep_results_and_large_segments_use_an_ivf_with_high_recall(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_writer, "MERGE_FACTOR", 3)
+    monkeypatch.setattr(segments, "IVF_MIN_ROWS", 400)
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((20, DIM)).astype(np.float32)
+    index = DocumentIndex(index_dir)
+    with index.transaction(MODEL, DIM) as tx:
+        for batch in range(9):  # 9 commits of 60 passages: merged 3 by 3, then into one of 540 rows
+            files = []
+            for f in range(3):
+                source, docs, _ = file_of("steam", 20)
+                key = f"/docs/b{batch}-f{f}.txt"
+                docs = [Document(id=f"{key}-{i}", content=d.content, meta=d.meta) for i, d in enumerate(docs)]
+                vecs = centres[rng.integers(0, 20, len(docs))] + 0.3 * rng.standard_normal((len(docs), DIM))
+                vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+                files.append((SourceFile(**{**source.__dict__, "key": key,
+                                            "passage_ids": [d.id for d in docs]}), docs, vecs))
+            tx.put_files(files)
+            tx.commit()
+    assert [s[2] for s in index.live_segments()] == [540], "merged 3+3+3, then 180+180+180"
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    assert store.count_documents() == 540
+    snapshot = index.load(MODEL, DIM)
+    hits = 0
+    for row in rng.integers(0, 540, 30):
+        query = snapshot.embeddings[row] + 0.05 * rng.standard_normal(DIM).astype(np.float32)
+        exact = np.argsort(-(snapshot.embeddings @ query))[:10]
+        got = {d.id for d in store.embedding_retrieval(query.tolist(), top_k=10)}
+        hits += len(got & {snapshot.passages[i].id for i in exact})
+    assert hits / 300 >= 0.95
+
+
+def _write_format_1(index_dir: Path) -> list[Document]:
+    """An index as DocQA wrote it before the catalog: CURRENT naming one snap-* folder."""
+    folder = index_dir / "snap-000003-abcdef12"
+    folder.mkdir(parents=True)
+    files, passages, vectors = {}, [], []
+    for name in ("steam", "harvard"):
+        source, docs, vecs = file_of(name)
+        files[source.key] = source.__dict__
+        passages += docs
+        vectors.append(vecs)
+    (folder / "passages.json").write_text(json.dumps(
+        [{"id": d.id, "content": d.content, "meta": d.meta} for d in passages]))
+    (folder / "files.json").write_text(json.dumps(files))
+    np.save(folder / "embeddings.npy", np.concatenate(vectors))
+    (folder / "meta.json").write_text(json.dumps({"format": 1, "embedding_model": MODEL, "dim": DIM,
+                                                  "created": utc_now()}))
+    (index_dir / "CURRENT").write_text(folder.name)
+    return passages
+
+
+def test_an_index_in_the_old_snapshot_format_is_migrated_on_first_open(
+    index_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    passages = _write_format_1(index_dir)
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    assert store.bm25_retrieval("oldest university", top_k=1)[0].id.startswith("harvard")
+    assert "Migrated the index" in caplog.text
+    assert not (index_dir / "CURRENT").exists() and not list(index_dir.glob("snap-*"))
+    snapshot = DocumentIndex(index_dir).load(MODEL, DIM)
+    assert [d.id for d in snapshot.passages] == [d.id for d in passages]
+    assert np.allclose(snapshot.embeddings, hash_embed(passages))
+
+
+def test_a_migration_killed_before_its_commit_is_redone(index_dir: Path) -> None:
+    passages = _write_format_1(index_dir)
+    # What a kill mid-migration leaves: an empty catalog (generation 0) beside the old snapshot.
+    from pipelines.document_stores import catalog
+
+    con = catalog.connect(index_dir / "index.sqlite", create=True)
+    catalog.write_meta(con, {"format": 2, "generation": 0, "next_vid": 1})
+    con.close()
+    snapshot = DocumentIndex(index_dir).load(MODEL, DIM)
+    assert [d.id for d in snapshot.passages] == [d.id for d in passages]
