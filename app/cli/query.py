@@ -109,7 +109,10 @@ def ask(
     if result.reader_notice:
         err_console.print(f"[yellow]Note:[/] {escape(result.reader_notice)}")
     if result.no_answer:
-        console.print("[bold]No answer found in your documents.[/] Closest candidates (unsure):")
+        judged = result.answerability if result.answerability.get("not_in_documents") else None
+        why = (f" (the passages read do not seem to be about it: {judged['probability']:.0%} chance it is "
+               "in them)" if judged else "")
+        console.print(f"[bold]No answer found in your documents.[/]{why} Closest candidates (unsure):")
     for rank, answer in enumerate(result.answers, start=1):
         src = answer.source
         also = f" (+{len(answer.sources) - 1} more sources)" if len(answer.sources) > 1 else ""

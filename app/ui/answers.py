@@ -66,10 +66,13 @@ def show_result(result: AskResult, documents: dict[str, SourceFile]) -> None:
             # The compact offline reader answers: every answer it gives carries this label.
             st.info(f"**Answers from the {md_escape(result.reader_notice)}**", icon=":material/info:")
         if result.no_answer:
+            judged = result.answerability if result.answerability.get("not_in_documents") else None
+            chance = (f"they do not seem to be about it: {judged['probability']:.0%} chance the answer is in "
+                      "them" if judged else f"chance of no answer: {result.no_answer_score:.0%}")
             st.warning(
                 "**Not found in your documents.** DocQA read the "
                 f"{plural(len(result.passages), 'passage')} that best match your question and none of them "
-                f"seems to answer it (chance of no answer: {result.no_answer_score:.0%}). "
+                f"seems to answer it ({chance}). "
                 "The closest candidates are shown below, marked *unsure*, with the passages they come from, "
                 "so you can judge for yourself.",
                 icon=":material/search_off:",
