@@ -38,21 +38,20 @@ def main() -> None:
     parser.add_argument("--max-off-rate", type=float, default=0.03)
     parser.add_argument("--off-limit", type=int, default=800, help="at most this many off-corpus questions")
     parser.add_argument("--no-tau", action="store_true", help="keep the model directory's calibration.json")
-    parser.add_argument("--dump", type=Path, default=None, help="also write every row's features (JSON)")
+    parser.add_argument("--rows", type=Path, default=None,
+                        help="cache of asked rows: read when present (refit without reading), else written")
     args = parser.parse_args()
 
     from docqa.atomic import atomic_write_json
     from pipelines.components.readers.answerability import (
         FEATURES,
         AnswerabilityModel,
-        answerability_features,
         fit_logistic,
     )
     from pipelines.components.readers.reader import DocQAReader
     from pipelines.components.readers.selection import compact_reader_dir
+    from pipelines.evaluation.answerability_eval import decisions, summarise
     from pipelines.evaluation.reader_eval import best_threshold, read_examples, squad_reader_examples
-    from pipelines.evaluation.run_eval import run_retrieval_eval
-    from pipelines.evaluation.squad_metrics import score_question
     from pipelines.squad import read_squad
 
     name = args.reader if args.reader != "compact" else str(compact_reader_dir())
@@ -70,48 +69,50 @@ def main() -> None:
         print(f"τ = {tau:.3f} (gold-passage F1 {f1:.1f} on {args.dev.name}) -> {model_dir}/calibration.json")
         reader.no_answer_threshold = tau
 
-    _, searcher = run_retrieval_eval(dev, args.distractors, show_progress=False)
-    off = [e for path in args.off for e in squad_reader_examples(read_squad(path))][: args.off_limit]
-    rows = []
-    for origin, items in (("in", gold), ("off", off)):
-        for i, example in enumerate(items):
-            docs = searcher.search(example.question, top_k=args.top_k)
-            out = reader.run(query=example.question, documents=docs)
-            answers = out["answers"]
-            forced = answers[0].data if answers else ""
-            f1_answered = score_question(example.answers, forced)[1] if forced else None
-            right = origin == "in" and bool(example.answers) and (f1_answered or 0.0) >= 0.5
-            rows.append({"origin": origin, "answerable": bool(example.answers), "label": int(right),
-                         "reader_no_answer": bool(out["no_answer"]), "forced": forced,
-                         "f1_if_answered": f1_answered,
-                         "f1_silent": score_question(example.answers, "")[1],
-                         **answerability_features(example.question, docs, answers)})
-            if (i + 1) % 200 == 0:
-                print(f"{origin}: {i + 1}/{len(items)}", flush=True)
+    if args.rows and args.rows.exists():
+        rows = json.loads(args.rows.read_text(encoding="utf-8"))
+    else:
+        rows = _ask_all(args, reader, dev, gold)
+        if args.rows:
+            args.rows.write_text(json.dumps(rows), encoding="utf-8")
     weights, bias, means, scales = fit_logistic(rows, [r["label"] for r in rows])
     model = AnswerabilityModel(weights, bias, means, scales, threshold=0.5)
     probabilities = [model.probability(r) for r in rows]
     best = None
     for cut in sorted(set(round(p, 4) for p in probabilities)) + [1.0]:
-        answered = [not r["reader_no_answer"] and p >= cut for r, p in zip(rows, probabilities, strict=True)]
-        off_rate = sum(a for a, r in zip(answered, rows, strict=True) if r["origin"] == "off") / max(
-            1, sum(r["origin"] == "off" for r in rows))
-        f1 = sum((r["f1_if_answered"] or 0.0) if a else r["f1_silent"]
-                 for a, r in zip(answered, rows, strict=True) if r["origin"] == "in")
-        if off_rate <= args.max_off_rate and (best is None or f1 > best[1]):
-            best = (cut, f1, off_rate)
-    cut, f1_sum, off_rate = best
-    n_in = sum(r["origin"] == "in" for r in rows)
+        summary = summarise(rows, decisions(rows, model, cut))
+        if summary["off_corpus_answered_rate"] <= args.max_off_rate and (
+                best is None or summary["in_corpus_f1"] > best[1]["in_corpus_f1"]):
+            best = (cut, summary)
+    cut, summary = best
     model.threshold = float(cut)
     model.fitted_on = {"in_corpus": args.dev.name, "off_corpus": [p.name for p in args.off],
                        "distractors": [p.name for p in args.distractors], "top_k": args.top_k,
-                       "questions": len(rows), "dev_off_corpus_answered_rate": round(off_rate, 4),
-                       "dev_in_corpus_f1": round(100 * f1_sum / n_in, 2), "no_answer_threshold": tau}
+                       "questions": len(rows), "no_answer_threshold": tau,
+                       "dev": {k: round(v, 4) for k, v in summary.items()}}
     path = model.save(model_dir)
     print(json.dumps({"weights": dict(zip(FEATURES, weights, strict=True)), "bias": bias,
                       "threshold": cut, "fitted_on": model.fitted_on, "written": str(path)}, indent=2))
-    if args.dump:
-        args.dump.write_text(json.dumps(rows), encoding="utf-8")
+
+
+def _ask_all(args: argparse.Namespace, reader, dev, gold) -> list[dict]:
+    from pipelines.evaluation.answerability_eval import collect_rows
+    from pipelines.evaluation.reader_eval import squad_reader_examples
+    from pipelines.evaluation.run_eval import run_retrieval_eval
+    from pipelines.squad import read_squad
+
+    _, searcher = run_retrieval_eval(dev, args.distractors, show_progress=False)
+    off = [e for path in args.off for e in squad_reader_examples(read_squad(path))][: args.off_limit]
+
+    def search(question: str) -> list:
+        return searcher.search(question, top_k=args.top_k)
+
+    def progress(done: int, total: int) -> None:
+        if done % 200 == 0 or done == total:
+            print(f"{done}/{total}", flush=True)
+
+    inside = collect_rows(reader, search, gold, "in", progress)
+    return inside + collect_rows(reader, search, off, "off", progress)
 
 
 if __name__ == "__main__":
