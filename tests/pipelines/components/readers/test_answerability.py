@@ -115,3 +115,22 @@ def test_the_reader_uses_the_shipped_tau_unless_the_user_calibrated_one(tmp_path
     again.warm_up()
     assert again.threshold() == 1.25
     assert again.threshold(0.0) == 0.0
+
+
+def test_summaries_count_off_corpus_answers_and_the_in_corpus_cost(tmp_path):
+    from pipelines.evaluation.answerability_eval import decisions, summarise
+
+    def row(origin, answerable, coverage_top, f1):
+        return {"origin": origin, "answerable": answerable, "reader_no_answer": False, "forced": "x",
+                "f1_if_answered": f1, "f1_silent": 0.0 if answerable else 1.0, "margin": 0.0,
+                "dense_top": 0.0, "dense_answer": 0.0, "coverage_top": coverage_top, "coverage_answer": 0.0}
+
+    rows = [row("in", True, 1.0, 1.0), row("in", True, 0.0, 0.0), row("off", False, 0.0, 0.0),
+            row("off", False, 1.0, 0.0)]
+    model = AnswerabilityModel.load(shipped(tmp_path))
+    plain = summarise(rows, decisions(rows, None))
+    judged = summarise(rows, decisions(rows, model))
+    assert plain["off_corpus_answered_rate"] == 1.0 and judged["off_corpus_answered_rate"] == 0.5
+    # only the wrong in-corpus answer was withheld: HasAns F1 unchanged
+    assert judged["in_corpus_HasAns_f1"] == plain["in_corpus_HasAns_f1"] == 50.0
+    assert judged["in_corpus_HasAns_f1_answer_all"] == 50.0
