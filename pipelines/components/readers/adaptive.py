@@ -4,17 +4,20 @@ left are unlikely to change the answer.
 Why: the reader's forward passes are nearly all of a question's time, and they grow with the passages
 read. Retrieval already ranks the passages, and when the best span read so far beats the model's own
 "no answer" score by a wide margin, a lower-ranked passage rarely holds a better span. How rarely was
-*measured*, not assumed: :func:`fit_rule` takes, for questions of fitting articles, the margin
-``best span − null`` after each check point and whether stopping there would have changed the result
-(top answer text or the no-answer decision) compared with reading every passage, and chooses the
-smallest margin per check point that keeps the changed share within ``tolerance``. The shipped
+*measured*, not assumed, and so is a second signal, from retrieval: when the best passage not yet read
+scores far below the top one (:func:`retrieval_gap`), it rarely holds the final answer.
+:func:`fit_retrieval_rule` takes, for questions of fitting articles, the margin ``best span − null``
+and the retrieval gap after each checkpoint and whether stopping there would have changed the result
+(top answer text or the no-answer decision) compared with reading every passage, and chooses the margins
+and gaps that read least while keeping the changed share within ``tolerance``. The shipped
 :data:`DEFAULT_RULE` was fitted that way (see its comment); ``benchmarks/reader_adaptive.py`` reports F1
-and seconds on *other* articles. Off by default (``DOCQA_READER_ADAPTIVE=1`` turns it on): on the
-measured reader it saved too little to meet the bar for a default.
+and seconds on *other* articles. Off by default (``DOCQA_READER_ADAPTIVE=1`` turns it on) until the
+held-out top-10 figure confirms the fitted one (README, "Which runtime reads").
 
-Reading stops only with an answer in hand: a question whose read passages say "no answer" keeps
-reading, because an unread passage may still hold the answer. So the saving comes from answerable
-questions whose answer shows up in the first passages.
+The reader's margin stops reading only with an answer in hand. The retrieval gap may also stop a
+question whose read passages say "no answer": the passages left are then weak matches, and on the
+fitting articles stopping there changed few results (and often removed a wrong answer from a weak
+passage).
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ class DocQAReader:
     :param num_threads: intra-op threads; ``None`` = the cores this process may use.
     :param adaptive: :meth:`run` reads passages best-first in small batches and stops once the answer is
         clear (:mod:`~pipelines.components.readers.adaptive`); ``None`` = ``DOCQA_READER_ADAPTIVE``
-        (default off: measured, it saved too little). ``run`` reports ``passages_read``.
+        (default off, see the README). ``run`` reports ``passages_read``.
     """
 
     def __init__(
