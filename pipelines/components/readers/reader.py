@@ -131,7 +131,7 @@ class DocQAReader:
     :param num_threads: intra-op threads; ``None`` = the cores this process may use.
     :param adaptive: :meth:`run` reads passages best-first in small batches and stops once the answer is
         clear (:mod:`~pipelines.components.readers.adaptive`); ``None`` = ``DOCQA_READER_ADAPTIVE``
-        (default off, see the README). ``run`` reports ``passages_read``.
+        (default on; ``DOCQA_READER_ADAPTIVE=0`` reads everything). ``run`` reports ``passages_read``.
     """
 
     def __init__(
@@ -243,7 +243,7 @@ class DocQAReader:
     @property
     def adaptive_enabled(self) -> bool:
         if self.adaptive is None:
-            return config.env_flag(config.READER_ADAPTIVE, False)
+            return config.env_flag(config.READER_ADAPTIVE, True)
         return bool(self.adaptive)
 
     def threshold(self, override: float | None = None) -> float:

@@ -129,7 +129,7 @@ def test_the_shipped_rule_stops_when_the_passages_left_are_weak_and_reads_on_oth
 def test_adaptive_reading_is_switched_by_the_environment(test_reader_dir, passages, monkeypatch):
     reader = DocQAReader(str(test_reader_dir), backend="onnx-fp32", no_answer_threshold=0.0)
     monkeypatch.delenv("DOCQA_READER_ADAPTIVE", raising=False)
-    assert reader.run("When were the Normans in Normandy?", passages)["passages_read"] == 10  # default off
-    monkeypatch.setenv("DOCQA_READER_ADAPTIVE", "1")
-    assert reader.run("When were the Normans in Normandy?", passages)["passages_read"] == 2
+    assert reader.run("When were the Normans in Normandy?", passages)["passages_read"] == 2  # default on
+    monkeypatch.setenv("DOCQA_READER_ADAPTIVE", "0")
+    assert reader.run("When were the Normans in Normandy?", passages)["passages_read"] == 10
     assert DocQAReader.from_dict(DocQAReader("x", adaptive=False).to_dict()).adaptive is False
