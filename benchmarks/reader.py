@@ -1,6 +1,7 @@
 """Reader benchmark (run by hand): speed vs Haystack's reader, int8 agreement, no-answer rules.
 
-    python benchmarks/reader.py [--json] [--quick] [--every N] [--skip-adaptive]
+    python benchmarks/reader.py [--json] [--quick] [--every N] [--questions N] [--model-dir DIR]
+                                [--skip-speed] [--skip-accuracy] [--skip-adaptive]
 
 Every figure is printed with the CPU it was measured on (model, cores, avx2 / avx512 / vnni / amx): which
 backend is fastest depends on it (see pipelines/components/measured_choice.py).
@@ -45,7 +46,9 @@ backend is fastest depends on it (see pipelines/components/measured_choice.py).
    are the problem, so only per-block/per-token scales recover it.)
 4. Adaptive reading end to end (``benchmarks/reader_adaptive.py``): test reader, BM25 top-k over the 955
    SQuAD passages, questions of articles not used to fit the stopping rule; seconds per question and F1
-   with adaptive reading on and off (interleaved) at top-k 5/10/20.
+   with adaptive reading on and off (interleaved) at top-k 5/10/20; then, at top-k 10, seconds on the
+   random bert-base reading exactly the passages the test reader's adaptive run read (``adaptive_*``
+   JSON keys; ``adaptive_speedup`` is the test reader's, ``adaptive_speedup_bert_base`` the replay's).
 3. No-answer rules, same questions and model: F1 of our null-score rule (``null − best > τ``, τ
    calibrated) vs Haystack's ∏(1−p) no-answer score (its best threshold too), both with the official
    best-threshold search. NB: the test reader was fine-tuned on squad2-dev-public.json, so these F1 are
@@ -131,7 +134,7 @@ def top_key(answer) -> tuple:
     return answer.data, answer.document.id, answer.document_offset.start, answer.document_offset.end
 
 
-def bench_speed(n_questions: int, n_paragraphs: int, batch_size: int) -> dict:
+def bench_speed(n_questions: int, n_paragraphs: int, batch_size: int, model_dir: Path | None = None) -> dict:
     import os
 
     import torch
@@ -142,7 +145,9 @@ def bench_speed(n_questions: int, n_paragraphs: int, batch_size: int) -> dict:
     work = speed_workload(n_questions, n_paragraphs)
     result: dict = {"speed_questions": n_questions, "speed_paragraphs_per_question": n_paragraphs}
     with tempfile.TemporaryDirectory(prefix="docqa-bench-") as tmp:
-        model_dir = build_bert_base(Path(tmp) / "bert-base-random")
+        if model_dir is None or not (model_dir / "config.json").exists():
+            # seeded: the same weights every time, so a kept --model-dir (and its ONNX export) is reused
+            model_dir = build_bert_base(model_dir or Path(tmp) / "bert-base-random")
         log(f"[speed] bert-base random model in {model_dir}; "
             f"{n_questions} questions × {n_paragraphs} paragraphs")
 
@@ -254,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="accuracy part: every N-th question of the file (default 4 = 898 questions, "
                              "about 3 minutes on 2 cores; 1 = all 3,592)")
     parser.add_argument("--batch-size", type=int, default=8, help="windows per forward pass (ours)")
+    parser.add_argument("--questions", type=int, default=20,
+                        help="speed part: questions (10 paragraphs each)")
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="speed part: keep the random bert-base (and its ONNX export) here between runs")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-adaptive", action="store_true")
@@ -277,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     result: dict = {"threads": torch.get_num_threads(), "cpu": cpu.to_dict()}
     if not args.skip_speed:
-        result.update(bench_speed(3 if args.quick else 20, 10, args.batch_size))
+        result.update(bench_speed(3 if args.quick else args.questions, 10, args.batch_size, args.model_dir))
     if not args.skip_accuracy:
         result.update(bench_accuracy(args.every or (60 if args.quick else 4), progress))
     if not args.skip_adaptive:
@@ -306,7 +315,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print_table(result["adaptive_table"])
         print(f"Adaptive at top-10: {result['adaptive_speedup']:.2f}× fewer seconds per question, "
-              f"F1 {result['adaptive_f1_delta']:+.2f}")
+              f"F1 {result['adaptive_f1_delta']:+.2f}"
+              + (f"; random bert-base replaying the same stops: {result['adaptive_speedup_bert_base']:.2f}×"
+                 if "adaptive_speedup_bert_base" in result else ""))
     print(f"Total {result['total_s']:.0f} s")
     if args.json:
         print(json.dumps(result))

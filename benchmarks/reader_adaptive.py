@@ -69,7 +69,7 @@ def result_key(output) -> tuple[str, bool]:
 def observe(reader, question: str, docs, tau: float):
     """``best − null`` after each checkpoint and whether stopping there changes the result (one forward
     pass over all windows; prefixes are decoded from its logits)."""
-    from pipelines.components.readers.adaptive import PrefixObservation
+    from pipelines.components.readers.adaptive import PrefixObservation, retrieval_gap
     from pipelines.components.readers.qa_windows import build_windows
     from pipelines.components.readers.reader import _Question
     from pipelines.components.readers.span_decoding import decode_windows
@@ -86,25 +86,29 @@ def observe(reader, question: str, docs, tau: float):
         return d, reader._to_output(_Question(question, docs, texts, [windows[i] for i in keep]), d, tau)
 
     _, full = decoded_upto(len(docs))
-    margins, changed = [], []
+    total = sum(w.length for w in windows)
+    margins, changed, gaps, cost = [], [], [], []
     for n in CHECKPOINTS:
         d, out = decoded_upto(n)
         margins.append(-d.null_score_diff)
         changed.append(result_key(out) != result_key(full))
-    return PrefixObservation(margins, changed)
+        gaps.append(retrieval_gap([doc.score for doc in docs], n))
+        cost.append(sum(w.length for w in windows if w.passage_index < n) / total)
+    return PrefixObservation(margins, changed, gaps, cost)
 
 
 def fit(reader, index, questions, top_k: int, every: int, tolerance: float):
-    from pipelines.components.readers.adaptive import fit_rule
+    from pipelines.components.readers.adaptive import fit_retrieval_rule, simulate
 
     tau = reader.threshold()
     observations = []
     for title in FIT_ARTICLES:
         for question, _ in questions[title][::every]:
             observations.append(observe(reader, question, index.retrieve(question, top_k=top_k), tau))
-    rule = fit_rule(observations, CHECKPOINTS, tolerance)
+    rule = fit_retrieval_rule(observations, CHECKPOINTS, tolerance)
+    changed, cost = simulate(rule, observations)
     log(f"[adaptive fit] {len(observations)} questions of {', '.join(FIT_ARTICLES)}; top-{top_k}; "
-        f"tolerance {tolerance:.0%} per checkpoint -> {rule}")
+        f"tolerance {tolerance:.0%} -> {rule}: {changed:.1%} changed, {cost:.2f} of the tokens read")
     return rule, observations
 
 
@@ -135,6 +139,7 @@ def report(reader, index, questions, top_ks, every: int) -> list[dict]:
                "passages_read_mean": statistics.mean(read),
                "same_result": sum(preds["full"][x] == preds["adaptive"][x] for x in golds) / len(golds)}
         row["speedup"] = row["full_s"] / row["adaptive_s"]
+        row["passages_read"] = read
         row["f1_delta"] = row["adaptive_f1"] - row["full_f1"]
         log(f"[adaptive] top-{k}: full {row['full_s']:.3f} s F1 {row['full_f1']:.2f} | adaptive "
             f"{row['adaptive_s']:.3f} s F1 {row['adaptive_f1']:.2f} ({row['passages_read_mean']:.1f} "
@@ -143,7 +148,7 @@ def report(reader, index, questions, top_ks, every: int) -> list[dict]:
     return rows
 
 
-def bench_adaptive(quick: bool, do_fit: bool = False) -> dict:
+def bench_adaptive(quick: bool, do_fit: bool = False, every: int = 4, replay: int = 30) -> dict:
     from pipelines.components.readers.reader import DocQAReader
 
     reader = DocQAReader(str(TEST_READER))
@@ -151,19 +156,66 @@ def bench_adaptive(quick: bool, do_fit: bool = False) -> dict:
     index, questions = corpus_and_questions()
     result: dict = {"adaptive_reader": TEST_READER.name, "adaptive_backend": reader.active_backend,
                     "adaptive_rule": {"checkpoints": list(reader.adaptive_rule.checkpoints),
-                                      "margins": list(reader.adaptive_rule.margins)},
+                                      "margins": list(reader.adaptive_rule.margins),
+                                      "retrieval_gaps": list(reader.adaptive_rule.retrieval_gaps or [])},
                     "adaptive_fit_articles": list(FIT_ARTICLES),
                     "adaptive_report_articles": list(REPORT_ARTICLES), "retrieval": "bm25"}
     if do_fit:
-        rule, _ = fit(reader, index, questions, top_k=20, every=2 if quick else 1, tolerance=0.01)
+        rule, _ = fit(reader, index, questions, top_k=10, every=4 if quick else 2, tolerance=0.05)
         result["adaptive_fitted_rule"] = {"checkpoints": list(rule.checkpoints),
-                                          "margins": list(rule.margins)}
-    rows = report(reader, index, questions, (5, 10, 20), every=40 if quick else 4)
-    result["adaptive_table"] = rows
+                                          "margins": list(rule.margins),
+                                          "retrieval_gaps": list(rule.retrieval_gaps or [])}
+    rows = report(reader, index, questions, (5, 10, 20), every=40 if quick else every)
     at10 = next(r for r in rows if r["top_k"] == 10)
     result["adaptive_speedup"] = at10["speedup"]
     result["adaptive_f1_delta"] = at10["f1_delta"]
+    if replay:
+        result.update(replay_on_bert_base(index, questions, at10, every=40 if quick else every,
+                                          limit=6 if quick else replay))
+    for row in rows:
+        row.pop("passages_read", None)
+    result["adaptive_table"] = rows
     return result
+
+
+def replay_on_bert_base(index, questions, at10: dict, every: int, limit: int) -> dict:
+    """Seconds per question on the random bert-base (the speed model of benchmarks/reader.py) for the
+    first ``limit`` top-10 report questions: reading all 10 passages vs reading, in the rule's batches,
+    exactly the passages the test reader's adaptive run read (interleaved, rotating order)."""
+    import tempfile
+
+    from benchmarks.reader import build_bert_base
+    from pipelines.components.readers.adaptive import AdaptiveRule
+    from pipelines.components.readers.reader import DocQAReader
+
+    work = [q for title in REPORT_ARTICLES for q, _ in questions[title][::every]][:limit]
+    read = at10["passages_read"][:limit]
+    with tempfile.TemporaryDirectory(prefix="docqa-adaptive-") as tmp:
+        reader = DocQAReader(str(build_bert_base(Path(tmp) / "bert-base-random")))
+        reader.warm_up()
+        base = reader.adaptive_rule
+        seconds = {"full": [], "adaptive": []}
+        reader.run(work[0], index.retrieve(work[0], top_k=10), adaptive=False)  # warm-up
+        for i, (q, n) in enumerate(zip(work, read, strict=False)):
+            docs = index.retrieve(q, top_k=10)
+            # stop exactly where the test reader stopped (never, if it read all 10)
+            stop = tuple(-1e9 if c == n else float("inf") for c in base.checkpoints)
+            forced = AdaptiveRule(base.checkpoints, stop, tuple(float("-inf") if c == n else float("inf")
+                                                                 for c in base.checkpoints))
+            for mode in (("full", "adaptive") if i % 2 == 0 else ("adaptive", "full")):
+                reader.adaptive_rule = forced
+                t0 = time.perf_counter()
+                out = reader.run(q, docs, adaptive=mode == "adaptive")
+                seconds[mode].append(time.perf_counter() - t0)
+                if mode == "adaptive":
+                    assert out["passages_read"] == n, (out["passages_read"], n)
+        backend = reader.active_backend
+    full, adaptive = statistics.mean(seconds["full"]), statistics.mean(seconds["adaptive"])
+    log(f"[adaptive] bert-base random ({backend}), {len(work)} top-10 questions replaying the test "
+        f"reader's stops: full {full:.3f} s, adaptive {adaptive:.3f} s -> {full / adaptive:.2f}x")
+    return {"adaptive_bert_base_full_s": full, "adaptive_bert_base_s": adaptive,
+            "adaptive_speedup_bert_base": full / adaptive, "adaptive_bert_base_questions": len(work),
+            "adaptive_bert_base_backend": backend}
 
 
 def print_table(rows) -> None:
@@ -182,12 +234,19 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--fit", action="store_true", help="fit the rule on FIT_ARTICLES first")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--every", type=int, default=4, help="every N-th question of the report articles")
+    parser.add_argument("--replay", type=int, default=30,
+                        help="top-10 questions replayed on the random bert-base for seconds (0: skip)")
     args = parser.parse_args()
     from pipelines.components.measured_choice import cpu_identity
 
     print(f"CPU: {cpu_identity().describe()}")
-    result = bench_adaptive(args.quick, args.fit)
+    result = bench_adaptive(args.quick, args.fit, args.every, args.replay)
     print_table(result["adaptive_table"])
+    if "adaptive_speedup_bert_base" in result:
+        print(f"Top-10 on the random bert-base ({result['adaptive_bert_base_backend']}, "
+              f"{result['adaptive_bert_base_questions']} questions, same stops): "
+              f"{result['adaptive_speedup_bert_base']:.2f}x fewer seconds per question")
     if args.json:
         print(json.dumps(result))
     return 0

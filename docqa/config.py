@@ -47,7 +47,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
         DEFAULT_READER_BACKEND,
         "`auto` (fastest measured on this CPU, cached), `torch`, `onnx-fp32` or `onnx-int8`",
     ),
-    READER_ADAPTIVE: ("0", "`1` stops reading passages once the answer is clear (adaptive reading)"),
+    READER_ADAPTIVE: ("1", "`0` reads every retrieved passage (adaptive reading off)"),
     READER_FALLBACK: ("1", "`0` never answers with the compact reader"),
     CONFIG_FILE: (
         "~/.config/docqa/config.json",

@@ -36,7 +36,7 @@ from pipelines.model_loading import DERIVED_DIR_NAME, cache_root, model_fingerpr
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 8
-MAX_PADDING = 0.15  # padded tokens allowed per batch, as a fraction of its real tokens
+MAX_PADDING = 0.05  # padded tokens allowed per batch, as a fraction of its real tokens (see below)
 EXPORT_FORMAT_VERSION = 3  # 3: int8 recipe with 8-bit blockwise feed-forward MatMuls
 INT8_BLOCK_SIZE = 32  # input channels per weight/activation scale in the feed-forward MatMulNBits
 _FUSABLE_MODEL_TYPES = {"bert": "bert", "roberta": "bert", "xlm-roberta": "bert", "electra": "bert"}
@@ -79,6 +79,13 @@ def length_sorted_batches(windows: Sequence[Window], batch_size: int,
     69.2k). Windows of equal length (full 384-token windows of long passages) still share a batch.
     Measured (bert-base forward passes, 6 benchmark questions, 2 shared cores): capped batches 12.1 s vs
     fixed batches of 4 13.5 s in one run; fixed 4 vs fixed 8 13.3 s vs 17.1 s in another.
+
+    Cap 5% rather than 15%: on this CPU class the forward passes are 99% of a question's time and
+    ONNX Runtime's GEMMs run as fast on 1-4 windows as on 8 (~200+ rows each), so every padded token
+    is lost time. Benchmark workload (20 questions × 10 paragraphs, 39.4k real tokens): cap 15% computes
+    43.5k tokens (7.76 TFLOP), cap 5% 40.2k (7.16 TFLOP, −8%), one window per batch 39.4k (7.01);
+    Haystack's one padded batch 69.2k (12.63 TFLOP). Interleaved on 2 shared AVX2 cores (8 questions):
+    ×Haystack 2.12 (cap 15%, batches of 8), 2.17 (cap 5%, batches of 4), 2.11 (one window per batch).
     """
     order = sorted(range(len(windows)), key=lambda i: windows[i].length, reverse=True)
     batches: list[list[int]] = []
@@ -110,6 +117,7 @@ class ReaderBackend:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         self.batch_size = batch_size
         self.pad_token_id = pad_token_id
+        self.max_padding: float | None = MAX_PADDING
 
     def _forward(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -117,7 +125,7 @@ class ReaderBackend:
     def logits(self, windows: Sequence[Window]) -> list[tuple[np.ndarray, np.ndarray]]:
         """``(start_logits, end_logits)`` for every window, in the order given, trimmed to its length."""
         out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(windows)
-        for idx in length_sorted_batches(windows, self.batch_size, MAX_PADDING):
+        for idx in length_sorted_batches(windows, self.batch_size, self.max_padding):
             group = [windows[i] for i in idx]
             start, end = self._forward(pad_batch(group, self.pad_token_id))
             for row, i in enumerate(idx):

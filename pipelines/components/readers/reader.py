@@ -127,11 +127,11 @@ class DocQAReader:
     :param no_answer_threshold: τ in ``null − best > τ``; ``None`` = the value calibrated for this model
         and backend in the DocQA config (``docqa eval --calibrate``), else 0.0.
     :param batch_size: most windows per forward pass; windows are sorted by length and a batch also
-        closes before padding would exceed 15% of its tokens (see ``backends.length_sorted_batches``).
+        closes before padding would exceed 5% of its tokens (see ``backends.length_sorted_batches``).
     :param num_threads: intra-op threads; ``None`` = the cores this process may use.
     :param adaptive: :meth:`run` reads passages best-first in small batches and stops once the answer is
         clear (:mod:`~pipelines.components.readers.adaptive`); ``None`` = ``DOCQA_READER_ADAPTIVE``
-        (default off: measured, it saved too little). ``run`` reports ``passages_read``.
+        (default on; ``DOCQA_READER_ADAPTIVE=0`` reads everything). ``run`` reports ``passages_read``.
     """
 
     def __init__(
@@ -246,7 +246,7 @@ class DocQAReader:
     @property
     def adaptive_enabled(self) -> bool:
         if self.adaptive is None:
-            return config.env_flag(config.READER_ADAPTIVE, False)
+            return config.env_flag(config.READER_ADAPTIVE, True)
         return bool(self.adaptive)
 
     def threshold(self, override: float | None = None) -> float:
@@ -292,6 +292,7 @@ class DocQAReader:
         windows = build_windows(self.tokenizer, query, texts, max_seq_length=self.max_seq_length,
                                 stride=self.stride, max_question_tokens=self.max_question_tokens)
         tau = self.threshold(no_answer_threshold)
+        scores = [d.score for d in docs]
         read_windows: list[Window] = []
         logits: list = []
         read = 0
@@ -302,7 +303,7 @@ class DocQAReader:
             read = end
             decoded = decode_windows(read_windows, logits, texts, max_answer_length=self.max_answer_length,
                                      top_k=top_k or self.top_k)
-            if end < len(docs) and self.adaptive_rule.should_stop(read, -decoded.null_score_diff):
+            if end < len(docs) and self.adaptive_rule.should_stop(read, -decoded.null_score_diff, scores):
                 break
         question = _Question(query, docs, texts, read_windows)
         return {**self._to_output(question, decoded, tau), "passages_read": read}

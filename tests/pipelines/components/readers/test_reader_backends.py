@@ -106,10 +106,10 @@ def _window(length: int):
 def test_inference_batches_cap_padding_but_keep_equal_lengths_together():
     from pipelines.components.readers.backends import MAX_PADDING
 
-    lengths = [150, 384, 100, 384, 170, 384, 120]
+    lengths = [165, 384, 100, 384, 170, 384, 120]
     windows = [_window(n) for n in lengths]
     batches = length_sorted_batches(windows, 8, MAX_PADDING)
-    assert [[lengths[i] for i in b] for b in batches] == [[384, 384, 384], [170, 150], [120, 100]]
+    assert [[lengths[i] for i in b] for b in batches] == [[384, 384, 384], [170, 165], [120], [100]]
     for batch in batches:
         real = sum(lengths[i] for i in batch)
         assert max(lengths[i] for i in batch) * len(batch) <= (1 + MAX_PADDING) * real
