@@ -1,4 +1,4 @@
-"""The query side as Haystack Pipelines over one :class:`LocalDocumentStore`.
+"""The query side as Haystack Pipelines over one search store (``SearchStore``: local or Milvus).
 
 - retrieval, one per search mode: ``embedder`` (QueryEmbedder) → ``retriever``; BM25 has no embedder,
   so keyword search works without loading the embedding model.
@@ -22,7 +22,7 @@ from pipelines.components.embedders.sentence_embedders import QueryEmbedder
 from pipelines.components.readers.reader import DocQAReader
 from pipelines.components.retrievers.local_retrievers import retriever_for
 from pipelines.components.retrievers.search_mode import SearchMode
-from pipelines.document_stores.local_store import LocalDocumentStore
+from pipelines.document_stores.protocols import SearchStore
 
 
 @component
@@ -104,7 +104,7 @@ class QueryPipelines:
     process-wide encoder of ``embedding_model``, so that costs no second model load.
     """
 
-    def __init__(self, store: LocalDocumentStore, embedding_model: str) -> None:
+    def __init__(self, store: SearchStore, embedding_model: str) -> None:
         self.store = store
         self.embedding_model = embedding_model
         self._lock = threading.Lock()
