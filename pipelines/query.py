@@ -17,12 +17,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from haystack import Document, ExtractedAnswer, Pipeline, component, default_to_dict
+from haystack.core.errors import PipelineRuntimeError
 
+from docqa.errors import DocQAError
 from pipelines.components.embedders.sentence_embedders import QueryEmbedder
 from pipelines.components.readers.reader import DocQAReader
 from pipelines.components.retrievers.local_retrievers import retriever_for
 from pipelines.components.retrievers.search_mode import SearchMode
 from pipelines.document_stores.protocols import SearchStore
+
+
+def _run(pipeline: Pipeline, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """``pipeline.run``, re-raising a DocQA error from a component as itself: Haystack wraps component
+    errors in ``PipelineRuntimeError``, and a store that became unreachable mid-query (Milvus) must still
+    reach the user as its one-line message (CLI error, page banner, HTTP 503)."""
+    try:
+        return pipeline.run(data, **kwargs)
+    except PipelineRuntimeError as err:
+        if isinstance(err.__cause__, DocQAError):
+            raise err.__cause__ from None
+        raise
 
 
 @component
@@ -166,7 +180,7 @@ class QueryPipelines:
             data["retriever"]["query"] = query
         if mode is not SearchMode.BM25:
             data["embedder"] = {"text": query}
-        return pipeline.run(data)["retriever"]["documents"]
+        return _run(pipeline, data)["retriever"]["documents"]
 
     def ask(
         self,
@@ -193,7 +207,7 @@ class QueryPipelines:
             "reader": {"query": question, "top_k": max_answers, "no_answer_threshold": no_answer_threshold},
         }
         started = time.perf_counter()
-        result = pipeline.run(data, include_outputs_from={"retriever"})
+        result = _run(pipeline, data, include_outputs_from={"retriever"})
         total = (time.perf_counter() - started) * 1000.0
         read = result["reader"]
         reading = float(read["reading_ms"])

@@ -88,7 +88,8 @@ class MilvusIndex:
         return None if data is None else f"milvus-{data.get('generation', 0)}"
 
     def exists(self) -> bool:
-        return self._read() is not None
+        """A manifest here, or (a host that only searches) a DocQA collection on the Milvus side."""
+        return self._read() is not None or self.store.collection_meta() is not None
 
     def location(self) -> str:
         return self.store.location()
