@@ -54,6 +54,7 @@ class MilvusAddress:
     uri: str
     collection: str
     lite: bool
+    hybrid: str = ""  # "" (DocQA fuses), "milvus" (RRF ranker) or "milvus-weighted" (Weighted ranker)
 
     @property
     def shown(self) -> str:
@@ -70,7 +71,10 @@ def parse_milvus_address(spec: str) -> MilvusAddress:
     base, _, query = raw.partition("?")
     params = {k: v[-1] for k, v in parse_qs(query).items()}
     collection = params.pop("collection", DEFAULT_COLLECTION)
-    unknown = sorted(set(params) - {"hybrid"})
+    hybrid = params.pop("hybrid", "")
+    if hybrid not in ("", "milvus", "milvus-weighted"):
+        raise ConfigError(f"store address {spec!r}: hybrid must be 'milvus' or 'milvus-weighted'")
+    unknown = sorted(params)
     if unknown:
         raise ConfigError(
             f"store address {spec!r}: unknown option(s) {', '.join(unknown)}; use ?collection=NAME"
@@ -86,7 +90,9 @@ def parse_milvus_address(spec: str) -> MilvusAddress:
                 f"store address {spec!r}: a Milvus Lite address names a .db file, "
                 "e.g. milvus-lite:///var/lib/docqa/docqa.db"
             )
-        return MilvusAddress(raw, str(Path(path).expanduser().resolve()), collection, lite=True)
+        return MilvusAddress(
+            raw, str(Path(path).expanduser().resolve()), collection, lite=True, hybrid=hybrid
+        )
     for scheme, http in (("milvus://", "http://"), ("milvus+https://", "https://")):
         if base.startswith(scheme):
             host = base[len(scheme) :].rstrip("/")
@@ -94,7 +100,7 @@ def parse_milvus_address(spec: str) -> MilvusAddress:
                 raise ConfigError(
                     f"store address {spec!r}: expected {scheme}HOST:PORT, e.g. {scheme}localhost:19530"
                 )
-            return MilvusAddress(raw, http + host, collection, lite=False)
+            return MilvusAddress(raw, http + host, collection, lite=False, hybrid=hybrid)
     raise ConfigError(
         f"unknown store address {spec!r}: use 'local', 'milvus-lite:///path/docqa.db' or 'milvus://host:19530'"
     )

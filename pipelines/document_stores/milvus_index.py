@@ -292,12 +292,17 @@ class MilvusTransaction:
         generation = int(self._data.get("generation", 0))
         if changing:
             index._write({**self._data, "pending": changing, "generation": generation})
-            for key, (docs, vectors) in self._puts.items():
-                if docs:
-                    store.upsert(docs, vectors)
-                store.delete_file_rows(key, keep=[d.id for d in docs])
-            for key in self._removed:
-                store.delete_file_rows(key)
+            # All new rows in large batches (upsert: a row written by an earlier try is replaced, never
+            # doubled); then one delete for the stale rows of files the manifest already held. A file new
+            # to the manifest has no rows: a killed commit's rows were removed by _recover.
+            puts = list(self._puts.values())
+            docs = [doc for batch, _ in puts for doc in batch]
+            if docs:
+                store.upsert(docs, np.concatenate([vectors for _, vectors in puts]))
+            known = self._data.get("files", {})
+            replaced = [key for key in self._puts if key in known]
+            store.delete_files_rows(replaced, keep=[d.id for key in replaced for d in self._puts[key][0]])
+            store.delete_files_rows(sorted(self._removed))
             store.flush()
         self._data = {
             **self._data,
