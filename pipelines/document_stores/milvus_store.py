@@ -5,7 +5,7 @@ Collection schema (one row per passage, primary key = the passage id, so re-writ
 and can never duplicate it)::
 
     id VARCHAR pk | source_key VARCHAR | content VARCHAR | meta JSON
-    bm25_text VARCHAR (title + content, analysed: standard tokenizer, lowercase, English stemmer, stop words)
+    bm25_text VARCHAR (title + content as the local BM25's tokens: stems, no stop words, bigrams)
     sparse SPARSE_FLOAT_VECTOR  ← filled by Milvus's BM25 Function from bm25_text (never sent by us)
     embedding FLOAT_VECTOR(dim), COSINE
 
@@ -36,6 +36,7 @@ from haystack import Document
 
 from docqa.errors import InvalidInputError
 from pipelines.components.retrievers.fusion import fuse_scores
+from pipelines.document_stores.bm25 import Tokenizer
 from pipelines.document_stores.local_store import DEFAULT_BM25_WEIGHT, DEFAULT_CANDIDATES, check_fusion
 from pipelines.document_stores.milvus_client import (
     MilvusAddress,
@@ -51,14 +52,20 @@ FORMAT = 1
 WRITE_BATCH = 1000  # rows per upsert: ~3 MB with 384-d vectors + text, well under the 64 MB gRPC limit
 READ_BATCH = 512  # ids per query (`id in [...]`): bounded filter size, under the 16,384-row query window
 MAX_TEXT = 65535  # VARCHAR max_length (bytes)
-ANALYZER = {
-    "tokenizer": "standard",
-    "filter": [
-        "lowercase",
-        {"type": "stemmer", "language": "english"},
-        {"type": "stop", "stop_words": ["_english_"]},
-    ],
-}
+# bm25_text is DocQA's own token stream (see bm25_terms): Milvus only splits it on spaces and lower-cases.
+ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}
+BIGRAM_JOIN = "xx0xx"  # "steam engin" -> "steamxx0xxengin": one alphanumeric token for Milvus's tokenizer
+_TOKENIZER = Tokenizer(bigrams=True)
+
+
+def bm25_terms(text: str) -> str:
+    """The local store's BM25 tokens (Snowball stems, stop words dropped, adjacent-stem bigrams) as the
+    text Milvus's BM25 function indexes, for passages and queries alike. Why not Milvus's English analyzer:
+    on SQuAD dev + distractors it gave hybrid recall@1 0.835 against the local store's 0.887; the gap is
+    the bigrams (the local store measured +0.037 R@1 from them), which Milvus's analyzers do not make."""
+    return " ".join(token.replace(" ", BIGRAM_JOIN) for token in _TOKENIZER(text))
+
+
 OUTPUT = ["content", "meta"]
 META_PROPERTY = "docqa.meta"  # collection property: {"docqa_format", "embedding_model", "dim"}
 
@@ -220,7 +227,7 @@ class MilvusDocumentStore:
             meta = dict(doc.meta)
             content = doc.content or ""
             title = str(meta.get("title") or "")
-            bm25_text = f"{title}\n{content}" if title else content
+            bm25_text = bm25_terms(f"{title}\n{content}" if title else content)
             if len(bm25_text.encode()) > MAX_TEXT:
                 raise InvalidInputError(f"{meta.get('file', doc.id)}: a passage is longer than Milvus allows")
             rows.append(
@@ -340,12 +347,13 @@ class MilvusDocumentStore:
 
     def bm25_retrieval(self, query: str, top_k: int = 10) -> list[Document]:
         """The ``top_k`` passages by Milvus's BM25 score (passages sharing no term are left out)."""
-        if top_k <= 0 or not query.strip() or self._checked_meta() is None:
+        terms = bm25_terms(query)
+        if top_k <= 0 or not terms or self._checked_meta() is None:
             return []
         found = self._call(
             "search",
             self.collection,
-            data=[query],
+            data=[terms],
             anns_field="sparse",
             limit=top_k,
             output_fields=OUTPUT,
@@ -407,11 +415,11 @@ class MilvusDocumentStore:
         bm25_docs = self.bm25_retrieval(query, pool)
         bm25_score = {d.id: float(d.score) for d in bm25_docs}
         missing_bm25 = [i for i in dense_score if i not in bm25_score]
-        if missing_bm25 and query.strip():
+        if missing_bm25 and bm25_terms(query):
             found = self._call(
                 "search",
                 self.collection,
-                data=[query],
+                data=[bm25_terms(query)],
                 anns_field="sparse",
                 limit=len(missing_bm25),
                 filter=f"id in {in_list(missing_bm25)}",
@@ -460,9 +468,11 @@ class MilvusDocumentStore:
             limit=pool,
         )
         requests = [dense]
-        if query.strip():
+        if bm25_terms(query):
             requests.append(
-                AnnSearchRequest(data=[query], anns_field="sparse", param={"metric_type": "BM25"}, limit=pool)
+                AnnSearchRequest(
+                    data=[bm25_terms(query)], anns_field="sparse", param={"metric_type": "BM25"}, limit=pool
+                )
             )
         found = self._call(
             "hybrid_search",
