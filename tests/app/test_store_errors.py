@@ -76,3 +76,26 @@ def test_page_shows_a_banner(monkeypatch, tmp_path: Path) -> None:
     assert any("The document store is unavailable" in e and "Cannot reach Milvus" in e for e in errors), (
         errors
     )
+
+
+def test_migrate_then_list_documents_on_milvus(monkeypatch, tmp_path: Path) -> None:
+    """`docqa migrate --to milvus-lite://...` copies a local index; `docqa --store ... documents` lists it."""
+    from pipelines.document_stores.factory import open_store
+    from tests.pipelines.document_stores.test_store_contract import MODEL, ingest, write_docs
+
+    monkeypatch.setenv("DOCQA_STORE", "local")
+    write_docs(tmp_path / "docs")
+    ingest(open_store("local", tmp_path / "index", MODEL), tmp_path / "docs")
+    target = f"milvus-lite://{tmp_path / 'm.db'}"
+    result = runner.invoke(app, ["migrate", "--to", target, "--index", str(tmp_path / "index")])
+    assert result.exit_code == 0, result.output
+    assert "Copied 3 documents" in result.output and "test-model" in result.output
+    listed = runner.invoke(
+        app, ["--store", target, "documents", "--index", str(tmp_path / "index"), "--json"]
+    )
+    assert listed.exit_code == 0, listed.output
+    assert sorted(Path(d["file"]).name for d in json.loads(listed.output)) == [
+        "harbour.txt",
+        "lighthouse.txt",
+        "orchard.txt",
+    ]
