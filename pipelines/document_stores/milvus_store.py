@@ -18,9 +18,10 @@ and hybrid retrieval needs both scores of every candidate (see :meth:`MilvusDocu
 milvus-haystack 0.1.0 writes Haystack ``Document`` s with no notion of files or of a crash-safe manifest.
 
 Why hybrid fusion is ours by default: measured on SQuAD dev + distractors (``benchmarks/milvus_hybrid.py``,
-numbers in the README) z-score fusion over both candidate lists, with exact scores for the union, beats
-Milvus's ``hybrid_search`` rankers (RRF, Weighted); ``?hybrid=milvus`` in the store address selects
-Milvus's RRF ranker instead (one round trip instead of three).
+500 questions): z-score fusion over both candidate lists, with exact scores for the union, R@1 0.888 on
+Milvus Lite (local store 0.890); Milvus's ``hybrid_search`` rankers 0.782 (RRF) and 0.760 (Weighted).
+``?hybrid=milvus`` / ``?hybrid=milvus-weighted`` in the store address selects them (one round trip
+instead of four).
 """
 
 from __future__ import annotations
