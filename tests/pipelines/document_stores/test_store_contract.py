@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from haystack import Document
+from haystack import Document, component
 
 from docqa.errors import DocQAError
 from ingest.ingestor import Ingestor
@@ -28,9 +28,30 @@ from pipelines.document_stores.snapshots import EmbeddingModelMismatchError
 from pipelines.indexing import IndexingPipeline
 from pipelines.migrate import migrate
 from tests.conftest import REPO, SAMPLES, hash_embed
-from tests.pipelines.document_stores.test_store import MODEL, HashEmbedder
 
 pytest.importorskip("milvus_lite")
+
+MODEL = "test-model"
+
+
+@component
+class HashEmbedder:
+    """Stands in for PassageEmbedder: deterministic vectors (tests.conftest.hash_embed), no model to load.
+    Defined here, not imported from test_store.py: the local store's own tests change with its internals."""
+
+    model = MODEL
+
+    @component.output_types(documents=list[Document])
+    def run(self, documents: list[Document], progress=None) -> dict:
+        vectors = hash_embed(documents)
+        if progress is not None:
+            progress(len(documents), len(documents))
+        return {
+            "documents": [
+                Document(id=d.id, content=d.content, meta=d.meta, embedding=v.tolist())
+                for d, v in zip(documents, vectors, strict=True)
+            ]
+        }
 
 STORES = ["local", "milvus-lite"]
 
@@ -191,7 +212,7 @@ CHILD = textwrap.dedent(
     from ingest.ingestor import Ingestor
     from pipelines.document_stores.factory import open_store
     from pipelines.indexing import IndexingPipeline
-    from tests.pipelines.document_stores.test_store import MODEL, HashEmbedder
+    from tests.pipelines.document_stores.test_store_contract import MODEL, HashEmbedder
 
     spec, index_dir, docs, kill_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     store = open_store(spec, index_dir, MODEL)
