@@ -34,6 +34,10 @@ API_KEY = "DOCQA_API_KEY"
 CACHE_DIR = "DOCQA_CACHE_DIR"
 UI_SAMPLES = "DOCQA_UI_SAMPLES"
 UI_WATCH = "DOCQA_UI_WATCH"
+STORE = "DOCQA_STORE"
+MILVUS_TOKEN = "DOCQA_MILVUS_TOKEN"
+MILVUS_CONSISTENCY = "DOCQA_MILVUS_CONSISTENCY"
+DEFAULT_STORE = "local"
 
 # name -> (default as shown to users, meaning). The single registry of DocQA's environment.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -64,6 +68,16 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     UI_SAMPLES: ("unset", "`1`: the search page indexes the bundled samples when the index is empty"),
     UI_WATCH: ("unset", "set by `docqa ui --watch`: the folders kept indexed, shown in the page's sidebar"),
+    STORE: (
+        DEFAULT_STORE,
+        "where passages live: `local` (the index directory), `milvus-lite:///path/docqa.db` or "
+        "`milvus://host:19530` (add `?collection=NAME` to pick a collection)",
+    ),
+    MILVUS_TOKEN: ("unset", "Milvus credentials: `user:password` or an API key"),
+    MILVUS_CONSISTENCY: (
+        "Strong",
+        "consistency level of a new Milvus collection: `Strong`, `Bounded`, `Session` or `Eventually`",
+    ),
 }
 
 _FALSE = {"0", "false", "no", "off"}
@@ -110,6 +124,8 @@ class Settings:
     reader_backend: str = DEFAULT_READER_BACKEND
     # When the configured reader cannot be loaded, answer with the bundled compact reader (labelled).
     reader_fallback: bool = True
+    # Where passages live (docqa/config.py STORE): "local" or a Milvus address.
+    store: str = DEFAULT_STORE
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -119,6 +135,7 @@ class Settings:
             reader_model=env(READER_MODEL, DEFAULT_READER_MODEL),
             reader_backend=env(READER_BACKEND, DEFAULT_READER_BACKEND),
             reader_fallback=env_flag(READER_FALLBACK, True),
+            store=env(STORE, DEFAULT_STORE),
         )
 
     def override(self, **flags: object) -> Settings:

@@ -30,6 +30,7 @@ from pipelines.components.faq.results import FaqAskResult
 from pipelines.components.readers.reader import DocQAReader
 from pipelines.components.readers.selection import ReaderInfo, select_reader
 from pipelines.components.retrievers.search_mode import SearchMode
+from pipelines.document_stores.factory import open_store
 from pipelines.document_stores.faq_store import FaqLoadReport, FaqStore
 from pipelines.document_stores.feedback_store import (
     FeedbackFieldError,
@@ -39,8 +40,7 @@ from pipelines.document_stores.feedback_store import (
     FeedbackVerdict,
     build_record,
 )
-from pipelines.document_stores.local_store import LocalDocumentStore
-from pipelines.document_stores.snapshots import DocumentIndex, SourceFile
+from pipelines.document_stores.snapshots import SourceFile
 from pipelines.feedback_limits import MAX_PASSAGE_ID_CHARS
 from pipelines.indexing import IndexingPipeline
 from pipelines.model_loading import ModelUnavailableError
@@ -72,7 +72,8 @@ class DocumentNotFoundError(NotFoundError):
 
 
 class DocQA:
-    """One index directory plus the models that read and search it."""
+    """One index (the directory, or a Milvus collection with the directory beside it for the manifest,
+    FAQ and feedback: ``store`` / ``DOCQA_STORE``) plus the models that read and search it."""
 
     def __init__(
         self,
@@ -83,6 +84,7 @@ class DocQA:
         reader_backend: str | None = None,
         reader_fallback: bool | None = None,
         settings: Settings | None = None,
+        store: str | None = None,
     ) -> None:
         base = settings or Settings.from_env()
         self.settings = base.override(
@@ -91,12 +93,18 @@ class DocQA:
             reader_model=reader_model,
             reader_backend=reader_backend,
             reader_fallback=reader_fallback,
+            store=store,
         )
-        self.index = DocumentIndex(self.settings.index_dir)
+        # The store's three sides (pipelines/document_stores/protocols.py): index writes, store searches,
+        # catalog lists. local_index: the directory's own files (FAQ, feedback), whatever the store.
+        bundle = open_store(self.settings.store, self.settings.index_dir, self.settings.embedding_model)
+        self.index = bundle.index
+        self.catalog = bundle.catalog
+        self.local_index = bundle.local_index
         self._passage_embedder: PassageEmbedder | None = None
         self._query_embedder: QueryEmbedder | None = None
         # Cheap to create: the store reads the index and the pipelines load models on first use.
-        self.store = LocalDocumentStore(self.index, embedding_model=self.settings.embedding_model)
+        self.store = bundle.search
         self.query_pipelines = QueryPipelines(self.store, self.settings.embedding_model)
         self._lock = threading.RLock()  # lazy loading from several request threads builds each thing once
         self._reader: tuple[DocQAReader, ReaderInfo] | None = None
@@ -176,8 +184,8 @@ class DocQA:
     # ----- reading -----
     def documents(self) -> list[SourceFile]:
         """What is indexed, sorted by file name."""
-        files = self.index.files()  # the manifest alone: no passage is read
-        return sorted(files.values(), key=lambda s: (s.file_name.lower(), s.key))
+        # the manifest alone: no passage is read
+        return sorted(self.catalog.files().values(), key=lambda s: (s.file_name.lower(), s.key))
 
     def find_documents(self, name: str) -> list[SourceFile]:
         """Resolve a user's name for a document: a path, the indexed path, or a unique file name.
@@ -283,7 +291,7 @@ class DocQA:
     def faq_matcher(self) -> FaqMatcher:
         """The matcher of this index's FAQ, shared per process with every DocQA of the same index and model
         (it embeds with this DocQA's query embedder, as retrieval does)."""
-        return shared_matcher(self.index, self.query_embedder(), self.settings.embedding_model)
+        return shared_matcher(self.local_index, self.query_embedder(), self.settings.embedding_model)
 
     def load_faq(
         self, source: str | Path | bytes, *, name: str | None = None, lock_timeout: float = 5.0
@@ -296,7 +304,7 @@ class DocQA:
         :raises pipelines.document_stores.snapshots.IndexLockedError: another process is writing the index.
         """
         entries, label = read_faq(source, name)
-        return FaqStore(self.index).replace(
+        return FaqStore(self.local_index).replace(
             entries,
             self.faq_matcher().embed_questions,
             self.settings.embedding_model,
@@ -306,7 +314,7 @@ class DocQA:
 
     def faq_entries(self) -> list[FaqEntry]:
         """The FAQ entries stored in the index, in file order (empty when none was loaded)."""
-        return FaqStore(self.index).entries()
+        return FaqStore(self.local_index).entries()
 
     # ----- feedback -----
     def feedback(
@@ -338,13 +346,11 @@ class DocQA:
             raise FeedbackFieldError("passage_id", "must not be empty")
         if len(passage_id) > MAX_PASSAGE_ID_CHARS:
             raise FeedbackFieldError("passage_id", f"is longer than {MAX_PASSAGE_ID_CHARS} characters")
-        passage = None
-        if self.index.exists():
-            passage = self.store.get_document(passage_id)
+        passage = self.catalog.passage(passage_id) if self.index.exists() else None
         if passage is None:
             raise FeedbackFieldError(
                 "passage_id",
-                f"no passage {passage_id!r} in the index at {self.index.directory} "
+                f"no passage {passage_id!r} in the index at {self.catalog.location()} "
                 "(its document may have been re-ingested or deleted since; ask again)",
             )
         if reader is None:
@@ -352,14 +358,14 @@ class DocQA:
         record = build_record(
             question, passage, verdict, answer_start, answer_end, correct_answer, comment, reader=reader
         )
-        return FeedbackStore(self.index).append(record)
+        return FeedbackStore(self.local_index).append(record)
 
     def feedback_records(self, offset: int = 0, limit: int = 50) -> FeedbackPage:
         """Stored feedback, oldest first: ``limit`` records from ``offset`` and the total count.
 
         :raises FeedbackFieldError: for a negative ``offset`` or a ``limit`` outside 1..500.
         """
-        return FeedbackStore(self.index).page(offset, limit)
+        return FeedbackStore(self.local_index).page(offset, limit)
 
     def ask_documents(
         self,
@@ -405,8 +411,21 @@ class DocQA:
 
     def stats(self) -> dict[str, Any]:
         """Counts for a status line: documents, passages, pages, last ingest."""
-        stats = self.index.stats()  # counted by the catalog: no passage is read
-        if not self.index.exists():
-            return {"index": str(self.index.directory), "documents": 0, "passages": 0, "pages": 0,
-                    "last_ingest": None}
-        return {"index": str(self.index.directory), **stats}
+        meta = self.catalog.index_meta()
+        if not meta:
+            return {
+                "index": self.catalog.location(),
+                "documents": 0,
+                "passages": 0,
+                "pages": 0,
+                "last_ingest": None,
+            }
+        files = self.catalog.files()
+        return {
+            "index": self.catalog.location(),
+            "documents": len(files),
+            "passages": meta["passages"],
+            "pages": sum(s.pages for s in files.values()),
+            "last_ingest": max((s.ingested_at for s in files.values()), default=None),
+            "embedding_model": meta.get("embedding_model"),
+        }

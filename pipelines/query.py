@@ -1,4 +1,4 @@
-"""The query side as Haystack Pipelines over one :class:`LocalDocumentStore`.
+"""The query side as Haystack Pipelines over one search store (``SearchStore``: local or Milvus).
 
 - retrieval, one per search mode: ``embedder`` (QueryEmbedder) → ``retriever``; BM25 has no embedder,
   so keyword search works without loading the embedding model.
@@ -17,15 +17,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from haystack import Document, ExtractedAnswer, Pipeline, component, default_to_dict
+from haystack.core.errors import PipelineRuntimeError
 
 from docqa import config
+from docqa.errors import DocQAError
 from pipelines.components.embedders.sentence_embedders import QueryEmbedder
 from pipelines.components.readers.answerability import AnswerabilityJudge
 from pipelines.components.readers.reader import DocQAReader
 from pipelines.components.retrievers.local_retrievers import retriever_for
 from pipelines.components.retrievers.search_mode import SearchMode
-from pipelines.document_stores.local_store import LocalDocumentStore
+from pipelines.document_stores.protocols import SearchStore
 from pipelines.model_loading import ModelUnavailableError, resolve_model_dir
+
+
+def _run(pipeline: Pipeline, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """``pipeline.run``, re-raising a DocQA error from a component as itself: Haystack wraps component
+    errors in ``PipelineRuntimeError``, and a store that became unreachable mid-query (Milvus) must still
+    reach the user as its one-line message (CLI error, page banner, HTTP 503)."""
+    try:
+        return pipeline.run(data, **kwargs)
+    except PipelineRuntimeError as err:
+        if isinstance(err.__cause__, DocQAError):
+            raise err.__cause__ from None
+        raise
 
 
 @component
@@ -119,7 +133,7 @@ class QueryPipelines:
     process-wide encoder of ``embedding_model``, so that costs no second model load.
     """
 
-    def __init__(self, store: LocalDocumentStore, embedding_model: str) -> None:
+    def __init__(self, store: SearchStore, embedding_model: str) -> None:
         self.store = store
         self.embedding_model = embedding_model
         self._lock = threading.Lock()
@@ -185,7 +199,7 @@ class QueryPipelines:
             data["retriever"]["query"] = query
         if mode is not SearchMode.BM25:
             data["embedder"] = {"text": query}
-        return pipeline.run(data)["retriever"]["documents"]
+        return _run(pipeline, data)["retriever"]["documents"]
 
     def ask(
         self,
@@ -213,7 +227,7 @@ class QueryPipelines:
             "judge": {"query": question},
         }
         started = time.perf_counter()
-        result = pipeline.run(data, include_outputs_from={"retriever", "reader"})
+        result = _run(pipeline, data, include_outputs_from={"retriever", "reader"})
         total = (time.perf_counter() - started) * 1000.0
         read, judged = result["reader"], result["judge"]
         reading = float(read["reading_ms"])

@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from app.cli import documents, evaluate, faq, feedback, query, serve
+from app.cli import documents, evaluate, faq, feedback, migrate, query, serve
 from app.cli.output import err_console
+from docqa import config
 
 __all__ = ["app", "main"]
 
@@ -34,6 +35,23 @@ feedback_app = typer.Typer(
     help="Feedback on answers: list it, export it as SQuAD 2.0 for train-reader and eval.",
     no_args_is_help=True,
 )
+
+
+@app.callback()
+def _store(
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Where passages live: local, milvus-lite:///path/docqa.db or milvus://host:19530 "
+            f"[env: {config.STORE}]",
+        ),
+    ] = None,
+) -> None:
+    """Ask questions of your PDFs and text files."""
+    if store is not None:
+        # Through the environment: the page (`docqa ui`) and the service run in child processes.
+        os.environ[config.STORE] = store
 
 
 def _add(group: typer.Typer, command: Callable[..., Any], name: str | None = None) -> None:
@@ -57,6 +75,7 @@ _add(app, documents.delete)
 _add(app, documents.compact)
 _add(app, evaluate.evaluate, "eval")
 _add(app, evaluate.train_reader_command, "train-reader")
+_add(app, migrate.migrate)
 app.add_typer(feedback_app, name="feedback")
 _add(feedback_app, feedback.feedback_list, "list")
 _add(feedback_app, feedback.feedback_export, "export")

@@ -59,7 +59,7 @@ def ingest(
         report = qa.ingest(paths, progress=IngestProgress(), **options)
         print_json(report.to_dict(), ascii_only=True)
     else:
-        console.print(f"Indexing into [bold]{escape(str(qa.index.directory))}[/]")
+        console.print(f"Indexing into [bold]{escape(qa.catalog.location())}[/]")
         with RichIngestProgress(console) as progress:
             report = qa.ingest(paths, progress=progress, **options)
         render_report(report, console, verbose=verbose)
@@ -92,9 +92,9 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
         )
         return
     if not docs:
-        console.print(f"No documents in {escape(str(qa.index.directory))}. Run `docqa ingest FOLDER`.")
+        console.print(f"No documents in {escape(qa.catalog.location())}. Run `docqa ingest FOLDER`.")
         return
-    table = Table(title=f"{len(docs)} documents in {escape(str(qa.index.directory))}")
+    table = Table(title=f"{len(docs)} documents in {escape(qa.catalog.location())}")
     for column, justify in (
         ("file", "left"),
         ("pages", "right"),

@@ -19,11 +19,12 @@ from app.cli.options import (
     JsonOpt,
     ModeOpt,
     ReaderOpt,
+    StoreOpt,
     checked_backend,
     checked_mode,
 )
 from app.cli.output import console, err_console, print_json
-from docqa.config import DEFAULT_READER_MODEL
+from docqa.config import DEFAULT_READER_MODEL, Settings
 from docqa.errors import UnavailableError
 
 RETRIEVER_ONLY_HINT = "(Use --retriever-only to measure retrieval without a reader.)"
@@ -59,6 +60,7 @@ def evaluate(
     mode: ModeOpt = "hybrid",
     embedding_model: EmbeddingOpt = None,
     as_json: JsonOpt = False,
+    store: StoreOpt = None,
 ) -> None:
     """Measure DocQA on a SQuAD 2.0 file: retrieval recall/MRR/latency, then reader and end-to-end EM/F1."""
     from pipelines.evaluation.run_eval import run_eval
@@ -83,6 +85,7 @@ def evaluate(
         off_corpus=off_corpus or [],
         show_progress=not as_json,
         console=err_console,
+        store=store if store is not None else Settings.from_env().store,
     )
     if as_json:
         print_json(result, ascii_only=True)

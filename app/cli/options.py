@@ -21,6 +21,13 @@ EmbeddingOpt = Annotated[
         "--embedding-model", help=f"Embedding model: Hub id or directory [env: {config.EMBEDDING_MODEL}]"
     ),
 ]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help=f"Store: local, milvus-lite:///path/docqa.db or milvus://host:19530 [env: {config.STORE}]",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ReaderOpt = Annotated[
     str | None,

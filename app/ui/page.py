@@ -16,6 +16,7 @@ import streamlit as st
 
 from app.ui import answers, onboarding, questions, sidebar, state
 from app.ui.styles import apply_styles
+from docqa.errors import UnavailableError
 from pipelines.document_stores.snapshots import IndexStoreError
 
 LOCKED_BANNER = (
@@ -33,9 +34,15 @@ def main() -> None:
     locked = qa.index.is_locked()
     try:
         overview = state.index_overview(str(qa.index.directory), qa.index.current_name())
+        if overview["stats"]["documents"]:
+            qa.store.warm_up()  # a Milvus store (DOCQA_STORE): reachable? (cheap once connected)
     except IndexStoreError as err:
         st.title("DocQA")
         st.error(f"**The index cannot be opened.** {err}")
+        return
+    except UnavailableError as err:
+        st.title("DocQA")
+        st.error(f"**The document store is unavailable.** {err}")
         return
     empty = overview["stats"]["documents"] == 0
     if empty and not locked and onboarding.autoload_requested() and onboarding.autoload_samples(qa):

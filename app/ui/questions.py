@@ -14,6 +14,7 @@ import streamlit as st
 
 from app.ui.formatting import short_id
 from app.ui.state import examples_mapping, process_state
+from docqa.errors import UnavailableError
 from pipelines.answers import AskResult
 from pipelines.api import DocQA
 from pipelines.document_stores.snapshots import IndexStoreError, SourceFile
@@ -122,6 +123,9 @@ def ask(qa: DocQA, question: str, settings: dict[str, Any]) -> AskResult | None:
         return None
     except IndexStoreError as err:
         st.error(f"**This index cannot be searched.** {err}")
+        return None
+    except UnavailableError as err:  # a Milvus store that cannot be reached (DOCQA_STORE)
+        st.error(f"**The document store is unavailable.** {err}")
         return None
     state["asked_once"] = True
     st.session_state["last_result"] = (key, result)

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from docqa.config import Settings
 from docqa.errors import InvalidInputError
 from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-from pipelines.document_stores.local_store import LocalDocumentStore
+from pipelines.document_stores.factory import eval_store
 from pipelines.document_stores.snapshots import Snapshot, SourceFile, utc_now
 from pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
 from pipelines.query import QueryPipelines
@@ -77,6 +77,7 @@ def run_retrieval_eval(
     mode: str = "hybrid",
     show_progress: bool = True,
     console: Console | None = None,
+    store: str | None = None,
 ) -> tuple[dict[str, Any], QueryPipelines]:
     """The ``docqa eval`` retrieval contract (questions, retrieval metrics, indexing passages/seconds),
     and the searcher over the temporary index, which the reader evaluation reuses end to end.
@@ -103,7 +104,8 @@ def run_retrieval_eval(
             model,
             progress=lambda done, total: bars.update(embed_task, completed=done, total=total),
         )
-        searcher = QueryPipelines(LocalDocumentStore(snapshot), model)  # builds FAISS + BM25 now
+        # Local: FAISS + BM25 built now, in memory. Milvus (store): written into a temporary collection.
+        searcher = QueryPipelines(eval_store(store, snapshot, model), model)
         indexing_seconds = time.perf_counter() - started
         ask_task = bars.add_task("questions", total=len(questions))
         retrieval = evaluate_retrieval(
@@ -143,6 +145,7 @@ def run_eval(
     off_corpus: Sequence[Path] = (),
     show_progress: bool = True,
     console: Console | None = None,
+    store: str | None = None,
 ) -> dict[str, Any]:
     """Everything ``docqa eval`` reports: retrieval, then (unless ``retriever_only``) the reader on gold
     passages (``"reader"``) and on retrieved passages (``"end_to_end"``), with official SQuAD 2.0 metrics
@@ -181,7 +184,9 @@ def run_eval(
         mode=mode,
         show_progress=show_progress,
         console=console,
+        store=store,
     )
+    result["store"] = store or "local"
     if reader is None:
         return result
 

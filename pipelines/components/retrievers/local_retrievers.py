@@ -1,4 +1,5 @@
-"""Retriever components over a :class:`~pipelines.document_stores.local_store.LocalDocumentStore`.
+"""Retriever components over a search store (:class:`~pipelines.document_stores.protocols.SearchStore`:
+the local ``LocalDocumentStore`` or ``MilvusDocumentStore``).
 
 Thin on purpose, like Haystack's ``InMemoryBM25Retriever(document_store=...)``: the store owns the passages,
 both indexes and the scoring; a retriever holds its store and its settings (``top_k``, hybrid fusion
@@ -18,9 +19,9 @@ from pipelines.document_stores.local_store import (
     DEFAULT_BM25_WEIGHT,
     DEFAULT_CANDIDATES,
     FusionMethod,
-    LocalDocumentStore,
     check_fusion,
 )
+from pipelines.document_stores.protocols import SearchStore
 
 
 def _check_top_k(top_k: int) -> int:
@@ -32,14 +33,14 @@ def _check_top_k(top_k: int) -> int:
 class _StoreRetriever:
     """What every retriever here shares: its store, ``top_k``, warm-up and (de)serialisation."""
 
-    document_store: LocalDocumentStore
+    document_store: SearchStore
     top_k: int
 
-    def _init_store(self, document_store: LocalDocumentStore, top_k: int) -> None:
-        if not isinstance(document_store, LocalDocumentStore):
+    def _init_store(self, document_store: SearchStore, top_k: int) -> None:
+        if not isinstance(document_store, SearchStore):
             raise InvalidInputError(
-                f"{type(self).__name__}: document_store must be a LocalDocumentStore, "
-                f"got {type(document_store).__name__}"
+                f"{type(self).__name__}: document_store must be a search store (LocalDocumentStore, "
+                f"MilvusDocumentStore), got {type(document_store).__name__}"
             )
         self.document_store = document_store
         self.top_k = _check_top_k(top_k)
@@ -66,7 +67,9 @@ class _StoreRetriever:
         if "document_store" not in params:
             raise InvalidInputError(f"{cls.__name__}.from_dict: 'init_parameters.document_store' is missing")
         data = {**data, "init_parameters": dict(params)}
-        data["init_parameters"]["document_store"] = LocalDocumentStore.from_dict(params["document_store"])
+        from pipelines.document_stores.factory import store_from_dict  # local or Milvus, by its "type"
+
+        data["init_parameters"]["document_store"] = store_from_dict(params["document_store"])
         return default_from_dict(cls, data)
 
 
@@ -85,7 +88,7 @@ class LocalBM25Retriever(_StoreRetriever):
         same = LocalBM25Retriever.from_dict(retriever.to_dict())
     """
 
-    def __init__(self, document_store: LocalDocumentStore, top_k: int = 10) -> None:
+    def __init__(self, document_store: SearchStore, top_k: int = 10) -> None:
         self._init_store(document_store, top_k)
 
     @component.output_types(documents=list[Document])
@@ -111,7 +114,7 @@ class LocalEmbeddingRetriever(_StoreRetriever):
         pipe.run({"embedder": {"text": "Who improved the steam engine?"}})["retriever"]["documents"]
     """
 
-    def __init__(self, document_store: LocalDocumentStore, top_k: int = 10) -> None:
+    def __init__(self, document_store: SearchStore, top_k: int = 10) -> None:
         self._init_store(document_store, top_k)
 
     @component.output_types(documents=list[Document])
@@ -144,7 +147,7 @@ class LocalHybridRetriever(_StoreRetriever):
 
     def __init__(
         self,
-        document_store: LocalDocumentStore,
+        document_store: SearchStore,
         top_k: int = 10,
         *,
         candidates: int = DEFAULT_CANDIDATES,
@@ -192,7 +195,7 @@ RETRIEVERS: dict[SearchMode, type[_StoreRetriever]] = {
 
 
 def retriever_for(
-    mode: str | SearchMode, document_store: LocalDocumentStore, top_k: int = 10
+    mode: str | SearchMode, document_store: SearchStore, top_k: int = 10
 ) -> LocalBM25Retriever | LocalEmbeddingRetriever | LocalHybridRetriever:
     """A new retriever for ``mode`` over ``document_store``.
 

@@ -58,7 +58,9 @@ class PassageWriter:
         params = dict(data.get("init_parameters", {}))
         if "index" not in params:
             raise ValueError("PassageWriter.from_dict: init_parameters.index is missing")
-        params["index"] = DocumentIndex.from_dict(params["index"])
+        from pipelines.document_stores.factory import index_from_dict  # DocumentIndex or MilvusIndex
+
+        params["index"] = index_from_dict(params["index"])
         return default_from_dict(cls, {**data, "init_parameters": params})
 
     @component.output_types(documents_written=int, snapshot=str)

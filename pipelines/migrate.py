@@ -1,0 +1,67 @@
+"""``docqa migrate``: copy an index from one store to another with its embeddings — nothing is re-embedded.
+
+Both sides go through the store protocols (:mod:`pipelines.document_stores.protocols`): the source's
+catalog exports each file with its passages and embedding rows, the target's write side takes them in the
+same per-file transaction the Ingestor uses, committing every ``checkpoint_every`` passages. So a copy
+killed midway converges when run again (files already copied are replaced by the same passages), and the
+target refuses an index built with another embedding model, as an ingest would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from docqa.errors import InvalidInputError, NotFoundError
+from pipelines.document_stores.factory import StoreBundle, open_store
+
+
+@dataclass
+class MigrateReport:
+    files: int
+    passages: int
+    embedding_model: str
+    source: str
+    target: str
+
+
+def migrate(
+    source_spec: str | None,
+    target_spec: str | None,
+    index_dir: Path | str,
+    embedding_model: str,
+    *,
+    checkpoint_every: int = 2048,
+    lock_timeout: float = 5.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> MigrateReport:
+    """Copy every file of the store ``source_spec`` into ``target_spec`` (both beside ``index_dir``).
+
+    :raises InvalidInputError: source and target are the same store.
+    :raises NotFoundError: the source holds nothing.
+    """
+    source = open_store(source_spec, index_dir, embedding_model)
+    meta = source.catalog.index_meta()
+    if not meta:
+        raise NotFoundError(f"Nothing to migrate: the store {source.catalog.location()} is empty.")
+    model, dim = str(meta["embedding_model"]), int(meta["dim"])
+    target: StoreBundle = open_store(target_spec, index_dir, model)  # the source's model: no re-embedding
+    if target.catalog.location() == source.catalog.location():
+        raise InvalidInputError(f"--from and --to name the same store ({source.catalog.location()})")
+    files = passages = staged = 0
+    total = int(meta.get("passages", 0))
+    with target.index.transaction(model, dim, timeout=lock_timeout) as transaction:
+        for entry, docs, vectors in source.catalog.export_files():
+            transaction.put_files([(entry, docs, vectors)])
+            files += 1
+            passages += len(docs)
+            staged += len(docs)
+            if staged >= checkpoint_every:
+                transaction.commit()
+                staged = 0
+            if progress:
+                progress(passages, total)
+        if staged or files:
+            transaction.commit()
+    return MigrateReport(files, passages, model, source.catalog.location(), target.catalog.location())
