@@ -48,19 +48,20 @@ def _assert_same_top_answers(ours, theirs, questions, docs):
 def test_parity_tiny_uncased_model_long_unicode_several_passages(tiny_qa_model_dir, batch_size):
     docs = [Document(content=LONG), Document(content=UNICODE), Document(content=CASED),
             Document(content="")]
-    ours = DocQAReader(str(tiny_qa_model_dir), backend="torch", max_answer_length=None, batch_size=batch_size)
+    ours = DocQAReader(str(tiny_qa_model_dir), backend="torch", max_answer_length=None, batch_size=batch_size,
+                       adaptive=False)
     _assert_same_top_answers(ours, _reference(str(tiny_qa_model_dir)), QUESTIONS, docs)
 
 
 def test_parity_tiny_cased_model(tiny_cased_qa_model_dir):
     docs = [Document(content=CASED), Document(content=UNICODE), Document(content=LONG)]
-    ours = DocQAReader(str(tiny_cased_qa_model_dir), backend="torch", max_answer_length=None)
+    ours = DocQAReader(str(tiny_cased_qa_model_dir), backend="torch", max_answer_length=None, adaptive=False)
     _assert_same_top_answers(ours, _reference(str(tiny_cased_qa_model_dir)), QUESTIONS, docs)
 
 
 def test_parity_onnx_fp32_backend(tiny_qa_model_dir):
     docs = [Document(content=LONG), Document(content=UNICODE)]
-    ours = DocQAReader(str(tiny_qa_model_dir), backend="onnx-fp32", max_answer_length=None)
+    ours = DocQAReader(str(tiny_qa_model_dir), backend="onnx-fp32", max_answer_length=None, adaptive=False)
     _assert_same_top_answers(ours, _reference(str(tiny_qa_model_dir)), QUESTIONS[:2], docs)
 
 
@@ -74,7 +75,7 @@ def test_parity_with_test_reader_on_easy_squad_questions(test_reader_dir, shared
     # the gold paragraph, a long passage (> one window) and other paragraphs of the article
     docs = [Document(content=p["context"]) for p in paragraphs[1:4]]
     docs += [Document(content=normans), Document(content=" ".join(p["context"] for p in paragraphs[4:9]))]
-    ours = DocQAReader(str(test_reader_dir), backend="torch", max_answer_length=None)
+    ours = DocQAReader(str(test_reader_dir), backend="torch", max_answer_length=None, adaptive=False)
     theirs = _reference(str(test_reader_dir))
     expected = {"Who was the Norse leader?": "Rollo",
                 "When were the Normans in Normandy?": "10th and 11th centuries"}
