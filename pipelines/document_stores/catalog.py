@@ -141,3 +141,11 @@ def documents_by_vid(con: sqlite3.Connection, vids: Iterable[int]) -> dict[int, 
         for row in con.execute(f"SELECT vid, id, content, meta FROM passages WHERE vid IN ({marks})", chunk):
             out[row[0]] = to_document(row)
     return out
+
+
+def corrupt_error(directory: Path, err: Exception) -> IndexCorruptError:
+    """The one message for an index whose catalog cannot be read: what failed and what to do."""
+    return IndexCorruptError(
+        f"The index at {directory} cannot be read ({CATALOG}: {err}). "
+        f"Move it aside and ingest your documents again."
+    )

@@ -18,8 +18,9 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from haystack import Document
@@ -36,8 +37,22 @@ from pipelines.document_stores.segments import (
     write_segment,
 )
 
-if TYPE_CHECKING:
-    from pipelines.document_stores.snapshots import DocumentIndex
+
+class DocumentIndex(Protocol):
+    """What a writer needs of the index it writes (``snapshots.DocumentIndex``): its layout and checks.
+    A Protocol, so this module does not import the one that imports it."""
+
+    directory: Path
+
+    @property
+    def catalog_path(self) -> Path: ...
+
+    @property
+    def segments_dir(self) -> Path: ...
+
+    def needs_migration(self) -> bool: ...
+
+    def check_model(self, meta: Mapping[str, Any], embedding_model: str) -> None: ...
 
 LEGACY_CURRENT = "CURRENT"
 MERGE_FACTOR = 10  # this many segments of one tier are merged into one of the next tier
@@ -66,7 +81,7 @@ class IndexWriter:
                 })
             self.con = catalog.connect(index.catalog_path)
         except sqlite3.DatabaseError as err:
-            raise index._corrupt(err) from err
+            raise catalog.corrupt_error(index.directory, err) from err
         meta = catalog.read_meta(self.con)
         if meta.get("format") != FORMAT_VERSION:
             raise IndexCorruptError(

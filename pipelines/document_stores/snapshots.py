@@ -184,10 +184,7 @@ class DocumentIndex:
             con.close()
 
     def _corrupt(self, err: Exception) -> IndexCorruptError:
-        return IndexCorruptError(
-            f"The index at {self.directory} cannot be read ({CATALOG}: {err}). "
-            f"Move it aside and ingest your documents again."
-        )
+        return catalog.corrupt_error(self.directory, err)
 
     def generation(self) -> int:
         """How many commits the index has had (0: empty or missing); changes with every commit."""
