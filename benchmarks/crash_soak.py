@@ -65,7 +65,7 @@ def check(index_dir: Path, must_have: set[str]) -> set[str]:
     return keys
 
 
-def soak(workdir: Path, kills: int, files: int, seed: int = 0) -> dict:
+def soak(workdir: Path, kills: int, files: int, seed: int = 0, max_delay: float = 1.5) -> dict:
     from pipelines.document_stores.snapshots import DocumentIndex
 
     rng = random.Random(seed)
@@ -86,7 +86,7 @@ def soak(workdir: Path, kills: int, files: int, seed: int = 0) -> dict:
                 proc.kill()
                 raise RuntimeError("the ingest made no progress in 300 s")
             time.sleep(0.02)
-        time.sleep(rng.uniform(0.0, 1.5))
+        time.sleep(rng.uniform(0.0, max_delay))
         if proc.poll() is not None:
             break  # it finished before this kill
         os.kill(proc.pid, signal.SIGKILL)
@@ -117,6 +117,9 @@ def soak(workdir: Path, kills: int, files: int, seed: int = 0) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--max-delay", type=float, default=1.5,
+                    help="seconds after a new commit within which the kill lands (random); small "
+                         "corpora on a fast machine need less, or the ingest ends before the kills")
     ap.add_argument("--files", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", default=None)
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="docqa-soak-"))
     started = time.perf_counter()
-    result = soak(workdir, args.kills, args.files, args.seed)
+    result = soak(workdir, args.kills, args.files, args.seed, args.max_delay)
     result["seconds"] = round(time.perf_counter() - started, 1)
     assert result["files_indexed"] == args.files, result
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))

@@ -95,7 +95,7 @@ def test_soak_random_kills_during_commits_and_merges_lose_and_duplicate_nothing(
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, str(root / "benchmarks" / "crash_soak.py"), "--kills", "5", "--files", "80",
-         "--workdir", str(tmp_path), "--json"],
+         "--max-delay", "0.3", "--workdir", str(tmp_path), "--json"],
         capture_output=True, text=True, cwd=root, timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
