@@ -14,13 +14,15 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from haystack import Document
 
 from pipelines.evaluation.squad_metrics import score_question, squad_v2_metrics
 from pipelines.squad import SquadFile, SquadFileError, read_squad
+
+if TYPE_CHECKING:  # imported where Documents are made: training scores dev sets without Haystack
+    from haystack import Document
 
 __all__ = ["ReaderExample", "ReaderRun", "SquadFileError", "best_threshold", "calibrate", "evaluate_reader",
            "load_squad_examples", "read_examples", "score_runs", "squad_reader_examples"]
@@ -54,6 +56,8 @@ class ReaderRun:
 def squad_reader_examples(squad: SquadFile) -> list[ReaderExample]:
     """Every question of a read SQuAD file with its own paragraph as the only passage (one ``Document``
     per paragraph with ``meta["title"]`` and ``meta["paragraph_index"]``, counted over the whole file)."""
+    from haystack import Document
+
     examples: list[ReaderExample] = []
     for paragraph in squad.paragraphs:
         doc = Document(content=paragraph.context,

@@ -63,8 +63,6 @@ def gold_passage_scores(model, tokenizer, examples: Sequence[SquadExample], *, m
     reader's rule), ``exact_at_0/f1_at_0`` (τ = 0, the default of an uncalibrated reader), ``no_answer_f1``
     (always saying "no answer"), ``has_ans``/``no_ans``/``questions``.
     """
-    from haystack import Document
-
     from pipelines.evaluation.reader_eval import ReaderExample, ReaderRun, best_threshold, score_runs
 
     windows: list[Window] = []
@@ -84,8 +82,8 @@ def gold_passage_scores(model, tokenizer, examples: Sequence[SquadExample], *, m
     for q, ex in enumerate(examples):
         decoded = decode_windows([windows[i] for i in per_question[q]], [logits[i] for i in per_question[q]],
                                  [ex.context], max_answer_length=max_answer_length, top_k=1)
-        references.append(ReaderExample(ex.qid, ex.question, [Document(content=ex.context)],
-                                        list(ex.gold_texts), ex.is_impossible))
+        # scoring reads only the gold answers: no passages (and no Haystack, absent on training GPUs)
+        references.append(ReaderExample(ex.qid, ex.question, [], list(ex.gold_texts), ex.is_impossible))
         runs.append(ReaderRun(qid=ex.qid, forced_answer=decoded.answers[0].text if decoded.answers else "",
                               null_score_diff=decoded.null_score_diff,
                               no_answer=decoded.null_score_diff > 0.0,

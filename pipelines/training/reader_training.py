@@ -24,6 +24,7 @@ This module holds the loop that ties them together.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import shutil
@@ -48,9 +49,10 @@ from pipelines.training.checkpoints import (
     save_weights,
 )
 from pipelines.training.dev_scores import forward_inputs, gold_passage_scores
-from pipelines.training.features import build_training_features, epoch_plan
+from pipelines.training.features import FeatureStats, TrainFeature, build_training_features, epoch_plan
 from pipelines.training.report import epoch_line, write_model_dir
 from pipelines.training.settings import TrainingConfig, TrainingError, TrainingResult
+from pipelines.training.time_budget import LinearSchedule, StepBudget
 
 __all__ = ["CHECKPOINT_FILE", "STATE_DIR", "TrainingConfig", "TrainingError", "TrainingResult",
            "resolve_base_model", "train_reader"]
@@ -104,6 +106,12 @@ def _progress_bar(enabled: bool):
                     console=Console(stderr=True), transient=False, disable=not enabled)
 
 
+def _eval_guess_s(questions: int, batch_size: int, device: str) -> float:
+    """A first guess at one dev evaluation's seconds (replaced by the measured time after the first)."""
+    per_batch = 0.05 if device.startswith("cuda") else 1.5
+    return 5.0 + per_batch * questions * 1.2 / max(batch_size, 1)
+
+
 def _selected_score(metrics: dict[str, float], config: TrainingConfig) -> float:
     metric = config.select_metric
     if metric == "auto":
@@ -112,18 +120,22 @@ def _selected_score(metrics: dict[str, float], config: TrainingConfig) -> float:
 
 
 def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = None,
-                 on_step: Callable[[int], None] | None = None) -> TrainingResult:
+                 on_step: Callable[[int], None] | None = None,
+                 features: tuple[list[TrainFeature], FeatureStats] | None = None) -> TrainingResult:
     """Train, evaluate after each epoch, keep the best epoch, write the model directory.
 
     :param log: receives one line per notable event (data report, epoch scores); default: stderr.
     :param on_step: called with the global step after each optimizer step (and after any checkpoint due
         at that step); an exception it raises stops the run as a kill would.
+    :param features: training windows already built by :func:`build_training_features` from this
+        config's train file, tokenizer and window settings (several runs over the same data tokenise
+        it once); default: built here.
     :raises SquadFileError: unusable train/dev file (message names it).
     :raises ModelUnavailableError: base model not found (message says how to get it).
     :raises TrainingError: settings or output directory problems (message says what to do).
     """
     import torch
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     config.validate()
     if log is None:
@@ -164,10 +176,12 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
     autocast = (torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16) if config.bf16
                 else contextlib.nullcontext())
 
-    features, stats = build_training_features(
-        tokenizer, train_examples, max_seq_length=config.max_seq_length, stride=config.stride,
-        max_question_tokens=config.max_question_tokens,
-        workers=config.feature_workers or available_cores())
+    if features is None:
+        features = build_training_features(
+            tokenizer, train_examples, max_seq_length=config.max_seq_length, stride=config.stride,
+            max_question_tokens=config.max_question_tokens,
+            workers=config.feature_workers or available_cores())
+    features, stats = features
     log(f"{stats.windows} training windows ({stats.answer_windows} hold an answer) from "
         f"{stats.questions} questions; base {config.base_model} "
         f"({'continuing a QA model' if continuing else 'new QA head on an encoder'}); device {device}")
@@ -180,9 +194,13 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
          "weight_decay": config.weight_decay},
         {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
-    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * total_steps),
-                                                total_steps)
+    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate, fused=device.startswith("cuda"))
+    schedule = LinearSchedule(int(config.warmup_ratio * total_steps), total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    epoch_ends = list(itertools.accumulate(len(batches) for batches in plan))
+    budget = (StepBudget(config.time_limit_s, epoch_ends,
+                         eval_guess_s=_eval_guess_s(len(dev_examples), config.eval_batch_size, device))
+              if config.fit_to_time_limit and config.time_limit_s else None)
 
     state_dir = config.out_dir / STATE_DIR
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -223,16 +241,23 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
         return limit is not None and elapsed_before + time.perf_counter() - started + extra > limit
 
     stopped_early = None
+    loss_acc = torch.zeros((), device=device)  # summed on the device: no GPU sync per step
+    train_clock, train_steps = 0.0, 0  # time and steps spent in optimizer steps (evaluations excluded)
     with _progress_bar(config.show_progress) as bars:
         task = bars.add_task("training", total=total_steps, completed=global_step, info="")
         window_count, window_clock = 0, time.perf_counter()
         for epoch in range(epoch0, config.epochs):
-            if stopped_early:
+            if stopped_early or global_step >= schedule.total:
                 break
             bars.update(task, description=f"epoch {epoch + 1}/{config.epochs}")
             epoch_started = time.perf_counter()
             batches = plan[epoch]
-            for b in range(batch0 if epoch == epoch0 else 0, len(batches)):
+            partial = False
+            first = batch0 if epoch == epoch0 else 0
+            last = first - 1  # the last batch trained in this epoch
+            step_clock = time.perf_counter()
+            for b in range(first, len(batches)):
+                last = b
                 group = [features[i] for i in batches[b]]
                 inputs = forward_inputs(model, pad_batch([f.window for f in group], pad_id), device)
                 inputs["start_positions"] = torch.tensor([f.start for f in group], device=device)
@@ -245,27 +270,46 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 global_step += 1
-                loss_sum += float(loss.detach())
+                loss_acc += loss.detach()
                 loss_count += 1
                 window_count += len(group)
-                rate = window_count / max(time.perf_counter() - window_clock, 1e-9)
-                bars.update(task, advance=1, info=f"loss {loss_sum / loss_count:.3f}  {rate:.1f} ex/s")
+                if global_step % 25 == 0 or b + 1 == len(batches):
+                    rate = window_count / max(time.perf_counter() - window_clock, 1e-9)
+                    mean = (loss_sum + float(loss_acc)) / loss_count
+                    bars.update(task, completed=global_step, info=f"loss {mean:.3f}  {rate:.1f} ex/s")
                 if global_step % config.checkpoint_every == 0 and b + 1 < len(batches):
+                    loss_sum, loss_acc = loss_sum + float(loss_acc), loss_acc.zero_()
                     checkpoint(epoch, b + 1)
                 if on_step is not None:
                     on_step(global_step)
-                if out_of_time() and history:
+                now = time.perf_counter()
+                train_clock, train_steps, step_clock = train_clock + now - step_clock, train_steps + 1, now
+                if budget is not None and train_steps >= 10 and train_steps % 25 == 0:
+                    schedule.total = budget.fitted_total(
+                        step=global_step, elapsed_s=elapsed_before + now - started,
+                        seconds_per_step=train_clock / train_steps, planned=total_steps)
+                    schedule.warmup = int(config.warmup_ratio * schedule.total)  # the same share of the run
+                if budget is not None and global_step >= schedule.total:
+                    partial = b + 1 < len(batches)
+                    break
+                if out_of_time() and (history or budget is not None):
+                    if budget is not None:  # the prediction was wrong: evaluate what was trained
+                        partial = True
+                        break
                     stopped_early = (f"time limit {config.time_limit_s:.0f} s reached during epoch "
                                      f"{epoch + 1}; that epoch was dropped")
                     break
             if stopped_early:
                 break
             record: dict[str, Any] = {"epoch": epoch + 1, "steps": global_step,
-                                      "train_loss": loss_sum / max(loss_count, 1),
-                                      "windows": sum(len(b) for b in batches),
+                                      "train_loss": (loss_sum + float(loss_acc)) / max(loss_count, 1),
+                                      "windows": sum(len(x) for x in batches[:last + 1]),
                                       "answerable_only": epoch < config.answerable_warmup_epochs}
-            loss_sum, loss_count = 0.0, 0
+            if partial:
+                record["partial"] = round((last + 1) / max(len(batches), 1), 3)
+            loss_sum, loss_count, loss_acc = 0.0, 0, loss_acc.zero_()
             if dev_examples:
+                eval_started = time.perf_counter()
                 eval_task = bars.add_task("dev eval", total=len(dev_examples), info="")
                 scores = gold_passage_scores(
                     model, tokenizer, dev_examples, max_seq_length=config.max_seq_length,
@@ -273,6 +317,8 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
                     max_answer_length=config.max_answer_length, batch_size=config.eval_batch_size,
                     device=device, progress=lambda n, t=eval_task: bars.update(t, completed=n))
                 bars.remove_task(eval_task)
+                if budget is not None:
+                    budget.eval_s = time.perf_counter() - eval_started
                 record["dev"] = scores
                 score = _selected_score(scores, config)
             else:
@@ -285,7 +331,13 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
             log(epoch_line(record, best_epoch == epoch + 1))
             checkpoint(epoch + 1, 0)
             window_count, window_clock = 0, time.perf_counter()
-            if epoch + 1 < config.epochs and out_of_time(extra=float(record["seconds"])):
+            if partial or (budget is not None and global_step >= schedule.total):
+                if global_step < total_steps:
+                    stopped_early = (f"fitted to the time limit ({config.time_limit_s:.0f} s): the learning "
+                                     f"rate decayed to 0 at step {global_step} of {total_steps} planned")
+                    log(stopped_early)
+                break
+            if budget is None and epoch + 1 < config.epochs and out_of_time(extra=float(record["seconds"])):
                 stopped_early = (f"time limit {config.time_limit_s:.0f} s: stopped after epoch {epoch + 1} "
                                  f"of {config.epochs} (another epoch would not fit)")
                 log(stopped_early)

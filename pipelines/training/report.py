@@ -23,6 +23,8 @@ def epoch_line(record: dict[str, Any], is_best: bool) -> str:
     line = f"epoch {record['epoch']}: train loss {record['train_loss']:.3f}"
     if record.get("answerable_only"):
         line += " (answerable windows only)"
+    if record.get("partial"):
+        line += f" ({record['partial']:.0%} of the epoch, fitted to the time limit)"
     dev = record.get("dev")
     if dev:
         line += (f"; dev forced-answer HasAns EM/F1 {dev['forced_has_ans_exact']:.1f}/"
@@ -136,8 +138,10 @@ def training_markdown(config: TrainingConfig, result: TrainingResult, continuing
         for r in result.epochs:
             d = r["dev"]
             mark = " **(kept)**" if r["epoch"] == result.best_epoch else ""
-            lines.append(f"| {r['epoch']}{mark} | {r['train_loss']:.3f} | {d['forced_has_ans_exact']:.1f} | "
-                         f"{d['forced_has_ans_f1']:.1f} | {d['best_exact']:.1f} | {d['best_f1']:.1f} | "
+            part = f" ({r['partial']:.0%})" if r.get("partial") else ""
+            lines.append(f"| {r['epoch']}{part}{mark} | {r['train_loss']:.3f} | "
+                         f"{d['forced_has_ans_exact']:.1f} | {d['forced_has_ans_f1']:.1f} | "
+                         f"{d['best_exact']:.1f} | {d['best_f1']:.1f} | "
                          f"{d['threshold']:.2f} | {r['seconds']:.0f} |")
         best = result.best["dev"]
         lines += ["", f"Always answering \"no answer\" would score F1 {best['no_answer_f1']:.1f} on this "

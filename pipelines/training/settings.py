@@ -29,7 +29,7 @@ _RESUME_KEYS = ("base_model", "epochs", "max_seq_length", "stride", "max_questio
 _RECORDED_KEYS = ("epochs", "max_seq_length", "stride", "max_question_tokens", "learning_rate", "batch_size",
                   "seed", "warmup_ratio", "weight_decay", "max_grad_norm", "answerable_warmup_epochs",
                   "bucket_pool", "max_answer_length", "select_metric", "fp16", "bf16",
-                  "time_limit_s")
+                  "time_limit_s", "fit_to_time_limit")
 
 
 class TrainingError(InvalidInputError):
@@ -76,6 +76,9 @@ class TrainingConfig:
     # epoch would not fit, or mid-epoch when the limit passes (that epoch is dropped); the best finished
     # epoch is written as usual and TRAINING.md says the run was cut short. None = no limit.
     time_limit_s: float | None = None
+    # With a time limit: time the steps and end the LR decay when the time ends (pipelines.training.
+    # time_budget), so the last, possibly partial, epoch is fully annealed and evaluated like the others.
+    fit_to_time_limit: bool = False
     checkpoint_every: int = 200  # optimizer steps between checkpoints (also at each epoch end)
     resume: bool = False
     show_progress: bool = True
@@ -98,6 +101,8 @@ class TrainingConfig:
             problems.append("feature_workers must be 0 (one per core) or more")
         if self.time_limit_s is not None and self.time_limit_s <= 0:
             problems.append("time_limit_s must be positive")
+        if self.fit_to_time_limit and self.time_limit_s is None:
+            problems.append("fit_to_time_limit needs a time limit (time_limit_s)")
         if self.checkpoint_every < 1:
             problems.append("checkpoint_every must be at least 1")
         if self.device not in (None, "cpu", "cuda") and not str(self.device).startswith("cuda:"):

@@ -275,3 +275,39 @@ def test_parallel_tokenisation_gives_the_same_features_in_the_same_order(tmp_pat
     assert one_stats == two_stats
     assert [(f.start, f.end, f.example) for f in one] == [(f.start, f.end, f.example) for f in two]
     assert all(np.array_equal(a.window.input_ids, b.window.input_ids) for a, b in zip(one, two, strict=True))
+
+
+def test_step_budget_counts_the_evaluations_due_and_never_plans_past_the_schedule():
+    from pipelines.training.time_budget import LinearSchedule, StepBudget
+
+    budget = StepBudget(limit_s=100, epoch_ends=[10, 20, 30], eval_guess_s=5, final_s=15)
+    assert budget.fitted_total(step=0, elapsed_s=0, seconds_per_step=1, planned=30) == 30
+    # 80 s after the final evaluation and writing; two epoch-end evaluations before step 23 cost 10 s
+    assert budget.fitted_total(step=0, elapsed_s=0, seconds_per_step=3, planned=30) == 23
+    assert budget.fitted_total(step=12, elapsed_s=99, seconds_per_step=3, planned=30) == 13  # always one step
+    budget.eval_s = 0.0  # a measured evaluation replaces the guess
+    assert budget.fitted_total(step=0, elapsed_s=0, seconds_per_step=3, planned=30) == 28
+    schedule = LinearSchedule(warmup=2, total=10)
+    assert [round(schedule(s), 3) for s in (0, 1, 2, 6, 10, 12)] == [0.0, 0.5, 1.0, 0.5, 0.0, 0.0]
+    schedule.total = 6
+    assert schedule(6) == 0.0
+
+
+def test_fitting_to_a_time_limit_ends_the_schedule_in_time_and_scores_the_last_partial_epoch(
+        tmp_path, tiny_qa_model_dir):
+    import time as clock
+
+    cfg = config(tmp_path, tiny_qa_model_dir, "fitted", epochs=60, time_limit_s=4.0, fit_to_time_limit=True,
+                 checkpoint_every=1000)
+    started = clock.perf_counter()
+    result = train_reader(cfg, log=quiet, on_step=lambda _step: clock.sleep(0.03))
+    seconds = clock.perf_counter() - started
+    planned = 60 * result.epochs[0]["steps"]
+    assert 25 <= result.epochs[-1]["steps"] < planned  # timed, then cut to what fits
+    assert result.stopped_early and "decayed to 0" in result.stopped_early
+    assert all("dev" in record for record in result.epochs)  # the last (maybe partial) epoch is scored too
+    assert seconds < 4.0 + 2.0
+    assert (cfg.out_dir / "model.safetensors").exists()
+    assert json.loads((cfg.out_dir / "training_metrics.json").read_text())["settings"]["fit_to_time_limit"]
+    with pytest.raises(TrainingError, match="fit_to_time_limit needs a time limit"):
+        train_reader(config(tmp_path, tiny_qa_model_dir, "nolimit", fit_to_time_limit=True), log=quiet)
