@@ -177,6 +177,26 @@ def ask(page, question: str) -> None:
     page.wait_for_url(re.compile(r"[?&]q="), timeout=30_000)
 
 
+def move_thumb(page, thumb, presses: int, reached, limit_s: float = 60.0) -> None:
+    """Press ArrowRight on a range-slider thumb until the selection caption satisfies ``reached``.
+
+    About ``presses`` presses are needed; each waits until the caption changes, and a press lost to a
+    rerun is simply repeated (the caption decides, not the count)."""
+    caption = page.get_by_text(re.compile(r"^Selected: “"))
+    deadline = time.monotonic() + limit_s
+    for _ in range(presses * 3 + 3):
+        text = caption.inner_text()
+        if reached(text):
+            return
+        assert time.monotonic() < deadline, f"the selection stopped at {text!r}"
+        thumb.focus()
+        thumb.press("ArrowRight")
+        waited = time.monotonic()
+        while caption.inner_text() == text and time.monotonic() - waited < 5.0:
+            page.wait_for_timeout(100)
+    raise AssertionError(f"the selection never reached the target; it shows {caption.inner_text()!r}")
+
+
 def no_tracebacks(page) -> None:
     assert page.get_by_test_id("stException").count() == 0
 
@@ -301,15 +321,11 @@ def test_wrong_answer_corrected_by_selecting_the_span_reaches_the_feedback_expor
     paul, rand = words.index("Paul"), words.index("RAND")
     assert words[rand + 1] == "Corporation"
     thumbs = page.get_by_test_id("stSlider").filter(has_text="Drag the two ends").get_by_role("slider")
-    # Keyboard, as a user can: the upper end first (the lower may not pass it), one word per key press.
-    thumbs.nth(1).focus()
-    for _ in range(rand + 1 - (paul + 1)):
-        thumbs.nth(1).press("ArrowRight")
-    page.get_by_text(re.compile(r"^Selected: “Paul Baran .* RAND Corporation”$")).wait_for()
-    thumbs.nth(0).focus()
-    for _ in range(rand - paul):
-        thumbs.nth(0).press("ArrowRight")
-    page.get_by_text("Selected: “RAND Corporation”", exact=True).wait_for()
+    # Keyboard, as a user can: the upper end first (the lower may not pass it), one word per key press,
+    # each press waiting for the page to show its result (a press sent during a rerun can be lost).
+    move_thumb(page, thumbs.nth(1), rand + 1 - (paul + 1),
+               lambda text: re.fullmatch(r"Selected: “Paul Baran .* RAND Corporation”", text) is not None)
+    move_thumb(page, thumbs.nth(0), rand - paul, lambda text: text == "Selected: “RAND Corporation”")
     mark = page.locator("mark.docqa-pick")
     assert mark.inner_text() == "RAND Corporation" and mark.is_visible()
     no_tracebacks(page)
