@@ -37,10 +37,13 @@ def collect_rows(reader, search: Callable[[str], list], items: Sequence[ReaderEx
 
 
 def decisions(rows: Sequence[dict[str, Any]], model: AnswerabilityModel | None,
-              cut: float | None = None) -> list[bool]:
-    """Whether each row gets a confident answer: the reader's τ says answer and (with a model) P ≥ cut."""
+              cut: float | None = None, tau: float | None = None) -> list[bool]:
+    """Whether each row gets a confident answer: the reader's τ says answer and (with a model) P ≥ cut.
+
+    ``tau``: judge the τ rule again at this τ from the row's margin (``null − best > τ`` ⇔
+    ``margin < −τ``) instead of the reader's recorded decision — for fitting τ and the model together."""
     threshold = cut if cut is not None else (model.threshold if model else 0.0)
-    return [bool(r["forced"]) and not r["reader_no_answer"]
+    return [bool(r["forced"]) and not (r["reader_no_answer"] if tau is None else r["margin"] < -tau)
             and (model is None or model.probability(r) >= threshold) for r in rows]
 
 

@@ -12,10 +12,12 @@ name in a passage about engineers. So the decision "not in your documents" is a 
 - ``coverage_top`` / ``coverage_answer``: share of the question's content words (stemmed, stop words
   out) found in the best-covering passage / the answer's passage.
 
-The weights are fitted by ``scripts/fit_answerability.py`` on questions whose articles are indexed
-(answerable: label 1; SQuAD 2.0 unanswerable: 0) and questions whose articles are not (off-corpus: 0),
-and shipped as ``answerability.json`` in the reader's model directory, next to ``calibration.json``:
-they describe that reader with the default embedder. A reader without the file keeps the τ rule alone.
+The weights are fitted by ``scripts/fit_answerability.py`` on answerable questions whose articles are
+indexed (label 1) and questions whose articles are not (off-corpus: 0); its threshold is chosen together
+with the reader's τ (the pair with the best in-corpus F1 that keeps off-corpus answers and the cost to
+answerable questions within bounds). Both ship in the reader's model directory — ``answerability.json``
+next to ``calibration.json`` — and describe that reader with the default embedder. A reader without the
+file keeps the τ rule alone.
 """
 
 from __future__ import annotations
