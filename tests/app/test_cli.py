@@ -180,6 +180,35 @@ def test_ask_falls_back_to_the_compact_reader_and_says_so(sample_index: Path, tm
     assert data["answers"] and data["answers"][0]["sources"][0]["file"].endswith("normans.txt")
 
 
+def test_the_bundled_compact_reader_answers_the_example_questions_and_says_not_found_when_it_should(
+        sample_index: Path) -> None:
+    """The issue's failures, as a user meets them offline: a confident "Arthur Woolf" for the telephone
+    question. The page's example questions are checked against the samples' text; "Who founded the Duchy
+    of Normandy?" is left out because compact v2 still answers it "treaty of Saint-Clair-sur-Epte" (the
+    passage says the Duchy "was established by the treaty ... and ... Rollo") — a known miss, reported in
+    data/compact-reader/TRAINING.md, not hidden by rewording the question."""
+
+    def ask(question: str) -> dict:
+        result = run("ask", question, "--index", str(sample_index), "--reader", "compact", "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    expected = {
+        "When was the Duchy of Normandy founded?": "911",
+        "Who invented packet switching?": "paul baran",
+        "Where did Donald Davies work?": "national physical laboratory",
+        "What is the efficiency of a steam engine limited by?": "working fluid",
+        "What replaced reciprocating engines in power stations?": "steam turbines",
+    }
+    for question, answer in expected.items():
+        data = ask(question)
+        assert data["no_answer"] is False, question
+        assert answer in data["answers"][0]["text"].lower(), (question, data["answers"][0]["text"])
+    phone = ask("Who invented the telephone?")
+    assert phone["no_answer"] is True
+    assert phone["answerability"]["probability"] < phone["answerability"]["threshold"]
+
+
 def _registered_commands():
     from app.cli import faq_app
 
