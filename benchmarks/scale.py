@@ -48,6 +48,17 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_split_mb() -> dict[str, float]:
+    """Current RSS split into anonymous (private heap) and file-backed (mmapped index pages) memory."""
+    fields = {}
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(("RssAnon:", "RssFile:")):
+                name, value = line.split(":")
+                fields[f"rss_{name[3:].lower()}_mb"] = int(value.split()[0]) / 1024
+    return fields
+
+
 def wchar() -> int:
     with open("/proc/self/io") as handle:
         return int(next(line for line in handle if line.startswith("wchar")).split()[1])
@@ -191,6 +202,7 @@ def phase_search(design: str, directory: Path, queries: int, catch_up: bool) -> 
     out["p95_ms"] = {m: float(np.percentile(t, 95)) for m, t in times.items()}
     # Before the exact check below, which maps every vector page (file-backed pages count in RSS).
     out["peak_rss_mb"] = rss_mb()
+    out.update(rss_split_mb())  # now: private memory vs mapped index pages (page cache, reclaimable)
     if design == "new":  # exact search: every IVF list probed
         searcher = store._searcher
         fraction = searcher.probe_fraction
@@ -310,7 +322,7 @@ def measure(design: str, passages: int, step: int, workdir: Path, queries: int) 
         "p50_ms": search["p50_ms"],
         "p95_ms": search["p95_ms"],
         "ann_recall_at_10": search["ann_recall_at_10"],
-        **{k: v for k, v in search.items() if k.startswith("p50_dense_ms_probe_")},
+        **{k: v for k, v in search.items() if k.startswith(("p50_dense_ms_probe_", "rss_"))},
         "peak_rss_mb": search["peak_rss_mb"],
         "peak_rss_mb_writer": grow["peak_rss_mb"],
         "bytes_written_total": grow["bytes_written"],
