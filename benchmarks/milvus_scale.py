@@ -3,8 +3,8 @@ searches, both stores in the same run.
 
     python benchmarks/milvus_scale.py --passages 100000 --db /tmp/milvus-scale.db [--queries 200]
 
-Written because ``benchmarks/scale.py`` (the scalable local store's benchmark, with a ``--store`` option in
-mind) is not on this branch; it measures the stores, not the embedder: vectors are random 384-d unit
+Also run as ``python benchmarks/scale.py --store milvus-lite:///path.db [--passages N]``. It measures the
+stores, not the embedder: vectors are random 384-d unit
 vectors and the text is drawn from a Zipf-distributed 5,000-word vocabulary (60 words a passage).
 Prints seconds to add, passages/s, p50/p95 per search mode and Milvus's ratio to the local store.
 """

@@ -367,6 +367,20 @@ def print_table(results: list[dict]) -> None:
         print(f"| {label} | " + " | ".join(fmt.format(v) for v in vals) + f" | {ratio} |")
 
 
+def milvus_lite(spec: str, passages: int, queries: int) -> int:
+    """``--store milvus-lite:///path.db``: Milvus Lite and the local store grown and searched in one run.
+
+    Milvus has its own script because its store is driven through the store factory (no segment files,
+    no legacy design to compare); this hands over to it."""
+    prefix = "milvus-lite://"
+    if not spec.startswith(prefix) or len(spec) <= len(prefix):
+        raise SystemExit(f"--store {spec!r}: expected local or milvus-lite:///path/to/file.db")
+    db = spec[len(prefix):].split("?", 1)[0]
+    command = [sys.executable, str(ROOT / "benchmarks" / "milvus_scale.py"), "--passages", str(passages),
+               "--queries", str(queries), "--db", db]
+    return subprocess.run(command).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--passages", type=int, default=100_000)
@@ -378,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default=None, help="where the indexes are built (default: a temp dir)")
     ap.add_argument("--real-recall", type=int, default=20_000, metavar="N",
                     help="also measure ANN recall on N real MiniLM-embedded paragraphs (0: skip)")
+    ap.add_argument("--store", default="local",
+                    help="local (this benchmark) or milvus-lite:///path.db: Milvus Lite against the "
+                         "local store in the same run (benchmarks/milvus_scale.py)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--_phase", choices=("grow", "search"), help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
@@ -390,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(phase_search(args.design, Path(args.dir), args.queries, catch_up=True)))
         return 0
     passages = 1_000_000 if args.full else args.passages
+    if args.store != "local":
+        return milvus_lite(args.store, passages, args.queries)
     designs = ["old", "new"] if args.design == "both" else [args.design]
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="docqa-scale-"))
     workdir.mkdir(parents=True, exist_ok=True)
