@@ -372,10 +372,16 @@ def milvus_lite(spec: str, passages: int, queries: int) -> int:
 
     Milvus has its own script because its store is driven through the store factory (no segment files,
     no legacy design to compare); this hands over to it."""
-    prefix = "milvus-lite://"
-    if not spec.startswith(prefix) or len(spec) <= len(prefix):
-        raise SystemExit(f"--store {spec!r}: expected local or milvus-lite:///path/to/file.db")
-    db = spec[len(prefix):].split("?", 1)[0]
+    from docqa.errors import DocQAError
+    from pipelines.document_stores.milvus_client import parse_milvus_address
+
+    try:
+        address = parse_milvus_address(spec)
+    except DocQAError as err:
+        raise SystemExit(str(err)) from None
+    if not address.lite:
+        raise SystemExit(f"--store {spec!r}: this benchmark runs Milvus Lite only (milvus-lite:///path.db)")
+    db = address.uri
     command = [sys.executable, str(ROOT / "benchmarks" / "milvus_scale.py"), "--passages", str(passages),
                "--queries", str(queries), "--db", db]
     return subprocess.run(command).returncode
