@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -369,8 +370,6 @@ def test_example_questions_with_the_bundled_compact_reader(page, tmp_path):
     """``docqa ui --samples`` with the compact reader, as on a machine without the Hub: every example
     question the page offers is asked from the page's address (?q=...) and its first answer checked; the
     telephone question, which the samples cannot answer, says "Not found in your documents"."""
-    import urllib.parse
-
     server = Server(
         tmp_path / "index", Path("compact"), True, tmp_path / "server.log", tmp_path / "config.json"
     )
