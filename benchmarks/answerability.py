@@ -34,13 +34,13 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from pipelines.components.readers.answerability import AnswerabilityModel
-    from pipelines.components.readers.reader import DocQAReader
-    from pipelines.components.readers.selection import compact_reader_dir
-    from pipelines.evaluation.answerability_eval import collect_rows, decisions, summarise
-    from pipelines.evaluation.reader_eval import squad_reader_examples
-    from pipelines.evaluation.run_eval import run_retrieval_eval
-    from pipelines.squad import read_squad
+    from docqa.pipelines.components.readers.answerability import AnswerabilityModel
+    from docqa.pipelines.components.readers.reader import DocQAReader
+    from docqa.pipelines.components.readers.selection import compact_reader_dir
+    from docqa.pipelines.evaluation.answerability_eval import collect_rows, decisions, summarise
+    from docqa.pipelines.evaluation.reader_eval import squad_reader_examples
+    from docqa.pipelines.evaluation.run_eval import run_retrieval_eval
+    from docqa.pipelines.squad import read_squad
 
     name = str(compact_reader_dir()) if args.reader == "compact" else args.reader
     reader = DocQAReader(name, backend="torch")

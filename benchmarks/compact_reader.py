@@ -11,7 +11,7 @@ articles shipped in data/samples — and Imperialism) played no part, and this s
 sample ones: compare it with ``--articles Normans,Steam_engine,Packet_switching``.)
 
 1. **Gold passage** — each question with its own SQuAD paragraph, read by ``DocQAReader`` through
-   ``pipelines.evaluation.reader_eval`` (what ``docqa eval --reader`` does): forced-answer HasAns EM/F1
+   ``docqa.pipelines.evaluation.reader_eval`` (what ``docqa eval --reader`` does): forced-answer HasAns EM/F1
    (the best span is always given), and the null-score rule at the reader's τ (0 unless calibrated) and at
    the best τ *for this set* (an oracle: chosen on the very questions it scores, so read it as a ceiling).
 2. **End to end** (questions of the sample articles only) — data/samples ingested into a temporary
@@ -47,7 +47,7 @@ def log(message: str) -> None:
 
 def heldout_examples(articles: list[str], every: int):
     """ReaderExamples (gold paragraph as the passage) of the named articles, every N-th question."""
-    from pipelines.evaluation.reader_eval import load_squad_examples
+    from docqa.pipelines.evaluation.reader_eval import load_squad_examples
 
     data = json.loads(SQUAD.read_text(encoding="utf-8"))
     keep = [a for a in data["data"] if a["title"] in articles]
@@ -62,7 +62,7 @@ def heldout_examples(articles: list[str], every: int):
 
 
 def summarise(examples, runs, reader_tau: float) -> dict[str, float]:
-    from pipelines.evaluation.reader_eval import best_threshold, score_runs
+    from docqa.pipelines.evaluation.reader_eval import best_threshold, score_runs
 
     forced = score_runs(examples, runs, threshold=math.inf)
     at_reader = score_runs(examples, runs, threshold=reader_tau)
@@ -84,9 +84,9 @@ def end_to_end(reader, examples, top_k: int):
     """Index data/samples in a temporary directory and read the top-k retrieved passages per question."""
     from haystack import Document
 
-    from pipelines.api import DocQA
-    from pipelines.evaluation.reader_eval import ReaderExample, read_examples
-    from pipelines.evaluation.squad_metrics import normalize_answer
+    from docqa.pipelines.api import DocQA
+    from docqa.pipelines.evaluation.reader_eval import ReaderExample, read_examples
+    from docqa.pipelines.evaluation.squad_metrics import normalize_answer
 
     with tempfile.TemporaryDirectory() as tmp:
         qa = DocQA(Path(tmp) / "index")
@@ -122,8 +122,8 @@ def main() -> None:
     if not SQUAD.exists():
         raise SystemExit(f"{SQUAD} not found (development data in ../shared)")
 
-    from pipelines.components.readers.selection import select_reader
-    from pipelines.evaluation.reader_eval import read_examples
+    from docqa.pipelines.components.readers.selection import select_reader
+    from docqa.pipelines.evaluation.reader_eval import read_examples
 
     reader, info = select_reader(args.reader, args.backend, allow_fallback=False)
     tau = reader.threshold()

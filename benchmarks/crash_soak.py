@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def _docqa(*args: str, index_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "app.cli", *args, "--index", str(index_dir)]
+    return [sys.executable, "-m", "docqa.app.cli", *args, "--index", str(index_dir)]
 
 
 def write_corpus(folder: Path, files: int) -> None:
@@ -41,9 +41,9 @@ def write_corpus(folder: Path, files: int) -> None:
 def check(index_dir: Path, must_have: set[str]) -> set[str]:
     """Open the index and verify it; returns the keys of the files it holds."""
     from docqa.config import PACKAGED_EMBEDDING_MODEL
-    from pipelines.document_stores import catalog
-    from pipelines.document_stores.local_store import LocalDocumentStore
-    from pipelines.document_stores.snapshots import DocumentIndex
+    from docqa.pipelines.document_stores import catalog
+    from docqa.pipelines.document_stores.local_store import LocalDocumentStore
+    from docqa.pipelines.document_stores.snapshots import DocumentIndex
 
     index = DocumentIndex(index_dir)
     if not index.exists():
@@ -66,7 +66,7 @@ def check(index_dir: Path, must_have: set[str]) -> set[str]:
 
 
 def soak(workdir: Path, kills: int, files: int, seed: int = 0, max_delay: float = 1.5) -> dict:
-    from pipelines.document_stores.snapshots import DocumentIndex
+    from docqa.pipelines.document_stores.snapshots import DocumentIndex
 
     rng = random.Random(seed)
     corpus, index_dir = workdir / "corpus", workdir / "index"

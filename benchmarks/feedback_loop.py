@@ -16,7 +16,7 @@ What it simulates, as a user would live it:
    in the first shown passage that holds it (typed, without a position, when none does); an
    unanswerable question → "not in these documents". Each reaction goes through ``DocQA.feedback`` and
    the SQuAD file comes from the real export (``docqa feedback export``'s Python entry).
-3. **Training** — ``docqa train-reader``'s Python entry (``pipelines.training.train_reader``) continues
+3. **Training** — ``docqa train-reader``'s Python entry (``docqa.pipelines.training.train_reader``) continues
    the compact reader on that file on the CPU (2 threads), for each N.
 4. **Scoring** — the *other* questions of the same article (the same ones for every N: the questions
    after the largest N in the shuffled order) are asked end to end: hybrid top-5 passages from the same
@@ -96,7 +96,7 @@ def write_documents(folder: Path, title: str, paragraphs: list[str], distractors
 def user_reaction(result: Any, question: Question) -> dict[str, Any]:
     """What the simulated user submits after seeing ``result`` (an AskResult) for ``question``: the
     arguments of ``DocQA.feedback`` (the same fields as ``POST /feedback``)."""
-    from pipelines.evaluation.squad_metrics import normalize_answer
+    from docqa.pipelines.evaluation.squad_metrics import normalize_answer
 
     top_passage = result.passages[0].id if result.passages else None
     if not question.answerable:
@@ -143,8 +143,8 @@ def give_feedback(qa: Any, questions: list[Question]) -> tuple[dict[str, int], l
 def export_first(qa: Any, records: int, out: Path) -> dict[str, Any]:
     """``docqa feedback export``'s Python entry over the first ``records`` stored records (the feedback
     on the first N questions asked): the SQuAD 2.0 file ``docqa train-reader --train`` takes."""
-    from pipelines.document_stores.feedback_store import FeedbackStore
-    from pipelines.feedback_export import export_feedback, write_export
+    from docqa.pipelines.document_stores.feedback_store import FeedbackStore
+    from docqa.pipelines.feedback_export import export_feedback, write_export
 
     export = export_feedback(FeedbackStore(qa.index).records()[:records])
     write_export(export, out)
@@ -156,7 +156,7 @@ def retrieve(qa: Any, questions: list[Question], top_k: int) -> list[Any]:
     """ReaderExamples with the top-k passages the page would read (retrieved once for every reader)."""
     from haystack import Document
 
-    from pipelines.evaluation.reader_eval import ReaderExample
+    from docqa.pipelines.evaluation.reader_eval import ReaderExample
 
     examples = []
     for q in questions:
@@ -167,7 +167,7 @@ def retrieve(qa: Any, questions: list[Question], top_k: int) -> list[Any]:
 
 
 def score(reader: Any, examples: list[Any]) -> dict[str, float]:
-    from pipelines.evaluation.reader_eval import read_examples, score_runs
+    from docqa.pipelines.evaluation.reader_eval import read_examples, score_runs
 
     runs = read_examples(reader, examples, questions_per_batch=8)
     tau = reader.threshold()
@@ -179,7 +179,7 @@ def score(reader: Any, examples: list[Any]) -> dict[str, float]:
 
 
 def train(train_file: Path, out_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from pipelines.training.reader_training import TrainingConfig, train_reader
+    from docqa.pipelines.training.reader_training import TrainingConfig, train_reader
 
     config = TrainingConfig(train_file=train_file, out_dir=out_dir, base_model="compact", epochs=args.epochs,
                             learning_rate=args.lr, batch_size=args.batch_size, seed=args.seed, device="cpu",
@@ -220,8 +220,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(TRAIN_THREADS)
-    from pipelines.api import DocQA
-    from pipelines.components.readers.selection import select_reader
+    from docqa.pipelines.api import DocQA
+    from docqa.pipelines.components.readers.selection import select_reader
 
     paragraphs, questions = article_questions(args.article)
     random.Random(args.seed).shuffle(questions)

@@ -59,12 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     from haystack_integrations.components.retrievers.faiss import FAISSEmbeddingRetriever
     from haystack_integrations.document_stores.faiss import FAISSDocumentStore
 
-    from ingest.records import SourceFile, utc_now
-    from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-    from pipelines.document_stores.local_store import LocalDocumentStore
-    from pipelines.document_stores.snapshots import Snapshot
-    from pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
-    from pipelines.model_loading import packaged_embedding_model_dir
+    from docqa.ingest.records import SourceFile, utc_now
+    from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
+    from docqa.pipelines.document_stores.local_store import LocalDocumentStore
+    from docqa.pipelines.document_stores.snapshots import Snapshot
+    from docqa.pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
+    from docqa.pipelines.model_loading import packaged_embedding_model_dir
 
     passages, questions = load_squad_corpus(args.squad, args.distractors)
     if args.questions:
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda q: on_stock.hybrid_retrieval(q, stock_q[q], top_k=20), questions, ks)
 
     base, new = results["stock_rrf"], results["docqa_hybrid"]
-    from pipelines.components.measured_choice import cpu_identity
+    from docqa.pipelines.components.measured_choice import cpu_identity
 
     cpu = cpu_identity()
     report = {

@@ -4,7 +4,8 @@
 
 What it does, all on 127.0.0.1:
 
-1. starts ``python -m app.server`` (the same app `docqa serve` runs) on a free loopback port with a fresh
+1. starts ``python -m docqa.app.server`` (the same app `docqa serve` runs) on a free loopback port with a
+fresh
    index in a temporary directory, and uploads the bundled samples through ``POST /documents``;
 2. waits for ``GET /ready`` (embedder and reader loaded);
 3. single-client baseline: each question once through /search and once through /ask, one at a time;
@@ -94,7 +95,7 @@ def start_server(index: Path, reader: str, port: int, log_path: Path, slots: int
     env.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
     log = open(log_path, "w")  # noqa: SIM115 - the child writes to it for its whole life
     return subprocess.Popen(
-        [sys.executable, "-m", "app.server", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "docqa.app.server", "--host", "127.0.0.1", "--port", str(port),
          "--index", str(index), "--reader", reader, "--log-level", "warning",
          *(["--max-concurrent-asks", str(slots)] if slots is not None else [])],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -27,11 +27,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from docqa.config import Settings
-    from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-    from pipelines.document_stores.factory import eval_store
-    from pipelines.document_stores.milvus_store import MilvusDocumentStore
-    from pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
-    from pipelines.evaluation.run_eval import build_eval_snapshot
+    from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
+    from docqa.pipelines.document_stores.factory import eval_store
+    from docqa.pipelines.document_stores.milvus_store import MilvusDocumentStore
+    from docqa.pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
+    from docqa.pipelines.evaluation.run_eval import build_eval_snapshot
 
     model = Settings.from_env().embedding_model
     passages, questions = load_squad_corpus(args.squad, args.distractors)

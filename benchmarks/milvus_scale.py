@@ -28,7 +28,7 @@ WORDS = 60
 def corpus(n: int, seed: int = 0):
     from haystack import Document
 
-    from ingest.records import SourceFile, utc_now
+    from docqa.ingest.records import SourceFile, utc_now
 
     rng = np.random.default_rng(seed)
     vocabulary = np.array([f"w{i}" for i in range(5000)])
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--db", default="/tmp/milvus-scale.db")
     args = parser.parse_args()
 
-    from pipelines.document_stores.factory import open_store
+    from docqa.pipelines.document_stores.factory import open_store
 
     files, rng = corpus(args.passages)
     queries = [

@@ -45,7 +45,7 @@ def make_scanned_copy(source: Path, target: Path, dpi: int) -> Path:
 
 
 def article_questions(path: Path) -> list[tuple[str, list[str]]]:
-    from pipelines.squad import read_squad
+    from docqa.pipelines.squad import read_squad
 
     squad = read_squad(path)
     return [
@@ -58,7 +58,7 @@ def article_questions(path: Path) -> list[tuple[str, list[str]]]:
 
 
 def recall_at_5(qa, questions: list[tuple[str, list[str]]]) -> float:
-    from pipelines.squad import normalize_answer
+    from docqa.pipelines.squad import normalize_answer
 
     hits = 0
     for question, answers in questions:
@@ -70,8 +70,8 @@ def recall_at_5(qa, questions: list[tuple[str, list[str]]]) -> float:
 
 def save_preview(qa, question: str, pdf: Path, folder: Path) -> dict:
     """The search page's preview of the best answer on the scanned copy, saved as PNGs (page and detail)."""
-    from app.ui.preview import render_marked_page
-    from ingest.layout import OCR_BOXES
+    from docqa.app.ui.preview import render_marked_page
+    from docqa.ingest.layout import OCR_BOXES
 
     result = qa.ask(question)
     answer = result.answers[0]
@@ -120,9 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     os.environ.setdefault("DOCQA_READER_MODEL", "compact")
 
+    from docqa.ingest.loaders import load_file
+    from docqa.pipelines.api import DocQA
     from docqa.resources import data_path
-    from ingest.loaders import load_file
-    from pipelines.api import DocQA
 
     original = Path(data_path("samples", "packet_switching.pdf"))
     questions = article_questions(DATA / "squad2-dev-public.json")

@@ -83,7 +83,7 @@ def build_bert_base(out_dir: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
 
-    from pipelines.model_loading import packaged_embedding_model_dir
+    from docqa.pipelines.model_loading import packaged_embedding_model_dir
 
     tokenizer = AutoTokenizer.from_pretrained(packaged_embedding_model_dir())
     torch.manual_seed(0)
@@ -140,7 +140,7 @@ def bench_speed(n_questions: int, n_paragraphs: int, batch_size: int, model_dir:
     import torch
     from haystack_integrations.components.readers.transformers import TransformersExtractiveReader
 
-    from pipelines.components.readers.reader import DocQAReader
+    from docqa.pipelines.components.readers.reader import DocQAReader
 
     work = speed_workload(n_questions, n_paragraphs)
     result: dict = {"speed_questions": n_questions, "speed_paragraphs_per_question": n_paragraphs}
@@ -207,14 +207,14 @@ def haystack_rule_runs(examples, progress):
 
 
 def bench_accuracy(every: int, progress) -> dict:
-    from pipelines.components.readers.reader import DocQAReader
-    from pipelines.evaluation.reader_eval import (
+    from docqa.pipelines.components.readers.reader import DocQAReader
+    from docqa.pipelines.evaluation.reader_eval import (
         best_threshold,
         load_squad_examples,
         read_examples,
         score_runs,
     )
-    from pipelines.evaluation.squad_metrics import squad_v2_metrics
+    from docqa.pipelines.evaluation.squad_metrics import squad_v2_metrics
 
     examples = load_squad_examples(SQUAD)[::every]
     log(f"[accuracy] test reader {TEST_READER.name} on {len(examples)} questions of {SQUAD.name} "
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from pipelines.components.measured_choice import cpu_identity
+    from docqa.pipelines.components.measured_choice import cpu_identity
 
     cpu = cpu_identity()
     log(f"[cpu] {cpu.describe()}")

@@ -43,7 +43,7 @@ def corpus_and_questions():
     """BM25 index over every passage of both files; questions by article: ``{title: [(q, golds)]}``."""
     from haystack import Document
 
-    from pipelines.document_stores.bm25 import BM25Index
+    from docqa.pipelines.document_stores.bm25 import BM25Index
 
     docs, questions = [], {}
     for path in (SQUAD, DISTRACTORS):
@@ -60,7 +60,7 @@ def corpus_and_questions():
 
 
 def result_key(output) -> tuple[str, bool]:
-    from pipelines.squad import normalize_answer
+    from docqa.pipelines.squad import normalize_answer
 
     answers = output["answers"]
     return (normalize_answer(answers[0].data) if answers else ""), bool(output["no_answer"])
@@ -69,10 +69,10 @@ def result_key(output) -> tuple[str, bool]:
 def observe(reader, question: str, docs, tau: float):
     """``best − null`` after each checkpoint and whether stopping there changes the result (one forward
     pass over all windows; prefixes are decoded from its logits)."""
-    from pipelines.components.readers.adaptive import PrefixObservation, retrieval_gap
-    from pipelines.components.readers.qa_windows import build_windows
-    from pipelines.components.readers.reader import _Question
-    from pipelines.components.readers.span_decoding import decode_windows
+    from docqa.pipelines.components.readers.adaptive import PrefixObservation, retrieval_gap
+    from docqa.pipelines.components.readers.qa_windows import build_windows
+    from docqa.pipelines.components.readers.reader import _Question
+    from docqa.pipelines.components.readers.span_decoding import decode_windows
 
     texts = [d.content for d in docs]
     windows = build_windows(reader.tokenizer, question, texts, max_seq_length=reader.max_seq_length,
@@ -98,7 +98,7 @@ def observe(reader, question: str, docs, tau: float):
 
 
 def fit(reader, index, questions, top_k: int, every: int, tolerance: float):
-    from pipelines.components.readers.adaptive import fit_retrieval_rule, simulate
+    from docqa.pipelines.components.readers.adaptive import fit_retrieval_rule, simulate
 
     tau = reader.threshold()
     observations = []
@@ -113,7 +113,7 @@ def fit(reader, index, questions, top_k: int, every: int, tolerance: float):
 
 
 def report(reader, index, questions, top_ks, every: int) -> list[dict]:
-    from pipelines.evaluation.squad_metrics import squad_v2_metrics
+    from docqa.pipelines.evaluation.squad_metrics import squad_v2_metrics
 
     work = [(q, golds) for title in REPORT_ARTICLES for q, golds in questions[title][::every]]
     rows = []
@@ -149,7 +149,7 @@ def report(reader, index, questions, top_ks, every: int) -> list[dict]:
 
 
 def bench_adaptive(quick: bool, do_fit: bool = False, every: int = 4, replay: int = 30) -> dict:
-    from pipelines.components.readers.reader import DocQAReader
+    from docqa.pipelines.components.readers.reader import DocQAReader
 
     reader = DocQAReader(str(TEST_READER))
     reader.warm_up()
@@ -185,8 +185,8 @@ def replay_on_bert_base(index, questions, at10: dict, every: int, limit: int) ->
     import tempfile
 
     from benchmarks.reader import build_bert_base
-    from pipelines.components.readers.adaptive import AdaptiveRule
-    from pipelines.components.readers.reader import DocQAReader
+    from docqa.pipelines.components.readers.adaptive import AdaptiveRule
+    from docqa.pipelines.components.readers.reader import DocQAReader
 
     work = [q for title in REPORT_ARTICLES for q, _ in questions[title][::every]][:limit]
     read = at10["passages_read"][:limit]
@@ -238,7 +238,7 @@ def main() -> int:
     parser.add_argument("--replay", type=int, default=30,
                         help="top-10 questions replayed on the random bert-base for seconds (0: skip)")
     args = parser.parse_args()
-    from pipelines.components.measured_choice import cpu_identity
+    from docqa.pipelines.components.measured_choice import cpu_identity
 
     print(f"CPU: {cpu_identity().describe()}")
     result = bench_adaptive(args.quick, args.fit, args.every, args.replay)

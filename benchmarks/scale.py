@@ -112,7 +112,7 @@ class Corpus:
         """(SourceFile, docs, vectors) for passages start..start+n, ``PER_FILE`` passages per file."""
         from haystack import Document
 
-        from ingest.records import SourceFile, utc_now
+        from docqa.ingest.records import SourceFile, utc_now
 
         vectors = self.vectors(start, n)
         out = []
@@ -137,7 +137,7 @@ def index_class(design: str):
     if design == "old":
         from legacy.snapshots import DocumentIndex
     else:
-        from pipelines.document_stores.snapshots import DocumentIndex
+        from docqa.pipelines.document_stores.snapshots import DocumentIndex
     return DocumentIndex
 
 
@@ -145,7 +145,7 @@ def store_class(design: str):
     if design == "old":
         from legacy.local_store import LocalDocumentStore
     else:
-        from pipelines.document_stores.local_store import LocalDocumentStore
+        from docqa.pipelines.document_stores.local_store import LocalDocumentStore
     return LocalDocumentStore
 
 
@@ -246,9 +246,9 @@ def real_recall(passages: int, questions: int, cache: Path) -> dict:
     what the stand-in vectors cannot tell, since they have no local structure beyond their article."""
     import numpy as np
 
-    from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-    from pipelines.document_stores.searcher import SegmentSearcher
-    from pipelines.document_stores.segments import build_segment, with_ivf
+    from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
+    from docqa.pipelines.document_stores.searcher import SegmentSearcher
+    from docqa.pipelines.document_stores.segments import build_segment, with_ivf
 
     cache.mkdir(parents=True, exist_ok=True)
     vec_file, q_file = cache / f"real-{passages}.npy", cache / f"real-q-{questions}.npy"
@@ -373,7 +373,7 @@ def milvus_lite(spec: str, passages: int, queries: int) -> int:
     Milvus has its own script because its store is driven through the store factory (no segment files,
     no legacy design to compare); this hands over to it."""
     from docqa.errors import DocQAError
-    from pipelines.document_stores.milvus_client import parse_milvus_address
+    from docqa.pipelines.document_stores.milvus_client import parse_milvus_address
 
     try:
         address = parse_milvus_address(spec)

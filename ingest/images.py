@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.loaded import LoadedFile, LoadError, title_from_stem
-from ingest.ocr import DEFAULT_LANGUAGES
-from ingest.scans import apply_ocr
+from docqa.ingest.loaded import LoadedFile, LoadError, title_from_stem
+from docqa.ingest.ocr import DEFAULT_LANGUAGES
+from docqa.ingest.scans import apply_ocr
 
 if TYPE_CHECKING:
     from PIL.Image import Image

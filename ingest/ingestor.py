@@ -11,9 +11,9 @@ untouched: bad input never destroys good data.
 Why the store and the embedding step come in as :class:`typing.Protocol` s: data flows files → ingest →
 store ← pipelines, so ``ingest/`` imports nothing from ``pipelines/`` or ``app/``. This module owns the
 incremental decisions (discover, skip unchanged, load + split changed, prune, report, progress); the
-store (``pipelines.document_stores.snapshots.DocumentIndex``) and the indexing pipeline
-(``pipelines.indexing.IndexingPipeline``: embedder → writer) are handed in by whoever wires them up
-(``pipelines.api.DocQA.ingest``).
+store (``docqa.pipelines.document_stores.snapshots.DocumentIndex``) and the indexing pipeline
+(``docqa.pipelines.indexing.IndexingPipeline``: embedder → writer) are handed in by whoever wires them up
+(``docqa.pipelines.api.DocQA.ingest``).
 
     ingestor = Ingestor(index, indexing_pipeline, embedding_model="all-MiniLM-L6-v2", dim=384)
     report = ingestor.run(["./manuals"], prune=True)
@@ -33,10 +33,10 @@ from typing import Protocol
 import numpy as np
 from haystack import Document
 
-from ingest.layout import attach_layout
-from ingest.loaders import LoadError, is_supported, load_file, unsupported_reason
-from ingest.records import SourceFile, utc_now
-from ingest.splitting import PageAwareSplitter
+from docqa.ingest.layout import attach_layout
+from docqa.ingest.loaders import LoadError, is_supported, load_file, unsupported_reason
+from docqa.ingest.records import SourceFile, utc_now
+from docqa.ingest.splitting import PageAwareSplitter
 
 ProgressCallback = Callable[[int, int], None]
 

@@ -3,7 +3,7 @@
 Word and HTML files have no pages, so their passages cite the heading they fall under
 (``meta["section"]``). Scanned pages have no text layer a preview could search, so their passages carry
 the boxes of their words (``meta["ocr_boxes"]``) and a preview can mark an answer from its character
-offsets alone. Both are computed here from a :class:`~ingest.loaded.LoadedFile`, after splitting, so the
+offsets alone. Both are computed here from a :class:`~docqa.ingest.loaded.LoadedFile`, after splitting, so the
 splitter stays format-agnostic.
 
     passages = PageAwareSplitter().run(pages=loaded.pages, meta=meta)["documents"]
@@ -16,8 +16,8 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ingest.cleaning import clean_text
-from ingest.loaded import LoadedFile
+from docqa.ingest.cleaning import clean_text
+from docqa.ingest.loaded import LoadedFile
 
 if TYPE_CHECKING:  # importing haystack takes seconds; loaders (and so the UI and server) import this module
     from haystack import Document
@@ -33,7 +33,9 @@ def assemble_blocks(blocks: Iterable[tuple[str, bool]]) -> tuple[str, list[tuple
     Each block is cleaned on its own and becomes its own paragraph, so a heading or a table row is never
     run into the next block, and section offsets are exact in the text that is stored.
     """
-    from ingest.splitting import PAGE_SEPARATOR  # imports haystack: only when a Word/HTML file is loaded
+    from docqa.ingest.splitting import (
+        PAGE_SEPARATOR,  # imports haystack: only when a Word/HTML file is loaded
+    )
 
     parts: list[str] = []
     sections: list[tuple[int, str]] = []

@@ -1,6 +1,6 @@
 """What every loader returns (:class:`LoadedFile`) and the two ways loading ends early.
 
-Kept apart from :mod:`ingest.loaders` (which picks a loader by file type) so the per-format modules
+Kept apart from :mod:`docqa.ingest.loaders` (which picks a loader by file type) so the per-format modules
 (PDF, images, Word, HTML) can share these types without importing each other.
 """
 
@@ -29,7 +29,7 @@ class LoadedFile:
     """A file's cleaned text, one entry per page (text, Word and HTML files are a single page).
 
     ``sections``: ``(offset, heading)`` pairs, offsets into the pages joined by
-    :func:`ingest.splitting.join_pages`, for formats without pages (Word, HTML) whose passages cite the
+    :func:`docqa.ingest.splitting.join_pages`, for formats without pages (Word, HTML) whose passages cite the
     heading they fall under. ``word_boxes``: for OCRed pages (1-based page number → boxes), where each
     word of the page text is on the page image, so a preview can box an answer on a page without a text
     layer. ``ocr_pages``: which pages were read by OCR. An OCRed page that yielded no text is kept as an

@@ -6,8 +6,9 @@ one-line reason shown in the ingest report. Unsupported extensions raise :class:
 are skipped, not failed. :data:`SUPPORTED_SUFFIXES` is the one list of what DocQA reads; the upload
 widgets, ``POST /documents`` and the skip messages all derive from it.
 
-Per format: PDFs in :mod:`ingest.pdf` (text layer, OCR for scanned pages), images in
-:mod:`ingest.images` (OCR), Word in :mod:`ingest.office`, HTML in :mod:`ingest.webpage`, plain text and
+Per format: PDFs in :mod:`docqa.ingest.pdf` (text layer, OCR for scanned pages), images in
+:mod:`docqa.ingest.images` (OCR), Word in :mod:`docqa.ingest.office`, HTML in :mod:`docqa.ingest.webpage`,
+    plain text and
 Markdown here.
 """
 
@@ -16,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.cleaning import clean_text, markdown_title, strip_markdown
-from ingest.images import IMAGE_SUFFIXES
-from ingest.loaded import LoadedFile, LoadError, UnsupportedFile, title_from_stem
-from ingest.ocr import DEFAULT_LANGUAGES
-from ingest.office import DOCX_SUFFIXES
-from ingest.webpage import HTML_SUFFIXES
+from docqa.ingest.cleaning import clean_text, markdown_title, strip_markdown
+from docqa.ingest.images import IMAGE_SUFFIXES
+from docqa.ingest.loaded import LoadedFile, LoadError, UnsupportedFile, title_from_stem
+from docqa.ingest.ocr import DEFAULT_LANGUAGES
+from docqa.ingest.office import DOCX_SUFFIXES
+from docqa.ingest.webpage import HTML_SUFFIXES
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -88,19 +89,19 @@ def load_file(
     if not data:
         raise LoadError("empty file (0 bytes)")
     if suffix in PDF_SUFFIXES:
-        from ingest.pdf import load_pdf
+        from docqa.ingest.pdf import load_pdf
 
         return load_pdf(path, data, ocr=ocr, languages=ocr_languages, progress=progress)
     if suffix in IMAGE_SUFFIXES:
-        from ingest.images import load_image
+        from docqa.ingest.images import load_image
 
         return load_image(path, data, ocr=ocr, languages=ocr_languages, progress=progress)
     if suffix in DOCX_SUFFIXES:
-        from ingest.office import load_docx
+        from docqa.ingest.office import load_docx
 
         return load_docx(path, data)
     if suffix in HTML_SUFFIXES:
-        from ingest.webpage import load_html
+        from docqa.ingest.webpage import load_html
 
         return load_html(path, data)
     return _load_text(path, data, markdown=suffix in MARKDOWN_SUFFIXES)

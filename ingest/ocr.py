@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ingest.cleaning import clean_text
+from docqa.ingest.cleaning import clean_text
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -222,7 +222,7 @@ class ReadPage:
     """One OCRed page as the index keeps it: cleaned text, word boxes keyed to it, mean confidence."""
 
     text: str
-    boxes: list[list[float]]  # [start, end, left, top, right, bottom]; see ingest.loaded.WordBox
+    boxes: list[list[float]]  # [start, end, left, top, right, bottom]; see docqa.ingest.loaded.WordBox
     confidence: float | None
 
     @property

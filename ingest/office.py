@@ -15,8 +15,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ingest.layout import assemble_blocks
-from ingest.loaded import LoadedFile, LoadError, title_from_stem
+from docqa.ingest.layout import assemble_blocks
+from docqa.ingest.loaded import LoadedFile, LoadError, title_from_stem
 
 DOCX_SUFFIXES = {".docx"}
 _HEADING_STYLE = re.compile(r"^(heading \d|title|subtitle)$", re.IGNORECASE)

@@ -2,7 +2,7 @@
 
 Text comes from pypdf (as before OCR existed, so text PDFs load exactly as they did). A page with almost
 no text (under :data:`MIN_TEXT_CHARS` letters/digits) that holds an image is rendered with pypdfium2 at
-:data:`OCR_DPI` and read by Tesseract (:mod:`ingest.ocr`); so mixed PDFs, with some pages scanned, work.
+:data:`OCR_DPI` and read by Tesseract (:mod:`docqa.ingest.ocr`); so mixed PDFs, with some pages scanned, work.
 Pages without text *and* without images (blank pages, vector drawings) are not sent to OCR: there is
 nothing for it to read, and each page costs seconds.
 """
@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.cleaning import clean_text
-from ingest.loaded import LoadedFile, LoadError, page_ranges, title_from_stem
-from ingest.ocr import DEFAULT_LANGUAGES
-from ingest.scans import apply_ocr
+from docqa.ingest.cleaning import clean_text
+from docqa.ingest.loaded import LoadedFile, LoadError, page_ranges, title_from_stem
+from docqa.ingest.ocr import DEFAULT_LANGUAGES
+from docqa.ingest.scans import apply_ocr
 
 if TYPE_CHECKING:
     from PIL.Image import Image

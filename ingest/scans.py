@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from ingest.loaded import LoadedFile, LoadError, page_ranges
-from ingest.ocr import DEFAULT_LANGUAGES, OcrFailed, OcrUnavailable, read_pages
+from docqa.ingest.loaded import LoadedFile, LoadError, page_ranges
+from docqa.ingest.ocr import DEFAULT_LANGUAGES, OcrFailed, OcrUnavailable, read_pages
 
 if TYPE_CHECKING:
     from PIL.Image import Image

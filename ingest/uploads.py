@@ -13,7 +13,7 @@ document). A random folder per upload would only add a second, hidden identity. 
 
 Staging: :func:`stage_uploads` writes each file atomically (:mod:`docqa.atomic`) and keeps the earlier
 copy of that name aside (a hard link, so the name never points at nothing); :func:`settle_uploads`, given
-the ingest's :class:`~ingest.ingestor.IngestReport`, keeps what the index now holds and puts the earlier
+the ingest's :class:`~docqa.ingest.ingestor.IngestReport`, keeps what the index now holds and puts the earlier
 copy back for a file that failed, was skipped or was never ingested. Bytes identical to the earlier copy
 leave the file untouched, so the ingest sees it unchanged and commits nothing.
 
@@ -42,7 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from docqa.atomic import atomic_writer, fsync_dir
-from ingest.ingestor import FAILED, SKIPPED, FileResult, IngestReport
+from docqa.ingest.ingestor import FAILED, SKIPPED, FileResult, IngestReport
 
 UPLOADS_DIRNAME = "uploads"
 MAX_NAME_CHARS = 120
@@ -235,7 +235,7 @@ def unreadable(staged: list[StagedUpload]) -> list[tuple[StagedUpload, str]]:
     Checked with the ingest's own loader *before* ingesting, for a front end that refuses a whole batch
     when one file is bad (the service: a failed upload never changes the index).
     """
-    from ingest.loaders import LoadError, load_file
+    from docqa.ingest.loaders import LoadError, load_file
 
     problems = []
     for item in staged:

@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from ingest.ingestor import FAILED, REMOVED, UNCHANGED, FileResult, IngestReport, WritableIndex
-from ingest.loaders import is_supported
+from docqa.ingest.ingestor import FAILED, REMOVED, UNCHANGED, FileResult, IngestReport, WritableIndex
+from docqa.ingest.loaders import is_supported
 
 DEFAULT_DEBOUNCE_S = 1.0
 RETRY_DELAY_S = 5.0  # after a change failed to apply (e.g. another writer holds the index)

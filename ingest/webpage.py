@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from ingest.layout import assemble_blocks
-from ingest.loaded import LoadedFile, LoadError, title_from_stem
+from docqa.ingest.layout import assemble_blocks
+from docqa.ingest.loaded import LoadedFile, LoadError, title_from_stem
 
 HTML_SUFFIXES = {".html", ".htm"}
 

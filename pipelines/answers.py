@@ -11,7 +11,7 @@ from typing import Any
 
 from haystack import Document, ExtractedAnswer
 
-from ingest.layout import section_at
+from docqa.ingest.layout import section_at
 
 
 @dataclass
@@ -133,7 +133,7 @@ class AskResult:
     reader_notice: str | None = None  # shown with every answer of the compact reader (lower accuracy)
     reader_fallback: bool = False  # the compact reader stands in for a configured model that is missing
     # "Is it in the documents at all?": probability, threshold, not_in_documents, features ({} when the
-    # reader ships no answerability model) — see pipelines.components.readers.answerability
+    # reader ships no answerability model) — see docqa.pipelines.components.readers.answerability
     answerability: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The public Python API: what a host application embeds.
 
-    from pipelines.api import DocQA
+    from docqa import DocQA
 
     qa = DocQA("./docqa-index")          # or DocQA() to use DOCQA_INDEX / defaults
     qa.ingest(["./manuals"])             # incremental: unchanged files are not re-embedded
@@ -21,18 +21,18 @@ from typing import Any
 
 from docqa.config import Settings
 from docqa.errors import InvalidInputError, NotFoundError
-from ingest.ingestor import Ingestor, IngestProgress, IngestReport
-from pipelines.answers import Answer, AskResult, Passage
-from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-from pipelines.components.faq.faq_files import FaqEntry, read_faq
-from pipelines.components.faq.matcher import FaqMatcher, resolve_threshold, shared_matcher
-from pipelines.components.faq.results import FaqAskResult
-from pipelines.components.readers.reader import DocQAReader
-from pipelines.components.readers.selection import ReaderInfo, select_reader
-from pipelines.components.retrievers.search_mode import SearchMode
-from pipelines.document_stores.factory import open_store
-from pipelines.document_stores.faq_store import FaqLoadReport, FaqStore
-from pipelines.document_stores.feedback_store import (
+from docqa.ingest.ingestor import Ingestor, IngestProgress, IngestReport
+from docqa.pipelines.answers import Answer, AskResult, Passage
+from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
+from docqa.pipelines.components.faq.faq_files import FaqEntry, read_faq
+from docqa.pipelines.components.faq.matcher import FaqMatcher, resolve_threshold, shared_matcher
+from docqa.pipelines.components.faq.results import FaqAskResult
+from docqa.pipelines.components.readers.reader import DocQAReader
+from docqa.pipelines.components.readers.selection import ReaderInfo, select_reader
+from docqa.pipelines.components.retrievers.search_mode import SearchMode
+from docqa.pipelines.document_stores.factory import open_store
+from docqa.pipelines.document_stores.faq_store import FaqLoadReport, FaqStore
+from docqa.pipelines.document_stores.feedback_store import (
     FeedbackFieldError,
     FeedbackPage,
     FeedbackRecord,
@@ -40,11 +40,11 @@ from pipelines.document_stores.feedback_store import (
     FeedbackVerdict,
     build_record,
 )
-from pipelines.document_stores.snapshots import SourceFile
-from pipelines.feedback_limits import MAX_PASSAGE_ID_CHARS
-from pipelines.indexing import IndexingPipeline
-from pipelines.model_loading import ModelUnavailableError
-from pipelines.query import QueryPipelines
+from docqa.pipelines.document_stores.snapshots import SourceFile
+from docqa.pipelines.feedback_limits import MAX_PASSAGE_ID_CHARS
+from docqa.pipelines.indexing import IndexingPipeline
+from docqa.pipelines.model_loading import ModelUnavailableError
+from docqa.pipelines.query import QueryPipelines
 
 _READERS: dict[tuple[str, str], DocQAReader] = {}
 _READERS_LOCK = threading.Lock()
@@ -172,7 +172,8 @@ class DocQA:
     def compact(self, lock_timeout: float = 5.0) -> dict[str, int]:
         """Merge the index's segments and drop deleted passages for good (``docqa compact``).
 
-        :raises pipelines.document_stores.snapshots.IndexLockedError: another process is writing the index.
+        :raises docqa.pipelines.document_stores.snapshots.IndexLockedError: another process is writing the
+            index.
         """
         return self.index.compact(lock_timeout=lock_timeout)
 
@@ -228,7 +229,7 @@ class DocQA:
 
     def reader_and_info(self) -> tuple[DocQAReader, ReaderInfo]:
         """The configured reader, or — when it cannot be loaded and the fallback is on — the bundled
-        compact reader with a notice saying so (see :mod:`pipelines.components.readers.selection`).
+        compact reader with a notice saying so (see :mod:`docqa.pipelines.components.readers.selection`).
 
         :raises ModelUnavailableError: no reader at all; retried after ``READER_RETRY_SECONDS``.
         """
@@ -267,7 +268,8 @@ class DocQA:
         :param reading_slot: entered only around the document step (retrieval and reading), never for a
             curated answer: a service passes e.g. a ``threading.BoundedSemaphore`` to limit how many
             questions read documents at once, while FAQ answers never wait for a slot.
-        :returns: a :class:`~pipelines.components.faq.results.FaqAskResult` (an :class:`AskResult` that also
+        :returns: a :class:`~docqa.pipelines.components.faq.results.FaqAskResult` (an :class:`AskResult` that
+            also
             says how the question compared with the FAQ; ``from_faq`` is True for a curated answer).
         :raises InvalidInputError: an empty question, ``top_k``/``max_answers`` below 1, a threshold outside
             0..1.
@@ -300,8 +302,10 @@ class DocQA:
         replacing the previous FAQ; the report lists added/changed/removed entries.
 
         :param source: a path, or the file's bytes (then ``name`` gives the file name: format and messages).
-        :raises pipelines.components.faq.faq_files.FaqFileError: the file is invalid; nothing is changed.
-        :raises pipelines.document_stores.snapshots.IndexLockedError: another process is writing the index.
+        :raises docqa.pipelines.components.faq.faq_files.FaqFileError: the file is invalid; nothing is
+            changed.
+        :raises docqa.pipelines.document_stores.snapshots.IndexLockedError: another process is writing the
+            index.
         """
         entries, label = read_faq(source, name)
         return FaqStore(self.local_index).replace(

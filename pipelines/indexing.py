@@ -13,10 +13,10 @@ Where each step of files → passages → store lives, and why:
 
 Usage::
 
-    from pipelines.components.embedders.sentence_embedders import PassageEmbedder
-    from pipelines.document_stores.snapshots import DocumentIndex
-    from pipelines.indexing import IndexingPipeline
-    from ingest.ingestor import Ingestor
+    from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder
+    from docqa.pipelines.document_stores.snapshots import DocumentIndex
+    from docqa.pipelines.indexing import IndexingPipeline
+    from docqa.ingest.ingestor import Ingestor
 
     index, embedder = DocumentIndex("./docqa-index"), PassageEmbedder()
     indexing = IndexingPipeline(index, embedder)
@@ -31,11 +31,11 @@ from collections.abc import Sequence
 
 from haystack import Document, Pipeline
 
-from ingest.ingestor import ProgressCallback
-from ingest.records import SourceFile
-from pipelines.components.embedders.sentence_embedders import PassageEmbedder
-from pipelines.components.writers.passage_writer import PassageWriter
-from pipelines.document_stores.snapshots import DocumentIndex, SnapshotTransaction
+from docqa.ingest.ingestor import ProgressCallback
+from docqa.ingest.records import SourceFile
+from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder
+from docqa.pipelines.components.writers.passage_writer import PassageWriter
+from docqa.pipelines.document_stores.snapshots import DocumentIndex, SnapshotTransaction
 
 EMBEDDER, WRITER = "embedder", "writer"
 

@@ -1,6 +1,6 @@
 """``docqa migrate``: copy an index from one store to another with its embeddings — nothing is re-embedded.
 
-Both sides go through the store protocols (:mod:`pipelines.document_stores.protocols`): the source's
+Both sides go through the store protocols (:mod:`docqa.pipelines.document_stores.protocols`): the source's
 catalog exports each file with its passages and embedding rows, the target's write side takes them in the
 same per-file transaction the Ingestor uses, committing every ``checkpoint_every`` passages. So a copy
 killed midway converges when run again (files already copied are replaced by the same passages), and the
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docqa.errors import InvalidInputError, NotFoundError
-from pipelines.document_stores.factory import StoreBundle, open_store
+from docqa.pipelines.document_stores.factory import StoreBundle, open_store
 
 
 @dataclass

@@ -21,13 +21,13 @@ from haystack.core.errors import PipelineRuntimeError
 
 from docqa import config
 from docqa.errors import DocQAError
-from pipelines.components.embedders.sentence_embedders import QueryEmbedder
-from pipelines.components.readers.answerability import AnswerabilityJudge
-from pipelines.components.readers.reader import DocQAReader
-from pipelines.components.retrievers.local_retrievers import retriever_for
-from pipelines.components.retrievers.search_mode import SearchMode
-from pipelines.document_stores.protocols import SearchStore
-from pipelines.model_loading import ModelUnavailableError, resolve_model_dir
+from docqa.pipelines.components.embedders.sentence_embedders import QueryEmbedder
+from docqa.pipelines.components.readers.answerability import AnswerabilityJudge
+from docqa.pipelines.components.readers.reader import DocQAReader
+from docqa.pipelines.components.retrievers.local_retrievers import retriever_for
+from docqa.pipelines.components.retrievers.search_mode import SearchMode
+from docqa.pipelines.document_stores.protocols import SearchStore
+from docqa.pipelines.model_loading import ModelUnavailableError, resolve_model_dir
 
 
 def _run(pipeline: Pipeline, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -49,7 +49,8 @@ class TimedReader:
 
     Why not the ``DocQAReader`` instance itself: Haystack lets a component instance belong to one Pipeline
     only, while one loaded reader (seconds to load, hundreds of MB) serves every DocQA object in the
-    process (``pipelines.api.shared_reader``). Why the clock: a Pipeline returns outputs, not timings per
+    process (``docqa.pipelines.api.shared_reader``). Why the clock: a Pipeline returns outputs, not timings
+    per
     component, and ``AskResult.timings_ms`` reports reading apart from retrieval.
 
     Usage::

@@ -6,7 +6,7 @@
 1. **Rows**: ``--dev`` paragraphs and the distractors are indexed; the ``--dev`` questions (in corpus) and
    the ``--off`` questions (their articles are not indexed: off corpus) are asked end to end (hybrid
    top-k, as ``docqa ask``), each giving the features of
-   :data:`~pipelines.components.readers.answerability.FEATURES`.
+   :data:`~docqa.pipelines.components.readers.answerability.FEATURES`.
 2. **Answerability** (``answerability.json``): a logistic model of "is it in the documents": label 1 = an
    answerable in-corpus question, 0 = an off-corpus one (SQuAD 2.0's in-corpus unanswerable questions are
    the τ rule's job and are left out of this fit; they still count in the scores below).
@@ -64,16 +64,16 @@ def main() -> None:
     if bool(args.off) == args.two_fold:
         parser.error("give --off FILE... or --two-fold (one of them)")
 
-    from pipelines.components.readers.answerability import (
+    from docqa.pipelines.components.readers.answerability import (
         FEATURES,
         AnswerabilityModel,
         fit_logistic,
     )
-    from pipelines.components.readers.reader import DocQAReader
-    from pipelines.components.readers.selection import compact_reader_dir
-    from pipelines.evaluation.answerability_eval import decisions, summarise
-    from pipelines.evaluation.reader_eval import best_threshold, read_examples, squad_reader_examples
-    from pipelines.squad import read_squad
+    from docqa.pipelines.components.readers.reader import DocQAReader
+    from docqa.pipelines.components.readers.selection import compact_reader_dir
+    from docqa.pipelines.evaluation.answerability_eval import decisions, summarise
+    from docqa.pipelines.evaluation.reader_eval import best_threshold, read_examples, squad_reader_examples
+    from docqa.pipelines.squad import read_squad
 
     name = args.reader if args.reader != "compact" else str(compact_reader_dir())
     reader = DocQAReader(name, backend="torch")
@@ -160,10 +160,10 @@ def _write_tau(model_dir: Path, tau: float, how: str) -> None:
 
 
 def _ask_all(args: argparse.Namespace, reader, dev, gold) -> list[dict]:
-    from pipelines.evaluation.answerability_eval import collect_rows
-    from pipelines.evaluation.reader_eval import squad_reader_examples
-    from pipelines.evaluation.run_eval import run_retrieval_eval
-    from pipelines.squad import SquadFile, read_squad
+    from docqa.pipelines.evaluation.answerability_eval import collect_rows
+    from docqa.pipelines.evaluation.reader_eval import squad_reader_examples
+    from docqa.pipelines.evaluation.run_eval import run_retrieval_eval
+    from docqa.pipelines.squad import SquadFile, read_squad
 
     def progress(done: int, total: int) -> None:
         if done % 200 == 0 or done == total:

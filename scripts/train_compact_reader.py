@@ -10,7 +10,7 @@ articles), scored after every epoch on ``dev.json`` (Harvard_University and Forc
 training windows are tokenised once; the recipes then run as parallel forked processes (one GPU is far
 from busy with a 6-layer MiniLM), each fitted to what is left of ``--deadline`` (seconds from the
 script's start): its steps are timed and its learning rate decays to 0 when its time ends
-(``pipelines.training.time_budget``), so a lent GPU's fixed minutes give fully annealed models.
+(``docqa.pipelines.training.time_budget``), so a lent GPU's fixed minutes give fully annealed models.
 The recipe whose best epoch has the highest mean of dev forced-answer HasAns F1 and dev F1 at its
 calibrated τ is copied to ``--out``; its ``calibration.json`` (τ from the dev articles) ships with it.
 The test articles (``test.json``) play no part here: benchmarks/compact_reader.py scores them.
@@ -75,7 +75,7 @@ _SHARED: dict = {}  # the training windows, built once before the recipe process
 
 def _config(recipe: Recipe, base: str, train: str, dev: str, out: str, time_limit: float | None,
             bf16: bool, workers: int):
-    from pipelines.training.reader_training import TrainingConfig
+    from docqa.pipelines.training.reader_training import TrainingConfig
 
     return TrainingConfig(
         train_file=Path(train), dev_file=Path(dev), base_model=base, out_dir=Path(out),
@@ -89,9 +89,9 @@ def _build_features(config) -> None:
     """Tokenise the training questions once (in the parent, which never touches the GPU)."""
     from transformers import AutoTokenizer
 
-    from pipelines.squad import load_squad
-    from pipelines.training.features import build_training_features
-    from pipelines.training.reader_training import resolve_base_model
+    from docqa.pipelines.squad import load_squad
+    from docqa.pipelines.training.features import build_training_features
+    from docqa.pipelines.training.reader_training import resolve_base_model
 
     examples, _ = load_squad(config.train_file)
     tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(config.base_model))
@@ -107,7 +107,7 @@ def _run_recipe(job: tuple) -> dict:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     import torch
 
-    from pipelines.training.reader_training import train_reader
+    from docqa.pipelines.training.reader_training import train_reader
 
     torch.set_num_threads(2)
     time_limit = None if deadline is None else deadline - (time.time() - started_at)

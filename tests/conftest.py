@@ -115,7 +115,7 @@ def index_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory) -> Path:
     """The bundled samples ingested once per test session with the real packaged embedder."""
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     directory = tmp_path_factory.mktemp("sample-index") / "index"
     report = DocQA(directory).ingest([SAMPLES])

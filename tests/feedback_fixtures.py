@@ -12,8 +12,8 @@ import numpy as np
 from haystack import Document
 
 from docqa.config import PACKAGED_EMBEDDING_MODEL
-from ingest.records import SourceFile, utc_now
-from pipelines.document_stores.snapshots import DocumentIndex
+from docqa.ingest.records import SourceFile, utc_now
+from docqa.pipelines.document_stores.snapshots import DocumentIndex
 
 NORMANS = (
     "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, a "
@@ -56,6 +56,6 @@ def write_index(directory: Path, files: dict[str, list[str]] | None = None) -> d
 
 
 def open_docqa(directory: Path):
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     return DocQA(directory, embedding_model=PACKAGED_EMBEDDING_MODEL, reader_model="compact")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.model_loading import packaged_embedding_model_dir
+from docqa.pipelines.model_loading import packaged_embedding_model_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_READER = Path(__file__).resolve().parents[2] / "shared" / "models" / "minilm-squad2-test"

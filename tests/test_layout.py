@@ -17,6 +17,9 @@ from docqa import config
 from tests.conftest import REPO
 
 LAYERS = ("docqa", "ingest", "pipelines", "app")
+# Where each layer lives in the checkout: the foundations in docqa/, the others in their own folders,
+# installed as docqa.ingest, docqa.pipelines, docqa.app (pyproject.toml's package-dir).
+FOLDER = {"docqa": "docqa", "ingest": "ingest", "pipelines": "pipelines", "app": "app"}
 # What each top-level package may import from the project (itself always).
 ALLOWED = {
     "docqa": set(),
@@ -27,18 +30,46 @@ ALLOWED = {
 
 
 def _modules(package: str) -> list[Path]:
-    return sorted(p for p in (REPO / package).rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted(p for p in (REPO / FOLDER[package]).rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _layer(module: str) -> str | None:
+    """The layer an absolute import names: ``docqa.pipelines.api`` → pipelines, ``docqa.errors`` → docqa
+    (a foundation), ``docqa`` itself → docqa; a top-level ``app``/``pipelines``/``ingest`` import (the
+    layout before one package) is named as the old package so the rule below reports it."""
+    parts = module.split(".")
+    if parts[0] != "docqa":
+        return parts[0] if parts[0] in LAYERS else None
+    if len(parts) > 1 and parts[1] in ("ingest", "pipelines", "app"):
+        return parts[1]
+    return "docqa"
+
+
+def _imports(path: Path) -> list[ast.stmt]:
+    """Every absolute import in a module, except the lazy ``DocQA`` re-export in ``docqa/__init__.py``'s
+    ``__getattr__`` (the public API's one name; it runs only when someone asks for ``docqa.DocQA``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip: set[int] = set()
+    if path == REPO / "docqa" / "__init__.py":
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+                skip.update(id(n) for n in ast.walk(node))
+            if isinstance(node, ast.If):  # if TYPE_CHECKING: from docqa.pipelines.api import DocQA
+                skip.update(id(n) for n in ast.walk(node))
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom) and id(n) not in skip]
 
 
 def _imported_packages(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _imports(path):
         if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
+            found.update(filter(None, (_layer(alias.name) for alias in node.names)))
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-    return found & set(LAYERS)
+            if node.module == "docqa":  # from docqa import DocQA / from docqa import pipelines
+                found.update(filter(None, (_layer(f"docqa.{alias.name}") for alias in node.names)))
+            elif layer := _layer(node.module):
+                found.add(layer)
+    return found
 
 
 @pytest.mark.parametrize("package", LAYERS)
@@ -49,6 +80,20 @@ def test_each_layer_imports_only_the_layers_before_it(package: str) -> None:
         if (bad := _imported_packages(path) - ALLOWED[package] - {package})
     }
     assert not offenders, f"{package}/ must not import {offenders}"
+
+
+def test_nothing_imports_the_folders_as_top_level_packages() -> None:
+    """``import app`` / ``from pipelines...`` worked only from the checkout; installed, DocQA is one package
+    ``docqa`` (a host project's own ``app/`` would shadow ours), so every import says ``docqa.``."""
+    roots = {"app", "pipelines", "ingest"}
+    offenders = []
+    for folder in ("docqa", "ingest", "pipelines", "app", "tests", "benchmarks", "scripts"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            for node in _imports(path):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                if getattr(node, "level", 0) == 0 and any(name.split(".")[0] in roots for name in names):
+                    offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert not offenders, f"import these as docqa.app / docqa.pipelines / docqa.ingest: {offenders}"
 
 
 def test_no_module_reads_a_docqa_variable_except_the_config_module() -> None:

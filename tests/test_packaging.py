@@ -11,6 +11,7 @@ to it would silently be left out of the wheel: this test walks the checkout to c
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE_ROOTS = ("docqa", "ingest", "pipelines", "app")
+# Where each checkout folder lands in the wheel (pyproject's package-dir): all under the one package docqa.
+INSTALLED_AS = {
+    "docqa": "docqa", "ingest": "docqa/ingest", "pipelines": "docqa/pipelines", "app": "docqa/app",
+}
 # Never part of a build; copying them would only cost time (ONNX exports beside the compact reader).
 NOT_SOURCE = shutil.ignore_patterns(
     ".venv", ".git", "*.egg-info", "build", "dist", "__pycache__", ".hypothesis", ".ruff_cache",
@@ -65,14 +70,20 @@ def _checkout_packages() -> list[Path]:
     return found
 
 
+def _installed_path(module: Path) -> str:
+    """``pipelines/api.py`` → ``docqa/pipelines/api.py``: the path a checkout module has in the wheel."""
+    root, *rest = module.relative_to(REPO).parts
+    return "/".join([INSTALLED_AS[root], *rest])
+
+
 def test_every_package_of_the_checkout_is_in_the_wheel_with_all_its_modules(wheel_files: set[str]) -> None:
     packages = _checkout_packages()
     assert Path("pipelines/components/readers") in packages  # the walk itself works
     missing = [
-        module.relative_to(REPO).as_posix()
+        _installed_path(module)
         for package in packages
         for module in sorted((REPO / package).glob("*.py"))
-        if module.relative_to(REPO).as_posix() not in wheel_files
+        if _installed_path(module) not in wheel_files
     ]
     assert not missing, f"not in the wheel (list the package in pyproject's [tool.setuptools]): {missing}"
 
@@ -96,3 +107,90 @@ def test_the_wheel_installs_the_docqa_command(wheel: Path, wheel_files: set[str]
     (target,) = [line.split("=", 1)[1].strip() for line in lines if line.split("=")[0].strip() == "docqa"]
     module = target.split(":")[0].replace(".", "/")
     assert {f"{module}.py", f"{module}/__init__.py"} & wheel_files, f"docqa runs {target}, not in the wheel"
+
+
+def test_the_wheel_installs_exactly_one_top_level_package(wheel_files: set[str]) -> None:
+    """A wheel that installs ``app/`` or ``pipelines/`` at the top of site-packages overwrites (and on
+    uninstall deletes) a host project's package of that name; DocQA installs ``docqa`` and nothing else."""
+    tops = {name.split("/")[0] for name in wheel_files if not name.split("/")[0].endswith(".dist-info")}
+    assert tops == {"docqa"}, tops
+    assert "docqa/app/cli/__init__.py" in wheel_files and "docqa/pipelines/api.py" in wheel_files
+
+
+@pytest.fixture(scope="module")
+def host_project(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """A host application's folder with its *own* ``app``, ``pipelines`` and ``ingest`` packages, and an
+    environment where DocQA is importable only from the unpacked wheel (as from site-packages; its
+    dependencies come from this venv). The checkout is not on the path."""
+    work = tmp_path_factory.mktemp("host")
+    site = work / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(site)
+    project = work / "project"
+    for name in ("app", "pipelines", "ingest"):
+        (project / name).mkdir(parents=True)
+        (project / name / "__init__.py").write_text(f"OWNER = 'host {name}'\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(PYTHONPATH=str(site), DOCQA_READER_MODEL="compact", HF_HUB_OFFLINE="1",
+               DOCQA_CACHE_DIR=str(work / "cache"), DOCQA_CONFIG=str(work / "config.json"))
+    return project, env
+
+
+def test_a_host_project_with_its_own_app_pipelines_and_ingest_imports_docqa(host_project) -> None:
+    project, env = host_project
+    code = (
+        "import app, pipelines, ingest, docqa\n"
+        "from docqa import DocQA\n"
+        "from docqa.app.server.app import create_app\n"
+        "import docqa.app.cli\n"
+        "print(app.OWNER, pipelines.OWNER, ingest.OWNER, DocQA.__module__, docqa.__file__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    owners, module, where = done.stdout.split()[:6], done.stdout.split()[6], done.stdout.split()[7]
+    assert owners == ["host", "app", "host", "pipelines", "host", "ingest"]
+    assert module == "docqa.pipelines.api"
+    assert not where.startswith(str(REPO)), where  # DocQA came from the wheel, not the checkout
+
+
+@pytest.mark.slow
+def test_docqa_ui_watch_runs_from_a_host_project(host_project, tmp_path: Path) -> None:
+    """``docqa ui --watch`` spawns ``python -m docqa.app.cli`` and Streamlit; from a folder with its own
+    ``app/`` both must still find DocQA's (before one package: "No module named 'app.server'")."""
+    import signal
+    import time
+    import urllib.request
+
+    project, env = host_project
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    (folder / "note.txt").write_text("The fog horn sounds every thirty seconds in fog.\n", encoding="utf-8")
+    index = tmp_path / "index"
+    log = tmp_path / "ui.log"
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "docqa.app.ui.launcher", "--index", str(index), "--port", "0",
+             "--watch", str(folder), "--no-ocr"],
+            cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+        try:
+            url, indexed, deadline = None, False, time.monotonic() + 240
+            while time.monotonic() < deadline and not (url and indexed) and proc.poll() is None:
+                text = log.read_text(encoding="utf-8")
+                if "open http" in text:
+                    url = text.split("open ", 1)[1].split()[0]
+                indexed = (index / "index.sqlite").exists() and "added" in text
+                time.sleep(0.5)
+            text = log.read_text(encoding="utf-8")
+            assert url, text[-3000:]
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=10) as response:
+                assert response.status == 200
+            assert indexed, text[-3000:]
+            assert "No module named" not in text and "Traceback" not in text, text[-3000:]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -1,10 +1,11 @@
 """`docqa`: the one command that fronts DocQA.
 
 It parses flags and prints; the work is done in ``ingest/`` and ``pipelines/``. Commands live by area
-(:mod:`~app.cli.documents`, :mod:`~app.cli.query`, :mod:`~app.cli.faq`, :mod:`~app.cli.evaluate`,
-:mod:`~app.cli.serve`); this module assembles them into :data:`app`. Errors a user can cause or fix
+(:mod:`~docqa.app.cli.documents`, :mod:`~docqa.app.cli.query`, :mod:`~docqa.app.cli.faq`,
+:mod:`~docqa.app.cli.evaluate`,
+:mod:`~docqa.app.cli.serve`); this module assembles them into :data:`app`. Errors a user can cause or fix
 (missing model, locked or foreign index, unknown document, bad file) print one clear message and exit
-with status 2 — never a traceback — through :mod:`app.cli.errors`, which every command is wrapped in
+with status 2 — never a traceback — through :mod:`docqa.app.cli.errors`, which every command is wrapped in
 (:func:`_add` refuses a command that is not).
 """
 
@@ -17,9 +18,9 @@ from typing import Annotated, Any
 
 import typer
 
-from app.cli import documents, evaluate, faq, feedback, migrate, query, serve
-from app.cli.output import err_console
 from docqa import config
+from docqa.app.cli import documents, evaluate, faq, feedback, migrate, query, serve
+from docqa.app.cli.output import err_console
 
 __all__ = ["app", "main"]
 
@@ -57,7 +58,7 @@ def _store(
 def _add(group: typer.Typer, command: Callable[..., Any], name: str | None = None) -> None:
     """Register ``command``; it must go through the one user-error handler."""
     if not getattr(command, "handles_user_errors", False):
-        raise TypeError(f"{command.__name__}: wrap CLI commands in app.cli.errors.handle_user_errors")
+        raise TypeError(f"{command.__name__}: wrap CLI commands in docqa.app.cli.errors.handle_user_errors")
     group.command(name)(command)
 
 
@@ -96,7 +97,7 @@ def _quiet_libraries() -> None:
 
 
 def main() -> None:
-    """Entry point of the ``docqa`` console script and ``python -m app.cli``."""
+    """Entry point of the ``docqa`` console script and ``python -m docqa.app.cli``."""
     _quiet_libraries()
     try:
         app()

@@ -1,5 +1,5 @@
-"""``python -m app.cli``: the same as the ``docqa`` command."""
+"""``python -m docqa.app.cli``: the same as the ``docqa`` command."""
 
-from app.cli import main
+from docqa.app.cli import main
 
 main()

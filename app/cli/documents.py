@@ -1,6 +1,7 @@
 """`docqa ingest`, `docqa documents`, `docqa delete`, `docqa compact`: what is in the index.
 
-The work is done by :class:`pipelines.api.DocQA` (and ``ingest/``); these commands parse flags and print.
+The work is done by :class:`docqa.pipelines.api.DocQA` (and ``ingest/``); these commands parse flags and
+print.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from app.cli.errors import handle_user_errors
-from app.cli.options import EmbeddingOpt, IndexOpt, JsonOpt
-from app.cli.output import console, print_json
+from docqa.app.cli.errors import handle_user_errors
+from docqa.app.cli.options import EmbeddingOpt, IndexOpt, JsonOpt
+from docqa.app.cli.output import console, print_json
 
 
 def open_docqa(index: Path | None, embedding_model: str | None = None):
     """The Python API over ``index`` (imported late: model libraries are slow to import)."""
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     return DocQA(index, embedding_model=embedding_model)
 
@@ -50,8 +51,8 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Index every PDF, Word, HTML, image, text and Markdown file under PATHS; unchanged ones are kept."""
-    from app.cli.ingest_report import RichIngestProgress, render_report
-    from ingest.ingestor import IngestProgress
+    from docqa.app.cli.ingest_report import RichIngestProgress, render_report
+    from docqa.ingest.ingestor import IngestProgress
 
     qa = open_docqa(index, embedding_model)
     options = {"prune": prune, "checkpoint_every": checkpoint_every, "ocr": ocr}
@@ -64,7 +65,7 @@ def ingest(
             report = qa.ingest(paths, progress=progress, **options)
         render_report(report, console, verbose=verbose)
     if watch:
-        from app.cli.watching import watch_paths
+        from docqa.app.cli.watching import watch_paths
 
         watch_paths(qa, paths, ocr=ocr, checkpoint_every=checkpoint_every, as_json=as_json)
         raise typer.Exit(0)

@@ -3,7 +3,8 @@
 Why one place: every command can meet the same errors (a missing model, a locked or foreign index, an
 unknown document, a bad file), and each must print one line — never a traceback — and exit with status
 2. Errors are matched by their kind from :mod:`docqa.errors`, so a new error class needs no change here.
-Every command is wrapped by :func:`handle_user_errors` (``app.cli`` registers them so; a test checks it).
+Every command is wrapped by :func:`handle_user_errors` (``docqa.app.cli`` registers them so; a test checks
+it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 import typer
 from rich.markup import escape
 
-from app.cli.output import err_console
+from docqa.app.cli.output import err_console
 from docqa.errors import DocQAError
 
 USER_ERROR_EXIT = 2

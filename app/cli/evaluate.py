@@ -1,6 +1,7 @@
 """`docqa eval` (measure retrieval and reading on a SQuAD file) and `docqa train-reader` (fine-tune one).
 
-The measuring is ``pipelines.evaluation``'s and the training ``pipelines.training``'s; these commands
+The measuring is ``docqa.pipelines.evaluation``'s and the training ``docqa.pipelines.training``'s; these
+commands
 check flags, show progress and print the results.
 """
 
@@ -12,8 +13,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from app.cli.errors import fail, handle_user_errors
-from app.cli.options import (
+from docqa.app.cli.errors import fail, handle_user_errors
+from docqa.app.cli.options import (
     BackendOpt,
     EmbeddingOpt,
     JsonOpt,
@@ -23,7 +24,7 @@ from app.cli.options import (
     checked_backend,
     checked_mode,
 )
-from app.cli.output import console, err_console, print_json
+from docqa.app.cli.output import console, err_console, print_json
 from docqa.config import DEFAULT_READER_MODEL, Settings
 from docqa.errors import UnavailableError
 
@@ -63,7 +64,7 @@ def evaluate(
     store: StoreOpt = None,
 ) -> None:
     """Measure DocQA on a SQuAD 2.0 file: retrieval recall/MRR/latency, then reader and end-to-end EM/F1."""
-    from pipelines.evaluation.run_eval import run_eval
+    from docqa.pipelines.evaluation.run_eval import run_eval
 
     if off_corpus and retriever_only:
         raise fail("--off-corpus needs the reader: drop --retriever-only")
@@ -189,9 +190,9 @@ def train_reader_command(
 ) -> None:
     """Fine-tune an extractive QA reader on SQuAD-format questions; writes a model directory that
     DOCQA_READER_MODEL, --reader and `docqa eval --reader` use directly."""
-    from pipelines.training.checkpoints import CHECKPOINT_FILE, STATE_DIR
-    from pipelines.training.reader_training import TrainingConfig, train_reader
-    from pipelines.training.report import summary_lines
+    from docqa.pipelines.training.checkpoints import CHECKPOINT_FILE, STATE_DIR
+    from docqa.pipelines.training.reader_training import TrainingConfig, train_reader
+    from docqa.pipelines.training.report import summary_lines
 
     config = TrainingConfig(
         train_file=train,

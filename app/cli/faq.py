@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from app.cli.documents import open_docqa
-from app.cli.errors import handle_user_errors
-from app.cli.options import EmbeddingOpt, IndexOpt, JsonOpt
-from app.cli.output import console, print_json
+from docqa.app.cli.documents import open_docqa
+from docqa.app.cli.errors import handle_user_errors
+from docqa.app.cli.options import EmbeddingOpt, IndexOpt, JsonOpt
+from docqa.app.cli.output import console, print_json
 
 
 @handle_user_errors

@@ -1,5 +1,5 @@
 """`docqa migrate`: copy an index between stores (local ⇄ Milvus) with its embeddings; see
-:mod:`pipelines.migrate`."""
+:mod:`docqa.pipelines.migrate`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from app.cli.errors import handle_user_errors
-from app.cli.options import IndexOpt
-from app.cli.output import console, err_console
+from docqa.app.cli.errors import handle_user_errors
+from docqa.app.cli.options import IndexOpt
+from docqa.app.cli.output import console, err_console
 
 
 @handle_user_errors
@@ -27,7 +27,7 @@ def migrate(
 ) -> None:
     """Copy every document with its passages and embeddings to another store (no re-embedding)."""
     from docqa.config import Settings
-    from pipelines.migrate import migrate as run_migrate
+    from docqa.pipelines.migrate import migrate as run_migrate
 
     settings = Settings.from_env().override(index_dir=index)
     source = from_ if from_ is not None else settings.store

@@ -1,6 +1,6 @@
 """`docqa search` and `docqa ask`: passages and answers for a question, with their sources.
 
-Retrieval and reading happen in :class:`pipelines.api.DocQA`; these commands only print the results.
+Retrieval and reading happen in :class:`docqa.pipelines.api.DocQA`; these commands only print the results.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from app.cli.documents import open_docqa
-from app.cli.errors import fail, handle_user_errors
-from app.cli.options import (
+from docqa.app.cli.documents import open_docqa
+from docqa.app.cli.errors import fail, handle_user_errors
+from docqa.app.cli.options import (
     BackendOpt,
     EmbeddingOpt,
     IndexOpt,
@@ -22,7 +22,7 @@ from app.cli.options import (
     ReaderOpt,
     checked_mode,
 )
-from app.cli.output import console, err_console, highlight, print_json, source_label
+from docqa.app.cli.output import console, err_console, highlight, print_json, source_label
 
 
 def _require_documents(qa) -> None:
@@ -73,7 +73,7 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from your documents: ranked answers with source, page and the passage highlighted."""
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     qa = DocQA(
         index,

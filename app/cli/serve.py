@@ -7,15 +7,17 @@ from typing import Annotated
 
 import typer
 
-from app.cli.errors import handle_user_errors
-from app.cli.options import BackendOpt, EmbeddingOpt, IndexOpt, OcrOpt, ReaderOpt, WatchOpt
 from docqa import config
+from docqa.app.cli.errors import handle_user_errors
+from docqa.app.cli.options import BackendOpt, EmbeddingOpt, IndexOpt, OcrOpt, ReaderOpt, WatchOpt
 
 
 @handle_user_errors
 def ui(
     index: IndexOpt = None,
-    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port for the page.")] = 8501,
+    port: Annotated[
+        int, typer.Option("--port", "-p", min=0, max=65535, help="Port for the page (0: any free one).")
+    ] = 8501,
     host: Annotated[
         str,
         typer.Option(help="Address: 127.0.0.1 keeps the page on this machine, 0.0.0.0 opens it."),
@@ -31,7 +33,7 @@ def ui(
     ocr: OcrOpt = True,
 ) -> None:
     """Serve the search page: ask questions in your browser, add and remove documents. Prints its URL."""
-    from app.ui.launcher import run_ui
+    from docqa.app.ui.launcher import run_ui
 
     for variable, value in (
         (config.READER_MODEL, reader),
@@ -66,8 +68,8 @@ def serve(
     ocr: OcrOpt = True,
 ) -> None:
     """Serve the HTTP API for other applications (OpenAPI docs at /docs)."""
-    from app.server.limits import DEFAULT_CONCURRENT_ASKS
-    from app.server.running import serve as run_server
+    from docqa.app.server.limits import DEFAULT_CONCURRENT_ASKS
+    from docqa.app.server.running import serve as run_server
 
     run_server(
         host,

@@ -1,6 +1,6 @@
 """`docqa ingest PATHS --watch`: after the first ingest, keep the index in step with PATHS until Ctrl-C.
 
-The watching itself is :class:`ingest.watcher.FolderWatcher`; this module only wires it to the Python
+The watching itself is :class:`docqa.ingest.watcher.FolderWatcher`; this module only wires it to the Python
 API and prints one line per change (a JSON object per line with ``--json``).
 """
 
@@ -12,14 +12,14 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from app.cli.ingest_report import result_line
-from app.cli.output import console
-from ingest.ingestor import FileResult
+from docqa.app.cli.ingest_report import result_line
+from docqa.app.cli.output import console
+from docqa.ingest.ingestor import FileResult
 
 
 def watch_paths(qa, paths: list[Path], *, ocr: bool, checkpoint_every: int, as_json: bool) -> None:
     """Block until Ctrl-C, applying every change under ``paths``; an interrupted ingest keeps its commits."""
-    from ingest.watcher import FolderWatcher
+    from docqa.ingest.watcher import FolderWatcher
 
     def announce(result: FileResult) -> None:
         if as_json:  # one JSON object per line, so a log shipper can read the stream

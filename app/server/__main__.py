@@ -1,5 +1,5 @@
-"""``python -m app.server``: run the HTTP service (the same as `docqa serve`)."""
+"""``python -m docqa.app.server``: run the HTTP service (the same as `docqa serve`)."""
 
-from app.server.running import main
+from docqa.app.server.running import main
 
 raise SystemExit(main())

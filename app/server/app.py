@@ -1,7 +1,7 @@
 """The DocQA HTTP service for one index: :func:`create_app` wires the routers, the error mapping and
-the limits around one :class:`pipelines.api.DocQA`.
+the limits around one :class:`docqa.pipelines.api.DocQA`.
 
-Thin by design: endpoints validate the request, call DocQA's Python API and let :mod:`app.server.errors`
+Thin by design: endpoints validate the request, call DocQA's Python API and let :mod:`docqa.app.server.errors`
 map its errors to status codes. No retrieval or reading happens in ``app/server``.
 
 Concurrency: endpoints run in FastAPI's thread pool, so requests are served concurrently while they
@@ -20,15 +20,20 @@ from typing import TYPE_CHECKING
 import anyio
 from fastapi import Depends, FastAPI
 
-from app.server import errors
-from app.server.deps import ServiceContext, require_key, resolve_api_key
-from app.server.limits import ASK_THREADS, DEFAULT_CONCURRENT_ASKS, DEFAULT_MAX_UPLOAD_BYTES, BodySizeLimit
-from app.server.routers import documents, faq, feedback, health, questions
-from app.server.schemas import ErrorOut
-from app.server.watching import ServiceWatcher
+from docqa.app.server import errors
+from docqa.app.server.deps import ServiceContext, require_key, resolve_api_key
+from docqa.app.server.limits import (
+    ASK_THREADS,
+    DEFAULT_CONCURRENT_ASKS,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    BodySizeLimit,
+)
+from docqa.app.server.routers import documents, faq, feedback, health, questions
+from docqa.app.server.schemas import ErrorOut
+from docqa.app.server.watching import ServiceWatcher
 
 if TYPE_CHECKING:
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
 
 def create_app(
@@ -54,11 +59,12 @@ def create_app(
         this process may use); more wait their turn. None: no limit. Searches and FAQ answers are not
         limited.
     :param watch: folders and files to keep the index in step with while serving (`docqa serve --watch`):
-        :class:`app.server.watching.ServiceWatcher` runs from start-up to shutdown; ``/ready`` lists them.
+        :class:`docqa.app.server.watching.ServiceWatcher` runs from start-up to shutdown; ``/ready`` lists
+            them.
     :param watch_ocr: OCR scanned pages and images of watched files (``--no-ocr``: False).
     """
-    from pipelines.api import DocQA
-    from pipelines.components.faq.matcher import resolve_threshold
+    from docqa.pipelines.api import DocQA
+    from docqa.pipelines.components.faq.matcher import resolve_threshold
 
     if max_upload_bytes < 1:
         raise ValueError("max_upload_bytes must be at least 1")

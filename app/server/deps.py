@@ -1,7 +1,7 @@
 """What every endpoint shares: the one DocQA, the API-key check, the readiness state and the limits.
 
 Why a context object on ``app.state`` instead of closures: the routers are plain modules, so one
-:class:`ServiceContext` built by :func:`app.server.app.create_app` carries the per-app settings, and
+:class:`ServiceContext` built by :func:`docqa.app.server.app.create_app` carries the per-app settings, and
 endpoints receive it through FastAPI's dependency injection (``ctx: Context``).
 """
 
@@ -20,7 +20,7 @@ from fastapi.security import APIKeyHeader
 from docqa import config
 
 if TYPE_CHECKING:
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -52,7 +52,7 @@ class ReadyState:
 
     def load(self, docqa: DocQA) -> None:
         """Load the embedder (and the live snapshot's search index) and the reader, recording each outcome."""
-        from pipelines.model_loading import ModelUnavailableError
+        from docqa.pipelines.model_loading import ModelUnavailableError
 
         self.set("embedder", "loading")
         try:
@@ -75,7 +75,8 @@ class ReadyState:
 
 @dataclass
 class ServiceContext:
-    """One app's settings and shared objects (see :func:`app.server.app.create_app` for their meaning)."""
+    """One app's settings and shared objects (see :func:`docqa.app.server.app.create_app` for their
+    meaning)."""
 
     docqa: DocQA
     api_key: str | None

@@ -1,4 +1,4 @@
-"""Running the service: `docqa serve` and ``python -m app.server`` both end in :func:`serve`.
+"""Running the service: `docqa serve` and ``python -m docqa.app.server`` both end in :func:`serve`.
 
 Why checks before anything loads: binding beyond loopback without an API key would expose every
 document to the network, so it is refused before a model or the index is touched.
@@ -12,10 +12,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from app.server.deps import API_KEY_HEADER, resolve_api_key
-from app.server.errors import ServeConfigError
-from app.server.limits import DEFAULT_CONCURRENT_ASKS, DEFAULT_MAX_UPLOAD_BYTES
 from docqa import config
+from docqa.app.server.deps import API_KEY_HEADER, resolve_api_key
+from docqa.app.server.errors import ServeConfigError
+from docqa.app.server.limits import DEFAULT_CONCURRENT_ASKS, DEFAULT_MAX_UPLOAD_BYTES
 
 
 def is_loopback(host: str) -> bool:
@@ -65,8 +65,8 @@ def serve(
         raise ServeConfigError(f"port must be between 0 and 65535, got {port}")
     import uvicorn
 
-    from app.server.app import create_app
-    from pipelines.api import DocQA
+    from docqa.app.server.app import create_app
+    from docqa.pipelines.api import DocQA
 
     docqa = DocQA(
         index, embedding_model=embedding_model, reader_model=reader_model, reader_backend=reader_backend
@@ -98,8 +98,8 @@ def show_watch_log() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m app.server``: the same as `docqa serve`, for tests and benchmarks."""
-    parser = argparse.ArgumentParser(prog="python -m app.server", description=serve.__doc__)
+    """``python -m docqa.app.server``: the same as `docqa serve`, for tests and benchmarks."""
+    parser = argparse.ArgumentParser(prog="python -m docqa.app.server", description=serve.__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--index", default=None)

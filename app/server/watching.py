@@ -1,12 +1,13 @@
 """`docqa serve --watch PATH`: the service keeps its index in step with folders while it answers.
 
 Why inside the service process and not a second `docqa ingest --watch`: one command to start and stop,
-and the service's own :class:`pipelines.api.DocQA` ingests, so its models are loaded once. The watching
-itself is :class:`ingest.watcher.FolderWatcher`, the same as `docqa ingest --watch`; changes commit under
+and the service's own :class:`docqa.pipelines.api.DocQA` ingests, so its models are loaded once. The watching
+itself is :class:`docqa.ingest.watcher.FolderWatcher`, the same as `docqa ingest --watch`; changes commit
+under
 the index's writer lock, so uploads through ``POST /documents`` and the watcher never lose each other's
 work, and queries switch to each new snapshot as it is committed.
 
-Started and stopped with the app's lifespan (:func:`app.server.app.create_app` ``watch=``): first a
+Started and stopped with the app's lifespan (:func:`docqa.app.server.app.create_app` ``watch=``): first a
 catch-up (files added or changed while the service was down are ingested, indexed files under the
 watched folders that are gone are removed), then every change as it happens, one log line each.
 """
@@ -20,11 +21,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.ingestor import FileResult
-from ingest.watcher import DEFAULT_DEBOUNCE_S, FolderWatcher
+from docqa.ingest.ingestor import FileResult
+from docqa.ingest.watcher import DEFAULT_DEBOUNCE_S, FolderWatcher
 
 if TYPE_CHECKING:
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
 log = logging.getLogger("docqa.watch")
 

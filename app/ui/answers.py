@@ -14,11 +14,11 @@ from typing import Any
 
 import streamlit as st
 
-from app.ui.feedback import feedback_controls
-from app.ui.formatting import esc, highlight_html, md_escape, plural, short_id, where
-from app.ui.state import page_preview
-from ingest.layout import OCR_BOXES
-from ingest.loaders import (
+from docqa.app.ui.feedback import feedback_controls
+from docqa.app.ui.formatting import esc, highlight_html, md_escape, plural, short_id, where
+from docqa.app.ui.state import page_preview
+from docqa.ingest.layout import OCR_BOXES
+from docqa.ingest.loaders import (
     DOCX_SUFFIXES,
     HTML_SUFFIXES,
     IMAGE_SUFFIXES,
@@ -26,8 +26,8 @@ from ingest.loaders import (
     PDF_SUFFIXES,
     TEXT_SUFFIXES,
 )
-from pipelines.answers import Answer, AskResult, Passage
-from pipelines.document_stores.snapshots import SourceFile
+from docqa.pipelines.answers import Answer, AskResult, Passage
+from docqa.pipelines.document_stores.snapshots import SourceFile
 
 MIME_TYPES = {
     **{suffix: "application/pdf" for suffix in PDF_SUFFIXES},

@@ -12,15 +12,15 @@ from typing import Any
 
 import streamlit as st
 
-from app.ui.formatting import md_escape, plural, short_id, when
-from app.ui.ingesting import remember_report, run_ingest, show_report
+from docqa.app.ui.formatting import md_escape, plural, short_id, when
+from docqa.app.ui.ingesting import remember_report, run_ingest, show_report
 from docqa.errors import DocQAError
-from ingest.ingestor import IngestReport
-from ingest.loaders import PDF_SUFFIXES, SUPPORTED_SUFFIXES, TEXT_SUFFIXES
-from ingest.uploads import remove_upload, settle_uploads, stage_uploads, superseded, upload_lock
-from pipelines.api import DocQA, DocumentNotFoundError
-from pipelines.document_stores.snapshots import IndexLockedError, IndexStoreError, SourceFile
-from pipelines.model_loading import ModelUnavailableError
+from docqa.ingest.ingestor import IngestReport
+from docqa.ingest.loaders import PDF_SUFFIXES, SUPPORTED_SUFFIXES, TEXT_SUFFIXES
+from docqa.ingest.uploads import remove_upload, settle_uploads, stage_uploads, superseded, upload_lock
+from docqa.pipelines.api import DocQA, DocumentNotFoundError
+from docqa.pipelines.document_stores.snapshots import IndexLockedError, IndexStoreError, SourceFile
+from docqa.pipelines.model_loading import ModelUnavailableError
 
 # Whatever the ingest reads, PDFs first, then plain text, then Markdown (the order the uploader lists them).
 UPLOAD_TYPES = [

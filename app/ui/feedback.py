@@ -17,10 +17,10 @@ from typing import Any
 
 import streamlit as st
 
-from app.ui.formatting import esc, short_id
-from app.ui.state import current_docqa
+from docqa.app.ui.formatting import esc, short_id
+from docqa.app.ui.state import current_docqa
 from docqa.errors import DocQAError
-from pipelines.answers import Answer, AskResult, Passage
+from docqa.pipelines.answers import Answer, AskResult, Passage
 
 # Words (with inner hyphens, apostrophes, decimal points and thousands separators) and single punctuation
 # marks: the units a selection starts and ends on, so "Baran," can be selected without its comma.

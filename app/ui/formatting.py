@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
-from ingest.records import SourceFile
+from docqa.ingest.records import SourceFile
 
 
 def esc(text: object) -> str:

@@ -1,7 +1,8 @@
 """Adding documents from the page: an ingest with a progress bar, and the per-file report afterwards.
 
 Why shared: uploads (app/ui/documents.py) and the sample documents (app/ui/onboarding.py) both ingest
-through :meth:`pipelines.api.DocQA.ingest`; both show the same progress and the same report, and both turn
+through :meth:`docqa.pipelines.api.DocQA.ingest`; both show the same progress and the same report, and both
+turn
 the index's failures (locked by another process, no embedding model) into a banner, never a traceback.
 """
 
@@ -13,12 +14,12 @@ from typing import Any
 
 import streamlit as st
 
-from app.ui.formatting import md_escape, plural
-from app.ui.styles import STATUS_ICONS
-from ingest.ingestor import FileResult, IngestProgress, IngestReport
-from pipelines.api import DocQA
-from pipelines.document_stores.snapshots import IndexLockedError, IndexStoreError
-from pipelines.model_loading import ModelUnavailableError
+from docqa.app.ui.formatting import md_escape, plural
+from docqa.app.ui.styles import STATUS_ICONS
+from docqa.ingest.ingestor import FileResult, IngestProgress, IngestReport
+from docqa.pipelines.api import DocQA
+from docqa.pipelines.document_stores.snapshots import IndexLockedError, IndexStoreError
+from docqa.pipelines.model_loading import ModelUnavailableError
 
 REPORT_KEY = "ingest_report"
 

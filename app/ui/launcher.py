@@ -5,11 +5,12 @@ in a child process is the supported way to start it, and keeps ``docqa``'s own p
 is configured through the same environment variables as every other DocQA front end (``DOCQA_INDEX``,
 ``DOCQA_READER_MODEL``...), plus ``DOCQA_UI_SAMPLES=1`` for ``--samples``.
 
-``--watch PATH``: a second child, ``python -m app.cli ingest PATH --watch --index <the same index>``, keeps
+``--watch PATH``: a second child, ``python -m docqa.app.cli ingest PATH --watch --index <the same index>``,
+keeps
 the folder indexed beside the page (the page follows index commits by other processes), is started
 before Streamlit and stopped with it; ``DOCQA_UI_WATCH`` tells the page what is watched (sidebar).
 
-Also runnable directly: ``python -m app.ui.launcher --index DIR --port 8501 --samples --watch DIR``.
+Also runnable directly: ``python -m docqa.app.ui.launcher --index DIR --port 8501 --samples --watch DIR``.
 """
 
 from __future__ import annotations
@@ -27,15 +28,18 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import docqa
 from docqa import config
 
-REPO = Path(__file__).resolve().parents[2]
+# The folder that holds the `docqa` package (site-packages, or the checkout for an editable install): the
+# children import docqa.app... from the same place as this process, whatever their working directory holds.
+PACKAGE_PARENT = Path(docqa.__file__).resolve().parents[1]
 UI_SCRIPT = Path(__file__).resolve().parent / "page.py"
 READY_TIMEOUT = 120.0
 
 
 def streamlit_command(port: int, host: str, headless: bool) -> list[str]:
-    """``streamlit run app/ui/page.py`` with DocQA's server settings: no telemetry, no file watching."""
+    """``streamlit run docqa/app/ui/page.py`` with DocQA's server settings: no telemetry, no file watching."""
     return [
         sys.executable, "-m", "streamlit", "run", str(UI_SCRIPT),
         "--server.port", str(port),
@@ -51,7 +55,7 @@ def streamlit_command(port: int, host: str, headless: bool) -> list[str]:
 
 def watch_command(paths: Sequence[Path], index: str, ocr: bool = True) -> list[str]:
     """``docqa ingest PATHS --watch`` for the page's index: the watcher child of ``docqa ui --watch``."""
-    command = [sys.executable, "-m", "app.cli", "ingest", *map(str, paths), "--watch", "--index", index]
+    command = [sys.executable, "-m", "docqa.app.cli", "ingest", *map(str, paths), "--watch", "--index", index]
     return command if ocr else [*command, "--no-ocr"]
 
 
@@ -78,13 +82,22 @@ def ui_environment(
     env.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     python_path = env.get("PYTHONPATH", "")
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + python_path if python_path else "")
+    env["PYTHONPATH"] = str(PACKAGE_PARENT) + (os.pathsep + python_path if python_path else "")
     return env
 
 
 def page_url(host: str, port: int) -> str:
     shown = "127.0.0.1" if host in ("", "0.0.0.0") else f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
+
+
+def free_port(host: str) -> int:
+    """A port the OS reports free on ``host`` right now (``--port 0``): Streamlit cannot report the port it
+    bound, so the launcher asks the OS for one and hands it over."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -151,18 +164,22 @@ def run_ui(
     :param headless: ``False`` lets Streamlit open a browser tab.
     :param watch: folders and files kept indexed while the page runs (``docqa ui --watch``).
     :param ocr: OCR scanned pages and images of watched files.
+    :param port: 0 picks a free port (the URL printed says which).
     :returns: 0 after a clean stop, 2 when the port is taken or a watched path is missing, else the
         server's exit status.
     """
-    if not 0 < port < 65536:
-        print(f"error: port must be between 1 and 65535, got {port}", file=sys.stderr)
-        return 2
-    if not port_is_free(host, port):
-        print(f"error: {host}:{port} is already in use; choose another port with --port", file=sys.stderr)
+    # Arguments first, the port last: a bad argument is reported whatever the port's state.
+    if not 0 <= port < 65536:
+        print(f"error: port must be between 0 and 65535, got {port}", file=sys.stderr)
         return 2
     missing = [str(p) for p in watch if not Path(p).expanduser().exists()]
     if missing:
         print(f"error: cannot watch {', '.join(missing)}: no such file or folder", file=sys.stderr)
+        return 2
+    if port == 0:
+        port = free_port(host)
+    elif not port_is_free(host, port):
+        print(f"error: {host}:{port} is already in use; choose another port with --port", file=sys.stderr)
         return 2
     env = ui_environment(index, samples, watch=watch)
     url = page_url(host, port)
@@ -198,7 +215,7 @@ def run_ui(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m app.ui.launcher", description="Serve DocQA's search page."
+        prog="python -m docqa.app.ui.launcher", description="Serve DocQA's search page."
     )
     parser.add_argument("--index", type=Path, default=None, help="index directory [env: DOCQA_INDEX]")
     parser.add_argument("--port", type=int, default=8501)

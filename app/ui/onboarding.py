@@ -11,11 +11,11 @@ from typing import Any
 
 import streamlit as st
 
-from app.ui.ingesting import remember_report, run_ingest
-from app.ui.state import process_state
 from docqa import config
+from docqa.app.ui.ingesting import remember_report, run_ingest
+from docqa.app.ui.state import process_state
+from docqa.pipelines.api import DocQA
 from docqa.resources import data_path
-from pipelines.api import DocQA
 
 SAMPLES_DIR = data_path("samples")
 

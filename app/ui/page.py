@@ -5,7 +5,7 @@ from the same ``DOCQA_*`` variables as the CLI (see docqa/config.py); ``docqa ui
 ``DOCQA_UI_SAMPLES=1``, which indexes the bundled samples when the index is empty.
 
 This script only puts the sections in order; each lives in its own module under app/ui/. The page holds
-no retrieval or reading logic: everything goes through one cached :class:`pipelines.api.DocQA`
+no retrieval or reading logic: everything goes through one cached :class:`docqa.pipelines.api.DocQA`
 (app/ui/state.py). Anything a user can run into (no reader model, an empty index, an ingest running in
 another process, a bad upload) is a plain-language banner, never a traceback.
 """
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.ui import answers, onboarding, questions, sidebar, state
-from app.ui.styles import apply_styles
+from docqa.app.ui import answers, onboarding, questions, sidebar, state
+from docqa.app.ui.styles import apply_styles
 from docqa.errors import UnavailableError
-from pipelines.document_stores.snapshots import IndexStoreError
+from docqa.pipelines.document_stores.snapshots import IndexStoreError
 
 LOCKED_BANNER = (
     "**This index is being updated by another DocQA process** (an ingest is running). You can ask questions "

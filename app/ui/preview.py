@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.images import IMAGE_SUFFIXES
+from docqa.ingest.images import IMAGE_SUFFIXES
 
 ANSWER = "answer"
 PASSAGE = "passage"

@@ -12,13 +12,13 @@ from typing import Any
 
 import streamlit as st
 
-from app.ui.formatting import short_id
-from app.ui.state import examples_mapping, process_state
+from docqa.app.ui.formatting import short_id
+from docqa.app.ui.state import examples_mapping, process_state
 from docqa.errors import UnavailableError
-from pipelines.answers import AskResult
-from pipelines.api import DocQA
-from pipelines.document_stores.snapshots import IndexStoreError, SourceFile
-from pipelines.model_loading import ModelUnavailableError
+from docqa.pipelines.answers import AskResult
+from docqa.pipelines.api import DocQA
+from docqa.pipelines.document_stores.snapshots import IndexStoreError, SourceFile
+from docqa.pipelines.model_loading import ModelUnavailableError
 
 MAX_EXAMPLES = 4
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import streamlit as st
 
-from app.ui.documents import document_list, show_notice, upload_section
-from app.ui.formatting import md_escape, plural, when
 from docqa import config
-from pipelines.api import DocQA
+from docqa.app.ui.documents import document_list, show_notice, upload_section
+from docqa.app.ui.formatting import md_escape, plural, when
+from docqa.pipelines.api import DocQA
 
 
 def threshold_for(sensitivity: float | None) -> float | None:

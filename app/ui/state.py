@@ -1,7 +1,7 @@
 """What the page keeps between script runs: one DocQA per settings, shared locks, cached reads.
 
 Why caches: Streamlit re-runs the whole page script on every click. Models must load once per server
-process (not per question or per browser tab), so the :class:`~pipelines.api.DocQA` lives in
+process (not per question or per browser tab), so the :class:`~docqa.pipelines.api.DocQA` lives in
 ``st.cache_resource``; index listings and rendered previews are ``st.cache_data`` keyed by what makes them
 stale (the index's CURRENT snapshot name, a file's mtime), so the page never shows an outdated list and
 never re-reads an unchanged one.
@@ -17,8 +17,8 @@ from typing import Any
 import streamlit as st
 
 from docqa.config import Settings
+from docqa.pipelines.api import DocQA
 from docqa.resources import data_path
-from pipelines.api import DocQA
 
 EXAMPLES_FILE = data_path("example_questions.json")
 
@@ -84,7 +84,7 @@ def page_preview(
     """A PDF page or image with the answer marked (see app/ui/preview.py): whole page, detail, what was
     marked, page count. Cached per file version (``mtime_ns``). Scanned pages are marked from
     ``ocr_boxes`` and the spans' offsets in the page text."""
-    from app.ui.preview import render_marked_page
+    from docqa.app.ui.preview import render_marked_page
 
     marked = render_marked_page(
         path,

@@ -6,7 +6,7 @@ retrieval methods over them (BM25, embedding, hybrid).
 Why the store owns the scoring (as Haystack's ``InMemoryDocumentStore.bm25_retrieval`` /
 ``embedding_retrieval`` do): hybrid fusion needs both indexes *and* the stored embeddings of BM25-only
 candidates; a retriever that reached into two stores' internals for that (as ``HybridRetriever`` once did)
-had two owners for one job. Retriever components (``pipelines.components.retrievers.local_retrievers``)
+had two owners for one job. Retriever components (``docqa.pipelines.components.retrievers.local_retrievers``)
 are thin: they are handed a store and call one method.
 
 Why hybrid fusion is shaped this way (numbers from ``benchmarks/ingest_retrieve.py``, 955 SQuAD passages,
@@ -15,13 +15,14 @@ Why hybrid fusion is shaped this way (numbers from ``benchmarks/ingest_retrieve.
   scores every passage anyway, and the dense score of a BM25-only candidate is a dot product with its
   stored embedding. Fusing exact scores instead of imputing a floor for missing ones: R@1 0.852 vs 0.840.
 - z-score fusion with equal weights beats reciprocal rank fusion on the same candidates (R@1 0.852 vs
-  0.771 for RRF k=60; R@5 0.971 vs 0.951); see :mod:`pipelines.components.retrievers.fusion`.
+  0.771 for RRF k=60; R@5 0.971 vs 0.951); see :mod:`docqa.pipelines.components.retrievers.fusion`.
 - BM25 with stems, stop words removed, the title as a field and adjacent-stem bigrams is the strongest
   single signal (R@1 0.865 alone vs 0.812 for Haystack's BM25); with it, hybrid R@1 0.889, R@5 0.974.
 - Boosting passages whose document also has other top hits did not help (R@1 +0.003 at best, R@5 flat):
   the title is already a BM25 field, which carries that evidence. Not used.
 
-Writes go through :class:`~pipelines.document_stores.snapshots.DocumentIndex` (the ingestor commits whole
+Writes go through :class:`~docqa.pipelines.document_stores.snapshots.DocumentIndex` (the ingestor commits
+whole
 snapshots); this store follows them: before each query it reads the ``CURRENT`` pointer (one small file)
 and, when another process committed, builds FAISS + BM25 for the new snapshot. Every query runs against
 one immutable snapshot, so it never sees a half-applied ingest.
@@ -41,9 +42,9 @@ from haystack import Document
 from haystack_integrations.document_stores.faiss import FAISSDocumentStore
 
 from docqa.errors import InvalidInputError
+from docqa.pipelines.components.retrievers.fusion import fuse_scores
+from docqa.pipelines.document_stores.bm25 import BM25Index  # today's analyzer, unchanged
 from legacy.snapshots import DocumentIndex, Snapshot
-from pipelines.components.retrievers.fusion import fuse_scores
-from pipelines.document_stores.bm25 import BM25Index  # today's analyzer, unchanged
 
 # One query at a time against a flat index: OpenMP start-up costs more than it saves (measured ~13 ms per
 # query on 955 vectors with threads vs well under 1 ms without). Threads only pay off for batched queries.
@@ -110,7 +111,7 @@ class LocalDocumentStore:
     Open a directory (follows other processes' commits) or wrap an in-memory snapshot (``docqa eval``'s
     temporary index)::
 
-        from pipelines.document_stores.local_store import LocalDocumentStore
+        from docqa.pipelines.document_stores.local_store import LocalDocumentStore
 
         store = LocalDocumentStore("./docqa-index", embedding_model="sentence-transformers/all-MiniLM-L6-v2")
         store.bm25_retrieval("steam engine condenser", top_k=3)

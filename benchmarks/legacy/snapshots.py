@@ -38,7 +38,10 @@ from haystack import Document
 
 from docqa.atomic import atomic_write_bytes, atomic_writer, fsync_dir
 from docqa.errors import BusyError, StorageError
-from ingest.records import SourceFile, utc_now  # ingest defines manifest records; the store persists them
+from docqa.ingest.records import (  # ingest defines manifest records; the store persists them
+    SourceFile,
+    utc_now,
+)
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"

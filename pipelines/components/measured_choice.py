@@ -5,7 +5,8 @@ code. On an Intel CPU with AVX-512 VNNI the int8 reader graph was 3.8× Haystack
 on an AMD EPYC with AVX2/FMA only it was *slower* than both torch and ONNX fp32, and its top-answer
 agreement with fp32 differed too. So ``auto`` times the candidates on a few fixed inputs, checks that a
 lossy candidate (int8) keeps the answers of the exact one, picks the fastest that passes, and caches the
-choice under :func:`pipelines.model_loading.cache_root` (``backend-choices.json``), keyed by what decides
+choice under :func:`docqa.pipelines.model_loading.cache_root` (``backend-choices.json``), keyed by what
+decides
 the answer: the model's fingerprint, the CPU's identity (model name + instruction-set flags + cores we
 may use) and the runtime versions. A new CPU, model or runtime version measures again; nothing else does.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from docqa.atomic import atomic_write_text
-from pipelines.model_loading import cache_root
+from docqa.pipelines.model_loading import cache_root
 
 logger = logging.getLogger(__name__)
 

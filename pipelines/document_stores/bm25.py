@@ -1,6 +1,7 @@
 """DocQA's BM25 keyword index: stemmed, stop-word-free tokens, the title as a field, sparse-matrix scoring.
 
-It is an index, not a retriever: :class:`~pipelines.document_stores.local_store.LocalDocumentStore` owns one
+It is an index, not a retriever: :class:`~docqa.pipelines.document_stores.local_store.LocalDocumentStore`
+owns one
 per snapshot and offers ``bm25_retrieval``; the retriever components are handed the store.
 
 Why not Haystack's ``InMemoryBM25Retriever``: its tokeniser neither stems nor drops stop words, so

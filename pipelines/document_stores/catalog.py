@@ -23,7 +23,7 @@ from haystack import Document
 
 from docqa.atomic import fsync_dir
 from docqa.errors import BusyError, StorageError
-from ingest.records import SourceFile
+from docqa.ingest.records import SourceFile
 
 
 class IndexStoreError(StorageError):

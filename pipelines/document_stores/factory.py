@@ -1,11 +1,11 @@
 """Open the store ``DOCQA_STORE`` (or ``--store``) names: the write side, the search side and the catalog
-of one index, as :mod:`~pipelines.document_stores.protocols` describes them.
+of one index, as :mod:`~docqa.pipelines.document_stores.protocols` describes them.
 
 - unset or ``local``: today's store in the index directory (``DocumentIndex`` + ``LocalDocumentStore``);
 - ``milvus-lite:///path/docqa.db`` / ``milvus://host:19530``: Milvus (:mod:`.milvus_store`,
   :mod:`.milvus_index`); the index directory keeps the manifest, the FAQ and the feedback.
 
-Everything above the stores (``pipelines.api``, retrievers, evaluation, ``docqa migrate``) goes through
+Everything above the stores (``docqa.pipelines.api``, retrievers, evaluation, ``docqa migrate``) goes through
 :func:`open_store`, so choosing a store is this module's job alone.
 """
 
@@ -21,10 +21,10 @@ from haystack import Document
 
 from docqa import config
 from docqa.errors import InvalidInputError
-from ingest.records import SourceFile
-from pipelines.document_stores.local_store import LocalDocumentStore
-from pipelines.document_stores.protocols import IndexStore, SearchStore, StoreCatalog
-from pipelines.document_stores.snapshots import DocumentIndex, Snapshot
+from docqa.ingest.records import SourceFile
+from docqa.pipelines.document_stores.local_store import LocalDocumentStore
+from docqa.pipelines.document_stores.protocols import IndexStore, SearchStore, StoreCatalog
+from docqa.pipelines.document_stores.snapshots import DocumentIndex, Snapshot
 
 LOCAL = "local"
 
@@ -98,8 +98,8 @@ def open_store(spec: str | None, index_dir: Path | str, embedding_model: str) ->
     if is_local(spec):
         search = LocalDocumentStore(local_index, embedding_model=embedding_model)
         return StoreBundle(LOCAL, local_index, search, LocalCatalog(local_index, search), local_index)
-    from pipelines.document_stores.milvus_index import MilvusIndex
-    from pipelines.document_stores.milvus_store import MilvusDocumentStore
+    from docqa.pipelines.document_stores.milvus_index import MilvusIndex
+    from docqa.pipelines.document_stores.milvus_store import MilvusDocumentStore
 
     assert spec is not None
     store = MilvusDocumentStore(
@@ -121,7 +121,7 @@ def store_from_dict(data: dict[str, Any]) -> SearchStore:
     if kind.endswith(".LocalDocumentStore"):
         return LocalDocumentStore.from_dict(data)
     if kind.endswith(".MilvusDocumentStore"):
-        from pipelines.document_stores.milvus_store import MilvusDocumentStore
+        from docqa.pipelines.document_stores.milvus_store import MilvusDocumentStore
 
         return MilvusDocumentStore.from_dict(data)
     raise InvalidInputError(
@@ -132,7 +132,7 @@ def store_from_dict(data: dict[str, Any]) -> SearchStore:
 def index_from_dict(data: dict[str, Any]) -> IndexStore:
     """The write side a ``PassageWriter.to_dict`` described (``DocumentIndex`` or ``MilvusIndex``)."""
     if str(data.get("type", "")).endswith(".MilvusIndex"):
-        from pipelines.document_stores.milvus_index import MilvusIndex
+        from docqa.pipelines.document_stores.milvus_index import MilvusIndex
 
         return MilvusIndex.from_dict(data)
     return DocumentIndex.from_dict(data)
@@ -146,8 +146,8 @@ def eval_store(spec: str | None, snapshot: Snapshot, embedding_model: str) -> Se
     """
     if is_local(spec):
         return LocalDocumentStore(snapshot)
-    from pipelines.document_stores.milvus_client import parse_milvus_address
-    from pipelines.document_stores.milvus_store import MilvusDocumentStore
+    from docqa.pipelines.document_stores.milvus_client import parse_milvus_address
+    from docqa.pipelines.document_stores.milvus_store import MilvusDocumentStore
 
     assert spec is not None
     address = parse_milvus_address(spec)

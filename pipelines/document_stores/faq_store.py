@@ -32,8 +32,8 @@ from haystack.core.serialization import default_to_dict, generate_qualified_clas
 
 from docqa.atomic import atomic_write_bytes
 from docqa.errors import StorageError
-from pipelines.components.faq.faq_files import FaqEntry, FaqFileError, normalise_question
-from pipelines.document_stores.snapshots import DocumentIndex, utc_now
+from docqa.pipelines.components.faq.faq_files import FaqEntry, FaqFileError, normalise_question
+from docqa.pipelines.document_stores.snapshots import DocumentIndex, utc_now
 
 FAQ_FILE = "faq.json"
 FAQ_FORMAT = 1
@@ -185,7 +185,8 @@ class FaqStore:
     ) -> FaqLoadReport:
         """Make ``entries`` the FAQ of this index, embedding only questions that are new.
 
-        :raises pipelines.document_stores.snapshots.IndexLockedError: when another writer holds the index
+        :raises docqa.pipelines.document_stores.snapshots.IndexLockedError: when another writer holds the
+            index
             for ``lock_timeout`` seconds; the stored FAQ is then unchanged.
         """
         started = time.perf_counter()

@@ -4,7 +4,7 @@ A record says, for one question and the passage it was answered from: the answer
 ``wrong`` (optionally with the right span) or the answer is ``not_in_documents``. The passage text, its
 file, page and offsets are copied from the index *when the feedback is given*, so the record still means
 the same thing after the document is re-ingested, changed or deleted — and it can be exported as
-training data (:mod:`pipelines.feedback_export`) long after.
+training data (:mod:`docqa.pipelines.feedback_export`) long after.
 
 Why copy the passage from the index and never take it from the client: the stored text becomes training
 data, and the offsets must point at exactly the text DocQA showed. A client can only name a passage of the
@@ -42,8 +42,8 @@ from filelock import FileLock, Timeout
 from docqa.atomic import fsync_dir
 from docqa.choices import Choice
 from docqa.errors import BusyError, InvalidInputError, StorageError
-from ingest.records import utc_now
-from pipelines.feedback_limits import (
+from docqa.ingest.records import utc_now
+from docqa.pipelines.feedback_limits import (
     MAX_ANSWER_CHARS,
     MAX_COMMENT_CHARS,
     MAX_PAGE_LIMIT,
@@ -53,7 +53,7 @@ from pipelines.feedback_limits import (
 if TYPE_CHECKING:  # Haystack is not imported at run time: `docqa feedback list` starts in a blink
     from haystack import Document
 
-    from pipelines.document_stores.snapshots import DocumentIndex
+    from docqa.pipelines.document_stores.snapshots import DocumentIndex
 
 FEEDBACK_FILE = "feedback.jsonl"
 FEEDBACK_LOCK = "feedback.lock"

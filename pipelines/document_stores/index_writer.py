@@ -1,6 +1,6 @@
 """Writing an index: commits (one segment + one catalog transaction), merges, compaction, migration.
 
-Only reachable through :meth:`~pipelines.document_stores.snapshots.DocumentIndex.writer`, i.e. while the
+Only reachable through :meth:`~docqa.pipelines.document_stores.snapshots.DocumentIndex.writer`, i.e. while the
 single-writer lock is held. Order of every write, so that ``kill -9`` anywhere is harmless: segment files
 are written to ``<name>.tmp``, fsynced and renamed; then one SQLite transaction names the segment and
 changes the rows. Killed before that transaction commits, the catalog still describes the previous
@@ -26,10 +26,10 @@ import numpy as np
 from haystack import Document
 
 from docqa.atomic import fsync_dir
-from ingest.records import SourceFile, utc_now
-from pipelines.document_stores import catalog
-from pipelines.document_stores.catalog import FORMAT_VERSION, IndexCorruptError
-from pipelines.document_stores.segments import (
+from docqa.ingest.records import SourceFile, utc_now
+from docqa.pipelines.document_stores import catalog
+from docqa.pipelines.document_stores.catalog import FORMAT_VERSION, IndexCorruptError
+from docqa.pipelines.document_stores.segments import (
     Analyzer,
     build_segment,
     merge_segments,

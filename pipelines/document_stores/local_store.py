@@ -4,7 +4,7 @@ retrieval methods over them (BM25, embedding, hybrid).
 Why the store owns the scoring (as Haystack's ``InMemoryDocumentStore.bm25_retrieval`` /
 ``embedding_retrieval`` do): hybrid fusion needs both indexes *and* the stored embeddings of BM25-only
 candidates; a retriever that reached into two stores' internals for that (as ``HybridRetriever`` once did)
-had two owners for one job. Retriever components (``pipelines.components.retrievers.local_retrievers``)
+had two owners for one job. Retriever components (``docqa.pipelines.components.retrievers.local_retrievers``)
 are thin: they are handed a store and call one method.
 
 Why hybrid fusion is shaped this way (numbers from ``benchmarks/ingest_retrieve.py``, 955 SQuAD passages,
@@ -13,15 +13,15 @@ Why hybrid fusion is shaped this way (numbers from ``benchmarks/ingest_retrieve.
   scores every passage anyway, and the dense score of a BM25-only candidate is a dot product with its
   stored embedding. Fusing exact scores instead of imputing a floor for missing ones: R@1 0.852 vs 0.840.
 - z-score fusion with equal weights beats reciprocal rank fusion on the same candidates (R@1 0.852 vs
-  0.771 for RRF k=60; R@5 0.971 vs 0.951); see :mod:`pipelines.components.retrievers.fusion`.
+  0.771 for RRF k=60; R@5 0.971 vs 0.951); see :mod:`docqa.pipelines.components.retrievers.fusion`.
 - BM25 with stems, stop words removed, the title as a field and adjacent-stem bigrams is the strongest
   single signal (R@1 0.865 alone vs 0.812 for Haystack's BM25); with it, hybrid R@1 0.889, R@5 0.974.
 - Boosting passages whose document also has other top hits did not help (R@1 +0.003 at best, R@5 flat):
   the title is already a BM25 field, which carries that evidence. Not used.
 
-Writes go through :class:`~pipelines.document_stores.snapshots.DocumentIndex` (a SQLite catalog plus
+Writes go through :class:`~docqa.pipelines.document_stores.snapshots.DocumentIndex` (a SQLite catalog plus
 immutable segments); this store follows them through a
-:class:`~pipelines.document_stores.searcher.SegmentSearcher`: before each query it reads the catalog's
+:class:`~docqa.pipelines.document_stores.searcher.SegmentSearcher`: before each query it reads the catalog's
 generation (one indexed row) and, when another process committed, maps only the new segments and applies
 the new tombstones. Every query runs against one immutable search state, so it never sees a half-applied
 ingest. Dense search is exact over small segments and IVF over large ones (see ``segments.py``); passages'
@@ -39,10 +39,10 @@ import numpy as np
 from haystack import Document
 
 from docqa.errors import InvalidInputError
-from pipelines.components.retrievers.fusion import fuse_scores
-from pipelines.document_stores.searcher import SearchState, SegmentSearcher
-from pipelines.document_stores.segments import Analyzer, build_segment
-from pipelines.document_stores.snapshots import DocumentIndex, Snapshot
+from docqa.pipelines.components.retrievers.fusion import fuse_scores
+from docqa.pipelines.document_stores.searcher import SearchState, SegmentSearcher
+from docqa.pipelines.document_stores.segments import Analyzer, build_segment
+from docqa.pipelines.document_stores.snapshots import DocumentIndex, Snapshot
 
 FusionMethod = Literal["zscore", "rrf"]
 DEFAULT_CANDIDATES = 100
@@ -64,7 +64,7 @@ class LocalDocumentStore:
     Open a directory (follows other processes' commits) or wrap an in-memory snapshot (``docqa eval``'s
     temporary index)::
 
-        from pipelines.document_stores.local_store import LocalDocumentStore
+        from docqa.pipelines.document_stores.local_store import LocalDocumentStore
 
         store = LocalDocumentStore("./docqa-index", embedding_model="sentence-transformers/all-MiniLM-L6-v2")
         store.bm25_retrieval("steam engine condenser", top_k=3)
@@ -291,6 +291,6 @@ class LocalDocumentStore:
 
 
 def _read_meta(con) -> dict[str, Any]:
-    from pipelines.document_stores.catalog import read_meta
+    from docqa.pipelines.document_stores.catalog import read_meta
 
     return read_meta(con)

@@ -1,5 +1,5 @@
 """The write side of DocQA on Milvus: a manifest of indexed files kept consistent with the collection,
-through the same transaction protocol the Ingestor uses for the local store (``ingest.ingestor``).
+through the same transaction protocol the Ingestor uses for the local store (``docqa.ingest.ingestor``).
 
 Where the manifest lives: a JSON file in the local index directory (``DOCQA_INDEX``), beside the FAQ, the
 feedback and the writer lock, named after the Milvus address and collection. One DocQA host writes a
@@ -35,9 +35,9 @@ from filelock import FileLock, Timeout
 from haystack import Document
 
 from docqa.atomic import atomic_write_json
-from ingest.records import SourceFile, utc_now
-from pipelines.document_stores.milvus_store import MilvusDocumentStore
-from pipelines.document_stores.snapshots import (
+from docqa.ingest.records import SourceFile, utc_now
+from docqa.pipelines.document_stores.milvus_store import MilvusDocumentStore
+from docqa.pipelines.document_stores.snapshots import (
     EmbeddingModelMismatchError,
     IndexCorruptError,
     IndexLockedError,

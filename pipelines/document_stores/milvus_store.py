@@ -1,5 +1,5 @@
 """The Milvus document store: passages, their embeddings and a native BM25 field in one Milvus collection,
-with the same retrieval methods as the local store (see :mod:`pipelines.document_stores.protocols`).
+with the same retrieval methods as the local store (see :mod:`docqa.pipelines.document_stores.protocols`).
 
 Collection schema (one row per passage, primary key = the passage id, so re-writing a passage is an upsert
 and can never duplicate it)::
@@ -13,7 +13,8 @@ The embedding model and dimension are in a collection property (``docqa.meta``),
 the collection can refuse a query embedded by another model, as the local store does.
 
 Why our own store and not ``milvus-haystack``'s ``MilvusDocumentStore``: DocQA's write side is a per-file
-transaction with a manifest that converges after a crash (:mod:`~pipelines.document_stores.milvus_index`),
+transaction with a manifest that converges after a crash
+(:mod:`~docqa.pipelines.document_stores.milvus_index`),
 and hybrid retrieval needs both scores of every candidate (see :meth:`MilvusDocumentStore.hybrid_retrieval`);
 milvus-haystack 0.1.0 writes Haystack ``Document`` s with no notion of files or of a crash-safe manifest.
 
@@ -36,10 +37,10 @@ import numpy as np
 from haystack import Document
 
 from docqa.errors import InvalidInputError
-from pipelines.components.retrievers.fusion import fuse_scores
-from pipelines.document_stores.bm25 import Tokenizer
-from pipelines.document_stores.local_store import DEFAULT_BM25_WEIGHT, DEFAULT_CANDIDATES, check_fusion
-from pipelines.document_stores.milvus_client import (
+from docqa.pipelines.components.retrievers.fusion import fuse_scores
+from docqa.pipelines.document_stores.bm25 import Tokenizer
+from docqa.pipelines.document_stores.local_store import DEFAULT_BM25_WEIGHT, DEFAULT_CANDIDATES, check_fusion
+from docqa.pipelines.document_stores.milvus_client import (
     MilvusAddress,
     MilvusStoreError,
     client_for,
@@ -47,7 +48,7 @@ from pipelines.document_stores.milvus_client import (
     milvus_errors,
     parse_milvus_address,
 )
-from pipelines.document_stores.snapshots import EmbeddingModelMismatchError
+from docqa.pipelines.document_stores.snapshots import EmbeddingModelMismatchError
 
 FORMAT = 1
 WRITE_BATCH = 1000  # rows per upsert: ~3 MB with 384-d vectors + text, well under the 64 MB gRPC limit
@@ -81,7 +82,7 @@ class MilvusDocumentStore:
         store.embedding_retrieval(query_embedding, top_k=3)          # cosine in ``score``
         store.hybrid_retrieval("steam engine condenser", query_embedding, top_k=3)
 
-    :param address: a store address (see :mod:`~pipelines.document_stores.milvus_client`).
+    :param address: a store address (see :mod:`~docqa.pipelines.document_stores.milvus_client`).
     :param embedding_model: the model queries are embedded with; a collection built with another is refused.
     :param token: ``user:password`` or API key (``DOCQA_MILVUS_TOKEN``); never serialised by :meth:`to_dict`.
     :param consistency: Milvus consistency level for the collection (``Strong``: a search sees every

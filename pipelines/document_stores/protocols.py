@@ -2,23 +2,23 @@
 call on a document store, written as :class:`typing.Protocol` s.
 
 Why protocols and not a base class: two implementations live side by side — the local store
-(:class:`~pipelines.document_stores.snapshots.DocumentIndex` for writing and listing,
-:class:`~pipelines.document_stores.local_store.LocalDocumentStore` for searching) and Milvus
-(:mod:`pipelines.document_stores.milvus_store`) — and the local one is being rewritten for scale
+(:class:`~docqa.pipelines.document_stores.snapshots.DocumentIndex` for writing and listing,
+:class:`~docqa.pipelines.document_stores.local_store.LocalDocumentStore` for searching) and Milvus
+(:mod:`docqa.pipelines.document_stores.milvus_store`) — and the local one is being rewritten for scale
 independently. Code above the stores depends on these method names only, so either side can change its
 internals, and a new engine only has to provide these methods (the contract tests in
 ``tests/pipelines/document_stores/test_store_contract.py`` run over every implementation).
 
 Three sides:
 
-- :class:`SearchStore` — the read side the retrievers and :class:`~pipelines.query.QueryPipelines` call.
+- :class:`SearchStore` — the read side the retrievers and :class:`~docqa.pipelines.query.QueryPipelines` call.
 - :class:`IndexStore` — the write side: ingest's ``WritableIndex`` (``transaction()`` handing out an
   ``IndexTransaction``) plus deleting, the writer lock and a change token; ``directory`` is the local
   folder that also keeps the FAQ, the feedback and the lock (for a Milvus store too).
 - :class:`StoreCatalog` — listing what is indexed (the manifest), reading single passages back and
   exporting files with their embeddings (``docqa migrate``).
 
-:class:`~pipelines.document_stores.factory.StoreBundle` holds one of each for one configured store.
+:class:`~docqa.pipelines.document_stores.factory.StoreBundle` holds one of each for one configured store.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from haystack import Document
 
-from ingest.ingestor import IndexTransaction
-from ingest.records import SourceFile
+from docqa.ingest.ingestor import IndexTransaction
+from docqa.ingest.records import SourceFile
 
 
 @runtime_checkable

@@ -31,9 +31,12 @@ import numpy as np
 from filelock import FileLock, Timeout
 from haystack import Document
 
-from ingest.records import SourceFile, utc_now  # ingest defines manifest records; the store persists them
-from pipelines.document_stores import catalog
-from pipelines.document_stores.catalog import (
+from docqa.ingest.records import (  # ingest defines manifest records; the store persists them
+    SourceFile,
+    utc_now,
+)
+from docqa.pipelines.document_stores import catalog
+from docqa.pipelines.document_stores.catalog import (
     CATALOG,
     FORMAT_VERSION,
     SEGMENTS,
@@ -42,8 +45,8 @@ from pipelines.document_stores.catalog import (
     IndexLockedError,
     IndexStoreError,
 )
-from pipelines.document_stores.index_writer import LEGACY_CURRENT, IndexWriter, SnapshotTransaction
-from pipelines.document_stores.segments import open_segment
+from docqa.pipelines.document_stores.index_writer import LEGACY_CURRENT, IndexWriter, SnapshotTransaction
+from docqa.pipelines.document_stores.segments import open_segment
 
 __all__ = [
     "DocumentIndex",

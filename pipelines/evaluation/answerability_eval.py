@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pipelines.components.readers.answerability import AnswerabilityModel, answerability_features
-from pipelines.evaluation.reader_eval import ReaderExample
-from pipelines.evaluation.squad_metrics import score_question
+from docqa.pipelines.components.readers.answerability import AnswerabilityModel, answerability_features
+from docqa.pipelines.evaluation.reader_eval import ReaderExample
+from docqa.pipelines.evaluation.squad_metrics import score_question
 
 
 def collect_rows(reader, search: Callable[[str], list], items: Sequence[ReaderExample], origin: str,

@@ -2,9 +2,9 @@
 
 ``docqa eval --reader`` gives each question its own paragraph (the gold passage) and scores the reader
 with the official metrics; ``docqa eval --calibrate`` picks the τ that maximises F1 and stores it
-(``pipelines.components.readers.calibration``). One reading pass serves both: we keep, per question, the
+(``docqa.pipelines.components.readers.calibration``). One reading pass serves both: we keep, per question, the
 best span (forced answer) and ``null_score_diff``, so the metrics for any τ are computed without reading
-again. Files are read by :mod:`pipelines.squad`.
+again. Files are read by :mod:`docqa.pipelines.squad`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipelines.evaluation.squad_metrics import score_question, squad_v2_metrics
-from pipelines.squad import SquadFile, SquadFileError, read_squad
+from docqa.pipelines.evaluation.squad_metrics import score_question, squad_v2_metrics
+from docqa.pipelines.squad import SquadFile, SquadFileError, read_squad
 
 if TYPE_CHECKING:  # imported where Documents are made: training scores dev sets without Haystack
     from haystack import Document
@@ -82,7 +82,8 @@ def read_examples(
 ) -> list[ReaderRun]:
     """Run ``reader`` (a warmed-up or lazy ``DocQAReader``) on every example.
 
-    :param judge: an :class:`~pipelines.components.readers.answerability.AnswerabilityJudge` applied after
+    :param judge: an :class:`~docqa.pipelines.components.readers.answerability.AnswerabilityJudge` applied
+        after
         the reader, as the QA pipeline does (its decision replaces the reader's ``no_answer``).
 
     :param questions_per_batch: questions whose windows share forward passes (faster; per-question
@@ -194,7 +195,7 @@ def calibrate(reader, examples: Sequence[ReaderExample], *, questions_per_batch:
     result: dict[str, Any] = {"no_answer_threshold": tau, "f1": f1,
                               "metrics": score_runs(examples, runs, threshold=tau), "config": None}
     if save_as is not None:
-        from pipelines.components.readers.calibration import save_reader_calibration
+        from docqa.pipelines.components.readers.calibration import save_reader_calibration
 
         model, backend, source = save_as
         if backend == "auto":  # τ belongs to the runtime that produced the logits: the one auto chose

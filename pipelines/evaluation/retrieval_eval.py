@@ -2,7 +2,8 @@
 
 Why its own module: ``docqa eval`` and ``benchmarks/ingest_retrieve.py`` must measure retrieval the same
 way, so that a number in a closing note and a number from the CLI mean the same thing. Files are read by
-:mod:`pipelines.squad`; this module turns their paragraphs into passages. Neither knows anything about how
+:mod:`docqa.pipelines.squad`; this module turns their paragraphs into passages. Neither knows anything about
+    how
 the index is built: the evaluator takes any callable that maps a question to a ranked list of passages
 (Documents or ids).
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from haystack import Document
 
-from pipelines.squad import SquadFile, read_squad
+from docqa.pipelines.squad import SquadFile, read_squad
 
 Question = tuple[str, str, str]
 """(question id, question text, id of the gold passage)."""
@@ -65,7 +66,7 @@ def load_squad_corpus(
 ) -> tuple[list[Document], list[Question]]:
     """Passages of ``path`` plus every distractor file (deduplicated), and the questions of ``path`` only.
 
-    ``path`` may also be an already read :class:`~pipelines.squad.SquadFile`.
+    ``path`` may also be an already read :class:`~docqa.pipelines.squad.SquadFile`.
     """
     passages, questions = squad_passages(path if isinstance(path, SquadFile) else read_squad(path))
     seen = {p.id for p in passages}

@@ -1,7 +1,7 @@
 """`docqa eval`: build a temporary index from SQuAD paragraphs and measure retrieval (and, later, reading).
 
-The temporary index is an in-memory :class:`~pipelines.document_stores.snapshots.Snapshot` searched by
-the same :class:`~pipelines.query.QueryPipelines` that serve real queries, so the numbers describe the
+The temporary index is an in-memory :class:`~docqa.pipelines.document_stores.snapshots.Snapshot` searched by
+the same :class:`~docqa.pipelines.query.QueryPipelines` that serve real queries, so the numbers describe the
 product, not a re-implementation of it.
 """
 
@@ -18,12 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from docqa.config import Settings
 from docqa.errors import InvalidInputError
-from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-from pipelines.document_stores.factory import eval_store
-from pipelines.document_stores.snapshots import Snapshot, SourceFile, utc_now
-from pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
-from pipelines.query import QueryPipelines
-from pipelines.squad import SquadFile, read_squad
+from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
+from docqa.pipelines.document_stores.factory import eval_store
+from docqa.pipelines.document_stores.snapshots import Snapshot, SourceFile, utc_now
+from docqa.pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
+from docqa.pipelines.query import QueryPipelines
+from docqa.pipelines.squad import SquadFile, read_squad
 
 EVAL_TOP_K = 20
 
@@ -160,8 +160,8 @@ def run_eval(
 
     :raises ModelUnavailableError: when the reader model cannot be loaded (retrieval needs no reader).
     """
-    from pipelines.components.readers.selection import select_reader
-    from pipelines.evaluation.reader_eval import (
+    from docqa.pipelines.components.readers.selection import select_reader
+    from docqa.pipelines.evaluation.reader_eval import (
         ReaderExample,
         calibrate,
         read_examples,
@@ -190,7 +190,7 @@ def run_eval(
     if reader is None:
         return result
 
-    from pipelines.components.readers.answerability import AnswerabilityJudge
+    from docqa.pipelines.components.readers.answerability import AnswerabilityJudge
 
     off_examples = [e for path in off_corpus for e in squad_reader_examples(read_squad(path))]
     examples = squad_reader_examples(squad)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import collections
 from collections.abc import Mapping, Sequence
 
-from pipelines.squad import normalize_answer  # the one answer normaliser (the reader merges answers by it)
+from docqa.pipelines.squad import (
+    normalize_answer,  # the one answer normaliser (the reader merges answers by it)
+)
 
 __all__ = ["compute_exact", "compute_f1", "find_best_thresh", "get_tokens", "gold_answers_for_scoring",
            "normalize_answer", "score_question", "squad_v2_metrics"]

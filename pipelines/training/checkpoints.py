@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from docqa.atomic import atomic_write_bytes, atomic_writer
-from pipelines.training.settings import TrainingConfig, TrainingError
+from docqa.pipelines.training.settings import TrainingConfig, TrainingError
 
 STATE_DIR = "training-state"
 CHECKPOINT_FILE = "checkpoint.pt"

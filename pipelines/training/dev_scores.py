@@ -2,7 +2,8 @@
 
 Why not save and reload the model for each epoch's score: reading here is the reader's own path on the
 in-memory model (``build_windows`` → length-sorted batches → ``decode_windows``), and scoring and the τ
-search are ``pipelines.evaluation.reader_eval``'s over the official ``squad_metrics``, so an epoch's score
+search are ``docqa.pipelines.evaluation.reader_eval``'s over the official ``squad_metrics``, so an epoch's
+score
 is the number ``docqa eval`` would print for the saved model.
 """
 
@@ -15,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.components.readers.backends import length_sorted_batches
-from pipelines.components.readers.qa_windows import Window, build_windows, pad_batch
-from pipelines.components.readers.span_decoding import decode_windows
-from pipelines.squad import SquadExample
+from docqa.pipelines.components.readers.backends import length_sorted_batches
+from docqa.pipelines.components.readers.qa_windows import Window, build_windows, pad_batch
+from docqa.pipelines.components.readers.span_decoding import decode_windows
+from docqa.pipelines.squad import SquadExample
 
 
 def forward_inputs(model, batch: dict[str, np.ndarray], device: str) -> dict[str, Any]:
@@ -57,13 +58,13 @@ def gold_passage_scores(model, tokenizer, examples: Sequence[SquadExample], *, m
     """SQuAD 2.0 scores of ``model`` reading each question's own paragraph, as ``docqa eval --reader``.
 
     Reading is the reader's own path on the in-memory model (``build_windows`` → length-sorted batches →
-    ``decode_windows``); scoring and the τ search are ``pipelines.evaluation.reader_eval``'s. Keys:
+    ``decode_windows``); scoring and the τ search are ``docqa.pipelines.evaluation.reader_eval``'s. Keys:
     ``forced_has_ans_exact/f1`` (best span always given, answerable questions only), ``best_exact/best_f1``
     with ``threshold`` (null-score rule at the τ maximising F1: no answer when ``null − best > τ``, the
     reader's rule), ``exact_at_0/f1_at_0`` (τ = 0, the default of an uncalibrated reader), ``no_answer_f1``
     (always saying "no answer"), ``has_ans``/``no_ans``/``questions``.
     """
-    from pipelines.evaluation.reader_eval import ReaderExample, ReaderRun, best_threshold, score_runs
+    from docqa.pipelines.evaluation.reader_eval import ReaderExample, ReaderRun, best_threshold, score_runs
 
     windows: list[Window] = []
     owner: list[int] = []

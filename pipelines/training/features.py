@@ -1,7 +1,8 @@
 """Training data as the reader sees it: windows with start/end labels, and length-bucketed batches.
 
 Why the reader's own windows: questions and paragraphs are cut by
-:func:`pipelines.components.readers.qa_windows.build_windows` — the function ``DocQAReader`` calls — with
+:func:`docqa.pipelines.components.readers.qa_windows.build_windows` — the function ``DocQAReader`` calls —
+    with
 the same ``max_seq_length``/``stride``/``max_question_tokens``, so a model is trained on exactly the inputs
 it will see. Windows of similar length are batched together (inside shuffled pools) so little compute
 goes to padding; the batches depend only on (seed, epoch), so a resumed run replays them exactly.
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.components.readers.qa_windows import Window, build_windows, char_span_to_tokens
-from pipelines.squad import SquadExample
-from pipelines.training.settings import TrainingConfig
+from docqa.pipelines.components.readers.qa_windows import Window, build_windows, char_span_to_tokens
+from docqa.pipelines.squad import SquadExample
+from docqa.pipelines.training.settings import TrainingConfig
 
 
 @dataclass

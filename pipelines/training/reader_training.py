@@ -4,18 +4,19 @@ Why DocQA trains readers itself: people adapt the reader to their own documents 
 them; Haystack 3 no longer does), and an air-gapped machine needs a reader it can build from the packaged
 MiniLM encoder. What matters, and where it lives:
 
-- **The same windows as the reader** (:mod:`pipelines.training.features`): questions and paragraphs are
+- **The same windows as the reader** (:mod:`docqa.pipelines.training.features`): questions and paragraphs are
   cut by the reader's own ``build_windows``; a window that does not hold the whole answer, and every
   window of an unanswerable question, is labelled with the window's ``cls_index`` (the null score), as
   SQuAD 2.0 training does. Windows of similar length are batched together.
-- **The same scores as ``docqa eval``** (:mod:`pipelines.training.dev_scores`): after each epoch the dev
+- **The same scores as ``docqa eval``** (:mod:`docqa.pipelines.training.dev_scores`): after each epoch the dev
   questions are read from their own paragraph (gold passage) by the reader's decoder and scored with the
   official metrics: forced-answer HasAns EM/F1, and EM/F1 of the null-score rule at the τ that maximises
   F1 on dev (written to ``calibration.json``).
-- **Best epoch, resumable** (:mod:`pipelines.training.checkpoints`): the best epoch's weights are kept; a
+- **Best epoch, resumable** (:mod:`docqa.pipelines.training.checkpoints`): the best epoch's weights are kept;
+a
   checkpoint is written every ``checkpoint_every`` steps and at every epoch end, atomically, so
   ``--resume`` continues a killed run where it stopped, with the same final weights on CPU.
-- **A normal model directory** (:mod:`pipelines.training.report`): config, tokenizer and safetensors,
+- **A normal model directory** (:mod:`docqa.pipelines.training.report`): config, tokenizer and safetensors,
   plus ``TRAINING.md``, ``training_metrics.json`` and ``calibration.json``.
 
 This module holds the loop that ties them together.
@@ -35,11 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from docqa.config import READER_MODEL
-from pipelines.components.readers.backends import available_cores
-from pipelines.components.readers.qa_windows import pad_batch
-from pipelines.model_loading import ModelUnavailableError, resolve_model_dir
-from pipelines.squad import SquadExample, load_squad
-from pipelines.training.checkpoints import (
+from docqa.pipelines.components.readers.backends import available_cores
+from docqa.pipelines.components.readers.qa_windows import pad_batch
+from docqa.pipelines.model_loading import ModelUnavailableError, resolve_model_dir
+from docqa.pipelines.squad import SquadExample, load_squad
+from docqa.pipelines.training.checkpoints import (
     BEST_WEIGHTS_FILE,
     CHECKPOINT_FILE,
     STATE_DIR,
@@ -48,11 +49,11 @@ from pipelines.training.checkpoints import (
     save_checkpoint,
     save_weights,
 )
-from pipelines.training.dev_scores import forward_inputs, gold_passage_scores
-from pipelines.training.features import FeatureStats, TrainFeature, build_training_features, epoch_plan
-from pipelines.training.report import epoch_line, write_model_dir
-from pipelines.training.settings import TrainingConfig, TrainingError, TrainingResult
-from pipelines.training.time_budget import LinearSchedule, StepBudget
+from docqa.pipelines.training.dev_scores import forward_inputs, gold_passage_scores
+from docqa.pipelines.training.features import FeatureStats, TrainFeature, build_training_features, epoch_plan
+from docqa.pipelines.training.report import epoch_line, write_model_dir
+from docqa.pipelines.training.settings import TrainingConfig, TrainingError, TrainingResult
+from docqa.pipelines.training.time_budget import LinearSchedule, StepBudget
 
 __all__ = ["CHECKPOINT_FILE", "STATE_DIR", "TrainingConfig", "TrainingError", "TrainingResult",
            "resolve_base_model", "train_reader"]
@@ -62,7 +63,7 @@ def resolve_base_model(name: str) -> Path:
     """Directory of the base model: ``compact`` (bundled reader), the packaged MiniLM sentinel, a
     directory or a Hub id. :raises ModelUnavailableError: with a how-to-fetch message."""
     if name == "compact":
-        from pipelines.components.readers.selection import compact_reader_dir
+        from docqa.pipelines.components.readers.selection import compact_reader_dir
 
         directory = compact_reader_dir()
         if not (directory / "config.json").exists():

@@ -15,7 +15,7 @@ from typing import Any
 
 from docqa.atomic import atomic_write_json, atomic_write_text
 from docqa.config import READER_MODEL
-from pipelines.training.settings import TrainingConfig, TrainingResult
+from docqa.pipelines.training.settings import TrainingConfig, TrainingResult
 
 
 def epoch_line(record: dict[str, Any], is_best: bool) -> str:
@@ -118,7 +118,8 @@ def training_markdown(config: TrainingConfig, result: TrainingResult, continuing
         f"batch {config.batch_size} (length-bucketed), weight decay {config.weight_decay}, "
         f"grad-norm clip {config.max_grad_norm}, seed {config.seed}.",
         f"- windows: max length {config.max_seq_length}, stride {config.stride}, question ≤ "
-        f"{config.max_question_tokens} tokens (the reader's `pipelines.components.readers.qa_windows`); "
+        f"{config.max_question_tokens} tokens "
+        "(the reader's `docqa.pipelines.components.readers.qa_windows`); "
         f"answers ≤ {config.max_answer_length} tokens at evaluation.",
         f"- weights saved in {'float16' if config.fp16 else 'float32'}"
         f"{' (trained in bfloat16 mixed precision)' if config.bf16 else ''}; device {result.device}; torch "

@@ -12,13 +12,13 @@ from typing import Any
 
 from docqa.config import DEFAULT_READER_MODEL
 from docqa.errors import InvalidInputError
-from pipelines.components.readers.qa_windows import (
+from docqa.pipelines.components.readers.qa_windows import (
     DEFAULT_MAX_QUESTION_TOKENS,
     DEFAULT_MAX_SEQ_LENGTH,
     DEFAULT_STRIDE,
 )
-from pipelines.components.readers.span_decoding import DEFAULT_MAX_ANSWER_LENGTH
-from pipelines.squad import SquadLoadReport
+from docqa.pipelines.components.readers.span_decoding import DEFAULT_MAX_ANSWER_LENGTH
+from docqa.pipelines.squad import SquadLoadReport
 
 SELECT_METRICS = ("auto", "f1", "forced_has_ans_f1")
 # Settings a resumed run must share with the run it continues (others, e.g. progress display, may differ).
@@ -76,7 +76,7 @@ class TrainingConfig:
     # epoch would not fit, or mid-epoch when the limit passes (that epoch is dropped); the best finished
     # epoch is written as usual and TRAINING.md says the run was cut short. None = no limit.
     time_limit_s: float | None = None
-    # With a time limit: time the steps and end the LR decay when the time ends (pipelines.training.
+    # With a time limit: time the steps and end the LR decay when the time ends (docqa.pipelines.training.
     # time_budget), so the last, possibly partial, epoch is fully annealed and evaluated like the others.
     fit_to_time_limit: bool = False
     checkpoint_every: int = 200  # optimizer steps between checkpoints (also at each epoch end)

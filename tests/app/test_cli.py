@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import app
+from docqa.app.cli import app
 from tests.conftest import REPO, SAMPLES
 
 runner = CliRunner()
@@ -104,7 +104,7 @@ def test_search_on_an_empty_index_says_what_to_do(tmp_path: Path) -> None:
 def test_missing_embedding_model_is_one_clear_message_not_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "DOCQA_EMBEDDING_MODEL": str(tmp_path / "no-such-model"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "app.cli", "ingest", str(SAMPLES), "--index", str(tmp_path / "i")],
+        [sys.executable, "-m", "docqa.app.cli", "ingest", str(SAMPLES), "--index", str(tmp_path / "i")],
         capture_output=True,
         text=True,
         env=env,
@@ -210,7 +210,7 @@ def test_the_bundled_compact_reader_answers_the_example_questions_and_says_not_f
 
 
 def _registered_commands():
-    from app.cli import faq_app
+    from docqa.app.cli import faq_app
 
     for group in (app, faq_app):
         for info in group.registered_commands:
@@ -218,7 +218,7 @@ def _registered_commands():
 
 
 def test_every_command_goes_through_the_one_user_error_handler() -> None:
-    from app.cli import _add
+    from docqa.app.cli import _add
 
     commands = dict(_registered_commands())
     assert {"ingest", "search", "ask", "ui", "serve", "load", "list", "documents", "delete", "eval",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import app
+from docqa.app.cli import app
 from tests.feedback_fixtures import ENGINE, NORMANS, open_docqa, write_index
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from app.cli import app
+from docqa.app.cli import app
 from tests.ingest.test_docx_html import HTML, make_docx
 
 runner = CliRunner()

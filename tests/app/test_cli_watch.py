@@ -42,7 +42,8 @@ def test_watch_applies_changes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     (folder / "first.txt").write_text("The lighthouse keeper lit the lamp at dusk.", encoding="utf-8")
     index = tmp_path / "index"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "ingest", str(folder), "--index", str(index), "--watch", "--json"],
+        [sys.executable, "-m", "docqa.app.cli", "ingest", str(folder), "--index", str(index), "--watch",
+         "--json"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -72,7 +73,7 @@ def test_watch_applies_changes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     listed = subprocess.run(
-        [sys.executable, "-m", "app.cli", "documents", "--index", str(index), "--json"],
+        [sys.executable, "-m", "docqa.app.cli", "documents", "--index", str(index), "--json"],
         cwd=REPO,
         capture_output=True,
         text=True,

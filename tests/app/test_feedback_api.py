@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.server.app import create_app
-from pipelines.document_stores.feedback_store import FeedbackStore
-from pipelines.feedback_export import export_feedback
-from pipelines.feedback_limits import MAX_COMMENT_CHARS, MAX_QUESTION_CHARS
+from docqa.app.server.app import create_app
+from docqa.pipelines.document_stores.feedback_store import FeedbackStore
+from docqa.pipelines.feedback_export import export_feedback
+from docqa.pipelines.feedback_limits import MAX_COMMENT_CHARS, MAX_QUESTION_CHARS
 from tests.feedback_fixtures import ENGINE, NORMANS, open_docqa, write_index
 
 ROLLO = NORMANS.index("Rollo")
@@ -90,7 +90,7 @@ def test_feedback_needs_the_api_key_like_every_endpoint(tmp_path: Path) -> None:
 
 def test_offsets_from_an_ask_answer_mark_that_answer_in_the_export(tmp_path: Path, tiny_qa_model_dir) -> None:
     """The loop a page runs: /ask, then 'correct' with the answer's own passage offsets."""
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     write_index(tmp_path / "index")
     qa = DocQA(tmp_path / "index", reader_model=str(tiny_qa_model_dir), reader_fallback=False)

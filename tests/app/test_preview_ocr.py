@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from app.ui.preview import ANSWER, render_marked_page
-from ingest.layout import OCR_BOXES, attach_layout
-from ingest.loaders import load_file
-from ingest.splitting import PageAwareSplitter
+from docqa.app.ui.preview import ANSWER, render_marked_page
+from docqa.ingest.layout import OCR_BOXES, attach_layout
+from docqa.ingest.loaders import load_file
+from docqa.ingest.splitting import PageAwareSplitter
 from tests.conftest import SAMPLES
 from tests.ingest.scans import image_pdf, render_pages
 
@@ -66,7 +66,7 @@ def test_answer_on_a_scanned_page_is_boxed_where_the_words_are(scanned_page) -> 
 
 
 def test_a_box_shrinks_to_the_part_of_a_word_the_answer_covers() -> None:
-    from app.ui.preview import ocr_rects
+    from docqa.app.ui.preview import ocr_rects
 
     whole = ocr_rects([[1, 10, 20, 0.1, 0.1, 0.3, 0.12]], 1, (10, 20), (0, 0, 100, 100))
     part = ocr_rects([[1, 10, 20, 0.1, 0.1, 0.3, 0.12]], 1, (10, 15), (0, 0, 100, 100))

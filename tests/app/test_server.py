@@ -15,11 +15,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.server.app import create_app
-from app.server.errors import ServeConfigError
-from app.server.limits import MAX_QUESTION_CHARS
-from app.server.running import check_bind, is_loopback, serve
-from pipelines.document_stores.snapshots import DocumentIndex
+from docqa.app.server.app import create_app
+from docqa.app.server.errors import ServeConfigError
+from docqa.app.server.limits import MAX_QUESTION_CHARS
+from docqa.app.server.running import check_bind, is_loopback, serve
+from docqa.pipelines.document_stores.snapshots import DocumentIndex
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ FAQ_CSV = (
 
 
 def docqa(index: Path, reader: Path | str):
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     return DocQA(index, reader_model=str(reader))
 
@@ -253,8 +253,9 @@ def test_reuploading_identical_bytes_changes_nothing(empty_client):
 
 
 def test_an_upload_saved_by_the_page_is_the_same_upload_for_the_service(empty_client):
-    """The page stores uploads through ingest.uploads too: the service lists, replaces and deletes them."""
-    from ingest import uploads
+    """The page stores uploads through docqa.ingest.uploads too: the service lists, replaces and deletes
+    them."""
+    from docqa.ingest import uploads
 
     client, index = empty_client
     qa = client.app.state.docqa
@@ -411,7 +412,7 @@ def test_questions_are_read_at_most_n_at_a_time_while_searches_go_on(sample_inde
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     # The document step of a question: DocQA.ask_documents where DocQA.ask also matches the FAQ.
     step = "ask_documents" if hasattr(DocQA, "ask_documents") else "ask"
@@ -542,7 +543,7 @@ def test_binding_beyond_loopback_needs_a_key(monkeypatch):
 def test_command_line_refuses_public_bind_without_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DOCQA_API_KEY"}
     done = subprocess.run(
-        [sys.executable, "-m", "app.server", "--host", "0.0.0.0", "--index", str(tmp_path / "index")],
+        [sys.executable, "-m", "docqa.app.server", "--host", "0.0.0.0", "--index", str(tmp_path / "index")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 2
@@ -565,7 +566,7 @@ def live_server(tmp_path, test_reader_dir):
     env["DOCQA_API_KEY"] = "live-key"
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below, after the process ends
     process = subprocess.Popen(
-        [sys.executable, "-m", "app.server", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "docqa.app.server", "--host", "127.0.0.1", "--port", str(port),
          "--index", str(tmp_path / "index"), "--reader", str(test_reader_dir), "--log-level", "warning"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

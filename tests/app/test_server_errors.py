@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.server.app import create_app
-from app.server.errors import KIND_STATUS, RequestRejected, status_for
 from docqa import errors
-from ingest.loaders import LoadError, UnsupportedFile
-from pipelines.api import DocQA, DocumentNotFoundError
-from pipelines.components.faq.faq_files import FaqFileError
-from pipelines.document_stores.snapshots import (
+from docqa.app.server.app import create_app
+from docqa.app.server.errors import KIND_STATUS, RequestRejected, status_for
+from docqa.ingest.loaders import LoadError, UnsupportedFile
+from docqa.pipelines.api import DocQA, DocumentNotFoundError
+from docqa.pipelines.components.faq.faq_files import FaqFileError
+from docqa.pipelines.document_stores.snapshots import (
     EmbeddingModelMismatchError,
     IndexCorruptError,
     IndexLockedError,
 )
-from pipelines.model_loading import ModelUnavailableError
+from docqa.pipelines.model_loading import ModelUnavailableError
 
 KINDS = [
     (errors.InvalidInputError, 400),

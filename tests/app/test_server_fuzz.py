@@ -43,8 +43,8 @@ CASES = [(label, "positive") for label in OPERATIONS] + [(label, "negative") for
 
 @pytest.fixture(scope="module")
 def fuzz_schema(tmp_path_factory, tiny_qa_model_dir):
-    from app.server.app import create_app
-    from pipelines.api import DocQA
+    from docqa.app.server.app import create_app
+    from docqa.pipelines.api import DocQA
 
     root = tmp_path_factory.mktemp("fuzz")
     source = root / "harbour.txt"

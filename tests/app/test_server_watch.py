@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.server.app import create_app
+from docqa.app.server.app import create_app
 from docqa.errors import InvalidInputError
 from tests.app.test_server import docqa, missing_reader
 from tests.ingest.test_docx_html import make_docx

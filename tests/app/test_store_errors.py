@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from app.cli import app
-from app.server.app import create_app
-from ingest.records import SourceFile, utc_now
+from docqa.app.cli import app
+from docqa.app.server.app import create_app
+from docqa.ingest.records import SourceFile, utc_now
 from tests.app.test_ui import PAGE, TIMEOUT, AppTest
 
 pytest.importorskip("milvus_lite")
@@ -40,7 +40,7 @@ def test_cli_refuses_a_bad_store_address(monkeypatch, tmp_path: Path) -> None:
 
 
 def test_service_answers_503_with_the_reason(tmp_path: Path) -> None:
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     client = TestClient(create_app(DocQA(tmp_path / "index", store=DOWN), api_key="", warm_up=False))
     response = client.post("/search", json={"query": "steam engine"})
@@ -49,7 +49,7 @@ def test_service_answers_503_with_the_reason(tmp_path: Path) -> None:
 
 
 def test_page_shows_a_banner(monkeypatch, tmp_path: Path) -> None:
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     index = tmp_path / "index"
     qa = DocQA(index, store=DOWN)
@@ -80,7 +80,7 @@ def test_page_shows_a_banner(monkeypatch, tmp_path: Path) -> None:
 
 def test_migrate_then_list_documents_on_milvus(monkeypatch, tmp_path: Path) -> None:
     """`docqa migrate --to milvus-lite://...` copies a local index; `docqa --store ... documents` lists it."""
-    from pipelines.document_stores.factory import open_store
+    from docqa.pipelines.document_stores.factory import open_store
     from tests.pipelines.document_stores.test_store_contract import MODEL, ingest, write_docs
 
     monkeypatch.setenv("DOCQA_STORE", "local")

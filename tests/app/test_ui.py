@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from app.ui.formatting import highlight_html
-from app.ui.preview import ANSWER, locate, normalise, render_marked_page
-from app.ui.questions import example_questions
-from app.ui.sidebar import threshold_for
-from ingest.uploads import safe_upload_name
+from docqa.app.ui.formatting import highlight_html
+from docqa.app.ui.preview import ANSWER, locate, normalise, render_marked_page
+from docqa.app.ui.questions import example_questions
+from docqa.app.ui.sidebar import threshold_for
+from docqa.ingest.uploads import safe_upload_name
 from tests.conftest import REPO, SAMPLES, SHARED, make_pdf
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
@@ -177,7 +177,7 @@ def test_compact_fallback_answers_are_labelled(page_env, sample_index, tmp_path,
 
 
 def test_faq_match_shows_the_curated_answer(page_env, samples_copy, reader_dir, tmp_path):
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     faq_file = tmp_path / "faq.csv"
     faq_file.write_text(
@@ -191,7 +191,7 @@ def test_faq_match_shows_the_curated_answer(page_env, samples_copy, reader_dir, 
 
 
 def test_html_in_documents_and_questions_is_escaped(page_env, tmp_path, reader_dir):
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -308,7 +308,7 @@ def test_samples_env_loads_the_samples_into_an_empty_index(page_env, tmp_path, r
 
 
 def test_locked_index_shows_banner_and_pauses_writes(page_env, samples_copy, reader_dir):
-    from pipelines.document_stores.snapshots import LOCK_NAME
+    from docqa.pipelines.document_stores.snapshots import LOCK_NAME
 
     page_env(samples_copy, reader_dir)
     holder = subprocess.Popen(
@@ -432,7 +432,7 @@ def test_preview_falls_back_to_the_passage_then_the_page(tmp_path):
 
 # ------------------------------------------------------------------------------------------ launcher
 def test_launcher_configures_the_page_through_the_environment(tmp_path, monkeypatch):
-    from app.ui.launcher import UI_SCRIPT, streamlit_command, ui_environment
+    from docqa.app.ui.launcher import UI_SCRIPT, streamlit_command, ui_environment
 
     monkeypatch.chdir(tmp_path)
     env = ui_environment(Path("rel-index"), samples=True, base={"PATH": "/usr/bin"})
@@ -450,7 +450,7 @@ def test_launcher_configures_the_page_through_the_environment(tmp_path, monkeypa
 def test_launcher_refuses_a_port_in_use(capsys):
     import socket
 
-    from app.ui.launcher import run_ui
+    from docqa.app.ui.launcher import run_ui
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -461,7 +461,7 @@ def test_launcher_refuses_a_port_in_use(capsys):
 
 # ------------------------------------------------------------------------------------------ feedback
 def feedback_records(index: Path) -> list:
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     return DocQA(index).feedback_records(limit=50).records
 
@@ -491,7 +491,7 @@ def test_correct_button_stores_the_answer_shown_and_confirms(page_env, samples_c
 
 
 def test_wrong_then_selected_span_stores_the_correction_with_its_offsets(page_env, samples_copy, reader_dir):
-    from app.ui.feedback import tokens
+    from docqa.app.ui.feedback import tokens
 
     at = ask_packet_switching(page_env, samples_copy, reader_dir)
     next(b for b in at.button if b.label == "Wrong").click()
@@ -553,7 +553,7 @@ def test_wrong_then_not_in_documents_or_a_typed_answer(page_env, samples_copy, r
 
 
 def test_selection_tokens_split_punctuation_but_keep_numbers_whole():
-    from app.ui.feedback import token_range, tokens
+    from docqa.app.ui.feedback import token_range, tokens
 
     text = "In 1,000.5 tons, Baran's idea (RAND) won."
     words = [text[s:e] for s, e in tokens(text)]

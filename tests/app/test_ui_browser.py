@@ -47,7 +47,7 @@ def free_port() -> int:
 
 
 def docqa_has_ui_command() -> bool:
-    from app.cli import app
+    from docqa.app.cli import app
 
     return any(
         (command.name or getattr(command.callback, "__name__", "")) == "ui"
@@ -61,7 +61,7 @@ def server_command(index: Path, port: int, samples: bool) -> list[str]:
     if docqa.exists() and docqa_has_ui_command():
         base = [str(docqa), "ui"]
     else:
-        base = [sys.executable, "-m", "app.ui.launcher"]
+        base = [sys.executable, "-m", "docqa.app.ui.launcher"]
     return [*base, "--index", str(index), "--port", str(port), "--host", "127.0.0.1"] + (
         ["--samples"] if samples else []
     )
@@ -299,7 +299,7 @@ def test_wrong_answer_corrected_by_selecting_the_span_reaches_the_feedback_expor
     """Click "wrong", select the right words in the passage, send; `docqa feedback export` has it."""
     import json
 
-    from app.ui.feedback import tokens
+    from docqa.app.ui.feedback import tokens
 
     # The samples, plus whatever the upload test added to this shared server's index.
     open_page(page, samples_server, re.compile(r"^[3-9] documents$"))
@@ -340,7 +340,7 @@ def test_wrong_answer_corrected_by_selecting_the_span_reaches_the_feedback_expor
 
     out = tmp_path / "feedback.json"
     docqa = Path(sys.executable).with_name("docqa")
-    command = [str(docqa)] if docqa.exists() else [sys.executable, "-m", "app.cli"]
+    command = [str(docqa)] if docqa.exists() else [sys.executable, "-m", "docqa.app.cli"]
     export = [*command, "feedback", "export", "--out", str(out), "--index", str(samples_server.index)]
     done = subprocess.run(export, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.ui import launcher
 from docqa import config
+from docqa.app.ui import launcher
 from tests.app import test_ui
 from tests.app.test_ui import ask, htmls, set_sensitivity, start, texts
 from tests.ingest.test_docx_html import make_docx
@@ -20,7 +20,7 @@ page_env = test_ui.page_env  # the page configured through the environment, as `
 
 
 def test_a_word_answer_shows_its_section_and_downloads_as_word(page_env, tmp_path, test_reader_dir) -> None:
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     index = tmp_path / "index"
     assert DocQA(index).ingest([make_docx(tmp_path / "manual.docx")]).ok
@@ -45,8 +45,8 @@ def test_sidebar_says_which_folders_are_watched(page_env, monkeypatch, tmp_path,
 
 
 def test_mime_types_cover_every_supported_file_type() -> None:
-    from app.ui.answers import MIME_TYPES
-    from ingest.loaders import SUPPORTED_SUFFIXES
+    from docqa.app.ui.answers import MIME_TYPES
+    from docqa.ingest.loaders import SUPPORTED_SUFFIXES
 
     assert set(MIME_TYPES) == SUPPORTED_SUFFIXES
     assert MIME_TYPES[".docx"].endswith("wordprocessingml.document")
@@ -58,7 +58,7 @@ def test_watch_command_and_environment(tmp_path: Path) -> None:
     env = launcher.ui_environment(Path("rel-index"), samples=False, base={}, watch=[folder])
     assert env[config.UI_WATCH] == str(folder.resolve())
     command = launcher.watch_command([folder], env[config.INDEX])
-    assert command == [sys.executable, "-m", "app.cli", "ingest", str(folder), "--watch",
+    assert command == [sys.executable, "-m", "docqa.app.cli", "ingest", str(folder), "--watch",
                        "--index", str(Path("rel-index").resolve())]
     assert launcher.watch_command([folder], "ix", ocr=False)[-1] == "--no-ocr"
     assert config.UI_WATCH not in launcher.ui_environment(Path("x"), samples=False, base={})
@@ -105,11 +105,11 @@ def test_ui_watch_runs_the_watcher_beside_the_page_and_stops_it_with_it(monkeypa
     assert launcher.run_ui(tmp_path / "index", 8599, watch=[folder], ocr=False) == 0
 
     watcher, page = children
-    assert watcher.command[2:5] == ["app.cli", "ingest", str(folder)] and "--no-ocr" in watcher.command
+    assert watcher.command[2:5] == ["docqa.app.cli", "ingest", str(folder)] and "--no-ocr" in watcher.command
     index_arg = watcher.command[watcher.command.index("--index") + 1]
     assert index_arg == page.env[config.INDEX] == str((tmp_path / "index").resolve())
     assert page.env[config.UI_WATCH] == str(folder.resolve())
-    assert log == [("start", "app.cli"), ("start", "streamlit"), ("signal", signal.SIGINT)]
+    assert log == [("start", "docqa.app.cli"), ("start", "streamlit"), ("signal", signal.SIGINT)]
 
 
 def test_ui_watch_refuses_a_missing_folder(tmp_path, capsys, monkeypatch) -> None:

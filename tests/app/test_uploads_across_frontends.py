@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.server.app import create_app
+from docqa.app.server.app import create_app
 from tests.conftest import REPO
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
@@ -41,7 +41,7 @@ def index(monkeypatch, tmp_path) -> Path:
 
 
 def service(index: Path) -> TestClient:
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     return TestClient(create_app(DocQA(index), api_key="", warm_up=False))
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from docqa.config import PACKAGED_EMBEDDING_MODEL
-from pipelines.document_stores.snapshots import DocumentIndex
+from docqa.pipelines.document_stores.snapshots import DocumentIndex
 
 N_FILES = 30
 
 
 def _docqa(*args: str, index_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "app.cli", *args, "--index", str(index_dir)]
+    return [sys.executable, "-m", "docqa.app.cli", *args, "--index", str(index_dir)]
 
 
 def _write_corpus(folder: Path) -> None:

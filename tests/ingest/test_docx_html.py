@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.layout import SECTION, attach_layout, section_at
-from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, UnsupportedFile, load_file
-from ingest.splitting import PageAwareSplitter
+from docqa.ingest.layout import SECTION, attach_layout, section_at
+from docqa.ingest.loaders import SUPPORTED_SUFFIXES, LoadError, UnsupportedFile, load_file
+from docqa.ingest.splitting import PageAwareSplitter
 
 
 def make_docx(path: Path) -> Path:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.cleaning import clean_text
-from ingest.loaders import LoadError, UnsupportedFile, load_file
+from docqa.ingest.cleaning import clean_text
+from docqa.ingest.loaders import LoadError, UnsupportedFile, load_file
 from tests.conftest import SAMPLES, make_pdf
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ingest.layout import OCR_BOXES, attach_layout
-from ingest.loaders import LoadError, load_file
-from ingest.splitting import PageAwareSplitter
+from docqa.ingest.layout import OCR_BOXES, attach_layout
+from docqa.ingest.loaders import LoadError, load_file
+from docqa.ingest.splitting import PageAwareSplitter
 from tests.conftest import SAMPLES, make_pdf
 from tests.ingest.scans import concat_pdfs, image_pdf, render_pages
 

@@ -6,7 +6,13 @@ import re
 
 import pytest
 
-from ingest.splitting import PageAwareSplitter, join_pages, locate_in_pages, passage_spans, sentence_spans
+from docqa.ingest.splitting import (
+    PageAwareSplitter,
+    join_pages,
+    locate_in_pages,
+    passage_spans,
+    sentence_spans,
+)
 
 
 def words(text: str) -> int:
@@ -71,7 +77,7 @@ def test_overlong_sentence_is_cut_at_word_borders() -> None:
 def test_default_passages_fit_the_reader_window() -> None:
     from transformers import AutoTokenizer
 
-    from pipelines.model_loading import packaged_embedding_model_dir
+    from docqa.pipelines.model_loading import packaged_embedding_model_dir
 
     tokenizer = AutoTokenizer.from_pretrained(str(packaged_embedding_model_dir()))
     prose = " ".join(re.sub(r"\s+", " ", PAGES[0]).split(". "))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import uploads
-from ingest.ingestor import FileResult, IngestReport
-from ingest.uploads import safe_upload_name, settle_uploads, stage_uploads
+from docqa.ingest import uploads
+from docqa.ingest.ingestor import FileResult, IngestReport
+from docqa.ingest.uploads import safe_upload_name, settle_uploads, stage_uploads
 
 
 def report(*lines: tuple[Path | str, str]) -> IngestReport:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.ingestor import FileResult
-from ingest.watcher import FolderWatcher, ignored
-from pipelines.document_stores.snapshots import DocumentIndex
+from docqa.ingest.ingestor import FileResult
+from docqa.ingest.watcher import FolderWatcher, ignored
+from docqa.pipelines.document_stores.snapshots import DocumentIndex
 from tests.pipelines.document_stores.test_store import make_ingestor
 
 TIMEOUT_S = 20.0

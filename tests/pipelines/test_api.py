@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.api import DocQA, DocumentNotFoundError
+from docqa.pipelines.api import DocQA, DocumentNotFoundError
 from tests.conftest import SAMPLES
 
 
 def test_search_returns_passages_with_page_offsets_into_the_page_text(sample_index: Path) -> None:
-    from ingest.loaders import load_file
+    from docqa.ingest.loaders import load_file
 
     qa = DocQA(sample_index)
     passages = qa.search("Who is credited with packet switching in the United Kingdom?", top_k=3)

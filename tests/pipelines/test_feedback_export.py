@@ -9,9 +9,9 @@ import pytest
 from haystack import Document
 
 from docqa.errors import InvalidInputError
-from pipelines.document_stores.feedback_store import build_record
-from pipelines.feedback_export import count_questions, export_feedback, holdout_questions, write_export
-from pipelines.squad import read_squad
+from docqa.pipelines.document_stores.feedback_store import build_record
+from docqa.pipelines.feedback_export import count_questions, export_feedback, holdout_questions, write_export
+from docqa.pipelines.squad import read_squad
 from tests.feedback_fixtures import ENGINE, NORMANS
 
 NORMANS_DOC = Document(id="n1", content=NORMANS, meta={"file": "/docs/normans.txt", "title": "normans"})

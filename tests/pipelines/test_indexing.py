@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from haystack import Document, Pipeline
 
-from ingest.ingestor import IngestProgress
-from ingest.records import SourceFile, utc_now
-from pipelines.components.embedders.sentence_embedders import PassageEmbedder
-from pipelines.components.writers.passage_writer import PassageWriter
-from pipelines.document_stores.snapshots import DocumentIndex, EmbeddingModelMismatchError
-from pipelines.indexing import IndexingPipeline
+from docqa.ingest.ingestor import IngestProgress
+from docqa.ingest.records import SourceFile, utc_now
+from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder
+from docqa.pipelines.components.writers.passage_writer import PassageWriter
+from docqa.pipelines.document_stores.snapshots import DocumentIndex, EmbeddingModelMismatchError
+from docqa.pipelines.indexing import IndexingPipeline
 from tests.conftest import hash_embed
 from tests.pipelines.document_stores.test_store import MODEL, HashEmbedder, make_ingestor
 
@@ -53,14 +53,14 @@ def test_indexing_pipeline_is_a_haystack_pipeline_embedder_to_writer(index_dir: 
     ]
     assert edges == [("embedder", "writer", "documents", "documents")]
     # The whole pipeline serialises and comes back with the same writer target (no model is loaded).
-    restored = Pipeline.loads(indexing.pipeline.dumps(), allowed_modules=["pipelines"])
+    restored = Pipeline.loads(indexing.pipeline.dumps(), allowed_modules=["docqa.pipelines"])
     assert restored.get_component("writer").index.directory == index_dir
 
 
 def test_writer_round_trips_through_to_dict_and_from_dict(index_dir: Path) -> None:
     writer = PassageWriter(DocumentIndex(index_dir), embedding_model=MODEL, lock_timeout=1.5)
     data = writer.to_dict()
-    assert data["type"] == "pipelines.components.writers.passage_writer.PassageWriter"
+    assert data["type"] == "docqa.pipelines.components.writers.passage_writer.PassageWriter"
     same = PassageWriter.from_dict(data)
     assert (same.index.directory, same.embedding_model, same.lock_timeout) == (index_dir, MODEL, 1.5)
     assert same.to_dict() == data

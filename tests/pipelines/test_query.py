@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from haystack import Pipeline
 
-from pipelines.api import DocQA
-from pipelines.components.retrievers.search_mode import SearchMode
+from docqa.pipelines.api import DocQA
+from docqa.pipelines.components.retrievers.search_mode import SearchMode
 
 QUESTION = "Who did the Normans conquer England under?"
 
@@ -29,8 +29,8 @@ def test_retrieval_pipeline_survives_dumps_and_loads(sample_index: Path) -> None
     question = "Watt steam engine separate condenser"
     original = pipelines.search(question, top_k=3)
     ours = [
-        "pipelines.components.embedders.sentence_embedders",
-        "pipelines.components.retrievers.local_retrievers",
+        "docqa.pipelines.components.embedders.sentence_embedders",
+        "docqa.pipelines.components.retrievers.local_retrievers",
     ]
     rebuilt = Pipeline.loads(pipelines.retrieval_pipeline("hybrid").dumps(), allowed_modules=ours)
     out = rebuilt.run({"embedder": {"text": question}, "retriever": {"query": question, "top_k": 3}})

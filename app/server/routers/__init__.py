@@ -1,1 +1,1 @@
-"""One ``APIRouter`` per area of the API; :func:`app.server.app.create_app` includes them."""
+"""One ``APIRouter`` per area of the API; :func:`docqa.app.server.app.create_app` includes them."""

@@ -1,6 +1,6 @@
 """``/documents``: list what is indexed, upload files into the index, delete a document.
 
-Uploads are stored by :mod:`ingest.uploads`, the module the Streamlit page uses too: one layout
+Uploads are stored by :mod:`docqa.ingest.uploads`, the module the Streamlit page uses too: one layout
 (``<index>/uploads/<safe name>``), so a name uploaded again — from either front end — replaces the
 earlier upload, and deleting an uploaded document deletes its saved copy. A client's file name is never
 used as a path. Every file of a request is checked with the ingest's own loader before anything is
@@ -18,10 +18,10 @@ from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
-from app.server.deps import Context, ServiceContext
-from app.server.errors import RequestRejected
-from app.server.limits import MAX_FILES_PER_UPLOAD
-from app.server.schemas import (
+from docqa.app.server.deps import Context, ServiceContext
+from docqa.app.server.errors import RequestRejected
+from docqa.app.server.limits import MAX_FILES_PER_UPLOAD
+from docqa.app.server.schemas import (
     DeleteResponse,
     DocumentOut,
     DocumentsResponse,
@@ -29,12 +29,12 @@ from app.server.schemas import (
     UploadedFileOut,
     UploadResponse,
 )
-from ingest import uploads
-from ingest.loaders import supported_list
+from docqa.ingest import uploads
+from docqa.ingest.loaders import supported_list
 
 if TYPE_CHECKING:
-    from ingest.ingestor import FileResult, IngestReport
-    from ingest.records import SourceFile
+    from docqa.ingest.ingestor import FileResult, IngestReport
+    from docqa.ingest.records import SourceFile
 
 router = APIRouter(tags=["documents"])
 
@@ -79,7 +79,7 @@ def list_documents(ctx: Context):
 
 def _check_request(ctx: ServiceContext, files: list[UploadFile]) -> None:
     """Refuse the whole request, before anything is written, for unsupported types or too many bytes."""
-    from ingest.loaders import is_supported, unsupported_reason
+    from docqa.ingest.loaders import is_supported, unsupported_reason
 
     if len(files) > MAX_FILES_PER_UPLOAD:
         raise HTTPException(422, f"At most {MAX_FILES_PER_UPLOAD} files per upload; got {len(files)}.")

@@ -1,8 +1,8 @@
 """``/feedback``: users mark answers correct or wrong (with the right span), and list what was stored.
 
 Validation beyond the schema (offsets inside the passage, a known passage id, a span for "correct") is
-:meth:`pipelines.api.DocQA.feedback`'s; its ``FeedbackFieldError`` becomes a 422 naming the field in
-:mod:`app.server.errors`, the same shape as the schema's own 422s.
+:meth:`docqa.pipelines.api.DocQA.feedback`'s; its ``FeedbackFieldError`` becomes a 422 naming the field in
+:mod:`docqa.app.server.errors`, the same shape as the schema's own 422s.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.server.deps import Context
-from app.server.schemas import (
+from docqa.app.server.deps import Context
+from docqa.app.server.schemas import (
     FEEDBACK_PAGE_LIMIT,
     ErrorOut,
     FeedbackListResponse,

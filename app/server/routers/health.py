@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.server.deps import Context
+from docqa.app.server.deps import Context
 
 public = APIRouter(tags=["service"])
 router = APIRouter(tags=["service"])

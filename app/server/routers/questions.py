@@ -1,6 +1,6 @@
 """``/ask`` and ``/search``: the questions a client asks of the documents (and the curated FAQ).
 
-No FAQ or reading logic here: ``/ask`` is :meth:`pipelines.api.DocQA.ask`, the one FAQ-first path. The
+No FAQ or reading logic here: ``/ask`` is :meth:`docqa.pipelines.api.DocQA.ask`, the one FAQ-first path. The
 service only limits how many questions *read documents* at once (``reading_slot``): reading is
 CPU-bound, and running more at once only makes every question, and every search, slower. A curated FAQ
 answer never waits for a slot.
@@ -14,8 +14,8 @@ import anyio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.server.deps import Context
-from app.server.schemas import AskRequest, AskResponse, ErrorOut, SearchRequest, SearchResponse
+from docqa.app.server.deps import Context
+from docqa.app.server.schemas import AskRequest, AskResponse, ErrorOut, SearchRequest, SearchResponse
 
 router = APIRouter(tags=["questions"])
 

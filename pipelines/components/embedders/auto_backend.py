@@ -4,8 +4,8 @@ use the fastest that keeps the passages a question finds.
 Why: the int8 graph was chosen on an AVX-512 VNNI CPU, where int8 matrix products are cheap; on
 AVX2-only CPUs (many AMD servers, laptops) and ARM the fp32 graph can be as fast or faster, and bulk
 ingestion is where embedding speed matters. Like the reader's
-(:mod:`pipelines.components.readers.auto_backend`), the choice is measured once per model, CPU and
-runtime version, then cached (:mod:`pipelines.components.measured_choice`).
+(:mod:`docqa.pipelines.components.readers.auto_backend`), the choice is measured once per model, CPU and
+runtime version, then cached (:mod:`docqa.pipelines.components.measured_choice`).
 
 - timing: every candidate embeds the same :data:`TIMING_TEXTS` calibration paragraphs (interleaved
   rounds, best round per candidate);
@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from docqa.resources import data_path
-from pipelines.components.measured_choice import (
+from docqa.pipelines.components.measured_choice import (
     AGREEMENT_BAR,
     BackendChoice,
     ChoiceCache,
@@ -38,7 +37,8 @@ from pipelines.components.measured_choice import (
     needs_agreement,
     now,
 )
-from pipelines.model_loading import model_fingerprint
+from docqa.pipelines.model_loading import model_fingerprint
+from docqa.resources import data_path
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ The ONNX backends export the same sentence-transformers model once to ONNX (``to
 fuse attention/LayerNorm/GELU with ``onnxruntime.transformers.optimizer``, (int8) apply per-channel
 dynamic int8 quantisation, and cache the result on disk. The default, ``auto``, *measures* torch, ONNX
 fp32 and ONNX int8 for the model on this CPU once and uses the fastest that keeps the nearest passages
-of fp32 for ≥ 97% of calibration questions (:mod:`pipelines.components.embedders.auto_backend`): int8
+of fp32 for ≥ 97% of calibration questions (:mod:`docqa.pipelines.components.embedders.auto_backend`): int8
 wins on AVX-512 VNNI CPUs, not necessarily on AVX2-only ones. Measured on the SQuAD dev + distractor corpus
 (``benchmarks/ingest_retrieve.py``): ~3x the stock embedder's throughput, cosine to the fp32 vectors
 >= 0.98 (mean 0.994), dense recall unchanged. Per-tensor int8 (and torch dynamic int8) fall to cosine
@@ -38,8 +38,8 @@ from docqa import config
 from docqa.atomic import atomic_writer
 from docqa.choices import Choice
 from docqa.config import PACKAGED_EMBEDDING_MODEL
-from pipelines.components.measured_choice import BackendChoice
-from pipelines.model_loading import cache_root, model_fingerprint, resolve_model_dir
+from docqa.pipelines.components.measured_choice import BackendChoice
+from docqa.pipelines.model_loading import cache_root, model_fingerprint, resolve_model_dir
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class EmbeddingBackend(Choice):
     """How the sentence encoder runs.
 
     ``AUTO`` (default) is whichever of the others was measured fastest for this model on this CPU while
-    keeping fp32's nearest passages (cached; see :mod:`~pipelines.components.embedders.auto_backend`).
+    keeping fp32's nearest passages (cached; see :mod:`~docqa.pipelines.components.embedders.auto_backend`).
     ``.value`` is the documented name (and what benchmarks record); a ``str`` subclass, so plain strings
     compare equal and callers may pass either.
     """
@@ -113,7 +113,7 @@ class SentenceEncoder:
 
     def _adopt_measured_choice(self) -> None:
         """Become the encoder ``auto`` chose (measuring once per model and CPU, then from the cache)."""
-        from pipelines.components.embedders.auto_backend import choose_embedding_backend
+        from docqa.pipelines.components.embedders.auto_backend import choose_embedding_backend
 
         def load(name: str) -> SentenceEncoder:
             return SentenceEncoder(self.model_dir, backend=name, threads=self.threads)
@@ -346,7 +346,7 @@ def get_encoder(
     """The process-wide encoder for ``model`` (resolved like every DocQA model); loaded at most once.
 
     :raises ConfigError: for an unknown backend name.
-    :raises pipelines.model_loading.ModelUnavailableError: when the model cannot be found or fetched.
+    :raises docqa.pipelines.model_loading.ModelUnavailableError: when the model cannot be found or fetched.
     """
     kind = EmbeddingBackend.from_str(backend)
     model_dir = resolve_model_dir(model, role="embedding", env_var=config.EMBEDDING_MODEL)
@@ -405,7 +405,7 @@ class PassageEmbedder(_SharedEncoderUser):
     Usage::
 
         from haystack import Document
-        from pipelines.components.embedders.sentence_embedders import PassageEmbedder
+        from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder
 
         embedder = PassageEmbedder()  # the packaged all-MiniLM-L6-v2, ONNX int8 when it exports
         embedder.warm_up()  # loads (or reuses) the process-wide encoder; exports to ONNX once per model
@@ -484,7 +484,7 @@ class QueryEmbedder(_SharedEncoderUser):
 
     Usage::
 
-        from pipelines.components.embedders.sentence_embedders import QueryEmbedder
+        from docqa.pipelines.components.embedders.sentence_embedders import QueryEmbedder
 
         embedder = QueryEmbedder()
         embedder.warm_up()

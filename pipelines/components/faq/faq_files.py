@@ -80,7 +80,7 @@ def faq_format(name: str) -> str:
 
 
 def _decode(data: bytes, source: str) -> str:
-    from ingest.loaders import decode_text
+    from docqa.ingest.loaders import decode_text
 
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FaqFileError(source, ["binary data, not a text file"])

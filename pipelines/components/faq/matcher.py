@@ -2,7 +2,7 @@
 
 A support team often knows the answer to its most frequent questions better than any passage does. The
 user's question is embedded with the same query embedder as retrieval uses and compared (cosine on
-L2-normalised vectors) with every FAQ question held by the :class:`~pipelines.document_stores.faq_store.
+L2-normalised vectors) with every FAQ question held by the :class:`~docqa.pipelines.document_stores.faq_store.
 FaqStore`. When the best similarity reaches the threshold the curated answer is returned as written;
 otherwise DocQA answers from the documents, with the nearest FAQ entry attached.
 
@@ -28,9 +28,9 @@ from haystack.core.serialization import (
 
 from docqa import config
 from docqa.errors import InvalidInputError
-from pipelines.components.faq.results import FaqMatch
-from pipelines.document_stores.faq_store import EmbedTexts, FaqStore
-from pipelines.document_stores.snapshots import DocumentIndex
+from docqa.pipelines.components.faq.results import FaqMatch
+from docqa.pipelines.document_stores.faq_store import EmbedTexts, FaqStore
+from docqa.pipelines.document_stores.snapshots import DocumentIndex
 
 # Measured by benchmarks/faq_match.py on data/faq_paraphrases.json with the packaged all-MiniLM-L6-v2:
 # the lowest threshold whose precision stays >= 0.95 also 0.01 below it (embedding noise). There:
@@ -71,9 +71,9 @@ class FaqMatcher:
 
     Usage::
 
-        from pipelines.components.embedders.sentence_embedders import QueryEmbedder
-        from pipelines.document_stores.faq_store import FaqStore
-        from pipelines.document_stores.snapshots import DocumentIndex
+        from docqa.pipelines.components.embedders.sentence_embedders import QueryEmbedder
+        from docqa.pipelines.document_stores.faq_store import FaqStore
+        from docqa.pipelines.document_stores.snapshots import DocumentIndex
 
         matcher = FaqMatcher(FaqStore(DocumentIndex("./docqa-index")), embedder=QueryEmbedder())
         matcher.warm_up()
@@ -178,7 +178,7 @@ class FaqMatcher:
 
 
 def _embedder_from_dict(data: dict[str, Any]) -> Any:
-    from pipelines.components.embedders.sentence_embedders import QueryEmbedder
+    from docqa.pipelines.components.embedders.sentence_embedders import QueryEmbedder
 
     if data.get("type") == generate_qualified_class_name(QueryEmbedder):
         embedder_class: type = QueryEmbedder

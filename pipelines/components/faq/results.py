@@ -1,7 +1,7 @@
 """What a question's FAQ step produces: the nearest entry, a curated answer, and the combined result.
 
 Kept beside the matcher rather than in the reader's results because every field here is about the FAQ;
-:class:`FaqAskResult` still *is* an :class:`pipelines.answers.AskResult`, so the CLI, the page and the
+:class:`FaqAskResult` still *is* an :class:`docqa.pipelines.answers.AskResult`, so the CLI, the page and the
 HTTP service show it with the code they use for document answers and only add the FAQ line.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pipelines.answers import Answer, AskResult
-from pipelines.components.faq.faq_files import FaqEntry
+from docqa.pipelines.answers import Answer, AskResult
+from docqa.pipelines.components.faq.faq_files import FaqEntry
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """``DOCQA_READER_BACKEND=auto``: time torch, ONNX fp32 and ONNX int8 for this model on this CPU, check
 int8's top answers against fp32, and use the fastest backend that keeps at least 97% of them.
 
-Why: see :mod:`pipelines.components.measured_choice` (the int8 graph is 3.8× Haystack on AVX-512 VNNI
+Why: see :mod:`docqa.pipelines.components.measured_choice` (the int8 graph is 3.8× Haystack on AVX-512 VNNI
 CPUs but slower than fp32 on AVX2-only ones; which of torch and ONNX fp32 wins varies too).
 
 How, once per model per CPU (then cached):
@@ -11,7 +11,7 @@ How, once per model per CPU (then cached):
    time is its best round, so load from other processes does not decide the outcome.
 2. Only when int8 is faster than the fastest exact backend (torch / ONNX fp32) is its agreement measured:
    the forced top answer on every calibration pair, int8 vs ONNX fp32 (the reference it was built from).
-3. :func:`~pipelines.components.measured_choice.choose_fastest` picks; the record (timings, agreement,
+3. :func:`~docqa.pipelines.components.measured_choice.choose_fastest` picks; the record (timings, agreement,
    CPU) is cached and shown by ``docqa ask --json`` and ``GET /ready``.
 
 Calibration pairs: for the bundled compact reader, ``data/reader-calibration.json`` (48 SQuAD 1.1
@@ -29,8 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from docqa.resources import data_path
-from pipelines.components.measured_choice import (
+from docqa.pipelines.components.measured_choice import (
     AGREEMENT_BAR,
     BackendChoice,
     ChoiceCache,
@@ -42,9 +41,10 @@ from pipelines.components.measured_choice import (
     needs_agreement,
     now,
 )
-from pipelines.components.readers.backends import ReaderBackend, ReaderBackendName, export_fingerprint
-from pipelines.components.readers.qa_windows import Window, build_windows
-from pipelines.components.readers.span_decoding import decode_windows
+from docqa.pipelines.components.readers.backends import ReaderBackend, ReaderBackendName, export_fingerprint
+from docqa.pipelines.components.readers.qa_windows import Window, build_windows
+from docqa.pipelines.components.readers.span_decoding import decode_windows
+from docqa.resources import data_path
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ Every backend gets all windows of all passages at once and runs them in length-s
 batch pads only to the longest of a few similar windows instead of the longest window of the question.
 
 The ONNX export happens once per model: next to the model (``<model dir>/docqa-onnx/``) when that
-directory is writable, otherwise under ``pipelines.model_loading.cache_root()/onnx/<hash>/`` (default
+directory is writable, otherwise under ``docqa.pipelines.model_loading.cache_root()/onnx/<hash>/`` (default
 ``~/.cache/docqa/onnx``), where the hash covers the model path and its files' sizes and modification
 times so that a changed model is exported again.
 """
@@ -30,8 +30,8 @@ import numpy as np
 
 from docqa.choices import Choice
 from docqa.errors import ConfigError
-from pipelines.components.readers.qa_windows import Window, pad_batch
-from pipelines.model_loading import DERIVED_DIR_NAME, cache_root, model_fingerprint
+from docqa.pipelines.components.readers.qa_windows import Window, pad_batch
+from docqa.pipelines.model_loading import DERIVED_DIR_NAME, cache_root, model_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class ReaderBackendName(Choice):
     subclass, so ``ReaderBackendName.TORCH == "torch"`` and code that passes plain strings keeps working.
     """
 
-    AUTO = "auto"  # measured per model and CPU: see pipelines.components.readers.auto_backend
+    AUTO = "auto"  # measured per model and CPU: see docqa.pipelines.components.readers.auto_backend
     TORCH = "torch"
     ONNX_FP32 = "onnx-fp32"
     ONNX_INT8 = "onnx-int8"
@@ -415,14 +415,15 @@ def ensure_onnx_exports(model_dir: Path) -> Path:
 def load_backend(name: str | ReaderBackendName, model_dir: Path, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  num_threads: int | None = None, pad_token_id: int = 0) -> ReaderBackend:
     """Backend by name: ``"torch"``, ``"onnx-fp32"`` or ``"onnx-int8"`` (or a :class:`ReaderBackendName`;
-    ``"auto"`` is resolved to one of these by :class:`~pipelines.components.readers.reader.DocQAReader`).
+    ``"auto"`` is resolved to one of these by
+    :class:`~docqa.pipelines.components.readers.reader.DocQAReader`).
 
     :raises ConfigError: for an unknown name (the message lists the valid ones).
     """
     kind = ReaderBackendName.from_str(name)
     if kind is ReaderBackendName.AUTO:
         raise ConfigError("'auto' is not a runtime: DocQAReader.warm_up resolves it by measuring "
-                          "(pipelines.components.readers.auto_backend)")
+                          "(docqa.pipelines.components.readers.auto_backend)")
     if kind is ReaderBackendName.TORCH:
         return TorchBackend(Path(model_dir), batch_size, num_threads, pad_token_id)
     exports = ensure_onnx_exports(Path(model_dir))

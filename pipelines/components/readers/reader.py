@@ -4,7 +4,7 @@ Why our own component instead of Haystack's ``TransformersExtractiveReader`` (ke
 tests/test_reader_parity.py and benchmarks/reader.py):
 
 - no-answer uses the model's own null score (``start+end`` logit at ``[CLS]``) against the best span,
-  with a threshold τ calibrated per model and backend (``pipelines.components.readers.calibration``);
+  with a threshold τ calibrated per model and backend (``docqa.pipelines.components.readers.calibration``);
   Haystack ignores that logit and uses ∏(1−p) of its top answers;
 - BERT segment ids (``token_type_ids``) are passed as in training (Haystack's reader omits them);
 - windows of all passages run in length-sorted batches (less padding), optionally on ONNX Runtime with
@@ -13,7 +13,7 @@ tests/test_reader_parity.py and benchmarks/reader.py):
   listing all its sources.
 
 ``score`` is a probability from one softmax over all valid spans of all windows plus the null score
-(see ``pipelines.components.readers.span_decoding``), so scores are comparable across passages and with
+(see ``docqa.pipelines.components.readers.span_decoding``), so scores are comparable across passages and with
 ``no_answer_score``.
 """
 
@@ -28,31 +28,31 @@ from haystack import Document, ExtractedAnswer, component, default_from_dict, de
 
 from docqa import config
 from docqa.errors import ConfigError
-from docqa.resources import data_path
-from pipelines.components.measured_choice import BackendChoice
-from pipelines.components.readers import calibration as calibration_store
-from pipelines.components.readers.adaptive import DEFAULT_RULE, AdaptiveRule
-from pipelines.components.readers.auto_backend import choose_reader_backend
-from pipelines.components.readers.backends import (
+from docqa.pipelines.components.measured_choice import BackendChoice
+from docqa.pipelines.components.readers import calibration as calibration_store
+from docqa.pipelines.components.readers.adaptive import DEFAULT_RULE, AdaptiveRule
+from docqa.pipelines.components.readers.auto_backend import choose_reader_backend
+from docqa.pipelines.components.readers.backends import (
     DEFAULT_BATCH_SIZE,
     ReaderBackend,
     ReaderBackendName,
     load_backend,
 )
-from pipelines.components.readers.qa_windows import (
+from docqa.pipelines.components.readers.qa_windows import (
     DEFAULT_MAX_QUESTION_TOKENS,
     DEFAULT_MAX_SEQ_LENGTH,
     DEFAULT_STRIDE,
     Window,
     build_windows,
 )
-from pipelines.components.readers.span_decoding import (
+from docqa.pipelines.components.readers.span_decoding import (
     DEFAULT_MAX_ANSWER_LENGTH,
     Answer,
     DecodedQuestion,
     decode_windows,
 )
-from pipelines.model_loading import resolve_model_dir
+from docqa.pipelines.model_loading import resolve_model_dir
+from docqa.resources import data_path
 
 CONTEXT_CHARS = 150  # characters of passage kept on each side of the answer in ExtractedAnswer.context
 
@@ -104,7 +104,7 @@ class DocQAReader:
     Usage::
 
         from haystack import Document
-        from pipelines.components.readers.reader import DocQAReader
+        from docqa.pipelines.components.readers.reader import DocQAReader
 
         reader = DocQAReader("deepset/bert-base-cased-squad2", backend="onnx-int8", top_k=3)
         reader.warm_up()  # loads the model (exports it to ONNX once for the ONNX backends)
@@ -118,8 +118,9 @@ class DocQAReader:
         (e.g. ``deepset/bert-base-cased-squad2``).
     :param backend: ``"auto"`` (default: the fastest of the others measured for this model on this CPU,
         int8 only if it keeps ≥ 97% of fp32's top answers; cached — see
-        :mod:`~pipelines.components.readers.auto_backend`), ``"torch"``, ``"onnx-fp32"`` or
-        ``"onnx-int8"``, as a string or a :class:`~pipelines.components.readers.backends.ReaderBackendName`.
+        :mod:`~docqa.pipelines.components.readers.auto_backend`), ``"torch"``, ``"onnx-fp32"`` or
+        ``"onnx-int8"``, as a string or a
+        :class:`~docqa.pipelines.components.readers.backends.ReaderBackendName`.
     :param max_seq_length: tokens per window (question + passage + special tokens).
     :param stride: tokens shared by consecutive windows of a long passage.
     :param max_answer_length: longest answer in tokens; ``None`` = unlimited.
@@ -130,7 +131,7 @@ class DocQAReader:
         closes before padding would exceed 5% of its tokens (see ``backends.length_sorted_batches``).
     :param num_threads: intra-op threads; ``None`` = the cores this process may use.
     :param adaptive: :meth:`run` reads passages best-first in small batches and stops once the answer is
-        clear (:mod:`~pipelines.components.readers.adaptive`); ``None`` = ``DOCQA_READER_ADAPTIVE``
+        clear (:mod:`~docqa.pipelines.components.readers.adaptive`); ``None`` = ``DOCQA_READER_ADAPTIVE``
         (default on; ``DOCQA_READER_ADAPTIVE=0`` reads everything). ``run`` reports ``passages_read``.
     """
 
@@ -196,7 +197,8 @@ class DocQAReader:
     def warm_up(self) -> None:
         """Load tokenizer and model (exporting to ONNX once for the ONNX backends).
 
-        :raises pipelines.model_loading.ModelUnavailableError: model missing; its message says how to get it.
+        :raises docqa.pipelines.model_loading.ModelUnavailableError: model missing; its message says how to
+            get it.
         """
         if self._backend is not None:
             return

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from docqa.config import DEFAULT_READER_MODEL, READER_MODEL
+from docqa.pipelines.components.readers.backends import ReaderBackendName
+from docqa.pipelines.components.readers.reader import DocQAReader
+from docqa.pipelines.model_loading import ModelUnavailableError
 from docqa.resources import data_path
-from pipelines.components.readers.backends import ReaderBackendName
-from pipelines.components.readers.reader import DocQAReader
-from pipelines.model_loading import ModelUnavailableError
 
 COMPACT_READER = "compact"
 COMPACT_LABEL = "compact offline reader — lower accuracy"
@@ -123,7 +123,7 @@ def select_reader(
     """A warmed-up reader for ``model`` (or the compact one) and the :class:`ReaderInfo` to show with it.
 
     :param loader: builds and warms up a reader for (model, backend); default a new ``DocQAReader``.
-        Pass ``pipelines.api.shared_reader`` to reuse readers across calls.
+        Pass ``docqa.pipelines.api.shared_reader`` to reuse readers across calls.
     :raises ModelUnavailableError: the configured model is missing and the fallback is off (or missing
         too — then the configured model's error, which says how to install it, is raised).
     """

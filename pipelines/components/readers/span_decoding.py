@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipelines.components.readers.qa_windows import Window
-from pipelines.squad import normalize_answer
+from docqa.pipelines.components.readers.qa_windows import Window
+from docqa.pipelines.squad import normalize_answer
 
 DEFAULT_MAX_ANSWER_LENGTH = 30
 DEFAULT_SPANS_PER_WINDOW = 20

@@ -1,10 +1,10 @@
-"""Retriever components over a search store (:class:`~pipelines.document_stores.protocols.SearchStore`:
+"""Retriever components over a search store (:class:`~docqa.pipelines.document_stores.protocols.SearchStore`:
 the local ``LocalDocumentStore`` or ``MilvusDocumentStore``).
 
 Thin on purpose, like Haystack's ``InMemoryBM25Retriever(document_store=...)``: the store owns the passages,
 both indexes and the scoring; a retriever holds its store and its settings (``top_k``, hybrid fusion
 parameters), so a Pipeline can be drawn, serialised and rebuilt. :func:`retriever_for` picks the class
-for a :class:`~pipelines.components.retrievers.search_mode.SearchMode`.
+for a :class:`~docqa.pipelines.components.retrievers.search_mode.SearchMode`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import Any
 from haystack import Document, component, default_from_dict, default_to_dict
 
 from docqa.errors import InvalidInputError
-from pipelines.components.retrievers.search_mode import SearchMode
-from pipelines.document_stores.local_store import (
+from docqa.pipelines.components.retrievers.search_mode import SearchMode
+from docqa.pipelines.document_stores.local_store import (
     DEFAULT_BM25_WEIGHT,
     DEFAULT_CANDIDATES,
     FusionMethod,
     check_fusion,
 )
-from pipelines.document_stores.protocols import SearchStore
+from docqa.pipelines.document_stores.protocols import SearchStore
 
 
 def _check_top_k(top_k: int) -> int:
@@ -67,7 +67,7 @@ class _StoreRetriever:
         if "document_store" not in params:
             raise InvalidInputError(f"{cls.__name__}.from_dict: 'init_parameters.document_store' is missing")
         data = {**data, "init_parameters": dict(params)}
-        from pipelines.document_stores.factory import store_from_dict  # local or Milvus, by its "type"
+        from docqa.pipelines.document_stores.factory import store_from_dict  # local or Milvus, by its "type"
 
         data["init_parameters"]["document_store"] = store_from_dict(params["document_store"])
         return default_from_dict(cls, data)
@@ -79,8 +79,8 @@ class LocalBM25Retriever(_StoreRetriever):
 
     Usage::
 
-        from pipelines.components.retrievers.local_retrievers import LocalBM25Retriever
-        from pipelines.document_stores.local_store import LocalDocumentStore
+        from docqa.pipelines.components.retrievers.local_retrievers import LocalBM25Retriever
+        from docqa.pipelines.document_stores.local_store import LocalDocumentStore
 
         store = LocalDocumentStore("./docqa-index", embedding_model="sentence-transformers/all-MiniLM-L6-v2")
         retriever = LocalBM25Retriever(document_store=store, top_k=3)
@@ -104,8 +104,8 @@ class LocalEmbeddingRetriever(_StoreRetriever):
     Usage::
 
         from haystack import Pipeline
-        from pipelines.components.embedders.sentence_embedders import QueryEmbedder
-        from pipelines.components.retrievers.local_retrievers import LocalEmbeddingRetriever
+        from docqa.pipelines.components.embedders.sentence_embedders import QueryEmbedder
+        from docqa.pipelines.components.retrievers.local_retrievers import LocalEmbeddingRetriever
 
         pipe = Pipeline()
         pipe.add_component("embedder", QueryEmbedder())
@@ -133,7 +133,7 @@ class LocalHybridRetriever(_StoreRetriever):
 
     Usage::
 
-        from pipelines.components.retrievers.local_retrievers import LocalHybridRetriever
+        from docqa.pipelines.components.retrievers.local_retrievers import LocalHybridRetriever
 
         retriever = LocalHybridRetriever(document_store=store, top_k=5)
         embedding = QueryEmbedder().run(text="Who improved the steam engine?")["embedding"]

@@ -2,7 +2,7 @@
 
 Why not Haystack's ``DocumentWriter``: our index is a set of immutable snapshots with a per-file manifest
 (``files.json``) that lets a re-run skip unchanged files. A batch must therefore arrive as *files* — each
-:class:`~ingest.records.SourceFile` with exactly its passages — so a file's old passages are replaced in
+:class:`~docqa.ingest.records.SourceFile` with exactly its passages — so a file's old passages are replaced in
 the same commit that adds its new ones, and a crash never leaves a file half indexed.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from haystack import Document, component, default_from_dict, default_to_dict
 
-from ingest.records import SourceFile
-from pipelines.document_stores.snapshots import DocumentIndex, SnapshotTransaction
+from docqa.ingest.records import SourceFile
+from docqa.pipelines.document_stores.snapshots import DocumentIndex, SnapshotTransaction
 
 
 @component
@@ -24,9 +24,9 @@ class PassageWriter:
 
     Usage::
 
-        from pipelines.components.embedders.sentence_embedders import PassageEmbedder
-        from pipelines.components.writers.passage_writer import PassageWriter
-        from pipelines.document_stores.snapshots import DocumentIndex
+        from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder
+        from docqa.pipelines.components.writers.passage_writer import PassageWriter
+        from docqa.pipelines.document_stores.snapshots import DocumentIndex
 
         writer = PassageWriter(DocumentIndex("./docqa-index"), embedding_model=PassageEmbedder().model)
         embedded = PassageEmbedder().run(documents=passages)["documents"]  # passages of `source`
@@ -36,7 +36,7 @@ class PassageWriter:
 
     :param index: the index directory to write.
     :param embedding_model: the model the passages were embedded with; an index built with another is
-        refused (:class:`~pipelines.document_stores.snapshots.EmbeddingModelMismatchError`).
+        refused (:class:`~docqa.pipelines.document_stores.snapshots.EmbeddingModelMismatchError`).
     :param lock_timeout: seconds a run without ``transaction`` waits for another writer.
     """
 
@@ -58,7 +58,7 @@ class PassageWriter:
         params = dict(data.get("init_parameters", {}))
         if "index" not in params:
             raise ValueError("PassageWriter.from_dict: init_parameters.index is missing")
-        from pipelines.document_stores.factory import index_from_dict  # DocumentIndex or MilvusIndex
+        from docqa.pipelines.document_stores.factory import index_from_dict  # DocumentIndex or MilvusIndex
 
         params["index"] = index_from_dict(params["index"])
         return default_from_dict(cls, {**data, "init_parameters": params})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from haystack import Document
 
-from pipelines.document_stores.bm25 import BM25Index, Tokenizer
+from docqa.pipelines.document_stores.bm25 import BM25Index, Tokenizer
 
 
 def docs() -> list[Document]:

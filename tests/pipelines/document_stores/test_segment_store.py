@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from haystack import Document
 
-from ingest.records import SourceFile, utc_now
-from pipelines.document_stores import index_writer, segments
-from pipelines.document_stores.bm25 import BM25Index
-from pipelines.document_stores.local_store import LocalDocumentStore
-from pipelines.document_stores.snapshots import DocumentIndex
+from docqa.ingest.records import SourceFile, utc_now
+from docqa.pipelines.document_stores import index_writer, segments
+from docqa.pipelines.document_stores.bm25 import BM25Index
+from docqa.pipelines.document_stores.local_store import LocalDocumentStore
+from docqa.pipelines.document_stores.snapshots import DocumentIndex
 from tests.conftest import hash_embed
 
 MODEL, DIM = "test-model", 384
@@ -178,7 +178,7 @@ def test_an_index_in_the_old_snapshot_format_is_migrated_on_first_open(
 def test_a_migration_killed_before_its_commit_is_redone(index_dir: Path) -> None:
     passages = _write_format_1(index_dir)
     # What a kill mid-migration leaves: an empty catalog (generation 0) beside the old snapshot.
-    from pipelines.document_stores import catalog
+    from docqa.pipelines.document_stores import catalog
 
     con = catalog.connect(index_dir / "index.sqlite", create=True)
     catalog.write_meta(con, {"format": 2, "generation": 0, "next_vid": 1})

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from haystack import Document, component
 
-from ingest.ingestor import FAILED, Ingestor
-from pipelines.document_stores.snapshots import (
+from docqa.ingest.ingestor import FAILED, Ingestor
+from docqa.pipelines.document_stores.snapshots import (
     DocumentIndex,
     EmbeddingModelMismatchError,
     IndexCorruptError,
     IndexLockedError,
     Snapshot,
 )
-from pipelines.indexing import IndexingPipeline
+from docqa.pipelines.indexing import IndexingPipeline
 from tests.conftest import hash_embed
 
 MODEL = "test-model"
@@ -205,7 +205,7 @@ def test_bad_input_never_aborts_the_batch_nor_touches_indexed_data(
 
 
 def test_file_vanishing_mid_run_is_reported(tmp_path: Path, index_dir: Path) -> None:
-    from ingest.ingestor import IngestProgress
+    from docqa.ingest.ingestor import IngestProgress
 
     for name in "abc":
         (tmp_path / f"{name}.txt").write_text(f"Text {name}.", encoding="utf-8")

@@ -21,12 +21,12 @@ import pytest
 from haystack import Document, component
 
 from docqa.errors import DocQAError
-from ingest.ingestor import Ingestor
-from pipelines.components.retrievers.local_retrievers import retriever_for
-from pipelines.document_stores.factory import StoreBundle, open_store
-from pipelines.document_stores.snapshots import EmbeddingModelMismatchError
-from pipelines.indexing import IndexingPipeline
-from pipelines.migrate import migrate
+from docqa.ingest.ingestor import Ingestor
+from docqa.pipelines.components.retrievers.local_retrievers import retriever_for
+from docqa.pipelines.document_stores.factory import StoreBundle, open_store
+from docqa.pipelines.document_stores.snapshots import EmbeddingModelMismatchError
+from docqa.pipelines.indexing import IndexingPipeline
+from docqa.pipelines.migrate import migrate
 from tests.conftest import REPO, SAMPLES, hash_embed
 
 pytest.importorskip("milvus_lite")
@@ -209,9 +209,9 @@ CHILD = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    from ingest.ingestor import Ingestor
-    from pipelines.document_stores.factory import open_store
-    from pipelines.indexing import IndexingPipeline
+    from docqa.ingest.ingestor import Ingestor
+    from docqa.pipelines.document_stores.factory import open_store
+    from docqa.pipelines.indexing import IndexingPipeline
     from tests.pipelines.document_stores.test_store_contract import MODEL, HashEmbedder
 
     spec, index_dir, docs, kill_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -230,7 +230,7 @@ CHILD = textwrap.dedent(
             return HashEmbedder.run(self, documents, progress)
 
     if spec.startswith("milvus") and kill_at < 0:  # Milvus: die after writing rows, before the manifest
-        from pipelines.document_stores import milvus_store
+        from docqa.pipelines.document_stores import milvus_store
         original = milvus_store.MilvusDocumentStore.flush
         def flush(self):
             original(self)
@@ -277,7 +277,7 @@ def test_an_ingest_killed_midway_converges_when_run_again(spec: str, kill_at: in
 
 def test_docqa_answers_the_same_from_both_stores(tmp_path: Path) -> None:
     """The real packaged embedder over the bundled samples: both stores find the same passages."""
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     tops = {}
     for kind in STORES:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import app
+from docqa.app.cli import app
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_off_corpus_questions_report_how_often_they_were_still_answered(
 ) -> None:
     import shutil
 
-    from pipelines.components.readers.answerability import FEATURES, AnswerabilityModel
+    from docqa.pipelines.components.readers.answerability import FEATURES, AnswerabilityModel
 
     monkeypatch.setenv("DOCQA_CONFIG", str(tmp_path / "config.json"))
     main, _ = small_squad

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.evaluation.squad_metrics import (
+from docqa.pipelines.evaluation.squad_metrics import (
     compute_exact,
     compute_f1,
     find_best_thresh,

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from app.cli import app
-from pipelines.components.readers.qa_windows import build_windows
-from pipelines.squad import (
+from docqa.app.cli import app
+from docqa.pipelines.components.readers.qa_windows import build_windows
+from docqa.pipelines.squad import (
     ANSWER_NOT_AT_START,
     BAD_FIELD,
     DUPLICATE_ID,
@@ -20,9 +20,9 @@ from pipelines.squad import (
     SquadFileError,
     load_squad,
 )
-from pipelines.training.checkpoints import STATE_DIR
-from pipelines.training.features import bucketed_batches, build_training_features
-from pipelines.training.reader_training import TrainingConfig, TrainingError, train_reader
+from docqa.pipelines.training.checkpoints import STATE_DIR
+from docqa.pipelines.training.features import bucketed_batches, build_training_features
+from docqa.pipelines.training.reader_training import TrainingConfig, TrainingError, train_reader
 
 PARAGRAPHS = [
     ("Rollo was a Viking leader. He founded the Duchy of Normandy in 911 near the river Seine.",
@@ -77,7 +77,7 @@ def one_thread():
 def test_training_lowers_the_loss_and_writes_a_model_the_reader_answers_with(tmp_path, tiny_qa_model_dir):
     from haystack import Document
 
-    from pipelines.components.readers.reader import DocQAReader
+    from docqa.pipelines.components.readers.reader import DocQAReader
 
     cfg = config(tmp_path, tiny_qa_model_dir, "model", epochs=12, fp16=True)
     result = train_reader(cfg, log=quiet)
@@ -136,8 +136,8 @@ def test_resume_after_a_kill_ends_with_the_same_weights(tmp_path, tiny_qa_model_
 def test_windows_are_the_readers_and_answerless_windows_point_at_cls():
     from transformers import AutoTokenizer
 
-    from pipelines.model_loading import packaged_embedding_model_dir
-    from pipelines.squad import AnswerSpan, SquadExample
+    from docqa.pipelines.model_loading import packaged_embedding_model_dir
+    from docqa.pipelines.squad import AnswerSpan, SquadExample
 
     tokenizer = AutoTokenizer.from_pretrained(packaged_embedding_model_dir())
     filler = " ".join(f"Sentence number {i} says nothing at all." for i in range(30))
@@ -278,7 +278,7 @@ def test_parallel_tokenisation_gives_the_same_features_in_the_same_order(tmp_pat
 
 
 def test_step_budget_counts_the_evaluations_due_and_never_plans_past_the_schedule():
-    from pipelines.training.time_budget import LinearSchedule, StepBudget
+    from docqa.pipelines.training.time_budget import LinearSchedule, StepBudget
 
     budget = StepBudget(limit_s=100, epoch_ends=[10, 20, 30], eval_guess_s=5, final_s=15)
     assert budget.fitted_total(step=0, elapsed_s=0, seconds_per_step=1, planned=30) == 30

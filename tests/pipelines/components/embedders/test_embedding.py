@@ -10,15 +10,15 @@ from haystack import Document, Pipeline
 from haystack.core.errors import SerializationError
 
 from docqa.errors import ConfigError
-from pipelines.components.embedders import sentence_embedders as embedding
-from pipelines.components.embedders.sentence_embedders import (
+from docqa.pipelines.components.embedders import sentence_embedders as embedding
+from docqa.pipelines.components.embedders.sentence_embedders import (
     EmbeddingBackend,
     PassageEmbedder,
     QueryEmbedder,
     get_encoder,
     passage_text,
 )
-from pipelines.model_loading import ModelUnavailableError
+from docqa.pipelines.model_loading import ModelUnavailableError
 
 PASSAGES = [
     Document(id="n", content="The Normans gave their name to Normandy, a region in France.",
@@ -133,13 +133,13 @@ def record_progress(done: int, total: int) -> None:
 def test_passage_embedder_round_trips_through_to_dict_and_embeds_the_same(embedded: list[Document]) -> None:
     original = PassageEmbedder(backend="onnx-int8", batch_size=2, embed_title=True, progress=record_progress)
     data = original.to_dict()
-    assert data["type"] == "pipelines.components.embedders.sentence_embedders.PassageEmbedder"
+    assert data["type"] == "docqa.pipelines.components.embedders.sentence_embedders.PassageEmbedder"
     assert data["init_parameters"]["backend"] == "onnx-int8"
     assert data["init_parameters"]["progress"] == f"{__name__}.record_progress"
     # Haystack imports only allow-listed modules when loading; the caller names the ones it trusts.
     pipeline = Pipeline()
     pipeline.add_component("passages", original)
-    loaded = Pipeline.loads(pipeline.dumps(), allowed_modules=["pipelines", __name__])
+    loaded = Pipeline.loads(pipeline.dumps(), allowed_modules=["docqa.pipelines", __name__])
     copy = loaded.get_component("passages")
     assert isinstance(copy, PassageEmbedder) and copy._encoder is None
     assert copy.to_dict() == data
@@ -158,7 +158,7 @@ def test_passage_embedder_round_trips_through_to_dict_and_embeds_the_same(embedd
 def test_query_embedder_round_trips_inside_a_haystack_pipeline() -> None:
     pipeline = Pipeline()
     pipeline.add_component("query", QueryEmbedder(backend="auto"))
-    loaded = Pipeline.loads(pipeline.dumps(), allowed_modules=["pipelines"]).get_component("query")
+    loaded = Pipeline.loads(pipeline.dumps(), allowed_modules=["docqa.pipelines"]).get_component("query")
     assert QueryEmbedder.from_dict(QueryEmbedder(threads=1).to_dict()).threads == 1
     assert isinstance(loaded, QueryEmbedder) and loaded.to_dict() == QueryEmbedder().to_dict()
     loaded.warm_up()

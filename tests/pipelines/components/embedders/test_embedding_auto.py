@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.components.embedders import auto_backend
-from pipelines.components.embedders.auto_backend import calibration_texts, choose_embedding_backend
-from pipelines.components.embedders.sentence_embedders import EmbeddingBackend, SentenceEncoder
-from pipelines.components.measured_choice import ChoiceCache, Measurement, cpu_identity
-from pipelines.model_loading import packaged_embedding_model_dir
+from docqa.pipelines.components.embedders import auto_backend
+from docqa.pipelines.components.embedders.auto_backend import calibration_texts, choose_embedding_backend
+from docqa.pipelines.components.embedders.sentence_embedders import EmbeddingBackend, SentenceEncoder
+from docqa.pipelines.components.measured_choice import ChoiceCache, Measurement, cpu_identity
+from docqa.pipelines.model_loading import packaged_embedding_model_dir
 
 AVX2_CPU = "model name\t: AMD EPYC\nflags\t\t: avx avx2 fma\n"
 VNNI_CPU = "model name\t: Intel Xeon\nflags\t\t: avx avx2 fma avx512f avx512_vnni\n"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.components.faq.faq_files import read_faq_file
-from pipelines.components.faq.matcher import DEFAULT_FAQ_THRESHOLD
-from pipelines.document_stores.faq_store import FaqStore
-from pipelines.document_stores.snapshots import DocumentIndex
+from docqa.pipelines.components.faq.faq_files import read_faq_file
+from docqa.pipelines.components.faq.matcher import DEFAULT_FAQ_THRESHOLD
+from docqa.pipelines.document_stores.faq_store import FaqStore
+from docqa.pipelines.document_stores.snapshots import DocumentIndex
 from tests.pipelines.components.faq.helpers import SUPPORT_FAQ, fake_embed_factory
 
 
@@ -26,7 +26,7 @@ def faq_yaml(tmp_path) -> Path:
 
 
 def test_paraphrase_gets_the_curated_answer_marked_as_faq(tmp_path, faq_yaml, monkeypatch):
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     monkeypatch.delenv("DOCQA_FAQ_THRESHOLD", raising=False)
     qa = DocQA(tmp_path / "index", reader_model=str(tmp_path / "no-reader-needed"))
@@ -51,7 +51,7 @@ def test_paraphrase_gets_the_curated_answer_marked_as_faq(tmp_path, faq_yaml, mo
 
 
 def test_unmatched_question_is_answered_from_the_documents(tmp_path, sample_index, faq_yaml, test_reader_dir):
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     index = tmp_path / "index"
     shutil.copytree(sample_index, index)  # the session index stays read-only
@@ -68,7 +68,7 @@ def test_unmatched_question_is_answered_from_the_documents(tmp_path, sample_inde
 def test_reloading_changes_the_answer_seen_by_an_open_docqa(tmp_path, faq_yaml):
     import yaml
 
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     qa = DocQA(tmp_path / "index", reader_model=str(tmp_path / "no-reader"))
     qa.load_faq(faq_yaml)
@@ -88,7 +88,7 @@ def test_reloading_changes_the_answer_seen_by_an_open_docqa(tmp_path, faq_yaml):
 
 def test_vectors_of_another_embedding_model_are_not_compared(tmp_path, faq_yaml):
     """An FAQ stored by another model's vectors (here: random ones) is re-embedded, not trusted."""
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     index = DocumentIndex(tmp_path / "index")
     FaqStore(index).replace(read_faq_file(faq_yaml), fake_embed_factory([]), "some-other-model")
@@ -98,7 +98,7 @@ def test_vectors_of_another_embedding_model_are_not_compared(tmp_path, faq_yaml)
 
 
 def test_invalid_questions_are_refused_before_any_work(tmp_path):
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     qa = DocQA(tmp_path / "index")
     with pytest.raises(ValueError, match="must not be empty"):
@@ -124,7 +124,7 @@ class RecordingSlot:
 
 
 def test_reading_slot_is_entered_only_for_document_questions(tmp_path, faq_yaml, monkeypatch):
-    from pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA
 
     monkeypatch.delenv("DOCQA_FAQ_THRESHOLD", raising=False)
     qa = DocQA(tmp_path / "index", reader_model=str(tmp_path / "no-reader"))

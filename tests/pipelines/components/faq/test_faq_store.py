@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from docqa.errors import StorageError
-from pipelines.components.faq.faq_files import FaqFileError
-from pipelines.document_stores.faq_store import FAQ_FILE, FaqStore
-from pipelines.document_stores.snapshots import DocumentIndex, IndexLockedError
+from docqa.pipelines.components.faq.faq_files import FaqFileError
+from docqa.pipelines.document_stores.faq_store import FAQ_FILE, FaqStore
+from docqa.pipelines.document_stores.snapshots import DocumentIndex, IndexLockedError
 from tests.pipelines.components.faq.helpers import entries, fake_embed_factory
 
 

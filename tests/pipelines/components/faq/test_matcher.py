@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -10,17 +11,17 @@ from pathlib import Path
 import pytest
 
 from docqa.errors import ConfigError, InvalidInputError
-from pipelines.components.faq.matcher import DEFAULT_FAQ_THRESHOLD, FaqMatcher, resolve_threshold
-from pipelines.document_stores.faq_store import FaqStore
-from pipelines.document_stores.snapshots import DocumentIndex
+from docqa.pipelines.components.faq.matcher import DEFAULT_FAQ_THRESHOLD, FaqMatcher, resolve_threshold
+from docqa.pipelines.document_stores.faq_store import FaqStore
+from docqa.pipelines.document_stores.snapshots import DocumentIndex
 from tests.pipelines.components.faq.helpers import FakeEmbedder, entries, fake_embed_factory
 
 REPO = Path(__file__).resolve().parents[4]
 FAQ_MODULES = [
-    "pipelines.components.faq.faq_files",
-    "pipelines.components.faq.matcher",
-    "pipelines.components.faq.results",
-    "pipelines.document_stores.faq_store",
+    "docqa.pipelines.components.faq.faq_files",
+    "docqa.pipelines.components.faq.matcher",
+    "docqa.pipelines.components.faq.results",
+    "docqa.pipelines.document_stores.faq_store",
 ]
 
 
@@ -70,12 +71,12 @@ def test_threshold_from_argument_environment_or_default(monkeypatch):
 
 
 def test_matcher_round_trips_through_to_dict_and_still_matches(tmp_path):
-    from pipelines.components.embedders.sentence_embedders import QueryEmbedder
+    from docqa.pipelines.components.embedders.sentence_embedders import QueryEmbedder
 
     store = FaqStore(DocumentIndex(tmp_path / "index"))
     matcher = FaqMatcher(store, QueryEmbedder(), threshold=0.7)
     data = matcher.to_dict()
-    assert data["type"] == "pipelines.components.faq.matcher.FaqMatcher"
+    assert data["type"] == "docqa.pipelines.components.faq.matcher.FaqMatcher"
     again = FaqMatcher.from_dict(data)
     assert again.to_dict() == data
     assert isinstance(again.embedder, QueryEmbedder) and again.embedder.model == matcher.embedder.model
@@ -90,13 +91,13 @@ def test_matcher_round_trips_through_to_dict_and_still_matches(tmp_path):
 def test_no_faq_module_imports_the_docqa_api():
     """The FAQ is a store and a component: handed what they need, they never reach into DocQA."""
     for module in FAQ_MODULES:
-        path = REPO / (module.replace(".", "/") + ".py")
+        path = Path(importlib.util.find_spec(module).origin)
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        assert not any(name and name.startswith("pipelines.api") for name in imported), module
+        assert not any(name and name.startswith("docqa.pipelines.api") for name in imported), module
         assert "DocQA" not in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}, module
-    code = f"import sys; import {', '.join(FAQ_MODULES)}; print('pipelines.api' in sys.modules)"
+    code = f"import sys; import {', '.join(FAQ_MODULES)}; print('docqa.pipelines.api' in sys.modules)"
     loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == "False"

@@ -8,8 +8,7 @@ import json
 import pytest
 from haystack import Document
 
-from docqa.resources import data_path
-from pipelines.components.readers.adaptive import (
+from docqa.pipelines.components.readers.adaptive import (
     DEFAULT_RULE,
     AdaptiveRule,
     PrefixObservation,
@@ -18,7 +17,8 @@ from pipelines.components.readers.adaptive import (
     retrieval_gap,
     simulate,
 )
-from pipelines.components.readers.reader import DocQAReader
+from docqa.pipelines.components.readers.reader import DocQAReader
+from docqa.resources import data_path
 
 NORMANS = ("The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, "
            "a region in France. They were descended from Norse raiders and pirates from Denmark, Iceland "

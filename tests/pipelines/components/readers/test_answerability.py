@@ -12,7 +12,7 @@ from haystack import Document
 from haystack.dataclasses import ExtractedAnswer
 
 from docqa.errors import ConfigError
-from pipelines.components.readers.answerability import (
+from docqa.pipelines.components.readers.answerability import (
     ANSWERABILITY_FILE,
     FEATURES,
     AnswerabilityJudge,
@@ -100,8 +100,8 @@ def test_a_broken_model_file_is_named_in_the_error(tmp_path):
 
 def test_the_reader_uses_the_shipped_tau_unless_the_user_calibrated_one(tmp_path, tiny_qa_model_dir,
                                                                         monkeypatch):
-    from pipelines.components.readers.calibration import save_reader_calibration
-    from pipelines.components.readers.reader import DocQAReader
+    from docqa.pipelines.components.readers.calibration import save_reader_calibration
+    from docqa.pipelines.components.readers.reader import DocQAReader
 
     model_dir = tmp_path / "reader"
     shutil.copytree(tiny_qa_model_dir, model_dir)
@@ -118,7 +118,7 @@ def test_the_reader_uses_the_shipped_tau_unless_the_user_calibrated_one(tmp_path
 
 
 def test_summaries_count_off_corpus_answers_and_the_in_corpus_cost(tmp_path):
-    from pipelines.evaluation.answerability_eval import decisions, summarise
+    from docqa.pipelines.evaluation.answerability_eval import decisions, summarise
 
     def row(origin, answerable, coverage_top, f1):
         return {"origin": origin, "answerable": answerable, "reader_no_answer": False, "forced": "x",

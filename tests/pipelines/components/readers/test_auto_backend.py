@@ -8,16 +8,16 @@ import json
 import pytest
 from transformers import AutoTokenizer
 
-from pipelines.components.measured_choice import (
+from docqa.pipelines.components.measured_choice import (
     ChoiceCache,
     Measurement,
     choose_fastest,
     cpu_identity,
     needs_agreement,
 )
-from pipelines.components.readers.auto_backend import EXACT, calibration_pairs, choose_reader_backend
-from pipelines.components.readers.backends import ReaderBackendName
-from pipelines.components.readers.reader import DocQAReader
+from docqa.pipelines.components.readers.auto_backend import EXACT, calibration_pairs, choose_reader_backend
+from docqa.pipelines.components.readers.backends import ReaderBackendName
+from docqa.pipelines.components.readers.reader import DocQAReader
 
 AVX2_CPU = "model name\t: AMD EPYC 7B13\nflags\t\t: fpu sse4_2 avx avx2 fma f16c\n"
 VNNI_CPU = "model name\t: Intel(R) Xeon(R) Platinum 8481C\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f " \
@@ -54,7 +54,7 @@ def test_cpu_identity_reads_model_and_relevant_flags():
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from pipelines.model_loading import packaged_embedding_model_dir
+    from docqa.pipelines.model_loading import packaged_embedding_model_dir
 
     return AutoTokenizer.from_pretrained(packaged_embedding_model_dir())
 
@@ -127,7 +127,7 @@ def test_explicit_backend_wins_over_auto(tiny_qa_model_dir, monkeypatch):
     def must_not_measure(*args, **kwargs):
         raise AssertionError("auto measured although a backend was set")
 
-    monkeypatch.setattr("pipelines.components.readers.reader.choose_reader_backend", must_not_measure)
+    monkeypatch.setattr("docqa.pipelines.components.readers.reader.choose_reader_backend", must_not_measure)
     reader = DocQAReader(str(tiny_qa_model_dir), backend="torch")
     reader.warm_up()
     assert reader.active_backend == "torch" and reader.backend_choice.chosen_by == "setting"
@@ -137,7 +137,7 @@ def test_auto_reader_runs_on_the_chosen_backend(tiny_qa_model_dir, monkeypatch, 
     monkeypatch.setenv("DOCQA_CACHE_DIR", str(tmp_path / "cache"))
     fake = {"torch": Measurement(5.0), "onnx-fp32": Measurement(1.0), "onnx-int8": Measurement(2.0)}
     monkeypatch.setattr(
-        "pipelines.components.readers.reader.choose_reader_backend",
+        "docqa.pipelines.components.readers.reader.choose_reader_backend",
         lambda *a, **k: choose_reader_backend(*a, **k, measure_fn=lambda load, w, c: (fake, {})))
     reader = DocQAReader(str(tiny_qa_model_dir))
     assert reader.backend is ReaderBackendName.AUTO

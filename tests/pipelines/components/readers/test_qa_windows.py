@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
-from pipelines.components.readers.qa_windows import build_windows, char_span_to_tokens, pad_batch
-from pipelines.model_loading import packaged_embedding_model_dir
+from docqa.pipelines.components.readers.qa_windows import build_windows, char_span_to_tokens, pad_batch
+from docqa.pipelines.model_loading import packaged_embedding_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,16 @@ from haystack import Document, Pipeline
 
 from docqa.config import Settings
 from docqa.errors import ConfigError
-from pipelines.components.readers import calibration as calibration_store
-from pipelines.components.readers.backends import ReaderBackendName
-from pipelines.components.readers.reader import DocQAReader, locate_in_page
-from pipelines.evaluation.reader_eval import best_threshold, calibrate, evaluate_reader, load_squad_examples
-from pipelines.model_loading import ModelUnavailableError
+from docqa.pipelines.components.readers import calibration as calibration_store
+from docqa.pipelines.components.readers.backends import ReaderBackendName
+from docqa.pipelines.components.readers.reader import DocQAReader, locate_in_page
+from docqa.pipelines.evaluation.reader_eval import (
+    best_threshold,
+    calibrate,
+    evaluate_reader,
+    load_squad_examples,
+)
+from docqa.pipelines.model_loading import ModelUnavailableError
 
 NORMANS = (
     "The Normans (Norman: Nourmands; French: Normands; Latin: Normanni) were the people who in the 10th "
@@ -126,7 +131,7 @@ def test_to_dict_from_dict_round_trip_gives_the_same_answers(tiny_qa_model_dir):
     original = DocQAReader(str(tiny_qa_model_dir), backend="torch", top_k=2, no_answer_threshold=0.5,
                            max_seq_length=128, stride=32, max_answer_length=12, batch_size=3)
     data = original.to_dict()
-    assert data["type"] == "pipelines.components.readers.reader.DocQAReader"
+    assert data["type"] == "docqa.pipelines.components.readers.reader.DocQAReader"
     assert data["init_parameters"]["backend"] == "torch" and data["init_parameters"]["top_k"] == 2
     json.dumps(data)  # plain data, as Pipeline.dumps needs
     copy = DocQAReader.from_dict(data)
@@ -142,7 +147,7 @@ def test_to_dict_from_dict_round_trip_gives_the_same_answers(tiny_qa_model_dir):
 def test_reader_survives_a_haystack_pipeline_dump_and_load(tiny_qa_model_dir):
     pipeline = Pipeline()
     pipeline.add_component("reader", DocQAReader(str(tiny_qa_model_dir), backend="onnx-fp32", top_k=1))
-    loaded = Pipeline.loads(pipeline.dumps(), allowed_modules=["pipelines"])  # Haystack's allowlist
+    loaded = Pipeline.loads(pipeline.dumps(), allowed_modules=["docqa.pipelines"])  # Haystack's allowlist
     reader = loaded.get_component("reader")
     assert isinstance(reader, DocQAReader) and reader.backend is ReaderBackendName.ONNX_FP32
     assert reader.to_dict() == pipeline.get_component("reader").to_dict()
@@ -225,7 +230,7 @@ def test_load_squad_and_evaluate_and_calibrate(real_reader, tmp_path, monkeypatc
 
 
 def test_best_threshold_is_exact_on_synthetic_runs():
-    from pipelines.evaluation.reader_eval import ReaderExample, ReaderRun
+    from docqa.pipelines.evaluation.reader_eval import ReaderExample, ReaderRun
 
     examples = [ReaderExample("a", "?", [], ["x"]), ReaderExample("b", "?", [], []),
                 ReaderExample("c", "?", [], ["y"])]
@@ -236,7 +241,7 @@ def test_best_threshold_is_exact_on_synthetic_runs():
 
 
 def test_bad_squad_file_names_the_file(tmp_path):
-    from pipelines.evaluation.reader_eval import SquadFileError
+    from docqa.pipelines.evaluation.reader_eval import SquadFileError
 
     bad = tmp_path / "bad.json"
     bad.write_text('{"data": [{"paragraphs": [{"qas": []}]}]}')

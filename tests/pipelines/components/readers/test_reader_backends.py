@@ -8,14 +8,14 @@ from haystack import Document
 from transformers import AutoTokenizer
 
 from docqa.errors import ConfigError
-from pipelines.components.readers.backends import (
+from docqa.pipelines.components.readers.backends import (
     ReaderBackendName,
     ensure_onnx_exports,
     length_sorted_batches,
     load_backend,
 )
-from pipelines.components.readers.qa_windows import build_windows
-from pipelines.components.readers.reader import DocQAReader
+from docqa.pipelines.components.readers.qa_windows import build_windows
+from docqa.pipelines.components.readers.reader import DocQAReader
 
 TEXTS = [
     "The Normans gave their name to Normandy, a region in France. " * 12,
@@ -96,7 +96,7 @@ def test_int8_gives_same_answers_as_fp32_on_the_test_reader(test_reader_dir, tmp
 
 
 def _window(length: int):
-    from pipelines.components.readers.qa_windows import Window
+    from docqa.pipelines.components.readers.qa_windows import Window
 
     return Window(passage_index=0, input_ids=np.ones(length, dtype=np.int64), token_type_ids=None,
                   offsets=np.zeros((length, 2), dtype=np.int64), context_mask=np.ones(length, dtype=bool),
@@ -104,7 +104,7 @@ def _window(length: int):
 
 
 def test_inference_batches_cap_padding_but_keep_equal_lengths_together():
-    from pipelines.components.readers.backends import MAX_PADDING
+    from docqa.pipelines.components.readers.backends import MAX_PADDING
 
     lengths = [165, 384, 100, 384, 170, 384, 120]
     windows = [_window(n) for n in lengths]
@@ -122,7 +122,7 @@ def test_blockwise_int8_matmul_is_close_to_fp32():
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
-    from pipelines.components.readers.backends import to_blockwise_int8
+    from docqa.pipelines.components.readers.backends import to_blockwise_int8
 
     rng = np.random.default_rng(0)
     w = rng.normal(size=(80, 24)).astype(np.float32)  # K not a multiple of the block size

@@ -12,7 +12,7 @@ import torch
 from haystack import Document
 from haystack_integrations.components.readers.transformers import TransformersExtractiveReader
 
-from pipelines.components.readers.reader import DocQAReader
+from docqa.pipelines.components.readers.reader import DocQAReader
 
 LONG = " ".join(
     f"In year {1000 + i} the Normans built castle number {i} near the river Seine, far from Paris."

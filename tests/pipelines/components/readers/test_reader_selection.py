@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from haystack import Document
 
-from pipelines.components.readers import selection as reader_selection
-from pipelines.components.readers.selection import (
+from docqa.pipelines.components.readers import selection as reader_selection
+from docqa.pipelines.components.readers.selection import (
     COMPACT_LABEL,
     CompactReaderMissingError,
     compact_reader_dir,
     select_reader,
 )
-from pipelines.model_loading import ModelUnavailableError
+from docqa.pipelines.model_loading import ModelUnavailableError
 
 REPO = Path(__file__).resolve().parents[4]
 NORMANS = (REPO / "data" / "samples" / "normans.txt").read_text(encoding="utf-8").split("\n\n")[1]

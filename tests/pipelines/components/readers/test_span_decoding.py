@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from pipelines.components.readers.qa_windows import Window
-from pipelines.components.readers.span_decoding import decode_windows, remove_overlaps
+from docqa.pipelines.components.readers.qa_windows import Window
+from docqa.pipelines.components.readers.span_decoding import decode_windows, remove_overlaps
 
 
 def make_window(passage_index: int, text: str, question_tokens: int = 2) -> Window:
@@ -99,7 +99,7 @@ def test_overlapping_duplicates_from_overlapping_windows_are_removed():
 
 
 def test_remove_overlaps_keeps_other_passages():
-    from pipelines.components.readers.span_decoding import SpanCandidate
+    from docqa.pipelines.components.readers.span_decoding import SpanCandidate
 
     a = SpanCandidate(0, 0, 1, 2, 0, 10, 1.0, 1.0)
     b = SpanCandidate(0, 0, 1, 1, 0, 5, 0.5, 0.5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from haystack import Document
 
-from pipelines.components.retrievers.fusion import ScoreFusion
+from docqa.pipelines.components.retrievers.fusion import ScoreFusion
 
 
 def ranked(*pairs: tuple[str, float]) -> list[Document]:

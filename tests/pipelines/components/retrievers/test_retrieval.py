@@ -11,19 +11,19 @@ import pytest
 from haystack import Document
 
 from docqa.errors import InvalidInputError
-from ingest.records import SourceFile
-from pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-from pipelines.components.retrievers.local_retrievers import (
+from docqa.ingest.records import SourceFile
+from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
+from docqa.pipelines.components.retrievers.local_retrievers import (
     LocalBM25Retriever,
     LocalEmbeddingRetriever,
     LocalHybridRetriever,
     retriever_for,
 )
-from pipelines.components.retrievers.search_mode import SearchMode
-from pipelines.document_stores.bm25 import BM25Index
-from pipelines.document_stores.local_store import LocalDocumentStore
-from pipelines.document_stores.snapshots import DocumentIndex, Snapshot
-from pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_passages
+from docqa.pipelines.components.retrievers.search_mode import SearchMode
+from docqa.pipelines.document_stores.bm25 import BM25Index
+from docqa.pipelines.document_stores.local_store import LocalDocumentStore
+from docqa.pipelines.document_stores.snapshots import DocumentIndex, Snapshot
+from docqa.pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_passages
 
 TEXTS = {
     "normans": ("Normans", "The Normans were the people who gave their name to Normandy, a region in France. "
