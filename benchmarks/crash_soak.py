@@ -41,11 +41,11 @@ def write_corpus(folder: Path, files: int) -> None:
 def check(index_dir: Path, must_have: set[str]) -> set[str]:
     """Open the index and verify it; returns the keys of the files it holds."""
     from docqa.config import PACKAGED_EMBEDDING_MODEL
-    from docqa.pipelines.document_stores import catalog
-    from docqa.pipelines.document_stores.local_store import LocalDocumentStore
-    from docqa.pipelines.document_stores.snapshots import DocumentIndex
+    from docqa.pipelines.document_stores.local import catalog
+    from docqa.pipelines.document_stores.local.index import LocalIndex
+    from docqa.pipelines.document_stores.local.store import LocalDocumentStore
 
-    index = DocumentIndex(index_dir)
+    index = LocalIndex(index_dir)
     if not index.exists():
         assert not must_have, "files committed earlier were lost"
         return set()
@@ -66,7 +66,7 @@ def check(index_dir: Path, must_have: set[str]) -> set[str]:
 
 
 def soak(workdir: Path, kills: int, files: int, seed: int = 0, max_delay: float = 1.5) -> dict:
-    from docqa.pipelines.document_stores.snapshots import DocumentIndex
+    from docqa.pipelines.document_stores.local.index import LocalIndex
 
     rng = random.Random(seed)
     corpus, index_dir = workdir / "corpus", workdir / "index"
@@ -75,13 +75,13 @@ def soak(workdir: Path, kills: int, files: int, seed: int = 0, max_delay: float 
     committed: set[str] = set()
     done_kills, checks = 0, 0
     while done_kills < kills:
-        before = DocumentIndex(index_dir).generation()
+        before = LocalIndex(index_dir).generation()
         proc = subprocess.Popen(
             _docqa("ingest", str(corpus), "--checkpoint-every", "6", "--json", index_dir=index_dir),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT,
         )
         deadline = time.monotonic() + 300
-        while proc.poll() is None and DocumentIndex(index_dir).generation() == before:
+        while proc.poll() is None and LocalIndex(index_dir).generation() == before:
             if time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError("the ingest made no progress in 300 s")

@@ -5,7 +5,7 @@
 The set (``data/faq_paraphrases.json``) has curated FAQ entries, reworded questions that must match
 their entry, and questions that must match none (unrelated ones, and "hard" ones on the same topic as an
 FAQ question that the curated answer would not answer). Every question is embedded with DocQA's query
-embedder and matched with :func:`docqa.pipelines.document_stores.faq_store.best_match` — the code path
+embedder and matched with :func:`docqa.pipelines.faq.store.best_match` — the code path
 ``DocQA.ask`` uses.
 
 At a threshold t a question "matches" when its best similarity is >= t:
@@ -42,8 +42,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from docqa.pipelines.components.faq.faq_files import normalise_question  # noqa: E402
-from docqa.pipelines.document_stores.faq_store import best_match  # noqa: E402
+from docqa.pipelines.faq.files import normalise_question  # noqa: E402
+from docqa.pipelines.faq.store import best_match  # noqa: E402
 
 FOLDS = 5
 

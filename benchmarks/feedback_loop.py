@@ -143,8 +143,8 @@ def give_feedback(qa: Any, questions: list[Question]) -> tuple[dict[str, int], l
 def export_first(qa: Any, records: int, out: Path) -> dict[str, Any]:
     """``docqa feedback export``'s Python entry over the first ``records`` stored records (the feedback
     on the first N questions asked): the SQuAD 2.0 file ``docqa train-reader --train`` takes."""
-    from docqa.pipelines.document_stores.feedback_store import FeedbackStore
-    from docqa.pipelines.feedback_export import export_feedback, write_export
+    from docqa.pipelines.feedback.export import export_feedback, write_export
+    from docqa.pipelines.feedback.store import FeedbackStore
 
     export = export_feedback(FeedbackStore(qa.index).records()[:records])
     write_export(export, out)

@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from docqa.ingest.records import SourceFile, utc_now
     from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-    from docqa.pipelines.document_stores.local_store import LocalDocumentStore
-    from docqa.pipelines.document_stores.snapshots import Snapshot
+    from docqa.pipelines.document_stores.local.index import InMemoryIndex
+    from docqa.pipelines.document_stores.local.store import LocalDocumentStore
     from docqa.pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
     from docqa.pipelines.model_loading import packaged_embedding_model_dir
 
@@ -132,14 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     stock_bm25 = InMemoryBM25Retriever(document_store=mem, top_k=20)
     joiner = DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=20)
 
-    def snapshot_of(docs: list[Document]) -> Snapshot:
+    def snapshot_of(docs: list[Document]) -> InMemoryIndex:
         """An in-memory index of embedded passages (one pseudo-file), as ``docqa eval`` builds one."""
         vectors = np.asarray([d.embedding for d in docs], dtype=np.float32)
         plain = [Document(id=d.id, content=d.content, meta=dict(d.meta)) for d in docs]
         source = SourceFile(key="bench", file_name="bench", title="bench", kind="squad", sha256="", size=0,
                             mtime_ns=0, page_lengths=[len(d.content or "") for d in docs],
                             passage_ids=[d.id for d in docs], ingested_at=utc_now())
-        return Snapshot.empty("bench", vectors.shape[1]).replace_files(set(), [(source, plain, vectors)])
+        return InMemoryIndex.empty("bench", vectors.shape[1]).replace_files(set(), [(source, plain, vectors)])
 
     our_snapshot = snapshot_of(our_docs)
     t0 = time.perf_counter()

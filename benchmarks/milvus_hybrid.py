@@ -29,7 +29,7 @@ def main() -> None:
     from docqa.config import Settings
     from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
     from docqa.pipelines.document_stores.factory import eval_store
-    from docqa.pipelines.document_stores.milvus_store import MilvusDocumentStore
+    from docqa.pipelines.document_stores.milvus.store import MilvusDocumentStore
     from docqa.pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
     from docqa.pipelines.evaluation.run_eval import build_eval_snapshot
 

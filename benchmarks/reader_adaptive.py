@@ -43,7 +43,7 @@ def corpus_and_questions():
     """BM25 index over every passage of both files; questions by article: ``{title: [(q, golds)]}``."""
     from haystack import Document
 
-    from docqa.pipelines.document_stores.bm25 import BM25Index
+    from tests.bm25_reference import BM25Index
 
     docs, questions = [], {}
     for path in (SQUAD, DISTRACTORS):

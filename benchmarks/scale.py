@@ -135,17 +135,17 @@ class Corpus:
 
 def index_class(design: str):
     if design == "old":
-        from legacy.snapshots import DocumentIndex
+        from legacy.snapshots import LocalIndex
     else:
-        from docqa.pipelines.document_stores.snapshots import DocumentIndex
-    return DocumentIndex
+        from docqa.pipelines.document_stores.local.index import LocalIndex
+    return LocalIndex
 
 
 def store_class(design: str):
     if design == "old":
         from legacy.local_store import LocalDocumentStore
     else:
-        from docqa.pipelines.document_stores.local_store import LocalDocumentStore
+        from docqa.pipelines.document_stores.local.store import LocalDocumentStore
     return LocalDocumentStore
 
 
@@ -247,8 +247,8 @@ def real_recall(passages: int, questions: int, cache: Path) -> dict:
     import numpy as np
 
     from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-    from docqa.pipelines.document_stores.searcher import SegmentSearcher
-    from docqa.pipelines.document_stores.segments import build_segment, with_ivf
+    from docqa.pipelines.document_stores.local.searcher import SegmentSearcher
+    from docqa.pipelines.document_stores.local.segments import build_segment, with_ivf
 
     cache.mkdir(parents=True, exist_ok=True)
     vec_file, q_file = cache / f"real-{passages}.npy", cache / f"real-q-{questions}.npy"
@@ -373,7 +373,7 @@ def milvus_lite(spec: str, passages: int, queries: int) -> int:
     Milvus has its own script because its store is driven through the store factory (no segment files,
     no legacy design to compare); this hands over to it."""
     from docqa.errors import DocQAError
-    from docqa.pipelines.document_stores.milvus_client import parse_milvus_address
+    from docqa.pipelines.document_stores.milvus.client import parse_milvus_address
 
     try:
         address = parse_milvus_address(spec)

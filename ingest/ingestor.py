@@ -11,7 +11,7 @@ untouched: bad input never destroys good data.
 Why the store and the embedding step come in as :class:`typing.Protocol` s: data flows files → ingest →
 store ← pipelines, so ``ingest/`` imports nothing from ``pipelines/`` or ``app/``. This module owns the
 incremental decisions (discover, skip unchanged, load + split changed, prune, report, progress); the
-store (``docqa.pipelines.document_stores.snapshots.DocumentIndex``) and the indexing pipeline
+store (``docqa.pipelines.document_stores.local.index.LocalIndex``) and the indexing pipeline
 (``docqa.pipelines.indexing.IndexingPipeline``: embedder → writer) are handed in by whoever wires them up
 (``docqa.pipelines.api.DocQA.ingest``).
 
@@ -207,7 +207,7 @@ def file_sha256(path: Path) -> str:
 class Ingestor:
     """Runs one ingest against an index. Construct, then call :meth:`run`.
 
-    :param index: where passages go (a :class:`WritableIndex`, e.g. ``DocumentIndex``).
+    :param index: where passages go (a :class:`WritableIndex`, e.g. ``LocalIndex``).
     :param indexer: embeds and writes batches of files (a :class:`PassageIndexer`: the indexing pipeline).
     :param embedding_model: the model ``indexer`` embeds with; an index built with another one is refused.
     :param dim: its embedding dimension (for an index that is still empty).

@@ -22,17 +22,19 @@ from typing import Any
 from docqa.config import Settings
 from docqa.errors import InvalidInputError, NotFoundError
 from docqa.ingest.ingestor import Ingestor, IngestProgress, IngestReport
+from docqa.ingest.records import SourceFile
 from docqa.pipelines.answers import Answer, AskResult, Passage
 from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-from docqa.pipelines.components.faq.faq_files import FaqEntry, read_faq
 from docqa.pipelines.components.faq.matcher import FaqMatcher, resolve_threshold, shared_matcher
-from docqa.pipelines.components.faq.results import FaqAskResult
 from docqa.pipelines.components.readers.reader import DocQAReader
 from docqa.pipelines.components.readers.selection import ReaderInfo, select_reader
 from docqa.pipelines.components.retrievers.search_mode import SearchMode
 from docqa.pipelines.document_stores.factory import open_store
-from docqa.pipelines.document_stores.faq_store import FaqLoadReport, FaqStore
-from docqa.pipelines.document_stores.feedback_store import (
+from docqa.pipelines.faq.files import FaqEntry, read_faq
+from docqa.pipelines.faq.results import FaqAskResult
+from docqa.pipelines.faq.store import FaqLoadReport, FaqStore
+from docqa.pipelines.feedback.limits import MAX_PASSAGE_ID_CHARS
+from docqa.pipelines.feedback.store import (
     FeedbackFieldError,
     FeedbackPage,
     FeedbackRecord,
@@ -40,8 +42,6 @@ from docqa.pipelines.document_stores.feedback_store import (
     FeedbackVerdict,
     build_record,
 )
-from docqa.pipelines.document_stores.snapshots import SourceFile
-from docqa.pipelines.feedback_limits import MAX_PASSAGE_ID_CHARS
 from docqa.pipelines.indexing import IndexingPipeline
 from docqa.pipelines.model_loading import ModelUnavailableError
 from docqa.pipelines.query import QueryPipelines
@@ -172,7 +172,7 @@ class DocQA:
     def compact(self, lock_timeout: float = 5.0) -> dict[str, int]:
         """Merge the index's segments and drop deleted passages for good (``docqa compact``).
 
-        :raises docqa.pipelines.document_stores.snapshots.IndexLockedError: another process is writing the
+        :raises docqa.pipelines.document_stores.local.index.IndexLockedError: another process is writing the
             index.
         """
         return self.index.compact(lock_timeout=lock_timeout)
@@ -268,7 +268,7 @@ class DocQA:
         :param reading_slot: entered only around the document step (retrieval and reading), never for a
             curated answer: a service passes e.g. a ``threading.BoundedSemaphore`` to limit how many
             questions read documents at once, while FAQ answers never wait for a slot.
-        :returns: a :class:`~docqa.pipelines.components.faq.results.FaqAskResult` (an :class:`AskResult` that
+        :returns: a :class:`~docqa.pipelines.faq.results.FaqAskResult` (an :class:`AskResult` that
             also
             says how the question compared with the FAQ; ``from_faq`` is True for a curated answer).
         :raises InvalidInputError: an empty question, ``top_k``/``max_answers`` below 1, a threshold outside
@@ -302,9 +302,9 @@ class DocQA:
         replacing the previous FAQ; the report lists added/changed/removed entries.
 
         :param source: a path, or the file's bytes (then ``name`` gives the file name: format and messages).
-        :raises docqa.pipelines.components.faq.faq_files.FaqFileError: the file is invalid; nothing is
+        :raises docqa.pipelines.faq.files.FaqFileError: the file is invalid; nothing is
             changed.
-        :raises docqa.pipelines.document_stores.snapshots.IndexLockedError: another process is writing the
+        :raises docqa.pipelines.document_stores.local.index.IndexLockedError: another process is writing the
             index.
         """
         entries, label = read_faq(source, name)

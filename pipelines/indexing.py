@@ -9,16 +9,16 @@ Where each step of files → passages → store lives, and why:
   import ``pipelines/`` (files → ingest → store ← pipelines), so it is handed this pipeline through its
   ``PassageIndexer`` protocol.
 * This pipeline embeds a batch of files' passages (:class:`PassageEmbedder`) and writes them
-  (:class:`PassageWriter`), committing one snapshot: a checkpoint of the ingest.
+  (:class:`PassageWriter`), committing one checkpoint of the ingest.
 
 Usage::
 
     from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder
-    from docqa.pipelines.document_stores.snapshots import DocumentIndex
+    from docqa.pipelines.document_stores.local.index import LocalIndex
     from docqa.pipelines.indexing import IndexingPipeline
     from docqa.ingest.ingestor import Ingestor
 
-    index, embedder = DocumentIndex("./docqa-index"), PassageEmbedder()
+    index, embedder = LocalIndex("./docqa-index"), PassageEmbedder()
     indexing = IndexingPipeline(index, embedder)
     Ingestor(index, indexing, embedding_model=embedder.model, dim=embedder.encoder.dim).run(["./manuals"])
 
@@ -35,7 +35,7 @@ from docqa.ingest.ingestor import ProgressCallback
 from docqa.ingest.records import SourceFile
 from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder
 from docqa.pipelines.components.writers.passage_writer import PassageWriter
-from docqa.pipelines.document_stores.snapshots import DocumentIndex, SnapshotTransaction
+from docqa.pipelines.document_stores.local.index import LocalIndex, LocalTransaction
 
 EMBEDDER, WRITER = "embedder", "writer"
 
@@ -57,14 +57,14 @@ class IndexingPipeline:
     :param lock_timeout: seconds a standalone ``pipeline.run`` waits for another writer.
     """
 
-    def __init__(self, index: DocumentIndex, embedder: PassageEmbedder, lock_timeout: float = 5.0) -> None:
+    def __init__(self, index: LocalIndex, embedder: PassageEmbedder, lock_timeout: float = 5.0) -> None:
         self.embedder = embedder
         self.writer = PassageWriter(index, embedding_model=embedder.model, lock_timeout=lock_timeout)
         self.pipeline = build_indexing_pipeline(embedder, self.writer)
 
     def write_files(
         self,
-        transaction: SnapshotTransaction,
+        transaction: LocalTransaction,
         files: Sequence[tuple[SourceFile, list[Document]]],
         progress: ProgressCallback | None = None,
     ) -> int:

@@ -24,8 +24,8 @@ from docqa.errors import DocQAError
 from docqa.pipelines.components.embedders.sentence_embedders import QueryEmbedder
 from docqa.pipelines.components.readers.answerability import AnswerabilityJudge
 from docqa.pipelines.components.readers.reader import DocQAReader
-from docqa.pipelines.components.retrievers.local_retrievers import retriever_for
 from docqa.pipelines.components.retrievers.search_mode import SearchMode
+from docqa.pipelines.components.retrievers.store_retrievers import retriever_for
 from docqa.pipelines.document_stores.protocols import SearchStore
 from docqa.pipelines.model_loading import ModelUnavailableError, resolve_model_dir
 
@@ -180,7 +180,7 @@ class QueryPipelines:
             return self._qa[1]
 
     def warm_up(self, mode: str | SearchMode = SearchMode.HYBRID) -> None:
-        """Load the query embedder (unless ``mode`` is BM25) and the live snapshot's indexes, so that the
+        """Load the query embedder (unless ``mode`` is BM25) and the live index, so that the
         first question is not the one that pays for them."""
         self.retrieval_pipeline(mode).warm_up()
 

@@ -13,7 +13,7 @@ from haystack import Document
 
 from docqa.config import PACKAGED_EMBEDDING_MODEL
 from docqa.ingest.records import SourceFile, utc_now
-from docqa.pipelines.document_stores.snapshots import DocumentIndex
+from docqa.pipelines.document_stores.local.index import LocalIndex
 
 NORMANS = (
     "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, a "
@@ -49,7 +49,7 @@ def write_index(directory: Path, files: dict[str, list[str]] | None = None) -> d
                             size=1, mtime_ns=0, page_lengths=[len(t) for t in texts],
                             passage_ids=[d.id for d in docs], ingested_at=utc_now())
         additions.append((source, docs, vectors))
-    with DocumentIndex(directory).transaction(PACKAGED_EMBEDDING_MODEL, DIM) as transaction:
+    with LocalIndex(directory).transaction(PACKAGED_EMBEDDING_MODEL, DIM) as transaction:
         transaction.put_files(additions)
         transaction.commit()
     return ids

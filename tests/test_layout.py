@@ -119,3 +119,38 @@ def test_every_registered_variable_is_in_the_readme_and_every_documented_one_is_
 def test_env_refuses_unregistered_names() -> None:
     with pytest.raises(KeyError, match="not a registered DocQA variable"):
         config.env("DOCQA_NOT_A_THING")
+
+
+def _project_imports(path: Path) -> set[str]:
+    """Every ``docqa.*`` module a file imports (absolute imports, lazy ones inside functions included)."""
+    found: set[str] = set()
+    for node in _imports(path):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("docqa"))
+        elif node.module and node.level == 0 and node.module.startswith("docqa"):
+            found.add(node.module)
+    return found
+
+
+def test_stores_import_no_components_and_engines_not_each_other() -> None:
+    """Stores own data and scoring; components are thin and handed a store — never the other way round.
+    Each engine (local, Milvus) builds on the shared store modules (protocols, errors, analysis, hybrid
+    fusion), not on the other engine."""
+    stores = REPO / "pipelines" / "document_stores"
+    rules = {
+        stores: ("docqa.pipelines.components", "docqa.pipelines.api", "docqa.pipelines.query"),
+        stores / "local": ("docqa.pipelines.document_stores.milvus",),
+        stores / "milvus": ("docqa.pipelines.document_stores.local",),
+    }
+    offenders = [
+        f"{path.relative_to(REPO)}: {name}"
+        for folder, forbidden in rules.items()
+        for path in sorted(folder.rglob("*.py"))
+        for name in sorted(_project_imports(path))
+        if name.startswith(forbidden)
+    ]
+    assert not offenders, offenders
+    # Fusion is written once: neither engine defines its own fused ranking.
+    for engine in ("local", "milvus"):
+        text = "\n".join(p.read_text(encoding="utf-8") for p in (stores / engine).rglob("*.py"))
+        assert "fuse_scores(" not in text, f"{engine} fuses on its own; call hybrid.hybrid_retrieval"

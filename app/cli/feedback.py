@@ -1,7 +1,7 @@
 """`docqa feedback list|export`: the feedback users gave on answers, and SQuAD files made from it.
 
-Storing and exporting are :mod:`docqa.pipelines.document_stores.feedback_store`'s and
-:mod:`docqa.pipelines.feedback_export`'s; these commands read flags and print.
+Storing and exporting are :mod:`docqa.pipelines.feedback.store`'s and
+:mod:`docqa.pipelines.feedback.export`'s; these commands read flags and print.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from docqa.app.cli.output import console, err_console, print_json, source_label
 def _store(index: Path | None):
     """The feedback store of ``index`` (or DOCQA_INDEX); imported late: pipelines import model libraries."""
     from docqa.config import Settings
-    from docqa.pipelines.document_stores.feedback_store import FeedbackStore
+    from docqa.pipelines.feedback.store import FeedbackStore
 
     return FeedbackStore(Settings.from_env().override(index_dir=index).index_dir)
 
@@ -71,7 +71,7 @@ def feedback_export(
     Confirmed and corrected answers become answerable questions, "not in the documents" unanswerable
     ones; "wrong" without a correction is left out.
     """
-    from docqa.pipelines.feedback_export import export_feedback, write_export
+    from docqa.pipelines.feedback.export import export_feedback, write_export
 
     export = export_feedback(_store(index).records(), holdout=holdout, seed=seed)
     write_export(export, out, holdout_out)

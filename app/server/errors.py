@@ -55,8 +55,8 @@ class RequestRejected(InvalidInputError):
 
 def _specific_status() -> dict[type[Exception], int]:
     """Concrete errors whose code differs from their kind's (imported late: pipelines is heavy)."""
-    from docqa.pipelines.document_stores.feedback_store import FeedbackFieldError
-    from docqa.pipelines.document_stores.snapshots import EmbeddingModelMismatchError
+    from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError
+    from docqa.pipelines.feedback.store import FeedbackFieldError
 
     # The index was built with another embedding model: a conflict with the index's state, not damage.
     # A feedback field that passes the schema but not the passage (offsets outside it, an unknown
@@ -81,8 +81,8 @@ def status_for(err: DocQAError) -> int:
 
 def error_body(err: DocQAError) -> dict[str, Any]:
     """``{"detail": str(err)}``, plus what the client needs to fix each part of its request."""
-    from docqa.pipelines.components.faq.faq_files import FaqFileError
-    from docqa.pipelines.document_stores.feedback_store import FeedbackFieldError
+    from docqa.pipelines.faq.files import FaqFileError
+    from docqa.pipelines.feedback.store import FeedbackFieldError
 
     body: dict[str, Any] = {"detail": str(err)}
     if isinstance(err, FeedbackFieldError):  # one 422 shape for clients: FastAPI's, naming the field

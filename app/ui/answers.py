@@ -26,8 +26,8 @@ from docqa.ingest.loaders import (
     PDF_SUFFIXES,
     TEXT_SUFFIXES,
 )
+from docqa.ingest.records import SourceFile
 from docqa.pipelines.answers import Answer, AskResult, Passage
-from docqa.pipelines.document_stores.snapshots import SourceFile
 
 MIME_TYPES = {
     **{suffix: "application/pdf" for suffix in PDF_SUFFIXES},

@@ -17,9 +17,10 @@ from docqa.app.ui.ingesting import remember_report, run_ingest, show_report
 from docqa.errors import DocQAError
 from docqa.ingest.ingestor import IngestReport
 from docqa.ingest.loaders import PDF_SUFFIXES, SUPPORTED_SUFFIXES, TEXT_SUFFIXES
+from docqa.ingest.records import SourceFile
 from docqa.ingest.uploads import remove_upload, settle_uploads, stage_uploads, superseded, upload_lock
 from docqa.pipelines.api import DocQA, DocumentNotFoundError
-from docqa.pipelines.document_stores.snapshots import IndexLockedError, IndexStoreError, SourceFile
+from docqa.pipelines.document_stores.errors import IndexLockedError, IndexStoreError
 from docqa.pipelines.model_loading import ModelUnavailableError
 
 # Whatever the ingest reads, PDFs first, then plain text, then Markdown (the order the uploader lists them).

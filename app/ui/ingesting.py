@@ -18,7 +18,7 @@ from docqa.app.ui.formatting import md_escape, plural
 from docqa.app.ui.styles import STATUS_ICONS
 from docqa.ingest.ingestor import FileResult, IngestProgress, IngestReport
 from docqa.pipelines.api import DocQA
-from docqa.pipelines.document_stores.snapshots import IndexLockedError, IndexStoreError
+from docqa.pipelines.document_stores.errors import IndexLockedError, IndexStoreError
 from docqa.pipelines.model_loading import ModelUnavailableError
 
 REPORT_KEY = "ingest_report"

@@ -17,7 +17,7 @@ import streamlit as st
 from docqa.app.ui import answers, onboarding, questions, sidebar, state
 from docqa.app.ui.styles import apply_styles
 from docqa.errors import UnavailableError
-from docqa.pipelines.document_stores.snapshots import IndexStoreError
+from docqa.pipelines.document_stores.errors import IndexStoreError
 
 LOCKED_BANNER = (
     "**This index is being updated by another DocQA process** (an ingest is running). You can ask questions "

@@ -15,9 +15,10 @@ import streamlit as st
 from docqa.app.ui.formatting import short_id
 from docqa.app.ui.state import examples_mapping, process_state
 from docqa.errors import UnavailableError
+from docqa.ingest.records import SourceFile
 from docqa.pipelines.answers import AskResult
 from docqa.pipelines.api import DocQA
-from docqa.pipelines.document_stores.snapshots import IndexStoreError, SourceFile
+from docqa.pipelines.document_stores.errors import IndexStoreError
 from docqa.pipelines.model_loading import ModelUnavailableError
 
 MAX_EXAMPLES = 4

@@ -1,7 +1,7 @@
 """Open the store ``DOCQA_STORE`` (or ``--store``) names: the write side, the search side and the catalog
 of one index, as :mod:`~docqa.pipelines.document_stores.protocols` describes them.
 
-- unset or ``local``: today's store in the index directory (``DocumentIndex`` + ``LocalDocumentStore``);
+- unset or ``local``: today's store in the index directory (``LocalIndex`` + ``LocalDocumentStore``);
 - ``milvus-lite:///path/docqa.db`` / ``milvus://host:19530``: Milvus (:mod:`.milvus_store`,
   :mod:`.milvus_index`); the index directory keeps the manifest, the FAQ and the feedback.
 
@@ -22,9 +22,9 @@ from haystack import Document
 from docqa import config
 from docqa.errors import InvalidInputError
 from docqa.ingest.records import SourceFile
-from docqa.pipelines.document_stores.local_store import LocalDocumentStore
+from docqa.pipelines.document_stores.local.index import InMemoryIndex, LocalIndex
+from docqa.pipelines.document_stores.local.store import LocalDocumentStore
 from docqa.pipelines.document_stores.protocols import IndexStore, SearchStore, StoreCatalog
-from docqa.pipelines.document_stores.snapshots import DocumentIndex, Snapshot
 
 LOCAL = "local"
 
@@ -37,7 +37,7 @@ class LocalCatalog:
     """:class:`StoreCatalog` over the local index: listing, counts and single passages come from the
     catalog database alone (no passage or vector is loaded); exporting reads the whole index."""
 
-    def __init__(self, index: DocumentIndex, store: LocalDocumentStore) -> None:
+    def __init__(self, index: LocalIndex, store: LocalDocumentStore) -> None:
         self.index = index
         self.store = store
 
@@ -60,7 +60,7 @@ class LocalCatalog:
         return self.index.passage(passage_id)
 
     def export_files(self) -> Iterator[tuple[SourceFile, list[Document], np.ndarray]]:
-        snapshot: Snapshot | None = self.index.load_any()
+        snapshot: InMemoryIndex | None = self.index.load_any()
         if snapshot is None:
             return
         rows = {doc.id: i for i, doc in enumerate(snapshot.passages)}
@@ -73,7 +73,7 @@ class LocalCatalog:
 class StoreBundle:
     """One configured store: ``index`` writes, ``search`` retrieves, ``catalog`` lists and exports.
 
-    ``local_index`` is the index directory as a local ``DocumentIndex``: the FAQ and the feedback stay
+    ``local_index`` is the index directory as a local ``LocalIndex``: the FAQ and the feedback stay
     there for every store kind.
     """
 
@@ -81,7 +81,7 @@ class StoreBundle:
     index: IndexStore
     search: SearchStore
     catalog: StoreCatalog
-    local_index: DocumentIndex
+    local_index: LocalIndex
 
     @property
     def is_milvus(self) -> bool:
@@ -94,12 +94,12 @@ def open_store(spec: str | None, index_dir: Path | str, embedding_model: str) ->
 
     :raises ConfigError: an address DocQA cannot read.
     """
-    local_index = DocumentIndex(index_dir)
+    local_index = LocalIndex(index_dir)
     if is_local(spec):
         search = LocalDocumentStore(local_index, embedding_model=embedding_model)
         return StoreBundle(LOCAL, local_index, search, LocalCatalog(local_index, search), local_index)
-    from docqa.pipelines.document_stores.milvus_index import MilvusIndex
-    from docqa.pipelines.document_stores.milvus_store import MilvusDocumentStore
+    from docqa.pipelines.document_stores.milvus.index import MilvusIndex
+    from docqa.pipelines.document_stores.milvus.store import MilvusDocumentStore
 
     assert spec is not None
     store = MilvusDocumentStore(
@@ -121,7 +121,7 @@ def store_from_dict(data: dict[str, Any]) -> SearchStore:
     if kind.endswith(".LocalDocumentStore"):
         return LocalDocumentStore.from_dict(data)
     if kind.endswith(".MilvusDocumentStore"):
-        from docqa.pipelines.document_stores.milvus_store import MilvusDocumentStore
+        from docqa.pipelines.document_stores.milvus.store import MilvusDocumentStore
 
         return MilvusDocumentStore.from_dict(data)
     raise InvalidInputError(
@@ -130,15 +130,15 @@ def store_from_dict(data: dict[str, Any]) -> SearchStore:
 
 
 def index_from_dict(data: dict[str, Any]) -> IndexStore:
-    """The write side a ``PassageWriter.to_dict`` described (``DocumentIndex`` or ``MilvusIndex``)."""
+    """The write side a ``PassageWriter.to_dict`` described (``LocalIndex`` or ``MilvusIndex``)."""
     if str(data.get("type", "")).endswith(".MilvusIndex"):
-        from docqa.pipelines.document_stores.milvus_index import MilvusIndex
+        from docqa.pipelines.document_stores.milvus.index import MilvusIndex
 
         return MilvusIndex.from_dict(data)
-    return DocumentIndex.from_dict(data)
+    return LocalIndex.from_dict(data)
 
 
-def eval_store(spec: str | None, snapshot: Snapshot, embedding_model: str) -> SearchStore:
+def eval_store(spec: str | None, snapshot: InMemoryIndex, embedding_model: str) -> SearchStore:
     """A search store holding ``snapshot`` (``docqa eval``'s temporary index).
 
     Local: searched in memory. Milvus: written into the collection ``docqa_eval`` (dropped and rebuilt
@@ -146,8 +146,8 @@ def eval_store(spec: str | None, snapshot: Snapshot, embedding_model: str) -> Se
     """
     if is_local(spec):
         return LocalDocumentStore(snapshot)
-    from docqa.pipelines.document_stores.milvus_client import parse_milvus_address
-    from docqa.pipelines.document_stores.milvus_store import MilvusDocumentStore
+    from docqa.pipelines.document_stores.milvus.client import parse_milvus_address
+    from docqa.pipelines.document_stores.milvus.store import MilvusDocumentStore
 
     assert spec is not None
     address = parse_milvus_address(spec)

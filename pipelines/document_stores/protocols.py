@@ -2,9 +2,9 @@
 call on a document store, written as :class:`typing.Protocol` s.
 
 Why protocols and not a base class: two implementations live side by side — the local store
-(:class:`~docqa.pipelines.document_stores.snapshots.DocumentIndex` for writing and listing,
-:class:`~docqa.pipelines.document_stores.local_store.LocalDocumentStore` for searching) and Milvus
-(:mod:`docqa.pipelines.document_stores.milvus_store`) — and the local one is being rewritten for scale
+(:class:`~docqa.pipelines.document_stores.local.index.LocalIndex` for writing and listing,
+:class:`~docqa.pipelines.document_stores.local.store.LocalDocumentStore` for searching) and Milvus
+(:mod:`docqa.pipelines.document_stores.milvus.store`) — and the local one is being rewritten for scale
 independently. Code above the stores depends on these method names only, so either side can change its
 internals, and a new engine only has to provide these methods (the contract tests in
 ``tests/pipelines/document_stores/test_store_contract.py`` run over every implementation).

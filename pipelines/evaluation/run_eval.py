@@ -1,8 +1,8 @@
 """`docqa eval`: build a temporary index from SQuAD paragraphs and measure retrieval (and, later, reading).
 
-The temporary index is an in-memory :class:`~docqa.pipelines.document_stores.snapshots.Snapshot` searched by
-the same :class:`~docqa.pipelines.query.QueryPipelines` that serve real queries, so the numbers describe the
-product, not a re-implementation of it.
+The temporary index is an in-memory :class:`~docqa.pipelines.document_stores.local.index.InMemoryIndex`
+searched by the same :class:`~docqa.pipelines.query.QueryPipelines` that serve real queries, so the numbers
+describe the product, not a re-implementation of it.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from docqa.config import Settings
 from docqa.errors import InvalidInputError
+from docqa.ingest.records import SourceFile, utc_now
 from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
 from docqa.pipelines.document_stores.factory import eval_store
-from docqa.pipelines.document_stores.snapshots import Snapshot, SourceFile, utc_now
+from docqa.pipelines.document_stores.local.index import InMemoryIndex
 from docqa.pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
 from docqa.pipelines.query import QueryPipelines
 from docqa.pipelines.squad import SquadFile, read_squad
@@ -30,7 +31,7 @@ EVAL_TOP_K = 20
 
 def build_eval_snapshot(
     passages: list, embedder: PassageEmbedder, embedding_model: str, progress: Any = None
-) -> Snapshot:
+) -> InMemoryIndex:
     """Embed every passage and put them into one in-memory snapshot (one 'file' per article title)."""
     embedded = embedder.run(documents=passages, progress=progress)["documents"]
     vectors = np.asarray([doc.embedding for doc in embedded], dtype=np.float32)
@@ -53,7 +54,7 @@ def build_eval_snapshot(
             ingested_at=utc_now(),
         )
         additions.append((source, docs, vectors[rows]))
-    return Snapshot.empty(
+    return InMemoryIndex.empty(
         embedding_model, vectors.shape[1] if len(vectors) else embedder.encoder.dim
     ).replace_files(set(), additions)
 

@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from docqa.app.server.app import create_app
-from docqa.pipelines.document_stores.feedback_store import FeedbackStore
-from docqa.pipelines.feedback_export import export_feedback
-from docqa.pipelines.feedback_limits import MAX_COMMENT_CHARS, MAX_QUESTION_CHARS
+from docqa.pipelines.feedback.export import export_feedback
+from docqa.pipelines.feedback.limits import MAX_COMMENT_CHARS, MAX_QUESTION_CHARS
+from docqa.pipelines.feedback.store import FeedbackStore
 from tests.feedback_fixtures import ENGINE, NORMANS, open_docqa, write_index
 
 ROLLO = NORMANS.index("Rollo")

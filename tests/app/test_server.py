@@ -19,7 +19,7 @@ from docqa.app.server.app import create_app
 from docqa.app.server.errors import ServeConfigError
 from docqa.app.server.limits import MAX_QUESTION_CHARS
 from docqa.app.server.running import check_bind, is_loopback, serve
-from docqa.pipelines.document_stores.snapshots import DocumentIndex
+from docqa.pipelines.document_stores.local.index import LocalIndex
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def missing_reader(tmp_path: Path) -> Path:
 
 def index_state(index: Path) -> tuple[str | None, list[str]]:
     """What a client could observe of an index: the live snapshot and the uploaded files kept."""
-    current = DocumentIndex(index).current_name()
+    current = LocalIndex(index).current_name()
     uploads = sorted(str(p.relative_to(index)) for p in (index / "uploads").rglob("*"))
     return current, uploads
 
@@ -393,7 +393,7 @@ def test_writes_wait_for_another_writer_and_queries_keep_working(empty_client):
     assert upload(client, ("harbour.txt", HARBOUR)).status_code == 200
     doc_id = client.get("/documents").json()["documents"][0]["id"]
     before = index_state(index)
-    with DocumentIndex(index).writer():  # e.g. `docqa ingest` running in another process
+    with LocalIndex(index).writer():  # e.g. `docqa ingest` running in another process
         for response in (
             upload(client, ("tides.txt", b"High tide is at noon.\n")),
             client.post("/faq", files={"file": ("faq.csv", FAQ_CSV, "text/csv")}),

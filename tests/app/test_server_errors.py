@@ -10,12 +10,12 @@ from docqa.app.server.app import create_app
 from docqa.app.server.errors import KIND_STATUS, RequestRejected, status_for
 from docqa.ingest.loaders import LoadError, UnsupportedFile
 from docqa.pipelines.api import DocQA, DocumentNotFoundError
-from docqa.pipelines.components.faq.faq_files import FaqFileError
-from docqa.pipelines.document_stores.snapshots import (
+from docqa.pipelines.document_stores.errors import (
     EmbeddingModelMismatchError,
     IndexCorruptError,
     IndexLockedError,
 )
+from docqa.pipelines.faq.files import FaqFileError
 from docqa.pipelines.model_loading import ModelUnavailableError
 
 KINDS = [

@@ -308,7 +308,7 @@ def test_samples_env_loads_the_samples_into_an_empty_index(page_env, tmp_path, r
 
 
 def test_locked_index_shows_banner_and_pauses_writes(page_env, samples_copy, reader_dir):
-    from docqa.pipelines.document_stores.snapshots import LOCK_NAME
+    from docqa.pipelines.document_stores.local.index import LOCK_NAME
 
     page_env(samples_copy, reader_dir)
     holder = subprocess.Popen(

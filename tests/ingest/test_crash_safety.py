@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from docqa.config import PACKAGED_EMBEDDING_MODEL
-from docqa.pipelines.document_stores.snapshots import DocumentIndex
+from docqa.pipelines.document_stores.local.index import LocalIndex
 
 N_FILES = 30
 
@@ -30,7 +30,7 @@ def _write_corpus(folder: Path) -> None:
 
 
 def _assert_consistent(index_dir: Path) -> int:
-    snapshot = DocumentIndex(index_dir).load(PACKAGED_EMBEDDING_MODEL, 384)
+    snapshot = LocalIndex(index_dir).load(PACKAGED_EMBEDDING_MODEL, 384)
     ids = [d.id for d in snapshot.passages]
     assert len(ids) == len(set(ids)), "no passage is stored twice"
     assert snapshot.embeddings.shape == (len(ids), 384)
@@ -63,7 +63,7 @@ def test_kill_minus_nine_mid_ingest_then_resume(tmp_path: Path) -> None:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        indexed = _assert_consistent(index_dir) if DocumentIndex(index_dir).exists() else 0
+        indexed = _assert_consistent(index_dir) if LocalIndex(index_dir).exists() else 0
         seen_partial = seen_partial or 0 < indexed < N_FILES
         if indexed == N_FILES:
             break
@@ -84,7 +84,7 @@ def test_kill_minus_nine_mid_ingest_then_resume(tmp_path: Path) -> None:
 
 
 def _count_files(index_dir: Path) -> int:
-    index = DocumentIndex(index_dir)
+    index = LocalIndex(index_dir)
     snapshot = index.load_any() if index.exists() else None
     return len(snapshot.files) if snapshot else 0
 

@@ -12,7 +12,7 @@ import pytest
 
 from docqa.ingest.ingestor import FileResult
 from docqa.ingest.watcher import FolderWatcher, ignored
-from docqa.pipelines.document_stores.snapshots import DocumentIndex
+from docqa.pipelines.document_stores.local.index import LocalIndex
 from tests.pipelines.document_stores.test_store import make_ingestor
 
 TIMEOUT_S = 20.0
@@ -28,7 +28,7 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
 
 
 @pytest.fixture
-def watched(tmp_path: Path, index_dir: Path) -> Iterator[tuple[Path, DocumentIndex, list[FileResult]]]:
+def watched(tmp_path: Path, index_dir: Path) -> Iterator[tuple[Path, LocalIndex, list[FileResult]]]:
     folder = tmp_path / "inbox"
     folder.mkdir()
     ingestor = make_ingestor(index_dir)
@@ -45,7 +45,7 @@ def watched(tmp_path: Path, index_dir: Path) -> Iterator[tuple[Path, DocumentInd
     assert not thread.is_alive(), "stop() ends the watcher"
 
 
-def indexed(index: DocumentIndex) -> dict[str, str]:
+def indexed(index: LocalIndex) -> dict[str, str]:
     """file name → its indexed text."""
     snapshot = index.load_any()
     if snapshot is None:

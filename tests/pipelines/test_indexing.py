@@ -13,7 +13,8 @@ from docqa.ingest.ingestor import IngestProgress
 from docqa.ingest.records import SourceFile, utc_now
 from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder
 from docqa.pipelines.components.writers.passage_writer import PassageWriter
-from docqa.pipelines.document_stores.snapshots import DocumentIndex, EmbeddingModelMismatchError
+from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError
+from docqa.pipelines.document_stores.local.index import LocalIndex
 from docqa.pipelines.indexing import IndexingPipeline
 from tests.conftest import hash_embed
 from tests.pipelines.document_stores.test_store import MODEL, HashEmbedder, make_ingestor
@@ -43,7 +44,7 @@ def _embedded(*texts: str) -> list[Document]:
 
 
 def test_indexing_pipeline_is_a_haystack_pipeline_embedder_to_writer(index_dir: Path) -> None:
-    indexing = IndexingPipeline(DocumentIndex(index_dir), PassageEmbedder())
+    indexing = IndexingPipeline(LocalIndex(index_dir), PassageEmbedder())
     assert isinstance(indexing.pipeline, Pipeline)
     assert isinstance(indexing.pipeline.get_component("writer"), PassageWriter)
     assert isinstance(indexing.pipeline.get_component("embedder"), PassageEmbedder)
@@ -58,7 +59,7 @@ def test_indexing_pipeline_is_a_haystack_pipeline_embedder_to_writer(index_dir: 
 
 
 def test_writer_round_trips_through_to_dict_and_from_dict(index_dir: Path) -> None:
-    writer = PassageWriter(DocumentIndex(index_dir), embedding_model=MODEL, lock_timeout=1.5)
+    writer = PassageWriter(LocalIndex(index_dir), embedding_model=MODEL, lock_timeout=1.5)
     data = writer.to_dict()
     assert data["type"] == "docqa.pipelines.components.writers.passage_writer.PassageWriter"
     same = PassageWriter.from_dict(data)
@@ -69,23 +70,23 @@ def test_writer_round_trips_through_to_dict_and_from_dict(index_dir: Path) -> No
 
 
 def test_standalone_writer_commits_files_and_replaces_their_passages(index_dir: Path) -> None:
-    writer = PassageWriter.from_dict(PassageWriter(DocumentIndex(index_dir), MODEL).to_dict())
+    writer = PassageWriter.from_dict(PassageWriter(LocalIndex(index_dir), MODEL).to_dict())
     first = _embedded("Old first passage.", "Old second passage.")
     out = writer.run(documents=first, sources=[_source("/docs/a.txt", first)])
     assert out["documents_written"] == 2
-    assert DocumentIndex(index_dir).current_name() == out["snapshot"]
+    assert LocalIndex(index_dir).current_name() == out["commit"]
     new = [Document(id="n0", content="New text.", embedding=_embedded("New text.")[0].embedding)]
     writer.run(documents=new, sources=[_source("/docs/a.txt", new)])
-    snapshot = DocumentIndex(index_dir).load(MODEL, 384)
+    snapshot = LocalIndex(index_dir).load(MODEL, 384)
     assert [d.content for d in snapshot.passages] == ["New text."]
     assert snapshot.passages[0].embedding is None, "vectors live in embeddings.npy, not in passages"
     assert np.allclose(snapshot.embeddings, hash_embed(snapshot.passages))
     with pytest.raises(EmbeddingModelMismatchError):
-        PassageWriter(DocumentIndex(index_dir), "other").run(documents=new, sources=[_source("/b", new)])
+        PassageWriter(LocalIndex(index_dir), "other").run(documents=new, sources=[_source("/b", new)])
 
 
 def test_writer_refuses_documents_without_embeddings_or_without_a_file(index_dir: Path) -> None:
-    writer = PassageWriter(DocumentIndex(index_dir), MODEL)
+    writer = PassageWriter(LocalIndex(index_dir), MODEL)
     docs = _embedded("One.", "Two.")
     with pytest.raises(ValueError, match="/docs/a.txt: passage p1 has no embedding"):
         unembedded = [docs[0], Document(id="p1", content="Two.")]
@@ -94,18 +95,18 @@ def test_writer_refuses_documents_without_embeddings_or_without_a_file(index_dir
         writer.run(documents=docs, sources=[_source("/docs/a.txt", docs[:1])])
     with pytest.raises(ValueError, match="p1 is not among the documents"):
         writer.run(documents=docs[:1], sources=[_source("/docs/a.txt", docs)])
-    assert not DocumentIndex(index_dir).exists(), "a refused batch commits nothing"
+    assert not LocalIndex(index_dir).exists(), "a refused batch commits nothing"
 
 
 def test_writer_joins_an_open_transaction_even_through_haystack_deep_copies(tmp_path: Path) -> None:
-    index = DocumentIndex(tmp_path / "index")
+    index = LocalIndex(tmp_path / "index")
     docs = _embedded("Alpha.")
     with index.transaction(MODEL, 384) as transaction:
         assert copy.deepcopy(transaction) is transaction
         indexing = IndexingPipeline(index, HashEmbedder())
         written = indexing.write_files(transaction, [(_source("/docs/a.txt", docs), docs)])
         assert written == 1 and transaction.commits == 1 and "/docs/a.txt" in transaction.files
-        other = PassageWriter(DocumentIndex(tmp_path / "elsewhere"), MODEL)
+        other = PassageWriter(LocalIndex(tmp_path / "elsewhere"), MODEL)
         with pytest.raises(ValueError, match="handed a transaction on"):
             other.run(documents=docs, sources=[_source("/docs/a.txt", docs)], transaction=transaction)
     assert [d.content for d in index.load(MODEL, 384).passages] == ["Alpha."]

@@ -30,7 +30,7 @@ def test_retrieval_pipeline_survives_dumps_and_loads(sample_index: Path) -> None
     original = pipelines.search(question, top_k=3)
     ours = [
         "docqa.pipelines.components.embedders.sentence_embedders",
-        "docqa.pipelines.components.retrievers.local_retrievers",
+        "docqa.pipelines.components.retrievers.store_retrievers",
     ]
     rebuilt = Pipeline.loads(pipelines.retrieval_pipeline("hybrid").dumps(), allowed_modules=ours)
     out = rebuilt.run({"embedder": {"text": question}, "retriever": {"query": question, "top_k": 3}})

@@ -34,7 +34,7 @@ router = APIRouter(tags=["faq"])
 def upload_faq(
     file: Annotated[UploadFile, File(description="question,answer CSV, or JSON/YAML list.")], ctx: Context
 ):
-    from docqa.pipelines.components.faq.faq_files import FAQ_SUFFIXES
+    from docqa.pipelines.faq.files import FAQ_SUFFIXES
 
     name = safe_upload_name(file.filename, default_stem="faq")
     if Path(name).suffix.lower() not in FAQ_SUFFIXES:

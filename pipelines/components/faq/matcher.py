@@ -2,7 +2,7 @@
 
 A support team often knows the answer to its most frequent questions better than any passage does. The
 user's question is embedded with the same query embedder as retrieval uses and compared (cosine on
-L2-normalised vectors) with every FAQ question held by the :class:`~docqa.pipelines.document_stores.faq_store.
+L2-normalised vectors) with every FAQ question held by the :class:`~docqa.pipelines.faq.store.
 FaqStore`. When the best similarity reaches the threshold the curated answer is returned as written;
 otherwise DocQA answers from the documents, with the nearest FAQ entry attached.
 
@@ -28,9 +28,9 @@ from haystack.core.serialization import (
 
 from docqa import config
 from docqa.errors import InvalidInputError
-from docqa.pipelines.components.faq.results import FaqMatch
-from docqa.pipelines.document_stores.faq_store import EmbedTexts, FaqStore
-from docqa.pipelines.document_stores.snapshots import DocumentIndex
+from docqa.pipelines.document_stores.local.index import LocalIndex
+from docqa.pipelines.faq.results import FaqMatch
+from docqa.pipelines.faq.store import EmbedTexts, FaqStore
 
 # Measured by benchmarks/faq_match.py on data/faq_paraphrases.json with the packaged all-MiniLM-L6-v2:
 # the lowest threshold whose precision stays >= 0.95 also 0.01 below it (embedding noise). There:
@@ -72,10 +72,10 @@ class FaqMatcher:
     Usage::
 
         from docqa.pipelines.components.embedders.sentence_embedders import QueryEmbedder
-        from docqa.pipelines.document_stores.faq_store import FaqStore
-        from docqa.pipelines.document_stores.snapshots import DocumentIndex
+        from docqa.pipelines.faq.store import FaqStore
+        from docqa.pipelines.document_stores.local.index import LocalIndex
 
-        matcher = FaqMatcher(FaqStore(DocumentIndex("./docqa-index")), embedder=QueryEmbedder())
+        matcher = FaqMatcher(FaqStore(LocalIndex("./docqa-index")), embedder=QueryEmbedder())
         matcher.warm_up()
         match = matcher.run(question="I forgot my password")["match"]
         if match is not None and match.matched:
@@ -191,7 +191,7 @@ _SHARED: dict[tuple[str, str], FaqMatcher] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_matcher(index: DocumentIndex, embedder: TextEmbedder, embedding_model: str) -> FaqMatcher:
+def shared_matcher(index: LocalIndex, embedder: TextEmbedder, embedding_model: str) -> FaqMatcher:
     """One matcher per (index directory, embedding model) per process: every DocQA object of a service
     then shares one cached copy of the FAQ vectors instead of reading ``faq.json`` each."""
     key = (str(index.directory.resolve()), embedding_model)

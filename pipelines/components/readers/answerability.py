@@ -34,7 +34,7 @@ from haystack.dataclasses import ExtractedAnswer
 
 from docqa.atomic import atomic_write_json
 from docqa.errors import ConfigError
-from docqa.pipelines.document_stores.bm25 import Tokenizer
+from docqa.pipelines.document_stores.analysis import Tokenizer
 
 ANSWERABILITY_FILE = "answerability.json"
 FEATURES = ("margin", "dense_top", "dense_answer", "coverage_top", "coverage_answer")

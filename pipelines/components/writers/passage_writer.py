@@ -1,7 +1,8 @@
 """Write embedded passages of whole files into a DocQA index, one atomic checkpoint per run.
 
-Why not Haystack's ``DocumentWriter``: our index is a set of immutable snapshots with a per-file manifest
-(``files.json``) that lets a re-run skip unchanged files. A batch must therefore arrive as *files* — each
+Why not Haystack's ``DocumentWriter``: our index commits in checkpoints (a generation: new segments plus one
+catalog transaction) with a per-file manifest that lets a re-run skip unchanged files. A batch must therefore
+arrive as *files* — each
 :class:`~docqa.ingest.records.SourceFile` with exactly its passages — so a file's old passages are replaced in
 the same commit that adds its new ones, and a crash never leaves a file half indexed.
 """
@@ -15,32 +16,32 @@ import numpy as np
 from haystack import Document, component, default_from_dict, default_to_dict
 
 from docqa.ingest.records import SourceFile
-from docqa.pipelines.document_stores.snapshots import DocumentIndex, SnapshotTransaction
+from docqa.pipelines.document_stores.local.index import LocalIndex, LocalTransaction
 
 
 @component
 class PassageWriter:
-    """Put files' embedded passages into the index and commit them (one snapshot per run).
+    """Put files' embedded passages into the index and commit them (one checkpoint per run).
 
     Usage::
 
         from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder
         from docqa.pipelines.components.writers.passage_writer import PassageWriter
-        from docqa.pipelines.document_stores.snapshots import DocumentIndex
+        from docqa.pipelines.document_stores.local.index import LocalIndex
 
-        writer = PassageWriter(DocumentIndex("./docqa-index"), embedding_model=PassageEmbedder().model)
+        writer = PassageWriter(LocalIndex("./docqa-index"), embedding_model=PassageEmbedder().model)
         embedded = PassageEmbedder().run(documents=passages)["documents"]  # passages of `source`
-        writer.run(documents=embedded, sources=[source])  # {"documents_written": 12, "snapshot": "snap-..."}
+        writer.run(documents=embedded, sources=[source])  # {"documents_written": 12, "commit": "gen-..."}
 
         same = PassageWriter.from_dict(writer.to_dict())
 
     :param index: the index directory to write.
     :param embedding_model: the model the passages were embedded with; an index built with another is
-        refused (:class:`~docqa.pipelines.document_stores.snapshots.EmbeddingModelMismatchError`).
+        refused (:class:`~docqa.pipelines.document_stores.local.index.EmbeddingModelMismatchError`).
     :param lock_timeout: seconds a run without ``transaction`` waits for another writer.
     """
 
-    def __init__(self, index: DocumentIndex, embedding_model: str, lock_timeout: float = 5.0) -> None:
+    def __init__(self, index: LocalIndex, embedding_model: str, lock_timeout: float = 5.0) -> None:
         self.index = index
         self.embedding_model = embedding_model
         self.lock_timeout = lock_timeout
@@ -58,19 +59,19 @@ class PassageWriter:
         params = dict(data.get("init_parameters", {}))
         if "index" not in params:
             raise ValueError("PassageWriter.from_dict: init_parameters.index is missing")
-        from docqa.pipelines.document_stores.factory import index_from_dict  # DocumentIndex or MilvusIndex
+        from docqa.pipelines.document_stores.factory import index_from_dict  # LocalIndex or MilvusIndex
 
         params["index"] = index_from_dict(params["index"])
         return default_from_dict(cls, {**data, "init_parameters": params})
 
-    @component.output_types(documents_written=int, snapshot=str)
+    @component.output_types(documents_written=int, commit=str)
     def run(
         self,
         documents: list[Document],
         sources: list[SourceFile],
-        transaction: SnapshotTransaction | None = None,
+        transaction: LocalTransaction | None = None,
     ) -> dict[str, Any]:
-        """Replace each source file's passages by its embedded ``documents`` and commit a snapshot.
+        """Replace each source file's passages by its embedded ``documents`` and commit them (a checkpoint).
 
         :param documents: embedded passages (``embedding`` set), each listed in its source's ``passage_ids``.
         :param sources: one manifest entry per file; together they name every document exactly once.
@@ -92,7 +93,7 @@ class PassageWriter:
         return self._write(transaction, documents, sources)
 
     def _write(
-        self, transaction: SnapshotTransaction, documents: list[Document], sources: list[SourceFile]
+        self, transaction: LocalTransaction, documents: list[Document], sources: list[SourceFile]
     ) -> dict[str, Any]:
         dim = transaction.dim
         by_id = {doc.id: doc for doc in documents}
@@ -112,7 +113,7 @@ class PassageWriter:
                 f"(first: {strays[0] if strays else 'a duplicate id'})"
             )
         transaction.put_files(additions)
-        return {"documents_written": len(documents), "snapshot": transaction.commit()}
+        return {"documents_written": len(documents), "commit": transaction.commit()}
 
 
 def _vectors(source: SourceFile, docs: list[Document], dim: int | None) -> np.ndarray:

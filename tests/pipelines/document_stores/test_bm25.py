@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from haystack import Document
 
-from docqa.pipelines.document_stores.bm25 import BM25Index, Tokenizer
+from docqa.pipelines.document_stores.analysis import Tokenizer
+from tests.bm25_reference import BM25Index
 
 
 def docs() -> list[Document]:

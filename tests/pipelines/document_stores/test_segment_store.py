@@ -10,10 +10,11 @@ import pytest
 from haystack import Document
 
 from docqa.ingest.records import SourceFile, utc_now
-from docqa.pipelines.document_stores import index_writer, segments
-from docqa.pipelines.document_stores.bm25 import BM25Index
-from docqa.pipelines.document_stores.local_store import LocalDocumentStore
-from docqa.pipelines.document_stores.snapshots import DocumentIndex
+from docqa.pipelines.document_stores.local import segments
+from docqa.pipelines.document_stores.local import writer as index_writer
+from docqa.pipelines.document_stores.local.index import LocalIndex
+from docqa.pipelines.document_stores.local.store import LocalDocumentStore
+from tests.bm25_reference import BM25Index
 from tests.conftest import hash_embed
 
 MODEL, DIM = "test-model", 384
@@ -39,7 +40,7 @@ def file_of(name: str, n: int = 3) -> tuple[SourceFile, list[Document], np.ndarr
     return source, docs, hash_embed(docs)
 
 
-def commit(index: DocumentIndex, *names: str, remove: tuple[str, ...] = ()) -> None:
+def commit(index: LocalIndex, *names: str, remove: tuple[str, ...] = ()) -> None:
     with index.transaction(MODEL, DIM) as tx:
         if names:
             tx.put_files([file_of(n) for n in names])
@@ -48,7 +49,7 @@ def commit(index: DocumentIndex, *names: str, remove: tuple[str, ...] = ()) -> N
 
 
 def test_each_commit_adds_one_segment_and_search_sees_all_of_them(index_dir: Path) -> None:
-    index = DocumentIndex(index_dir)
+    index = LocalIndex(index_dir)
     for name in TOPICS:
         commit(index, name)
     assert len(index.live_segments()) == len(TOPICS)
@@ -60,7 +61,7 @@ def test_each_commit_adds_one_segment_and_search_sees_all_of_them(index_dir: Pat
 
 
 def test_bm25_over_many_segments_scores_exactly_like_one_index_over_all_passages(index_dir: Path) -> None:
-    index = DocumentIndex(index_dir)
+    index = LocalIndex(index_dir)
     for name in TOPICS:
         commit(index, name)
     store = LocalDocumentStore(index_dir, embedding_model=MODEL)
@@ -73,7 +74,7 @@ def test_bm25_over_many_segments_scores_exactly_like_one_index_over_all_passages
 
 
 def test_deleted_and_replaced_passages_disappear_at_once_and_compaction_drops_them(index_dir: Path) -> None:
-    index = DocumentIndex(index_dir)
+    index = LocalIndex(index_dir)
     commit(index, "steam", "normans")
     commit(index, "harvard")
     store = LocalDocumentStore(index_dir, embedding_model=MODEL)
@@ -97,12 +98,12 @@ def test_deleted_and_replaced_passages_disappear_at_once_and_compaction_drops_th
 
 
 def test_a_live_searcher_catches_up_with_new_segments_only(index_dir: Path) -> None:
-    index = DocumentIndex(index_dir)
+    index = LocalIndex(index_dir)
     commit(index, "steam")
     store = LocalDocumentStore(index_dir, embedding_model=MODEL)
     store.warm_up()
     first = store._searcher.state.segments[0]
-    commit(DocumentIndex(index_dir), "oxygen")  # another writer (a separate connection and lock)
+    commit(LocalIndex(index_dir), "oxygen")  # another writer (a separate connection and lock)
     assert store.bm25_retrieval("chemical element oxides", top_k=1)[0].id.startswith("oxygen")
     state = store._searcher.state
     assert len(state.segments) == 2 and state.segments[0] is first, "the old segment was not reopened"
@@ -115,7 +116,7 @@ def test_merges_keep_results_and_large_segments_use_an_ivf_with_high_recall(
     monkeypatch.setattr(segments, "IVF_MIN_ROWS", 400)
     rng = np.random.default_rng(0)
     centres = rng.standard_normal((20, DIM)).astype(np.float32)
-    index = DocumentIndex(index_dir)
+    index = LocalIndex(index_dir)
     with index.transaction(MODEL, DIM) as tx:
         for batch in range(9):  # 9 commits of 60 passages: merged 3 by 3, then into one of 540 rows
             files = []
@@ -170,7 +171,7 @@ def test_an_index_in_the_old_snapshot_format_is_migrated_on_first_open(
     assert store.bm25_retrieval("oldest university", top_k=1)[0].id.startswith("harvard")
     assert "Migrated the index" in caplog.text
     assert not (index_dir / "CURRENT").exists() and not list(index_dir.glob("snap-*"))
-    snapshot = DocumentIndex(index_dir).load(MODEL, DIM)
+    snapshot = LocalIndex(index_dir).load(MODEL, DIM)
     assert [d.id for d in snapshot.passages] == [d.id for d in passages]
     assert np.allclose(snapshot.embeddings, hash_embed(passages))
 
@@ -178,10 +179,10 @@ def test_an_index_in_the_old_snapshot_format_is_migrated_on_first_open(
 def test_a_migration_killed_before_its_commit_is_redone(index_dir: Path) -> None:
     passages = _write_format_1(index_dir)
     # What a kill mid-migration leaves: an empty catalog (generation 0) beside the old snapshot.
-    from docqa.pipelines.document_stores import catalog
+    from docqa.pipelines.document_stores.local import catalog
 
     con = catalog.connect(index_dir / "index.sqlite", create=True)
     catalog.write_meta(con, {"format": 2, "generation": 0, "next_vid": 1})
     con.close()
-    snapshot = DocumentIndex(index_dir).load(MODEL, DIM)
+    snapshot = LocalIndex(index_dir).load(MODEL, DIM)
     assert [d.id for d in snapshot.passages] == [d.id for d in passages]

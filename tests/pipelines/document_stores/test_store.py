@@ -9,13 +9,12 @@ import pytest
 from haystack import Document, component
 
 from docqa.ingest.ingestor import FAILED, Ingestor
-from docqa.pipelines.document_stores.snapshots import (
-    DocumentIndex,
+from docqa.pipelines.document_stores.errors import (
     EmbeddingModelMismatchError,
     IndexCorruptError,
     IndexLockedError,
-    Snapshot,
 )
+from docqa.pipelines.document_stores.local.index import InMemoryIndex, LocalIndex
 from docqa.pipelines.indexing import IndexingPipeline
 from tests.conftest import hash_embed
 
@@ -42,7 +41,7 @@ class HashEmbedder:
 
 
 def make_ingestor(index_dir: Path, checkpoint_every: int = 512) -> Ingestor:
-    index = DocumentIndex(index_dir)
+    index = LocalIndex(index_dir)
     return Ingestor(
         index,
         IndexingPipeline(index, HashEmbedder()),
@@ -56,8 +55,8 @@ def ingest(index_dir: Path, *paths: Path, prune: bool = False, checkpoint_every:
     return make_ingestor(index_dir, checkpoint_every).run(list(paths), prune=prune)
 
 
-def load(index_dir: Path) -> Snapshot:
-    return DocumentIndex(index_dir).load(MODEL, 384)
+def load(index_dir: Path) -> InMemoryIndex:
+    return LocalIndex(index_dir).load(MODEL, 384)
 
 
 def test_empty_index_loads_as_empty(index_dir: Path) -> None:
@@ -79,7 +78,7 @@ def test_commit_round_trip_keeps_passages_embeddings_and_manifest(tmp_path: Path
 def test_orphaned_segments_are_removed_and_never_read(tmp_path: Path, index_dir: Path) -> None:
     (tmp_path / "a.txt").write_text("Alpha.", encoding="utf-8")
     ingest(index_dir, tmp_path / "a.txt")
-    live = DocumentIndex(index_dir).current_name()
+    live = LocalIndex(index_dir).current_name()
     # What a writer killed mid-commit leaves: a half-written segment and a finished one never committed.
     segments = index_dir / "segments"
     (segments / "seg-99999998-dead00.tmp").mkdir()
@@ -95,12 +94,12 @@ def test_orphaned_segments_are_removed_and_never_read(tmp_path: Path, index_dir:
 
 
 def test_second_writer_is_refused_with_a_clear_message(index_dir: Path) -> None:
-    index = DocumentIndex(index_dir)
+    index = LocalIndex(index_dir)
     with index.writer():
         assert index.is_locked()
         with (
             pytest.raises(IndexLockedError, match="being written by another DocQA process"),
-            DocumentIndex(index_dir).writer(timeout=0.1),
+            LocalIndex(index_dir).writer(timeout=0.1),
         ):
             pass
     assert not index.is_locked()
@@ -110,7 +109,7 @@ def test_index_built_with_another_embedding_model_is_refused(tmp_path: Path, ind
     (tmp_path / "a.txt").write_text("Alpha.", encoding="utf-8")
     ingest(index_dir, tmp_path / "a.txt")
     with pytest.raises(EmbeddingModelMismatchError, match="test-model"):
-        DocumentIndex(index_dir).load("other-model", 384)
+        LocalIndex(index_dir).load("other-model", 384)
 
 
 def test_unreadable_index_gives_a_clear_error(tmp_path: Path, index_dir: Path) -> None:
@@ -226,7 +225,7 @@ def test_checkpoints_commit_progress_during_a_long_ingest(tmp_path: Path, index_
     report = ingest(index_dir, tmp_path, checkpoint_every=3)
     assert report.checkpoints >= 4
     assert len(load(index_dir).files) == 12
-    assert DocumentIndex(index_dir).meta()["embedding_model"] == MODEL
+    assert LocalIndex(index_dir).meta()["embedding_model"] == MODEL
 
 
 def test_delete_files_removes_only_those_files_in_one_commit_without_a_model(
@@ -235,7 +234,7 @@ def test_delete_files_removes_only_those_files_in_one_commit_without_a_model(
     for name in "abc":
         (tmp_path / f"{name}.txt").write_text(f"Document {name} text. " * 20, encoding="utf-8")
     ingest(index_dir, tmp_path)
-    index = DocumentIndex(index_dir)
+    index = LocalIndex(index_dir)
     before = index.current_name()
     keys = [str((tmp_path / n).resolve()) for n in ("c.txt", "missing.txt", "a.txt")]
     removed = index.delete_files(keys)
@@ -246,7 +245,7 @@ def test_delete_files_removes_only_those_files_in_one_commit_without_a_model(
     assert snapshot.embeddings.shape == (len(snapshot.passages), 384)
     assert int(snapshot.name.split("-")[1]) == int(before.split("-")[1]) + 1, "one commit"
     assert index.delete_files(keys) == [] and index.current_name() == snapshot.name, "nothing left: no commit"
-    assert DocumentIndex(tmp_path / "empty").delete_files(keys) == []
+    assert LocalIndex(tmp_path / "empty").delete_files(keys) == []
 
 
 def test_a_commit_leaves_no_temporary_files_behind(tmp_path: Path, index_dir: Path) -> None:

@@ -22,9 +22,9 @@ from haystack import Document, component
 
 from docqa.errors import DocQAError
 from docqa.ingest.ingestor import Ingestor
-from docqa.pipelines.components.retrievers.local_retrievers import retriever_for
+from docqa.pipelines.components.retrievers.store_retrievers import retriever_for
+from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError
 from docqa.pipelines.document_stores.factory import StoreBundle, open_store
-from docqa.pipelines.document_stores.snapshots import EmbeddingModelMismatchError
 from docqa.pipelines.indexing import IndexingPipeline
 from docqa.pipelines.migrate import migrate
 from tests.conftest import REPO, SAMPLES, hash_embed
@@ -230,7 +230,7 @@ CHILD = textwrap.dedent(
             return HashEmbedder.run(self, documents, progress)
 
     if spec.startswith("milvus") and kill_at < 0:  # Milvus: die after writing rows, before the manifest
-        from docqa.pipelines.document_stores import milvus_store
+        from docqa.pipelines.document_stores.milvus import store as milvus_store
         original = milvus_store.MilvusDocumentStore.flush
         def flush(self):
             original(self)

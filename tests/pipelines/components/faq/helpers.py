@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from docqa.pipelines.components.faq.faq_files import FaqEntry
+from docqa.pipelines.faq.files import FaqEntry
 
 SUPPORT_FAQ = [
     {"question": "How do I reset my password?", "answer": "Open Settings > Account > Reset password."},

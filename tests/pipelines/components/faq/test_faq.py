@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from docqa.pipelines.components.faq.faq_files import read_faq_file
 from docqa.pipelines.components.faq.matcher import DEFAULT_FAQ_THRESHOLD
-from docqa.pipelines.document_stores.faq_store import FaqStore
-from docqa.pipelines.document_stores.snapshots import DocumentIndex
+from docqa.pipelines.document_stores.local.index import LocalIndex
+from docqa.pipelines.faq.files import read_faq_file
+from docqa.pipelines.faq.store import FaqStore
 from tests.pipelines.components.faq.helpers import SUPPORT_FAQ, fake_embed_factory
 
 
@@ -90,7 +90,7 @@ def test_vectors_of_another_embedding_model_are_not_compared(tmp_path, faq_yaml)
     """An FAQ stored by another model's vectors (here: random ones) is re-embedded, not trusted."""
     from docqa.pipelines.api import DocQA
 
-    index = DocumentIndex(tmp_path / "index")
+    index = LocalIndex(tmp_path / "index")
     FaqStore(index).replace(read_faq_file(faq_yaml), fake_embed_factory([]), "some-other-model")
     qa = DocQA(tmp_path / "index", reader_model=str(tmp_path / "no-reader"))
     result = qa.ask("I forgot my password, how can I get a new one?")

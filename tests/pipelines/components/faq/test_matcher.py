@@ -12,21 +12,21 @@ import pytest
 
 from docqa.errors import ConfigError, InvalidInputError
 from docqa.pipelines.components.faq.matcher import DEFAULT_FAQ_THRESHOLD, FaqMatcher, resolve_threshold
-from docqa.pipelines.document_stores.faq_store import FaqStore
-from docqa.pipelines.document_stores.snapshots import DocumentIndex
+from docqa.pipelines.document_stores.local.index import LocalIndex
+from docqa.pipelines.faq.store import FaqStore
 from tests.pipelines.components.faq.helpers import FakeEmbedder, entries, fake_embed_factory
 
 REPO = Path(__file__).resolve().parents[4]
 FAQ_MODULES = [
-    "docqa.pipelines.components.faq.faq_files",
+    "docqa.pipelines.faq.files",
     "docqa.pipelines.components.faq.matcher",
-    "docqa.pipelines.components.faq.results",
-    "docqa.pipelines.document_stores.faq_store",
+    "docqa.pipelines.faq.results",
+    "docqa.pipelines.faq.store",
 ]
 
 
 def test_matcher_threshold_and_following_a_replaced_file(tmp_path):
-    store = FaqStore(DocumentIndex(tmp_path / "index"))
+    store = FaqStore(LocalIndex(tmp_path / "index"))
     embed = fake_embed_factory([])
     store.replace(entries(("Alpha?", "first"), ("Beta?", "second")), embed, "model-x")
     matcher = FaqMatcher(store, FakeEmbedder("model-x"))
@@ -40,7 +40,7 @@ def test_matcher_threshold_and_following_a_replaced_file(tmp_path):
 
 
 def test_matcher_takes_a_precomputed_query_embedding_and_embeds_nothing_without_an_faq(tmp_path):
-    store = FaqStore(DocumentIndex(tmp_path / "index"))
+    store = FaqStore(LocalIndex(tmp_path / "index"))
     embedder = FakeEmbedder("model-x")
     matcher = FaqMatcher(store, embedder)
     assert matcher.run(question="Anything?")["match"] is None
@@ -73,7 +73,7 @@ def test_threshold_from_argument_environment_or_default(monkeypatch):
 def test_matcher_round_trips_through_to_dict_and_still_matches(tmp_path):
     from docqa.pipelines.components.embedders.sentence_embedders import QueryEmbedder
 
-    store = FaqStore(DocumentIndex(tmp_path / "index"))
+    store = FaqStore(LocalIndex(tmp_path / "index"))
     matcher = FaqMatcher(store, QueryEmbedder(), threshold=0.7)
     data = matcher.to_dict()
     assert data["type"] == "docqa.pipelines.components.faq.matcher.FaqMatcher"

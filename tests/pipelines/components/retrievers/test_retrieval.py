@@ -13,17 +13,17 @@ from haystack import Document
 from docqa.errors import InvalidInputError
 from docqa.ingest.records import SourceFile
 from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
-from docqa.pipelines.components.retrievers.local_retrievers import (
-    LocalBM25Retriever,
-    LocalEmbeddingRetriever,
-    LocalHybridRetriever,
+from docqa.pipelines.components.retrievers.search_mode import SearchMode
+from docqa.pipelines.components.retrievers.store_retrievers import (
+    DocQABM25Retriever,
+    DocQAEmbeddingRetriever,
+    DocQAHybridRetriever,
     retriever_for,
 )
-from docqa.pipelines.components.retrievers.search_mode import SearchMode
-from docqa.pipelines.document_stores.bm25 import BM25Index
-from docqa.pipelines.document_stores.local_store import LocalDocumentStore
-from docqa.pipelines.document_stores.snapshots import DocumentIndex, Snapshot
+from docqa.pipelines.document_stores.local.index import InMemoryIndex, LocalIndex
+from docqa.pipelines.document_stores.local.store import LocalDocumentStore
 from docqa.pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_passages
+from tests.bm25_reference import BM25Index
 
 TEXTS = {
     "normans": ("Normans", "The Normans were the people who gave their name to Normandy, a region in France. "
@@ -39,23 +39,23 @@ TEXTS = {
 MODEL = "packaged-minilm"
 
 
-def corpus_snapshot() -> Snapshot:
+def corpus_snapshot() -> InMemoryIndex:
     """The five passages, embedded by the real packaged embedder, as one in-memory snapshot."""
     docs = [Document(id=k, content=c, meta={"title": t}) for k, (t, c) in TEXTS.items()]
     embedded = PassageEmbedder().run(documents=docs)["documents"]
     vectors = np.asarray([d.embedding for d in embedded], dtype=np.float32)
     source = SourceFile(key="corpus", file_name="corpus", title="corpus", kind="test", sha256="", size=0,
                         mtime_ns=0, page_lengths=[], passage_ids=list(TEXTS), ingested_at="")
-    return Snapshot.empty(MODEL, vectors.shape[1]).replace_files(set(), [(source, docs, vectors)])
+    return InMemoryIndex.empty(MODEL, vectors.shape[1]).replace_files(set(), [(source, docs, vectors)])
 
 
 @pytest.fixture(scope="module")
-def snapshot() -> Snapshot:
+def snapshot() -> InMemoryIndex:
     return corpus_snapshot()
 
 
 @pytest.fixture(scope="module")
-def store(snapshot: Snapshot) -> LocalDocumentStore:
+def store(snapshot: InMemoryIndex) -> LocalDocumentStore:
     return LocalDocumentStore(snapshot)
 
 
@@ -66,17 +66,17 @@ def embed():
 
 
 @pytest.fixture(scope="module")
-def disk_store(tmp_path_factory, snapshot: Snapshot) -> LocalDocumentStore:
+def disk_store(tmp_path_factory, snapshot: InMemoryIndex) -> LocalDocumentStore:
     """The same passages committed to an index directory, opened as a store (what DocQA does)."""
     directory = tmp_path_factory.mktemp("retrieval") / "index"
-    with DocumentIndex(directory).writer() as writer:
+    with LocalIndex(directory).writer() as writer:
         writer.commit(snapshot)
     return LocalDocumentStore(directory, embedding_model=MODEL)
 
 
 def ask(store: LocalDocumentStore, embed, question: str, mode: str = "hybrid", **kw) -> list[Document]:
     if mode == "hybrid":
-        retriever = LocalHybridRetriever(document_store=store, **kw)
+        retriever = DocQAHybridRetriever(document_store=store, **kw)
         return retriever.run(query=question, query_embedding=embed(question), top_k=3)["documents"]
     retriever = retriever_for(mode, store)
     if mode == "dense":
@@ -124,11 +124,11 @@ def test_bad_settings_are_refused_naming_the_setting(store) -> None:
     with pytest.raises(InvalidInputError, match="unknown search mode 'sparse'"):
         retriever_for("sparse", store)
     with pytest.raises(InvalidInputError, match="bm25_weight"):
-        LocalHybridRetriever(document_store=store, bm25_weight=2.0)
+        DocQAHybridRetriever(document_store=store, bm25_weight=2.0)
     with pytest.raises(InvalidInputError, match="fusion"):
-        LocalHybridRetriever(document_store=store, fusion="max")  # type: ignore[arg-type]
+        DocQAHybridRetriever(document_store=store, fusion="max")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="document_store"):
-        LocalBM25Retriever(document_store=object())  # type: ignore[arg-type]
+        DocQABM25Retriever(document_store=object())  # type: ignore[arg-type]
 
 
 def test_search_mode_from_str_lists_the_choices() -> None:
@@ -141,7 +141,7 @@ def test_search_mode_from_str_lists_the_choices() -> None:
     assert isinstance(err.value, ValueError)
 
 
-def reference_ranking(snapshot: Snapshot, store: LocalDocumentStore, question: str, query_embedding,
+def reference_ranking(snapshot: InMemoryIndex, store: LocalDocumentStore, question: str, query_embedding,
                       mode: str) -> list[tuple[str, float]]:
     """What each mode must return, computed the long way: exact cosine over every passage; BM25 over
     every passage (today's in-memory ``BM25Index``, independent of the store's segment postings); z-scores
@@ -187,9 +187,9 @@ def test_store_counts_and_refuses_a_wrong_embedding(store) -> None:
         store.to_dict()
 
 
-@pytest.mark.parametrize("cls", [LocalBM25Retriever, LocalEmbeddingRetriever, LocalHybridRetriever])
+@pytest.mark.parametrize("cls", [DocQABM25Retriever, DocQAEmbeddingRetriever, DocQAHybridRetriever])
 def test_retriever_round_trips_through_to_dict_and_still_retrieves(disk_store, embed, cls) -> None:
-    kwargs = {"candidates": 3, "bm25_weight": 0.4} if cls is LocalHybridRetriever else {}
+    kwargs = {"candidates": 3, "bm25_weight": 0.4} if cls is DocQAHybridRetriever else {}
     retriever = cls(document_store=disk_store, top_k=2, **kwargs)
     data = retriever.to_dict()
     assert data["init_parameters"]["document_store"]["init_parameters"]["index_dir"] == str(
@@ -206,15 +206,15 @@ def test_retriever_round_trips_through_to_dict_and_still_retrieves(disk_store, e
     assert 1 <= len(out) <= 2 and out[0].id == "normans"  # top_k survived; BM25 leaves out non-matches
 
 
-def test_directory_store_follows_commits_by_another_writer(tmp_path: Path, snapshot: Snapshot) -> None:
+def test_directory_store_follows_commits_by_another_writer(tmp_path: Path, snapshot: InMemoryIndex) -> None:
     directory = tmp_path / "index"
     store = LocalDocumentStore(directory, embedding_model=MODEL)
     assert store.count_documents() == 0 and store.bm25_retrieval("steam", top_k=3) == []
-    with DocumentIndex(directory).writer() as writer:
+    with LocalIndex(directory).writer() as writer:
         writer.commit(snapshot)
     assert [d.id for d in store.bm25_retrieval("steam engine", top_k=1)] == ["steam"]
     smaller = snapshot.replace_files({"corpus"}, [])
-    with DocumentIndex(directory).writer() as writer:
+    with LocalIndex(directory).writer() as writer:
         writer.commit(smaller)
     assert store.count_documents() == 0
 

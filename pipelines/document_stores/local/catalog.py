@@ -22,25 +22,8 @@ from typing import Any
 from haystack import Document
 
 from docqa.atomic import fsync_dir
-from docqa.errors import BusyError, StorageError
 from docqa.ingest.records import SourceFile
-
-
-class IndexStoreError(StorageError):
-    """Base for index problems a user must act on; ``str(err)`` is the message to show."""
-
-
-class IndexLockedError(IndexStoreError, BusyError):
-    pass
-
-
-class IndexCorruptError(IndexStoreError):
-    pass
-
-
-class EmbeddingModelMismatchError(IndexStoreError):
-    pass
-
+from docqa.pipelines.document_stores.errors import IndexCorruptError
 
 FORMAT_VERSION = 2
 CATALOG = "index.sqlite"

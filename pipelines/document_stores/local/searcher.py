@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from docqa.pipelines.document_stores import catalog
-from docqa.pipelines.document_stores.segments import Analyzer, SegmentData, hash_terms, open_segment
+from docqa.pipelines.document_stores.local import catalog
+from docqa.pipelines.document_stores.local.segments import Analyzer, SegmentData, hash_terms, open_segment
 
 DEFAULT_PROBE_FRACTION = 0.25  # share of IVF lists scanned per segment: recall@10 vs exact on 20k real MiniLM
 # embeddings 0.985 (0.15: 0.962, 0.10: 0.942; benchmarks/scale.py --real-recall)

@@ -9,8 +9,8 @@ import pytest
 from haystack import Document
 
 from docqa.errors import InvalidInputError
-from docqa.pipelines.document_stores.feedback_store import build_record
-from docqa.pipelines.feedback_export import count_questions, export_feedback, holdout_questions, write_export
+from docqa.pipelines.feedback.export import count_questions, export_feedback, holdout_questions, write_export
+from docqa.pipelines.feedback.store import build_record
 from docqa.pipelines.squad import read_squad
 from tests.feedback_fixtures import ENGINE, NORMANS
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from docqa.pipelines.answers import Answer, AskResult
-from docqa.pipelines.components.faq.faq_files import FaqEntry
+from docqa.pipelines.faq.files import FaqEntry
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from haystack import Document, component, default_from_dict, default_to_dict
 
 from docqa.errors import InvalidInputError
 from docqa.pipelines.components.retrievers.search_mode import SearchMode
-from docqa.pipelines.document_stores.local_store import (
+from docqa.pipelines.document_stores.hybrid import (
     DEFAULT_BM25_WEIGHT,
     DEFAULT_CANDIDATES,
     FusionMethod,
@@ -46,7 +46,7 @@ class _StoreRetriever:
         self.top_k = _check_top_k(top_k)
 
     def warm_up(self) -> None:
-        """Build the store's indexes for the live snapshot before the first query (no-op afterwards)."""
+        """Build the store's indexes for the live index before the first query (no-op afterwards)."""
         self.document_store.warm_up()
 
     def _k(self, top_k: int | None) -> int:
@@ -74,18 +74,18 @@ class _StoreRetriever:
 
 
 @component
-class LocalBM25Retriever(_StoreRetriever):
+class DocQABM25Retriever(_StoreRetriever):
     """Passages for a question by BM25 keyword score (no embedding model needed).
 
     Usage::
 
-        from docqa.pipelines.components.retrievers.local_retrievers import LocalBM25Retriever
-        from docqa.pipelines.document_stores.local_store import LocalDocumentStore
+        from docqa.pipelines.components.retrievers.store_retrievers import DocQABM25Retriever
+        from docqa.pipelines.document_stores.local.store import LocalDocumentStore
 
         store = LocalDocumentStore("./docqa-index", embedding_model="sentence-transformers/all-MiniLM-L6-v2")
-        retriever = LocalBM25Retriever(document_store=store, top_k=3)
+        retriever = DocQABM25Retriever(document_store=store, top_k=3)
         retriever.run(query="steam engine condenser")["documents"]  # BM25 score in ``score``
-        same = LocalBM25Retriever.from_dict(retriever.to_dict())
+        same = DocQABM25Retriever.from_dict(retriever.to_dict())
     """
 
     def __init__(self, document_store: SearchStore, top_k: int = 10) -> None:
@@ -98,18 +98,18 @@ class LocalBM25Retriever(_StoreRetriever):
 
 
 @component
-class LocalEmbeddingRetriever(_StoreRetriever):
+class DocQAEmbeddingRetriever(_StoreRetriever):
     """Passages nearest to a query embedding (from ``QueryEmbedder``), cosine similarity in ``score``.
 
     Usage::
 
         from haystack import Pipeline
         from docqa.pipelines.components.embedders.sentence_embedders import QueryEmbedder
-        from docqa.pipelines.components.retrievers.local_retrievers import LocalEmbeddingRetriever
+        from docqa.pipelines.components.retrievers.store_retrievers import DocQAEmbeddingRetriever
 
         pipe = Pipeline()
         pipe.add_component("embedder", QueryEmbedder())
-        pipe.add_component("retriever", LocalEmbeddingRetriever(document_store=store, top_k=3))
+        pipe.add_component("retriever", DocQAEmbeddingRetriever(document_store=store, top_k=3))
         pipe.connect("embedder.embedding", "retriever.query_embedding")
         pipe.run({"embedder": {"text": "Who improved the steam engine?"}})["retriever"]["documents"]
     """
@@ -124,7 +124,7 @@ class LocalEmbeddingRetriever(_StoreRetriever):
 
 
 @component
-class LocalHybridRetriever(_StoreRetriever):
+class DocQAHybridRetriever(_StoreRetriever):
     """Dense and BM25 candidates fused by standardised scores: DocQA's default and most accurate mode.
 
     ``score`` is the fused z-score (about 0 is an average candidate, 3+ a clear winner);
@@ -133,12 +133,12 @@ class LocalHybridRetriever(_StoreRetriever):
 
     Usage::
 
-        from docqa.pipelines.components.retrievers.local_retrievers import LocalHybridRetriever
+        from docqa.pipelines.components.retrievers.store_retrievers import DocQAHybridRetriever
 
-        retriever = LocalHybridRetriever(document_store=store, top_k=5)
+        retriever = DocQAHybridRetriever(document_store=store, top_k=5)
         embedding = QueryEmbedder().run(text="Who improved the steam engine?")["embedding"]
         retriever.run(query="Who improved the steam engine?", query_embedding=embedding)["documents"]
-        same = LocalHybridRetriever.from_dict(retriever.to_dict())
+        same = DocQAHybridRetriever.from_dict(retriever.to_dict())
 
     :param candidates: passages each side contributes before fusion.
     :param bm25_weight: BM25's share of the fused score (dense gets the rest).
@@ -188,15 +188,15 @@ class LocalHybridRetriever(_StoreRetriever):
 
 
 RETRIEVERS: dict[SearchMode, type[_StoreRetriever]] = {
-    SearchMode.HYBRID: LocalHybridRetriever,
-    SearchMode.DENSE: LocalEmbeddingRetriever,
-    SearchMode.BM25: LocalBM25Retriever,
+    SearchMode.HYBRID: DocQAHybridRetriever,
+    SearchMode.DENSE: DocQAEmbeddingRetriever,
+    SearchMode.BM25: DocQABM25Retriever,
 }
 
 
 def retriever_for(
     mode: str | SearchMode, document_store: SearchStore, top_k: int = 10
-) -> LocalBM25Retriever | LocalEmbeddingRetriever | LocalHybridRetriever:
+) -> DocQABM25Retriever | DocQAEmbeddingRetriever | DocQAHybridRetriever:
     """A new retriever for ``mode`` over ``document_store``.
 
     :raises InvalidInputError: for an unknown mode, listing the choices.

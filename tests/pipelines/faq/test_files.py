@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from docqa.pipelines.components.faq.faq_files import FaqFileError, parse_faq, read_faq, read_faq_file
+from docqa.pipelines.faq.files import FaqFileError, parse_faq, read_faq, read_faq_file
 from tests.pipelines.components.faq.helpers import SUPPORT_FAQ
 
 # ---------------------------------------------------------------- parsing and validation

@@ -14,7 +14,7 @@ the collection can refuse a query embedded by another model, as the local store 
 
 Why our own store and not ``milvus-haystack``'s ``MilvusDocumentStore``: DocQA's write side is a per-file
 transaction with a manifest that converges after a crash
-(:mod:`~docqa.pipelines.document_stores.milvus_index`),
+(:mod:`~docqa.pipelines.document_stores.milvus.index`),
 and hybrid retrieval needs both scores of every candidate (see :meth:`MilvusDocumentStore.hybrid_retrieval`);
 milvus-haystack 0.1.0 writes Haystack ``Document`` s with no notion of files or of a crash-safe manifest.
 
@@ -29,18 +29,22 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
 from haystack import Document
 
 from docqa.errors import InvalidInputError
-from docqa.pipelines.components.retrievers.fusion import fuse_scores
-from docqa.pipelines.document_stores.bm25 import Tokenizer
-from docqa.pipelines.document_stores.local_store import DEFAULT_BM25_WEIGHT, DEFAULT_CANDIDATES, check_fusion
-from docqa.pipelines.document_stores.milvus_client import (
+from docqa.pipelines.document_stores.analysis import Tokenizer
+from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError
+from docqa.pipelines.document_stores.hybrid import (
+    DEFAULT_BM25_WEIGHT,
+    DEFAULT_CANDIDATES,
+    check_fusion,
+    hybrid_retrieval,
+)
+from docqa.pipelines.document_stores.milvus.client import (
     MilvusAddress,
     MilvusStoreError,
     client_for,
@@ -48,7 +52,6 @@ from docqa.pipelines.document_stores.milvus_client import (
     milvus_errors,
     parse_milvus_address,
 )
-from docqa.pipelines.document_stores.snapshots import EmbeddingModelMismatchError
 
 FORMAT = 1
 WRITE_BATCH = 1000  # rows per upsert: ~3 MB with 384-d vectors + text, well under the 64 MB gRPC limit
@@ -82,7 +85,7 @@ class MilvusDocumentStore:
         store.embedding_retrieval(query_embedding, top_k=3)          # cosine in ``score``
         store.hybrid_retrieval("steam engine condenser", query_embedding, top_k=3)
 
-    :param address: a store address (see :mod:`~docqa.pipelines.document_stores.milvus_client`).
+    :param address: a store address (see :mod:`~docqa.pipelines.document_stores.milvus.client`).
     :param embedding_model: the model queries are embedded with; a collection built with another is refused.
     :param token: ``user:password`` or API key (``DOCQA_MILVUS_TOKEN``); never serialised by :meth:`to_dict`.
     :param consistency: Milvus consistency level for the collection (``Strong``: a search sees every
@@ -400,63 +403,21 @@ class MilvusDocumentStore:
         fusion: str = "zscore",
         rrf_k: float = 60.0,
     ) -> list[Document]:
-        """Dense and BM25 candidates (``candidates`` from each), both scored on their union, fused as the
-        local store does (z-score by default). Dense scores of BM25-only candidates come from their stored
-        embeddings; BM25 scores of dense-only candidates from a BM25 search restricted to their ids.
+        """Dense and BM25 candidates (``candidates`` from each), both scored on their union, fused by
+        :func:`~docqa.pipelines.document_stores.hybrid.hybrid_retrieval` exactly as on the local store
+        (z-score by default): dense scores of BM25-only candidates come from their stored embeddings, BM25
+        scores of dense-only candidates from a BM25 search restricted to their ids (:class:`_MilvusEngine`).
         With ``?hybrid=milvus`` in the address Milvus fuses instead (``hybrid_search`` + RRF ranker).
         """
         check_fusion(bm25_weight, fusion)
         if top_k <= 0 or self._checked_meta() is None:
             return []
-        pool = max(int(candidates), top_k)
         if self.native_hybrid:
-            return self._native_hybrid(query, query_embedding, top_k, pool, rrf_k)
-        dense_hits = self._dense(query_embedding, pool, OUTPUT)
-        docs = {d.id: d for d in self._hits(dense_hits)}
-        dense_score = {d.id: float(d.score) for d in docs.values()}
-        bm25_docs = self.bm25_retrieval(query, pool)
-        bm25_score = {d.id: float(d.score) for d in bm25_docs}
-        missing_bm25 = [i for i in dense_score if i not in bm25_score]
-        if missing_bm25 and bm25_terms(query):
-            found = self._call(
-                "search",
-                self.collection,
-                data=[bm25_terms(query)],
-                anns_field="sparse",
-                limit=len(missing_bm25),
-                filter=f"id in {in_list(missing_bm25)}",
-                output_fields=[],
-                search_params={"metric_type": "BM25"},
-            )
-            bm25_score.update({h["id"]: abs(float(h["distance"])) for h in found[0]})
-        rescued = [d.id for d in bm25_docs if d.id not in docs]
-        for d in bm25_docs:
-            docs.setdefault(d.id, d)
-        if rescued:
-            rows = self.fetch(rescued, with_embeddings=True)
-            q = np.asarray(query_embedding, dtype=np.float32)
-            q = q / (np.linalg.norm(q) or 1.0)
-            for doc_id in rescued:
-                if doc_id in rows:
-                    v = np.asarray(rows[doc_id]["embedding"], dtype=np.float32)
-                    dense_score[doc_id] = float(v @ q / (np.linalg.norm(v) or 1.0))
-        ids = list(docs)
-        nan = float("nan")
-        columns = [
-            np.array([dense_score.get(i, nan) for i in ids], dtype=np.float64),
-            np.array([bm25_score.get(i, nan) for i in ids], dtype=np.float64),
-        ]
-        fused = fuse_scores(columns, [1.0 - bm25_weight, bm25_weight], fusion, float(rrf_k))
-        out = []
-        for i in np.argsort(-fused, kind="stable")[:top_k]:
-            doc = docs[ids[i]]
-            meta = {
-                **doc.meta,
-                "dense_score": dense_score.get(doc.id),
-                "bm25_score": bm25_score.get(doc.id, 0.0),
-            }
-            out.append(replace(doc, score=float(fused[i]), meta=meta))
-        return out
+            return self._native_hybrid(query, query_embedding, top_k, max(int(candidates), top_k), rrf_k)
+        return hybrid_retrieval(
+            _MilvusEngine(self), query, np.asarray(query_embedding, dtype=np.float32), top_k,
+            candidates=candidates, bm25_weight=bm25_weight, fusion=fusion, rrf_k=rrf_k,
+        )  # fmt: skip
 
     def _native_hybrid(
         self, query: str, query_embedding: Sequence[float], top_k: int, pool: int, rrf_k: float
@@ -511,3 +472,56 @@ class MilvusDocumentStore:
 
         params = dict(params)
         return cls(params.pop("address"), token=config.env(config.MILVUS_TOKEN), **params)
+
+
+class _MilvusEngine:
+    """:class:`~docqa.pipelines.document_stores.hybrid.HybridEngine` over a Milvus collection (keys: passage
+    ids). One per query: the passages the two searches return are kept, so only ids the fusion picks that
+    neither search returned would be fetched (none: every candidate came from one of them)."""
+
+    def __init__(self, store: MilvusDocumentStore) -> None:
+        self.store = store
+        self.seen: dict[str, Document] = {}
+
+    def _keep(self, docs: list[Document]) -> list[tuple[str, float]]:
+        for doc in docs:
+            self.seen.setdefault(doc.id, doc)
+        return [(doc.id, float(doc.score)) for doc in docs]
+
+    def dense_top(self, query_embedding: np.ndarray, k: int) -> list[tuple[str, float]]:
+        return self._keep(self.store._hits(self.store._dense(query_embedding, k, OUTPUT)))
+
+    def bm25_top(
+        self, query: str, k: int, also: Collection[str]
+    ) -> tuple[list[tuple[str, float]], dict[str, float]]:
+        hits = self._keep(self.store.bm25_retrieval(query, k))
+        have = {key for key, _ in hits}
+        missing = [key for key in also if key not in have]
+        extra: dict[str, float] = {}
+        if missing and bm25_terms(query):
+            found = self.store._call(
+                "search",
+                self.store.collection,
+                data=[bm25_terms(query)],
+                anns_field="sparse",
+                limit=len(missing),
+                filter=f"id in {in_list(missing)}",
+                output_fields=[],
+                search_params={"metric_type": "BM25"},
+            )
+            extra = {h["id"]: abs(float(h["distance"])) for h in found[0]}
+        return hits, extra
+
+    def dense_scores(self, query_embedding: np.ndarray, keys: Sequence[str]) -> dict[str, float]:
+        rows = self.store.fetch(list(keys), with_embeddings=True)
+        q = np.asarray(query_embedding, dtype=np.float32)
+        q = q / (np.linalg.norm(q) or 1.0)
+        scores = {}
+        for key in keys:
+            if key in rows:
+                v = np.asarray(rows[key]["embedding"], dtype=np.float32)
+                scores[key] = float(v @ q / (np.linalg.norm(v) or 1.0))
+        return scores
+
+    def documents(self, keys: Sequence[str]) -> dict[str, Document]:
+        return {key: self.seen[key] for key in keys if key in self.seen}

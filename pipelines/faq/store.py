@@ -10,7 +10,7 @@ instead of comparing vectors of two different models.
 
 Usage::
 
-    store = FaqStore(DocumentIndex("./docqa-index"))
+    store = FaqStore(LocalIndex("./docqa-index"))
     report = store.replace(read_faq_file("faq.csv"), embed_texts, "my-embedding-model")
     entry, similarity = store.nearest(query_vector, "my-embedding-model")
 """
@@ -32,8 +32,9 @@ from haystack.core.serialization import default_to_dict, generate_qualified_clas
 
 from docqa.atomic import atomic_write_bytes
 from docqa.errors import StorageError
-from docqa.pipelines.components.faq.faq_files import FaqEntry, FaqFileError, normalise_question
-from docqa.pipelines.document_stores.snapshots import DocumentIndex, utc_now
+from docqa.ingest.records import utc_now
+from docqa.pipelines.document_stores.local.index import LocalIndex
+from docqa.pipelines.faq.files import FaqEntry, FaqFileError, normalise_question
 
 FAQ_FILE = "faq.json"
 FAQ_FORMAT = 1
@@ -120,7 +121,7 @@ class FaqStore:
     without reading the file for every question.
     """
 
-    def __init__(self, index: DocumentIndex) -> None:
+    def __init__(self, index: LocalIndex) -> None:
         self.index = index
         self._lock = threading.Lock()
         self._cached: tuple[Signature | None, str, list[FaqEntry], np.ndarray] | None = None
@@ -133,7 +134,7 @@ class FaqStore:
     def from_dict(cls, data: dict[str, Any]) -> FaqStore:
         if data.get("type") != generate_qualified_class_name(cls):
             raise DeserializationError(f"{data.get('type')!r} is not a serialised {cls.__name__}")
-        return cls(DocumentIndex(data["init_parameters"]["index_dir"]))
+        return cls(LocalIndex(data["init_parameters"]["index_dir"]))
 
     @property
     def path(self) -> Path:
@@ -185,7 +186,7 @@ class FaqStore:
     ) -> FaqLoadReport:
         """Make ``entries`` the FAQ of this index, embedding only questions that are new.
 
-        :raises docqa.pipelines.document_stores.snapshots.IndexLockedError: when another writer holds the
+        :raises docqa.pipelines.document_stores.local.index.IndexLockedError: when another writer holds the
             index
             for ``lock_timeout`` seconds; the stored FAQ is then unchanged.
         """

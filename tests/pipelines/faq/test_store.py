@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 
 from docqa.errors import StorageError
-from docqa.pipelines.components.faq.faq_files import FaqFileError
-from docqa.pipelines.document_stores.faq_store import FAQ_FILE, FaqStore
-from docqa.pipelines.document_stores.snapshots import DocumentIndex, IndexLockedError
+from docqa.pipelines.document_stores.errors import IndexLockedError
+from docqa.pipelines.document_stores.local.index import LocalIndex
+from docqa.pipelines.faq.files import FaqFileError
+from docqa.pipelines.faq.store import FAQ_FILE, FaqStore
 from tests.pipelines.components.faq.helpers import entries, fake_embed_factory
 
 
 def test_reloading_reports_added_changed_removed_and_embeds_only_new_questions(tmp_path):
-    store = FaqStore(DocumentIndex(tmp_path / "index"))
+    store = FaqStore(LocalIndex(tmp_path / "index"))
     calls: list[str] = []
     embed = fake_embed_factory(calls)
     first = store.replace(entries(("Q one?", "A1"), ("Q two?", "A2"), ("Q three?", "A3")), embed, "model-x")
@@ -41,7 +42,7 @@ def test_reloading_reports_added_changed_removed_and_embeds_only_new_questions(t
 
 
 def test_faq_load_waits_for_the_writer_lock_and_changes_nothing_when_locked(tmp_path):
-    index = DocumentIndex(tmp_path / "index")
+    index = LocalIndex(tmp_path / "index")
     store = FaqStore(index)
     embed = fake_embed_factory([])
     store.replace(entries(("Old?", "Old answer")), embed, "model-x")
@@ -52,7 +53,7 @@ def test_faq_load_waits_for_the_writer_lock_and_changes_nothing_when_locked(tmp_
 
 
 def test_a_damaged_store_is_reported_clearly(tmp_path):
-    index = DocumentIndex(tmp_path / "index")
+    index = LocalIndex(tmp_path / "index")
     index.directory.mkdir(parents=True)
     (index.directory / FAQ_FILE).write_text("{not json", encoding="utf-8")
     with pytest.raises(FaqFileError, match="(?s)faq.json: .*cannot be read.*load your FAQ file again"):
@@ -60,7 +61,7 @@ def test_a_damaged_store_is_reported_clearly(tmp_path):
 
 
 def test_vectors_of_another_model_need_an_embedder_to_be_compared(tmp_path):
-    store = FaqStore(DocumentIndex(tmp_path / "index"))
+    store = FaqStore(LocalIndex(tmp_path / "index"))
     store.replace(entries(("Alpha?", "first")), fake_embed_factory([]), "model-x")
     with pytest.raises(StorageError, match="embedded with model-x, not model-y"):
         store.vectors("model-y")
@@ -71,6 +72,6 @@ def test_vectors_of_another_model_need_an_embedder_to_be_compared(tmp_path):
 
 
 def test_store_round_trips_through_to_dict(tmp_path):
-    store = FaqStore(DocumentIndex(tmp_path / "index"))
+    store = FaqStore(LocalIndex(tmp_path / "index"))
     again = FaqStore.from_dict(store.to_dict())
     assert again.path == store.path and again.to_dict() == store.to_dict()

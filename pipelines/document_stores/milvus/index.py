@@ -15,7 +15,7 @@ How it converges after ``kill -9`` (no duplicates, no orphans, nothing half-inde
    commit, deletes all of its rows in Milvus and drops its manifest entry. The file is then simply "new"
    to the re-run, which embeds it again. Files committed in earlier checkpoints are untouched.
 
-Unlike the local store's snapshots, a search running during a commit may see a file's old and new
+Unlike the local store's generations, a search running during a commit may see a file's old and new
 passages for a moment; the manifest, not the collection, is the record of what is indexed.
 """
 
@@ -36,12 +36,12 @@ from haystack import Document
 
 from docqa.atomic import atomic_write_json
 from docqa.ingest.records import SourceFile, utc_now
-from docqa.pipelines.document_stores.milvus_store import MilvusDocumentStore
-from docqa.pipelines.document_stores.snapshots import (
+from docqa.pipelines.document_stores.errors import (
     EmbeddingModelMismatchError,
     IndexCorruptError,
     IndexLockedError,
 )
+from docqa.pipelines.document_stores.milvus.store import MilvusDocumentStore
 
 MANIFEST_FORMAT = 1
 

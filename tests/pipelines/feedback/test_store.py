@@ -10,7 +10,8 @@ import pytest
 from haystack import Document
 
 from docqa.errors import InvalidInputError, StorageError
-from docqa.pipelines.document_stores.feedback_store import (
+from docqa.pipelines.feedback.limits import MAX_COMMENT_CHARS, MAX_QUESTION_CHARS, VERDICTS
+from docqa.pipelines.feedback.store import (
     FEEDBACK_FILE,
     FeedbackFieldError,
     FeedbackRecord,
@@ -18,7 +19,6 @@ from docqa.pipelines.document_stores.feedback_store import (
     FeedbackVerdict,
     build_record,
 )
-from docqa.pipelines.feedback_limits import MAX_COMMENT_CHARS, MAX_QUESTION_CHARS, VERDICTS
 from tests.feedback_fixtures import ENGINE, NORMANS, open_docqa, write_index
 
 PASSAGE = Document(
@@ -173,7 +173,7 @@ def test_feedback_copies_the_passage_and_survives_deleting_its_document(tmp_path
 APPENDER = """
 import sys
 from haystack import Document
-from docqa.pipelines.document_stores.feedback_store import FeedbackStore, build_record
+from docqa.pipelines.feedback.store import FeedbackStore, build_record
 passage = Document(id="p1", content="Rollo led the Norse raiders who settled in Normandy.")
 store = FeedbackStore(sys.argv[1])
 for n in range(20):

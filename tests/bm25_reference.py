@@ -1,83 +1,24 @@
-"""DocQA's BM25 keyword index: stemmed, stop-word-free tokens, the title as a field, sparse-matrix scoring.
+"""An independent, in-memory Okapi BM25 (SciPy sparse matrix) used as the *reference* the store's segment
+postings must score exactly like, and by ``benchmarks/legacy`` (the retired snapshot store's BM25).
 
-It is an index, not a retriever: :class:`~docqa.pipelines.document_stores.local_store.LocalDocumentStore`
-owns one
-per snapshot and offers ``bm25_retrieval``; the retriever components are handed the store.
-
-Why not Haystack's ``InMemoryBM25Retriever``: its tokeniser neither stems nor drops stop words, so
-"founded" misses "founding" and "the"/"of" dilute every score; it has no notion of a document title, and
-it scores every document in Python for every query. Here the index is a SciPy sparse matrix of
-precomputed BM25 term weights, so a query costs one sparse row-sum, and documents can be added and
-removed as files are re-ingested (the matrix is rebuilt lazily, on the next search, from cached token
-counts, because idf and the average length change with every edit). Haystack's retriever stays the
-reference in ``benchmarks/ingest_retrieve.py``.
+Why it lives in tests: the product's BM25 is the segment postings of the local store and Milvus's BM25
+function; this class was the store's BM25 before the segment store and is kept only to check that scoring
+over many segments equals one index over all passages.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
-from functools import lru_cache
-from typing import Any
 
 import numpy as np
 from haystack import Document
 from scipy import sparse
 
-# A compact English stop-word list (the common closed-class words). Question words like "who"/"when" are
-# in it on purpose: they appear in every question and say nothing about which passage answers it.
-_STOPWORDS_TEXT = """
-    a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers herself him himself his how i if in into is it its itself just me more most my
-    myself no nor not now of off on once only or other our ours ourselves out over own same she should so
-    some such than that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with would you your
-    yours yourself yourselves s t d ll m re ve also"""
-ENGLISH_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
-
-# Letters and digits only: "_" and punctuation split words, so "Steam_engine" gives "steam", "engine".
-_TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-@lru_cache(maxsize=8)
-def _stemmer(language: str) -> Any:
-    import Stemmer  # PyStemmer: Snowball stemmers in C
-
-    return Stemmer.Stemmer(language)
-
-
-class Tokenizer:
-    """Lower-case word tokens, stop words dropped, Snowball-stemmed, plus (optionally) bigrams of adjacent
-    remaining stems ("steam engine" -> "steam", "engin", "steam engin"). Callable: ``text -> list[str]``.
-
-    Bigrams reward passages that contain the question's phrases, not just its words: on the SQuAD
-    benchmark they raised hybrid recall@1 from 0.852 to 0.889 (R@5 0.971 -> 0.974).
-    """
-
-    def __init__(
-        self,
-        language: str | None = "english",
-        stopwords: Iterable[str] | None = ENGLISH_STOPWORDS,
-        bigrams: bool = False,
-    ):
-        self.language = language
-        self.stopwords = frozenset(stopwords or ())
-        self.bigrams = bigrams
-        self._stem = _stemmer(language).stemWords if language else None
-
-    def __call__(self, text: str) -> list[str]:
-        words = [w for w in _TOKEN_RE.findall(text.lower()) if w not in self.stopwords]
-        if self._stem:
-            words = self._stem(words)
-        if self.bigrams and len(words) > 1:
-            # A space cannot occur inside a token, so a bigram never collides with a unigram.
-            words = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
-        return words
+from docqa.pipelines.document_stores.analysis import ENGLISH_STOPWORDS, Tokenizer
 
 
 class BM25Index:

@@ -1,7 +1,7 @@
 """How much one feedback may hold: shared by the store's validation, the HTTP schema and the page.
 
 A module of its own (no imports) so that the service's request schema and the Streamlit page can use
-the same bounds as :mod:`docqa.pipelines.document_stores.feedback_store` without importing Haystack.
+the same bounds as :mod:`docqa.pipelines.feedback.store` without importing Haystack.
 """
 
 MAX_QUESTION_CHARS = 1000  # the same bound as /ask's question

@@ -15,7 +15,7 @@ generation or the next, never a mix. Small segments are merged (dropping tombsto
 into one segment. A killed writer leaves only segment folders the catalog never named, swept on the next
 write. An index in the format-1 layout (``CURRENT`` + ``snap-*`` folders) is migrated on first open.
 
-:class:`Snapshot` is an in-memory index (``docqa eval``'s temporary index, tests) and what :meth:`load`
+:class:`InMemoryIndex` is an in-memory index (``docqa eval``'s temporary index, tests) and what :meth:`load`
 materialises for small indexes; searching a directory never builds one (see ``searcher.py``).
 """
 
@@ -35,38 +35,26 @@ from docqa.ingest.records import (  # ingest defines manifest records; the store
     SourceFile,
     utc_now,
 )
-from docqa.pipelines.document_stores import catalog
-from docqa.pipelines.document_stores.catalog import (
-    CATALOG,
-    FORMAT_VERSION,
-    SEGMENTS,
+from docqa.pipelines.document_stores.errors import (
     EmbeddingModelMismatchError,
     IndexCorruptError,
     IndexLockedError,
-    IndexStoreError,
 )
-from docqa.pipelines.document_stores.index_writer import LEGACY_CURRENT, IndexWriter, SnapshotTransaction
-from docqa.pipelines.document_stores.segments import open_segment
+from docqa.pipelines.document_stores.local import catalog
+from docqa.pipelines.document_stores.local.catalog import CATALOG, FORMAT_VERSION, SEGMENTS
+from docqa.pipelines.document_stores.local.segments import open_segment
+from docqa.pipelines.document_stores.local.writer import LEGACY_CURRENT, IndexWriter, LocalTransaction
 
-__all__ = [
-    "DocumentIndex",
-    "EmbeddingModelMismatchError",
-    "FORMAT_VERSION",
-    "IndexCorruptError",
-    "IndexLockedError",
-    "IndexStoreError",
-    "Snapshot",
-    "SnapshotTransaction",
-    "SourceFile",
-    "utc_now",
-]
+__all__ = ["FORMAT_VERSION", "InMemoryIndex", "LocalIndex", "LocalTransaction"]
 
 LOCK_NAME = "writer.lock"
 
 
 @dataclass
-class Snapshot:
-    """An immutable view of the index. Writers derive new snapshots; they never mutate one."""
+class InMemoryIndex:
+    """A whole index in memory: ``docqa eval``'s temporary index, tests, and what :meth:`LocalIndex.load`
+    returns for small indexes. Never the live index — searching a directory maps its segments instead.
+    Immutable: :meth:`replace_files` and :meth:`with_sources` return new ones."""
 
     passages: list[Document]
     embeddings: np.ndarray  # (len(passages), dim) float32, L2-normalised
@@ -75,7 +63,7 @@ class Snapshot:
     name: str | None = None
 
     @classmethod
-    def empty(cls, embedding_model: str, dim: int) -> Snapshot:
+    def empty(cls, embedding_model: str, dim: int) -> InMemoryIndex:
         return cls(
             passages=[],
             embeddings=np.zeros((0, dim), dtype=np.float32),
@@ -96,8 +84,8 @@ class Snapshot:
         self,
         remove_keys: set[str],
         additions: list[tuple[SourceFile, list[Document], np.ndarray]],
-    ) -> Snapshot:
-        """A new snapshot without the passages of ``remove_keys`` and with ``additions`` appended.
+    ) -> InMemoryIndex:
+        """A new in-memory index without the passages of ``remove_keys`` and with ``additions`` appended.
 
         A key that is both removed and added is an update: its old passages are replaced.
         """
@@ -115,24 +103,24 @@ class Snapshot:
             passages.extend(docs)
             blocks.append(np.asarray(vectors, dtype=np.float32).reshape(len(docs), self.dim))
             files[source.key] = source
-        return Snapshot(
+        return InMemoryIndex(
             passages=passages,
             embeddings=np.ascontiguousarray(np.concatenate(blocks)),
             files=files,
             meta={**self.meta, "updated": utc_now()},
         )
 
-    def with_sources(self, updated: list[SourceFile]) -> Snapshot:
-        """A new snapshot whose manifest entries are replaced by ``updated`` (same passages)."""
+    def with_sources(self, updated: list[SourceFile]) -> InMemoryIndex:
+        """A new in-memory index whose manifest entries are replaced by ``updated`` (same passages)."""
         files = dict(self.files)
         for source in updated:
             if source.key not in files:
                 raise KeyError(source.key)
             files[source.key] = source
-        return Snapshot(self.passages, self.embeddings, files, {**self.meta, "updated": utc_now()})
+        return InMemoryIndex(self.passages, self.embeddings, files, {**self.meta, "updated": utc_now()})
 
 
-class DocumentIndex:
+class LocalIndex:
     """A DocQA index directory: read its catalog, or hold the writer lock and commit."""
 
     def __init__(self, directory: Path | str) -> None:
@@ -249,8 +237,8 @@ class DocumentIndex:
             return None
         return catalog.to_document(row) if row else None
 
-    def load(self, embedding_model: str, dim: int) -> Snapshot:
-        """The whole live index as an in-memory :class:`Snapshot` (tests, small indexes, export), or an
+    def load(self, embedding_model: str, dim: int) -> InMemoryIndex:
+        """The whole live index as an in-memory :class:`InMemoryIndex` (tests, small indexes, export), or an
         empty one of that model and dim when nothing was committed yet.
 
         :raises EmbeddingModelMismatchError: when the index was built with another embedding model.
@@ -258,7 +246,7 @@ class DocumentIndex:
         """
         snapshot = self.load_any()
         if snapshot is None:
-            return Snapshot.empty(embedding_model, dim)
+            return InMemoryIndex.empty(embedding_model, dim)
         self.check_model(snapshot.meta, embedding_model)
         return snapshot
 
@@ -271,8 +259,9 @@ class DocumentIndex:
                 f"Set DOCQA_EMBEDDING_MODEL to the index's model, or use a new index directory (DOCQA_INDEX)."
             )
 
-    def load_any(self) -> Snapshot | None:
-        """The live index as a :class:`Snapshot` whatever model built it, or None if nothing is committed."""
+    def load_any(self) -> InMemoryIndex | None:
+        """The live index as a :class:`InMemoryIndex` whatever model built it, or None if nothing is
+        committed."""
         try:
             with self._reading() as con:
                 meta = catalog.read_meta(con)
@@ -301,7 +290,7 @@ class DocumentIndex:
             raise self._corrupt(ValueError(f"{int((~found).sum())} passages have no vector in any segment"))
         passages = [catalog.to_document((r[0], r[1], r[2], r[3])) for r in rows]
         name = f"gen-{int(meta['generation']):06d}"
-        return Snapshot(passages=passages, embeddings=embeddings, files=files, meta=meta, name=name)
+        return InMemoryIndex(passages=passages, embeddings=embeddings, files=files, meta=meta, name=name)
 
     def live_segments(self) -> list[tuple[str, int, int]]:
         """(name, tier, rows) of the segments of the live generation."""
@@ -340,8 +329,8 @@ class DocumentIndex:
     @contextmanager
     def transaction(
         self, embedding_model: str | None = None, dim: int | None = None, timeout: float = 5.0
-    ) -> Iterator[SnapshotTransaction]:
-        """Hold the writer lock and stage changes on the live index; see :class:`SnapshotTransaction`.
+    ) -> Iterator[LocalTransaction]:
+        """Hold the writer lock and stage changes on the live index; see :class:`LocalTransaction`.
 
         With ``embedding_model`` (and ``dim``) the index must have been built with that model, so passages
         can be added. Without them the transaction can only rename or remove files.
@@ -354,7 +343,7 @@ class DocumentIndex:
                 if dim is None:
                     raise ValueError("a transaction for an embedding model needs its dimension (dim)")
                 self.check_model(writer.meta(), embedding_model)
-            yield SnapshotTransaction(writer, embedding_model, dim)
+            yield LocalTransaction(writer, embedding_model, dim)
 
     def delete_files(self, keys: Iterable[str], lock_timeout: float = 5.0) -> list[SourceFile]:
         """Remove the given files' passages in one atomic commit; return what was removed (in ``keys`` order).
@@ -393,12 +382,12 @@ class DocumentIndex:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DocumentIndex:
+    def from_dict(cls, data: dict[str, Any]) -> LocalIndex:
         try:
             return cls(data["init_parameters"]["directory"])
         except (KeyError, TypeError) as err:
             raise ValueError(
-                f"not a serialised DocumentIndex (it needs init_parameters.directory): {data!r}"
+                f"not a serialised LocalIndex (it needs init_parameters.directory): {data!r}"
             ) from err
 
 

@@ -17,7 +17,7 @@ seed and their normalised text, and the first ``round(fraction × questions)`` a
 
 Usage::
 
-    from docqa.pipelines.feedback_export import export_feedback, write_export
+    from docqa.pipelines.feedback.export import export_feedback, write_export
 
     export = export_feedback(FeedbackStore(index).records(), holdout=0.2, seed=0)
     write_export(export, Path("feedback-train.json"), Path("feedback-holdout.json"))
@@ -33,7 +33,7 @@ from typing import Any
 
 from docqa.atomic import atomic_write_json
 from docqa.errors import InvalidInputError
-from docqa.pipelines.document_stores.feedback_store import FeedbackRecord, FeedbackVerdict
+from docqa.pipelines.feedback.store import FeedbackRecord, FeedbackVerdict
 from docqa.pipelines.squad import normalize_answer
 
 SQUAD_VERSION = "v2.0"

@@ -1,6 +1,6 @@
 """Writing an index: commits (one segment + one catalog transaction), merges, compaction, migration.
 
-Only reachable through :meth:`~docqa.pipelines.document_stores.snapshots.DocumentIndex.writer`, i.e. while the
+Only reachable through :meth:`~docqa.pipelines.document_stores.local.index.LocalIndex.writer`, i.e. while the
 single-writer lock is held. Order of every write, so that ``kill -9`` anywhere is harmless: segment files
 are written to ``<name>.tmp``, fsynced and renamed; then one SQLite transaction names the segment and
 changes the rows. Killed before that transaction commits, the catalog still describes the previous
@@ -27,9 +27,10 @@ from haystack import Document
 
 from docqa.atomic import fsync_dir
 from docqa.ingest.records import SourceFile, utc_now
-from docqa.pipelines.document_stores import catalog
-from docqa.pipelines.document_stores.catalog import FORMAT_VERSION, IndexCorruptError
-from docqa.pipelines.document_stores.segments import (
+from docqa.pipelines.document_stores.errors import IndexCorruptError
+from docqa.pipelines.document_stores.local import catalog
+from docqa.pipelines.document_stores.local.catalog import FORMAT_VERSION
+from docqa.pipelines.document_stores.local.segments import (
     Analyzer,
     build_segment,
     merge_segments,
@@ -38,8 +39,8 @@ from docqa.pipelines.document_stores.segments import (
 )
 
 
-class DocumentIndex(Protocol):
-    """What a writer needs of the index it writes (``snapshots.DocumentIndex``): its layout and checks.
+class IndexLayout(Protocol):
+    """What a writer needs of the index it writes (:class:`~.index.LocalIndex`): its layout and checks.
     A Protocol, so this module does not import the one that imports it."""
 
     directory: Path
@@ -64,9 +65,9 @@ Addition = tuple[SourceFile, list[Document], np.ndarray]
 
 
 class IndexWriter:
-    """Commits to one index directory. Only obtainable through ``DocumentIndex.writer``."""
+    """Commits to one index directory. Only obtainable through ``LocalIndex.writer``."""
 
-    def __init__(self, index: DocumentIndex) -> None:
+    def __init__(self, index: IndexLayout) -> None:
         self.index = index
         self.commits = 0
         self.bytes_written = 0  # segment bytes (the catalog's own writes are SQLite's)
@@ -199,7 +200,7 @@ class IndexWriter:
         return f"gen-{gen:06d}"
 
     def commit(self, snapshot: Any) -> str:
-        """Make the index hold exactly ``snapshot``'s files (an in-memory :class:`Snapshot`): files whose
+        """Make the index hold exactly ``snapshot``'s files (an in-memory :class:`InMemoryIndex`): files whose
         record changed are replaced, files it lacks are removed. One commit."""
         model = snapshot.meta.get("embedding_model")
         self.index.check_model(self.meta(), model) if model else None
@@ -345,7 +346,7 @@ class IndexWriter:
         fsync_dir(directory)
 
 
-class SnapshotTransaction:
+class LocalTransaction:
     """Changes staged under the writer lock; each :meth:`commit` makes them live atomically (a checkpoint).
 
     This is the store side of ingest's ``IndexTransaction`` protocol (``ingest/ingestor.py``): the Ingestor
@@ -367,14 +368,14 @@ class SnapshotTransaction:
         self._removes: set[str] = set()
         self._touched: dict[str, SourceFile] = {}
 
-    def __copy__(self) -> SnapshotTransaction:
+    def __copy__(self) -> LocalTransaction:
         return self
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> SnapshotTransaction:
+    def __deepcopy__(self, memo: dict[int, Any]) -> LocalTransaction:
         return self
 
     @property
-    def index(self) -> DocumentIndex:
+    def index(self) -> IndexLayout:
         return self._writer.index
 
     @property

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from docqa.atomic import fsync_dir
-from docqa.pipelines.document_stores.bm25 import ENGLISH_STOPWORDS, Tokenizer
+from docqa.pipelines.document_stores.analysis import ENGLISH_STOPWORDS, Tokenizer
 
 IVF_MIN_ROWS = 20_000  # below this a segment is scanned exactly (a 20k x 384 product is ~1 ms)
 _ARRAYS = ("vids", "vectors", "terms", "term_ptr", "post_rows", "post_tf", "lengths")

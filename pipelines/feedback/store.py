@@ -4,7 +4,7 @@ A record says, for one question and the passage it was answered from: the answer
 ``wrong`` (optionally with the right span) or the answer is ``not_in_documents``. The passage text, its
 file, page and offsets are copied from the index *when the feedback is given*, so the record still means
 the same thing after the document is re-ingested, changed or deleted — and it can be exported as
-training data (:mod:`docqa.pipelines.feedback_export`) long after.
+training data (:mod:`docqa.pipelines.feedback.export`) long after.
 
 Why copy the passage from the index and never take it from the client: the stored text becomes training
 data, and the offsets must point at exactly the text DocQA showed. A client can only name a passage of the
@@ -21,7 +21,7 @@ caller was told is stored (fsync returned) is therefore always complete.
 
 Usage::
 
-    store = FeedbackStore("./docqa-index")            # or a DocumentIndex
+    store = FeedbackStore("./docqa-index")            # or a LocalIndex
     record = build_record("Who founded Normandy?", passage_document, "correct", answer_start=0, answer_end=5)
     store.append(record)
     page = store.page(offset=0, limit=50)          # FeedbackPage: records (oldest first) and total
@@ -43,7 +43,7 @@ from docqa.atomic import fsync_dir
 from docqa.choices import Choice
 from docqa.errors import BusyError, InvalidInputError, StorageError
 from docqa.ingest.records import utc_now
-from docqa.pipelines.feedback_limits import (
+from docqa.pipelines.feedback.limits import (
     MAX_ANSWER_CHARS,
     MAX_COMMENT_CHARS,
     MAX_PAGE_LIMIT,
@@ -53,7 +53,7 @@ from docqa.pipelines.feedback_limits import (
 if TYPE_CHECKING:  # Haystack is not imported at run time: `docqa feedback list` starts in a blink
     from haystack import Document
 
-    from docqa.pipelines.document_stores.snapshots import DocumentIndex
+    from docqa.pipelines.document_stores.local.index import LocalIndex
 
 FEEDBACK_FILE = "feedback.jsonl"
 FEEDBACK_LOCK = "feedback.lock"
@@ -336,7 +336,7 @@ def check_page(offset: int, limit: int) -> None:
 class FeedbackStore:
     """``<index>/feedback.jsonl``: append records durably, read them back (see the module docstring)."""
 
-    def __init__(self, index: DocumentIndex | str | Path, *, lock_timeout: float = 10.0) -> None:
+    def __init__(self, index: LocalIndex | str | Path, *, lock_timeout: float = 10.0) -> None:
         self.directory = Path(index).expanduser() if isinstance(index, (str, Path)) else index.directory
         self.lock_timeout = lock_timeout
         self._thread_lock = threading.Lock()

@@ -1,28 +1,21 @@
-"""The document store: one index directory's passages, embeddings, FAISS index and BM25 index, and the
-retrieval methods over them (BM25, embedding, hybrid).
+"""The local document store: one index directory's passages, their segments (dense vectors and BM25
+postings), and the retrieval methods over them (BM25, embedding, hybrid).
 
 Why the store owns the scoring (as Haystack's ``InMemoryDocumentStore.bm25_retrieval`` /
 ``embedding_retrieval`` do): hybrid fusion needs both indexes *and* the stored embeddings of BM25-only
 candidates; a retriever that reached into two stores' internals for that (as ``HybridRetriever`` once did)
-had two owners for one job. Retriever components (``docqa.pipelines.components.retrievers.local_retrievers``)
-are thin: they are handed a store and call one method.
+had two owners for one job. Retriever components
+(``docqa.pipelines.components.retrievers.store_retrievers``) are thin: they are handed a store and call one
+method.
 
-Why hybrid fusion is shaped this way (numbers from ``benchmarks/ingest_retrieve.py``, 955 SQuAD passages,
-1,705 questions):
-- Each side contributes its top ``candidates`` (100) passages, and *both* sides score the union: BM25
-  scores every passage anyway, and the dense score of a BM25-only candidate is a dot product with its
-  stored embedding. Fusing exact scores instead of imputing a floor for missing ones: R@1 0.852 vs 0.840.
-- z-score fusion with equal weights beats reciprocal rank fusion on the same candidates (R@1 0.852 vs
-  0.771 for RRF k=60; R@5 0.971 vs 0.951); see :mod:`docqa.pipelines.components.retrievers.fusion`.
-- BM25 with stems, stop words removed, the title as a field and adjacent-stem bigrams is the strongest
-  single signal (R@1 0.865 alone vs 0.812 for Haystack's BM25); with it, hybrid R@1 0.889, R@5 0.974.
-- Boosting passages whose document also has other top hits did not help (R@1 +0.003 at best, R@5 flat):
-  the title is already a BM25 field, which carries that evidence. Not used.
+Hybrid fusion is written once, above both engines, in :mod:`~docqa.pipelines.document_stores.hybrid`
+(why it is shaped as it is, with the measurements); this store supplies its four primitives.
 
-Writes go through :class:`~docqa.pipelines.document_stores.snapshots.DocumentIndex` (a SQLite catalog plus
+Writes go through :class:`~docqa.pipelines.document_stores.local.index.LocalIndex` (a SQLite catalog plus
 immutable segments); this store follows them through a
-:class:`~docqa.pipelines.document_stores.searcher.SegmentSearcher`: before each query it reads the catalog's
-generation (one indexed row) and, when another process committed, maps only the new segments and applies
+:class:`~docqa.pipelines.document_stores.local.searcher.SegmentSearcher`: before each query it reads the
+catalog's generation (one indexed row) and, when another process committed, maps only the new segments and
+applies
 the new tombstones. Every query runs against one immutable search state, so it never sees a half-applied
 ingest. Dense search is exact over small segments and IVF over large ones (see ``segments.py``); passages'
 text comes from the catalog only for the hits returned.
@@ -30,41 +23,36 @@ text comes from the catalog only for the hits returned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from haystack import Document
 
 from docqa.errors import InvalidInputError
-from docqa.pipelines.components.retrievers.fusion import fuse_scores
-from docqa.pipelines.document_stores.searcher import SearchState, SegmentSearcher
-from docqa.pipelines.document_stores.segments import Analyzer, build_segment
-from docqa.pipelines.document_stores.snapshots import DocumentIndex, Snapshot
+from docqa.pipelines.document_stores.hybrid import (
+    DEFAULT_BM25_WEIGHT,
+    DEFAULT_CANDIDATES,
+    FusionMethod,
+    check_fusion,
+    hybrid_retrieval,
+)
+from docqa.pipelines.document_stores.local.index import InMemoryIndex, LocalIndex
+from docqa.pipelines.document_stores.local.searcher import SearchState, SegmentSearcher
+from docqa.pipelines.document_stores.local.segments import Analyzer, build_segment
 
-FusionMethod = Literal["zscore", "rrf"]
-DEFAULT_CANDIDATES = 100
-DEFAULT_BM25_WEIGHT = 0.5
 _SCORING = ("k1", "b")
-
-
-def check_fusion(bm25_weight: float, fusion: str) -> None:
-    """Refuse hybrid settings that cannot mean anything, naming the setting."""
-    if not 0.0 <= bm25_weight <= 1.0:
-        raise InvalidInputError(f"bm25_weight must be between 0 and 1, got {bm25_weight}")
-    if fusion not in ("zscore", "rrf"):
-        raise InvalidInputError(f"unknown fusion {fusion!r}; use 'zscore' or 'rrf'")
 
 
 class LocalDocumentStore:
     """Passages, embeddings and BM25 postings of one DocQA index, with the retrieval methods.
 
-    Open a directory (follows other processes' commits) or wrap an in-memory snapshot (``docqa eval``'s
+    Open a directory (follows other processes' commits) or wrap an in-memory index (``docqa eval``'s
     temporary index)::
 
-        from docqa.pipelines.document_stores.local_store import LocalDocumentStore
+        from docqa.pipelines.document_stores.local.store import LocalDocumentStore
 
         store = LocalDocumentStore("./docqa-index", embedding_model="sentence-transformers/all-MiniLM-L6-v2")
         store.bm25_retrieval("steam engine condenser", top_k=3)
@@ -72,27 +60,27 @@ class LocalDocumentStore:
         store.hybrid_retrieval("steam engine condenser", query_embedding, top_k=3)
         same = LocalDocumentStore.from_dict(store.to_dict())
 
-        LocalDocumentStore(snapshot).count_documents()  # an in-memory snapshot
+        LocalDocumentStore(in_memory).count_documents()  # an in-memory index
 
     Scores: BM25 score (``bm25_retrieval``), cosine similarity (``embedding_retrieval``), fused z-score
     (``hybrid_retrieval``: about 0 is an average candidate, 3+ a clear winner; ``meta["dense_score"]`` and
     ``meta["bm25_score"]`` are added to the returned copies). Thread-safe: queries from several threads
     share one search state, and a catch-up happens once.
 
-    :param source: the index directory (or its :class:`DocumentIndex`), or an in-memory :class:`Snapshot`
+    :param source: the index directory (or its :class:`LocalIndex`), or an in-memory :class:`InMemoryIndex`
         (searched exactly as it is, never reloaded; its postings are built at once, so a caller can time
         building apart from querying).
     :param embedding_model: the model a directory's index must have been built with (checked on load);
-        a snapshot's own model when left out.
+        an in-memory index's own model when left out.
     :param embedding_dim: only used while a directory's index is still empty.
-    :param bm25_parameters: ``k1``, ``b`` and, for an in-memory snapshot, the analyzer (``language``,
+    :param bm25_parameters: ``k1``, ``b`` and, for an in-memory index, the analyzer (``language``,
         ``remove_stopwords``, ``title_field``, ``title_weight``, ``bigrams``); a directory's analyzer is the
         one its postings were built with.
     """
 
     def __init__(
         self,
-        source: str | Path | DocumentIndex | Snapshot,
+        source: str | Path | LocalIndex | InMemoryIndex,
         *,
         embedding_model: str | None = None,
         embedding_dim: int | None = None,
@@ -100,11 +88,11 @@ class LocalDocumentStore:
     ) -> None:
         self.bm25_parameters = dict(bm25_parameters or {})
         scoring = {k: v for k, v in self.bm25_parameters.items() if k in _SCORING}
-        self.index: DocumentIndex | None = None
-        self._fixed: Snapshot | None = None
+        self.index: LocalIndex | None = None
+        self._fixed: InMemoryIndex | None = None
         self._searcher: SegmentSearcher | None = None
         self._scoring = scoring
-        if isinstance(source, Snapshot):
+        if isinstance(source, InMemoryIndex):
             self.embedding_model = embedding_model or str(source.meta.get("embedding_model", ""))
             self.embedding_dim = source.dim
             self._fixed = source
@@ -118,7 +106,7 @@ class LocalDocumentStore:
             return
         if not embedding_model:
             raise InvalidInputError("LocalDocumentStore: embedding_model is required for an index directory")
-        self.index = source if isinstance(source, DocumentIndex) else DocumentIndex(source)
+        self.index = source if isinstance(source, LocalIndex) else LocalIndex(source)
         self.embedding_model = embedding_model
         self.embedding_dim = embedding_dim
 
@@ -127,7 +115,7 @@ class LocalDocumentStore:
         """The search state of the live generation (catching up first if another process committed)."""
         if self._fixed is not None:
             return self._searcher.state
-        assert self.index is not None  # a store has a snapshot or a directory
+        assert self.index is not None  # a store has an in-memory index or a directory
         if self._searcher is None:
             self.index.ensure_format()
             meta = self.index.meta()
@@ -149,13 +137,6 @@ class LocalDocumentStore:
         """Catch up now if another process committed (queries do this themselves; this moves the cost
         before a timed section)."""
         self._state()
-
-    @property
-    def snapshot(self) -> Snapshot:
-        """The whole live index as an in-memory snapshot (reads everything: for tests and small indexes)."""
-        if self._fixed is not None:
-            return self._fixed
-        return self.index.load(self.embedding_model, self.embedding_dim or 0)
 
     def count_documents(self) -> int:
         """Live passages."""
@@ -215,7 +196,8 @@ class LocalDocumentStore:
         fusion: FusionMethod = "zscore",
         rrf_k: float = 60.0,
     ) -> list[Document]:
-        """Dense and BM25 candidates (``candidates`` from each), both scored on their union, fused.
+        """Dense and BM25 candidates (``candidates`` from each), both scored on their union, fused by
+        :func:`~docqa.pipelines.document_stores.hybrid.hybrid_retrieval` (see there for why).
 
         :param bm25_weight: BM25's share of the fused score (dense gets the rest).
         :param fusion: ``"zscore"`` (standardised scores, the default) or ``"rrf"`` (reciprocal rank).
@@ -226,47 +208,21 @@ class LocalDocumentStore:
         state = self._state()
         if not state.rows:
             return []
-        query_vec = self._check_dim(state, query_embedding)
-        searcher = self._searcher
-        pool = max(int(candidates), top_k)
-        dense_hits = searcher.dense(state, query_vec, pool)
-        dense_score = dict(dense_hits)
-        bm25_hits, bm25_of_dense = searcher.bm25(state, query, pool, also=dense_score)
-        bm25_score = dict(bm25_of_dense)
-        bm25_score.update(bm25_hits)
-        rescued = [v for v, _ in bm25_hits if v not in dense_score]
-        if rescued:  # dense scores of BM25-only candidates, from their stored embeddings
-            vectors = searcher.vectors_of(state, rescued)
-            dense_score.update({v: float(vec @ query_vec) for v, vec in vectors.items()})
-        ids = list(dict.fromkeys([v for v, _ in dense_hits] + [v for v, _ in bm25_hits]))
-        nan = float("nan")
-        columns = [
-            np.array([dense_score.get(i, nan) for i in ids], dtype=np.float64),
-            np.array([bm25_score.get(i, nan) for i in ids], dtype=np.float64),
-        ]
-        fused = fuse_scores(columns, [1.0 - bm25_weight, bm25_weight], fusion, float(rrf_k))
-        chosen = [ids[i] for i in np.argsort(-fused, kind="stable")[:top_k]]
-        fused_of = dict(zip(ids, fused.tolist(), strict=True))
-        docs = self._documents(chosen)
-        out = []
-        for vid in chosen:
-            if vid not in docs:
-                continue
-            meta = dict(docs[vid].meta)
-            meta["dense_score"] = dense_score.get(vid)
-            meta["bm25_score"] = bm25_score.get(vid, 0.0)
-            out.append(replace(docs[vid], score=float(fused_of[vid]), meta=meta))
-        return out
+        engine = _SegmentEngine(self, state)
+        return hybrid_retrieval(
+            engine, query, self._check_dim(state, query_embedding), top_k,
+            candidates=candidates, bm25_weight=bm25_weight, fusion=fusion, rrf_k=rrf_k,
+        )  # fmt: skip
 
     # ----- serialisation -----
     def to_dict(self) -> dict[str, Any]:
         """Settings to rebuild this store (the data stays in the index directory).
 
-        :raises InvalidInputError: for a store over an in-memory snapshot, which has no directory.
+        :raises InvalidInputError: for a store over an in-memory index, which has no directory.
         """
         if self.index is None:
             raise InvalidInputError(
-                "a document store over an in-memory snapshot cannot be serialised: it has no index directory"
+                "a document store over an in-memory index cannot be serialised: it has no index directory"
             )
         return {
             "type": f"{type(self).__module__}.{type(self).__name__}",
@@ -290,7 +246,31 @@ class LocalDocumentStore:
         return cls(params.pop("index_dir"), **params)
 
 
+class _SegmentEngine:
+    """:class:`~docqa.pipelines.document_stores.hybrid.HybridEngine` over one search state of the local
+    store (keys: catalog row ids). One state per query, so both sides see the same generation."""
+
+    def __init__(self, store: LocalDocumentStore, state: SearchState) -> None:
+        self.searcher, self.state, self.store = store._searcher, state, store
+
+    def dense_top(self, query_embedding: np.ndarray, k: int) -> list[tuple[int, float]]:
+        return self.searcher.dense(self.state, query_embedding, k)
+
+    def bm25_top(
+        self, query: str, k: int, also: Collection[int]
+    ) -> tuple[list[tuple[int, float]], Mapping[int, float]]:
+        hits, extra = self.searcher.bm25(self.state, query, k, also=also)
+        return hits, dict(extra)
+
+    def dense_scores(self, query_embedding: np.ndarray, keys: Sequence[int]) -> dict[int, float]:
+        vectors = self.searcher.vectors_of(self.state, keys)
+        return {key: float(vector @ query_embedding) for key, vector in vectors.items()}
+
+    def documents(self, keys: Sequence[int]) -> dict[int, Document]:
+        return self.store._documents(keys)
+
+
 def _read_meta(con) -> dict[str, Any]:
-    from docqa.pipelines.document_stores.catalog import read_meta
+    from docqa.pipelines.document_stores.local.catalog import read_meta
 
     return read_meta(con)
