@@ -13,7 +13,16 @@ pipelines
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+# A source checkout that is not installed (``PYTHONPATH=.`` on a machine with no registry, e.g. a lent GPU
+# machine running scripts/): the layers live beside this folder (app/, pipelines/, ingest/, data/), where
+# setuptools' package-dir maps them when installed. Looking there too makes ``docqa.pipelines`` import the
+# same files either way. An installed docqa (wheel) has its subpackages inside this folder and skips this.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "pipelines" / "__init__.py").is_file():
+    __path__.append(str(_CHECKOUT))  # noqa: F821 - a package's __path__
 
 if TYPE_CHECKING:  # pragma: no cover
     from docqa.pipelines.api import DocQA
