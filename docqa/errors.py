@@ -11,13 +11,23 @@ code that caught those before keeps working.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class DocQAError(Exception):
     """Base class of every DocQA error that a user can fix or should be told about in one line."""
 
 
 class InvalidInputError(DocQAError, ValueError):
-    """A file, field or argument the user gave is unusable (CLI exit 2, HTTP 400/422)."""
+    """A file, field or argument the user gave is unusable (CLI exit 2, HTTP 400/422).
+
+    Two optional details let a front end point at the fault without knowing the concrete class:
+    ``field`` names the request field at fault (the service answers 422 naming it, FastAPI's shape);
+    ``problems`` holds one line per bad row or field of a file (the service returns them as ``errors``).
+    """
+
+    field: str | None = None
+    problems: Sequence[str] = ()
 
 
 class ConfigError(DocQAError, ValueError):
@@ -37,4 +47,9 @@ class UnavailableError(DocQAError, RuntimeError):
 
 
 class StorageError(DocQAError, RuntimeError):
-    """The index on disk cannot be used as it is (corrupt, wrong embedding model; HTTP 500/409)."""
+    """The index on disk cannot be used as it is (corrupt, unreadable; HTTP 500)."""
+
+
+class ConflictError(StorageError):
+    """The index is fine but in a state that conflicts with the request (built by another embedding model;
+    HTTP 409): re-ingest or ask with the model it was built with."""

@@ -8,6 +8,13 @@
         print(passage.file, passage.page, passage.score)
 
 Models are loaded lazily, once per process, and shared by every DocQA object that names the same model.
+
+This module is also the one surface the front ends (``app/``) use besides the foundations (``docqa.errors``,
+``docqa.config``, ...): :data:`__all__` lists the modes, backends, result types, errors, limits and helpers
+they need, so a store or loader can move without touching a front end (``tests/test_layout.py`` checks).
+Errors are caught by kind (:mod:`docqa.errors`); the few concrete ones exported here carry details a front
+end shows (``FaqFileError.problems``, ``FeedbackFieldError.field``) or a distinct answer (409 for
+``EmbeddingModelMismatchError``).
 """
 
 from __future__ import annotations
@@ -15,24 +22,45 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from docqa.config import Settings
 from docqa.errors import InvalidInputError, NotFoundError
-from docqa.ingest.ingestor import Ingestor, IngestProgress, IngestReport
+from docqa.ingest.images import IMAGE_SUFFIXES
+from docqa.ingest.ingestor import STATUSES, FileResult, Ingestor, IngestProgress, IngestReport
+from docqa.ingest.layout import OCR_BOXES
+from docqa.ingest.loaders import (
+    MARKDOWN_SUFFIXES,
+    PDF_SUFFIXES,
+    SUPPORTED_SUFFIXES,
+    TEXT_SUFFIXES,
+    is_supported,
+    supported_list,
+    unsupported_reason,
+)
+from docqa.ingest.office import DOCX_SUFFIXES
 from docqa.ingest.records import SourceFile
+from docqa.ingest.uploads import UploadData, is_upload, safe_upload_name
+from docqa.ingest.uploads import remove_upload as remove_upload_copy
+from docqa.ingest.watcher import DEFAULT_DEBOUNCE_S
+from docqa.ingest.webpage import HTML_SUFFIXES
 from docqa.pipelines.answers import Answer, AskResult, Passage
 from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
 from docqa.pipelines.components.faq.matcher import FaqMatcher, resolve_threshold, shared_matcher
+from docqa.pipelines.components.readers.backends import ReaderBackendName
 from docqa.pipelines.components.readers.reader import DocQAReader
 from docqa.pipelines.components.readers.selection import ReaderInfo, select_reader
 from docqa.pipelines.components.retrievers.search_mode import SearchMode
+from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError
 from docqa.pipelines.document_stores.factory import open_store
-from docqa.pipelines.faq.files import FaqEntry, read_faq
+from docqa.pipelines.evaluation.run_eval import run_eval
+from docqa.pipelines.faq.files import FAQ_SUFFIXES, FaqEntry, FaqFileError, read_faq
 from docqa.pipelines.faq.results import FaqAskResult
 from docqa.pipelines.faq.store import FaqLoadReport, FaqStore
+from docqa.pipelines.feedback import limits as feedback_limits
+from docqa.pipelines.feedback.export import FeedbackExport, export_feedback, write_export
 from docqa.pipelines.feedback.limits import MAX_PASSAGE_ID_CHARS
 from docqa.pipelines.feedback.store import (
     FeedbackFieldError,
@@ -43,8 +71,44 @@ from docqa.pipelines.feedback.store import (
     build_record,
 )
 from docqa.pipelines.indexing import IndexingPipeline
+from docqa.pipelines.migrate import migrate
 from docqa.pipelines.model_loading import ModelUnavailableError
 from docqa.pipelines.query import QueryPipelines
+from docqa.pipelines.training.checkpoints import CHECKPOINT_FILE as TRAINING_CHECKPOINT_FILE
+from docqa.pipelines.training.checkpoints import STATE_DIR as TRAINING_STATE_DIR
+from docqa.pipelines.training.reader_training import TrainingConfig, train_reader
+from docqa.pipelines.training.report import summary_lines as training_summary_lines
+from docqa.pipelines.uploading import UnreadableUploadsError, UploadedFile, UploadReport, add_uploads
+from docqa.pipelines.watching import IndexWatcher
+
+# The public surface: `from docqa.pipelines.api import X` is how app/ (and a host application) reaches
+# anything beyond `from docqa import DocQA` and the foundations.
+__all__ = [
+    # the facade
+    "DocQA",
+    # modes and backends (Enums whose from_str lists the choices)
+    "ReaderBackendName", "SearchMode",
+    # results
+    "Answer", "AskResult", "Passage", "FaqAskResult", "FaqEntry", "FaqLoadReport", "ReaderInfo",
+    "FeedbackExport", "FeedbackPage", "FeedbackRecord", "FeedbackVerdict",
+    "FileResult", "IngestReport", "STATUSES", "SourceFile", "UploadReport", "UploadedFile",
+    # progress and watching
+    "IngestProgress", "IndexWatcher", "DEFAULT_DEBOUNCE_S",
+    # errors a front end shows with their details (everything else: catch by kind, docqa.errors)
+    "DocumentNotFoundError", "EmbeddingModelMismatchError", "FaqFileError", "FeedbackFieldError",
+    "ModelUnavailableError", "UnreadableUploadsError",
+    # what files DocQA reads, and how uploads are named
+    "SUPPORTED_SUFFIXES", "PDF_SUFFIXES", "TEXT_SUFFIXES", "MARKDOWN_SUFFIXES", "DOCX_SUFFIXES",
+    "HTML_SUFFIXES", "IMAGE_SUFFIXES", "FAQ_SUFFIXES",
+    "is_supported", "supported_list", "unsupported_reason", "safe_upload_name",
+    # passage metadata, limits and settings
+    "OCR_BOXES", "feedback_limits", "resolve_faq_threshold",
+    # tools beyond one index: evaluation, training, feedback export, moving between stores
+    "run_eval", "TrainingConfig", "train_reader", "training_summary_lines", "TRAINING_STATE_DIR",
+    "TRAINING_CHECKPOINT_FILE", "export_feedback", "write_export", "migrate",
+]  # fmt: skip
+
+resolve_faq_threshold = resolve_threshold  # the FAQ threshold (DOCQA_FAQ_THRESHOLD) a service checks at start
 
 _READERS: dict[tuple[str, str], DocQAReader] = {}
 _READERS_LOCK = threading.Lock()
@@ -177,10 +241,74 @@ class DocQA:
         """
         return self.index.compact(lock_timeout=lock_timeout)
 
-    def delete(self, name: str, lock_timeout: float = 5.0) -> list[SourceFile]:
-        """Remove one document (by path, indexed path or file name) from the index."""
+    def delete(
+        self, name: str, lock_timeout: float = 5.0, *, remove_upload: bool = False
+    ) -> list[SourceFile]:
+        """Remove one document (by path, indexed path or file name) from the index.
+
+        ``remove_upload``: also delete the saved copy of a document that was uploaded (the page and the
+        service do); a file elsewhere on disk is never touched.
+        """
         matches = self.find_documents(name)
-        return self.index.delete_files([m.key for m in matches], lock_timeout=lock_timeout)
+        removed = self.index.delete_files([m.key for m in matches], lock_timeout=lock_timeout)
+        if remove_upload:
+            for source in removed:
+                remove_upload_copy(source.key, self.index.directory)
+        return removed
+
+    # ----- uploads and watched folders (the front ends' shared ways in) -----
+    def add_uploads(
+        self,
+        files: Iterable[tuple[str | None, UploadData]],
+        *,
+        progress: IngestProgress | None = None,
+        lock_timeout: float = 5.0,
+        refuse_unreadable: bool = False,
+        ocr: bool = True,
+    ) -> UploadReport:
+        """Save uploaded files (client name, bytes or a binary stream) as ``<index>/uploads/<safe name>``
+        and ingest them; a name uploaded again replaces its document. See :mod:`docqa.pipelines.uploading`.
+
+        :raises UnreadableUploadsError: with ``refuse_unreadable``, a file the loader cannot read; nothing
+            was indexed.
+        """
+        return add_uploads(
+            self,
+            files,
+            progress=progress,
+            lock_timeout=lock_timeout,
+            refuse_unreadable=refuse_unreadable,
+            ocr=ocr,
+        )
+
+    def is_upload(self, key: str) -> bool:
+        """True when the indexed document ``key`` is a copy saved by :meth:`add_uploads`."""
+        return is_upload(key, self.index.directory)
+
+    def watch(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        on_change: Callable[[FileResult], None],
+        ocr: bool = True,
+        checkpoint_every: int = 512,
+        debounce_s: float = DEFAULT_DEBOUNCE_S,
+        lock_timeout: float = 30.0,
+    ) -> IndexWatcher:
+        """A watcher that keeps this index in step with ``paths`` (folders recursively, and files):
+        ``run()`` it in the foreground or a thread, ``stop()`` it; ``on_change`` hears one line per change.
+
+        :raises InvalidInputError: a path that does not exist.
+        """
+        return IndexWatcher(
+            self,
+            paths,
+            on_change=on_change,
+            ocr=ocr,
+            checkpoint_every=checkpoint_every,
+            debounce_s=debounce_s,
+            lock_timeout=lock_timeout,
+        )
 
     # ----- reading -----
     def documents(self) -> list[SourceFile]:
@@ -363,6 +491,10 @@ class DocQA:
             question, passage, verdict, answer_start, answer_end, correct_answer, comment, reader=reader
         )
         return FeedbackStore(self.local_index).append(record)
+
+    def all_feedback(self) -> list[FeedbackRecord]:
+        """Every stored feedback record, oldest first (``docqa feedback list`` and ``export``)."""
+        return FeedbackStore(self.local_index).records()
 
     def feedback_records(self, offset: int = 0, limit: int = 50) -> FeedbackPage:
         """Stored feedback, oldest first: ``limit`` records from ``offset`` and the total count.

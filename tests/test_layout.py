@@ -1,5 +1,6 @@
-"""The layout's rules hold: data flows files → ingest → store ← pipelines ← app, and every ``DOCQA_*``
-variable is registered in ``docqa/config.py`` and documented in the README.
+"""The layout's rules hold: data flows files → ingest → store ← pipelines ← app, the front ends (``app/``)
+use only the public API and the foundations, and every ``DOCQA_*`` variable is registered in
+``docqa/config.py`` and documented in the README.
 
 Why tests: these rules are what make the code walkable (DEVELOPERS.md); a convenient import or an
 ``os.environ["DOCQA_..."]`` in some module would quietly break them.
@@ -70,6 +71,79 @@ def _imported_packages(path: Path) -> set[str]:
             elif layer := _layer(node.module):
                 found.add(layer)
     return found
+
+
+# What app/ may import from the project besides docqa.app itself: the package root (`from docqa import
+# DocQA`), the public API module, and the foundations (every module of the docqa/ folder).
+FOUNDATIONS = frozenset(f"docqa.{p.stem}" for p in (REPO / "docqa").glob("*.py") if p.stem != "__init__")
+PUBLIC_API = frozenset({"docqa", "docqa.pipelines.api"})
+
+
+def _is_module(name: str) -> bool:
+    """True when ``name`` (``docqa.x.y``) is a module or package of this checkout (package-dir aware)."""
+    parts = name.split(".")
+    if parts[0] != "docqa":
+        return False
+    if len(parts) > 1 and parts[1] in ("ingest", "pipelines", "app"):
+        target = REPO.joinpath(FOLDER[parts[1]], *parts[2:])
+    else:
+        target = REPO.joinpath("docqa", *parts[1:])
+    return target.with_suffix(".py").is_file() or (target / "__init__.py").is_file()
+
+
+def _modules_reached(path: Path) -> set[str]:
+    """The ``docqa`` modules an import in ``path`` reaches: ``from docqa.pipelines import api`` →
+    ``docqa.pipelines.api``; ``from docqa import DocQA`` → ``docqa``; ``from docqa import config`` →
+    ``docqa.config``. Relative imports stay inside their package and are left out."""
+    found: set[str] = set()
+    for node in _imports(path):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif node.module and node.level == 0:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if _is_module(submodule) else node.module)
+    return {name for name in found if name.split(".")[0] == "docqa"}
+
+
+def _front_end_offences(path: Path) -> list[str]:
+    return sorted(
+        name
+        for name in _modules_reached(path)
+        if name not in PUBLIC_API | FOUNDATIONS and name != "docqa.app" and not name.startswith("docqa.app.")
+    )
+
+
+def test_front_ends_import_only_the_public_api_and_the_foundations() -> None:
+    """``app/`` reaches DocQA through ``docqa`` / ``docqa.pipelines.api`` only, so stores, loaders and
+    components can move without touching a front end (README: "How the code is laid out")."""
+    offenders = {str(p.relative_to(REPO)): bad for p in _modules("app") if (bad := _front_end_offences(p))}
+    assert not offenders, f"app/ must import only {sorted(PUBLIC_API | FOUNDATIONS)}: {offenders}"
+
+
+def test_the_front_end_rule_sees_every_way_of_importing(tmp_path: Path) -> None:
+    module = tmp_path / "front_end.py"
+    module.write_text(
+        "from docqa import DocQA, config\n"
+        "from docqa.errors import BusyError\n"
+        "from docqa.pipelines import api\n"
+        "from docqa.app.ui.formatting import esc\n"
+        "import docqa.pipelines.api\n"
+        "from docqa import pipelines\n"
+        "from docqa.pipelines.feedback import limits as feedback_limits\n"
+        "from docqa.pipelines.answers import Answer\n"
+        "import docqa.ingest.uploads\n"
+        "def late():\n"
+        "    from docqa.pipelines.document_stores.local.index import IndexLockedError\n",
+        encoding="utf-8",
+    )
+    assert _front_end_offences(module) == [
+        "docqa.ingest.uploads",
+        "docqa.pipelines",
+        "docqa.pipelines.answers",
+        "docqa.pipelines.document_stores.local.index",
+        "docqa.pipelines.feedback.limits",
+    ]
 
 
 @pytest.mark.parametrize("package", LAYERS)

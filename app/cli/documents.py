@@ -1,7 +1,6 @@
 """`docqa ingest`, `docqa documents`, `docqa delete`, `docqa compact`: what is in the index.
 
-The work is done by :class:`docqa.pipelines.api.DocQA` (and ``ingest/``); these commands parse flags and
-print.
+The work is done by :class:`docqa.pipelines.api.DocQA`; these commands parse flags and print.
 """
 
 from __future__ import annotations
@@ -52,7 +51,7 @@ def ingest(
 ) -> None:
     """Index every PDF, Word, HTML, image, text and Markdown file under PATHS; unchanged ones are kept."""
     from docqa.app.cli.ingest_report import RichIngestProgress, render_report
-    from docqa.ingest.ingestor import IngestProgress
+    from docqa.pipelines.api import IngestProgress
 
     qa = open_docqa(index, embedding_model)
     options = {"prune": prune, "checkpoint_every": checkpoint_every, "ocr": ocr}

@@ -1,8 +1,8 @@
 """`docqa eval` (measure retrieval and reading on a SQuAD file) and `docqa train-reader` (fine-tune one).
 
-The measuring is ``docqa.pipelines.evaluation``'s and the training ``docqa.pipelines.training``'s; these
-commands
-check flags, show progress and print the results.
+The measuring is ``docqa.pipelines.evaluation``'s and the training ``docqa.pipelines.training``'s, reached
+through the public API (``run_eval``, ``train_reader``); these commands check flags, show progress and print
+the results.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def evaluate(
     store: StoreOpt = None,
 ) -> None:
     """Measure DocQA on a SQuAD 2.0 file: retrieval recall/MRR/latency, then reader and end-to-end EM/F1."""
-    from docqa.pipelines.evaluation.run_eval import run_eval
+    from docqa.pipelines.api import run_eval
 
     if off_corpus and retriever_only:
         raise fail("--off-corpus needs the reader: drop --retriever-only")
@@ -190,9 +190,13 @@ def train_reader_command(
 ) -> None:
     """Fine-tune an extractive QA reader on SQuAD-format questions; writes a model directory that
     DOCQA_READER_MODEL, --reader and `docqa eval --reader` use directly."""
-    from docqa.pipelines.training.checkpoints import CHECKPOINT_FILE, STATE_DIR
-    from docqa.pipelines.training.reader_training import TrainingConfig, train_reader
-    from docqa.pipelines.training.report import summary_lines
+    from docqa.pipelines.api import (
+        TRAINING_CHECKPOINT_FILE,
+        TRAINING_STATE_DIR,
+        TrainingConfig,
+        train_reader,
+        training_summary_lines,
+    )
 
     config = TrainingConfig(
         train_file=train,
@@ -214,12 +218,12 @@ def train_reader_command(
     try:
         result = train_reader(config, log=_say)
     except KeyboardInterrupt:
-        state = config.out_dir / STATE_DIR
-        if (state / CHECKPOINT_FILE).exists():
+        state = config.out_dir / TRAINING_STATE_DIR
+        if (state / TRAINING_CHECKPOINT_FILE).exists():
             _say(f"interrupted; the last checkpoint is in {state} — run the same command with --resume "
                  "to continue")
         else:
             _say("interrupted before the first checkpoint; nothing to resume")
         raise typer.Exit(130) from None
-    for line in summary_lines(result):
+    for line in training_summary_lines(result):
         _say(line)

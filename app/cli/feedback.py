@@ -1,13 +1,13 @@
 """`docqa feedback list|export`: the feedback users gave on answers, and SQuAD files made from it.
 
-Storing and exporting are :mod:`docqa.pipelines.feedback.store`'s and
-:mod:`docqa.pipelines.feedback.export`'s; these commands read flags and print.
+Storing and exporting are :class:`docqa.pipelines.api.DocQA`'s (``all_feedback``) and the API's
+``export_feedback`` / ``write_export``; these commands read flags and print.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -17,19 +17,22 @@ from docqa.app.cli.errors import handle_user_errors
 from docqa.app.cli.options import IndexOpt, JsonOpt
 from docqa.app.cli.output import console, err_console, print_json, source_label
 
+if TYPE_CHECKING:
+    from docqa.pipelines.api import FeedbackRecord
 
-def _store(index: Path | None):
-    """The feedback store of ``index`` (or DOCQA_INDEX); imported late: pipelines import model libraries."""
-    from docqa.config import Settings
-    from docqa.pipelines.feedback.store import FeedbackStore
 
-    return FeedbackStore(Settings.from_env().override(index_dir=index).index_dir)
+def _records(index: Path | None) -> list[FeedbackRecord]:
+    """Every feedback record of ``index`` (or DOCQA_INDEX), oldest first; the API is imported late (it
+    imports model libraries)."""
+    from docqa.pipelines.api import DocQA
+
+    return DocQA(index).all_feedback()
 
 
 @handle_user_errors
 def feedback_list(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     """Show the stored feedback, oldest first."""
-    records = _store(index).records()
+    records = _records(index)
     if as_json:
         print_json([r.to_dict() for r in records])
         return
@@ -71,9 +74,9 @@ def feedback_export(
     Confirmed and corrected answers become answerable questions, "not in the documents" unanswerable
     ones; "wrong" without a correction is left out.
     """
-    from docqa.pipelines.feedback.export import export_feedback, write_export
+    from docqa.pipelines.api import export_feedback, write_export
 
-    export = export_feedback(_store(index).records(), holdout=holdout, seed=seed)
+    export = export_feedback(_records(index), holdout=holdout, seed=seed)
     write_export(export, out, holdout_out)
     summary = export.to_dict()
     if as_json:

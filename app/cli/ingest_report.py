@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from docqa.ingest.ingestor import STATUSES, FileResult, IngestProgress, IngestReport
+from docqa.pipelines.api import STATUSES, FileResult, IngestProgress, IngestReport
 
 _STYLE = dict(zip(STATUSES, ("green", "cyan", "dim", "yellow", "bold red", "magenta"), strict=True))
 

@@ -1,5 +1,5 @@
 """`docqa migrate`: copy an index between stores (local ⇄ Milvus) with its embeddings; see
-:mod:`docqa.pipelines.migrate`."""
+:func:`docqa.pipelines.api.migrate`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def migrate(
 ) -> None:
     """Copy every document with its passages and embeddings to another store (no re-embedding)."""
     from docqa.config import Settings
-    from docqa.pipelines.migrate import migrate as run_migrate
+    from docqa.pipelines.api import migrate as run_migrate
 
     settings = Settings.from_env().override(index_dir=index)
     source = from_ if from_ is not None else settings.store

@@ -63,7 +63,7 @@ def checked_mode(mode: str) -> str:
 
     :raises InvalidInputError: listing the modes (shown by the CLI's error handler).
     """
-    from docqa.pipelines.components.retrievers.search_mode import SearchMode
+    from docqa.pipelines.api import SearchMode
 
     return SearchMode.from_str(mode).value
 
@@ -75,6 +75,6 @@ def checked_backend(backend: str | None) -> str | None:
     """
     if backend is None:
         return None
-    from docqa.pipelines.components.readers.backends import ReaderBackendName
+    from docqa.pipelines.api import ReaderBackendName
 
     return ReaderBackendName.from_str(backend).value

@@ -63,14 +63,13 @@ def create_app(
             them.
     :param watch_ocr: OCR scanned pages and images of watched files (``--no-ocr``: False).
     """
-    from docqa.pipelines.api import DocQA
-    from docqa.pipelines.components.faq.matcher import resolve_threshold
+    from docqa.pipelines.api import DocQA, resolve_faq_threshold
 
     if max_upload_bytes < 1:
         raise ValueError("max_upload_bytes must be at least 1")
     if max_concurrent_asks is not None and max_concurrent_asks < 1:
         raise ValueError("max_concurrent_asks must be at least 1 (or None for no limit)")
-    resolve_threshold()  # a bad DOCQA_FAQ_THRESHOLD stops the start, not every later question
+    resolve_faq_threshold()  # a bad DOCQA_FAQ_THRESHOLD stops the start, not every later question
     context = ServiceContext(
         docqa=docqa if docqa is not None else DocQA(),
         api_key=resolve_api_key(api_key),

@@ -18,6 +18,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
 from docqa import config
+from docqa.errors import DocQAError, UnavailableError
 
 if TYPE_CHECKING:
     from docqa.pipelines.api import DocQA
@@ -52,8 +53,6 @@ class ReadyState:
 
     def load(self, docqa: DocQA) -> None:
         """Load the embedder (and the live snapshot's search index) and the reader, recording each outcome."""
-        from docqa.pipelines.model_loading import ModelUnavailableError
-
         self.set("embedder", "loading")
         try:
             docqa.query_embedder()
@@ -61,13 +60,14 @@ class ReadyState:
                 docqa.query_pipelines.warm_up()  # FAISS + BM25 of the live snapshot before request 1
             self.set("embedder", "ready")
         except Exception as err:  # noqa: BLE001 - any failure must show in /ready, not end the thread silently
-            message = str(err) if isinstance(err, ModelUnavailableError) else f"{type(err).__name__}: {err}"
+            # DocQA's own errors are written for people; anything else is a bug, named by its class.
+            message = str(err) if isinstance(err, DocQAError) else f"{type(err).__name__}: {err}"
             self.set("embedder", "error", message)
         self.set("reader", "loading")
         try:
             docqa.reader()
             self.set("reader", "ready")
-        except ModelUnavailableError as err:
+        except UnavailableError as err:  # the reader model is not installed here
             self.set("reader", "unavailable", str(err))
         except Exception as err:  # noqa: BLE001
             self.set("reader", "error", f"{type(err).__name__}: {err}")

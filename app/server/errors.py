@@ -1,8 +1,11 @@
 """The service's one error mapping: DocQA error kinds → HTTP status codes, and the JSON body of an error.
 
 Why by kind: every user-facing DocQA exception derives from one kind in :mod:`docqa.errors`, so a new
-error gets the right status code without touching the server. A few concrete errors need another code
-or a richer body; they are listed in :data:`SPECIFIC_STATUS` / handled in :func:`docqa_error`.
+error gets the right status code without touching the server, and no store or loader class is named
+here. The details a client needs come from the kinds too: an :class:`~docqa.errors.InvalidInputError`
+that names a request ``field`` is a 422 in FastAPI's shape, its ``problems`` (one per bad row of a file)
+are returned as ``errors``. One concrete error of the public API needs another code: an index built
+with another embedding model is a conflict with the index's state (409), not damage (500).
 ``str(err)`` is always the ``detail``: DocQA's messages are written for people.
 """
 
@@ -18,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from docqa.errors import (
     BusyError,
     ConfigError,
+    ConflictError,
     DocQAError,
     InvalidInputError,
     NotFoundError,
@@ -32,6 +36,7 @@ KIND_STATUS: tuple[tuple[type[DocQAError], int], ...] = (
     (UnavailableError, 503),  # a model is not installed: the service cannot answer yet
     (NotFoundError, 404),
     (InvalidInputError, 400),  # request *fields* failing the schema get FastAPI's 422 before this
+    (ConflictError, 409),  # the index was built otherwise (another embedding model): re-ingest
     (ConfigError, 500),  # the service's own settings are wrong: not the client's fault
     (StorageError, 500),  # the index on disk is unusable (corrupt)
 )
@@ -53,26 +58,12 @@ class RequestRejected(InvalidInputError):
         self.extra = extra
 
 
-def _specific_status() -> dict[type[Exception], int]:
-    """Concrete errors whose code differs from their kind's (imported late: pipelines is heavy)."""
-    from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError
-    from docqa.pipelines.feedback.store import FeedbackFieldError
-
-    # The index was built with another embedding model: a conflict with the index's state, not damage.
-    # A feedback field that passes the schema but not the passage (offsets outside it, an unknown
-    # passage id): the same 422 as a schema error, in FastAPI's shape (see error_body).
-    return {EmbeddingModelMismatchError: 409, FeedbackFieldError: 422}
-
-
 def status_for(err: DocQAError) -> int:
     """The HTTP status code for a DocQA error (see the module docstring)."""
     if isinstance(err, RequestRejected):
         return err.status
-    specific = _specific_status()
-    for cls in type(err).__mro__:
-        status = specific.get(cls)
-        if status is not None:
-            return status
+    if isinstance(err, InvalidInputError) and err.field:
+        return 422  # a field that passes the schema but not DocQA's checks: the schema's own code
     for kind, status in KIND_STATUS:
         if isinstance(err, kind):
             return status
@@ -81,16 +72,13 @@ def status_for(err: DocQAError) -> int:
 
 def error_body(err: DocQAError) -> dict[str, Any]:
     """``{"detail": str(err)}``, plus what the client needs to fix each part of its request."""
-    from docqa.pipelines.faq.files import FaqFileError
-    from docqa.pipelines.feedback.store import FeedbackFieldError
-
     body: dict[str, Any] = {"detail": str(err)}
-    if isinstance(err, FeedbackFieldError):  # one 422 shape for clients: FastAPI's, naming the field
-        body["detail"] = [{"type": "value_error", "loc": ["body", err.field], "msg": str(err), "input": None}]
-    elif isinstance(err, RequestRejected):
+    if isinstance(err, RequestRejected):
         body.update(err.extra)
-    elif isinstance(err, FaqFileError):
-        body["errors"] = err.problems  # one line per bad row or field
+    elif isinstance(err, InvalidInputError) and err.field:  # one 422 shape for clients: FastAPI's
+        body["detail"] = [{"type": "value_error", "loc": ["body", err.field], "msg": str(err), "input": None}]
+    elif isinstance(err, InvalidInputError) and err.problems:
+        body["errors"] = list(err.problems)  # one line per bad row or field
     return body
 
 

@@ -12,8 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from docqa.app.server.limits import MAX_ANSWERS, MAX_QUESTION_CHARS, MAX_TOP_K
-from docqa.pipelines.components.retrievers.search_mode import SearchMode
-from docqa.pipelines.feedback import limits as feedback_limits
+from docqa.pipelines.api import SearchMode, feedback_limits
 
 
 class AskRequest(BaseModel):
@@ -196,7 +195,7 @@ class ErrorOut(BaseModel):
     detail: Any
 
 
-# ----- /feedback (bounds from docqa.pipelines.feedback.limits: the same for every front end) -----
+# ----- /feedback (bounds from the API's feedback_limits: the same for every front end) -----
 
 
 class FeedbackRequest(BaseModel):

@@ -2,10 +2,9 @@
 
 Why inside the service process and not a second `docqa ingest --watch`: one command to start and stop,
 and the service's own :class:`docqa.pipelines.api.DocQA` ingests, so its models are loaded once. The watching
-itself is :class:`docqa.ingest.watcher.FolderWatcher`, the same as `docqa ingest --watch`; changes commit
-under
-the index's writer lock, so uploads through ``POST /documents`` and the watcher never lose each other's
-work, and queries switch to each new snapshot as it is committed.
+itself is :meth:`docqa.pipelines.api.DocQA.watch`, the same as `docqa ingest --watch`; changes commit
+under the index's writer lock, so uploads through ``POST /documents`` and the watcher never lose each
+other's work, and queries switch to each new snapshot as it is committed.
 
 Started and stopped with the app's lifespan (:func:`docqa.app.server.app.create_app` ``watch=``): first a
 catch-up (files added or changed while the service was down are ingested, indexed files under the
@@ -15,14 +14,12 @@ watched folders that are gone are removed), then every change as it happens, one
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from docqa.ingest.ingestor import FileResult
-from docqa.ingest.watcher import DEFAULT_DEBOUNCE_S, FolderWatcher
+from docqa.pipelines.api import DEFAULT_DEBOUNCE_S, FileResult
 
 if TYPE_CHECKING:
     from docqa.pipelines.api import DocQA
@@ -38,7 +35,7 @@ def describe(result: FileResult) -> str:
 
 
 class ServiceWatcher:
-    """Run a :class:`FolderWatcher` over ``paths`` for ``docqa`` in a background thread.
+    """Run :meth:`DocQA.watch <docqa.pipelines.api.DocQA.watch>` over ``paths`` in a background thread.
 
     :param paths: folders (recursive) and files to keep indexed; they must exist at start.
     :param ocr: OCR scanned PDF pages and images (``--no-ocr`` turns it off).
@@ -54,40 +51,18 @@ class ServiceWatcher:
         lock_timeout: float = 30.0,
     ) -> None:
         self.docqa = docqa
-        self.paths = [Path(p).expanduser().resolve() for p in paths]
-        missing = [str(p) for p in self.paths if not p.exists()]
-        if missing:
-            from docqa.errors import InvalidInputError
-
-            raise InvalidInputError(f"Cannot watch {', '.join(missing)}: no such file or folder.")
-        self.ocr = ocr
-        self.lock_timeout = lock_timeout
-        self.watcher = FolderWatcher(
-            self.paths,
-            ingest=self._ingest,
-            index=docqa.index,
-            on_change=self._announce,
-            debounce_s=debounce_s,
-            lock_timeout=lock_timeout,
+        self.watcher = docqa.watch(
+            paths, on_change=self._announce, ocr=ocr, debounce_s=debounce_s, lock_timeout=lock_timeout
         )
+        self.paths = self.watcher.paths
         self._thread: threading.Thread | None = None
-
-    def _ingest(self, paths: list[Path]):
-        return self.docqa.ingest(paths, ocr=self.ocr, lock_timeout=self.lock_timeout)
 
     def _announce(self, result: FileResult) -> None:
         log.info("watch: %s", describe(result))
 
     def catch_up(self) -> None:
         """Apply what changed while nobody watched: new and changed files, and indexed files now gone."""
-        under = [str(p) for p in self.paths]
-        gone = [
-            Path(doc.key)
-            for doc in self.docqa.documents()
-            if not Path(doc.key).exists()
-            and any(doc.key == root or doc.key.startswith(root.rstrip(os.sep) + os.sep) for root in under)
-        ]
-        self.watcher.apply([*gone, *self.paths])
+        self.watcher.catch_up()
 
     def _run(self) -> None:
         try:

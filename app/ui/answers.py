@@ -17,17 +17,19 @@ import streamlit as st
 from docqa.app.ui.feedback import feedback_controls
 from docqa.app.ui.formatting import esc, highlight_html, md_escape, plural, short_id, where
 from docqa.app.ui.state import page_preview
-from docqa.ingest.layout import OCR_BOXES
-from docqa.ingest.loaders import (
+from docqa.pipelines.api import (
     DOCX_SUFFIXES,
     HTML_SUFFIXES,
     IMAGE_SUFFIXES,
     MARKDOWN_SUFFIXES,
+    OCR_BOXES,
     PDF_SUFFIXES,
     TEXT_SUFFIXES,
+    Answer,
+    AskResult,
+    Passage,
+    SourceFile,
 )
-from docqa.ingest.records import SourceFile
-from docqa.pipelines.answers import Answer, AskResult, Passage
 
 MIME_TYPES = {
     **{suffix: "application/pdf" for suffix in PDF_SUFFIXES},

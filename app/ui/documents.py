@@ -1,8 +1,9 @@
 """The sidebar's document management: upload files into the index, list what it holds, remove a document.
 
-Why through one upload module: the page and the HTTP service save uploads the same way
-(``ingest/uploads.py``), so a file uploaded in one front end is recognised, and its saved copy removed,
-by the other. Removing a document never touches a file outside the index's uploads folder.
+Why through one API method: the page and the HTTP service save uploads the same way
+(:meth:`docqa.pipelines.api.DocQA.add_uploads`), so a file uploaded in one front end is recognised, and its
+saved copy removed, by the other. Removing a document never touches a file outside the index's uploads
+folder. What goes wrong is shown through the page's one error mapping (app/ui/errors.py).
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ from typing import Any
 
 import streamlit as st
 
+from docqa.app.ui.errors import Banner, banner_for, page_errors, show
 from docqa.app.ui.formatting import md_escape, plural, short_id, when
-from docqa.app.ui.ingesting import remember_report, run_ingest, show_report
-from docqa.errors import DocQAError
-from docqa.ingest.ingestor import IngestReport
-from docqa.ingest.loaders import PDF_SUFFIXES, SUPPORTED_SUFFIXES, TEXT_SUFFIXES
-from docqa.ingest.records import SourceFile
-from docqa.ingest.uploads import remove_upload, settle_uploads, stage_uploads, superseded, upload_lock
-from docqa.pipelines.api import DocQA, DocumentNotFoundError
-from docqa.pipelines.document_stores.errors import IndexLockedError, IndexStoreError
-from docqa.pipelines.model_loading import ModelUnavailableError
+from docqa.app.ui.ingesting import CANNOT_ADD, PageIngestProgress, remember_report, show_report
+from docqa.errors import DocQAError, NotFoundError
+from docqa.pipelines.api import (
+    PDF_SUFFIXES,
+    SUPPORTED_SUFFIXES,
+    TEXT_SUFFIXES,
+    DocQA,
+    SourceFile,
+    UploadReport,
+)
 
 # Whatever the ingest reads, PDFs first, then plain text, then Markdown (the order the uploader lists them).
 UPLOAD_TYPES = [
@@ -56,28 +59,20 @@ def upload_section(qa: DocQA, locked: bool) -> None:
     show_report()
 
 
-def add_uploads(qa: DocQA, files: Sequence[Any]) -> IngestReport | None:
-    """Save the browser's files with the shared upload module and ingest them; a file that fails (or an
-    ingest that cannot run) leaves the earlier upload of that name, and the index, as they were."""
-    index_dir = qa.index.directory
-    with upload_lock(index_dir):
-        staged = stage_uploads(index_dir, [(upload.name, upload.getvalue()) for upload in files])
-        report = None
-        try:
-            report = run_ingest(
-                qa, [item.path for item in staged], st.container(), plural(len(staged), "file")
+def add_uploads(qa: DocQA, files: Sequence[Any]) -> UploadReport | None:
+    """Save the browser's files through the API and ingest them, with a progress bar; a file that fails (or
+    an ingest that cannot run: then a banner and ``None``) leaves the earlier upload of that name, and the
+    index, as they were."""
+    container = st.container()
+    progress = PageIngestProgress(container, plural(len(files), "file"))
+    try:
+        with page_errors(CANNOT_ADD, container):
+            return qa.add_uploads(
+                [(upload.name, upload.getvalue()) for upload in files], progress=progress, lock_timeout=2.0
             )
-        finally:
-            results = settle_uploads(staged, report)
-        if report is not None:
-            # An upload of the same name saved by an older service version is replaced, not kept twice.
-            for key in superseded(staged, results, [d.key for d in qa.documents()], index_dir):
-                try:
-                    qa.delete(key, lock_timeout=2.0)
-                except DocQAError:
-                    continue  # it stays listed; the user can remove it by hand
-                remove_upload(key, index_dir)
-    return report
+    finally:
+        progress.close()
+    return None
 
 
 def document_list(qa: DocQA, documents: list[SourceFile], locked: bool) -> None:
@@ -117,32 +112,28 @@ def document_list(qa: DocQA, documents: list[SourceFile], locked: bool) -> None:
 def delete_document(qa: DocQA, doc: SourceFile) -> None:
     """Remove ``doc`` from the index (and our saved copy if it was uploaded); the outcome is a notice."""
     st.session_state.pop(CONFIRM_KEY, None)
+    name = md_escape(doc.file_name)
     try:
         with st.spinner(f"Removing {doc.file_name}…"):
-            removed = qa.delete(doc.key, lock_timeout=2.0)
-    except IndexLockedError:
-        notify("error", "Another DocQA process is writing to this index; try again when it has finished.")
+            # Our own copy of an uploaded file goes too; files elsewhere on disk are never touched.
+            removed = qa.delete(doc.key, lock_timeout=2.0, remove_upload=True)
+    except NotFoundError:
+        notify(Banner("info", f"{name} was already removed."))
         return
-    except DocumentNotFoundError:
-        notify("info", f"{md_escape(doc.file_name)} was already removed.")
+    except DocQAError as err:
+        notify(banner_for(err, f"{name} could not be removed"))
         return
-    except (ModelUnavailableError, IndexStoreError) as err:
-        notify("error", f"{md_escape(doc.file_name)} could not be removed: {md_escape(str(err))}")
-        return
-    # Our own copy of an uploaded file goes too; files elsewhere on disk are never touched.
-    remove_upload(doc.key, qa.index.directory)
     count = sum(len(s.passage_ids) for s in removed)
-    notify("success", f"Removed {md_escape(doc.file_name)} ({plural(count, 'passage')}).")
+    notify(Banner("success", f"Removed {name} ({plural(count, 'passage')})."))
 
 
-def notify(kind: str, message: str) -> None:
-    """A banner for the next run (``kind`` is ``success``, ``info`` or ``error``): the run that deletes
-    reruns at once, so the message must survive it."""
-    st.session_state["notice"] = (kind, message)
+def notify(banner: Banner) -> None:
+    """A banner for the next run: the run that deletes reruns at once, so the message must survive it."""
+    st.session_state["notice"] = banner
 
 
 def show_notice() -> None:
     """The banner left by :func:`notify`, shown once."""
     notice = st.session_state.pop("notice", None)
     if notice:
-        getattr(st, notice[0])(notice[1])
+        show(notice)

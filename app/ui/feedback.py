@@ -17,15 +17,17 @@ from typing import Any
 
 import streamlit as st
 
+from docqa.app.ui.errors import ERROR_ICON, Banner, banner_for, show
 from docqa.app.ui.formatting import esc, short_id
 from docqa.app.ui.state import current_docqa
 from docqa.errors import DocQAError
-from docqa.pipelines.answers import Answer, AskResult, Passage
+from docqa.pipelines.api import Answer, AskResult, Passage
 
 # Words (with inner hyphens, apostrophes, decimal points and thousands separators) and single punctuation
 # marks: the units a selection starts and ends on, so "Baran," can be selected without its comma.
 TOKEN = re.compile(r"\w+(?:[-'’.,/]\w+)*|[^\w\s]")
 SELECT, TYPE, NOT_IN_DOCUMENTS = "Select it in a passage", "Type it", "Not in these documents"
+NOT_SAVED = "Your feedback was not saved"
 PICK_STYLE = "background:#b9f0c4;color:#111;padding:.05rem .15rem;border-radius:.2rem;font-weight:700"
 
 
@@ -84,7 +86,7 @@ def feedback_controls(result: AskResult, rank: int, answer: Answer) -> None:
         correction_panel(result, answer, context)
     error = st.session_state.get(f"fb-error-{key}")
     if error:
-        st.error(f"**Your feedback was not saved.** {error}", icon=":material/error:")
+        show(error)
 
 
 def correction_panel(result: AskResult, answer: Answer, context: dict[str, Any]) -> None:
@@ -171,7 +173,7 @@ def _store(context: dict[str, Any], verdict: str, message: str, **span: Any) -> 
             context["question"], span.pop("passage_id"), verdict, **span, reader=context["reader"]
         )
     except DocQAError as err:  # a field the store refuses, a busy or unwritable index: say so, keep the panel
-        st.session_state[f"fb-error-{key}"] = str(err)
+        st.session_state[f"fb-error-{key}"] = banner_for(err, NOT_SAVED)
         return
     st.session_state.pop(f"fb-error-{key}", None)
     st.session_state[f"fb-done-{key}"] = message
@@ -210,7 +212,10 @@ def _send_correction(context: dict[str, Any]) -> None:
     if how == TYPE:
         typed = (state.get(f"fb-typed-{key}") or "").strip()
         if not typed:
-            state[f"fb-error-{key}"] = "Type the right answer first (or select it in the passage)."
+            state[f"fb-error-{key}"] = Banner(
+                "error", f"**{NOT_SAVED}.** Type the right answer first (or select it in the passage).",
+                icon=ERROR_ICON,
+            )
             return
         _store(
             context,

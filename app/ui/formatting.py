@@ -11,8 +11,10 @@ import html
 import re
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from docqa.ingest.records import SourceFile
+if TYPE_CHECKING:  # a type only: this module stays free of the models' imports
+    from docqa.pipelines.api import SourceFile
 
 
 def esc(text: object) -> str:

@@ -1,9 +1,9 @@
 """Adding documents from the page: an ingest with a progress bar, and the per-file report afterwards.
 
-Why shared: uploads (app/ui/documents.py) and the sample documents (app/ui/onboarding.py) both ingest
-through :meth:`docqa.pipelines.api.DocQA.ingest`; both show the same progress and the same report, and both
-turn
-the index's failures (locked by another process, no embedding model) into a banner, never a traceback.
+Why shared: uploads (app/ui/documents.py, :meth:`docqa.pipelines.api.DocQA.add_uploads`) and the sample
+documents (app/ui/onboarding.py, :meth:`~docqa.pipelines.api.DocQA.ingest`) show the same progress and the
+same report, and both turn the index's failures (locked by another process, no embedding model) into a
+banner through the page's one error mapping (app/ui/errors.py), never a traceback.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ from typing import Any
 
 import streamlit as st
 
+from docqa.app.ui.errors import page_errors
 from docqa.app.ui.formatting import md_escape, plural
 from docqa.app.ui.styles import STATUS_ICONS
-from docqa.ingest.ingestor import FileResult, IngestProgress, IngestReport
-from docqa.pipelines.api import DocQA
-from docqa.pipelines.document_stores.errors import IndexLockedError, IndexStoreError
-from docqa.pipelines.model_loading import ModelUnavailableError
+from docqa.pipelines.api import DocQA, FileResult, IngestProgress, IngestReport, UploadReport
 
 REPORT_KEY = "ingest_report"
+CANNOT_ADD = "Documents cannot be added"  # what the banner says when an ingest cannot run
 
 
 class PageIngestProgress(IngestProgress):
@@ -60,22 +59,14 @@ def run_ingest(qa: DocQA, paths: Sequence[Path], container: Any, what: str) -> I
     """Ingest with a progress bar; ``None`` (and a banner in ``container``) when it could not run."""
     progress = PageIngestProgress(container, what)
     try:
-        return qa.ingest(list(paths), progress=progress, lock_timeout=2.0)
-    except IndexLockedError:
-        container.error(
-            "Another DocQA process is adding documents to this index right now, so these could not be "
-            "added. Try again when it has finished."
-        )
-    except ModelUnavailableError as err:
-        container.error(f"Documents cannot be added: the embedding model is missing.\n\n{err}")
-    except IndexStoreError as err:
-        container.error(f"Documents cannot be added to this index: {err}")
+        with page_errors(CANNOT_ADD, container):
+            return qa.ingest(list(paths), progress=progress, lock_timeout=2.0)
     finally:
         progress.close()
     return None
 
 
-def remember_report(title: str, report: IngestReport) -> None:
+def remember_report(title: str, report: IngestReport | UploadReport) -> None:
     """Keep what the sidebar shows about the last ingest; plain data so it survives reruns."""
     st.session_state[REPORT_KEY] = {
         "title": title,

@@ -7,7 +7,8 @@ from the same ``DOCQA_*`` variables as the CLI (see docqa/config.py); ``docqa ui
 This script only puts the sections in order; each lives in its own module under app/ui/. The page holds
 no retrieval or reading logic: everything goes through one cached :class:`docqa.pipelines.api.DocQA`
 (app/ui/state.py). Anything a user can run into (no reader model, an empty index, an ingest running in
-another process, a bad upload) is a plain-language banner, never a traceback.
+another process, a bad upload) is a plain-language banner, never a traceback: DocQA's errors through the
+page's one error mapping (app/ui/errors.py), by kind.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from __future__ import annotations
 import streamlit as st
 
 from docqa.app.ui import answers, onboarding, questions, sidebar, state
+from docqa.app.ui.errors import show_error
 from docqa.app.ui.styles import apply_styles
-from docqa.errors import UnavailableError
-from docqa.pipelines.document_stores.errors import IndexStoreError
+from docqa.errors import DocQAError
 
 LOCKED_BANNER = (
     "**This index is being updated by another DocQA process** (an ingest is running). You can ask questions "
@@ -30,19 +31,15 @@ def main() -> None:
         page_title="DocQA — ask your documents", page_icon=":material/quick_reference_all:", layout="wide"
     )
     apply_styles()
-    qa = state.current_docqa()
-    locked = qa.index.is_locked()
     try:
+        qa = state.current_docqa()
+        locked = qa.index.is_locked()
         overview = state.index_overview(str(qa.index.directory), qa.index.current_name())
         if overview["stats"]["documents"]:
             qa.store.warm_up()  # a Milvus store (DOCQA_STORE): reachable? (cheap once connected)
-    except IndexStoreError as err:
+    except DocQAError as err:  # a bad setting, a corrupt index, a Milvus store out of reach, ...
         st.title("DocQA")
-        st.error(f"**The index cannot be opened.** {err}")
-        return
-    except UnavailableError as err:
-        st.title("DocQA")
-        st.error(f"**The document store is unavailable.** {err}")
+        show_error(err, "DocQA cannot open this index")
         return
     empty = overview["stats"]["documents"] == 0
     if empty and not locked and onboarding.autoload_requested() and onboarding.autoload_samples(qa):

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docqa.ingest.images import IMAGE_SUFFIXES
+from docqa.pipelines.api import IMAGE_SUFFIXES
 
 ANSWER = "answer"
 PASSAGE = "passage"

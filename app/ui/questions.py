@@ -12,14 +12,10 @@ from typing import Any
 
 import streamlit as st
 
+from docqa.app.ui.errors import page_errors
 from docqa.app.ui.formatting import short_id
 from docqa.app.ui.state import examples_mapping, process_state
-from docqa.errors import UnavailableError
-from docqa.ingest.records import SourceFile
-from docqa.pipelines.answers import AskResult
-from docqa.pipelines.api import DocQA
-from docqa.pipelines.document_stores.errors import IndexStoreError
-from docqa.pipelines.model_loading import ModelUnavailableError
+from docqa.pipelines.api import AskResult, DocQA, SourceFile
 
 MAX_EXAMPLES = 4
 
@@ -110,23 +106,15 @@ def ask(qa: DocQA, question: str, settings: dict[str, Any]) -> AskResult | None:
         if state["asked_once"]
         else ("Finding the answer… (the first question also loads the models; this takes a few seconds)")
     )
-    try:
-        with st.spinner(message), state["ask_lock"]:
-            result = qa.ask(
-                question,
-                top_k=settings["top_k"],
-                max_answers=settings["max_answers"],
-                no_answer_threshold=settings["threshold"],
-            )
-    except ModelUnavailableError as err:
-        st.error("**Search is unavailable**: the embedding model that searches your documents is missing.")
-        st.code(str(err), language=None)
-        return None
-    except IndexStoreError as err:
-        st.error(f"**This index cannot be searched.** {err}")
-        return None
-    except UnavailableError as err:  # a Milvus store that cannot be reached (DOCQA_STORE)
-        st.error(f"**The document store is unavailable.** {err}")
+    # A missing embedding model, an index that cannot be searched, a Milvus store out of reach: a banner.
+    with page_errors("This question cannot be answered") as caught, st.spinner(message), state["ask_lock"]:
+        result = qa.ask(
+            question,
+            top_k=settings["top_k"],
+            max_answers=settings["max_answers"],
+            no_answer_threshold=settings["threshold"],
+        )
+    if caught.error is not None:
         return None
     state["asked_once"] = True
     st.session_state["last_result"] = (key, result)

@@ -8,7 +8,7 @@ derive from a kind too.
 
 from __future__ import annotations
 
-from docqa.errors import BusyError, StorageError
+from docqa.errors import BusyError, ConflictError, StorageError
 
 
 class IndexStoreError(StorageError):
@@ -23,5 +23,5 @@ class IndexCorruptError(IndexStoreError):
     """The index's files cannot be read as an index (the message names the directory)."""
 
 
-class EmbeddingModelMismatchError(IndexStoreError):
+class EmbeddingModelMismatchError(IndexStoreError, ConflictError):
     """The index was built with another embedding model than the one asked for (the message names both)."""

@@ -1,10 +1,10 @@
 """``/documents``: list what is indexed, upload files into the index, delete a document.
 
-Uploads are stored by :mod:`docqa.ingest.uploads`, the module the Streamlit page uses too: one layout
-(``<index>/uploads/<safe name>``), so a name uploaded again — from either front end — replaces the
-earlier upload, and deleting an uploaded document deletes its saved copy. A client's file name is never
-used as a path. Every file of a request is checked with the ingest's own loader before anything is
-ingested, so a failed upload never changes the index (the earlier copies are put back).
+Uploads are stored by :meth:`docqa.pipelines.api.DocQA.add_uploads`, the method the Streamlit page uses
+too: one layout (``<index>/uploads/<safe name>``), so a name uploaded again — from either front end —
+replaces the earlier upload, and deleting an uploaded document deletes its saved copy. A client's file
+name is never used as a path. Every file of a request is checked with the ingest's own loader before
+anything is ingested, so a failed upload never changes the index (the earlier copies are put back).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi import Path as PathParam
@@ -29,12 +29,16 @@ from docqa.app.server.schemas import (
     UploadedFileOut,
     UploadResponse,
 )
-from docqa.ingest import uploads
-from docqa.ingest.loaders import supported_list
-
-if TYPE_CHECKING:
-    from docqa.ingest.ingestor import FileResult, IngestReport
-    from docqa.ingest.records import SourceFile
+from docqa.pipelines.api import (
+    DocQA,
+    SourceFile,
+    UnreadableUploadsError,
+    UploadedFile,
+    is_supported,
+    safe_upload_name,
+    supported_list,
+    unsupported_reason,
+)
 
 router = APIRouter(tags=["documents"])
 
@@ -56,8 +60,8 @@ def upload_size(upload: UploadFile) -> int:
     return size
 
 
-def document_out(source: SourceFile, index_dir: Path) -> DocumentOut:
-    uploaded = uploads.is_upload(source.key, index_dir)
+def document_out(source: SourceFile, docqa: DocQA) -> DocumentOut:
+    uploaded = docqa.is_upload(source.key)
     return DocumentOut(
         id=document_id(source.key),
         file_name=source.file_name,
@@ -74,19 +78,17 @@ def document_out(source: SourceFile, index_dir: Path) -> DocumentOut:
 
 @router.get("/documents", response_model=DocumentsResponse, summary="What is indexed.")
 def list_documents(ctx: Context):
-    return {"documents": [document_out(s, ctx.index_dir) for s in ctx.docqa.documents()]}
+    return {"documents": [document_out(s, ctx.docqa) for s in ctx.docqa.documents()]}
 
 
 def _check_request(ctx: ServiceContext, files: list[UploadFile]) -> None:
     """Refuse the whole request, before anything is written, for unsupported types or too many bytes."""
-    from docqa.ingest.loaders import is_supported, unsupported_reason
-
     if len(files) > MAX_FILES_PER_UPLOAD:
         raise HTTPException(422, f"At most {MAX_FILES_PER_UPLOAD} files per upload; got {len(files)}.")
     unsupported = [
         {"name": f.filename, "reason": unsupported_reason(Path(name))}
         for f in files
-        if not is_supported(Path(name := uploads.safe_upload_name(f.filename)))
+        if not is_supported(Path(name := safe_upload_name(f.filename)))
     ]
     if unsupported:
         raise RequestRejected(
@@ -103,28 +105,18 @@ def _check_request(ctx: ServiceContext, files: list[UploadFile]) -> None:
         )
 
 
-def _file_out(
-    item: uploads.StagedUpload, result: FileResult | None, indexed: SourceFile | None
-) -> UploadedFileOut:
-    if result is None and item.unchanged and indexed is not None:  # same bytes as the indexed upload
-        return UploadedFileOut(
-            name=item.client_name,
-            stored_as=item.name,
-            status="unchanged",
-            document_id=document_id(indexed.key),
-            passages=len(indexed.passage_ids),
-            pages=indexed.pages,
-        )
-    status = result.status if result else "failed"
+def _file_out(item: UploadedFile) -> UploadedFileOut:
+    result = item.result
+    failed = result.status == "failed"
     return UploadedFileOut(
         name=item.client_name,
-        stored_as=item.name,
-        status=status,
-        document_id=document_id(str(item.path)) if status != "failed" else None,
-        passages=result.passages if result else 0,
-        pages=result.pages if result else 0,
-        reason=result.reason if result else "not ingested",
-        notes=list(result.notes) if result else [],
+        stored_as=item.stored_as,
+        status=result.status,
+        document_id=None if failed else document_id(item.key),
+        passages=result.passages,
+        pages=result.pages,
+        reason=result.reason,
+        notes=list(result.notes),
     )
 
 
@@ -144,41 +136,19 @@ def upload_documents(
     ctx: Context,
 ):
     _check_request(ctx, files)
-    docqa, index_dir = ctx.docqa, ctx.index_dir
-    with uploads.upload_lock(index_dir):  # one upload at a time decides what replaces what
-        indexed = {s.key: s for s in docqa.documents()}
-        staged = uploads.stage_uploads(index_dir, [(f.filename, f.file) for f in files])
-        report: IngestReport | None = None
-        try:
-            problems = uploads.unreadable(staged)
-            if problems:
-                reasons = [{"name": item.client_name, "reason": reason} for item, reason in problems]
-                detail = "; ".join(f"{p['name']}: {p['reason']}" for p in reasons)
-                raise RequestRejected(400, f"{detail}. Nothing was indexed.", files=reasons)
-            # Identical bytes of an indexed upload need no ingest (and so no writer lock).
-            to_ingest = [s.path for s in staged if not (s.unchanged and str(s.path) in indexed)]
-            if to_ingest:
-                report = docqa.ingest(to_ingest, lock_timeout=ctx.lock_timeout)
-        finally:
-            results = uploads.settle_uploads(staged, report)  # restores the earlier copies on any failure
-        files_out = [
-            _file_out(item, result, indexed.get(str(item.path)))
-            for item, result in zip(staged, results, strict=True)
-        ]
-        # Uploads kept by the older service layout (uploads/<id>/<name>) that these replace.
-        older = uploads.superseded(staged, results, indexed, index_dir)
-        for key in older:
-            docqa.delete(key, lock_timeout=ctx.lock_timeout)
-            uploads.remove_upload(key, index_dir)
-        replaced = {uploads.upload_name(key, index_dir) for key in older}
-        for out in files_out:
-            if out.status == "added" and out.stored_as in replaced:
-                out.status = "updated"
+    try:
+        report = ctx.docqa.add_uploads(
+            [(f.filename, f.file) for f in files], lock_timeout=ctx.lock_timeout, refuse_unreadable=True
+        )
+    except UnreadableUploadsError as err:
+        reasons = [{"name": name, "reason": reason} for name, reason in err.files]
+        raise RequestRejected(400, str(err), files=reasons) from None
+    files_out = [_file_out(item) for item in report.files]
     ok = all(f.status != "failed" for f in files_out)
     body = {
         "ok": ok,
         "files": [f.model_dump() for f in files_out],
-        "seconds": round(report.seconds, 3) if report else 0.0,
+        "seconds": round(report.seconds, 3),
     }
     if not ok:
         body["detail"] = "Some files could not be indexed."
@@ -199,7 +169,5 @@ def delete_document(
     matches = [s for s in ctx.docqa.documents() if document_id(s.key) == doc_id]
     if not matches:
         raise HTTPException(404, f"No indexed document has the id '{doc_id}' (see GET /documents).")
-    removed = ctx.docqa.delete(matches[0].key, lock_timeout=ctx.lock_timeout)
-    for source in removed:
-        uploads.remove_upload(source.key, ctx.index_dir)
-    return {"deleted": [document_out(s, ctx.index_dir) for s in removed]}
+    removed = ctx.docqa.delete(matches[0].key, lock_timeout=ctx.lock_timeout, remove_upload=True)
+    return {"deleted": [document_out(s, ctx.docqa) for s in removed]}

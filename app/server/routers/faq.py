@@ -1,7 +1,8 @@
 """``/faq``: upload the curated FAQ file (replacing the FAQ) and list its entries.
 
 The file is parsed and stored by :meth:`docqa.pipelines.api.DocQA.load_faq`; a bad file raises
-``FaqFileError``, which :mod:`docqa.app.server.errors` answers with 400 and one line per bad row or field.
+``FaqFileError`` (an ``InvalidInputError`` with ``problems``), which :mod:`docqa.app.server.errors` answers
+with 400 and one line per bad row or field.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from docqa.app.server.deps import Context
 from docqa.app.server.errors import RequestRejected
 from docqa.app.server.routers.documents import upload_size
 from docqa.app.server.schemas import ErrorOut, FaqListResponse, FaqLoadResponse
-from docqa.ingest.uploads import safe_upload_name
+from docqa.pipelines.api import FAQ_SUFFIXES, safe_upload_name
 
 router = APIRouter(tags=["faq"])
 
@@ -34,8 +35,6 @@ router = APIRouter(tags=["faq"])
 def upload_faq(
     file: Annotated[UploadFile, File(description="question,answer CSV, or JSON/YAML list.")], ctx: Context
 ):
-    from docqa.pipelines.faq.files import FAQ_SUFFIXES
-
     name = safe_upload_name(file.filename, default_stem="faq")
     if Path(name).suffix.lower() not in FAQ_SUFFIXES:
         raise RequestRejected(
