@@ -23,7 +23,7 @@ whose modules are not yet under ``docqa.``: ``--root /work/base`` with that chec
 
 Run by hand (not a test; a few minutes on 2 cores):
 
-    python benchmarks/answer_size.py [--sizes 8,32,64,128] [--kinds word] [--json]
+    python benchmarks/answer_size.py [--sizes 8,32,64,128] [--kinds word] [--top-k 5 --answers 3] [--json]
     /work/base/.venv/bin/python benchmarks/answer_size.py --root /work/base --sizes 8,32,64,128
 """
 
@@ -78,7 +78,7 @@ def build(kind: str, size: int, folder: Path) -> list[Path]:
     return paths
 
 
-def measure_one(kind: str, size: int, reader: str) -> dict:
+def measure_one(kind: str, size: int, reader: str, top_k: int, answers_wanted: int) -> dict:
     """Index the file(s) of ``kind``/``size`` alone, ask the sample question over HTTP, measure."""
     from fastapi.testclient import TestClient
 
@@ -99,7 +99,8 @@ def measure_one(kind: str, size: int, reader: str) -> dict:
         client = TestClient(create_app(qa, api_key="", warm_up=False))
         client.post("/ask", json={"question": "warm up the reader", "top_k": 1})
         started = time.perf_counter()
-        response = client.post("/ask", json={"question": QUESTION})
+        request = {"question": QUESTION, "top_k": top_k, "max_answers": answers_wanted}
+        response = client.post("/ask", json=request)
         ask_s = time.perf_counter() - started
         body = response.content
         parsed = response.json() if response.status_code == 200 else {}
@@ -120,9 +121,11 @@ def measure_one(kind: str, size: int, reader: str) -> dict:
         }
 
 
-def run_isolated(kind: str, size: int, reader: str, root: Path | None, timeout: float) -> dict:
+def run_isolated(
+    kind: str, size: int, reader: str, root: Path | None, timeout: float, request: list[str]
+) -> dict:
     """One measurement in a child process, killed after ``timeout`` seconds."""
-    command = [sys.executable, str(HERE), "--one", f"{kind}:{size}", "--reader", reader]
+    command = [sys.executable, str(HERE), "--one", f"{kind}:{size}", "--reader", reader, *request]
     if root is not None:
         command += ["--root", str(root)]
     started = time.perf_counter()
@@ -145,6 +148,8 @@ def main() -> None:
     parser.add_argument("--reader", default="compact", help="reader model (default: the bundled compact one)")
     parser.add_argument("--root", type=Path, default=None,
                         help="run the measurements from this checkout (e.g. /work/base for the old code)")
+    parser.add_argument("--top-k", type=int, default=5, help="passages to read (the service allows 50)")
+    parser.add_argument("--answers", type=int, default=3, help="answers to return (the service allows 10)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per file before it is killed")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # KIND:BYTES, the child process's job
@@ -153,12 +158,13 @@ def main() -> None:
         kind, size = args.one.split(":")
         if args.root is not None:
             sys.path.insert(0, str(args.root.resolve()))
-        print(json.dumps(measure_one(kind, int(size), args.reader)))
+        print(json.dumps(measure_one(kind, int(size), args.reader, args.top_k, args.answers)))
         return
     rows = []
     for kind in args.kinds.split(","):
         for kib in args.sizes.split(","):
-            row = run_isolated(kind.strip(), int(kib) * 1024, args.reader, args.root, args.timeout)
+            request = ["--top-k", str(args.top_k), "--answers", str(args.answers)]
+            row = run_isolated(kind.strip(), int(kib) * 1024, args.reader, args.root, args.timeout, request)
             rows.append(row)
             if not args.json:
                 print(f"{row['kind']:>7} {row['kib']:>5} KiB  status {row['status']}  "

@@ -19,6 +19,8 @@ sentence 1,207, so their passages are exactly those of the word-only splitter; a
 English are ~330 word pieces, about one reader window. The overlap is capped the same way
 (``max_chars * overlap_words / max_words``, 333 characters by default).
 
+Words are counted as BERT's tokenizer splits them: every CJK ideograph is a word of its own (so a
+passage of Chinese is ~180 ideographs, one reader window, not 1,500 characters, five windows).
 A sentence over either limit is packed word by word instead of whole (with the same overlap), and a
 word longer than ``MAX_WORD_CHARS`` (100, the length past which BERT's tokenizer gives up on a word too)
 is first cut into pieces of at most that many characters, after a punctuation mark where the piece has
@@ -101,7 +103,15 @@ _ABBREVIATIONS = {
 _BOUNDARY = re.compile(
     r"([.!?\u2026]+[\"'\u201d\u2019)\]]*)(\s+)(?=[\"'\u201c\u2018(\[]?[A-Z0-9\u00c0-\u00de])|\n\n+"
 )
-_WORD = re.compile(r"\S+")
+# A word is what BERT's basic tokenizer makes one: a run of non-space characters, except that every CJK
+# ideograph is a word of its own (its ranges: ``_is_chinese_char`` in transformers). Chinese and Japanese
+# text has no spaces; counted as one word, 1,500 characters of it were a passage of ~1,500 word pieces,
+# five reader windows where English needs one. Counted per ideograph, a passage is ~180 of them.
+_IDEOGRAPH = (
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\U00020000-\U0002a6df\U0002a700-\U0002ceaf\U0002f800-\U0002fa1f"
+)
+_WORD = re.compile(f"[{_IDEOGRAPH}]|[^\\s{_IDEOGRAPH}]+")
 
 
 @dataclass(frozen=True)

@@ -96,13 +96,14 @@ def test_an_answer_in_many_identical_files_lists_a_few_and_counts_them_all(hosti
 
 
 def test_reading_a_hostile_passage_costs_a_bounded_number_of_windows(hostile_qa) -> None:
-    """The reader's work per passage is bounded (the old one-passage 128 KiB word took ~100 windows)."""
+    """The reader's work per passage is bounded: at most 4 windows measured on these passages (base64; the
+    128 KiB word as one passage took 189, and its cost per window also grew with the passage)."""
     reader = hostile_qa.reader()
     passages = [p.content for p in hostile_qa.search(QUESTIONS[1], top_k=MAX_TOP_K)]
     passages += [p.content for p in hostile_qa.search("Duchy,Normandy,founded,Rollo", top_k=MAX_TOP_K)]
     windows = build_windows(reader.tokenizer, QUESTIONS[1], passages)
     per_passage = max(sum(1 for w in windows if w.passage_index == i) for i in range(len(passages)))
-    assert per_passage <= 8, per_passage
+    assert per_passage <= 5, per_passage
 
 
 def test_the_service_answers_hostile_text_in_under_a_megabyte(hostile_qa, read_everything) -> None:

@@ -138,11 +138,19 @@ def test_no_passage_exceeds_the_character_cap_and_the_text_is_covered(kind: str)
             assert first.start < second.start < first.end, "consecutive passages overlap"
 
 
-def test_a_short_answer_anywhere_in_a_word_without_spaces_is_whole_in_some_passage() -> None:
-    text = HOSTILE["cjk"]
+@pytest.mark.parametrize(("kind", "length"), [("one word", 200), ("base64", 200), ("cjk", 30)])
+def test_an_answer_anywhere_in_text_without_spaces_is_whole_in_some_passage(kind: str, length: int) -> None:
+    """Answers are at most 30 word pieces: 30 ideographs, or a few hundred characters of Latin text."""
+    text = HOSTILE[kind]
     spans = passage_spans(text)
-    for start in range(0, len(text) - 100, 7):
-        assert any(s.start <= start and start + 100 <= s.end for s in spans), start
+    for start in range(0, len(text) - length, 7):
+        assert any(s.start <= start and start + length <= s.end for s in spans), start
+
+
+def test_every_cjk_ideograph_counts_as_a_word() -> None:
+    spans = passage_spans(HOSTILE["cjk"])
+    lengths = [s.end - s.start for s in spans[:-1]]
+    assert max(lengths) <= 200 and min(lengths) >= 150  # 180 words: ideographs and their punctuation
 
 
 def test_a_long_word_is_cut_after_punctuation_where_it_has_some() -> None:
