@@ -16,8 +16,8 @@ answer's size grew with it (issue 27: a 128 KiB one-word file made ``/ask`` retu
 above every passage of normal text measured: on the three samples and the 958 SQuAD 2.0 paragraphs of
 ``../shared/data`` (1,183 passages) the longest passage is 1,236 characters (p99 1,175) and the longest
 sentence 1,207, so their passages are exactly those of the word-only splitter; and 1,500 characters of
-English are ~330 word pieces, about one reader window. The overlap is capped the same way
-(``max_chars * overlap_words / max_words``, 333 characters by default).
+English are ~300 word pieces (4.9 characters a piece on those passages), about one reader window.
+The overlap is capped the same way (``max_chars * overlap_words / max_words``, 333 characters by default).
 
 Words are counted as BERT's tokenizer splits them: every CJK ideograph is a word of its own (so a
 passage of Chinese is ~180 ideographs, one reader window, not 1,500 characters, five windows).

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from haystack import Document, ExtractedAnswer
 
 from docqa.app.server.app import create_app
 from docqa.app.server.limits import MAX_ANSWERS, MAX_TOP_K
 from docqa.config import READER_ADAPTIVE
 from docqa.ingest.splitting import DEFAULT_MAX_CHARS
-from docqa.pipelines.answers import MAX_LABEL_CHARS
+from docqa.pipelines.answers import MAX_LABEL_CHARS, Answer, AskResult, Passage
 from docqa.pipelines.api import DocQA
 from docqa.pipelines.components.readers.qa_windows import build_windows
 from docqa.pipelines.components.readers.span_decoding import DEFAULT_MAX_SOURCES
@@ -116,3 +117,29 @@ def test_the_service_answers_hostile_text_in_under_a_megabyte(hostile_qa, read_e
         answers = response.json()["answers"]
         assert answers and all(len(a["sources"]) <= DEFAULT_MAX_SOURCES for a in answers)
         assert all(a["source_count"] >= len(a["sources"]) for a in answers)
+
+
+def test_the_largest_possible_result_fits_in_a_megabyte() -> None:
+    """The bound itself, at the service's limits: every passage a full 1,500 characters of 4-byte UTF-8
+    characters, every answer with its 5 sources, titles and headings at their cut length."""
+    wide = "\U0001f600" * DEFAULT_MAX_CHARS
+    label = "\U0001f600" * (MAX_LABEL_CHARS * 2)
+    passages = [
+        Passage.from_document(
+            Document(id=f"{i:032d}", content=wide, score=1.0,
+                     meta={"file": f"/data/{'f' * 200}/{i}.txt", "title": label, "section": label,
+                           "page": 1, "pages": [1], "page_offsets": [[1, 0, len(wide)]]})
+        )
+        for i in range(MAX_TOP_K)
+    ]
+    by_id = {p.id: p for p in passages}
+    answers = []
+    for rank in range(MAX_ANSWERS):
+        sources = [{"document_id": passages[(rank + k) % MAX_TOP_K].id, "page": 1,
+                    "document_offset": {"start": 0, "end": 30}, "page_offset": {"start": 0, "end": 30}}
+                   for k in range(DEFAULT_MAX_SOURCES)]
+        extracted = ExtractedAnswer(query="q", score=0.5, data=wide[:30],
+                                    meta={"sources": sources, "source_count": MAX_TOP_K})
+        answers.append(Answer.from_extracted(extracted, by_id))
+    body = AskResult("q" * 1000, answers, False, 0.1, passages).to_dict()
+    assert sizes(body)[0] <= RESPONSE_LIMIT, sizes(body)
