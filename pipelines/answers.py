@@ -2,6 +2,13 @@
 
 Kept apart from the reader so that front ends depend on these small dataclasses, not on Haystack's
 ``ExtractedAnswer`` or on how the reader scores spans.
+
+Size: a result never grows with what the passages repeat (issue 27: a 128 KiB one-"word" file made
+``/ask`` return 93 MB). Passages are at most 1,500 characters (``docqa.ingest.splitting``); an answer
+has at most five sources, one per passage (the reader's ``span_decoding``), each with its passage's
+text; titles and section headings are cut to ``MAX_LABEL_CHARS``. So ``to_dict()`` holds at most
+``top_k + 5 * max_answers`` passage texts — with the service's limits (50, 10) and 4-byte UTF-8
+characters, under 1 MB (``tests/pipelines/test_answer_size.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +19,15 @@ from typing import Any
 from haystack import Document, ExtractedAnswer
 
 from docqa.ingest.layout import section_at
+
+MAX_LABEL_CHARS = 200  # a title or heading longer than this is cut (a Markdown heading can be a whole file)
+
+
+def _label(text: str | None) -> str | None:
+    """``text`` cut to ``MAX_LABEL_CHARS`` characters, ending in "…" when it was cut."""
+    if text is None or len(text) <= MAX_LABEL_CHARS:
+        return text
+    return text[: MAX_LABEL_CHARS - 1] + "…"
 
 
 @dataclass
@@ -36,7 +52,7 @@ class Passage:
             content=doc.content or "",
             score=float(doc.score or 0.0),
             file=str(meta.get("file", meta.get("title", ""))),
-            title=str(meta.get("title", "")),
+            title=_label(str(meta.get("title", ""))) or "",
             page=meta.get("page"),
             pages=list(meta.get("pages", [])),
             page_offsets=[list(p) for p in meta.get("page_offsets", [])],
@@ -52,7 +68,7 @@ class Passage:
             "page": self.page,
             "pages": self.pages,
             "page_offsets": self.page_offsets,
-            "section": self.meta.get("section"),  # Word/HTML: the heading the passage starts under
+            "section": _label(self.meta.get("section")),  # Word/HTML: the heading the passage starts under
             "content": self.content,
         }
 
@@ -78,8 +94,10 @@ class Answer:
     text: str
     score: float  # probability in 0..1, comparable across passages and with AskResult.no_answer_score
     unsure: bool  # True when the question was judged unanswerable and this is only the closest candidate
+    # Where it was found: its best occurrence in each passage that holds it, best first, at most five.
     sources: list[AnswerSource]
     null_score_diff: float | None = None
+    source_count: int = 0  # passages the answer was found in (sources lists at most five); 0 from the FAQ
 
     @property
     def source(self) -> AnswerSource:
@@ -103,7 +121,7 @@ class Answer:
                     page_start=page_offset.get("start"),
                     page_end=page_offset.get("end"),
                     passage=passage.content if passage else "",
-                    section=section_at(passage.meta, int(raw["document_offset"]["start"]))
+                    section=_label(section_at(passage.meta, int(raw["document_offset"]["start"])))
                     if passage
                     else None,
                 )
@@ -114,6 +132,7 @@ class Answer:
             unsure=bool(meta.get("unsure")),
             sources=sources,
             null_score_diff=meta.get("null_score_diff"),
+            source_count=int(meta.get("source_count", len(sources))),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -88,8 +88,14 @@ class AnswerOut(BaseModel):
         description="Reader probability in 0..1; for an FAQ answer, the question similarity."
     )
     unsure: bool
-    sources: list[AnswerSourceOut]
+    sources: list[AnswerSourceOut] = Field(
+        description="Where the answer was found: its best occurrence in each passage that holds it, best "
+        "first, at most 5."
+    )
     null_score_diff: float | None = None
+    source_count: int = Field(
+        0, description="Passages the answer was found in (`sources` lists at most 5); 0 for an FAQ answer."
+    )
     faq: FaqAnswerInfo | None = Field(None, description="Set when this is a curated FAQ answer.")
 
 

@@ -10,7 +10,7 @@ tests/test_reader_parity.py and benchmarks/reader.py):
 - windows of all passages run in length-sorted batches (less padding), optionally on ONNX Runtime with
   fused graphs and int8 weights;
 - answers carry page and page offsets, and the same answer found in several passages is one answer
-  listing all its sources.
+  listing its best occurrence in each (at most five; ``meta["source_count"]`` counts them all).
 
 ``score`` is a probability from one softmax over all valid spans of all windows plus the null score
 (see ``docqa.pipelines.components.readers.span_decoding``), so scores are comparable across passages and with
@@ -357,6 +357,7 @@ class DocQAReader:
         c_end = min(len(text), best.end_char + CONTEXT_CHARS)
         meta: dict[str, Any] = {
             "sources": [self._source(q, s.passage_index, s.start_char, s.end_char) for s in answer.sources],
+            "source_count": answer.source_count,
             "null_score_diff": diff if math.isfinite(diff) else None,
             "start_logit": best.start_logit,
             "end_logit": best.end_logit,

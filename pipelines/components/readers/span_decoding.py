@@ -16,6 +16,12 @@ Confidence: a softmax over *every* valid span of every window plus the null scor
 passages (one normaliser for the whole question), and ``p(null)`` is returned as the no-answer
 probability. A merged answer (same text in several passages) keeps the score of its best occurrence so
 that ranking stays that of the raw scores.
+
+Sources: a merged answer lists one source per distinct passage (its best occurrence there), best first,
+at most ``max_sources`` (default 5), and counts every passage it was found in (``source_count``). Why
+(issue 27): it listed every occurrence, and every source carries its passage's text to the client, so
+a passage that repeats the answer made the response grow with the square of the passage's length (a
+64 KiB one-"word" file: 392 sources, each with the whole passage, a 26 MB ``/ask`` response).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from docqa.pipelines.squad import normalize_answer
 DEFAULT_MAX_ANSWER_LENGTH = 30
 DEFAULT_SPANS_PER_WINDOW = 20
 DEFAULT_OVERLAP_THRESHOLD = 0.01
+DEFAULT_MAX_SOURCES = 5
 
 
 @dataclass
@@ -55,12 +62,14 @@ class SpanCandidate:
 
 @dataclass
 class Answer:
-    """A ranked answer: its best occurrence plus every other passage/offset where the same text was found."""
+    """A ranked answer: its best occurrence, and its best occurrence in each passage where the same text
+    was found (``sources``, best first, capped; ``source_count`` counts all those passages)."""
 
     text: str
     best: SpanCandidate
     probability: float
     sources: list[SpanCandidate] = field(default_factory=list)
+    source_count: int = 1
 
 
 @dataclass
@@ -123,6 +132,7 @@ def decode_windows(
     spans_per_window: int = DEFAULT_SPANS_PER_WINDOW,
     top_k: int = 5,
     overlap_threshold: float | None = DEFAULT_OVERLAP_THRESHOLD,
+    max_sources: int = DEFAULT_MAX_SOURCES,
 ) -> DecodedQuestion:
     """Rank answers for one question over all its windows.
 
@@ -133,6 +143,7 @@ def decode_windows(
     :param spans_per_window: candidates kept per window before cross-window ranking.
     :param overlap_threshold: drop an answer overlapping a better one of the same passage by more than
         this fraction of either span (Haystack's rule); ``None`` keeps all.
+    :param max_sources: sources listed per answer (one per passage, best first).
     """
     candidates: list[SpanCandidate] = []
     null_score = math.inf
@@ -175,7 +186,7 @@ def decode_windows(
     log_z = float(np.logaddexp.reduce(np.array([null_score, *log_terms])))
     candidates.sort(key=lambda c: c.score, reverse=True)
     candidates = remove_overlaps(candidates, overlap_threshold)
-    answers = merge_same_text(candidates, passages, log_z)[:top_k]
+    answers = merge_same_text(candidates, passages, log_z, max_sources)[:top_k]
     best_score = candidates[0].score if candidates else -math.inf
     return DecodedQuestion(
         answers=answers,
@@ -194,15 +205,18 @@ def _overlap(a: SpanCandidate, b: SpanCandidate) -> int:
 
 def remove_overlaps(ranked: Sequence[SpanCandidate], threshold: float | None) -> list[SpanCandidate]:
     """Keep a span only if it overlaps no better span of the same passage by more than ``threshold`` of
-    either length. The same span found in two overlapping windows is thereby kept once (its best)."""
+    either length. The same span found in two overlapping windows is thereby kept once (its best).
+
+    A span is compared only with the kept spans of its own passage, so the cost grows with the square of
+    the candidates per passage, not of all candidates of the question."""
     if threshold is None:
         return list(ranked)
     kept: list[SpanCandidate] = []
+    kept_in: dict[int, list[SpanCandidate]] = {}
     for cand in ranked:
+        same_passage = kept_in.setdefault(cand.passage_index, [])
         clash = False
-        for other in kept:
-            if other.passage_index != cand.passage_index:
-                continue
+        for other in same_passage:
             ov = _overlap(other, cand)
             if ov == 0:
                 continue
@@ -213,6 +227,7 @@ def remove_overlaps(ranked: Sequence[SpanCandidate], threshold: float | None) ->
                 break
         if not clash:
             kept.append(cand)
+            same_passage.append(cand)
     return kept
 
 
@@ -222,18 +237,31 @@ def answer_key(text: str) -> str:
     return normalize_answer(text) or text.strip()
 
 
-def merge_same_text(ranked: Sequence[SpanCandidate], passages: Sequence[str], log_z: float) -> list[Answer]:
-    """Fold spans with the same (normalised) text into one answer that lists all its sources, in rank
-    order; the answer keeps the text, offsets and probability of its best occurrence."""
-    merged: dict[str, Answer] = {}
+def merge_same_text(
+    ranked: Sequence[SpanCandidate],
+    passages: Sequence[str],
+    log_z: float,
+    max_sources: int = DEFAULT_MAX_SOURCES,
+) -> list[Answer]:
+    """Fold spans with the same (normalised) text into one answer; the answer keeps the text, offsets and
+    probability of its best occurrence. Its sources are its best occurrence in each passage, in rank
+    order, at most ``max_sources``; a later occurrence in a passage already counted adds nothing."""
+    if max_sources < 1:
+        raise ValueError(f"max_sources must be at least 1, got {max_sources}")
+    merged: dict[str, tuple[Answer, set[int]]] = {}
     order: list[Answer] = []
     for cand in ranked:
         text = passages[cand.passage_index][cand.start_char : cand.end_char]
         key = answer_key(text)
         if key in merged:
-            merged[key].sources.append(cand)
+            answer, seen = merged[key]
+            if cand.passage_index not in seen:
+                seen.add(cand.passage_index)
+                answer.source_count += 1
+                if len(answer.sources) < max_sources:
+                    answer.sources.append(cand)
             continue
         answer = Answer(text=text, best=cand, probability=math.exp(cand.score - log_z), sources=[cand])
-        merged[key] = answer
+        merged[key] = (answer, {cand.passage_index})
         order.append(answer)
     return order

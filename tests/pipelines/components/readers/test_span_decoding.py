@@ -124,3 +124,31 @@ def test_answers_never_run_across_a_blank_line():
     decoded = decode_windows([w], [(s, e)], [text], max_answer_length=None)
     assert "\n" not in decoded.answers[0].text
     assert decoded.answers[0].text in {"Normans", "In 911"}
+
+
+# ---------------------------------------------------------------- sources stay bounded (issue 27)
+
+
+def test_an_answer_repeated_in_a_passage_is_one_source_at_its_best_occurrence():
+    text = " ".join(["Rollo founded Normandy ."] * 30)
+    w = make_window(0, text)
+    rollo = {4 * i: 5.0 + 0.01 * i for i in range(30)}  # every "Rollo"; the last one scores best
+    decoded = decode_windows([w], [logits_for(w, rollo, rollo)], [text], top_k=10)
+    top = decoded.answers[0]
+    assert top.text == "Rollo"
+    assert len(top.sources) == 1 and top.source_count == 1
+    assert (top.sources[0].start_char, top.sources[0].end_char) == (top.best.start_char, top.best.end_char)
+    assert text[top.best.start_char :].startswith("Rollo") and top.best.start_char == len(text) - 24
+
+
+def test_sources_are_one_per_passage_best_first_and_capped():
+    texts = [f"In 911 Rollo founded it . Rollo {i} ." for i in range(12)]
+    windows = [make_window(i, t) for i, t in enumerate(texts)]
+    logits = [logits_for(w, {2: 3.0 + i, 5: 1.0}, {2: 3.0 + i, 5: 1.0}) for i, w in enumerate(windows)]
+    decoded = decode_windows(windows, logits, texts, max_sources=4)
+    top = decoded.answers[0]
+    assert top.text == "Rollo" and top.source_count == 12
+    assert [s.passage_index for s in top.sources] == [11, 10, 9, 8]
+    assert all(s.start_char == 7 for s in top.sources), "each passage's best occurrence, not its second"
+    with pytest.raises(ValueError, match="max_sources"):
+        decode_windows(windows, logits, texts, max_sources=0)
