@@ -147,6 +147,11 @@ def origin_allowed(url: str, allowed: Iterable[str]) -> bool:
     return origin is not None and any(origin == origin_of(item) for item in allowed)
 
 
+def configured_key() -> str | None:
+    """``DOCQA_API_KEY`` (stripped), or None when unset or blank: the key both front ends require."""
+    return config.env(config.API_KEY) or None
+
+
 def key_matches(sent: str | None, key: str) -> bool:
     """Constant-time comparison of a key a client sent with the configured one (never logged)."""
     return sent is not None and secrets.compare_digest(sent.encode("utf-8"), key.encode("utf-8"))
