@@ -31,6 +31,8 @@ READER_ADAPTIVE = "DOCQA_READER_ADAPTIVE"
 CONFIG_FILE = "DOCQA_CONFIG"
 FAQ_THRESHOLD = "DOCQA_FAQ_THRESHOLD"
 API_KEY = "DOCQA_API_KEY"
+ALLOWED_HOSTS = "DOCQA_ALLOWED_HOSTS"
+ALLOWED_ORIGINS = "DOCQA_ALLOWED_ORIGINS"
 CACHE_DIR = "DOCQA_CACHE_DIR"
 UI_SAMPLES = "DOCQA_UI_SAMPLES"
 UI_WATCH = "DOCQA_UI_WATCH"
@@ -61,7 +63,19 @@ VARIABLES: dict[str, tuple[str, str]] = {
         f"{DEFAULT_FAQ_THRESHOLD:.2f}",
         "cosine similarity above which an FAQ answer is returned",
     ),
-    API_KEY: ("unset", "API key the HTTP service requires (`X-API-Key`)"),
+    API_KEY: (
+        "unset",
+        "API key the HTTP service requires (`X-API-Key`) and the search page asks for",
+    ),
+    ALLOWED_HOSTS: (
+        "loopback names and the address listened on",
+        "comma-separated host names the service and the page answer to besides those "
+        "(DNS-rebinding guard; `*`: any)",
+    ),
+    ALLOWED_ORIGINS: (
+        "unset",
+        "comma-separated origins (`https://app.example`) of browser apps allowed to call the HTTP service",
+    ),
     CACHE_DIR: (
         "`$XDG_CACHE_HOME/docqa` or `~/.cache/docqa`",
         "where optimised ONNX copies of models are kept",

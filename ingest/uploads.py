@@ -46,6 +46,11 @@ from docqa.ingest.ingestor import FAILED, SKIPPED, FileResult, IngestReport
 
 UPLOADS_DIRNAME = "uploads"
 MAX_NAME_CHARS = 120
+# File systems limit a name to 255 *bytes* (ext4, XFS, APFS...), and a CJK character is 3 bytes in UTF-8: an
+# 85-character Chinese name was a 500 ("File name too long"). 200 leaves room for the names made from it in
+# the same folder: ".<name>.previous" (+10 bytes), atomic_writer's ".<name>.XXXXXXXX.tmp" (+14) and the
+# "-NN" of a name repeated in one batch.
+MAX_NAME_BYTES = 200
 MAX_SUFFIX_CHARS = 16
 _PREVIOUS = ".previous"  # ".<name>.previous": the earlier copy while a batch is staged
 _UNSAFE = re.compile(r"[^\w.\- ()+,@=]+", re.UNICODE)
@@ -61,7 +66,9 @@ def safe_upload_name(raw: str | None, default_stem: str = "upload") -> str:
     The client's name is untrusted. Directory parts (``/`` and ``\\``), NUL and other control characters,
     leading dots (hidden files) and anything outside a conservative character set are removed, so the
     result can never name a parent directory, an absolute path or a hidden file. The extension is
-    lower-cased (``report.PDF`` and ``report.pdf`` are one upload) and the length is bounded.
+    lower-cased (``report.PDF`` and ``report.pdf`` are one upload) and the length is bounded: at most
+    :data:`MAX_NAME_CHARS` characters and :data:`MAX_NAME_BYTES` bytes of UTF-8, the stem cut on a character
+    boundary, the extension kept.
     """
     name = unicodedata.normalize("NFKC", raw or "")
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")  # NUL, control, format chars
@@ -71,8 +78,14 @@ def safe_upload_name(raw: str | None, default_stem: str = "upload") -> str:
     if not dot:
         stem, suffix = name, ""
     suffix = re.sub(r"[^0-9A-Za-z]", "", suffix).lower()[:MAX_SUFFIX_CHARS]
-    stem = stem.strip(" ._-")[: MAX_NAME_CHARS - len(suffix) - 1] or default_stem
+    stem = stem.strip(" ._-")[: MAX_NAME_CHARS - len(suffix) - 1]
+    stem = _cut_utf8(stem, MAX_NAME_BYTES - len(suffix) - 1).rstrip(" ._-") or default_stem
     return f"{stem}.{suffix}" if suffix else stem
+
+
+def _cut_utf8(text: str, max_bytes: int) -> str:
+    """The longest prefix of ``text`` that is at most ``max_bytes`` in UTF-8 (never half a character)."""
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
 
 
 def uploads_dir(index_dir: Path | str) -> Path:

@@ -78,3 +78,11 @@ def checked_backend(backend: str | None) -> str | None:
     from docqa.pipelines.api import ReaderBackendName
 
     return ReaderBackendName.from_str(backend).value
+AllowedHostOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-host",
+        help=f"Another host name to answer to, besides loopback and --host (repeatable; * for any) "
+        f"[env: {config.ALLOWED_HOSTS}]",
+    ),
+]

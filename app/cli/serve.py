@@ -9,7 +9,15 @@ import typer
 
 from docqa import config
 from docqa.app.cli.errors import handle_user_errors
-from docqa.app.cli.options import BackendOpt, EmbeddingOpt, IndexOpt, OcrOpt, ReaderOpt, WatchOpt
+from docqa.app.cli.options import (
+    AllowedHostOpt,
+    BackendOpt,
+    EmbeddingOpt,
+    IndexOpt,
+    OcrOpt,
+    ReaderOpt,
+    WatchOpt,
+)
 
 
 @handle_user_errors
@@ -20,7 +28,10 @@ def ui(
     ] = 8501,
     host: Annotated[
         str,
-        typer.Option(help="Address: 127.0.0.1 keeps the page on this machine, 0.0.0.0 opens it."),
+        typer.Option(
+            help=f"Address: 127.0.0.1 keeps the page on this machine; any other needs {config.API_KEY}, "
+            "which the page then asks for."
+        ),
     ] = "127.0.0.1",
     samples: Annotated[
         bool, typer.Option("--samples", help="Index the bundled sample documents if the index is empty.")
@@ -31,6 +42,7 @@ def ui(
     embedding_model: EmbeddingOpt = None,
     watch: WatchOpt = None,
     ocr: OcrOpt = True,
+    allowed_host: AllowedHostOpt = None,
 ) -> None:
     """Serve the search page: ask questions in your browser, add and remove documents. Prints its URL."""
     from docqa.app.ui.launcher import run_ui
@@ -45,7 +57,14 @@ def ui(
             os.environ[variable] = value
     raise typer.Exit(
         run_ui(
-            index, port, host=host, samples=samples, headless=not open_browser, watch=watch or (), ocr=ocr
+            index,
+            port,
+            host=host,
+            samples=samples,
+            headless=not open_browser,
+            watch=watch or (),
+            ocr=ocr,
+            allowed_hosts=allowed_host or (),
         )
     )
 
@@ -66,6 +85,15 @@ def serve(
     ] = None,
     watch: WatchOpt = None,
     ocr: OcrOpt = True,
+    allowed_host: AllowedHostOpt = None,
+    allowed_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-origin",
+            help=f"Origin of a browser app that may call the API, e.g. https://app.example (repeatable) "
+            f"[env: {config.ALLOWED_ORIGINS}]",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API for other applications (OpenAPI docs at /docs)."""
     from docqa.app.server.limits import DEFAULT_CONCURRENT_ASKS
@@ -82,4 +110,6 @@ def serve(
         max_concurrent_asks=max_concurrent_asks or DEFAULT_CONCURRENT_ASKS,
         watch=watch or (),
         watch_ocr=ocr,
+        allowed_hosts=allowed_host or (),
+        allowed_origins=allowed_origin or (),
     )

@@ -19,9 +19,12 @@ from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+from docqa.app import access
 from docqa.app.server import errors
-from docqa.app.server.deps import ServiceContext, require_key, resolve_api_key
+from docqa.app.server.crosssite import REQUESTED_WITH_HEADER, CrossSiteGuard
+from docqa.app.server.deps import API_KEY_HEADER, ServiceContext, require_key, resolve_api_key
 from docqa.app.server.limits import (
     ASK_THREADS,
     DEFAULT_CONCURRENT_ASKS,
@@ -46,6 +49,9 @@ def create_app(
     max_concurrent_asks: int | None = DEFAULT_CONCURRENT_ASKS,
     watch: Sequence[str | Path] = (),
     watch_ocr: bool = True,
+    allowed_hosts: Sequence[str] = (),
+    allowed_origins: Sequence[str] = (),
+    bound_host: str | None = None,
 ) -> FastAPI:
     """The DocQA HTTP API for one index.
 
@@ -62,6 +68,12 @@ def create_app(
         :class:`docqa.app.server.watching.ServiceWatcher` runs from start-up to shutdown; ``/ready`` lists
             them.
     :param watch_ocr: OCR scanned pages and images of watched files (``--no-ocr``: False).
+    :param allowed_hosts: host names to answer to besides loopback, ``bound_host`` and
+        ``DOCQA_ALLOWED_HOSTS`` (``--allowed-host``); ``*`` answers to any (no DNS-rebinding guard).
+    :param allowed_origins: origins of browser apps that may call the API besides ``DOCQA_ALLOWED_ORIGINS``
+        (``--allowed-origin``); they also get CORS headers.
+    :param bound_host: the address the service listens on (`docqa serve --host`): one of its names.
+    See :mod:`docqa.app.server.crosssite` for what is refused without a key and why.
     """
     from docqa.pipelines.api import DocQA, resolve_faq_threshold
 
@@ -107,10 +119,27 @@ def create_app(
     app.state.ready = context.ready
     app.state.watcher = watcher
     app.add_middleware(BodySizeLimit, upload_limit=max_upload_bytes)
+    # Added after the size limit, so it runs first: a refused request is answered before its body is read.
+    keyed = context.api_key is not None
+    hosts = access.configured_hosts(allowed_hosts)
+    origins = access.configured_origins(allowed_origins)
+    app.add_middleware(
+        CrossSiteGuard,
+        allowed_hosts=access.allowed_hosts(bound_host, allowed_hosts),
+        allowed_origins=origins,
+        check_hosts=not keyed or bool(hosts),
+        check_writes=not keyed,
+    )
+    if origins:  # outermost: answers the browser's preflight for the allowed apps
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[origin.rstrip("/") for origin in origins],
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Content-Type", API_KEY_HEADER, REQUESTED_WITH_HEADER],
+        )
     errors.install(app)
 
-    # Without a key the API is open: no key check and no 401 in the OpenAPI document.
-    keyed = context.api_key is not None
+    # Without a key the API is open to loopback clients: no key check and no 401 in the OpenAPI document.
     protected = {
         "dependencies": [Depends(require_key)] if keyed else [],
         "responses": {401: {"model": ErrorOut}} if keyed else {},

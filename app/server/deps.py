@@ -7,7 +7,6 @@ endpoints receive it through FastAPI's dependency injection (``ctx: Context``).
 
 from __future__ import annotations
 
-import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
 from docqa import config
+from docqa.app.access import key_matches
 from docqa.errors import DocQAError, UnavailableError
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def require_key(request: Request, sent: Annotated[str | None, Security(header_sc
     key = get_context(request).api_key
     if key is None:
         return
-    if sent is None or not secrets.compare_digest(sent.encode("utf-8"), key.encode("utf-8")):
+    if not key_matches(sent, key):  # constant time; the key is never logged
         raise HTTPException(
             status_code=401,
             detail=f"Missing or wrong API key: send it in the {API_KEY_HEADER} header.",

@@ -11,10 +11,13 @@ with another embedding model is a conflict with the index's state (409), not dam
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -104,7 +107,42 @@ async def unparsable_body(request: Request, exc: Exception) -> JSONResponse:
     return await http_exception_handler(request, exc)
 
 
+NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with everything strict JSON in UTF-8 cannot hold made printable: NaN and ±Infinity
+    become the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; a string with lone surrogates (JSON's
+    ``"\\ud800"`` decodes to one) keeps them as the escape text ``\\ud800``.
+
+    Why: a 422 echoes the client's ``input``, and Starlette's JSON rendering refuses NaN and cannot encode
+    a surrogate, so FastAPI's own handler turned ``{"top_k": NaN}`` or ``{"question": "\\ud800"}`` into a
+    500 (the attack probe of issue 27). Bytes (a body sent as ``text/plain``) are decoded the same way: the
+    encoder FastAPI uses would fail on bytes that are not UTF-8."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return NON_FINITE.get(value, "NaN")
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, bytes | bytearray):  # a body that is not JSON at all: need not be UTF-8 either
+        return bytes(value).decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return {json_safe(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
+async def invalid_request(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 for request fields that fail the schema, in its own shape, for any input."""
+    assert isinstance(exc, RequestValidationError)
+    # Before the encoder (bytes, floats) and after it (the text of exceptions in ``ctx``).
+    detail = json_safe(jsonable_encoder(json_safe(exc.errors())))
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
 def install(app: FastAPI) -> None:
-    """Register the mapping on ``app``: one handler for every DocQA error, one for unparsable bodies."""
+    """Register the mapping on ``app``: one handler for every DocQA error, one for unparsable bodies, one
+    for invalid fields."""
     app.add_exception_handler(DocQAError, docqa_error)
     app.add_exception_handler(StarletteHTTPException, unparsable_body)
+    app.add_exception_handler(RequestValidationError, invalid_request)

@@ -7,35 +7,21 @@ document to the network, so it is refused before a model or the index is touched
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from docqa import config
+from docqa.app.access import bind_refusal
 from docqa.app.server.deps import API_KEY_HEADER, resolve_api_key
 from docqa.app.server.errors import ServeConfigError
 from docqa.app.server.limits import DEFAULT_CONCURRENT_ASKS, DEFAULT_MAX_UPLOAD_BYTES
 
 
-def is_loopback(host: str) -> bool:
-    """True for addresses only this machine can reach. Unknown host names count as not loopback."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_bind(host: str, api_key: str | None) -> None:
     """:raises ServeConfigError: when binding beyond loopback without an API key."""
-    if not is_loopback(host) and not api_key:
-        raise ServeConfigError(
-            f"Refusing to listen on {host} without an API key: anyone who can reach this machine could "
-            f"read and change your documents. Set {config.API_KEY} (clients send it in the {API_KEY_HEADER} "
-            f"header), or listen on 127.0.0.1."
-        )
+    refusal = bind_refusal(host, api_key, f"clients send it in the {API_KEY_HEADER} header")
+    if refusal:
+        raise ServeConfigError(refusal)
 
 
 def serve(
@@ -52,10 +38,14 @@ def serve(
     log_level: str = "info",
     watch: Sequence[str | Path] = (),
     watch_ocr: bool = True,
+    allowed_hosts: Sequence[str] = (),
+    allowed_origins: Sequence[str] = (),
 ) -> None:
     """Run the service until interrupted (what `docqa serve` calls).
 
     ``watch``: folders and files kept indexed while serving (`docqa serve --watch`), one log line per change.
+    ``allowed_hosts`` / ``allowed_origins``: host names and browser-app origins allowed besides loopback,
+    ``host`` and ``DOCQA_ALLOWED_HOSTS`` / ``DOCQA_ALLOWED_ORIGINS`` (see :mod:`docqa.app.server.crosssite`).
 
     :raises ServeConfigError: for a non-loopback ``host`` without ``api_key`` / ``DOCQA_API_KEY``.
     """
@@ -78,6 +68,9 @@ def serve(
         max_concurrent_asks=max_concurrent_asks,
         watch=watch,
         watch_ocr=watch_ocr,
+        allowed_hosts=allowed_hosts,
+        allowed_origins=allowed_origins,
+        bound_host=host,
     )
     if watch:
         show_watch_log()
@@ -113,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--watch", action="append", default=[], help="folder to keep indexed (repeatable)")
     parser.add_argument("--no-ocr", action="store_true", help="no OCR for watched files")
+    parser.add_argument("--allowed-host", action="append", default=[], help="another host name to answer to")
+    parser.add_argument("--allowed-origin", action="append", default=[], help="a browser app's origin")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
@@ -129,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             log_level=args.log_level,
             watch=args.watch,
             watch_ocr=not args.no_ocr,
+            allowed_hosts=args.allowed_host,
+            allowed_origins=args.allowed_origin,
         )
     except ServeConfigError as err:
         print(f"error: {err}", flush=True)

@@ -201,6 +201,16 @@ class ErrorOut(BaseModel):
     detail: Any
 
 
+# Every POST/DELETE may get it (docqa.app.server.crosssite): the detail names the header or origin at fault.
+CROSS_SITE_REFUSED: dict[int | str, dict[str, Any]] = {
+    403: {
+        "model": ErrorOut,
+        "description": "Refused as a possible cross-site request: an Origin other than this service's, or a "
+        "form or text body without an X-Requested-With (or X-API-Key) header.",
+    }
+}
+
+
 # ----- /feedback (bounds from the API's feedback_limits: the same for every front end) -----
 
 

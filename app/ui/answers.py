@@ -99,7 +99,10 @@ def faq_card(result: AskResult) -> None:
             '<div class="docqa-rank">From your FAQ</div>'
             f'<div class="docqa-answer">{esc(result.answers[0].text)}</div>'
         )
-        st.caption(f"Matched FAQ question: “{match.entry.question}” (similarity {match.similarity:.2f})")
+        # Escaped like everything from files: an FAQ file is user content (a Markdown image in a question
+        # made the browser fetch its URL). One line: a newline could start a heading or a list.
+        question = md_escape(" ".join(match.entry.question.split()))
+        st.caption(f"Matched FAQ question: “{question}” (similarity {match.similarity:.2f})")
 
 
 def source_path(passage: Passage | None) -> Path | None:
@@ -198,7 +201,7 @@ def download_button(path: Path | None, file_name: str, key: str) -> None:
     if path is None:
         return
     if not path.is_file():
-        st.caption(f"The source file is no longer at {path}.")
+        st.caption(f"The source file is no longer at {md_escape(str(path))}.")
         return
     st.download_button(
         f"Download {file_name}",

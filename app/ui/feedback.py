@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 from docqa.app.ui.errors import ERROR_ICON, Banner, banner_for, show
-from docqa.app.ui.formatting import esc, short_id
+from docqa.app.ui.formatting import esc, md_escape, short_id
 from docqa.app.ui.state import current_docqa
 from docqa.errors import DocQAError
 from docqa.pipelines.api import Answer, AskResult, Passage
@@ -157,7 +157,7 @@ def select_span(passage: Passage, answer: Answer, key: str) -> None:
     )
     start, end = spans[first][0], spans[last][1]
     st.html(f'<div class="docqa-passage docqa-pick-passage">{picked_html(passage.content, start, end)}</div>')
-    st.caption(f"Selected: “{passage.content[start:end]}”")
+    st.caption(f"Selected: “{md_escape(' '.join(passage.content[start:end].split()))}”")
 
 
 # ----- callbacks (run before the next script run, so the confirmation shows at once) -----

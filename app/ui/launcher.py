@@ -10,6 +10,14 @@ keeps
 the folder indexed beside the page (the page follows index commits by other processes), is started
 before Streamlit and stopped with it; ``DOCQA_UI_WATCH`` tells the page what is watched (sidebar).
 
+Who may use the page (issue 27): beyond loopback only with ``DOCQA_API_KEY`` set (refused otherwise, like
+`docqa serve`), and the page then asks for the key (app/ui/gate.py). Streamlit's own protections are passed
+on the command line, where no ``.streamlit/config.toml`` or ``STREAMLIT_*`` variable can turn them off: the
+XSRF token every upload must carry (a raw ``PUT /_stcore/upload_file/...`` without it is 403), CORS and
+same-origin WebSocket checks, the agent API off, and without a key ``server.allowedHosts`` — the page's
+connection answers only to loopback names, the address listened on and ``DOCQA_ALLOWED_HOSTS`` /
+``--allowed-host``, which stops DNS rebinding.
+
 Also runnable directly: ``python -m docqa.app.ui.launcher --index DIR --port 8501 --samples --watch DIR``.
 """
 
@@ -30,6 +38,7 @@ from pathlib import Path
 
 import docqa
 from docqa import config
+from docqa.app import access
 
 # The folder that holds the `docqa` package (site-packages, or the checkout for an editable install): the
 # children import docqa.app... from the same place as this process, whatever their working directory holds.
@@ -38,8 +47,13 @@ UI_SCRIPT = Path(__file__).resolve().parent / "page.py"
 READY_TIMEOUT = 120.0
 
 
-def streamlit_command(port: int, host: str, headless: bool) -> list[str]:
-    """``streamlit run docqa/app/ui/page.py`` with DocQA's server settings: no telemetry, no file watching."""
+def streamlit_command(
+    port: int, host: str, headless: bool, allowed_hosts: Sequence[str] | None = None
+) -> list[str]:
+    """``streamlit run docqa/app/ui/page.py`` with DocQA's server settings: no telemetry, no file watching,
+    Streamlit's cross-site protections pinned on, and the WebSocket limited to ``allowed_hosts`` (None: any
+    host, for a keyed page reached under names the defaults cannot know)."""
+    hosts = [arg for name in allowed_hosts or () for arg in ("--server.allowedHosts", name)]
     return [
         sys.executable, "-m", "streamlit", "run", str(UI_SCRIPT),
         "--server.port", str(port),
@@ -50,6 +64,11 @@ def streamlit_command(port: int, host: str, headless: bool) -> list[str]:
         "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false",
         "--client.toolbarMode", "viewer",
+        "--server.enableXsrfProtection", "true",
+        "--server.xsrfCookieSameSite", "lax",
+        "--server.enableCORS", "true",
+        "--server.enableAgentApi", "false",
+        *hosts,
     ]  # fmt: skip
 
 
@@ -156,6 +175,7 @@ def run_ui(
     headless: bool = True,
     watch: Sequence[Path] = (),
     ocr: bool = True,
+    allowed_hosts: Sequence[str] = (),
 ) -> int:
     """Serve the search page on ``host:port`` until interrupted; return the server's exit status.
 
@@ -165,10 +185,17 @@ def run_ui(
     :param watch: folders and files kept indexed while the page runs (``docqa ui --watch``).
     :param ocr: OCR scanned pages and images of watched files.
     :param port: 0 picks a free port (the URL printed says which).
-    :returns: 0 after a clean stop, 2 when the port is taken or a watched path is missing, else the
-        server's exit status.
+    :param allowed_hosts: host names the page answers to besides loopback, ``host`` and
+        ``DOCQA_ALLOWED_HOSTS`` (``--allowed-host``).
+    :returns: 0 after a clean stop, 2 when the port is taken, a watched path is missing or ``host`` is
+        beyond loopback without ``DOCQA_API_KEY``, else the server's exit status.
     """
     # Arguments first, the port last: a bad argument is reported whatever the port's state.
+    key = access.configured_key()
+    refusal = access.bind_refusal(host, key, "the page then asks for it")
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        return 2
     if not 0 <= port < 65536:
         print(f"error: port must be between 0 and 65535, got {port}", file=sys.stderr)
         return 2
@@ -188,7 +215,10 @@ def run_ui(
         # Started first: its first ingest and the page's start-up overlap; the page shows each commit.
         watcher = subprocess.Popen(watch_command(watch, env[config.INDEX], ocr), env=env)
     print(f"DocQA: starting the search page for the index {env[config.INDEX]} …", flush=True)
-    process = subprocess.Popen(streamlit_command(port, host, headless), env=env)
+    # Without a key, only the page's own names; with one, the key gate decides (unless hosts are configured).
+    check_hosts = key is None or bool(access.configured_hosts(allowed_hosts))
+    hosts = access.allowed_hosts(host, allowed_hosts) if check_hosts else None
+    process = subprocess.Popen(streamlit_command(port, host, headless, hosts), env=env)
 
     def on_sigterm(signum, frame):  # a stopped `docqa ui` must not leave its server running
         raise SystemExit(128 + signum)
@@ -224,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--open", action="store_true", help="open a browser tab")
     parser.add_argument("--watch", type=Path, action="append", default=[], help="keep a folder indexed")
     parser.add_argument("--no-ocr", action="store_true", help="no OCR for watched files")
+    parser.add_argument("--allowed-host", action="append", default=[], help="another host name to answer to")
     args = parser.parse_args(argv)
     return run_ui(
         args.index,
@@ -233,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         headless=not args.open,
         watch=args.watch,
         ocr=not args.no_ocr,
+        allowed_hosts=args.allowed_host,
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from docqa.app.ui import answers, onboarding, questions, sidebar, state
+from docqa.app.ui import answers, gate, onboarding, questions, sidebar, state
 from docqa.app.ui.errors import show_error
 from docqa.app.ui.styles import apply_styles
 from docqa.errors import DocQAError
@@ -31,6 +31,8 @@ def main() -> None:
         page_title="DocQA — ask your documents", page_icon=":material/quick_reference_all:", layout="wide"
     )
     apply_styles()
+    if not gate.unlocked():  # DOCQA_API_KEY set: nothing is shown, read or written before the key
+        return
     try:
         qa = state.current_docqa()
         locked = qa.index.is_locked()

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from docqa.app.server.app import create_app
 from docqa.pipelines.feedback.export import export_feedback
 from docqa.pipelines.feedback.limits import MAX_COMMENT_CHARS, MAX_QUESTION_CHARS
 from docqa.pipelines.feedback.store import FeedbackStore
+from tests.app.service_client import service_client
 from tests.feedback_fixtures import ENGINE, NORMANS, open_docqa, write_index
 
 ROLLO = NORMANS.index("Rollo")
@@ -19,7 +19,7 @@ ROLLO = NORMANS.index("Rollo")
 @pytest.fixture
 def served(tmp_path: Path):
     ids = write_index(tmp_path / "index")
-    client = TestClient(create_app(open_docqa(tmp_path / "index"), api_key="", warm_up=False))
+    client = service_client(create_app(open_docqa(tmp_path / "index"), api_key="", warm_up=False))
     return client, ids, tmp_path / "index"
 
 
@@ -80,7 +80,7 @@ def test_paging_parameters_are_checked(served) -> None:
 
 def test_feedback_needs_the_api_key_like_every_endpoint(tmp_path: Path) -> None:
     ids = write_index(tmp_path / "index")
-    client = TestClient(create_app(open_docqa(tmp_path / "index"), api_key="s3cret", warm_up=False))
+    client = service_client(create_app(open_docqa(tmp_path / "index"), api_key="s3cret", warm_up=False))
     assert client.post("/feedback", json=body(ids[NORMANS])).status_code == 401
     assert client.get("/feedback", headers={"X-API-Key": "wrong"}).status_code == 401
     keyed = client.post("/feedback", json=body(ids[NORMANS]), headers={"X-API-Key": "s3cret"})
@@ -94,7 +94,7 @@ def test_offsets_from_an_ask_answer_mark_that_answer_in_the_export(tmp_path: Pat
 
     write_index(tmp_path / "index")
     qa = DocQA(tmp_path / "index", reader_model=str(tiny_qa_model_dir), reader_fallback=False)
-    client = TestClient(create_app(qa, api_key="", warm_up=False))
+    client = service_client(create_app(qa, api_key="", warm_up=False))
     asked = client.post("/ask", json={"question": "Who led the Norse raiders?", "top_k": 2})
     assert asked.status_code == 200, asked.text
     answer = asked.json()["answers"][0]

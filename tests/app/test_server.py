@@ -15,11 +15,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from docqa.app.access import is_loopback
 from docqa.app.server.app import create_app
 from docqa.app.server.errors import ServeConfigError
 from docqa.app.server.limits import MAX_QUESTION_CHARS
-from docqa.app.server.running import check_bind, is_loopback, serve
+from docqa.app.server.running import check_bind, serve
 from docqa.pipelines.document_stores.local.index import LocalIndex
+from tests.app.service_client import service_client
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,13 +58,13 @@ def empty_client(tmp_path):
     """A service over a fresh, empty index; no reader model (uploads, FAQ, errors need none)."""
     app = create_app(docqa(tmp_path / "index", missing_reader(tmp_path)), api_key="", warm_up=False,
                      lock_timeout=0.3)
-    return TestClient(app), tmp_path / "index"
+    return service_client(app), tmp_path / "index"
 
 
 @pytest.fixture(scope="module")
 def sample_client(sample_index, test_reader_dir):
     """The bundled samples with the test reader: read-only requests only (the index is shared)."""
-    return TestClient(create_app(docqa(sample_index, test_reader_dir), api_key="", warm_up=False))
+    return service_client(create_app(docqa(sample_index, test_reader_dir), api_key="", warm_up=False))
 
 
 def upload(client: TestClient, *files: tuple[str, bytes], **kwargs) -> httpx.Response:
@@ -97,7 +99,7 @@ def wait_ready(client: TestClient, timeout: float = 120.0) -> httpx.Response:
 
 def test_ready_reports_a_missing_reader_with_the_how_to(tmp_path):
     app = create_app(docqa(tmp_path / "index", missing_reader(tmp_path)), api_key="")
-    with TestClient(app) as client:  # runs the start-up warm-up
+    with service_client(app) as client:  # runs the start-up warm-up
         response = wait_ready(client)
     assert response.status_code == 503
     body = response.json()
@@ -107,7 +109,7 @@ def test_ready_reports_a_missing_reader_with_the_how_to(tmp_path):
 
 def test_ready_once_models_are_loaded(tmp_path, test_reader_dir):
     app = create_app(docqa(tmp_path / "index", test_reader_dir), api_key="")
-    with TestClient(app) as client:
+    with service_client(app) as client:
         response = wait_ready(client)
     assert response.status_code == 200, response.json()
     assert response.json()["ready"] is True
@@ -174,7 +176,8 @@ def test_malformed_json_gets_422(empty_client):
 
 
 def test_reader_unavailable_is_503_with_the_message_and_search_still_works(sample_index, tmp_path):
-    client = TestClient(create_app(docqa(sample_index, missing_reader(tmp_path)), api_key="", warm_up=False))
+    app = create_app(docqa(sample_index, missing_reader(tmp_path)), api_key="", warm_up=False)
+    client = service_client(app)
     response = client.post("/ask", json={"question": "Who founded the Duchy of Normandy?"})
     assert response.status_code == 503
     body = response.json()
@@ -196,7 +199,7 @@ def test_oversized_json_body_is_413(empty_client):
 
 def test_upload_then_ask_then_delete(tmp_path, test_reader_dir):
     index = tmp_path / "index"
-    client = TestClient(create_app(docqa(index, test_reader_dir), api_key="", warm_up=False))
+    client = service_client(create_app(docqa(index, test_reader_dir), api_key="", warm_up=False))
     notes = b"# Notes\n\nThe ferry leaves at nine.\n"
     response = upload(client, ("harbour.txt", HARBOUR), ("notes.md", notes))
     assert response.status_code == 200, response.text
@@ -322,8 +325,8 @@ def test_a_failed_upload_never_changes_the_index(empty_client, files, status, re
 
 def test_upload_over_the_limit_is_413_whether_or_not_the_length_is_announced(tmp_path):
     index = tmp_path / "index"
-    client = TestClient(create_app(docqa(index, missing_reader(tmp_path)), api_key="", max_upload_bytes=1000,
-                                   warm_up=False))
+    client = service_client(create_app(docqa(index, missing_reader(tmp_path)), api_key="",
+                                       max_upload_bytes=1000, warm_up=False))
     big = b"The tide comes in twice a day.\n" * 200  # 6 kB: over the limit, well beyond multipart overhead
     assert upload(client, ("big.txt", big)).status_code == 413
     # The limit is per request, all files together.
@@ -364,7 +367,7 @@ def raw_multipart(filename: bytes, data: bytes, boundary: str = "b0undary") -> t
 )
 def test_traversal_names_stay_inside_the_index_uploads(tmp_path, filename):
     index = tmp_path / "deep" / "index"
-    client = TestClient(create_app(docqa(index, missing_reader(tmp_path)), api_key="", warm_up=False))
+    client = service_client(create_app(docqa(index, missing_reader(tmp_path)), api_key="", warm_up=False))
     filename = filename.replace(b"NAME", uuid.uuid4().hex.encode())
     body, headers = raw_multipart(filename, HARBOUR)
     response = client.post("/documents", content=body, headers=headers)
@@ -439,7 +442,7 @@ def test_questions_are_read_at_most_n_at_a_time_while_searches_go_on(sample_inde
 
     qa = CountingDocQA(sample_index, reader_model=str(missing_reader(tmp_path)))
     app = create_app(qa, api_key="", warm_up=False, max_concurrent_asks=2)
-    with TestClient(app) as client, ThreadPoolExecutor(8) as pool:
+    with service_client(app) as client, ThreadPoolExecutor(8) as pool:
         asks = [pool.submit(client.post, "/ask", json={"question": f"Who founded Normandy, take {n}?"})
                 for n in range(6)]
         time.sleep(0.2)
@@ -475,7 +478,7 @@ def test_faq_upload_then_ask_gets_the_curated_answer(empty_client):
 
 
 def test_faq_errors(tmp_path):
-    client = TestClient(create_app(docqa(tmp_path / "index", missing_reader(tmp_path)), api_key="",
+    client = service_client(create_app(docqa(tmp_path / "index", missing_reader(tmp_path)), api_key="",
                                    max_upload_bytes=2000, warm_up=False))
     bad = client.post("/faq", files={"file": ("faq.csv", b"question,answer\nA question?,\n", "text/csv")})
     assert bad.status_code == 400
@@ -493,7 +496,7 @@ def test_faq_errors(tmp_path):
 
 
 def test_api_key_is_required_on_everything_but_health(tmp_path):
-    client = TestClient(create_app(docqa(tmp_path / "index", missing_reader(tmp_path)), api_key="s3cret",
+    client = service_client(create_app(docqa(tmp_path / "index", missing_reader(tmp_path)), api_key="s3cret",
                                    warm_up=False))
     requests = [
         ("GET", "/documents", {}),
@@ -520,7 +523,7 @@ def test_api_key_is_required_on_everything_but_health(tmp_path):
 
 def test_api_key_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCQA_API_KEY", "from-env")
-    client = TestClient(create_app(docqa(tmp_path / "index", missing_reader(tmp_path)), warm_up=False))
+    client = service_client(create_app(docqa(tmp_path / "index", missing_reader(tmp_path)), warm_up=False))
     assert client.get("/documents").status_code == 401
     assert client.get("/documents", headers={"X-API-Key": "from-env"}).status_code == 200
 

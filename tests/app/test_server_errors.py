@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
 from docqa import errors
 from docqa.app.server.app import create_app
@@ -17,6 +16,7 @@ from docqa.pipelines.document_stores.errors import (
 )
 from docqa.pipelines.faq.files import FaqFileError
 from docqa.pipelines.model_loading import ModelUnavailableError
+from tests.app.service_client import service_client
 
 KINDS = [
     (errors.InvalidInputError, 400),
@@ -78,7 +78,7 @@ def test_an_endpoint_raising_answers_with_the_mapped_status_and_the_message(tmp_
         raise error
 
     monkeypatch.setattr(qa, "documents", fail)
-    response = TestClient(create_app(qa, api_key="", warm_up=False)).get("/documents")
+    response = service_client(create_app(qa, api_key="", warm_up=False)).get("/documents")
     assert response.status_code == status_for(error)
     assert response.json()["detail"] == str(error)
     if isinstance(error, FaqFileError):

@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from docqa.app.server.app import create_app
 from docqa.errors import InvalidInputError
+from tests.app.service_client import service_client
 from tests.app.test_server import docqa, missing_reader
 from tests.ingest.test_docx_html import make_docx
 
@@ -17,7 +17,7 @@ from tests.ingest.test_docx_html import make_docx
 def test_ask_cites_the_section_of_a_word_answer(tmp_path: Path, test_reader_dir) -> None:
     qa = docqa(tmp_path / "index", test_reader_dir)
     assert qa.ingest([make_docx(tmp_path / "manual.docx")]).ok
-    client = TestClient(create_app(qa, api_key="", warm_up=False))
+    client = service_client(create_app(qa, api_key="", warm_up=False))
 
     body = client.post("/ask", json={"question": "How often does the fog horn sound?"}).json()
     source = body["answers"][0]["sources"][0]
@@ -49,7 +49,7 @@ def test_serve_watch_keeps_a_folder_indexed_while_serving(tmp_path: Path) -> Non
     def files() -> set[str]:
         return {d["file_name"] for d in client.get("/documents").json()["documents"]}
 
-    with TestClient(app) as client:  # the lifespan starts the watcher: it catches up, then watches
+    with service_client(app) as client:  # the lifespan starts the watcher: it catches up, then watches
         assert client.get("/ready").json()["watching"] == [str(folder.resolve())]
         assert wait_for(lambda: files() == {"old.txt"}), files()
         assert app.state.watcher.ready.wait(30)
@@ -68,7 +68,7 @@ def test_serve_watch_keeps_a_folder_indexed_while_serving(tmp_path: Path) -> Non
     (folder / "later.txt").write_text("The lighthouse opens to visitors on Sundays.\n", encoding="utf-8")
     time.sleep(2.5)
     restarted = create_app(docqa(tmp_path / "index", missing_reader(tmp_path)), api_key="", warm_up=False)
-    with TestClient(restarted) as client:
+    with service_client(restarted) as client:
         assert files() == {"new.txt"}
 
 

@@ -8,12 +8,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from docqa.app.cli import app
 from docqa.app.server.app import create_app
 from docqa.ingest.records import SourceFile, utc_now
+from tests.app.service_client import service_client
 from tests.app.test_ui import PAGE, TIMEOUT, AppTest
 
 pytest.importorskip("milvus_lite")
@@ -42,7 +42,7 @@ def test_cli_refuses_a_bad_store_address(monkeypatch, tmp_path: Path) -> None:
 def test_service_answers_503_with_the_reason(tmp_path: Path) -> None:
     from docqa.pipelines.api import DocQA
 
-    client = TestClient(create_app(DocQA(tmp_path / "index", store=DOWN), api_key="", warm_up=False))
+    client = service_client(create_app(DocQA(tmp_path / "index", store=DOWN), api_key="", warm_up=False))
     response = client.post("/search", json={"query": "steam engine"})
     assert response.status_code == 503
     assert response.json()["detail"].startswith(f"Cannot reach Milvus at {DOWN}")

@@ -7,6 +7,7 @@ would see: the answer, its highlight in the passage, the file and page, the bann
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -46,6 +47,7 @@ def page_env(monkeypatch, tmp_path):
     monkeypatch.delenv("DOCQA_UI_SAMPLES", raising=False)
     monkeypatch.delenv("DOCQA_EMBEDDING_MODEL", raising=False)
     monkeypatch.delenv("DOCQA_READER_BACKEND", raising=False)
+    monkeypatch.delenv("DOCQA_API_KEY", raising=False)  # set: the page asks for it first (test_key_gate...)
 
     def configure(index: Path, reader: Path | str) -> None:
         monkeypatch.setenv("DOCQA_INDEX", str(index))
@@ -188,6 +190,36 @@ def test_faq_match_shows_the_curated_answer(page_env, samples_copy, reader_dir, 
     at = ask(start(), "How do I add documents?")
     assert "Use the Upload button in the sidebar." in "\n".join(htmls(at))
     assert "Matched FAQ question" in texts(at.caption)
+
+
+def rendered(markdown_text: str) -> str:
+    """Markdown as a CommonMark renderer (like the browser's) turns it into HTML."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").render(markdown_text)
+
+
+def test_faq_questions_are_shown_as_text_never_as_markdown(page_env, samples_copy, reader_dir, tmp_path):
+    """Issue 27, finding 7: an FAQ question holding a Markdown image made the browser fetch its URL."""
+    from docqa.pipelines.api import DocQA
+
+    question = (
+        "![pixel](http://127.0.0.1:9/track.png) How do I **add** [documents](http://evil.example)? "
+        "<img src=x> :red[now] $x^2$"
+    )
+    answer = "Use the ![img](http://127.0.0.1:9/a.png) Upload button."
+    faq_file = tmp_path / "faq.json"
+    faq_file.write_text(json.dumps([{"question": question, "answer": answer}]), encoding="utf-8")
+    DocQA(samples_copy).load_faq(faq_file)
+    page_env(samples_copy, reader_dir)
+    at = ask(start(), question)
+    caption = next(c.value for c in at.caption if "Matched FAQ question" in c.value)
+    html_out = rendered(caption)
+    assert "<img" not in html_out and "<a " not in html_out and "<strong>" not in html_out, html_out
+    assert "![pixel](http" in html_out and "**add**" in html_out and ":red[now]" in html_out
+    body = "\n".join(htmls(at))
+    assert "Use the ![img](http://127.0.0.1:9/a.png) Upload button." in body  # HTML-escaped text, no image
+    assert "<img" not in body
 
 
 def test_html_in_documents_and_questions_is_escaped(page_env, tmp_path, reader_dir):
@@ -428,6 +460,33 @@ def test_preview_falls_back_to_the_passage_then_the_page(tmp_path):
     assert page.mark == "page"
     with pytest.raises(ValueError, match="has 1 pages"):
         render_marked_page(pdf, 2)
+
+
+# ------------------------------------------------------------------------------------------ key gate
+def test_key_gate_shows_nothing_until_the_key_is_given(page_env, sample_index, reader_dir, monkeypatch):
+    page_env(sample_index, reader_dir)
+    monkeypatch.setenv("DOCQA_API_KEY", "s3cret-key")
+    at = start()
+    assert [t.key for t in at.text_input] == ["docqa-key"], "only the key box: no question box"
+    assert [b.key for b in at.button] == ["FormSubmitter:key-form-Unlock"], "no example, document or delete"
+    assert not at.sidebar.markdown and not at.get("file_uploader"), "no index statistics, no upload"
+    at.text_input(key="docqa-key").set_value("s3cret-kez")
+    at.button(key="FormSubmitter:key-form-Unlock").click()
+    at.run()
+    assert "not the key" in texts(at.error)
+    assert [t.key for t in at.text_input] == ["docqa-key"]
+    at.text_input(key="docqa-key").set_value("s3cret-key")
+    at.button(key="FormSubmitter:key-form-Unlock").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "question" in [t.key for t in at.text_input]
+    assert "3 documents" in texts(at.sidebar.markdown)
+    assert "s3cret-key" not in texts(at.markdown) + texts(at.caption) + texts(at.error)
+
+
+def test_without_a_key_the_page_opens_at_once(page_env, sample_index, reader_dir):
+    page_env(sample_index, reader_dir)
+    assert "question" in [t.key for t in start().text_input]
 
 
 # ------------------------------------------------------------------------------------------ launcher

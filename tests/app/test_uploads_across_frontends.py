@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from docqa.app.server.app import create_app
+from tests.app.service_client import service_client
 from tests.conftest import REPO
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
@@ -43,7 +44,7 @@ def index(monkeypatch, tmp_path) -> Path:
 def service(index: Path) -> TestClient:
     from docqa.pipelines.api import DocQA
 
-    return TestClient(create_app(DocQA(index), api_key="", warm_up=False))
+    return service_client(create_app(DocQA(index), api_key="", warm_up=False))
 
 
 def run(at: AppTest) -> AppTest:

@@ -57,6 +57,32 @@ def test_safe_names_are_single_harmless_components(raw, expected):
     assert "/" not in name and "\\" not in name and "\x00" not in name and not name.startswith(".")
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "文" * 85 + ".txt",  # the probe's name: 255 bytes of stem, 259 with the extension
+        "文" * 300 + ".PDF",
+        "é" * 150 + ".md",  # 2 bytes a character
+        "𠀀" * 70 + ".html",  # 4 bytes a character (CJK extension B)
+        "a" + "文" * 80 + ".docx",  # the cut falls inside a character unless it is made on a boundary
+    ],
+)
+def test_long_multibyte_names_fit_the_file_system_and_keep_their_extension(tmp_path, raw):
+    name = safe_upload_name(raw)
+    assert len(name.encode("utf-8")) <= uploads.MAX_NAME_BYTES
+    assert name.endswith(Path(raw).suffix.lower())
+    assert raw.startswith(Path(name).stem), "the stem is a prefix of the client's: cut, never mangled"
+    # Every name made from it in the uploads folder fits too: the file, its atomic-write temp file and the
+    # earlier copy kept aside while a replacement is staged.
+    staged = stage_uploads(tmp_path, [(raw, b"First version.\n")])
+    settle_uploads(staged, report((staged[0].path, "added")))
+    staged = stage_uploads(tmp_path, [(raw, b"Second version.\n")])
+    assert staged[0].previous is not None and staged[0].previous.exists()
+    settle_uploads(staged, report((staged[0].path, "updated")))
+    assert listing(tmp_path) == [name]
+    assert (tmp_path / "uploads" / name).read_bytes() == b"Second version.\n"
+
+
 def test_default_stem_names_a_nameless_file():
     assert safe_upload_name("../", default_stem="faq") == "faq"
 

@@ -22,6 +22,7 @@ from docqa.app.server.deps import Context, ServiceContext
 from docqa.app.server.errors import RequestRejected
 from docqa.app.server.limits import MAX_FILES_PER_UPLOAD
 from docqa.app.server.schemas import (
+    CROSS_SITE_REFUSED,
     DeleteResponse,
     DocumentOut,
     DocumentsResponse,
@@ -125,6 +126,7 @@ def _file_out(item: UploadedFile) -> UploadedFileOut:
     response_model=UploadResponse,
     summary="Upload and index one or more documents (PDF, Word, HTML, images, text, Markdown).",
     responses={
+        **CROSS_SITE_REFUSED,
         400: {"model": ErrorOut, "description": "A file is corrupt, encrypted, scanned or empty."},
         413: {"model": ErrorOut, "description": "The upload is larger than the limit."},
         415: {"model": ErrorOut, "description": "A file type DocQA does not read."},
@@ -160,7 +162,7 @@ def upload_documents(
     "/documents/{doc_id}",
     response_model=DeleteResponse,
     summary="Remove a document from the index (an uploaded file is deleted too).",
-    responses={404: {"model": ErrorOut}, 423: {"model": ErrorOut}},
+    responses={**CROSS_SITE_REFUSED, 404: {"model": ErrorOut}, 423: {"model": ErrorOut}},
 )
 def delete_document(
     doc_id: Annotated[str, PathParam(min_length=1, max_length=64, description="An id from GET /documents.")],

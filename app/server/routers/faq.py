@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, UploadFile
 from docqa.app.server.deps import Context
 from docqa.app.server.errors import RequestRejected
 from docqa.app.server.routers.documents import upload_size
-from docqa.app.server.schemas import ErrorOut, FaqListResponse, FaqLoadResponse
+from docqa.app.server.schemas import CROSS_SITE_REFUSED, ErrorOut, FaqListResponse, FaqLoadResponse
 from docqa.pipelines.api import FAQ_SUFFIXES, safe_upload_name
 
 router = APIRouter(tags=["faq"])
@@ -26,6 +26,7 @@ router = APIRouter(tags=["faq"])
     response_model=FaqLoadResponse,
     summary="Upload an FAQ file (CSV with question,answer columns, JSON or YAML list); replaces the FAQ.",
     responses={
+        **CROSS_SITE_REFUSED,
         400: {"model": ErrorOut, "description": "Invalid FAQ file; `errors` names each bad row/field."},
         413: {"model": ErrorOut},
         415: {"model": ErrorOut},

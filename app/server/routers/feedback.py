@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 
 from docqa.app.server.deps import Context
 from docqa.app.server.schemas import (
+    CROSS_SITE_REFUSED,
     FEEDBACK_PAGE_LIMIT,
     ErrorOut,
     FeedbackListResponse,
@@ -28,7 +29,10 @@ router = APIRouter(tags=["feedback"])
     status_code=201,
     response_model=FeedbackOut,
     summary="Store feedback on an answer: correct, wrong (with the right span) or not in the documents.",
-    responses={423: {"model": ErrorOut, "description": "Another process is storing feedback."}},
+    responses={
+        **CROSS_SITE_REFUSED,
+        423: {"model": ErrorOut, "description": "Another process is storing feedback."},
+    },
 )
 def give_feedback(request: FeedbackRequest, ctx: Context):
     record = ctx.docqa.feedback(

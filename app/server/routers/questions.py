@@ -15,7 +15,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from docqa.app.server.deps import Context
-from docqa.app.server.schemas import AskRequest, AskResponse, ErrorOut, SearchRequest, SearchResponse
+from docqa.app.server.schemas import (
+    CROSS_SITE_REFUSED,
+    AskRequest,
+    AskResponse,
+    ErrorOut,
+    SearchRequest,
+    SearchResponse,
+)
 
 router = APIRouter(tags=["questions"])
 
@@ -25,6 +32,7 @@ router = APIRouter(tags=["questions"])
     response_model=AskResponse,
     summary="Answer a question: the curated FAQ answer if one matches, else answers from the documents.",
     responses={
+        **CROSS_SITE_REFUSED,
         503: {"model": ErrorOut, "description": "The reader model is unavailable."},
         423: {"model": ErrorOut},
     },
@@ -51,6 +59,7 @@ async def ask(request: AskRequest, ctx: Context):
     "/search",
     response_model=SearchResponse,
     summary="The passages that best match a query (works without a reader model).",
+    responses=CROSS_SITE_REFUSED,
 )
 def search(request: SearchRequest, ctx: Context):
     passages = ctx.docqa.search(request.query, top_k=request.top_k, mode=request.mode)
