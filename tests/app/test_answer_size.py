@@ -18,7 +18,6 @@ import json
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from haystack import Document, ExtractedAnswer
 
 from docqa.app.server.app import create_app
@@ -29,6 +28,7 @@ from docqa.pipelines.answers import MAX_LABEL_CHARS, Answer, AskResult, Passage
 from docqa.pipelines.api import DocQA
 from docqa.pipelines.components.readers.qa_windows import build_windows
 from docqa.pipelines.components.readers.span_decoding import DEFAULT_MAX_SOURCES
+from tests.app.service_client import service_client
 
 RESPONSE_LIMIT = 1024 * 1024  # the target: /ask returns at most 1 MB, for any corpus
 UNIT = b"Duchy,Normandy,founded,when,was,year,Rollo,Normans,"
@@ -108,7 +108,7 @@ def test_reading_a_hostile_passage_costs_a_bounded_number_of_windows(hostile_qa)
 
 
 def test_the_service_answers_hostile_text_in_under_a_megabyte(hostile_qa, read_everything) -> None:
-    client = TestClient(create_app(hostile_qa, api_key="", warm_up=False))
+    client = service_client(create_app(hostile_qa, api_key="", warm_up=False))
     for question in QUESTIONS:
         request = {"question": question, "top_k": MAX_TOP_K, "max_answers": MAX_ANSWERS}
         response = client.post("/ask", json=request)
