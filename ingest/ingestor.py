@@ -38,6 +38,7 @@ from typing import Protocol
 import numpy as np
 from haystack import Document
 
+from docqa.ingest import parsed
 from docqa.ingest.layout import attach_layout
 from docqa.ingest.limits import Limits
 from docqa.ingest.loaders import LoadError, is_supported, load_file, unexpected_reason, unsupported_reason
@@ -347,15 +348,18 @@ class Ingestor:
             # Touched but not changed: nothing to re-embed; remember the new mtime to skip hashing next time.
             touched.append(replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
             return FileResult(shown, UNCHANGED, len(known.passage_ids), known.pages), None
-        try:
-            loaded = load_file(
-                path,
-                ocr=self.ocr,
-                progress=lambda done, total: progress.ocr(shown, done, total),
-                limits=limits,
-            )
-        except LoadError as err:
-            return FileResult(path=shown, status=FAILED, reason=str(err)), None
+        # An upload's readability check may have parsed these very bytes already (docqa.ingest.parsed).
+        loaded = parsed.take(path, sha, ocr=self.ocr)
+        if loaded is None:
+            try:
+                loaded = load_file(
+                    path,
+                    ocr=self.ocr,
+                    progress=lambda done, total: progress.ocr(shown, done, total),
+                    limits=limits,
+                )
+            except LoadError as err:
+                return FileResult(path=shown, status=FAILED, reason=str(err)), None
         meta = {
             "source_key": key,
             "file": shown,
