@@ -110,6 +110,23 @@ def test_malformed_docx_is_a_one_line_failure(tmp_path: Path, builder, expected:
     assert expected in str(caught.value) and "\n" not in str(caught.value), str(caught.value)
 
 
+def test_docx_shapes_that_only_a_hostile_file_has_are_refused(tmp_path: Path) -> None:
+    """A table row of 2000 cells (Word allows 63) and a 9 MB styles part (Word's are 30-300 KB): both would
+    be held whole in memory, so they are refused; a normal styles part is read (headings found)."""
+    row = hostile.docx(tmp_path / "row.docx", b"<w:tbl><w:tr>" + b"<w:tc/>" * 2000 + b"</w:tr></w:tbl>")
+    with pytest.raises(LoadError, match="more than 1000 cells"):
+        load_file(row)
+    rng = __import__("random").Random(0)
+    noise = b"".join(b'<w:style w:styleId="s%08X"/>' % rng.getrandbits(32) for _ in range(300_000))
+    ns = b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    big = hostile.styled_docx(tmp_path / "styles.docx", b"<w:styles " + ns + b">" + noise + b"</w:styles>")
+    with pytest.raises(LoadError, match=r"part word/styles.xml is 9.\d MB \(at most 8 MB"):
+        load_file(big)
+    heading = b'<w:style w:type="paragraph" w:styleId="H1"><w:name w:val="heading 1"/></w:style>'
+    fine = hostile.styled_docx(tmp_path / "fine.docx", b"<w:styles " + ns + b">" + heading + b"</w:styles>")
+    assert load_file(fine).pages == ["The lighthouse keeper lit the lamp at dusk."]
+
+
 def test_a_docx_with_big_images_costs_no_more_than_its_text(tmp_path: Path) -> None:
     """Media parts are never inflated: a document with 30 MB of (incompressible) image stays cheap."""
     import os
@@ -186,8 +203,43 @@ def test_tiff_frames_are_decoded_one_at_a_time(tmp_path: Path) -> None:
 
 
 @needs_tesseract
+def test_blank_pages_are_not_sent_to_tesseract(tmp_path: Path, monkeypatch) -> None:
+    """The probe's TIFF of blank frames cost ~2.5 s of Tesseract a frame; a page of one colour has no text."""
+    import subprocess
+
+    from docqa.ingest import ocr
+
+    runs: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counting(args, *rest, **kwargs):
+        if "stdin" in args:
+            runs.append(args)
+        return real_run(args, *rest, **kwargs)
+
+    monkeypatch.setattr(ocr.subprocess, "run", counting)
+    blank = hostile.tiff(tmp_path / "blank.tiff", frames=6, side=2000)
+    with pytest.raises(LoadError, match="no text found by OCR"):
+        load_file(blank)
+    assert runs == [], "no Tesseract run for a blank page"
+    from PIL import Image
+
+    speck = Image.new("L", (400, 300), 255)
+    speck.putpixel((10, 10), 0)
+    speck.save(tmp_path / "speck.png")
+    with pytest.raises(LoadError, match="no text found by OCR"):
+        load_file(tmp_path / "speck.png")
+    assert len(runs) == 1, "a page with anything on it is read"
+
+
+@needs_tesseract
 def test_ocr_time_per_page_is_limited(tmp_path: Path) -> None:
-    path = hostile.png(tmp_path / "page.png", 800, 600)
+    from PIL import Image
+
+    path = tmp_path / "page.png"
+    page = Image.new("L", (800, 600), 255)
+    page.paste(0, (100, 100, 700, 140))  # not blank: blank pages never reach Tesseract
+    page.save(path)
     reason = refused(path, "DOCQA_MAX_OCR_SECONDS", ocr_seconds=0.001)
     assert "longer than 0.001 s" in reason
 
