@@ -38,6 +38,9 @@ DOCX_SUFFIXES = {".docx"}
 _HEADING_STYLE = re.compile(r"^(heading \d|title|subtitle)$", re.IGNORECASE)
 # Word nests a few levels per table; 256 is libxml2's own default limit for a document built as a tree.
 MAX_DEPTH = 256
+# Word tables have at most 63 columns; a row's cells are held until the row ends, so a row of millions of
+# empty <w:tc/> (7 bytes each) would cost ~200 bytes apiece.
+MAX_ROW_CELLS = 1000
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
@@ -195,6 +198,10 @@ class _BodyReader:
             self.row = _Row()
         elif self.row is not None:
             if tag == _W + "tc" and depth == 4:
+                if len(self.row.cells) >= MAX_ROW_CELLS:
+                    raise LoadError(
+                        f"corrupt Word file: a table row has more than {MAX_ROW_CELLS} cells (Word allows 63)"
+                    )
                 self.cell = _Cell(key=(self.row_number, len(self.row.cells)))
                 self.row.cells.append(self.cell)
             elif tag == _W + "gridBefore" and depth == 5 and parent == _W + "trPr":

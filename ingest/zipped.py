@@ -28,6 +28,9 @@ from docqa.ingest.limits import MB, LimitExceeded, Limits, megabytes, plain
 from docqa.ingest.loaded import LoadError
 
 MAX_MEMBERS = 10_000  # a .docx has 10-50 parts, a few thousand with many images; its directory is read whole
+# Parts read whole into a tree (relationships, content types, styles, core properties): ~10x their size in
+# memory. Word's styles.xml is 30-300 KB; the main document is streamed and not subject to this.
+MAX_TREE_PART = 8 * MB
 RATIO_FLOOR = 1 * MB  # parts inflating to less than this are never judged by their ratio (settings, styles)
 CHUNK = 1 * MB
 XML_SUFFIXES = (".xml", ".rels")
@@ -177,8 +180,19 @@ class Package:
             raise LoadError(f"corrupt {self.kind}: part {name}: {err}") from err
 
     def read(self, name: str) -> bytes:
-        """A whole (small) XML part, counted against the budget."""
-        return b"".join(self._chunks(name))
+        """A whole (small) XML part, counted against the budget; at most :data:`MAX_TREE_PART` bytes."""
+        member = self.members.get(name)
+        if member is not None and member.file_size > MAX_TREE_PART:
+            raise LoadError(
+                f"corrupt {self.kind}: part {name} is {megabytes(member.file_size)} "
+                f"(at most {megabytes(MAX_TREE_PART)} for a part other than the document)"
+            )
+        out = bytearray()
+        for chunk in self._chunks(name):
+            out += chunk
+            if len(out) > MAX_TREE_PART:
+                raise LoadError(f"corrupt {self.kind}: part {name} is larger than its zip directory says")
+        return bytes(out)
 
     def parse(self, name: str, target: Any) -> None:
         """Feed an XML part to an lxml parser ``target`` piece by piece (the part is never held whole).

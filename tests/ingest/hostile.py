@@ -38,8 +38,15 @@ EMPTY_PARAGRAPH = b"<w:p><w:r><w:t></w:t></w:r></w:p>"
 TEXT_PARAGRAPH = b"<w:p><w:r><w:t>The lighthouse keeper lit the lamp at dusk.</w:t></w:r></w:p>"
 
 
-def docx(path: Path, body: bytes, *, prolog: bytes = b"", compression: int = zipfile.ZIP_DEFLATED) -> Path:
-    """A minimal Word package (as Word lays it out) whose body is ``body``."""
+def docx(
+    path: Path,
+    body: bytes,
+    *,
+    prolog: bytes = b"",
+    compression: int = zipfile.ZIP_DEFLATED,
+    parts: dict[str, bytes] | None = None,
+) -> Path:
+    """A minimal Word package (as Word lays it out) whose body is ``body``, plus any extra ``parts``."""
     document = b'<?xml version="1.0" encoding="UTF-8"?>\n' + prolog + b"<w:document " + _NS + b"><w:body>"
     document += body + b"</w:body></w:document>"
     level = 9 if compression == zipfile.ZIP_DEFLATED else None
@@ -47,7 +54,19 @@ def docx(path: Path, body: bytes, *, prolog: bytes = b"", compression: int = zip
         z.writestr("[Content_Types].xml", _CONTENT_TYPES, zipfile.ZIP_DEFLATED)
         z.writestr("_rels/.rels", _RELS, zipfile.ZIP_DEFLATED)
         z.writestr("word/document.xml", document)
+        for name, data in (parts or {}).items():
+            z.writestr(name, data)
     return path
+
+
+def styled_docx(path: Path, styles: bytes) -> Path:
+    """A document whose styles part (found through the document's relationships) is ``styles``."""
+    rels = (
+        b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/'
+        b'package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/'
+        b'officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>'
+    )
+    return docx(path, TEXT_PARAGRAPH, parts={"word/_rels/document.xml.rels": rels, "word/styles.xml": styles})
 
 
 def filler_docx(path: Path, megabytes: float) -> Path:
