@@ -48,7 +48,8 @@ class Limits:
     # grows linearly (the probe's 60 MB page passed 3.8 GB in 120 s). Raise it for a single-page manual
     # (the whole HTML standard on one page is ~13 MB).
     html_mb: float = 4.0
-    # Pixels of one page image handed to Tesseract (~35 MB plus 3-5 bytes a pixel). 40 Mpx holds a letter
+    # Pixels of one page image handed to Tesseract, which needs ~35 MB plus 3-11 bytes a pixel (measured:
+    # 90 MB on a blank 16 Mpx page, 438 MB on a 40 Mpx poster, 798 MB at 156 Mpx). 40 Mpx holds a letter
     # or A4 scan at 600 dpi (34-35 Mpx) and any phone photo at its default resolution (12-24 Mpx). PDF
     # pages larger than this at OCR_DPI are rendered at a lower DPI instead (an A0 poster: ~160 dpi, its
     # letters are large); image files are decoded as stored, so a larger one is refused before decoding.
