@@ -40,6 +40,14 @@ STORE = "DOCQA_STORE"
 MILVUS_TOKEN = "DOCQA_MILVUS_TOKEN"
 MILVUS_CONSISTENCY = "DOCQA_MILVUS_CONSISTENCY"
 DEFAULT_STORE = "local"
+# Limits on what one ingested file may cost (docqa.ingest.limits holds the defaults and why).
+MAX_UNZIPPED_MB = "DOCQA_MAX_UNZIPPED_MB"
+MAX_ZIP_RATIO = "DOCQA_MAX_ZIP_RATIO"
+MAX_HTML_MB = "DOCQA_MAX_HTML_MB"
+MAX_PAGE_MPX = "DOCQA_MAX_PAGE_MPX"
+MAX_PAGES = "DOCQA_MAX_PAGES"
+MAX_OCR_PAGES = "DOCQA_MAX_OCR_PAGES"
+MAX_OCR_SECONDS = "DOCQA_MAX_OCR_SECONDS"
 
 # name -> (default as shown to users, meaning). The single registry of DocQA's environment.
 VARIABLES: dict[str, tuple[str, str]] = {
@@ -92,6 +100,17 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "Strong",
         "consistency level of a new Milvus collection: `Strong`, `Bounded`, `Session` or `Eventually`",
     ),
+    MAX_UNZIPPED_MB: ("64", "megabytes of XML a Word (.docx) file may inflate to"),
+    MAX_ZIP_RATIO: ("100", "how many times a part of a Word file may inflate its compressed size"),
+    MAX_HTML_MB: ("4", "megabytes of one HTML file"),
+    MAX_PAGE_MPX: (
+        "40",
+        "megapixels of one page image read by OCR (larger image files are refused; larger PDF pages are "
+        "rendered at a lower DPI)",
+    ),
+    MAX_PAGES: ("5000", "pages of one PDF or frames of one TIFF"),
+    MAX_OCR_PAGES: ("500", "pages of one file read by OCR"),
+    MAX_OCR_SECONDS: ("120", "seconds Tesseract may spend on one page"),
 }
 
 _FALSE = {"0", "false", "no", "off"}

@@ -6,7 +6,11 @@ checkpoint, the index stays openable, and running the same ingest again finishes
 re-embedding what was already committed (unchanged files are recognised by size+mtime, then content hash).
 
 A file that fails to load is reported with its reason and leaves whatever the index already holds for it
-untouched: bad input never destroys good data.
+untouched: bad input never destroys good data. That holds for every failure while a file is read and
+split, not only the ones a loader anticipated: a parser's own exception on a hostile file (RecursionError,
+an lxml or zip error, MemoryError) becomes that file's ``failed`` line naming the error class, with the
+traceback logged at debug level, and the batch goes on. What one file may cost is bounded by
+:class:`~docqa.ingest.limits.Limits`, read from the environment once per run.
 
 Why the store and the embedding step come in as :class:`typing.Protocol` s: data flows files → ingest →
 store ← pipelines, so ``ingest/`` imports nothing from ``pipelines/`` or ``app/``. This module owns the
@@ -22,6 +26,7 @@ store (``docqa.pipelines.document_stores.local.index.LocalIndex``) and the index
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,10 +38,14 @@ from typing import Protocol
 import numpy as np
 from haystack import Document
 
+from docqa.ingest import parsed
 from docqa.ingest.layout import attach_layout
-from docqa.ingest.loaders import LoadError, is_supported, load_file, unsupported_reason
+from docqa.ingest.limits import Limits
+from docqa.ingest.loaders import LoadError, is_supported, load_file, unexpected_reason, unsupported_reason
 from docqa.ingest.records import SourceFile, utc_now
 from docqa.ingest.splitting import PageAwareSplitter
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -212,6 +221,7 @@ class Ingestor:
     :param embedding_model: the model ``indexer`` embeds with; an index built with another one is refused.
     :param dim: its embedding dimension (for an index that is still empty).
     :param ocr: read scanned PDF pages and image files with Tesseract (``--no-ocr`` turns it off).
+    :param limits: what one file may cost; None reads ``DOCQA_MAX_*`` when :meth:`run` starts.
     """
 
     def __init__(
@@ -224,9 +234,11 @@ class Ingestor:
         checkpoint_every: int = 512,
         lock_timeout: float = 5.0,
         ocr: bool = True,
+        limits: Limits | None = None,
     ) -> None:
         self.index = index
         self.ocr = ocr
+        self.limits = limits
         self.indexer = indexer
         self.embedding_model = embedding_model
         self.dim = dim
@@ -242,6 +254,7 @@ class Ingestor:
     ) -> IngestReport:
         progress = progress or IngestProgress()
         started = time.perf_counter()
+        limits = self.limits or Limits.from_env()  # a bad DOCQA_MAX_* value stops here, naming it
         report = IngestReport()
         candidates, problems = discover(paths)
         progress.discovered(len(candidates) + len(problems))
@@ -254,7 +267,7 @@ class Ingestor:
             pending: list[tuple[SourceFile, list[Document], FileResult]] = []
             pending_passages = 0
             for candidate in candidates:
-                result, staged = self._prepare(candidate, transaction.files, touched, progress)
+                result, staged = self._prepare(candidate, transaction.files, touched, progress, limits)
                 if staged is None:
                     report.results.append(result)
                     progress.file_done(result)
@@ -290,11 +303,29 @@ class Ingestor:
         indexed: Mapping[str, SourceFile],
         touched: list[SourceFile],
         progress: IngestProgress,
+        limits: Limits,
     ) -> tuple[FileResult, tuple[SourceFile, list[Document]] | None]:
         """Decide what to do with one file; load and split it if it is new or changed.
 
-        A file whose content is unchanged but whose mtime moved is appended to ``touched``.
+        A file whose content is unchanged but whose mtime moved is appended to ``touched``. Any exception
+        while the file is read and split makes it this file's ``failed`` line (KeyboardInterrupt and
+        other BaseExceptions still stop the run).
         """
+        try:
+            return self._prepare_file(candidate, indexed, touched, progress, limits)
+        except Exception as err:
+            log.debug("ingesting %s failed", candidate.path, exc_info=True)
+            reason = str(err) if isinstance(err, LoadError) else unexpected_reason(candidate.path, err)
+            return FileResult(path=candidate.display, status=FAILED, reason=reason), None
+
+    def _prepare_file(
+        self,
+        candidate: _Candidate,
+        indexed: Mapping[str, SourceFile],
+        touched: list[SourceFile],
+        progress: IngestProgress,
+        limits: Limits,
+    ) -> tuple[FileResult, tuple[SourceFile, list[Document]] | None]:
         path, shown = candidate.path, candidate.display
         if not is_supported(path):
             return FileResult(path=shown, status=SKIPPED, reason=unsupported_reason(path)), None
@@ -317,12 +348,18 @@ class Ingestor:
             # Touched but not changed: nothing to re-embed; remember the new mtime to skip hashing next time.
             touched.append(replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
             return FileResult(shown, UNCHANGED, len(known.passage_ids), known.pages), None
-        try:
-            loaded = load_file(
-                path, ocr=self.ocr, progress=lambda done, total: progress.ocr(shown, done, total)
-            )
-        except LoadError as err:
-            return FileResult(path=shown, status=FAILED, reason=str(err)), None
+        # An upload's readability check may have parsed these very bytes already (docqa.ingest.parsed).
+        loaded = parsed.take(path, sha, ocr=self.ocr)
+        if loaded is None:
+            try:
+                loaded = load_file(
+                    path,
+                    ocr=self.ocr,
+                    progress=lambda done, total: progress.ocr(shown, done, total),
+                    limits=limits,
+                )
+            except LoadError as err:
+                return FileResult(path=shown, status=FAILED, reason=str(err)), None
         meta = {
             "source_key": key,
             "file": shown,

@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 DEFAULT_LANGUAGES = "eng"
-PAGE_TIMEOUT_S = 300  # one page; a healthy Tesseract needs seconds, a stuck one is killed
+# One page; a healthy Tesseract needs seconds, a stuck one is killed. Callers pass the configured limit
+# (DOCQA_MAX_OCR_SECONDS, docqa.ingest.limits); this is its default.
+PAGE_TIMEOUT_S = 120.0
 INSTALL_HINT = "install it with 'apt-get install tesseract-ocr tesseract-ocr-eng' (or turn OCR off: --no-ocr)"
 
 
@@ -45,6 +47,14 @@ class OcrUnavailable(RuntimeError):
 
 class OcrFailed(RuntimeError):
     """Tesseract ran but failed on a page; ``str(err)`` is a one-line reason."""
+
+
+class OcrPageTimeout(OcrFailed):
+    """Tesseract ran past its time on one page and was killed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"OCR took longer than {seconds:g} s on one page")
 
 
 @dataclass
@@ -131,26 +141,42 @@ def parse_tsv(tsv: str, width: int, height: int) -> OcrPage:
 
 
 def ocr_image(
-    image: Image, *, dpi: int, languages: str = DEFAULT_LANGUAGES, exe: str | None = None
+    image: Image,
+    *,
+    dpi: int,
+    languages: str = DEFAULT_LANGUAGES,
+    exe: str | None = None,
+    timeout: float = PAGE_TIMEOUT_S,
 ) -> OcrPage:
-    """OCR one page image (any Pillow mode); single-threaded Tesseract so callers can run one per core."""
+    """OCR one page image (any Pillow mode); single-threaded Tesseract so callers can run one per core.
+
+    A grayscale image is sent as it is and the encoded page is handed to Tesseract without a copy: on a
+    large page each extra copy is a byte a pixel (the probe's 156-megapixel page held four). A page of one
+    colour (a blank separator sheet, a fax's empty back side) has no text and is not sent at all: the
+    probe's TIFF of 24 blank 6000x6000 frames cost ~2.5 s of Tesseract each.
+
+    :raises OcrPageTimeout: Tesseract ran past ``timeout`` seconds (it is killed).
+    """
     exe = exe or check_available(languages)
-    gray = image.convert("L")
+    gray = image if image.mode == "L" else image.convert("L")
+    low, high = gray.getextrema()
+    if low == high:
+        return OcrPage()
     buffer = io.BytesIO()
     gray.save(buffer, format="PPM")  # uncompressed: 50x faster to write than PNG, read by Leptonica
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     try:
         done = subprocess.run(
             [exe, "stdin", "stdout", "-l", languages, "--dpi", str(dpi), "tsv"],
-            input=buffer.getvalue(),
+            input=buffer.getbuffer(),
             capture_output=True,
             env=env,
-            timeout=PAGE_TIMEOUT_S,
+            timeout=timeout,
         )
     except FileNotFoundError as err:
         raise OcrUnavailable(f"Tesseract OCR is not installed; {INSTALL_HINT}") from err
     except subprocess.TimeoutExpired as err:
-        raise OcrFailed(f"OCR took longer than {PAGE_TIMEOUT_S} s on one page") from err
+        raise OcrPageTimeout(timeout) from err
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise OcrFailed(f"Tesseract failed: {message[-1][:120] if message else f'exit {done.returncode}'}")
@@ -163,6 +189,7 @@ def ocr_images(
     languages: str = DEFAULT_LANGUAGES,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    timeout: float = PAGE_TIMEOUT_S,
 ) -> Iterator[OcrPage]:
     """OCR ``(image, dpi)`` pairs, one Tesseract per core, yielding results in input order.
 
@@ -174,18 +201,25 @@ def ocr_images(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = []
         finished = 0
-        for image, dpi in images:
-            pending.append(pool.submit(ocr_image, image, dpi=dpi, languages=languages, exe=exe))
-            while len(pending) >= 2 * workers:
+        try:
+            for image, dpi in images:
+                pending.append(
+                    pool.submit(ocr_image, image, dpi=dpi, languages=languages, exe=exe, timeout=timeout)
+                )
+                del image  # the queued task holds it until its page is read; then it can go
+                while len(pending) >= 2 * workers:
+                    finished += 1
+                    yield pending.pop(0).result()
+                    if progress:
+                        progress(finished)
+            while pending:
                 finished += 1
                 yield pending.pop(0).result()
                 if progress:
                     progress(finished)
-        for future in pending:
-            finished += 1
-            yield future.result()
-            if progress:
-                progress(finished)
+        finally:
+            for future in pending:  # a page failed or the caller stopped: do not OCR the queued pages
+                future.cancel()
 
 
 def align_words(words: list[OcrWord], cleaned: str) -> list[tuple[int, int, OcrWord]]:
@@ -237,9 +271,10 @@ def read_pages(
     languages: str = DEFAULT_LANGUAGES,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    timeout: float = PAGE_TIMEOUT_S,
 ) -> Iterator[ReadPage]:
     """OCR and clean pages; each word's box is tied to its characters in the cleaned text."""
-    for page in ocr_images(images, languages=languages, workers=workers, progress=progress):
+    for page in ocr_images(images, languages=languages, workers=workers, progress=progress, timeout=timeout):
         cleaned = clean_text(page.raw_text)
         boxes = [
             [start, end, *(round(v, 5) for v in word.box)]

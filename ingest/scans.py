@@ -10,8 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from docqa.ingest.limits import LimitExceeded
 from docqa.ingest.loaded import LoadedFile, LoadError, page_ranges
-from docqa.ingest.ocr import DEFAULT_LANGUAGES, OcrFailed, OcrUnavailable, read_pages
+from docqa.ingest.ocr import (
+    DEFAULT_LANGUAGES,
+    PAGE_TIMEOUT_S,
+    OcrFailed,
+    OcrPageTimeout,
+    OcrUnavailable,
+    read_pages,
+)
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -25,10 +33,15 @@ def apply_ocr(
     languages: str = DEFAULT_LANGUAGES,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    timeout: float = PAGE_TIMEOUT_S,
 ) -> None:
     """OCR ``total`` ``(page_number, image, dpi)`` items into ``loaded`` (its pages, word boxes, notes).
 
-    :raises LoadError: when Tesseract is missing (with the how-to) or fails on a page.
+    ``numbered_images`` may raise :class:`LoadError` while it is consumed (a frame that cannot be
+    decoded, a page over a limit); it is passed through. Each page may take ``timeout`` seconds.
+
+    :raises LoadError: when Tesseract is missing (with the how-to) or fails on a page;
+        :class:`LimitExceeded` naming ``DOCQA_MAX_OCR_SECONDS`` when a page takes too long.
     """
     numbers: list[int] = []
 
@@ -40,7 +53,14 @@ def apply_ocr(
 
     try:
         on_page = (lambda done: progress(done, total)) if progress else None
-        pages = list(read_pages(images(), languages=languages, workers=workers, progress=on_page))
+        pages = list(
+            read_pages(images(), languages=languages, workers=workers, progress=on_page, timeout=timeout)
+        )
+    except OcrPageTimeout as err:
+        seconds = f"{err.seconds:g} s"
+        raise LimitExceeded(
+            f"OCR took longer than {seconds} on one page", seconds, "DOCQA_MAX_OCR_SECONDS"
+        ) from err
     except OcrUnavailable as err:
         what = "image files" if loaded.kind == "image" else "pages without a text layer"
         raise LoadError(f"{what} need OCR, but {err}") from err

@@ -42,6 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from docqa.atomic import atomic_writer, fsync_dir
+from docqa.ingest import parsed
 from docqa.ingest.ingestor import FAILED, SKIPPED, FileResult, IngestReport
 
 UPLOADS_DIRNAME = "uploads"
@@ -242,20 +243,34 @@ def stage_uploads(
     return staged
 
 
-def unreadable(staged: list[StagedUpload]) -> list[tuple[StagedUpload, str]]:
-    """The staged files the ingest could not read (corrupt, encrypted, scanned, empty), with the reason.
+def unreadable(staged: list[StagedUpload], *, ocr: bool = True) -> list[tuple[StagedUpload, str]]:
+    """The staged files the ingest could not read (corrupt, encrypted, scanned, empty, over a limit),
+    with the reason.
 
     Checked with the ingest's own loader *before* ingesting, for a front end that refuses a whole batch
-    when one file is bad (the service: a failed upload never changes the index).
+    when one file is bad (the service: a failed upload never changes the index). Each readable file's
+    parse is kept (:mod:`docqa.ingest.parsed`) for the ingest that follows, so an upload is parsed once;
+    :func:`settle_uploads` drops what the ingest did not use. Every failure is a reason, never an
+    exception: a parser's own error on a hostile file is reported like any other unreadable file.
     """
-    from docqa.ingest.loaders import LoadError, load_file
+    from docqa.ingest.ingestor import file_sha256
+    from docqa.ingest.limits import Limits
+    from docqa.ingest.loaders import LoadError, load_file, unexpected_reason
 
+    limits = Limits.from_env()
     problems = []
     for item in staged:
         try:
-            load_file(item.path)
+            sha = file_sha256(item.path)
+            loaded = load_file(item.path, ocr=ocr, limits=limits)
         except LoadError as err:
             problems.append((item, str(err)))
+        except OSError as err:
+            problems.append((item, f"cannot read file: {err.strerror or err}"))
+        except Exception as err:  # load_file maps parser errors already; this is the last guard
+            problems.append((item, unexpected_reason(item.path, err)))
+        else:
+            parsed.keep(item.path, sha, loaded, ocr=ocr)
     return problems
 
 
@@ -274,6 +289,7 @@ def settle_uploads(staged: list[StagedUpload], report: IngestReport | None) -> l
     so the file on disk always matches what the index says about it. Returns :func:`results_for`.
     """
     results = results_for(staged, report)
+    parsed.forget(item.path for item in staged)  # parses the ingest did not take (docqa.ingest.parsed)
     touched: set[Path] = set()
     for item, result in zip(staged, results, strict=True):
         if item.unchanged:

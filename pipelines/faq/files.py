@@ -25,6 +25,12 @@ MAX_QUESTION_CHARS = 1000
 MAX_ANSWER_CHARS = 20_000
 MAX_ENTRIES = 10_000
 MAX_PROBLEMS_SHOWN = 20
+# An FAQ file is a list of flat {question, answer} objects: two or three levels. json and PyYAML parse
+# nesting recursively, so a 200,000-deep "[[[[..." raised RecursionError (a traceback, a 500 from the
+# service); now it is this file's one-line problem.
+TOO_DEEP = (
+    "nested too deeply to be an FAQ file (a list of {question, answer} entries is 2-3 levels deep)"
+)
 
 
 class FaqFileError(InvalidInputError):
@@ -186,6 +192,8 @@ def parse_faq(data: bytes, source: str, fmt: str | None = None) -> list[FaqEntry
     elif fmt == "json":
         try:
             parsed = json.loads(text)
+        except RecursionError:
+            raise FaqFileError(source, [TOO_DEEP]) from None
         except json.JSONDecodeError as err:
             raise FaqFileError(source, [f"line {err.lineno}, column {err.colno}: invalid JSON ({err.msg})"]) \
                 from None
@@ -195,6 +203,8 @@ def parse_faq(data: bytes, source: str, fmt: str | None = None) -> list[FaqEntry
 
         try:
             parsed = yaml.safe_load(text)
+        except RecursionError:
+            raise FaqFileError(source, [TOO_DEEP]) from None
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -116,3 +116,22 @@ def test_read_faq_takes_a_path_or_bytes_and_reports_the_file_name(tmp_path):
     assert label == "faq.json" and from_bytes == from_path
     with pytest.raises(FaqFileError, match="(?s)upload.yaml: .*invalid YAML"):
         read_faq(b"- question: [unclosed\n", name="upload.yaml")
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (b"[" * 200_000 + b"]" * 200_000, "deep.json"),  # the probe's file: RecursionError, a 500
+        (b'[{"question": "A?", "answer": ' + b"[" * 5_000 + b"]" * 5_000 + b"}]", "inner.json"),
+        (b"- " * 5_000 + b"x\n", "deep.yaml"),
+        (b"[" * 20_000 + b"]" * 20_000, "flow.yaml"),
+    ],
+    ids=["json-200k", "json-inside-an-entry", "yaml-block", "yaml-flow"],
+)
+def test_an_faq_file_nested_too_deeply_is_one_problem_not_a_recursion_error(data: bytes, name: str):
+    with pytest.raises(FaqFileError) as caught:
+        parse_faq(data, name)
+    assert caught.value.problems == [
+        "nested too deeply to be an FAQ file (a list of {question, answer} entries is 2-3 levels deep)"
+    ]
+    assert str(caught.value).startswith(f"{name}: 1 problem; nothing was loaded")
