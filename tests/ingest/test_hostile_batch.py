@@ -183,15 +183,14 @@ def test_a_kept_parse_is_used_only_for_the_same_bytes(tmp_path: Path) -> None:
 def test_the_service_answers_400_naming_the_limit_and_changes_nothing(
     tmp_path: Path, monkeypatch, name, build, token
 ) -> None:
-    from fastapi.testclient import TestClient
-
     from docqa.app.server.app import create_app
     from docqa.pipelines.api import DocQA
+    from tests.app.service_client import service_client
 
     for variable, value in SMALL_LIMITS.items():
         monkeypatch.setenv(variable, value)
     index = tmp_path / "index"
-    client = TestClient(
+    client = service_client(
         create_app(DocQA(index, reader_model=str(tmp_path / "no-reader")), api_key="", warm_up=False)
     )
     data = build(tmp_path / name).read_bytes()
