@@ -122,7 +122,7 @@ def build_tiny_cross_encoder(out_dir: Path, *, seed: int = 0, hidden_size: int =
                         max_position_embeddings=512, num_labels=1)
     model = BertForSequenceClassification(config).eval()
     with torch.no_grad():
-        model.classifier.weight.mul_(50.0)  # spread the scores: near-ties that float noise could flip are rare
+        model.classifier.weight.mul_(50.0)  # spread the scores: near-ties that float noise flips are rare
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
