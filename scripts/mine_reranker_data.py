@@ -8,7 +8,7 @@ What it writes into OUT_DIR (compact, so that it can travel to a lent GPU machin
 - ``train.json.xz``: the 24,558 paragraphs of ``qa-train-squad11-shifts.json.gz`` (115k answerable
   questions of SQuAD 1.1 train and SQuADShifts, disjoint from every SQuAD 2.0 dev article), the question
   texts and each question's gold paragraph index;
-- ``train-negatives.npz``: ``candidates`` (questions × K, int32, -1 = none): the product's hybrid top-K
+- ``train-negatives.npz``: ``candidates`` (questions × K, uint16, 65535 = none): the product's hybrid top-K
   over all 24,558 paragraphs (the same ``LocalDocumentStore.hybrid_retrieval``, z-score fusion of dense
   MiniLM and BM25, that serves ``docqa ask``), with the gold paragraph and every paragraph containing one
   of the question's gold answer strings removed (a same-article paragraph that holds the answer is more
@@ -45,6 +45,7 @@ TRAIN_FILE = "qa-train-squad11-shifts.json.gz"
 TOP_K = 24  # hybrid candidates kept per training question (before removing gold/answer-holding ones)
 DEV_CANDIDATES = 30
 CHUNK = 2000  # questions mined between checkpoints
+NONE = 65535  # "no candidate" in the uint16 candidates array
 
 
 def _log(message: str) -> None:
@@ -144,7 +145,9 @@ def mine_train(shared: Path, out: Path, work: Path, model: str, top_k: int, limi
         dropped += len(row) - (g in row) - len(kept)
         kept = kept[:top_k]
         candidates[i, :len(kept)] = kept
-    np.savez_compressed(out / "train-negatives.npz", candidates=candidates, gold_rank=gold_rank)
+    assert len(texts) < NONE  # paragraph indices fit uint16 (smaller to carry than int32)
+    np.savez_compressed(out / "train-negatives.npz", candidates=np.where(candidates < 0, NONE, candidates)
+                        .astype(np.uint16), gold_rank=gold_rank.astype(np.int8))
     payload = {"source": TRAIN_FILE, "embedding_model": model, "retrieval": f"hybrid top-{top_k + 1}",
                "paragraphs": texts, "questions": [q for q, _, _ in questions], "gold": gold.tolist()}
     with lzma.open(out / "train.json.xz", "wt", encoding="utf-8", preset=9) as fh:

@@ -178,9 +178,19 @@ def main() -> None:
         results = list(pool.map(_run, jobs))
     summary = {"seconds": None, "base": str(args.base), "shared_word_embeddings": share, "recipes": []}
     sums = []
+    mined_file = args.data / "MINED.txt"
+    mined = mined_file.read_text(encoding="utf-8") if mined_file.exists() else ""
+    command = " ".join(["python", *sys.argv])
     for r in results:
         entry = {k: v for k, v in r.items() if k not in ("out",)}
         if "error" not in r:
+            from docqa.pipelines.training.reranker_report import training_md
+
+            try:
+                text = training_md(r, results, mined, command)
+                (Path(r["out"]) / "TRAINING.md").write_text(text, encoding="utf-8")
+            except Exception as err:  # noqa: BLE001 - the weights matter more than their record
+                _log("result", f"{r['name']}: TRAINING.md not written ({type(err).__name__}: {err})")
             entry["packed"] = pack(Path(r["out"]), args.out, f"reranker-{r['name']}")
             sums.append(f"{entry['packed']['sha256']}  {entry['packed']['tar']}")
             best = r["epochs"][r["best_epoch"] - 1]["dev"]

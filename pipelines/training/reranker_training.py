@@ -91,7 +91,9 @@ def load_train_data(folder: Path, tokenizer: Any, fmt: PairFormat, limit: int | 
     with lzma.open(folder / "train.json.xz", "rt", encoding="utf-8") as fh:
         raw = json.load(fh)
     arrays = np.load(folder / "train-negatives.npz")
-    candidates = arrays["candidates"]
+    candidates = arrays["candidates"].astype(np.int64)
+    if arrays["candidates"].dtype == np.uint16:  # 65535 = no candidate (mine_reranker_data.py)
+        candidates[candidates == np.iinfo(np.uint16).max] = -1
     questions, gold = raw["questions"], np.asarray(raw["gold"], dtype=np.int64)
     if len(candidates) != len(questions):
         raise ValueError(f"{folder}: {len(candidates)} candidate rows for {len(questions)} questions")
@@ -99,7 +101,7 @@ def load_train_data(folder: Path, tokenizer: Any, fmt: PairFormat, limit: int | 
         questions, gold, candidates = questions[:limit], gold[:limit], candidates[:limit]
     return TrainData(paragraphs=token_ids(tokenizer, raw["paragraphs"], fmt.max_length),
                      questions=token_ids(tokenizer, questions, fmt.max_question_tokens),
-                     gold=gold, candidates=np.asarray(candidates, dtype=np.int64))
+                     gold=gold, candidates=candidates)
 
 
 def load_dev_data(path: Path, tokenizer: Any, fmt: PairFormat, limit: int | None = None) -> DevData:

@@ -78,6 +78,11 @@ def test_a_time_fitted_run_writes_a_reranker_that_loads(tiny_qa_model_dir: Path,
     assert settings["word_embeddings"]["from"] == str(base) and settings["max_length"] == 48
     metrics = json.loads((out / "training_metrics.json").read_text())
     assert metrics["best_epoch"] == result["best_epoch"]
+    from docqa.pipelines.training.reranker_report import training_md
+
+    record = training_md(result, [result], "train: 24 questions", "python scripts/train_reranker.py ...")
+    assert f"| {result['best_epoch']} **(kept)** |" in record and "  - train: 24 questions" in record
+    assert "| hybrid alone | | | 0.000 /" in record and "## Licences" in record
     reranker = DocQAReranker(model=str(out), backend="torch", top_k=2)
     from haystack import Document
 
