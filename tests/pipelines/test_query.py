@@ -119,7 +119,11 @@ def test_qa_pipeline_reads_the_reranked_passages(sample_index: Path, shipped_rer
     assert [p.id for p in plain.passages] == [p.id for p in qa.search(QUESTION, top_k=3, rerank=False)]
 
 
-def test_without_a_shipped_reranker_search_keeps_retrieval_order_and_says_why(sample_index: Path) -> None:
+def test_without_a_shipped_reranker_search_keeps_retrieval_order_and_says_why(
+        sample_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from docqa.pipelines.components.rankers import reranker
+
+    monkeypatch.setattr(reranker, "bundled_reranker_dir", lambda: tmp_path / "no-reranker")
     qa = DocQA(sample_index)
     assert qa.reranker is None
     status = qa.rerank_status()
