@@ -28,6 +28,7 @@ READER_MODEL = "DOCQA_READER_MODEL"
 READER_BACKEND = "DOCQA_READER_BACKEND"
 READER_FALLBACK = "DOCQA_READER_FALLBACK"
 READER_ADAPTIVE = "DOCQA_READER_ADAPTIVE"
+RERANK = "DOCQA_RERANK"
 CONFIG_FILE = "DOCQA_CONFIG"
 FAQ_THRESHOLD = "DOCQA_FAQ_THRESHOLD"
 API_KEY = "DOCQA_API_KEY"
@@ -63,6 +64,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     READER_ADAPTIVE: ("1", "`0` reads every retrieved passage (adaptive reading off)"),
     READER_FALLBACK: ("1", "`0` never answers with the compact reader"),
+    RERANK: (
+        "1 (used when a trained reranker ships in `data/reranker`)",
+        "`0` turns off the cross-encoder that reorders retrieved passages before reading",
+    ),
     CONFIG_FILE: (
         "~/.config/docqa/config.json",
         "where `docqa eval --calibrate` stores each reader's no-answer threshold",
@@ -159,6 +164,8 @@ class Settings:
     reader_fallback: bool = True
     # Where passages live (docqa/config.py STORE): "local" or a Milvus address.
     store: str = DEFAULT_STORE
+    # Rerank retrieved passages with the bundled cross-encoder (when one ships).
+    rerank: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -169,6 +176,7 @@ class Settings:
             reader_backend=env(READER_BACKEND, DEFAULT_READER_BACKEND),
             reader_fallback=env_flag(READER_FALLBACK, True),
             store=env(STORE, DEFAULT_STORE),
+            rerank=env_flag(RERANK, True),
         )
 
     def override(self, **flags: object) -> Settings:

@@ -49,6 +49,7 @@ from docqa.ingest.webpage import HTML_SUFFIXES
 from docqa.pipelines.answers import Answer, AskResult, Passage
 from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
 from docqa.pipelines.components.faq.matcher import FaqMatcher, resolve_threshold, shared_matcher
+from docqa.pipelines.components.rankers.reranker import DocQAReranker, reranker_available
 from docqa.pipelines.components.readers.backends import ReaderBackendName
 from docqa.pipelines.components.readers.reader import DocQAReader
 from docqa.pipelines.components.readers.selection import ReaderInfo, select_reader
@@ -149,6 +150,7 @@ class DocQA:
         reader_fallback: bool | None = None,
         settings: Settings | None = None,
         store: str | None = None,
+        rerank: bool | None = None,
     ) -> None:
         base = settings or Settings.from_env()
         self.settings = base.override(
@@ -158,6 +160,7 @@ class DocQA:
             reader_backend=reader_backend,
             reader_fallback=reader_fallback,
             store=store,
+            rerank=rerank,
         )
         # The store's three sides (pipelines/document_stores/protocols.py): index writes, store searches,
         # catalog lists. local_index: the directory's own files (FAQ, feedback), whatever the store.
@@ -169,7 +172,10 @@ class DocQA:
         self._query_embedder: QueryEmbedder | None = None
         # Cheap to create: the store reads the index and the pipelines load models on first use.
         self.store = bundle.search
-        self.query_pipelines = QueryPipelines(self.store, self.settings.embedding_model)
+        # The bundled cross-encoder reorders retrieved passages when it ships and is not switched off
+        # (DOCQA_RERANK=0, rerank=False); loaded on the first question, shared per process.
+        self.reranker = DocQAReranker() if self.settings.rerank and reranker_available() else None
+        self.query_pipelines = QueryPipelines(self.store, self.settings.embedding_model, self.reranker)
         self._lock = threading.RLock()  # lazy loading from several request threads builds each thing once
         self._reader: tuple[DocQAReader, ReaderInfo] | None = None
         self._reader_failure: tuple[float, ModelUnavailableError] | None = None
@@ -336,16 +342,31 @@ class DocQA:
             f"'{name}' matches several indexed documents ({listing}); give the full path."
         )
 
-    def search(self, query: str, top_k: int = 5, mode: str | SearchMode = SearchMode.HYBRID) -> list[Passage]:
+    def search(self, query: str, top_k: int = 5, mode: str | SearchMode = SearchMode.HYBRID,
+               rerank: bool | None = None) -> list[Passage]:
         """The ``top_k`` best passages for ``query``; ``mode`` is "hybrid" (default), "dense" or "bm25"
-        (a :class:`SearchMode` or its name; BM25 needs no embedding model).
+        (a :class:`SearchMode` or its name; BM25 needs no embedding model). ``rerank`` (default: whenever
+        the reranker is on, see :meth:`rerank_status`) reorders the retriever's top N with the reranker.
 
         :raises InvalidInputError: for an unknown mode (the message lists the choices) or ``top_k < 1``.
         """
         mode = SearchMode.from_str(mode)
         if top_k < 1:
             raise InvalidInputError("top_k must be at least 1")
-        return [Passage.from_document(d) for d in self.query_pipelines.search(query, top_k=top_k, mode=mode)]
+        documents = self.query_pipelines.search(query, top_k=top_k, mode=mode, rerank=rerank is not False)
+        return [Passage.from_document(d) for d in documents]
+
+    def rerank_status(self) -> dict[str, Any]:
+        """Whether passages are reranked, and if not, why (``notice``: one line for a person)."""
+        if self.reranker is not None:
+            choice = self.reranker.backend_choice
+            return {"enabled": True, "model": self.reranker.model, "candidates": self.reranker.candidates,
+                    "backend": choice.to_dict() if choice else None, "notice": None}
+        if not self.settings.rerank:
+            notice = "reranking is off (DOCQA_RERANK=0 or --no-rerank)"
+        else:
+            notice = "no trained reranker ships in data/reranker yet: passages are in retrieval order"
+        return {"enabled": False, "model": None, "candidates": None, "backend": None, "notice": notice}
 
     def reader(self) -> DocQAReader:
         """The reader that answers, loaded on first use. :raises ModelUnavailableError: see message."""
@@ -389,6 +410,7 @@ class DocQA:
         faq_threshold: float | None = None,
         use_faq: bool = True,
         reading_slot: contextlib.AbstractContextManager[Any] | None = None,
+        rerank: bool | None = None,
     ) -> FaqAskResult:
         """Answer ``question``: a curated FAQ answer when the question matches an FAQ entry closely
         enough (``faq_threshold``, default ``DOCQA_FAQ_THRESHOLD`` or 0.80), else :meth:`ask_documents`.
@@ -414,7 +436,8 @@ class DocQA:
             return FaqAskResult.curated(question, match, faq_ms)
         with reading_slot if reading_slot is not None else contextlib.nullcontext():
             result = self.ask_documents(
-                question, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold
+                question, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold,
+                rerank=rerank,
             )
         return FaqAskResult.from_documents(result, match, faq_ms)
 
@@ -510,8 +533,10 @@ class DocQA:
         top_k: int = 5,
         max_answers: int = 3,
         no_answer_threshold: float | None = None,
+        rerank: bool | None = None,
     ) -> AskResult:
-        """Retrieve ``top_k`` passages and read them; answers are ranked across passages.
+        """Retrieve passages, rerank them (unless the reranker is off or ``rerank`` is False) and read the
+        best ``top_k``; answers are ranked across passages.
 
         When the reader model is unavailable the result still carries the passages, with
         ``reader_error`` saying how to install the model (search keeps working without a reader).
@@ -523,12 +548,13 @@ class DocQA:
         try:
             reader, info = self.reader_and_info()
         except ModelUnavailableError as err:
-            documents, retrieval_ms = self.query_pipelines.retrieve(question, top_k=top_k)
+            documents, retrieval_ms = self.query_pipelines.retrieve(question, top_k=top_k, rerank=rerank)
             passages = [Passage.from_document(d) for d in documents]
             timings = {"retrieval": retrieval_ms, "total": retrieval_ms}
             return AskResult(question, [], True, 1.0, passages, timings, reader_error=str(err))
         output = self.query_pipelines.ask(
-            question, reader, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold
+            question, reader, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold,
+            rerank=rerank,
         )
         passages = [Passage.from_document(d) for d in output.documents]
         by_id = {p.id: p for p in passages}

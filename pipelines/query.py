@@ -2,8 +2,11 @@
 
 - retrieval, one per search mode: ``embedder`` (QueryEmbedder) → ``retriever``; BM25 has no embedder,
   so keyword search works without loading the embedding model.
-- question answering: ``embedder`` → ``retriever`` (hybrid) → ``reader``; the passages come back through
-  ``include_outputs_from={"retriever"}``.
+- question answering: ``embedder`` → ``retriever`` (hybrid) → ``reranker`` → ``reader``; the passages
+  come back through ``include_outputs_from``.
+- reranking (:class:`~docqa.pipelines.components.rankers.reranker.DocQAReranker`, when one is given): the
+  retriever fetches the reranker's ``candidates`` (N) passages and the reranker keeps the best ``top_k``;
+  without one (none shipped, ``DOCQA_RERANK=0``, ``--no-rerank``) the retriever's top ``top_k`` go on.
 
 :class:`QueryPipelines` builds each pipeline once, on first use, under a lock (request threads share
 them). A search with a blank query or over an empty index returns no passages without running a model.
@@ -22,6 +25,7 @@ from haystack.core.errors import PipelineRuntimeError
 from docqa import config
 from docqa.errors import DocQAError
 from docqa.pipelines.components.embedders.sentence_embedders import QueryEmbedder
+from docqa.pipelines.components.rankers.reranker import DocQAReranker
 from docqa.pipelines.components.readers.answerability import AnswerabilityJudge
 from docqa.pipelines.components.readers.reader import DocQAReader
 from docqa.pipelines.components.retrievers.search_mode import SearchMode
@@ -134,50 +138,76 @@ class QueryPipelines:
     process-wide encoder of ``embedding_model``, so that costs no second model load.
     """
 
-    def __init__(self, store: SearchStore, embedding_model: str) -> None:
+    def __init__(
+        self, store: SearchStore, embedding_model: str, reranker: DocQAReranker | None = None
+    ) -> None:
         self.store = store
         self.embedding_model = embedding_model
+        self.reranker = reranker
         self._lock = threading.Lock()
-        self._retrieval: dict[SearchMode, Pipeline] = {}
-        self._qa: tuple[DocQAReader, Pipeline] | None = None
+        self._retrieval: dict[tuple[SearchMode, bool], Pipeline] = {}
+        self._qa: dict[bool, tuple[DocQAReader, Pipeline]] = {}
 
     def _embedder(self) -> QueryEmbedder:
         return QueryEmbedder(model=self.embedding_model)
 
-    def retrieval_pipeline(self, mode: str | SearchMode = SearchMode.HYBRID) -> Pipeline:
-        """``embedder`` → ``retriever`` for ``mode`` (``retriever`` alone for BM25).
+    def _reranks(self, rerank: bool | None) -> bool:
+        """Whether a search reranks: asked for (``None`` = whenever a reranker was given) and possible."""
+        return self.reranker is not None and (rerank is None or rerank)
+
+    def _reranker_step(self) -> DocQAReranker:
+        # a new instance per pipeline (Haystack's rule); it shares the loaded model with self.reranker
+        assert self.reranker is not None
+        return DocQAReranker.from_dict(self.reranker.to_dict())
+
+    def retrieval_pipeline(
+        self, mode: str | SearchMode = SearchMode.HYBRID, rerank: bool = False
+    ) -> Pipeline:
+        """``embedder`` → ``retriever`` for ``mode`` (``retriever`` alone for BM25), then ``reranker`` when
+        ``rerank`` and a reranker was given.
 
         :raises InvalidInputError: for an unknown mode, listing the choices.
         """
         mode = SearchMode.from_str(mode)
+        rerank = self._reranks(rerank) and bool(rerank)
         with self._lock:
-            pipeline = self._retrieval.get(mode)
+            pipeline = self._retrieval.get((mode, rerank))
             if pipeline is None:
                 pipeline = Pipeline()
                 pipeline.add_component("retriever", retriever_for(mode, self.store))
                 if mode is not SearchMode.BM25:
                     pipeline.add_component("embedder", self._embedder())
                     pipeline.connect("embedder.embedding", "retriever.query_embedding")
-                self._retrieval[mode] = pipeline
+                if rerank:
+                    pipeline.add_component("reranker", self._reranker_step())
+                    pipeline.connect("retriever.documents", "reranker.documents")
+                self._retrieval[(mode, rerank)] = pipeline
             return pipeline
 
-    def qa_pipeline(self, reader: DocQAReader) -> Pipeline:
-        """``embedder`` → ``retriever`` (hybrid) → ``reader`` for this reader (rebuilt if it changes,
-        e.g. when a missing model was installed and the fallback reader is replaced)."""
+    def qa_pipeline(self, reader: DocQAReader, rerank: bool | None = None) -> Pipeline:
+        """``embedder`` → ``retriever`` (hybrid) → [``reranker``] → ``reader`` for this reader (rebuilt if
+        it changes, e.g. when a missing model was installed and the fallback reader is replaced)."""
+        rerank = self._reranks(rerank)
         with self._lock:
-            if self._qa is None or self._qa[0] is not reader:
+            built = self._qa.get(rerank)
+            if built is None or built[0] is not reader:
                 pipeline = Pipeline()
                 pipeline.add_component("embedder", self._embedder())
                 pipeline.add_component("retriever", retriever_for(SearchMode.HYBRID, self.store))
                 pipeline.add_component("reader", TimedReader(reader))
                 pipeline.add_component("judge", AnswerabilityJudge(model_dir=_model_dir(reader)))
                 pipeline.connect("embedder.embedding", "retriever.query_embedding")
-                pipeline.connect("retriever.documents", "reader.documents")
-                pipeline.connect("retriever.documents", "judge.documents")
+                passages = "retriever.documents"
+                if rerank:
+                    pipeline.add_component("reranker", self._reranker_step())
+                    pipeline.connect("retriever.documents", "reranker.documents")
+                    passages = "reranker.documents"
+                pipeline.connect(passages, "reader.documents")
+                pipeline.connect(passages, "judge.documents")
                 pipeline.connect("reader.answers", "judge.answers")
                 pipeline.connect("reader.no_answer", "judge.no_answer")
-                self._qa = (reader, pipeline)
-            return self._qa[1]
+                self._qa[rerank] = (reader, pipeline)
+            return self._qa[rerank][1]
 
     def warm_up(self, mode: str | SearchMode = SearchMode.HYBRID) -> None:
         """Load the query embedder (unless ``mode`` is BM25) and the live index, so that the
@@ -185,21 +215,27 @@ class QueryPipelines:
         self.retrieval_pipeline(mode).warm_up()
 
     def search(
-        self, query: str, top_k: int = 5, mode: str | SearchMode = SearchMode.HYBRID
+        self, query: str, top_k: int = 5, mode: str | SearchMode = SearchMode.HYBRID, rerank: bool = False
     ) -> list[Document]:
-        """The ``top_k`` best passages for ``query`` (none for a blank query or an empty index).
+        """The ``top_k`` best passages for ``query`` (none for a blank query or an empty index); with
+        ``rerank`` (and a reranker), the best ``top_k`` of the retriever's ``candidates`` by the reranker.
 
         :raises InvalidInputError: for an unknown mode (checked first, whatever the query).
         """
         mode = SearchMode.from_str(mode)
-        pipeline = self.retrieval_pipeline(mode)
+        rerank = self._reranks(rerank) and bool(rerank)
+        pipeline = self.retrieval_pipeline(mode, rerank)
         if not query.strip() or self.store.count_documents() == 0:
             return []
-        data: dict[str, Any] = {"retriever": {"top_k": top_k}}
+        fetch = max(top_k, self.reranker.candidates) if rerank and self.reranker else top_k
+        data: dict[str, Any] = {"retriever": {"top_k": fetch}}
         if mode is not SearchMode.DENSE:
             data["retriever"]["query"] = query
         if mode is not SearchMode.BM25:
             data["embedder"] = {"text": query}
+        if rerank:
+            data["reranker"] = {"query": query, "top_k": top_k}
+            return _run(pipeline, data)["reranker"]["documents"]
         return _run(pipeline, data)["retriever"]["documents"]
 
     def ask(
@@ -210,42 +246,57 @@ class QueryPipelines:
         top_k: int = 5,
         max_answers: int = 3,
         no_answer_threshold: float | None = None,
+        rerank: bool | None = None,
     ) -> QAOutput:
-        """Retrieve ``top_k`` passages (hybrid) and read them.
+        """Retrieve passages (hybrid), rerank them (when a reranker was given and ``rerank`` is not
+        False) and read the best ``top_k``.
 
-        ``timings_ms``: ``total`` is the pipeline run's wall time; ``reading`` is what the reader step
-        measured itself; ``retrieval`` is the rest (query embedding, retrieval, pipeline overhead);
-        ``passages_read`` (a count) is how many of the ``top_k`` passages the reader read. The
-        pipeline and the store's indexes are loaded before the clock starts, so timings are per question.
+        ``timings_ms``: ``total`` is the pipeline run's wall time; ``reading`` and ``rerank`` are what the
+        reader and reranker steps measured themselves; ``retrieval`` is the rest (query embedding,
+        retrieval, pipeline overhead); ``passages_read`` (a count) is how many of the ``top_k`` passages
+        the reader read. The pipeline and the store's indexes are loaded before the clock starts, so
+        timings are per question.
         """
-        pipeline = self.qa_pipeline(reader)
+        reranks = self._reranks(rerank)
+        pipeline = self.qa_pipeline(reader, reranks)
         pipeline.warm_up()
         self.store.refresh()
-        data = {
+        fetch = max(top_k, self.reranker.candidates) if reranks and self.reranker else top_k
+        data: dict[str, Any] = {
             "embedder": {"text": question},
-            "retriever": {"query": question, "top_k": top_k},
+            "retriever": {"query": question, "top_k": fetch},
             "reader": {"query": question, "top_k": max_answers, "no_answer_threshold": no_answer_threshold},
             "judge": {"query": question},
         }
+        passages_from = "retriever"
+        if reranks:
+            data["reranker"] = {"query": question, "top_k": top_k}
+            passages_from = "reranker"
         started = time.perf_counter()
-        result = _run(pipeline, data, include_outputs_from={"retriever", "reader"})
+        result = _run(pipeline, data, include_outputs_from={passages_from, "reader"})
         total = (time.perf_counter() - started) * 1000.0
         read, judged = result["reader"], result["judge"]
         reading = float(read["reading_ms"])
+        timings = {"retrieval": total - reading, "reading": reading, "total": total,
+                   "passages_read": float(read["passages_read"])}
+        if reranks:
+            timings["rerank"] = float(result["reranker"]["rerank_ms"])
+            timings["retrieval"] -= timings["rerank"]
         return QAOutput(
-            documents=result["retriever"]["documents"],
+            documents=result[passages_from]["documents"],
             answers=judged["answers"],
             no_answer=bool(judged["no_answer"]),
             answerability=judged["answerability"],
             no_answer_score=float(read["no_answer_score"]),
-            timings_ms={"retrieval": total - reading, "reading": reading, "total": total,
-                        "passages_read": float(read["passages_read"])},
+            timings_ms=timings,
         )
 
-    def retrieve(self, question: str, top_k: int = 5) -> tuple[list[Document], float]:
-        """Hybrid passages for ``question`` and the milliseconds it took (index loaded before the clock)."""
+    def retrieve(self, question: str, top_k: int = 5, rerank: bool | None = None
+                 ) -> tuple[list[Document], float]:
+        """Hybrid passages for ``question`` (reranked as :meth:`ask` would) and the milliseconds it took
+        (index loaded before the clock)."""
         self.warm_up()
         self.store.refresh()
         started = time.perf_counter()
-        documents = self.search(question, top_k=top_k)
+        documents = self.search(question, top_k=top_k, rerank=self._reranks(rerank))
         return documents, (time.perf_counter() - started) * 1000.0

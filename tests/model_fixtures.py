@@ -106,3 +106,30 @@ def test_reader_dir() -> Path:
     if not (SHARED_READER / "config.json").exists():
         pytest.skip(f"shared test reader not found at {SHARED_READER} (development/CI material)")
     return SHARED_READER
+
+
+def build_tiny_cross_encoder(out_dir: Path, *, seed: int = 0, hidden_size: int = 32, layers: int = 2,
+                             heads: int = 2) -> Path:
+    """Save a seeded random one-logit ``BertForSequenceClassification`` (a reranker) + the packaged
+    MiniLM tokenizer to ``out_dir``; return it."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_embedding_model_dir())
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=layers,
+                        num_attention_heads=heads, intermediate_size=hidden_size * 4,
+                        max_position_embeddings=512, num_labels=1)
+    model = BertForSequenceClassification(config).eval()
+    with torch.no_grad():
+        model.classifier.weight.mul_(50.0)  # spread the scores: near-ties that float noise flips are rare
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_reranker_dir(tmp_path_factory) -> Path:
+    """Tiny random cross-encoder (reranker) with the packaged MiniLM tokenizer (writable directory)."""
+    return build_tiny_cross_encoder(tmp_path_factory.mktemp("tiny-reranker"))

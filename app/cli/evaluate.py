@@ -19,6 +19,7 @@ from docqa.app.cli.options import (
     EmbeddingOpt,
     JsonOpt,
     ModeOpt,
+    NoRerankOpt,
     ReaderOpt,
     StoreOpt,
     checked_backend,
@@ -60,6 +61,7 @@ def evaluate(
     ] = None,
     mode: ModeOpt = "hybrid",
     embedding_model: EmbeddingOpt = None,
+    no_rerank: NoRerankOpt = False,
     as_json: JsonOpt = False,
     store: StoreOpt = None,
 ) -> None:
@@ -87,6 +89,7 @@ def evaluate(
         show_progress=not as_json,
         console=err_console,
         store=store if store is not None else Settings.from_env().store,
+        rerank=False if no_rerank else None,
     )
     if as_json:
         print_json(result, ascii_only=True)
@@ -101,10 +104,22 @@ def _print_eval(result: dict, squad_json: Path) -> None:
         title=f"Retrieval on {squad_json.name}: {result['questions']} questions, "
         f"{result['indexing']['passages']} passages"
     )
+    table.add_column("passages")
     for key in keys:
         table.add_column(key, justify="right")
-    table.add_row(*(f"{r[k]:.1f}" if k.endswith("_ms") else f"{r[k]:.3f}" for k in keys))
+    table.add_row("retrieval",
+                  *(f"{r[k]:.1f}" if k.endswith("_ms") else f"{r[k]:.3f}" for k in keys))
+    reranked = result.get("retrieval_reranked")
+    if reranked:
+        table.add_row("reranked",
+                      *(f"{reranked[k]:.1f}" if k.endswith("_ms") else f"{reranked[k]:.3f}" for k in keys))
     console.print(table)
+    if reranked:
+        info = result["reranker"]
+        console.print(f"reranked: the reranker reorders the top {info['candidates']} passages "
+                      f"({info['backend']}); its latency is search + rerank")
+    if not reranked and result.get("reranker", {}).get("why_not"):
+        console.print(f"[dim]reranker: {result['reranker']['why_not']}[/]")
     console.print(
         f"indexing: {result['indexing']['passages']} passages in {result['indexing']['seconds']:.1f} s"
     )

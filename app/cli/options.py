@@ -39,6 +39,10 @@ NoFallbackOpt = Annotated[
         "--no-fallback", help="Never answer with the bundled compact reader when the reader is missing."
     ),
 ]
+NoRerankOpt = Annotated[
+    bool,
+    typer.Option("--no-rerank", help="Keep retrieval's order: no cross-encoder reranking (DOCQA_RERANK=0)."),
+]
 BackendOpt = Annotated[
     str | None,
     typer.Option(

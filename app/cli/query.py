@@ -19,6 +19,7 @@ from docqa.app.cli.options import (
     JsonOpt,
     ModeOpt,
     NoFallbackOpt,
+    NoRerankOpt,
     ReaderOpt,
     checked_mode,
 )
@@ -38,12 +39,13 @@ def search(
     mode: ModeOpt = "hybrid",
     index: IndexOpt = None,
     embedding_model: EmbeddingOpt = None,
+    no_rerank: NoRerankOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Print the passages that best match QUERY, with file, page and score."""
     qa = open_docqa(index, embedding_model)
     _require_documents(qa)
-    passages = qa.search(query, top_k=top_k, mode=checked_mode(mode))
+    passages = qa.search(query, top_k=top_k, mode=checked_mode(mode), rerank=False if no_rerank else None)
     if as_json:
         print_json({"query": query, "passages": [p.to_dict() for p in passages]})
         return
@@ -70,6 +72,7 @@ def ask(
     backend: BackendOpt = None,
     no_fallback: NoFallbackOpt = False,
     embedding_model: EmbeddingOpt = None,
+    no_rerank: NoRerankOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from your documents: ranked answers with source, page and the passage highlighted."""
@@ -81,6 +84,7 @@ def ask(
         reader_model=reader,
         reader_backend=backend,
         reader_fallback=False if no_fallback else None,
+        rerank=False if no_rerank else None,
     )
     _require_documents(qa)
     result = qa.ask(question, top_k=top_k, max_answers=max_answers, no_answer_threshold=threshold)
@@ -89,6 +93,7 @@ def ask(
         if result.reader and not result.reader_error:
             # the runtime the reader runs on and how it was chosen (DOCQA_READER_BACKEND=auto measures)
             data["reader_backend"] = qa.reader().backend_choice.to_dict()
+        data["reranker"] = qa.rerank_status()
         print_json(data)
         raise typer.Exit(2 if result.reader_error else 0)
     if result.reader_error:
@@ -125,6 +130,9 @@ def ask(
         console.print(highlight(src.passage, src.passage_start, src.passage_end))
     t = result.timings_ms
     read = f" ({t['passages_read']:.0f} of {len(result.passages)} passages)" if "passages_read" in t else ""
-    console.print(
-        f"[dim]retrieval {t.get('retrieval', 0):.0f} ms, reading {t.get('reading', 0):.0f} ms{read}[/]"
-    )
+    rerank = f", rerank {t['rerank']:.0f} ms" if "rerank" in t else ""
+    reading = f"reading {t.get('reading', 0):.0f} ms{read}"
+    console.print(f"[dim]retrieval {t.get('retrieval', 0):.0f} ms{rerank}, {reading}[/]")
+    notice = qa.rerank_status()["notice"]
+    if notice and not no_rerank:
+        err_console.print(f"[dim]Note: {escape(notice)}[/]")

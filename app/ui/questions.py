@@ -96,6 +96,7 @@ def ask(qa: DocQA, question: str, settings: dict[str, Any]) -> AskResult | None:
         settings["top_k"],
         settings["max_answers"],
         settings["threshold"],
+        settings.get("rerank", True),
     )
     cached = st.session_state.get("last_result")
     if cached and cached[0] == key:
@@ -113,6 +114,7 @@ def ask(qa: DocQA, question: str, settings: dict[str, Any]) -> AskResult | None:
             top_k=settings["top_k"],
             max_answers=settings["max_answers"],
             no_answer_threshold=settings["threshold"],
+            rerank=None if settings.get("rerank", True) else False,
         )
     if caught.error is not None:
         return None

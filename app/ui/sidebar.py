@@ -73,6 +73,13 @@ def answer_settings() -> dict[str, Any]:
         "each answer takes longer.",
     )
     max_answers = st.slider("Answers to show", 1, 5, 3, key="max_answers")
+    rerank = st.toggle(
+        "Rerank passages",
+        value=True,
+        key="rerank",
+        help="A cross-encoder reads the question with each retrieved passage and reorders them before the "
+        "reader reads the best ones (used when a trained reranker ships; DOCQA_RERANK=0 turns it off).",
+    )
     automatic = st.toggle(
         "Decide 'not found' automatically",
         value=True,
@@ -92,4 +99,5 @@ def answer_settings() -> dict[str, Any]:
             "often, even when the documents barely support the answer.",
         )
         st.caption(f"Reader threshold τ = {threshold_for(sensitivity):+.1f}")
-    return {"top_k": top_k, "max_answers": max_answers, "threshold": threshold_for(sensitivity)}
+    return {"top_k": top_k, "max_answers": max_answers, "threshold": threshold_for(sensitivity),
+            "rerank": rerank}

@@ -20,6 +20,7 @@ from docqa.config import Settings
 from docqa.errors import InvalidInputError
 from docqa.ingest.records import SourceFile, utc_now
 from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
+from docqa.pipelines.components.rankers.reranker import DocQAReranker, reranker_available
 from docqa.pipelines.document_stores.factory import eval_store
 from docqa.pipelines.document_stores.local.index import InMemoryIndex
 from docqa.pipelines.evaluation.retrieval_eval import evaluate_retrieval, load_squad_corpus
@@ -79,14 +80,24 @@ def run_retrieval_eval(
     show_progress: bool = True,
     console: Console | None = None,
     store: str | None = None,
+    rerank: bool | None = None,
 ) -> tuple[dict[str, Any], QueryPipelines]:
     """The ``docqa eval`` retrieval contract (questions, retrieval metrics, indexing passages/seconds),
     and the searcher over the temporary index, which the reader evaluation reuses end to end.
 
+    With a reranker (the bundled one, unless ``rerank`` is False or ``DOCQA_RERANK=0``), the same
+    questions are asked again through it: ``"retrieval_reranked"`` beside ``"retrieval"`` (its latency is
+    search + rerank), and ``"reranker"`` says which model, runtime and N; without one, ``"reranker"``
+    says why not.
+
     :raises SquadFileError: when a file is not SQuAD-shaped; ``InvalidInputError`` when ``squad_json`` has
         no answerable question.
     """
-    model = embedding_model or Settings.from_env().embedding_model
+    settings = Settings.from_env()
+    model = embedding_model or settings.embedding_model
+    wanted = settings.rerank if rerank is None else rerank
+    use_reranker = wanted and reranker_available()
+    reranker = DocQAReranker(top_k=EVAL_TOP_K) if use_reranker else None
     passages, questions = load_squad_corpus(squad_json, distractors)
     if not questions:
         path = squad_json.path if isinstance(squad_json, SquadFile) else squad_json
@@ -106,7 +117,7 @@ def run_retrieval_eval(
             progress=lambda done, total: bars.update(embed_task, completed=done, total=total),
         )
         # Local: FAISS + BM25 built now, in memory. Milvus (store): written into a temporary collection.
-        searcher = QueryPipelines(eval_store(store, snapshot, model), model)
+        searcher = QueryPipelines(eval_store(store, snapshot, model), model, reranker)
         indexing_seconds = time.perf_counter() - started
         ask_task = bars.add_task("questions", total=len(questions))
         retrieval = evaluate_retrieval(
@@ -114,11 +125,29 @@ def run_retrieval_eval(
             questions,
             progress=lambda done, total: bars.update(ask_task, completed=done),
         )
-    result = {
+        reranked = None
+        if reranker is not None:
+            reranker.warm_up()  # loading and measuring the runtime are not a question's latency
+            rerank_task = bars.add_task("reranked", total=len(questions))
+            reranked = evaluate_retrieval(
+                lambda q: searcher.search(q, top_k=EVAL_TOP_K, mode=mode, rerank=True),
+                questions,
+                progress=lambda done, total: bars.update(rerank_task, completed=done),
+            )
+    result: dict[str, Any] = {
         "questions": len(questions),
         "retrieval": retrieval,
         "indexing": {"passages": len(passages), "seconds": round(indexing_seconds, 3)},
     }
+    if reranked is not None and reranker is not None:
+        choice = reranker.backend_choice
+        result["retrieval_reranked"] = reranked
+        result["reranker"] = {"model": str(reranker.model_dir), "candidates": reranker.candidates,
+                              "backend": choice.backend if choice else None}
+    else:
+        why = ("no trained reranker ships in data/reranker" if wanted
+               else "off (DOCQA_RERANK=0 or --no-rerank)")
+        result["reranker"] = {"model": None, "why_not": why}
     return result, searcher
 
 
@@ -147,6 +176,7 @@ def run_eval(
     show_progress: bool = True,
     console: Console | None = None,
     store: str | None = None,
+    rerank: bool | None = None,
 ) -> dict[str, Any]:
     """Everything ``docqa eval`` reports: retrieval, then (unless ``retriever_only``) the reader on gold
     passages (``"reader"``) and on retrieved passages (``"end_to_end"``), with official SQuAD 2.0 metrics
@@ -186,6 +216,7 @@ def run_eval(
         show_progress=show_progress,
         console=console,
         store=store,
+        rerank=rerank,
     )
     result["store"] = store or "local"
     if reader is None:
@@ -228,7 +259,7 @@ def run_eval(
             retrieved, retrieval_seconds = [], []
             for example in items:
                 started = time.perf_counter()
-                docs = searcher.search(example.question, top_k=top_k, mode=mode)
+                docs = searcher.search(example.question, top_k=top_k, mode=mode, rerank=True)
                 retrieval_seconds.append(time.perf_counter() - started)
                 retrieved.append(
                     ReaderExample(example.qid, example.question, docs, example.answers, example.is_impossible)

@@ -64,3 +64,69 @@ def test_missing_reader_still_returns_the_passages(sample_index: Path, tmp_path:
     assert result.answers == [] and result.no_answer
     assert len(result.passages) == 3 and result.passages[0].file.endswith("normans.txt")
     assert set(result.timings_ms) == {"retrieval", "total"}
+
+
+@pytest.fixture
+def shipped_reranker(tiny_reranker_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """As if a trained reranker shipped in data/reranker (the tiny random one: its order is arbitrary
+    but deterministic, so the tests compare with its own scores)."""
+    from docqa.pipelines.components.rankers import reranker
+
+    monkeypatch.setattr(reranker, "bundled_reranker_dir", lambda: tiny_reranker_dir)
+    monkeypatch.setenv("DOCQA_CACHE_DIR", str(tiny_reranker_dir.parent / "cache"))
+    return tiny_reranker_dir
+
+
+def _expected_by_reranker(qa: DocQA, question: str, top_k: int) -> list[str]:
+    candidates = qa.query_pipelines.search(question, top_k=qa.reranker.candidates, rerank=False)
+    scores = qa.reranker.score(question, [d.content for d in candidates])
+    order = sorted(range(len(candidates)), key=lambda i: -scores[i])
+    return [candidates[i].id for i in order[:top_k]]
+
+
+def test_shipped_reranker_reorders_search_and_the_switch_turns_it_off(
+        sample_index: Path, shipped_reranker: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    qa = DocQA(sample_index)
+    assert qa.reranker is not None and qa.rerank_status()["enabled"]
+    pipelines = qa.query_pipelines
+    assert set(pipelines.retrieval_pipeline("hybrid", rerank=True).graph.nodes) == {
+        "embedder", "retriever", "reranker"}
+    reranked = [p.id for p in qa.search(QUESTION, top_k=4)]
+    assert reranked == _expected_by_reranker(qa, QUESTION, 4)
+    plain = [p.id for p in qa.search(QUESTION, top_k=4, rerank=False)]
+    assert plain == [d.id for d in pipelines.search(QUESTION, top_k=4)]
+    assert reranked != plain  # the (random) cross-encoder disagrees with retrieval here
+    off = DocQA(sample_index, rerank=False)
+    assert off.reranker is None and [p.id for p in off.search(QUESTION, top_k=4)] == plain
+    assert "off" in off.rerank_status()["notice"]
+    monkeypatch.setenv("DOCQA_RERANK", "0")
+    assert DocQA(sample_index).reranker is None
+
+
+def test_qa_pipeline_reads_the_reranked_passages(sample_index: Path, shipped_reranker: Path,
+                                                 test_reader_dir: Path) -> None:
+    qa = DocQA(sample_index, reader_model=str(test_reader_dir))
+    pipeline = qa.query_pipelines.qa_pipeline(qa.reader())
+    assert set(pipeline.graph.nodes) == {"embedder", "retriever", "reranker", "reader", "judge"}
+    result = qa.ask_documents(QUESTION, top_k=3, no_answer_threshold=100.0)
+    assert [p.id for p in result.passages] == _expected_by_reranker(qa, QUESTION, 3)
+    assert result.passages[0].meta["retrieval_rank"] >= 1
+    timings = result.timings_ms
+    assert timings["rerank"] > 0
+    assert timings["total"] == pytest.approx(timings["retrieval"] + timings["rerank"] + timings["reading"])
+    plain = qa.ask_documents(QUESTION, top_k=3, no_answer_threshold=100.0, rerank=False)
+    assert "rerank" not in plain.timings_ms
+    assert [p.id for p in plain.passages] == [p.id for p in qa.search(QUESTION, top_k=3, rerank=False)]
+
+
+def test_without_a_shipped_reranker_search_keeps_retrieval_order_and_says_why(
+        sample_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from docqa.pipelines.components.rankers import reranker
+
+    monkeypatch.setattr(reranker, "bundled_reranker_dir", lambda: tmp_path / "no-reranker")
+    qa = DocQA(sample_index)
+    assert qa.reranker is None
+    status = qa.rerank_status()
+    assert not status["enabled"] and "data/reranker" in status["notice"]
+    assert set(qa.query_pipelines.retrieval_pipeline("hybrid", rerank=True).graph.nodes) == {
+        "embedder", "retriever"}

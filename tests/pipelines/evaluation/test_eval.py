@@ -126,3 +126,26 @@ def test_off_corpus_questions_report_how_often_they_were_still_answered(
     # ... while the spans themselves are the same
     assert rejecting["end_to_end"]["forced_HasAns_f1"] == plain["end_to_end"]["forced_HasAns_f1"] > 0
     assert plain["reader"]["forced_HasAns_f1"] >= plain["reader"]["HasAns_f1"]
+
+
+def test_eval_reports_retrieval_with_and_without_the_reranker(
+        small_squad: tuple[Path, Path], tiny_reranker_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from docqa.pipelines.components.rankers import reranker
+
+    monkeypatch.setattr(reranker, "bundled_reranker_dir", lambda: tiny_reranker_dir)  # as if shipped
+    monkeypatch.setenv("DOCQA_CACHE_DIR", str(tiny_reranker_dir.parent / "cache"))
+    main, distractors = small_squad
+    args = ["eval", str(main), "--distractors", str(distractors), "--retriever-only", "--json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    plain, reranked = data["retrieval"], data["retrieval_reranked"]
+    assert set(reranked) == set(plain)
+    assert reranked["recall@20"] == plain["recall@20"] == 1.0  # same candidates, another order
+    assert data["reranker"]["candidates"] == 20 and data["reranker"]["backend"] in {
+        "torch", "onnx-fp32", "onnx-int8"}
+    table = CliRunner().invoke(app, args[:-1])
+    assert "reranked" in table.stdout and "reorders the top 20 passages" in table.stdout
+    off = json.loads(CliRunner().invoke(app, [*args, "--no-rerank"]).stdout)
+    assert "retrieval_reranked" not in off and "off" in off["reranker"]["why_not"]
+    assert off["retrieval"]["recall@1"] == plain["recall@1"]

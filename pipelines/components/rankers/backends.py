@@ -1,0 +1,215 @@
+"""Run the reranker's cross-encoder: PyTorch, ONNX Runtime fp32 (fused graph) or ONNX Runtime int8.
+
+The same three runtimes as the reader (:mod:`docqa.pipelines.components.readers.backends`, whose
+measurements explain the recipe): the export is fused with ``onnxruntime.transformers.optimizer`` and
+quantised with the reader's int8 recipe (:func:`~docqa.pipelines.components.readers.backends.quantize_int8`:
+attention output dynamic int8, feed-forward 8-bit blockwise, attention QKV, pooler and head fp32). Which
+one is fastest on *this* CPU is measured by ``auto``
+(:mod:`~docqa.pipelines.components.rankers.auto_backend`).
+
+Exports live next to the model (``<model dir>/docqa-onnx/``) when that directory is writable, else under
+``cache_root()/onnx/<fingerprint>/``; the fingerprint covers the weights and ``reranker.json`` (which
+names the shared word embeddings and their digest).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from docqa.choices import Choice
+from docqa.errors import ConfigError
+from docqa.pipelines.components.rankers.pairs import length_batches, pad_pairs
+from docqa.pipelines.components.readers.backends import available_cores, is_writable_dir, quantize_int8
+from docqa.pipelines.model_loading import DERIVED_DIR_NAME, cache_root, model_fingerprint
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 8
+EXPORT_FORMAT = "reranker-v1"
+Pair = tuple[list[int], int]  # (input ids, where segment 1 starts): see pairs.pair_ids
+
+
+class RerankerBackendName(Choice):
+    """The runtime that scores (question, passage) pairs; ``.value`` is what users type."""
+
+    AUTO = "auto"
+    TORCH = "torch"
+    ONNX_FP32 = "onnx-fp32"
+    ONNX_INT8 = "onnx-int8"
+
+    @classmethod
+    def option_name(cls) -> str:
+        return "reranker backend"
+
+
+class RerankerBackend:
+    """Scores pairs in length-sorted batches; subclasses implement :meth:`_forward`."""
+
+    name = "base"
+
+    def __init__(self, batch_size: int = DEFAULT_BATCH_SIZE, pad_token_id: int = 0) -> None:
+        self.batch_size = batch_size
+        self.pad_token_id = pad_token_id
+
+    def _forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def scores(self, pairs: Sequence[Pair]) -> np.ndarray:
+        """One logit per pair, in the order given."""
+        out = np.zeros(len(pairs), dtype=np.float32)
+        for idx in length_batches([len(ids) for ids, _ in pairs], self.batch_size):
+            out[idx] = self._forward(pad_pairs([pairs[i] for i in idx], self.pad_token_id)).reshape(-1)
+        return out
+
+
+class TorchRerankerBackend(RerankerBackend):
+    """Eager PyTorch in fp32 under ``torch.inference_mode``."""
+
+    name = "torch"
+
+    def __init__(self, model_dir: Path, batch_size: int = DEFAULT_BATCH_SIZE, num_threads: int | None = None,
+                 pad_token_id: int = 0) -> None:
+        super().__init__(batch_size, pad_token_id)
+        import torch
+
+        from docqa.pipelines.components.rankers.cross_encoder import load_cross_encoder
+
+        wanted = num_threads or min(torch.get_num_threads(), available_cores())
+        if wanted != torch.get_num_threads():
+            torch.set_num_threads(wanted)
+        self._torch = torch
+        self.model = load_cross_encoder(Path(model_dir))
+
+    def _forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode():
+            logits = self.model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits
+        return logits.float().numpy()
+
+
+class OnnxRerankerBackend(RerankerBackend):
+    """ONNX Runtime on the fused fp32 or the int8 export."""
+
+    def __init__(self, path: Path, name: str, batch_size: int = DEFAULT_BATCH_SIZE,
+                 num_threads: int | None = None, pad_token_id: int = 0) -> None:
+        super().__init__(batch_size, pad_token_id)
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = num_threads or available_cores()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.name = name
+
+    def _forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(["logits"], {k: v for k, v in batch.items() if k in self.inputs})[0]
+
+
+def export_fingerprint(model_dir: Path) -> str:
+    return model_fingerprint(Path(model_dir), EXPORT_FORMAT)
+
+
+def onnx_dir(model_dir: Path) -> Path:
+    model_dir = Path(model_dir)
+    if is_writable_dir(model_dir):
+        return model_dir / DERIVED_DIR_NAME
+    return cache_root() / "onnx" / export_fingerprint(model_dir)
+
+
+def _build(model_dir: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoConfig
+
+    from docqa.pipelines.components.rankers.cross_encoder import load_cross_encoder
+
+    config = AutoConfig.from_pretrained(model_dir)
+    model = load_cross_encoder(model_dir, attn_implementation="eager")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+
+    class _Logits(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # noqa: ANN001
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).logits
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
+    try:
+        raw = work / "raw.onnx"
+        dummy = (torch.ones(2, 16, dtype=torch.long), torch.ones(2, 16, dtype=torch.long),
+                 torch.zeros(2, 16, dtype=torch.long))
+        axes = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
+        with torch.no_grad():
+            torch.onnx.export(_Logits(), dummy, str(raw), input_names=names, output_names=["logits"],
+                              dynamic_axes=axes, opset_version=17, do_constant_folding=True, dynamo=False)
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        fused = work / "model-fp32.onnx"
+        optimized = optimize_model(str(raw), model_type="bert", num_heads=config.num_attention_heads,
+                                   hidden_size=config.hidden_size)
+        optimized.save_model_to_file(str(fused))
+        raw.unlink()
+        quantize_int8(fused, work / "model-int8.onnx")
+        (work / "manifest.json").write_text(json.dumps(
+            {"source": str(Path(model_dir).resolve()), "fingerprint": export_fingerprint(model_dir)}))
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(work, target)  # a whole directory moved into place (see readers.backends._build_exports)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def ensure_exports(model_dir: Path) -> Path:
+    """The directory holding ``model-fp32.onnx`` and ``model-int8.onnx`` of ``model_dir`` (exported once,
+    under a file lock)."""
+    from filelock import FileLock
+
+    target = onnx_dir(Path(model_dir))
+    fingerprint = export_fingerprint(Path(model_dir))
+
+    def fresh() -> bool:
+        try:
+            manifest = json.loads((target / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return manifest.get("fingerprint") == fingerprint and (target / "model-int8.onnx").exists()
+
+    if fresh():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if not fresh():
+            logger.info("Exporting the reranker %s to ONNX in %s (once)", model_dir, target)
+            _build(Path(model_dir), target)
+    return target
+
+
+def load_backend(name: str | RerankerBackendName, model_dir: Path, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                 num_threads: int | None = None, pad_token_id: int = 0) -> RerankerBackend:
+    """Backend by name (``torch``, ``onnx-fp32``, ``onnx-int8``; ``auto`` is resolved by the component).
+
+    :raises ConfigError: for an unknown name or ``auto``.
+    """
+    kind = RerankerBackendName.from_str(name)
+    if kind is RerankerBackendName.AUTO:
+        raise ConfigError("'auto' is not a runtime: DocQAReranker.warm_up resolves it by measuring")
+    if kind is RerankerBackendName.TORCH:
+        return TorchRerankerBackend(Path(model_dir), batch_size, num_threads, pad_token_id)
+    exports = ensure_exports(Path(model_dir))
+    file = "model-fp32.onnx" if kind is RerankerBackendName.ONNX_FP32 else "model-int8.onnx"
+    return OnnxRerankerBackend(exports / file, kind.value, batch_size, num_threads, pad_token_id)
