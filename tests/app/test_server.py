@@ -602,6 +602,7 @@ def live_server(tmp_path, test_reader_dir):
         log.close()
 
 
+@pytest.mark.slow  # a real uvicorn process loads the models
 def test_real_server_upload_then_ask(live_server):
     base, index = live_server
     headers = {"X-API-Key": "live-key"}

@@ -18,6 +18,9 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+# Slow: schemathesis fuzzes every operation (~90 requests, some reading answers).
+pytestmark = pytest.mark.slow
+
 EXAMPLES_PER_OPERATION = 5  # (11 positive + 7 negative) x 5 = at most 90 requests
 
 OPERATIONS = [

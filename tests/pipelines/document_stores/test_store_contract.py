@@ -260,6 +260,7 @@ CHILD = textwrap.dedent(
 
 
 @pytest.mark.parametrize("kill_at", [2, -2], ids=["before-writing", "after-rows-before-manifest"])
+@pytest.mark.slow  # a child process per case: ~3-5 s each
 def test_an_ingest_killed_midway_converges_when_run_again(spec: str, kill_at: int, tmp_path: Path) -> None:
     if kill_at < 0 and not spec.startswith("milvus"):
         pytest.skip("the rows-then-manifest window exists only on Milvus")
