@@ -4,9 +4,9 @@
 
 What it does, all on 127.0.0.1:
 
-1. starts ``python -m docqa.app.server`` (the same app `docqa serve` runs) on a free loopback port with a
-fresh
-   index in a temporary directory, and uploads the bundled samples through ``POST /documents``;
+1. starts ``python -m docqa.app.server --port 0`` (the same app `docqa serve` runs; it takes a free
+   loopback port and prints its URL) with a fresh index in a temporary directory, and uploads the
+   bundled samples through ``POST /documents``;
 2. waits for ``GET /ready`` (embedder and reader loaded);
 3. single-client baseline: each question once through /search and once through /ask, one at a time;
 4. load: ``--clients`` concurrent clients, each sending requests back to back for ``--duration`` seconds,
@@ -28,7 +28,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,10 +62,20 @@ QUESTIONS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+READY_LINE = "DocQA service ready: "
+
+
+def server_url(process: subprocess.Popen, log_path: Path, timeout: float = 300.0) -> str:
+    """The URL the server printed once it was listening (it runs with ``--port 0``: any free port)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log_path.read_text(errors="replace")
+        if READY_LINE in text:
+            return text.split(READY_LINE, 1)[1].split()[0]
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}:\n{text}")
+        time.sleep(0.25)
+    raise SystemExit(f"server did not start in {timeout:.0f} s:\n{log_path.read_text(errors='replace')}")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -89,13 +98,13 @@ def summary(latencies: list[float]) -> dict[str, float]:
     }
 
 
-def start_server(index: Path, reader: str, port: int, log_path: Path, slots: int | None) -> subprocess.Popen:
+def start_server(index: Path, reader: str, log_path: Path, slots: int | None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "DOCQA_API_KEY"}
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
     log = open(log_path, "w")  # noqa: SIM115 - the child writes to it for its whole life
     return subprocess.Popen(
-        [sys.executable, "-m", "docqa.app.server", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "docqa.app.server", "--host", "127.0.0.1", "--port", "0",
          "--index", str(index), "--reader", reader, "--log-level", "warning",
          *(["--max-concurrent-asks", str(slots)] if slots is not None else [])],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -191,11 +200,10 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="docqa-load-") as tmp:
         tmp_path = Path(tmp)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         log_path = tmp_path / "server.log"
-        process = start_server(tmp_path / "index", args.reader, port, log_path, args.max_concurrent_asks)
+        process = start_server(tmp_path / "index", args.reader, log_path, args.max_concurrent_asks)
         try:
+            base = server_url(process, log_path)
             print(f"server on {base} (reader {args.reader}); waiting for /ready ...", file=sys.stderr)
             wait_until_ready(base, process, log_path)
             samples = sorted(SAMPLES.iterdir())

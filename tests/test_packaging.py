@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+# Slow: builds the wheel (pip, ~3 s quiet, 14 s busy) and starts interpreters from it.
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE_ROOTS = ("docqa", "ingest", "pipelines", "app")
 # Where each checkout folder lands in the wheel (pyproject's package-dir): all under the one package docqa.
@@ -154,7 +157,6 @@ def test_a_host_project_with_its_own_app_pipelines_and_ingest_imports_docqa(host
     assert not where.startswith(str(REPO)), where  # DocQA came from the wheel, not the checkout
 
 
-@pytest.mark.slow
 def test_docqa_ui_watch_runs_from_a_host_project(host_project, tmp_path: Path) -> None:
     """``docqa ui --watch`` spawns ``python -m docqa.app.cli`` and Streamlit; from a folder with its own
     ``app/`` both must still find DocQA's (before one package: "No module named 'app.server'")."""

@@ -6,7 +6,12 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
+
+# Slow: the README example ingests the samples into a new index (embedding ~90 passages).
+pytestmark = pytest.mark.slow
 
 
 def test_readme_python_example_runs(tmp_path: Path, capsys, monkeypatch) -> None:

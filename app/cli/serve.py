@@ -74,7 +74,9 @@ def serve(
     host: Annotated[
         str, typer.Option(help=f"Address to listen on; non-loopback needs {config.API_KEY}.")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port (0: any free one; the URL printed says which).")
+    ] = 8000,
     index: IndexOpt = None,
     reader: ReaderOpt = None,
     backend: BackendOpt = None,

@@ -1,15 +1,24 @@
 """Running the service: `docqa serve` and ``python -m docqa.app.server`` both end in :func:`serve`.
 
 Why checks before anything loads: binding beyond loopback without an API key would expose every
-document to the network, so it is refused before a model or the index is touched.
+document to the network, so it is refused before a model or the index is touched. The port is bound next,
+still before loading (a port in use is one line, not a model load followed by uvicorn's exit), and
+``--port 0`` takes any free port: the service prints the address it really listens on once it is ready
+(``DocQA service ready: http://127.0.0.1:PORT``), which is how tests and scripts find it without a fixed
+port.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import os
+import socket
 from collections.abc import Sequence
 from pathlib import Path
+
+import uvicorn
 
 from docqa.app.access import bind_refusal
 from docqa.app.server.deps import API_KEY_HEADER, resolve_api_key
@@ -22,6 +31,37 @@ def check_bind(host: str, api_key: str | None) -> None:
     refusal = bind_refusal(host, api_key, f"clients send it in the {API_KEY_HEADER} header")
     if refusal:
         raise ServeConfigError(refusal)
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (``port`` 0: any free one), as uvicorn binds it (IPv6 for an address
+    with a colon, ``SO_REUSEADDR``); uvicorn starts listening on it.
+
+    :raises ServeConfigError: when the address cannot be bound (port in use, unknown host), in one line.
+    """
+    address = host.strip().strip("[]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((address, port))
+    except OSError as err:
+        sock.close()
+        in_use = err.errno == errno.EADDRINUSE
+        reason = "already in use" if in_use else f"cannot be used: {err.strerror or err}"
+        raise ServeConfigError(
+            f"{host}:{port} is {reason}; choose another port with --port (0: any free one)"
+        ) from None
+    return sock
+
+
+def service_url(host: str, port: int) -> str:
+    """The URL a client on this machine uses for a service bound to ``host:port``."""
+    address = host.strip().strip("[]")
+    shown = "127.0.0.1" if address in ("", "0.0.0.0") else "[::1]" if address == "::" else (
+        f"[{address}]" if ":" in address else address
+    )
+    return f"http://{shown}:{port}"
 
 
 def serve(
@@ -53,7 +93,8 @@ def serve(
     check_bind(host, key)  # before any model or index is touched
     if not 0 <= port <= 65535:
         raise ServeConfigError(f"port must be between 0 and 65535, got {port}")
-    import uvicorn
+    sock = listen_socket(host, port)  # still before any model or index is touched
+    url = service_url(host, sock.getsockname()[1])
 
     from docqa.app.server.app import create_app
     from docqa.pipelines.api import DocQA
@@ -74,7 +115,26 @@ def serve(
     )
     if watch:
         show_watch_log()
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    server = AnnouncingServer(uvicorn.Config(app, host=host, port=port, log_level=log_level), url)
+    with sock, contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
+    if not server.started:
+        raise SystemExit(3)  # uvicorn's STARTUP_FAILURE: the app's start-up failed (uvicorn logged why)
+
+
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, printing the service's URL once the app has started: with ``--port 0`` the URL is
+    the only way a user or a script learns the port (uvicorn's own line is logged at ``info`` only)."""
+
+    def __init__(self, config: uvicorn.Config, url: str) -> None:
+        super().__init__(config)
+        self.url = url
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print(f"DocQA service ready: {self.url} (API docs at {self.url}/docs; Ctrl+C stops it)",
+                  flush=True)
 
 
 def show_watch_log() -> None:

@@ -49,6 +49,7 @@ def test_documents_lists_files_pages_passages(sample_index: Path) -> None:
     assert all(d["passages"] > 5 and d["ingested_at"] for d in docs.values())
 
 
+@pytest.mark.slow  # embeds the samples into a new index
 def test_ingest_report_second_run_and_delete(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     shutil.copytree(SAMPLES, folder)
@@ -101,6 +102,7 @@ def test_search_on_an_empty_index_says_what_to_do(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "docqa ingest" in result.stderr
 
 
+@pytest.mark.slow  # a fresh `docqa` process: ~3 s of imports
 def test_missing_embedding_model_is_one_clear_message_not_a_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "DOCQA_EMBEDDING_MODEL": str(tmp_path / "no-such-model"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(

@@ -72,6 +72,7 @@ def test_export_option_errors_are_one_line(with_feedback: Path, tmp_path: Path) 
     assert "--holdout needs --holdout-out" in result.stderr and not (tmp_path / "o.json").exists()
 
 
+@pytest.mark.slow  # trains a reader, then evaluates it
 def test_train_reader_and_eval_take_the_export(
     with_feedback: Path, tmp_path: Path, tiny_qa_model_dir
 ) -> None:

@@ -12,7 +12,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
+
+# Slow (~13 s on a quiet 2-core machine): a real `docqa ingest --watch` process loads the embedding model.
+pytestmark = pytest.mark.slow
 
 TIMEOUT_S = 120.0  # the first ingest loads the embedding model
 

@@ -43,6 +43,7 @@ def _answer_on_scan(loaded, answer: str):
     return passage, page, (start, start + len(answer))
 
 
+@pytest.mark.slow  # OCRs a scanned page (its module fixture): ~2-7 s
 def test_answer_on_a_scanned_page_is_boxed_where_the_words_are(scanned_page) -> None:
     scan, loaded = scanned_page
     passage, page, span = _answer_on_scan(loaded, "Paul Baran")
@@ -75,6 +76,7 @@ def test_a_box_shrinks_to_the_part_of_a_word_the_answer_covers() -> None:
     assert ocr_rects([[2, 10, 20, 0.1, 0.1, 0.3, 0.12]], 1, (10, 20), (0, 0, 100, 100)) == [], "other page"
 
 
+@pytest.mark.slow  # OCRs a scanned page (its module fixture)
 def test_image_files_are_previewed_with_the_answer_marked(scanned_page, tmp_path: Path) -> None:
     _, loaded = scanned_page
     image = render_pages(SAMPLES / "packet_switching.pdf", [1])[0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -540,7 +539,21 @@ def test_binding_beyond_loopback_needs_a_key(monkeypatch):
             check_bind(host, None)
         check_bind(host, "a-key")
     with pytest.raises(ServeConfigError, match="without an API key"):
-        serve("0.0.0.0", 8000)  # refuses before loading anything or opening a socket
+        serve("0.0.0.0", 0)  # refuses before loading anything or opening a socket
+
+
+def test_a_port_in_use_is_one_line_before_anything_loads(monkeypatch, tmp_path):
+    import socket
+
+    monkeypatch.delenv("DOCQA_API_KEY", raising=False)
+    monkeypatch.setattr("docqa.pipelines.api.DocQA", lambda *a, **k: pytest.fail("nothing may load"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        in_use = rf"^127.0.0.1:{busy} is already in use; choose another port with --port \(0: any free one\)$"
+        with pytest.raises(ServeConfigError, match=in_use):
+            serve("127.0.0.1", busy, tmp_path / "index")
 
 
 def test_command_line_refuses_public_bind_without_key(tmp_path):
@@ -556,35 +569,31 @@ def test_command_line_refuses_public_bind_without_key(tmp_path):
 # ---------------------------------------------------------------- a real uvicorn process
 
 
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+READY_LINE = "DocQA service ready: "
 
 
 @pytest.fixture
 def live_server(tmp_path, test_reader_dir):
-    port = free_loopback_port()
+    """``python -m docqa.app.server --port 0``: the service takes a free port and prints its URL once ready
+    (a port picked here and handed over could be taken by another process in between)."""
     env = {k: v for k, v in os.environ.items() if k != "DOCQA_API_KEY"}
     env["DOCQA_API_KEY"] = "live-key"
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed below, after the process ends
+    log_path = tmp_path / "server.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed below, after the process ends
     process = subprocess.Popen(
-        [sys.executable, "-m", "docqa.app.server", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "docqa.app.server", "--host", "127.0.0.1", "--port", "0",
          "--index", str(tmp_path / "index"), "--reader", str(test_reader_dir), "--log-level", "warning"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+        while READY_LINE not in log_path.read_text():
             if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start: {(tmp_path / 'server.log').read_text()}")
+                raise AssertionError(f"server did not start: {log_path.read_text()}")
             time.sleep(0.25)
+        base = log_path.read_text().split(READY_LINE, 1)[1].split()[0]
+        assert base.startswith("http://127.0.0.1:") and not base.endswith(":0"), base
+        assert httpx.get(f"{base}/health", timeout=10).status_code == 200
         yield base, tmp_path / "index"
     finally:
         process.terminate()
@@ -596,6 +605,7 @@ def live_server(tmp_path, test_reader_dir):
         log.close()
 
 
+@pytest.mark.slow  # a real uvicorn process loads the models
 def test_real_server_upload_then_ask(live_server):
     base, index = live_server
     headers = {"X-API-Key": "live-key"}

@@ -29,6 +29,9 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+# Slow: schemathesis fuzzes every operation (~120 requests, some reading answers).
+pytestmark = pytest.mark.slow
+
 EXAMPLES_PER_OPERATION = 5  # (11 positive + 7 negative + 6 cross-site) x 5 = at most 120 requests
 PROGRAM = {"X-Requested-With": "schemathesis"}
 CROSS_SITE = {"Origin": "http://evil.example"}

@@ -38,6 +38,7 @@ def wait_for(condition, timeout: float = 60.0) -> bool:
     return False
 
 
+@pytest.mark.slow  # waits for the watcher: ~5 s quiet
 def test_serve_watch_keeps_a_folder_indexed_while_serving(tmp_path: Path) -> None:
     folder = tmp_path / "inbox"
     folder.mkdir()

@@ -318,6 +318,7 @@ def test_delete_asks_for_confirmation_then_removes_the_document(page_env, sample
 
 
 # ------------------------------------------------------------------------------------------ degraded modes
+@pytest.mark.slow  # embeds the samples into a new index
 def test_empty_index_offers_the_samples_and_loads_them_in_one_click(page_env, tmp_path, reader_dir):
     page_env(tmp_path / "fresh-index", reader_dir)
     at = start()
@@ -331,6 +332,7 @@ def test_empty_index_offers_the_samples_and_loads_them_in_one_click(page_env, tm
     assert at.text_input(key="question")
 
 
+@pytest.mark.slow  # embeds the samples into a new index
 def test_samples_env_loads_the_samples_into_an_empty_index(page_env, tmp_path, reader_dir, monkeypatch):
     page_env(tmp_path / "fresh-index", reader_dir)
     monkeypatch.setenv("DOCQA_UI_SAMPLES", "1")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,14 +35,9 @@ ARTIFACTS = REPO / "test-artifacts"
 SERVER_START_S = 120
 FIRST_LOAD_MS = 240_000  # the first page view may index the samples and load the models
 ANSWER_MS = 120_000
+READY_URL = re.compile(r"DocQA is ready: open (http://127\.0\.0\.1:[1-9]\d*) ")  # what the launcher prints
 TIMINGS = re.compile(r"^retrieval \d+ ms · reading \d+ ms · total \d+ ms")
 TIMINGS_NO_READER = re.compile(r"^retrieval \d+ ms · total \d+ ms")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def docqa_has_ui_command() -> bool:
@@ -55,14 +49,14 @@ def docqa_has_ui_command() -> bool:
     )
 
 
-def server_command(index: Path, port: int, samples: bool) -> list[str]:
+def server_command(index: Path, samples: bool) -> list[str]:
     """``docqa ui`` when the CLI has it, else the launcher module that ``docqa ui`` calls."""
     docqa = Path(sys.executable).with_name("docqa")
     if docqa.exists() and docqa_has_ui_command():
         base = [str(docqa), "ui"]
     else:
         base = [sys.executable, "-m", "docqa.app.ui.launcher"]
-    return [*base, "--index", str(index), "--port", str(port), "--host", "127.0.0.1"] + (
+    return [*base, "--index", str(index), "--port", "0", "--host", "127.0.0.1"] + (
         ["--samples"] if samples else []
     )
 
@@ -71,13 +65,12 @@ class Server:
     """One page server in its own process group, so stopping it stops Streamlit too."""
 
     def __init__(self, index: Path, reader: Path, samples: bool, log: Path, config: Path) -> None:
-        self.port = free_port()
         self.index = index
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = ""  # the launcher picks a free port (--port 0) and prints the URL once the page is up
         self.log = log
         env = dict(os.environ, DOCQA_READER_MODEL=str(reader), DOCQA_CONFIG=str(config))
         env.pop("DOCQA_UI_SAMPLES", None)
-        self.command = server_command(index, self.port, samples)
+        self.command = server_command(index, samples)
         self.process = subprocess.Popen(
             self.command, env=env, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -89,6 +82,12 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AssertionError(f"the page server exited: {self.log.read_text()}")
+            if not self.url:
+                printed = READY_URL.search(self.log.read_text())
+                if printed is None:
+                    time.sleep(0.5)
+                    continue
+                self.url = printed.group(1)
             try:
                 with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
                     if response.status == 200:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def test_ui_watch_runs_the_watcher_beside_the_page_and_stops_it_with_it(monkeypa
 
     monkeypatch.setattr(launcher.subprocess, "Popen", popen)
     monkeypatch.setattr(launcher, "wait_until_ready", lambda process, url: False)
-    assert launcher.run_ui(tmp_path / "index", 8599, watch=[folder], ocr=False) == 0
+    assert launcher.run_ui(tmp_path / "index", 0, watch=[folder], ocr=False) == 0
 
     watcher, page = children
     assert watcher.command[2:5] == ["docqa.app.cli", "ingest", str(folder)] and "--no-ocr" in watcher.command
@@ -114,5 +115,18 @@ def test_ui_watch_runs_the_watcher_beside_the_page_and_stops_it_with_it(monkeypa
 
 def test_ui_watch_refuses_a_missing_folder(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setattr(launcher.subprocess, "Popen", lambda *a, **k: pytest.fail("nothing may start"))
-    assert launcher.run_ui(tmp_path / "index", 8599, watch=[tmp_path / "nope"]) == 2
+    assert launcher.run_ui(tmp_path / "index", 0, watch=[tmp_path / "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+    # The arguments are checked before the port: with the port taken, the user still learns what is wrong
+    # with the folder (the busy port would be their next error, once the folder is fixed).
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        assert launcher.run_ui(tmp_path / "index", busy, watch=[tmp_path / "nope"]) == 2
+        err = capsys.readouterr().err
+        assert "nope" in err and "already in use" not in err, err
+        assert launcher.run_ui(tmp_path / "index", 65536, watch=[tmp_path]) == 2
+        assert "port must be between 0 and 65535, got 65536" in capsys.readouterr().err
+        assert launcher.run_ui(tmp_path / "index", busy, watch=[tmp_path]) == 2
+        assert "already in use" in capsys.readouterr().err

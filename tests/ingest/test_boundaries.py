@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 INGEST = Path(__file__).resolve().parents[2] / "ingest"
 # The layers ingest must not reach, installed (docqa.*) or as the checkout's top-level folders.
 FORBIDDEN = ("docqa.pipelines", "docqa.app", "pipelines", "app")
@@ -39,6 +41,7 @@ def test_no_module_under_ingest_imports_pipelines_or_app() -> None:
     assert not offending, f"ingest must not import pipelines/ or app/: {sorted(offending)}"
 
 
+@pytest.mark.slow  # a fresh interpreter imports every ingest module: ~4 s
 def test_importing_every_ingest_module_loads_neither_pipelines_nor_app() -> None:
     names = [f"docqa.ingest.{p.stem}" for p in sorted(INGEST.glob("*.py")) if p.stem != "__init__"]
     code = (

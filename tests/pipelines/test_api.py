@@ -43,6 +43,7 @@ def test_stats_and_documents(sample_index: Path) -> None:
     assert [d.file_name for d in qa.documents()] == ["normans.txt", "packet_switching.pdf", "steam_engine.md"]
 
 
+@pytest.mark.slow  # embeds two samples into a new index, twice
 def test_open_searcher_sees_commits_made_by_another_writer(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()

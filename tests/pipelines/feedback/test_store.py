@@ -170,14 +170,14 @@ def test_feedback_copies_the_passage_and_survives_deleting_its_document(tmp_path
         qa.feedback_records(limit=0)
 
 
+# Each child appends records built here (with a real passage) and handed over as JSON: the child imports
+# only the feedback store, not haystack (importing haystack loads torch: ~6 s per child on a busy machine).
 APPENDER = """
-import sys
-from haystack import Document
-from docqa.pipelines.feedback.store import FeedbackStore, build_record
-passage = Document(id="p1", content="Rollo led the Norse raiders who settled in Normandy.")
+import json, sys
+from docqa.pipelines.feedback.store import FeedbackRecord, FeedbackStore
 store = FeedbackStore(sys.argv[1])
-for n in range(20):
-    store.append(build_record(f"process {sys.argv[2]} question {n}?", passage, "wrong", comment="x" * 1900))
+for data in json.loads(open(sys.argv[2], encoding="utf-8").read()):
+    store.append(FeedbackRecord.from_dict(data))
 """
 
 
@@ -187,10 +187,19 @@ def test_appends_from_several_processes_are_all_kept_whole(tmp_path: Path) -> No
 
     from tests.conftest import REPO
 
-    workers = [subprocess.Popen([sys.executable, "-c", APPENDER, str(tmp_path), str(w)], cwd=REPO)
-               for w in range(3)]
+    passage = Document(id="p1", content="Rollo led the Norse raiders who settled in Normandy.")
+    batches = []
+    for w in range(3):
+        batch = tmp_path / f"batch{w}.json"
+        records = [build_record(f"process {w} question {n}?", passage, "wrong", comment="x" * 1900).to_dict()
+                   for n in range(20)]
+        batch.write_text(json.dumps(records), encoding="utf-8")
+        batches.append(batch)
+    store_dir = tmp_path / "store"
+    workers = [subprocess.Popen([sys.executable, "-c", APPENDER, str(store_dir), str(batch)], cwd=REPO)
+               for batch in batches]
     assert all(worker.wait(timeout=120) == 0 for worker in workers)
-    records = FeedbackStore(tmp_path).records()
+    records = FeedbackStore(store_dir).records()
     assert sorted(r.question for r in records) == sorted(
         f"process {w} question {n}?" for w in range(3) for n in range(20)
     )

@@ -74,6 +74,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.slow  # trains
 def test_training_lowers_the_loss_and_writes_a_model_the_reader_answers_with(tmp_path, tiny_qa_model_dir):
     from haystack import Document
 
@@ -99,6 +100,7 @@ def test_training_lowers_the_loss_and_writes_a_model_the_reader_answers_with(tmp
     assert answers and answers[0].data == "Rollo"
 
 
+@pytest.mark.slow  # trains twice
 def test_resume_after_a_kill_ends_with_the_same_weights(tmp_path, tiny_qa_model_dir):
     from safetensors.torch import load_file
 
@@ -293,6 +295,7 @@ def test_step_budget_counts_the_evaluations_due_and_never_plans_past_the_schedul
     assert schedule(6) == 0.0
 
 
+@pytest.mark.slow  # trains
 def test_fitting_to_a_time_limit_ends_the_schedule_in_time_and_scores_the_last_partial_epoch(
         tmp_path, tiny_qa_model_dir):
     import time as clock

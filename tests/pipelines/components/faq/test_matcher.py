@@ -88,6 +88,7 @@ def test_matcher_round_trips_through_to_dict_and_still_matches(tmp_path):
     assert match.matched and match.entry.answer == "Open Settings."
 
 
+@pytest.mark.slow  # a fresh interpreter imports the FAQ modules
 def test_no_faq_module_imports_the_docqa_api():
     """The FAQ is a store and a component: handed what they need, they never reach into DocQA."""
     for module in FAQ_MODULES:
