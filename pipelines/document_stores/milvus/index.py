@@ -286,9 +286,10 @@ class MilvusTransaction:
         if self._data is None:
             raise ValueError("open the transaction with an embedding model to add passages")
         for source, docs, vectors in additions:
-            vectors = np.asarray(vectors, dtype=np.float32).reshape(len(docs), -1)
-            if len(docs) and vectors.shape[1] != self.dim:
-                raise ValueError(f"{source.key}: embedding dimension {vectors.shape[1]} != {self.dim}")
+            vectors = np.asarray(vectors, dtype=np.float32)
+            if len(docs) and vectors.reshape(len(docs), -1).shape[1] != self.dim:
+                raise ValueError(f"{source.key}: embedding dimension {vectors.shape[-1]} != {self.dim}")
+            vectors = vectors.reshape(len(docs), self.dim or 0)
             check_extension(self._files.get(source.key), source, [d.id for d in docs])
             target = self._puts if source.key in self._puts else self._extends
             before = target.get(source.key)

@@ -309,6 +309,39 @@ def counting_embedder() -> tuple[type, dict[str, int]]:
     return Counting, calls
 
 
+def test_extend_files_adds_a_part_and_refuses_one_that_does_not_continue(spec: str, tmp_path: Path) -> None:
+    """The transaction side of parts: a part extends the file's record (two staged parts commit as one);
+    a record that does not list the indexed passages followed by the new ones, or a file the index does
+    not hold, is refused before anything is written."""
+    from dataclasses import replace
+
+    from docqa.ingest.records import SourceFile
+
+    store = bundle(spec, tmp_path)
+    key = str(tmp_path / "big.txt")
+    docs = [Document(id=f"p{i}", content=f"passage {i} of tides", meta={"source_key": key}) for i in range(6)]
+    vectors, ids = hash_embed(docs), [d.id for d in docs]
+    record = SourceFile(key, "big.txt", "big", "text", "0" * 64, 1, 1, [1], ids[:2], "now", [], 4)
+    with store.index.transaction(MODEL, 384) as transaction:
+        transaction.put_files([(record, docs[:2], vectors[:2])])
+        transaction.commit()
+        assert big_record(store, Path(key)).partial
+        second = replace(record, passage_ids=ids[:4], pending_passages=2)
+        transaction.extend_files([(second, docs[2:4], vectors[2:4])])
+        last = replace(record, passage_ids=ids, pending_passages=0)
+        transaction.extend_files([(last, docs[4:], vectors[4:])])  # staged with the second: one commit
+        with pytest.raises(ValueError, match="does not list"):
+            skipping = replace(record, passage_ids=[*ids[:5], "p9"])
+            transaction.extend_files([(skipping, [docs[5]], vectors[5:])])
+        with pytest.raises(ValueError, match="does not hold"):
+            other = replace(record, key=key + ".other", passage_ids=["p9"])
+            transaction.extend_files([(other, [docs[5]], vectors[5:])])
+        transaction.commit()
+    final = big_record(store, Path(key))
+    assert not final.partial and final.passage_ids == ids
+    assert_consistent(store)
+
+
 def test_a_big_file_is_committed_in_parts_searchable_before_its_last(spec: str, tmp_path: Path) -> None:
     """A file longer than one checkpoint: its first passages are live while the rest embeds; meanwhile the
     listing says it is partial; at the end it is one complete document."""
