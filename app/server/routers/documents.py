@@ -92,12 +92,15 @@ def list_documents(ctx: Context):
 
 def client_gone(request: Request) -> Callable[[], bool]:
     """For the ingest's ``cancel``, called from this endpoint's worker thread: has the client hung up?
-    (The event loop is asked; once gone, always gone.)"""
+    (The event loop is asked; once gone, always gone; a loop that is shutting down counts as gone.)"""
     gone = False
 
     def check() -> bool:
         nonlocal gone
-        gone = gone or anyio.from_thread.run(request.is_disconnected)
+        try:
+            gone = gone or anyio.from_thread.run(request.is_disconnected)
+        except RuntimeError:  # the server is stopping: nobody will read the answer
+            gone = True
         return gone
 
     return check
