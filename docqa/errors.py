@@ -39,7 +39,13 @@ class NotFoundError(DocQAError, LookupError):
 
 
 class BusyError(DocQAError):
-    """Another process holds what we need (the index writer lock; HTTP 423)."""
+    """Another process holds what we need (the index writer lock; HTTP 423).
+
+    ``retry_after``: seconds after which trying again is worth it (the service's ``Retry-After``). A
+    hint, not a promise: the holder may be an ingest of minutes (a big file) or of a second.
+    """
+
+    retry_after: int = 10
 
 
 class UnavailableError(DocQAError, RuntimeError):

@@ -5,6 +5,17 @@ passages (and at the end). So a run killed at any moment loses at most the work 
 checkpoint, the index stays openable, and running the same ingest again finishes the rest without
 re-embedding what was already committed (unchanged files are recognised by size+mtime, then content hash).
 
+A file with more passages than one checkpoint is committed in parts: the first part holds
+``FIRST_PART_PASSAGES`` passages, each next one twice the last, up to ``checkpoint_every``. Why: a file
+used to be one commit, and a 50 MB text (50,000 passages, about an hour of embedding on 2 cores) held the
+writer for that hour with nothing searchable; now its first passages are searchable after one small
+batch (32 passages: seconds) and a kill loses at most one part. Until its last part the file's record is
+*partial* (:attr:`~docqa.ingest.records.SourceFile.pending_passages`); the next ingest of the same
+content resumes after the passages already indexed (the ids are the same: they derive from the file's
+key, content hash and position), changed content replaces it. ``cancel`` (checked before every file and
+every batch) stops a run between two commits: what was committed stays, a file stopped in the middle is
+reported ``partial`` and stays so until it is ingested again.
+
 A file that fails to load is reported with its reason and leaves whatever the index already holds for it
 untouched: bad input never destroys good data. That holds for every failure while a file is read and
 split, not only the ones a loader anticipated: a parser's own exception on a hostile file (RecursionError,
@@ -49,8 +60,17 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 
-STATUSES = ("added", "updated", "unchanged", "skipped", "failed", "removed")
-ADDED, UPDATED, UNCHANGED, SKIPPED, FAILED, REMOVED = STATUSES
+STATUSES = ("added", "updated", "unchanged", "skipped", "failed", "removed", "partial")
+ADDED, UPDATED, UNCHANGED, SKIPPED, FAILED, REMOVED, PARTIAL = STATUSES
+# The first part of a file committed in parts; each next part doubles, up to checkpoint_every. 32 MiniLM
+# passages embed in ~2-3 s on 2 busy cores (512 took 43 s under load), so the first part is searchable
+# seconds after the file is split, and the ramp adds only log2(512/32) = 4 commits to a big file.
+FIRST_PART_PASSAGES = 32
+CancelCheck = Callable[[], bool]
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass
@@ -71,6 +91,7 @@ class IngestReport:
     seconds: float = 0.0
     passages_embedded: int = 0
     checkpoints: int = 0
+    cancelled: bool = False  # stopped by the run's ``cancel`` check: files not reached have no line
 
     @property
     def failed(self) -> list[FileResult]:
@@ -78,7 +99,7 @@ class IngestReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.cancelled
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -88,6 +109,7 @@ class IngestReport:
             "ok": self.ok,
             "seconds": round(self.seconds, 3),
             "passages_embedded": self.passages_embedded,
+            "cancelled": self.cancelled,
             "counts": {s: self.count(s) for s in STATUSES},
             "files": [r.__dict__ for r in self.results],
         }
@@ -126,6 +148,11 @@ class IndexTransaction(Protocol):
         """Stage each file's passages with their embeddings, replacing the file's previous passages."""
         ...
 
+    def extend_files(self, additions: Sequence[tuple[SourceFile, list[Document], np.ndarray]]) -> None:
+        """Stage the next part of files committed in parts: ``source`` is the file's new record (the
+        indexed passage ids followed by exactly these), the passages it already has are kept."""
+        ...
+
     def update_sources(self, sources: Sequence[SourceFile]) -> None:
         """Stage new manifest entries for indexed files whose passages do not change."""
         ...
@@ -160,8 +187,10 @@ class PassageIndexer(Protocol):
         transaction: IndexTransaction,
         files: Sequence[tuple[SourceFile, list[Document]]],
         progress: ProgressCallback | None = None,
+        extend: bool = False,
     ) -> int:
-        """:returns: how many passages were embedded. ``progress(done, total)`` follows the embedding."""
+        """:returns: how many passages were embedded. ``progress(done, total)`` follows the embedding.
+        ``extend``: the documents are the next part of files indexed in parts (``extend_files``)."""
         ...
 
 
@@ -251,8 +280,12 @@ class Ingestor:
         paths: Iterable[Path | str],
         prune: bool = False,
         progress: IngestProgress | None = None,
+        cancel: CancelCheck | None = None,
     ) -> IngestReport:
+        """Ingest ``paths``; ``cancel()`` returning True stops the run before its next file or batch
+        (``report.cancelled``; nothing committed is undone, see the module docstring)."""
         progress = progress or IngestProgress()
+        stop = cancel or _never
         started = time.perf_counter()
         limits = self.limits or Limits.from_env()  # a bad DOCQA_MAX_* value stops here, naming it
         report = IngestReport()
@@ -267,18 +300,43 @@ class Ingestor:
             pending: list[tuple[SourceFile, list[Document], FileResult]] = []
             pending_passages = 0
             for candidate in candidates:
+                if stop():
+                    report.cancelled = True
+                    break
                 result, staged = self._prepare(candidate, transaction.files, touched, progress, limits)
                 if staged is None:
                     report.results.append(result)
                     progress.file_done(result)
                     continue
-                pending.append((staged[0], staged[1], result))
-                pending_passages += len(staged[1])
+                source, passages = staged
+                done = _resumable(transaction.files.get(source.key), passages)
+                if done or len(passages) > self.checkpoint_every:  # a big file: committed in parts
+                    if pending:  # the files before it keep their own, whole, checkpoint
+                        flushed = self._flush(transaction, pending, report, progress, stop)
+                        pending, pending_passages = [], 0
+                        if not flushed:
+                            report.cancelled = True
+                            break
+                    finished = self._write_parts(
+                        transaction, source, passages, done, result, report, progress, stop
+                    )
+                    if not finished:
+                        report.cancelled = True
+                        break
+                    continue
+                pending.append((source, passages, result))
+                pending_passages += len(passages)
                 if pending_passages >= self.checkpoint_every:
-                    self._flush(transaction, pending, report, progress)
+                    if not self._flush(transaction, pending, report, progress, stop):
+                        report.cancelled = True
+                        break
                     pending, pending_passages = [], 0
-            if pending:
-                self._flush(transaction, pending, report, progress)
+            if pending and not report.cancelled:
+                report.cancelled = not self._flush(transaction, pending, report, progress, stop)
+            if report.cancelled:
+                report.checkpoints = transaction.commits
+                report.seconds = time.perf_counter() - started
+                return report
             # Manifest-only changes (new mtimes, pruned files) go into one final commit together.
             changed = bool(touched)
             transaction.update_sources(touched)
@@ -333,7 +391,9 @@ class Ingestor:
         known = indexed.get(key)
         try:
             stat = path.stat()
-            if known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
+            # A partial record (a file stopped in its parts) is never unchanged: resumed or replaced.
+            unchanged = known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns
+            if unchanged and not known.partial:
                 return FileResult(shown, UNCHANGED, len(known.passage_ids), known.pages), None
             sha = file_sha256(path)
         except FileNotFoundError:
@@ -344,7 +404,7 @@ class Ingestor:
             return FileResult(
                 path=shown, status=FAILED, reason=f"cannot read file: {err.strerror or err}"
             ), None
-        if known and known.sha256 == sha:
+        if known and not known.partial and known.sha256 == sha:
             # Touched but not changed: nothing to re-embed; remember the new mtime to skip hashing next time.
             touched.append(replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
             return FileResult(shown, UNCHANGED, len(known.passage_ids), known.pages), None
@@ -383,7 +443,7 @@ class Ingestor:
             ingested_at=utc_now(),
             notes=list(loaded.notes),
         )
-        status = UPDATED if known else ADDED
+        status = UPDATED if known and not known.partial else ADDED
         return FileResult(shown, status, len(passages), len(loaded.pages), notes=list(loaded.notes)), (
             source,
             passages,
@@ -395,15 +455,125 @@ class Ingestor:
         pending: list[tuple[SourceFile, list[Document], FileResult]],
         report: IngestReport,
         progress: IngestProgress,
-    ) -> None:
-        """Embed the pending files' passages in one batch and commit them as a checkpoint."""
-        report.passages_embedded += self.indexer.write_files(
+        stop: CancelCheck = _never,
+    ) -> bool:
+        """Embed the pending files' passages in one batch and commit them as a checkpoint.
+
+        :returns: False when ``stop()`` ended it: nothing was committed, each file is reported failed.
+        """
+        embedded = self._embed_and_write(
             transaction,
             [(source, docs) for source, docs, _ in pending],
-            # A plain function, not the bound method: Haystack deep-copies pipeline inputs, and a bound
-            # method's copy would carry a copy of the front end's progress object.
-            progress=lambda done, total: progress.embedding(done, total),
+            lambda done, total: progress.embedding(done, total),
+            stop,
         )
         for _, _, result in pending:
+            if embedded is None:  # loaded and split, never written: the index is unchanged
+                result = replace(result, status=FAILED, passages=0, reason=CANCELLED_REASON)
             report.results.append(result)
             progress.file_done(result)
+        report.passages_embedded += embedded or 0
+        return embedded is not None
+
+    def _embed_and_write(
+        self,
+        transaction: IndexTransaction,
+        files: list[tuple[SourceFile, list[Document]]],
+        on_progress: ProgressCallback,
+        stop: CancelCheck,
+        extend: bool = False,
+    ) -> int | None:
+        """One checkpoint through the indexer; None when ``stop()`` said so before it or between two
+        embedding batches (the writer had not run: nothing of it is staged or committed)."""
+        if stop():
+            return None
+
+        # A plain function, not a bound method: Haystack deep-copies pipeline inputs, and a bound method's
+        # copy would carry a copy of the front end's progress object.
+        def checked(done: int, total: int) -> None:
+            if stop():
+                raise _Stopped
+            on_progress(done, total)
+
+        try:
+            return self.indexer.write_files(transaction, files, progress=checked, extend=extend)
+        except _Stopped:
+            return None
+
+    def _write_parts(
+        self,
+        transaction: IndexTransaction,
+        source: SourceFile,
+        passages: list[Document],
+        done: int,
+        result: FileResult,
+        report: IngestReport,
+        progress: IngestProgress,
+        stop: CancelCheck,
+    ) -> bool:
+        """Embed and commit one big file in parts, from passage ``done`` on (see the module docstring).
+
+        Each part is one checkpoint: the first replaces what the index had for the file (unless resuming),
+        the others extend it. :returns: False when ``stop()`` ended it before the last part.
+        """
+        ids = [doc.id for doc in passages]
+        total, start = len(ids), done
+        if start:
+            result.notes.append(f"resumed: {start} of {total} passages were already indexed")
+        size = min(FIRST_PART_PASSAGES, self.checkpoint_every)
+        while done < total:
+            if stop():
+                if done:
+                    result.status, result.passages = PARTIAL, done
+                    result.reason = (
+                        f"stopped after {done} of {total} passages (cancelled); they are searchable, and "
+                        "ingesting the file again indexes the rest"
+                    )
+                else:
+                    result.status, result.passages, result.reason = FAILED, 0, CANCELLED_REASON
+                report.results.append(result)
+                progress.file_done(result)
+                return False
+            end = min(total, done + size)
+            record = replace(source, passage_ids=ids[:end], pending_passages=total - end)
+            offset = done - start
+            embedded = self._embed_and_write(
+                transaction,
+                [(record, passages[done:end])],
+                lambda d, _t, offset=offset: progress.embedding(offset + d, total - start),
+                stop,
+                extend=done > 0,
+            )
+            if embedded is None:
+                continue  # stop() is now true: reported at the top of the loop
+            report.passages_embedded += embedded
+            done, size = end, min(2 * size, self.checkpoint_every)
+        report.results.append(result)
+        progress.file_done(result)
+        return True
+
+
+CANCELLED_REASON = "not indexed: the ingest was cancelled before this file's passages were embedded"
+
+
+class _Stopped(BaseException):  # noqa: N818 - a signal, not an error
+    """Raised from the embedding progress callback when the run's ``cancel`` check says stop.
+
+    A BaseException, like KeyboardInterrupt, so it unwinds through the pipeline untouched: Haystack wraps
+    every ``Exception`` of a component (and snapshots the pipeline's inputs, with warnings) before
+    re-raising it. Nothing is committed by then: the writer runs after the embedder.
+    """
+
+
+def _resumable(known: SourceFile | None, passages: list[Document]) -> int:
+    """How many of ``passages`` a partial record already holds (0: start over).
+
+    Resumed only when the record is partial, of this content (same ids: they derive from key, content
+    hash and position) and of the same length (a splitter that changed since would change the count).
+    """
+    if known is None or not known.partial or known.total_passages != len(passages):
+        return 0
+    held = len(known.passage_ids)
+    if [doc.id for doc in passages[:held]] != known.passage_ids:
+        return 0
+    return held

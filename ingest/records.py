@@ -4,10 +4,16 @@ Why they live in ``ingest/`` and not beside the store: data flows files → inge
 what a file is (hash, mtime, pages, passage ids) and the store persists that verbatim in ``files.json``, so
 the store imports this type from here; ``ingest/`` itself never imports ``pipelines/`` or ``app/``.
 The field names are the on-disk format of ``files.json``: renaming one breaks existing indexes.
+
+A file bigger than one checkpoint is committed in parts (``docqa.ingest.ingestor``): until its last part
+is committed its record is *partial* — ``passage_ids`` lists the passages committed so far and
+``pending_passages`` says how many are still to come. A partial record is never "unchanged": the next
+ingest of that file resumes it (same content) or replaces it (changed content).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -33,12 +39,40 @@ class SourceFile:
     passage_ids: list[str]
     ingested_at: str
     notes: list[str] = field(default_factory=list)
+    pending_passages: int = 0  # > 0: committed in parts and not finished (see the module docstring)
 
     @property
     def pages(self) -> int:
         return len(self.page_lengths)
 
+    @property
+    def partial(self) -> bool:
+        """True while only part of the file's passages is indexed (an ingest was stopped mid-file)."""
+        return self.pending_passages > 0
+
+    @property
+    def total_passages(self) -> int:
+        """Passages of the whole file: indexed ones plus those still to come."""
+        return len(self.passage_ids) + self.pending_passages
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SourceFile:
         """Read a manifest entry, ignoring keys a newer DocQA may have added."""
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def check_extension(current: SourceFile | None, source: SourceFile, new_ids: Sequence[str]) -> None:
+    """Refuse a part that does not continue a file's record exactly (every store's ``extend_files``): the
+    new record must list the indexed passages followed by the new ones, so none is lost or doubled.
+
+    :raises ValueError: naming the file.
+    """
+    if current is None:
+        raise ValueError(f"{source.key}: passages added to a file the index does not hold")
+    if source.passage_ids != [*current.passage_ids, *new_ids]:
+        raise ValueError(
+            f"{source.key}: the new record does not list the {len(current.passage_ids)} indexed passages "
+            f"followed by the {len(new_ids)} new ones"
+        )
+    if len(set(source.passage_ids)) != len(source.passage_ids):
+        raise ValueError(f"{source.key}: a passage id is listed twice")

@@ -17,9 +17,22 @@ the ingest's :class:`~docqa.ingest.ingestor.IngestReport`, keeps what the index 
 copy back for a file that failed, was skipped or was never ingested. Bytes identical to the earlier copy
 leave the file untouched, so the ingest sees it unchanged and commits nothing.
 
+One batch at a time, across processes: :func:`upload_lock` is a file lock (``<index>/uploads.lock``, freed
+by the OS even on ``kill -9``) that gives up after ``timeout`` seconds with :class:`UploadsBusyError`
+(HTTP 423). It used to be a thread lock without a timeout: a second upload waited, silently, for as long
+as the first one ingested — an hour for a 50 MB text.
+
+A batch killed between staging and settling (a crash, ``kill -9``) would leave its new files in
+``uploads/`` whatever the index says. So staging first writes a journal (``<index>/uploads.staging/
+<id>.json``: the names of the batch), settling removes it, and :func:`recover_staged` — run by the next
+batch and when DocQA opens the index — settles every journal left behind by what the index holds: a file
+whose content the index holds (wholly, or in part: a partially indexed big file) is kept, any other is put
+back to its earlier copy or removed. Uploads no journal names are never touched.
+
 Example::
 
-    with upload_lock(index_dir):
+    with upload_lock(index_dir, timeout=5.0):
+        recover_staged(index_dir, indexed.get)
         staged = stage_uploads(index_dir, [("report.PDF", data)])
         report = None
         try:
@@ -30,22 +43,30 @@ Example::
 
 from __future__ import annotations
 
+import glob
+import json
 import os
 import re
 import shutil
-import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from docqa.atomic import atomic_writer, fsync_dir
+from filelock import FileLock, Timeout
+
+from docqa.atomic import atomic_write_json, atomic_writer, fsync_dir
+from docqa.errors import BusyError
 from docqa.ingest import parsed
-from docqa.ingest.ingestor import FAILED, SKIPPED, FileResult, IngestReport
+from docqa.ingest.ingestor import FAILED, SKIPPED, FileResult, IngestReport, file_sha256
+from docqa.ingest.records import SourceFile
 
 UPLOADS_DIRNAME = "uploads"
+LOCK_NAME = "uploads.lock"  # <index>/uploads.lock: held while a batch is staged, ingested and settled
+JOURNALS_DIRNAME = "uploads.staging"  # <index>/uploads.staging/<id>.json: names of a batch not yet settled
 MAX_NAME_CHARS = 120
 # File systems limit a name to 255 *bytes* (ext4, XFS, APFS...), and a CJK character is 3 bytes in UTF-8: an
 # 85-character Chinese name was a 500 ("File name too long"). 200 leaves room for the names made from it in
@@ -145,22 +166,37 @@ class StagedUpload:
     path: Path  # uploads/<name>: what to hand to the ingest
     previous: Path | None = None  # the earlier upload of this name, kept aside until settled
     unchanged: bool = False  # same bytes as the earlier upload: the file was not touched
+    journal: Path | None = None  # the batch's journal (see the module docstring), removed when settled
 
 
-_LOCKS: dict[Path, threading.Lock] = {}
-_LOCKS_GUARD = threading.Lock()
+Lookup = Callable[[str], SourceFile | None]  # indexed key → its manifest record (None: not indexed)
+
+
+class UploadsBusyError(BusyError):
+    """Another batch of uploads is being added to this index (:func:`upload_lock` timed out)."""
 
 
 @contextmanager
-def upload_lock(index_dir: Path | str) -> Iterator[None]:
-    """Hold while staging, ingesting and settling a batch: within one process, only one batch at a time
-    decides what replaces what (two batches staging the same name would otherwise share a kept-aside copy).
+def upload_lock(index_dir: Path | str, timeout: float = 5.0) -> Iterator[None]:
+    """Hold while staging, ingesting and settling a batch: one batch at a time, in any process, decides
+    what replaces what (two batches staging the same name would otherwise share a kept-aside copy).
+
+    :raises UploadsBusyError: another batch held it for ``timeout`` seconds (0: do not wait).
     """
-    root = uploads_dir(index_dir)
-    with _LOCKS_GUARD:
-        lock = _LOCKS.setdefault(root, threading.Lock())
-    with lock:
+    directory = Path(index_dir).expanduser().resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(directory / LOCK_NAME))
+    try:
+        lock.acquire(timeout=max(0.0, timeout))
+    except Timeout:
+        raise UploadsBusyError(
+            f"Another upload is being added to the index at {directory} (a big file can take minutes). "
+            "Nothing of this upload was saved; try again in a little while."
+        ) from None
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def _same_bytes(data: UploadData, path: Path) -> bool:
@@ -209,27 +245,36 @@ def stage_uploads(
 
     ``files`` are ``(client file name, bytes or a seekable binary stream)``. Two files of one batch whose
     safe names collide are stored as ``name-2.ext``, ``name-3.ext``... Call :func:`settle_uploads`
-    afterwards in every case (also when the ingest raised), under :func:`upload_lock`.
+    afterwards in every case (also when the ingest raised), under :func:`upload_lock` — and
+    :func:`recover_staged` before, so a killed batch's files are settled before this one touches them.
     """
     folder = uploads_dir(index_dir)
     folder.mkdir(parents=True, exist_ok=True)
     staged: list[StagedUpload] = []
+    named: list[tuple[str, str | None, UploadData]] = []
     taken: set[str] = set()
+    for client_name, data in files:
+        name = safe_upload_name(client_name, default_stem)
+        stem, suffix = os.path.splitext(name)
+        counter = 2
+        while name in taken:
+            name = f"{stem}-{counter}{suffix}"
+            counter += 1
+        taken.add(name)
+        named.append((name, client_name, data))
+    if not named:
+        return staged
+    # Before any file is written: a batch killed from here on is settled by recover_staged.
+    journal = journals_dir(index_dir) / f"{uuid.uuid4().hex}.json"
+    atomic_write_json(journal, {"names": [name for name, _, _ in named]})
     try:
-        for client_name, data in files:
-            name = safe_upload_name(client_name, default_stem)
-            stem, suffix = os.path.splitext(name)
-            counter = 2
-            while name in taken:
-                name = f"{stem}-{counter}{suffix}"
-                counter += 1
-            taken.add(name)
+        for name, client_name, data in named:
             target = folder / name
             if _same_bytes(data, target):
-                staged.append(StagedUpload(client_name or "", name, target, unchanged=True))
+                staged.append(StagedUpload(client_name or "", name, target, unchanged=True, journal=journal))
                 continue
             previous = _keep_aside(target) if target.exists() else None
-            item = StagedUpload(client_name or "", name, target, previous)
+            item = StagedUpload(client_name or "", name, target, previous, journal=journal)
             staged.append(item)
             with atomic_writer(target) as out:
                 if isinstance(data, bytes):
@@ -239,6 +284,7 @@ def stage_uploads(
                     shutil.copyfileobj(data, out, _CHUNK)
     except BaseException:
         settle_uploads(staged, None)
+        _remove_journal(journal)
         raise
     return staged
 
@@ -283,10 +329,15 @@ def results_for(staged: list[StagedUpload], report: IngestReport | None) -> list
     return [by_path.get(item.path.resolve()) for item in staged]
 
 
-def settle_uploads(staged: list[StagedUpload], report: IngestReport | None) -> list[FileResult | None]:
+def settle_uploads(
+    staged: list[StagedUpload], report: IngestReport | None, lookup: Lookup | None = None
+) -> list[FileResult | None]:
     """Keep the uploads the index now holds; put back the earlier copy (or remove the new file) for a file
     that failed, was skipped, or was not ingested at all (``report`` None: the ingest raised or never ran),
     so the file on disk always matches what the index says about it. Returns :func:`results_for`.
+
+    ``lookup`` (the index's records, read after the ingest) decides for a file the report has no line
+    for: an ingest that raised may have committed it in an earlier checkpoint. Ends the batch's journal.
     """
     results = results_for(staged, report)
     parsed.forget(item.path for item in staged)  # parses the ingest did not take (docqa.ingest.parsed)
@@ -294,7 +345,10 @@ def settle_uploads(staged: list[StagedUpload], report: IngestReport | None) -> l
     for item, result in zip(staged, results, strict=True):
         if item.unchanged:
             continue
-        keep = result is not None and result.status not in (FAILED, SKIPPED)
+        if result is None and lookup is not None:
+            keep = indexed_as_on_disk(item.path, lookup)
+        else:
+            keep = result is not None and result.status not in (FAILED, SKIPPED)
         if keep:
             if item.previous is not None:
                 item.previous.unlink(missing_ok=True)
@@ -305,6 +359,8 @@ def settle_uploads(staged: list[StagedUpload], report: IngestReport | None) -> l
         touched.add(item.path.parent)
     for folder in touched:
         fsync_dir(folder)
+    for journal in {item.journal for item in staged if item.journal is not None}:
+        _remove_journal(journal)
     return results
 
 
@@ -330,3 +386,77 @@ def superseded(
         if name in kept and key != kept[name]:
             out.append(key)
     return out
+
+
+def indexed_as_on_disk(path: Path, lookup: Lookup) -> bool:
+    """True when the index holds ``path`` with the content it has on disk (wholly or, for a big file
+    stopped in its parts, in part)."""
+    record = lookup(str(path))
+    if record is None:
+        return False
+    try:
+        return record.sha256 == file_sha256(path)
+    except FileNotFoundError:
+        return False
+
+
+def journals_dir(index_dir: Path | str) -> Path:
+    """``<index>/uploads.staging``: one journal per batch between staging and settling."""
+    return Path(index_dir).expanduser().resolve() / JOURNALS_DIRNAME
+
+
+def _remove_journal(journal: Path) -> None:
+    journal.unlink(missing_ok=True)
+    fsync_dir(journal.parent)
+
+
+def has_unsettled_batches(index_dir: Path | str) -> bool:
+    """True when a batch's journal exists: one is being staged now, or was killed (a small folder's
+    listing: cheap enough for every open)."""
+    try:
+        return any(journals_dir(index_dir).glob("*.json"))
+    except OSError:
+        return False
+
+
+def recover_staged(index_dir: Path | str, lookup: Lookup) -> dict[str, list[str]]:
+    """Settle the files of batches killed between staging and settling (call under :func:`upload_lock`,
+    so no live batch is among them): each file a journal names is kept if the index holds its content
+    (wholly or in part), else put back to its earlier copy, else removed; then the journal goes.
+
+    :returns: the names ``kept``, ``restored`` and ``removed`` (all empty when there was no journal).
+    """
+    folder, journals = uploads_dir(index_dir), journals_dir(index_dir)
+    done: dict[str, list[str]] = {"kept": [], "restored": [], "removed": []}
+    if not journals.is_dir():
+        return done
+    for journal in sorted(journals.glob("*.json")):
+        try:
+            names = json.loads(journal.read_text(encoding="utf-8")).get("names", [])
+        except (OSError, ValueError, AttributeError):
+            names = []  # written atomically, so never half written: unreadable means not ours to act on
+        for name in names if isinstance(names, list) else []:
+            if isinstance(name, str) and safe_upload_name(name) == name:  # never follow another path
+                done[_recover_one(folder, name, lookup)].append(name)
+        _remove_journal(journal)
+    for leftover in journals.glob(".*.tmp"):  # a journal killed while being written: its batch wrote nothing
+        leftover.unlink(missing_ok=True)
+    return done
+
+
+def _recover_one(folder: Path, name: str, lookup: Lookup) -> str:
+    """Settle one file of a killed batch (see :func:`recover_staged`); returns what was done."""
+    path, previous = folder / name, folder / f".{name}{_PREVIOUS}"
+    for leftover in folder.glob(f".{glob.escape(name)}.*.tmp"):  # atomic_writer's, killed mid-write
+        leftover.unlink(missing_ok=True)
+    if path.exists() and indexed_as_on_disk(path, lookup):
+        previous.unlink(missing_ok=True)
+        outcome = "kept"
+    elif previous.exists():
+        os.replace(previous, path)
+        outcome = "restored"
+    else:
+        path.unlink(missing_ok=True)
+        outcome = "removed"
+    fsync_dir(folder)
+    return outcome

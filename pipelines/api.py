@@ -79,7 +79,13 @@ from docqa.pipelines.training.checkpoints import CHECKPOINT_FILE as TRAINING_CHE
 from docqa.pipelines.training.checkpoints import STATE_DIR as TRAINING_STATE_DIR
 from docqa.pipelines.training.reader_training import TrainingConfig, train_reader
 from docqa.pipelines.training.report import summary_lines as training_summary_lines
-from docqa.pipelines.uploading import UnreadableUploadsError, UploadedFile, UploadReport, add_uploads
+from docqa.pipelines.uploading import (
+    UnreadableUploadsError,
+    UploadedFile,
+    UploadReport,
+    add_uploads,
+    settle_interrupted_uploads,
+)
 from docqa.pipelines.watching import IndexWatcher
 
 # The public surface: `from docqa.pipelines.api import X` is how app/ (and a host application) reaches
@@ -179,6 +185,7 @@ class DocQA:
         self._lock = threading.RLock()  # lazy loading from several request threads builds each thing once
         self._reader: tuple[DocQAReader, ReaderInfo] | None = None
         self._reader_failure: tuple[float, ModelUnavailableError] | None = None
+        settle_interrupted_uploads(self)  # files of an upload killed before it settled (one stat if none)
 
     # ----- models (lazy: listing documents needs none) -----
     def passage_embedder(self) -> PassageEmbedder:
@@ -211,10 +218,14 @@ class DocQA:
         checkpoint_every: int = 512,
         lock_timeout: float = 5.0,
         ocr: bool = True,
+        cancel: Callable[[], bool] | None = None,
     ) -> IngestReport:
         """Index every supported file under ``paths`` (recursively); see :class:`IngestReport`.
 
         ``ocr=False`` leaves scanned PDF pages out (noted in the report) and fails image files.
+        A file of more than ``checkpoint_every`` passages is committed in parts (searchable as they come;
+        listed as partial until done). ``cancel()`` is checked between batches: True stops the run
+        (``report.cancelled``), keeping what was committed.
 
         The Ingestor (``ingest/``) decides what changed, loads and splits; :meth:`indexing_pipeline`
         embeds and writes each checkpoint's batch.
@@ -228,7 +239,7 @@ class DocQA:
             lock_timeout=lock_timeout,
             ocr=ocr,
         )
-        return ingestor.run(paths, prune=prune, progress=progress)
+        return ingestor.run(paths, prune=prune, progress=progress, cancel=cancel)
 
     def indexing_pipeline(self) -> IndexingPipeline:
         """This index's indexing ``haystack.Pipeline`` (passage embedder → writer), built on first use."""
@@ -271,12 +282,14 @@ class DocQA:
         lock_timeout: float = 5.0,
         refuse_unreadable: bool = False,
         ocr: bool = True,
+        cancel: Callable[[], bool] | None = None,
     ) -> UploadReport:
         """Save uploaded files (client name, bytes or a binary stream) as ``<index>/uploads/<safe name>``
         and ingest them; a name uploaded again replaces its document. See :mod:`docqa.pipelines.uploading`.
 
         :raises UnreadableUploadsError: with ``refuse_unreadable``, a file the loader cannot read; nothing
             was indexed.
+        :raises BusyError: another upload or writer held the index for ``lock_timeout`` seconds.
         """
         return add_uploads(
             self,
@@ -285,6 +298,7 @@ class DocQA:
             lock_timeout=lock_timeout,
             refuse_unreadable=refuse_unreadable,
             ocr=ocr,
+            cancel=cancel,
         )
 
     def is_upload(self, key: str) -> bool:

@@ -67,16 +67,20 @@ class IndexingPipeline:
         transaction: LocalTransaction,
         files: Sequence[tuple[SourceFile, list[Document]]],
         progress: ProgressCallback | None = None,
+        extend: bool = False,
     ) -> int:
         """Embed the files' passages in one batch, write them into ``transaction`` and commit a checkpoint.
+
+        ``extend``: the passages are the next part of files indexed in parts (see :class:`PassageWriter`).
 
         :returns: how many passages were embedded.
         """
         documents = [doc for _, docs in files for doc in docs]
+        sources = [source for source, _ in files]
         result = self.pipeline.run(
             {
                 EMBEDDER: {"documents": documents, "progress": progress},
-                WRITER: {"sources": [source for source, _ in files], "transaction": transaction},
+                WRITER: {"sources": sources, "transaction": transaction, "extend": extend},
             }
         )
         return int(result[WRITER]["documents_written"])

@@ -86,6 +86,8 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
                     "passages": len(d.passage_ids),
                     "ingested_at": d.ingested_at,
                     "sha256": d.sha256,
+                    "partial": d.partial,
+                    "pending_passages": d.pending_passages,
                 }
                 for d in docs
             ]
@@ -103,8 +105,17 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     ):
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for d in docs:
-        table.add_row(escape(d.key), str(d.pages), str(len(d.passage_ids)), d.ingested_at)
+        passages = str(len(d.passage_ids))
+        if d.partial:  # stopped in the middle of its parts: searchable so far, `docqa ingest` finishes it
+            passages = f"[dark_orange]{passages} of {d.total_passages} (partial)[/]"
+        table.add_row(escape(d.key), str(d.pages), passages, d.ingested_at)
     console.print(table)
+    partial = [d for d in docs if d.partial]
+    if partial:
+        console.print(
+            f"{len(partial)} partially indexed: ingest {'it' if len(partial) == 1 else 'them'} again "
+            "(or upload the same file again) to index the rest."
+        )
 
 
 @handle_user_errors

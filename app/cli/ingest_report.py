@@ -8,7 +8,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from docqa.pipelines.api import STATUSES, FileResult, IngestProgress, IngestReport
 
-_STYLE = dict(zip(STATUSES, ("green", "cyan", "dim", "yellow", "bold red", "magenta"), strict=True))
+_STYLE = dict(
+    zip(STATUSES, ("green", "cyan", "dim", "yellow", "bold red", "magenta", "dark_orange"), strict=True)
+)
 
 
 class RichIngestProgress(IngestProgress):

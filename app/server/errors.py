@@ -6,7 +6,8 @@ here. The details a client needs come from the kinds too: an :class:`~docqa.erro
 that names a request ``field`` is a 422 in FastAPI's shape, its ``problems`` (one per bad row of a file)
 are returned as ``errors``. One concrete error of the public API needs another code: an index built
 with another embedding model is a conflict with the index's state (409), not damage (500).
-``str(err)`` is always the ``detail``: DocQA's messages are written for people.
+``str(err)`` is always the ``detail``: DocQA's messages are written for people. A busy index (423) also
+says when to try again: the ``Retry-After`` header and ``retry_after`` in the body (its ``retry_after``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def status_for(err: DocQAError) -> int:
 def error_body(err: DocQAError) -> dict[str, Any]:
     """``{"detail": str(err)}``, plus what the client needs to fix each part of its request."""
     body: dict[str, Any] = {"detail": str(err)}
+    if isinstance(err, BusyError):
+        body["retry_after"] = err.retry_after
     if isinstance(err, RequestRejected):
         body.update(err.extra)
     elif isinstance(err, InvalidInputError) and err.field:  # one 422 shape for clients: FastAPI's
@@ -87,7 +90,9 @@ def error_body(err: DocQAError) -> dict[str, Any]:
 
 async def docqa_error(_request: Request, err: Exception) -> JSONResponse:
     assert isinstance(err, DocQAError)
-    return JSONResponse(status_code=status_for(err), content=error_body(err))
+    status = status_for(err)
+    headers = {"Retry-After": str(err.retry_after)} if isinstance(err, BusyError) and status == 423 else None
+    return JSONResponse(status_code=status, content=error_body(err), headers=headers)
 
 
 UNPARSABLE_BODY = (

@@ -148,6 +148,10 @@ class DocumentOut(BaseModel):
     passages: int
     ingested_at: str
     sha256: str
+    partial: bool = Field(
+        False, description="Only part of it is indexed (its ingest stopped); upload it again to finish."
+    )
+    pending_passages: int = Field(0, description="Passages of a partial document not indexed yet.")
 
 
 class DocumentsResponse(BaseModel):
@@ -159,6 +163,7 @@ class UploadedFileOut(BaseModel):
     stored_as: str = Field(description="The sanitised name the file is indexed under.")
     status: str = Field(
         description="added, updated (replaces an earlier upload of that name), unchanged, failed"
+        " (partial: the request was cancelled in the middle of a big file)"
     )
     document_id: str | None = None
     passages: int = 0
@@ -199,6 +204,7 @@ class FaqListResponse(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: Any
+    retry_after: int | None = Field(None, description="423: seconds to wait before trying again.")
 
 
 # Every POST/DELETE may get it (docqa.app.server.crosssite): the detail names the header or origin at fault.

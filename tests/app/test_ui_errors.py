@@ -128,7 +128,36 @@ def test_an_index_another_process_writes_is_a_warning_and_the_upload_is_not_kept
     assert warning.startswith("**Documents cannot be added.** The index at ")
     assert "being written by another DocQA process" in warning and "\n" not in warning
     assert not at.error
-    assert list((index / "uploads").iterdir()) == [], "the failed upload's saved copy is gone"
+    saved = index / "uploads"
+    assert not saved.exists() or list(saved.iterdir()) == [], "refused before its copy was saved"
+
+
+def test_an_upload_while_another_is_being_added_says_busy_try_again(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    holder = subprocess.Popen(  # another page or the service adding a big upload (holds the upload lock)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from docqa.ingest.uploads import upload_lock\n"
+            "with upload_lock(sys.argv[1]):\n"
+            "    print('adding', flush=True); time.sleep(120)",
+            str(index),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "adding"
+        script = upload_through_the_page
+        at = run(AppTest.from_function(script, args=(str(index), HARBOUR), default_timeout=TIMEOUT))
+    finally:
+        holder.kill()
+        holder.wait()
+    warning = texts(at.warning)
+    assert warning.startswith("**Documents cannot be added.** Another upload is being added to the index")
+    assert "try again" in warning and "\n" not in warning and not at.error
+    saved = index / "uploads"
+    assert not saved.exists() or list(saved.iterdir()) == []
 
 
 def test_an_unknown_document_is_its_one_line_message(tmp_path: Path) -> None:

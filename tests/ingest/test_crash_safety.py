@@ -102,3 +102,67 @@ def test_soak_random_kills_during_commits_and_merges_lose_and_duplicate_nothing(
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["files_indexed"] == 80 and result["kills"] >= 3
     assert result["unchanged_on_resume"] > 0, "committed work is not redone"
+
+
+def _write_big_file(path: Path, sentences: int = 3000) -> None:
+    """~180 passages in one file (one line, no newline): more than one checkpoint of 64."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sentence = "Sentence marker{:05d} tells of tides, moons and lighthouses."
+    body = " ".join(sentence.format(i) for i in range(sentences))
+    path.write_text(body, encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_kill_minus_nine_in_the_middle_of_a_big_files_parts_then_resume(tmp_path: Path) -> None:
+    """A real `docqa ingest` of one big file, killed once its first parts are committed: the index holds
+    them as a partial file (`docqa documents` says so), and the next ingest embeds only the rest."""
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    big = corpus / "big.txt"
+    _write_big_file(big)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        _docqa("ingest", str(corpus), "--checkpoint-every", "64", "--json", index_dir=index_dir),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=root,
+    )
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline and not _partial_record(index_dir):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    record = _partial_record(index_dir)
+    assert record is not None, "the first part is committed long before the file is done"
+    committed = len(record.passage_ids)
+    assert committed >= 32 and record.pending_passages > 0
+    assert _assert_consistent(index_dir) == 1
+
+    listing = subprocess.run(
+        _docqa("documents", "--json", index_dir=index_dir), capture_output=True, text=True, env=env, cwd=root
+    )
+    (entry,) = json.loads(listing.stdout)
+    assert entry["partial"] and entry["passages"] == committed and entry["pending_passages"] > 0
+    table = subprocess.run(
+        _docqa("documents", index_dir=index_dir), capture_output=True, text=True, env=env, cwd=root
+    )
+    assert "(partial)" in table.stdout and "partially indexed" in table.stdout
+
+    done = subprocess.run(
+        _docqa("ingest", str(corpus), "--checkpoint-every", "64", "--json", index_dir=index_dir),
+        capture_output=True, text=True, env=env, cwd=root, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    (line,) = report["files"]
+    assert line["status"] == "added" and line["notes"][0].startswith(f"resumed: {committed} of")
+    total = committed + record.pending_passages
+    assert report["passages_embedded"] == total - committed, "the committed parts are not embedded again"
+    final = LocalIndex(index_dir).files()[str(big.resolve())]
+    assert not final.partial and len(final.passage_ids) == total
+    assert _assert_consistent(index_dir) == 1
+
+
+def _partial_record(index_dir: Path):
+    index = LocalIndex(index_dir)
+    if not index.exists():
+        return None
+    return next((s for s in index.files().values() if s.partial), None)

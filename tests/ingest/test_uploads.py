@@ -210,3 +210,90 @@ def test_unreadable_files_are_named_with_the_loader_reason(tmp_path):
     assert [(item.name, "empty" in reason) for item, reason in problems] == [("empty.txt", True)]
     settle_uploads(staged, None)
     assert listing(tmp_path / "index") == []
+
+
+# ---------------------------------------------------------------- the lock's timeout, killed batches
+
+
+def test_the_upload_lock_gives_up_with_a_busy_error_instead_of_waiting_forever(tmp_path):
+    import threading
+    import time
+
+    from docqa.errors import BusyError
+
+    index = tmp_path / "index"
+    caught: list[BaseException] = []
+
+    def second_batch() -> None:
+        started = time.monotonic()
+        try:
+            with uploads.upload_lock(index, timeout=0.3):
+                pass
+        except BusyError as err:
+            caught.append(err)
+        caught.append(time.monotonic() - started)  # type: ignore[arg-type]
+
+    with uploads.upload_lock(index):  # the first batch, still being ingested
+        thread = threading.Thread(target=second_batch)
+        thread.start()
+        thread.join(timeout=30)
+    error, waited = caught
+    assert isinstance(error, uploads.UploadsBusyError) and "try again" in str(error)
+    assert 0.3 <= waited < 10
+    with uploads.upload_lock(index, timeout=0):  # free again once the first batch is done
+        pass
+
+
+def indexed(*pairs: tuple[Path, bytes]):
+    """A lookup like the index's: each path indexed with the sha256 of the given bytes."""
+    import hashlib
+
+    from docqa.ingest.records import SourceFile
+
+    def record(path: Path, data: bytes) -> SourceFile:
+        sha = hashlib.sha256(data).hexdigest()
+        return SourceFile(str(path), path.name, "", "text", sha, len(data), 0, [len(data)], ["p1"], "")
+
+    records = {str(path): record(path, data) for path, data in pairs}
+    return records.get
+
+
+def test_a_killed_batch_is_settled_by_what_the_index_holds(tmp_path):
+    """A batch killed between staging and settling: a file the index holds (here the first, committed
+    in an earlier checkpoint) is kept, a replacement never indexed gets its earlier copy back, a new file
+    never indexed goes; uploads of other batches are not touched."""
+    index = tmp_path / "index"
+    uploaded(index, "kept-before.txt", b"other batch\n")
+    uploaded(index, "notes.txt", b"v1\n")
+    root = index.resolve() / "uploads"
+    staged = stage_uploads(index, [("done.txt", b"committed\n"), ("notes.txt", b"v2\n"), ("new.txt", b"x\n")])
+    assert staged[1].previous is not None and uploads.has_unsettled_batches(index)
+    # ... and here the process died: nothing settled. The index holds done.txt (new) and notes.txt (v1).
+    lookup = indexed((root / "done.txt", b"committed\n"), (root / "notes.txt", b"v1\n"),
+                     (root / "kept-before.txt", b"other batch\n"))
+    done = uploads.recover_staged(index, lookup)
+    assert done == {"kept": ["done.txt"], "restored": ["notes.txt"], "removed": ["new.txt"]}
+    assert listing(index) == ["done.txt", "kept-before.txt", "notes.txt"]
+    assert (root / "notes.txt").read_bytes() == b"v1\n"
+    assert not uploads.has_unsettled_batches(index)
+    assert uploads.recover_staged(index, lookup) == {"kept": [], "restored": [], "removed": []}
+
+
+def test_a_journal_never_makes_recovery_touch_anything_but_safe_upload_names(tmp_path):
+    index = tmp_path / "index"
+    outside = tmp_path / "precious.txt"
+    outside.write_text("mine")
+    journals = uploads.journals_dir(index)
+    journals.mkdir(parents=True)
+    (journals / "forged.json").write_text('{"names": ["../../precious.txt", "/etc/passwd", 7]}')
+    (journals / "garbled.json").write_text("{not json")
+    assert uploads.recover_staged(index, lambda key: None) == {"kept": [], "restored": [], "removed": []}
+    assert outside.read_text() == "mine" and not any(journals.iterdir())
+
+
+def test_a_settled_batch_leaves_no_journal(tmp_path):
+    index = tmp_path / "index"
+    uploaded(index, "a.txt", b"alpha\n")
+    staged = stage_uploads(index, [("b.txt", b"beta\n")])
+    settle_uploads(staged, None)
+    assert not uploads.has_unsettled_batches(index) and listing(index) == ["a.txt"]

@@ -149,7 +149,7 @@ def test_qa_pipeline_reads_the_reranked_passages(sample_index: Path, shipped_rer
     timings = result.timings_ms
     assert timings["rerank"] > 0
     assert timings["retrieval"] > 0 and timings["reading"] > 0
-    assert timings["retrieval"] + timings["rerank"] + timings["reading"] <= timings["total"]  # each step timed itself
+    assert timings["retrieval"] + timings["rerank"] + timings["reading"] <= timings["total"]
     plain = qa.ask_documents(QUESTION, top_k=3, no_answer_threshold=100.0, rerank=False)
     assert "rerank" not in plain.timings_ms
     assert [p.id for p in plain.passages] == [p.id for p in qa.search(QUESTION, top_k=3, rerank=False)]

@@ -5,16 +5,23 @@ too: one layout (``<index>/uploads/<safe name>``), so a name uploaded again — 
 replaces the earlier upload, and deleting an uploaded document deletes its saved copy. A client's file
 name is never used as a path. Every file of a request is checked with the ingest's own loader before
 anything is ingested, so a failed upload never changes the index (the earlier copies are put back).
+
+A client that goes away cancels its upload: the ingest checks between its batches (seconds apart) whether
+the connection is still there and stops, freeing the writer, instead of embedding for an hour for nobody.
+What it committed stays consistent: files done are kept, a big file stopped in its parts stays partially
+indexed (listed ``partial``; uploading it again finishes it), files not reached are not kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, UploadFile
+import anyio.from_thread
+from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
@@ -74,12 +81,30 @@ def document_out(source: SourceFile, docqa: DocQA) -> DocumentOut:
         passages=len(source.passage_ids),
         ingested_at=source.ingested_at,
         sha256=source.sha256,
+        partial=source.partial,
+        pending_passages=source.pending_passages,
     )
 
 
 @router.get("/documents", response_model=DocumentsResponse, summary="What is indexed.")
 def list_documents(ctx: Context):
     return {"documents": [document_out(s, ctx.docqa) for s in ctx.docqa.documents()]}
+
+
+def client_gone(request: Request) -> Callable[[], bool]:
+    """For the ingest's ``cancel``, called from this endpoint's worker thread: has the client hung up?
+    (The event loop is asked; once gone, always gone; a loop that is shutting down counts as gone.)"""
+    gone = False
+
+    def check() -> bool:
+        nonlocal gone
+        try:
+            gone = gone or anyio.from_thread.run(request.is_disconnected)
+        except RuntimeError:  # the server is stopping: nobody will read the answer
+            gone = True
+        return gone
+
+    return check
 
 
 def _check_request(ctx: ServiceContext, files: list[UploadFile]) -> None:
@@ -130,17 +155,24 @@ def _file_out(item: UploadedFile) -> UploadedFileOut:
         400: {"model": ErrorOut, "description": "A file is corrupt, encrypted, scanned or empty."},
         413: {"model": ErrorOut, "description": "The upload is larger than the limit."},
         415: {"model": ErrorOut, "description": "A file type DocQA does not read."},
-        423: {"model": ErrorOut, "description": "Another process is writing the index."},
+        423: {
+            "model": ErrorOut,
+            "description": "Another upload or process is writing the index (`Retry-After`: seconds).",
+        },
     },
 )
 def upload_documents(
     files: Annotated[list[UploadFile], File(description=f"One or more files: {supported_list()}.")],
     ctx: Context,
+    request: Request,
 ):
     _check_request(ctx, files)
     try:
         report = ctx.docqa.add_uploads(
-            [(f.filename, f.file) for f in files], lock_timeout=ctx.lock_timeout, refuse_unreadable=True
+            [(f.filename, f.file) for f in files],
+            lock_timeout=ctx.lock_timeout,
+            refuse_unreadable=True,
+            cancel=client_gone(request),
         )
     except UnreadableUploadsError as err:
         reasons = [{"name": name, "reason": reason} for name, reason in err.files]

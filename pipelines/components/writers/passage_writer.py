@@ -5,6 +5,10 @@ catalog transaction) with a per-file manifest that lets a re-run skip unchanged 
 arrive as *files* — each
 :class:`~docqa.ingest.records.SourceFile` with exactly its passages — so a file's old passages are replaced in
 the same commit that adds its new ones, and a crash never leaves a file half indexed.
+
+A file bigger than one checkpoint arrives in parts (``extend=True`` for every part after the first): its
+record is then *partial* until the last part (``SourceFile.pending_passages``), the state a crash or a
+cancelled upload leaves and the next ingest resumes.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class PassageWriter:
         documents: list[Document],
         sources: list[SourceFile],
         transaction: LocalTransaction | None = None,
+        extend: bool = False,
     ) -> dict[str, Any]:
         """Replace each source file's passages by its embedded ``documents`` and commit them (a checkpoint).
 
@@ -77,6 +82,8 @@ class PassageWriter:
         :param sources: one manifest entry per file; together they name every document exactly once.
         :param transaction: an open transaction on this index (the Ingestor's, holding the writer lock
             across checkpoints); without it the run takes the lock itself for this one commit.
+        :param extend: ``documents`` are the next part of files already indexed in parts: each source's
+            ``passage_ids`` end with exactly its documents, and the passages it has are kept.
         :raises ValueError: a document lacks an embedding or belongs to none of ``sources``.
         """
         if transaction is None:
@@ -84,25 +91,32 @@ class PassageWriter:
             if dim is None:
                 raise ValueError("PassageWriter.run without a transaction needs at least one document")
             with self.index.transaction(self.embedding_model, dim, timeout=self.lock_timeout) as own:
-                return self._write(own, documents, sources)
+                return self._write(own, documents, sources, extend)
         if transaction.index.directory != self.index.directory:
             raise ValueError(
                 f"PassageWriter for {self.index.directory} was handed a transaction on "
                 f"{transaction.index.directory}"
             )
-        return self._write(transaction, documents, sources)
+        return self._write(transaction, documents, sources, extend)
 
     def _write(
-        self, transaction: LocalTransaction, documents: list[Document], sources: list[SourceFile]
+        self,
+        transaction: LocalTransaction,
+        documents: list[Document],
+        sources: list[SourceFile],
+        extend: bool,
     ) -> dict[str, Any]:
         dim = transaction.dim
         by_id = {doc.id: doc for doc in documents}
         additions, claimed = [], 0
         for source in sources:
-            missing = [pid for pid in source.passage_ids if pid not in by_id]
+            ids = source.passage_ids
+            if extend:  # the part is the tail of the record: the passages this run brings
+                ids = ids[len(ids) - sum(1 for pid in ids if pid in by_id) :]
+            missing = [pid for pid in ids if pid not in by_id]
             if missing:
                 raise ValueError(f"{source.key}: passage {missing[0]} is not among the documents to write")
-            docs = [by_id[pid] for pid in source.passage_ids]
+            docs = [by_id[pid] for pid in ids]
             claimed += len(docs)
             vectors = _vectors(source, docs, dim)
             additions.append((source, [replace(d, embedding=None) for d in docs], vectors))
@@ -112,7 +126,10 @@ class PassageWriter:
                 f"{len(documents) - claimed} document(s) belong to none of the sources "
                 f"(first: {strays[0] if strays else 'a duplicate id'})"
             )
-        transaction.put_files(additions)
+        if extend:
+            transaction.extend_files(additions)
+        else:
+            transaction.put_files(additions)
         return {"documents_written": len(documents), "commit": transaction.commit()}
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from haystack import Document
 
 from docqa.atomic import fsync_dir
-from docqa.ingest.records import SourceFile, utc_now
+from docqa.ingest.records import SourceFile, check_extension, utc_now
 from docqa.pipelines.document_stores.errors import IndexCorruptError
 from docqa.pipelines.document_stores.local import catalog
 from docqa.pipelines.document_stores.local.catalog import FORMAT_VERSION
@@ -135,21 +135,25 @@ class IndexWriter:
         touched: Sequence[SourceFile] = (),
         embedding_model: str | None = None,
         dim: int | None = None,
+        extensions: Sequence[Addition] = (),
     ) -> str:
         """Commit: files in ``additions`` replace what they had, ``removals`` are deleted, ``touched``
-        records are updated in place. Returns the new generation's name."""
+        records are updated in place, files in ``extensions`` (already indexed, committed in parts) get
+        their new record and these passages *added* to the ones they have. Returns the new generation's
+        name."""
         con = self.con
         meta = self.meta()
         gen = int(meta.get("generation", 0)) + 1
         next_vid = int(meta.get("next_vid", 1))
-        docs = [d for _, batch, _ in additions for d in batch]
+        written = [*additions, *extensions]  # segment rows and passage rows in this order
+        docs = [d for _, batch, _ in written for d in batch]
         segment, rows = None, 0
         if docs:
             analyzer = Analyzer.from_parameters(meta.get("analyzer"))
             tokenizer = analyzer.tokenizer()
             counts = [analyzer.counts(tokenizer, d.content or "", d.meta) for d in docs]
             vectors = np.concatenate(
-                [np.asarray(v, dtype=np.float32).reshape(len(b), -1) for _, b, v in additions if len(b)]
+                [np.asarray(v, dtype=np.float32).reshape(len(b), -1) for _, b, v in written if len(b)]
             )
             data = build_segment(np.arange(next_vid, next_vid + len(docs)), vectors, counts)
             segment = f"seg-{gen:08d}-{uuid.uuid4().hex[:6]}"
@@ -172,6 +176,15 @@ class IndexWriter:
                 con.execute(
                     "INSERT INTO files (key, record) VALUES (?, ?)", (source.key, catalog.file_record(source))
                 )
+                for doc in batch:
+                    passage_rows.append(catalog.passage_row(vid, source.key, doc))
+                    vid += 1
+            for source, batch, _ in extensions:
+                updated = con.execute(
+                    "UPDATE files SET record = ? WHERE key = ?", (catalog.file_record(source), source.key)
+                )
+                if updated.rowcount != 1:
+                    raise ValueError(f"{source.key}: passages added to a file the index does not hold")
                 for doc in batch:
                     passage_rows.append(catalog.passage_row(vid, source.key, doc))
                     vid += 1
@@ -351,8 +364,10 @@ class LocalTransaction:
 
     This is the store side of ingest's ``IndexTransaction`` protocol (``ingest/ingestor.py``): the Ingestor
     reads the manifest (:attr:`files`), the indexing pipeline's writer puts embedded files
-    (:meth:`put_files`), and every commit is a checkpoint that writes only the staged files, so a killed
-    ingest loses only the work since the last one.
+    (:meth:`put_files`) or the next part of a big file (:meth:`extend_files`), and every commit is a
+    checkpoint that writes only the staged files, so a killed ingest loses only the work since the last one.
+    A part is one catalog transaction like any commit: after ``kill -9`` the file's record lists exactly
+    the passages its committed parts hold.
 
     Copying returns the same object: it names one open transaction (Haystack deep-copies pipeline inputs,
     and writing into a copy would silently lose the batch).
@@ -365,6 +380,7 @@ class LocalTransaction:
         self._dim = int(meta.get("dim") or dim or 0) or None
         self._files = writer.files()
         self._adds: dict[str, Addition] = {}
+        self._extends: dict[str, Addition] = {}
         self._removes: set[str] = set()
         self._touched: dict[str, SourceFile] = {}
 
@@ -404,9 +420,29 @@ class LocalTransaction:
                 raise ValueError(f"{source.key}: embedding dimension {vectors.shape[1]} != index {self._dim}")
             self._adds.pop(source.key, None)  # re-put: the latest version goes last, as it is newest
             self._adds[source.key] = (source, list(docs), vectors.reshape(len(docs), self._dim))
+            self._extends.pop(source.key, None)
             self._removes.discard(source.key)
             self._touched.pop(source.key, None)
             self._files.pop(source.key, None)
+            self._files[source.key] = source
+
+    def extend_files(self, additions: Sequence[Addition]) -> None:
+        """Stage the next part of files committed in parts: each ``source`` is the file's new record (its
+        ``passage_ids`` are the current ones followed by exactly the ids of ``docs``); nothing the file
+        already has is removed."""
+        if self._model is None or self._dim is None:
+            raise ValueError("open the transaction with an embedding model to add passages")
+        for source, docs, vectors in additions:
+            vectors = np.asarray(vectors, dtype=np.float32).reshape(len(docs), self._dim)
+            current = self._files.get(source.key)
+            check_extension(current, source, [d.id for d in docs])
+            staged = self._adds.get(source.key) or self._extends.get(source.key)
+            if staged is not None:  # not committed yet: one addition holding both parts
+                _, before, before_vectors = staged
+                docs, vectors = [*before, *docs], np.concatenate([before_vectors, vectors])
+            target = self._adds if source.key in self._adds else self._extends
+            target[source.key] = (source, list(docs), vectors)
+            self._touched.pop(source.key, None)
             self._files[source.key] = source
 
     def update_sources(self, sources: Sequence[SourceFile]) -> None:
@@ -415,9 +451,10 @@ class LocalTransaction:
             if source.key not in self._files:
                 raise KeyError(source.key)
             self._files[source.key] = source
-            if source.key in self._adds:
-                _, docs, vectors = self._adds[source.key]
-                self._adds[source.key] = (source, docs, vectors)
+            staged = self._adds if source.key in self._adds else self._extends
+            if source.key in staged:
+                _, docs, vectors = staged[source.key]
+                staged[source.key] = (source, docs, vectors)
             else:
                 self._touched[source.key] = source
 
@@ -427,6 +464,7 @@ class LocalTransaction:
         for source in removed:
             del self._files[source.key]
             self._adds.pop(source.key, None)
+            self._extends.pop(source.key, None)
             self._touched.pop(source.key, None)
             self._removes.add(source.key)
         return removed
@@ -441,6 +479,8 @@ class LocalTransaction:
             list(self._touched.values()),
             self._model,
             self._dim,
+            extensions=list(self._extends.values()),
         )
-        self._adds, self._removes, self._touched = {}, set(), {}
+        self._adds, self._extends, self._removes, self._touched = {}, {}, set(), {}
         return name
+

@@ -14,6 +14,10 @@ How it converges after ``kill -9`` (no duplicates, no orphans, nothing half-inde
 3. Whoever opens the next transaction (under the writer lock) finds any ``pending`` file of a killed
    commit, deletes all of its rows in Milvus and drops its manifest entry. The file is then simply "new"
    to the re-run, which embeds it again. Files committed in earlier checkpoints are untouched.
+4. A big file is committed in parts (its record is partial until the last one). A part after the first
+   adds rows without touching the file's earlier ones, so its commit lists the file under ``appending``
+   with the ids of the new rows instead of ``pending``; recovery deletes exactly those rows and keeps the
+   record of the parts before, which the re-run resumes from.
 
 Unlike the local store's generations, a search running during a commit may see a file's old and new
 passages for a moment; the manifest, not the collection, is the record of what is indexed.
@@ -35,7 +39,7 @@ from filelock import FileLock, Timeout
 from haystack import Document
 
 from docqa.atomic import atomic_write_json
-from docqa.ingest.records import SourceFile, utc_now
+from docqa.ingest.records import SourceFile, check_extension, utc_now
 from docqa.pipelines.document_stores.errors import (
     EmbeddingModelMismatchError,
     IndexCorruptError,
@@ -148,13 +152,21 @@ class MilvusIndex:
     def _recover(self, data: dict[str, Any]) -> dict[str, Any]:
         """Undo what a killed commit left: every ``pending`` file loses its rows and its manifest entry."""
         pending = list(data.get("pending", []))
-        if not pending:
+        appending: dict[str, list[str]] = dict(data.get("appending") or {})
+        if not pending and not appending:
             return data
         for key in pending:
             self.store.delete_file_rows(key)
+        self.store.delete_ids([pid for ids in appending.values() for pid in ids])
         self.store.flush()
         files = {k: v for k, v in data["files"].items() if k not in set(pending)}
-        data = {**data, "files": files, "pending": [], "generation": int(data.get("generation", 0)) + 1}
+        data = {
+            **data,
+            "files": files,
+            "pending": [],
+            "appending": {},
+            "generation": int(data.get("generation", 0)) + 1,
+        }
         self._write(data)
         return data
 
@@ -226,6 +238,7 @@ class MilvusTransaction:
             k: SourceFile.from_dict(v) for k, v in (data or {}).get("files", {}).items()
         }
         self._puts: dict[str, tuple[list[Document], np.ndarray]] = {}
+        self._extends: dict[str, tuple[list[Document], np.ndarray]] = {}  # next parts of partial files
         self._removed: set[str] = set()
         self._dirty = False
         self._commits = 0
@@ -264,7 +277,26 @@ class MilvusTransaction:
                 )
             self._files[source.key] = source
             self._puts[source.key] = (list(docs), np.asarray(vectors, dtype=np.float32))
+            self._extends.pop(source.key, None)
             self._removed.discard(source.key)
+        self._dirty = True
+
+    def extend_files(self, additions: Sequence[tuple[SourceFile, list[Document], np.ndarray]]) -> None:
+        """Stage the next part of files committed in parts (see ingest's ``IndexTransaction``)."""
+        if self._data is None:
+            raise ValueError("open the transaction with an embedding model to add passages")
+        for source, docs, vectors in additions:
+            vectors = np.asarray(vectors, dtype=np.float32)
+            if len(docs) and vectors.reshape(len(docs), -1).shape[1] != self.dim:
+                raise ValueError(f"{source.key}: embedding dimension {vectors.shape[-1]} != {self.dim}")
+            vectors = vectors.reshape(len(docs), self.dim or 0)
+            check_extension(self._files.get(source.key), source, [d.id for d in docs])
+            target = self._puts if source.key in self._puts else self._extends
+            before = target.get(source.key)
+            if before is not None:  # not committed yet: one batch holding both parts
+                docs, vectors = [*before[0], *docs], np.concatenate([before[1], vectors])
+            target[source.key] = (list(docs), vectors)
+            self._files[source.key] = source
         self._dirty = True
 
     def update_sources(self, sources: Sequence[SourceFile]) -> None:
@@ -279,6 +311,7 @@ class MilvusTransaction:
         for source in removed:
             del self._files[source.key]
             self._puts.pop(source.key, None)
+            self._extends.pop(source.key, None)
             self._removed.add(source.key)
         self._dirty = self._dirty or bool(removed)
         return removed
@@ -289,16 +322,19 @@ class MilvusTransaction:
             raise ValueError("nothing to commit: the index is empty and no passages were added")
         index, store = self._index, self._index.store
         changing = sorted(set(self._puts) | self._removed)
+        appending = {key: [d.id for d in docs] for key, (docs, _) in self._extends.items()}
         generation = int(self._data.get("generation", 0))
-        if changing:
-            index._write({**self._data, "pending": changing, "generation": generation})
+        if changing or appending:
+            index._write(
+                {**self._data, "pending": changing, "appending": appending, "generation": generation}
+            )
             # All new rows in large batches (upsert: a row written by an earlier try is replaced, never
             # doubled); then one delete for the stale rows of files the manifest already held. A file new
             # to the manifest has no rows: a killed commit's rows were removed by _recover.
-            puts = list(self._puts.values())
+            puts = [*self._puts.values(), *self._extends.values()]
             docs = [doc for batch, _ in puts for doc in batch]
             if docs:
-                store.upsert(docs, np.concatenate([vectors for _, vectors in puts]))
+                store.upsert(docs, np.concatenate([vectors for batch, vectors in puts if len(batch)]))
             known = self._data.get("files", {})
             replaced = [key for key in self._puts if key in known]
             store.delete_files_rows(replaced, keep=[d.id for key in replaced for d in self._puts[key][0]])
@@ -308,11 +344,13 @@ class MilvusTransaction:
             **self._data,
             "files": {k: asdict(v) for k, v in self._files.items()},
             "pending": [],
+            "appending": {},
             "generation": generation + 1,
             "updated": utc_now(),
         }
         index._write(self._data)
         self._puts.clear()
+        self._extends.clear()
         self._removed.clear()
         self._commits += 1
         return f"milvus-{generation + 1}"

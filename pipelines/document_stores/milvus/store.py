@@ -264,6 +264,14 @@ class MilvusDocumentStore:
                 expr += f" and id not in {in_list(keep)}"
             self._call("delete", self.collection, filter=expr)
 
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        """Delete the rows ``ids`` (those that exist), one call per 512 ids."""
+        if not ids or not self.has_collection():
+            return
+        for start in range(0, len(ids), READ_BATCH):
+            chunk = list(ids[start : start + READ_BATCH])
+            self._call("delete", self.collection, filter=f"id in {in_list(chunk)}")
+
     def flush(self) -> None:
         """Make every write so far durable (sealed segments) before the manifest says it happened."""
         if self.has_collection():
