@@ -183,7 +183,7 @@ def test_store_counts_and_refuses_a_wrong_embedding(store) -> None:
     with pytest.raises(InvalidInputError, match="384"):
         store.embedding_retrieval([0.1, 0.2], top_k=1)
     assert store.embedding_retrieval([0.0] * 384, top_k=0) == []
-    with pytest.raises(InvalidInputError, match="in-memory snapshot"):
+    with pytest.raises(InvalidInputError, match="in-memory index cannot be serialised"):
         store.to_dict()
 
 
