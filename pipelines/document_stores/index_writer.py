@@ -32,6 +32,7 @@ from docqa.pipelines.document_stores.catalog import FORMAT_VERSION, IndexCorrupt
 from docqa.pipelines.document_stores.segments import (
     Analyzer,
     build_segment,
+    lacks_dense_index,
     merge_segments,
     open_segment,
     write_segment,
@@ -289,7 +290,9 @@ class IndexWriter:
         for group in groups:
             names = [s[0] for s in group]
             has_dead = self.con.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone() is not None
-            if len(names) > 1 or has_dead:
+            # a segment written before segments carried a FAISS index is rewritten with one
+            old = any(lacks_dense_index(self.index.segments_dir / n) for n in names)
+            if len(names) > 1 or has_dead or old:
                 self.merge(names, max(s[1] for s in group) + 1)
         self._delete_retired()
         after = self._segments()

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from docqa.pipelines.document_stores.segments import Analyzer, SegmentData, hash
 DEFAULT_PROBE_FRACTION = 0.25  # share of IVF lists scanned per segment: recall@10 vs exact on 20k real MiniLM
 # embeddings 0.985 (0.15: 0.962, 0.10: 0.942; benchmarks/scale.py --real-recall)
 MIN_PROBES = 8
+DENSE_SEARCH = "faiss"  # or "numpy": the float32 list scan for every segment (benchmarks/scale.py --dense)
+RERANK_FACTOR = 4  # FAISS shortlists k * this many rows per segment, re-scored exactly from vectors.npy
+FAISS_THREADS = 1  # OpenMP threads of one query's FAISS search (set per calling thread)
 
 
 @dataclass
@@ -35,6 +39,8 @@ class OpenSegment:
     dead: np.ndarray  # bool per row: tombstoned
     sorted_vids: np.ndarray
     sorted_rows: np.ndarray
+    live: Any = None  # faiss.IDSelectorBitmap of the live rows when some are dead (its bitmap: live_bits)
+    live_bits: np.ndarray | None = None
 
     @classmethod
     def of(cls, name: str, data: SegmentData) -> OpenSegment:
@@ -62,7 +68,13 @@ class OpenSegment:
             return self
         dead = self.dead.copy()
         dead[rows] = True
-        return OpenSegment(self.name, self.data, dead, self.sorted_vids, self.sorted_rows)
+        live, bits = None, None
+        if self.data.dense is not None:  # FAISS skips tombstoned rows while it scans (IDSelector)
+            import faiss
+
+            bits = np.packbits(~dead, bitorder="little")
+            live = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))  # n: bytes
+        return OpenSegment(self.name, self.data, dead, self.sorted_vids, self.sorted_rows, live, bits)
 
 
 @dataclass
@@ -124,6 +136,7 @@ class SegmentSearcher:
         self.directory = directory
         self.k1, self.b = float(k1), float(b)
         self.probe_fraction = probe_fraction
+        self.dense_search = DENSE_SEARCH
         self.analyzer = analyzer or Analyzer()
         self._tokenizer = self.analyzer.tokenizer()
         self._lock = threading.Lock()
@@ -209,7 +222,14 @@ class SegmentSearcher:
 
     # ----- dense -----
     def dense(self, state: SearchState, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The ``k`` nearest live rows by inner product (cosine for unit vectors): (vid, score)."""
+        """The ``k`` nearest live rows by inner product (cosine for unit vectors): (vid, score).
+
+        Per segment: small ones (no IVF) are scanned exactly; IVF ones are searched with their FAISS index
+        (:meth:`_faiss`), or with the float32 list scan (:meth:`_scan`) when the segment has no FAISS file
+        (written before segments carried one) or ``dense_search`` is ``"numpy"``. Scores are exact.
+        """
+        query = np.ascontiguousarray(query, dtype=np.float32)
+        use_faiss = self.dense_search == "faiss"
         pairs = []
         for seg in state.segments:
             data = seg.data
@@ -218,20 +238,44 @@ class SegmentSearcher:
                 if seg.dead.any():
                     sims[seg.dead] = -np.inf
                 pairs.append(_top(sims, np.asarray(data.vids), k))
-                continue
-            nlist = len(data.centroids)
-            nprobe = min(nlist, max(MIN_PROBES, int(np.ceil(nlist * self.probe_fraction))))
-            probes = np.argpartition(-(data.centroids @ query), nprobe - 1)[:nprobe]
-            ptr, vectors, vids = data.list_ptr, data.vectors, data.vids
-            spans = [(int(ptr[lst]), int(ptr[lst + 1])) for lst in probes]
-            sims = np.concatenate([vectors[lo:hi] @ query for lo, hi in spans if hi > lo])
-            rows = np.concatenate([np.arange(lo, hi) for lo, hi in spans if hi > lo])
-            if seg.dead.any():
-                sims[seg.dead[rows]] = -np.inf
-            top_sims, top_rows = _top(sims, rows, k)
-            pairs.append((top_sims, np.asarray(vids)[top_rows]))
+            elif use_faiss and data.dense is not None:
+                pairs.append(self._faiss(seg, query, k))
+            else:
+                pairs.append(self._scan(seg, query, k))
         hits = best(pairs, k)
         return [(v, s) for v, s in hits if s > -np.inf]
+
+    def _nprobe(self, nlist: int) -> int:
+        return min(nlist, max(MIN_PROBES, int(np.ceil(nlist * self.probe_fraction))))
+
+    def _faiss(self, seg: OpenSegment, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS IVF-SQ8 shortlist of ``k * RERANK_FACTOR`` live rows, re-scored from the float32 vectors."""
+        import faiss
+
+        data = seg.data
+        faiss.omp_set_num_threads(FAISS_THREADS)  # OpenMP's thread count is per calling thread
+        params = faiss.SearchParametersIVF(nprobe=self._nprobe(len(data.centroids)))
+        if seg.live is not None:
+            params.sel = seg.live
+        _, found = data.dense.search(query[None], max(k, k * RERANK_FACTOR), params=params)
+        rows = np.sort(found[0][found[0] >= 0])  # in file order: the re-rank reads rows front to back
+        sims = np.asarray(data.vectors[rows]) @ query
+        top_sims, top_rows = _top(sims, rows, k)
+        return top_sims, np.asarray(data.vids)[top_rows]
+
+    def _scan(self, seg: OpenSegment, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The float32 scan of the probed IVF lists (row ranges of ``vectors.npy``)."""
+        data = seg.data
+        nprobe = self._nprobe(len(data.centroids))
+        probes = np.argpartition(-(data.centroids @ query), nprobe - 1)[:nprobe]
+        ptr, vectors, vids = data.list_ptr, data.vectors, data.vids
+        spans = [(int(ptr[lst]), int(ptr[lst + 1])) for lst in probes]
+        sims = np.concatenate([vectors[lo:hi] @ query for lo, hi in spans if hi > lo])
+        rows = np.concatenate([np.arange(lo, hi) for lo, hi in spans if hi > lo])
+        if seg.dead.any():
+            sims[seg.dead[rows]] = -np.inf
+        top_sims, top_rows = _top(sims, rows, k)
+        return top_sims, np.asarray(vids)[top_rows]
 
     def vectors_of(self, state: SearchState, vids: Sequence[int]) -> dict[int, np.ndarray]:
         wanted = np.asarray(sorted(set(int(v) for v in vids)), dtype=np.int64)
