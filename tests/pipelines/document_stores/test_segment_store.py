@@ -228,8 +228,9 @@ def test_large_segments_are_searched_with_their_faiss_index_and_find_the_exact_t
     store = LocalDocumentStore(index_dir, embedding_model=MODEL)
     store.warm_up()
     dense = store._searcher.state.segments[0].data.dense
-    assert isinstance(faiss.downcast_InvertedLists(dense.invlists), faiss.OnDiskInvertedLists), \
-        "the codes are mapped by FAISS (IO_FLAG_MMAP), not read into memory"
+    codes = faiss.downcast_index(dense.storage).codes
+    assert not dense.hnsw.neighbors.is_owned and not codes.is_owned, \
+        "the graph and the codes are views of the mapped file, not copies in memory"
     calls = []
     search = store._searcher._faiss
     monkeypatch.setattr(store._searcher, "_faiss", lambda *a: calls.append(1) or search(*a))
