@@ -1,9 +1,17 @@
-"""Immutable index segments: a batch of passages' vectors and BM25 postings, in plain ``.npy`` files.
+"""Immutable index segments: a batch of passages' vectors and BM25 postings in ``.npy`` files, and for
+large segments a FAISS index of the vectors.
 
-A segment is written once (by one commit, or by a merge of older segments), fsynced, renamed into place,
-and only then named by the catalog (``index.sqlite``): a writer killed before the catalog commit leaves an
-unreferenced folder that the next writer sweeps. Readers open every array with ``mmap``, so opening a
-segment costs a few system calls whatever its size, and memory is the page cache, shared by processes.
+A segment is written once (by one commit, or by a merge of older segments), every file fsynced, the folder
+renamed into place, and only then named by the catalog (``index.sqlite``): a writer killed before the
+catalog commit leaves an unreferenced folder that the next writer sweeps. Readers open every array with
+``mmap`` and the FAISS index with FAISS's own zero-copy mapping, so opening a segment costs a few system
+calls whatever its size, and memory is the page cache, shared by processes.
+
+Dense search (``searcher.py``): segments under ``IVF_MIN_ROWS`` rows are scanned exactly; larger ones carry
+``dense.faiss``, an HNSW graph over 8-bit codes (:func:`dense_index`), built when the segment is (a merge
+rebuilds it from the merged rows). They also keep the IVF layout (rows grouped by k-means list,
+``centroids.npy``, ``list_ptr.npy``) that the float32 scan reads: for segments written before segments
+carried a FAISS file, for ``benchmarks/scale.py --dense numpy``, and for an older DocQA opening the index.
 
 Files of ``segments/<name>/``::
 

@@ -305,3 +305,38 @@ def test_compaction_rewrites_a_lone_segment_without_a_faiss_file(
     assert (index_dir / "segments" / new / segments.DENSE_FILE).exists()
     assert index.compact()["segments_after"] == 1 and index.live_segments()[0][0] == new, \
         "a segment that has its FAISS file is left alone"
+
+
+def test_concurrent_faiss_searches_agree_with_one_at_a_time(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    index, files = _clustered_index(index_dir, monkeypatch)
+    index.delete_files([files[0][0]])  # with a selector in play
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    queries = [v for _, _, vecs in files[1:] for v in vecs[:8]]
+    alone = [[d.id for d in store.embedding_retrieval(q.tolist(), top_k=10)] for q in queries]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda q: [d.id for d in store.embedding_retrieval(q.tolist(), top_k=10)],
+                                 queries))
+    assert together == alone
+
+
+def test_a_killed_merge_leaves_a_segment_with_a_faiss_file_that_is_never_read_and_is_swept(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, files = _clustered_index(index_dir, monkeypatch)
+    folder = index_dir / "segments"
+    (live, _, _), = index.live_segments()
+    # A merge killed after writing its segment but before the catalog commit; another killed mid-write.
+    segments.write_segment(folder, "seg-99999999-dead00", segments.open_segment(folder / live))
+    (folder / "seg-99999998-dead00.tmp").mkdir()
+    (folder / "seg-99999998-dead00.tmp" / segments.DENSE_FILE).write_bytes(b"truncated")
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    query = files[2][2][1]
+    assert store.embedding_retrieval(query.tolist(), top_k=1)[0].id == files[2][1][1]
+    assert [s.name for s in store._searcher.state.segments] == [live]
+    commit(index, "oxygen")  # the next writer sweeps what no generation names
+    assert not any(p.name.startswith("seg-9999999") for p in folder.iterdir())
+    assert store.embedding_retrieval(query.tolist(), top_k=1)[0].id == files[2][1][1]
