@@ -309,14 +309,34 @@ def open_segment(path: Path) -> SegmentData:
 def open_dense_index(path: Path) -> Any:
     """A segment's FAISS index, mapped by FAISS itself: with ``IO_FLAG_MMAP_IFC`` the graph's arrays and
     the codes are views of the file (zero-copy; ``IO_FLAG_MMAP`` alone copies an HNSW index into memory:
-    +63 MB private per 100k rows, 100 ms to open, against 0 MB and 7 ms). Pages are read by searches
-    and shared by every process through the page cache."""
+    +63 MB private per 100k rows, 100 ms to open, against 0 MB and 7 ms). Pages are shared by every
+    process through the page cache.
+
+    FAISS checks every neighbour id of the graph when it opens one (``validate_HNSW``) and maps the file
+    with ``MADV_RANDOM``, so on a cold page cache each 4 KB page of the graph was a separate disk read:
+    0.43-0.67 s for a 100k-row segment here. Asking the kernel to read the file ahead first
+    (:func:`_read_ahead`, asynchronous) brings that to 0.06 s, and costs 1.5 ms when the file is cached.
+    """
     import faiss
 
+    _read_ahead(path)
     try:
         return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
     except RuntimeError as err:  # FAISS reports a truncated or foreign file as a RuntimeError
         raise OSError(f"{path}: {err}") from err
+
+
+def _read_ahead(path: Path, chunk: int = 128 << 10) -> None:
+    """``POSIX_FADV_WILLNEED`` over the whole file, in chunks of Linux's default read-ahead window (the
+    kernel reads at most that much per call); a no-op where ``posix_fadvise`` does not exist."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        for offset in range(0, os.fstat(fd).st_size, chunk):
+            os.posix_fadvise(fd, offset, chunk, os.POSIX_FADV_WILLNEED)
+    finally:
+        os.close(fd)
 
 
 def lacks_dense_index(path: Path) -> bool:
