@@ -245,7 +245,7 @@ class IndexWriter:
         parts, dead_vids = [], []
         for name in names:
             try:
-                data = open_segment(self.index.segments_dir / name)
+                data = open_segment(self.index.segments_dir / name, dense=False)  # rebuilt from the rows
             except (OSError, ValueError) as err:
                 raise self.index._corrupt(err) from err
             dead = np.isin(np.asarray(data.vids), tomb)
@@ -275,7 +275,8 @@ class IndexWriter:
         return new_name
 
     def compact(self) -> dict[str, int]:
-        """Merge segments (packed up to ``COMPACT_MAX_ROWS`` rows each) and drop every tombstone."""
+        """Merge segments (packed up to ``COMPACT_MAX_ROWS`` rows each), drop every tombstone, and rewrite a
+        segment written before segments carried a FAISS index (it is scanned until then), even alone."""
         before = self._segments()
         tombstones = self.con.execute("SELECT COUNT(*) FROM tombstones").fetchone()[0]
         group: list[tuple[str, int, int]] = []

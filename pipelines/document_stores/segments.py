@@ -291,8 +291,9 @@ def write_segment(directory: Path, name: str, data: SegmentData) -> int:
     return written
 
 
-def open_segment(path: Path) -> SegmentData:
-    """Map a segment's arrays and its FAISS index (read-only; nothing is read until searched).
+def open_segment(path: Path, *, dense: bool = True) -> SegmentData:
+    """Map a segment's arrays and, with ``dense``, its FAISS index (read-only; nothing is read until
+    searched). A merge reads the rows only: it opens with ``dense=False``.
 
     :raises OSError: when missing.
     """
@@ -301,7 +302,7 @@ def open_segment(path: Path) -> SegmentData:
     if (path / "centroids.npy").exists():
         arrays["centroids"] = np.load(path / "centroids.npy", allow_pickle=False)
         arrays["list_ptr"] = np.load(path / "list_ptr.npy", allow_pickle=False)
-    if (path / DENSE_FILE).exists():
+    if dense and (path / DENSE_FILE).exists():
         arrays["dense"] = open_dense_index(path / DENSE_FILE)
     return SegmentData(**arrays)
 
