@@ -14,6 +14,11 @@ searcher's catch-up after another process commits 1,000 passages; deleting one f
 own process so that one design's memory never counts against the other. Run by hand; not a test::
 
     python benchmarks/scale.py [--passages 100000] [--full] [--json] [--design old|new|both]
+                               [--dense numpy|faiss|both] [--data ../shared/data]
+
+``--dense both`` searches the *same* built new-design index twice, each in its own process: with the float32
+list scan every segment used before (``numpy``) and with the segments' FAISS indexes (``faiss``); catch-up
+and delete run once, after both. ``--real-recall`` reports recall on real MiniLM vectors for both.
 
 The old design rewrites everything per commit (quadratic): it is measured up to ``--old-max`` passages.
 """
@@ -169,17 +174,49 @@ def phase_grow(design: str, directory: Path, passages: int, step: int, start: in
             "peak_rss_mb": rss_mb()}
 
 
-def phase_search(design: str, directory: Path, queries: int, catch_up: bool) -> dict:
+def drop_page_cache(directory: Path) -> None:
+    """Evict the index's files from the page cache (``POSIX_FADV_DONTNEED``; works on files no process
+    maps, as between two phases): the next open reads from disk, as after a reboot."""
+    import os
+
+    for path in directory.rglob("*"):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def open_and_search(design: str, directory: Path, dense: str, corpus: Corpus):
+    """Open the index and run one hybrid search: (store, seconds)."""
+    store_cls = store_class(design)  # imports (haystack, numpy) are not part of opening; faiss's is (lazy)
+    if design == "new":
+        from docqa.pipelines.document_stores.local import searcher as searcher_module
+
+        searcher_module.DENSE_SEARCH = dense  # read when the store opens its searcher
+    t0 = time.perf_counter()
+    store = store_cls(directory, embedding_model=MODEL)
+    store.count_documents()
+    qvec = corpus.vectors(0, 1)[0]
+    store.hybrid_retrieval(corpus.questions[0], qvec.tolist(), top_k=10)
+    return store, time.perf_counter() - t0
+
+
+def phase_open_cold(design: str, directory: Path, dense: str) -> dict:
+    corpus = Corpus()
+    drop_page_cache(directory)
+    _, took = open_and_search(design, directory, dense, corpus)
+    return {"open_first_search_cold_s": took}
+
+
+def phase_search(design: str, directory: Path, queries: int, catch_up: bool, dense: str = "faiss") -> dict:
     import numpy as np
 
     corpus = Corpus()
-    store_cls = store_class(design)  # imports (haystack, faiss, numpy) are not part of opening
-    t0 = time.perf_counter()
-    store = store_cls(directory, embedding_model=MODEL)
+    store, took = open_and_search(design, directory, dense, corpus)
     n = store.count_documents()
-    qvec = corpus.vectors(0, 1)[0]
-    store.hybrid_retrieval(corpus.questions[0], qvec.tolist(), top_k=10)
-    out: dict = {"open_first_search_s": time.perf_counter() - t0, "passages": n}
+    out: dict = {"open_first_search_s": took, "passages": n}
     rng = np.random.default_rng(1)
     picks = rng.integers(0, n, size=queries)
     qvecs = np.stack([corpus.vectors(int(p), 1)[0] for p in picks])
@@ -187,10 +224,11 @@ def phase_search(design: str, directory: Path, queries: int, catch_up: bool) -> 
     qvecs /= np.linalg.norm(qvecs, axis=1, keepdims=True)
     texts = [corpus.questions[i % len(corpus.questions)] for i in range(queries)]
     times: dict[str, list[float]] = {"bm25": [], "dense": [], "hybrid": []}
+    cpu: dict[str, list[float]] = {mode: [] for mode in times}  # this process's CPU: the load-free cost
     dense_hits = []
     for text, vec in zip(texts, qvecs, strict=True):
         for mode in times:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             if mode == "bm25":
                 store.bm25_retrieval(text, top_k=10)
             elif mode == "dense":
@@ -198,33 +236,55 @@ def phase_search(design: str, directory: Path, queries: int, catch_up: bool) -> 
             else:
                 store.hybrid_retrieval(text, vec.tolist(), top_k=10)
             times[mode].append((time.perf_counter() - t0) * 1000)
+            cpu[mode].append((time.process_time() - c0) * 1000)
     out["p50_ms"] = {m: statistics.median(t) for m, t in times.items()}
+    out["p50_cpu_ms"] = {m: statistics.median(t) for m, t in cpu.items()}
     out["p95_ms"] = {m: float(np.percentile(t, 95)) for m, t in times.items()}
     # Before the exact check below, which maps every vector page (file-backed pages count in RSS).
     out["peak_rss_mb"] = rss_mb()
     out.update(rss_split_mb())  # now: private memory vs mapped index pages (page cache, reclaimable)
     if design == "new":  # exact search: every IVF list probed
         searcher = store._searcher
-        fraction = searcher.probe_fraction
-        for other in (0.15, 0.35):  # the speed side of the probe-fraction trade-off
-            searcher.probe_fraction = other
+
+        def dense_p50() -> float:
             took = []
             for vec in qvecs:
                 t0 = time.perf_counter()
                 store.embedding_retrieval(vec.tolist(), top_k=10)
                 took.append((time.perf_counter() - t0) * 1000)
-            out[f"p50_dense_ms_probe_{other}"] = statistics.median(took)
-        searcher.probe_fraction = 1.0
+            return statistics.median(took)
+
+        fraction, ef = searcher.probe_fraction, searcher.ef_search
+        if dense == "numpy":  # the speed side of the probe-fraction trade-off
+            for other in (0.15, 0.35):
+                searcher.probe_fraction = other
+                out[f"p50_dense_ms_probe_{other}"] = dense_p50()
+            searcher.probe_fraction = fraction
+        else:  # and of HNSW's candidate list
+            for other in (32, 128):
+                searcher.ef_search = other
+                out[f"p50_dense_ms_ef_{other}"] = dense_p50()
+            searcher.ef_search = ef
+        if dense == "faiss":  # FAISS's OpenMP threads: 1 vs every core (the default)
+            import os
+
+            import faiss
+
+            faiss.omp_set_num_threads(1)
+            out["p50_dense_ms_faiss_1_thread"] = dense_p50()
+            faiss.omp_set_num_threads(os.cpu_count() or 1)
+            out["p50_dense_ms_faiss_all_threads"] = dense_p50()
+        searcher.probe_fraction, searcher.dense_search = 1.0, "numpy"  # every list, float32: exact
         exact = [[d.id for d in store.embedding_retrieval(v.tolist(), top_k=10)] for v in qvecs]
-        searcher.probe_fraction = fraction
+        searcher.probe_fraction, searcher.dense_search = fraction, dense
         out["ann_recall_at_10"] = float(np.mean([len(set(a) & set(e)) / 10 for a, e in
                                                  zip(dense_hits, exact, strict=True)]))
     else:
         out["ann_recall_at_10"] = 1.0  # exact flat search
     out["peak_rss_mb_after_exact_check"] = rss_mb()
     if catch_up:  # another process commits 1,000 passages; this live searcher follows
-        proc = subprocess.run([sys.executable, __file__, "--_phase", "grow", "--design", design, "--dir",
-                               str(directory), "--passages", "1000", "--start", str(n)],
+        proc = subprocess.run([sys.executable, __file__, "--data", str(DATA), "--_phase", "grow", "--design",
+                               design, "--dir", str(directory), "--passages", "1000", "--start", str(n)],
                               capture_output=True, text=True)
         if proc.returncode:
             raise RuntimeError(proc.stderr)
@@ -241,9 +301,10 @@ def phase_search(design: str, directory: Path, queries: int, catch_up: bool) -> 
     return out
 
 
-def real_recall(passages: int, questions: int, cache: Path) -> dict:
+def real_recall(passages: int, questions: int, cache: Path, dense: str = "faiss") -> dict:
     """ANN recall@10 vs exact on real embeddings (the packaged MiniLM) of SQuAD paragraphs and questions:
-    what the stand-in vectors cannot tell, since they have no local structure beyond their article."""
+    what the stand-in vectors cannot tell, since they have no local structure beyond their article.
+    One segment with its FAISS index, searched with ``dense`` (faiss or the numpy list scan)."""
     import numpy as np
 
     from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
@@ -276,14 +337,21 @@ def real_recall(passages: int, questions: int, cache: Path) -> dict:
     vectors, queries = np.load(vec_file), np.load(q_file)
     segment = with_ivf(build_segment(np.arange(len(vectors)), vectors, [["x"]] * len(vectors), ivf=False))
     searcher = SegmentSearcher(None, segments=[segment], dim=vectors.shape[1])
+    searcher.dense_search = dense
     exact = [set(np.argsort(-(vectors @ q))[:10].tolist()) for q in queries]
 
     def recall() -> float:
         got = [{v for v, _ in searcher.dense(searcher.state, q, 10)} for q in queries]
         return float(np.mean([len(a & b) / 10 for a, b in zip(got, exact, strict=True)]))
 
-    out = {"passages": len(vectors), "ivf_lists": len(segment.centroids),
-           "probe_fraction": searcher.probe_fraction, "recall_at_10": recall()}
+    out = {"dense": dense, "passages": len(vectors), "ivf_lists": len(segment.centroids),
+           "probe_fraction": searcher.probe_fraction, "ef_search": searcher.ef_search,
+           "recall_at_10": recall()}
+    if dense == "faiss":
+        for ef in (32, 48, 128):
+            searcher.ef_search = ef
+            out[f"recall_at_10_ef_{ef}"] = recall()
+        return out
     default = searcher.probe_fraction
     for fraction in (0.1, 0.15, 0.35):
         searcher.probe_fraction = fraction
@@ -293,46 +361,63 @@ def real_recall(passages: int, questions: int, cache: Path) -> dict:
 
 
 def run_phase(args: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.run([sys.executable, __file__, "--data", str(DATA), *args], stdout=subprocess.PIPE,
+                          text=True)
     if proc.returncode:
         raise SystemExit(f"phase {args} failed ({proc.returncode})")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def measure(design: str, passages: int, step: int, workdir: Path, queries: int) -> dict:
+def measure(design: str, passages: int, step: int, workdir: Path, queries: int,
+            denses: list[str]) -> list[dict]:
+    """Grow one index, then search it once per dense backend (each in its own process; the last one also
+    measures catch-up and delete, which change the index). One result per backend ("" for the old design:
+    its flat search)."""
     directory = workdir / f"index-{design}"
     shutil.rmtree(directory, ignore_errors=True)
     grow = run_phase(["--_phase", "grow", "--design", design, "--dir", str(directory),
                       "--passages", str(passages), "--step", str(step)])
-    search = run_phase(["--_phase", "search", "--design", design, "--dir", str(directory),
-                        "--queries", str(queries)])
+    searches = {}
+    for i, dense in enumerate(denses):
+        phase = "search" if i == len(denses) - 1 else "search-only"
+        mode = ["--dense", dense] if dense else []
+        cold = run_phase(["--_phase", "open-cold", "--design", design, "--dir", str(directory), *mode])
+        searches[dense] = run_phase(["--_phase", phase, "--design", design, "--dir", str(directory),
+                                     "--queries", str(queries), *mode]) | cold
+    last = searches[denses[-1]]
     steps = grow["steps"]
     # Amortised costs: the first 10 commits (one small-merge cycle) vs the last 100 (a whole cycle of the
     # largest automatic merge), or the last half of a shorter run.
     first = max(1, min(10, len(steps) // 2))
-    last = max(1, min(100, len(steps) // 2))
-    result = {
-        "design": design,
-        "passages": passages,
-        "add_1k_s_first": statistics.mean(steps[:first]) * 1000 / step,
-        "add_1k_s_last": statistics.mean(steps[-last:]) * 1000 / step,
-        "add_1k_s_median_last": statistics.median(steps[-last:]) * 1000 / step,
-        "open_first_search_s": search["open_first_search_s"],
-        "catch_up_s": search["catch_up_s"],
-        "p50_ms": search["p50_ms"],
-        "p95_ms": search["p95_ms"],
-        "ann_recall_at_10": search["ann_recall_at_10"],
-        **{k: v for k, v in search.items() if k.startswith(("p50_dense_ms_probe_", "rss_"))},
-        "peak_rss_mb": search["peak_rss_mb"],
-        "peak_rss_mb_writer": grow["peak_rss_mb"],
-        "bytes_written_total": grow["bytes_written"],
-        "index_bytes": grow["index_bytes"],
-        "delete_one_file_s": search["delete_one_file_s"],
-        "add_1k_s_max": max(steps) * 1000 / step,
-    }
-    result["add_1k_ratio_last_first"] = result["add_1k_s_last"] / result["add_1k_s_first"]
-    result["written_over_index"] = result["bytes_written_total"] / result["index_bytes"]
-    return result
+    tail = max(1, min(100, len(steps) // 2))
+    results = []
+    for dense, search in searches.items():
+        result = {
+            "design": f"{design} {dense}".strip(),
+            "dense": dense or "flat",
+            "passages": passages,
+            "add_1k_s_first": statistics.mean(steps[:first]) * 1000 / step,
+            "add_1k_s_last": statistics.mean(steps[-tail:]) * 1000 / step,
+            "add_1k_s_median_last": statistics.median(steps[-tail:]) * 1000 / step,
+            "open_first_search_s": search["open_first_search_s"],
+            "open_first_search_cold_s": search["open_first_search_cold_s"],
+            "catch_up_s": last["catch_up_s"],
+            "p50_ms": search["p50_ms"],
+            "p95_ms": search["p95_ms"],
+            "p50_cpu_ms": search["p50_cpu_ms"],
+            "ann_recall_at_10": search["ann_recall_at_10"],
+            **{k: v for k, v in search.items() if k.startswith(("p50_dense_ms_", "rss_"))},
+            "peak_rss_mb": search["peak_rss_mb"],
+            "peak_rss_mb_writer": grow["peak_rss_mb"],
+            "bytes_written_total": grow["bytes_written"],
+            "index_bytes": grow["index_bytes"],
+            "delete_one_file_s": last["delete_one_file_s"],
+            "add_1k_s_max": max(steps) * 1000 / step,
+        }
+        result["add_1k_ratio_last_first"] = result["add_1k_s_last"] / result["add_1k_s_first"]
+        result["written_over_index"] = result["bytes_written_total"] / result["index_bytes"]
+        results.append(result)
+    return results
 
 
 def print_table(results: list[dict]) -> None:
@@ -346,20 +431,45 @@ def print_table(results: list[dict]) -> None:
         ("bytes written / index", "written_over_index", "{:.2f}"),
         ("index size (MB)", "index_bytes", "{:.0f}"),
         ("open + first search (s)", "open_first_search_s", "{:.2f}"),
+        ("open + first search, index evicted from the page cache (s)", "open_first_search_cold_s", "{:.2f}"),
         ("catch-up after 1k commit (s)", "catch_up_s", "{:.3f}"),
         ("delete one file (s)", "delete_one_file_s", "{:.3f}"),
         ("p50 bm25 (ms)", ("p50_ms", "bm25"), "{:.1f}"),
         ("p50 dense (ms)", ("p50_ms", "dense"), "{:.1f}"),
         ("p50 hybrid (ms)", ("p50_ms", "hybrid"), "{:.1f}"),
+        ("p95 dense (ms)", ("p95_ms", "dense"), "{:.1f}"),
+        ("p50 CPU per query, bm25 / dense / hybrid (ms)", ("p50_cpu_ms",), "{:.1f}"),
         ("p95 hybrid (ms)", ("p95_ms", "hybrid"), "{:.1f}"),
+        ("p50 dense, scan of 15% / 35% of lists (ms)", ("p50_dense_ms_probe_0.15", "p50_dense_ms_probe_0.35"),
+         "{:.1f}"),
+        ("p50 dense, HNSW efSearch 32 / 128 (ms)", ("p50_dense_ms_ef_32", "p50_dense_ms_ef_128"), "{:.1f}"),
+        ("p50 dense, FAISS on 1 thread / every core (ms)",
+         ("p50_dense_ms_faiss_1_thread", "p50_dense_ms_faiss_all_threads"), "{:.1f}"),
         ("ANN recall@10 vs exact (stand-in vectors)", "ann_recall_at_10", "{:.3f}"),
+        ("ANN recall@10 vs exact (20k real MiniLM)", "ann_recall_at_10_real", "{:.3f}"),
         ("peak RSS searcher (MB)", "peak_rss_mb", "{:.0f}"),
+        ("searcher RSS private / mapped files (MB)", ("rss_anon_mb", "rss_file_mb"), "{:.0f}"),
         ("peak RSS writer (MB)", "peak_rss_mb_writer", "{:.0f}"),
     ]
-    print("| metric | " + " | ".join(f"{r['design']} @ {r['passages']:,}" for r in results) + " | new/old |")
+    labels = [f"{r['design']} @ {r['passages']:,}" for r in results]
+    pair = len(results) == 2 and results[0]["passages"] == results[1]["passages"]
+    ratio_head = f"{results[1]['design']}/{results[0]['design']}" if pair else ""
+    print("| metric | " + " | ".join(labels) + f" | {ratio_head} |")
     print("|---" * (len(results) + 2) + "|")
     for label, key, fmt in rows:
-        vals = [r[key[0]][key[1]] if isinstance(key, tuple) else r[key] for r in results]
+        if key == ("p50_cpu_ms",):
+            cells = [" / ".join(fmt.format(r["p50_cpu_ms"][m]) for m in ("bm25", "dense", "hybrid"))
+                     for r in results]
+            print(f"| {label} | " + " | ".join(cells) + " | |")
+            continue
+        if isinstance(key, tuple) and key[0].startswith(("p50_dense", "rss_")):  # two figures in one cell
+            cells = [" / ".join("—" if r.get(k) is None else fmt.format(r[k]) for k in key) for r in results]
+            print(f"| {label} | " + " | ".join(cells) + " | |")
+            continue
+        vals = [(r[key[0]][key[1]] if isinstance(key, tuple) else r.get(key)) for r in results]
+        if any(v is None for v in vals):
+            print(f"| {label} | " + " | ".join("—" if v is None else fmt.format(v) for v in vals) + " | |")
+            continue
         vals = [v / 1e6 if key == "index_bytes" else v for v in vals]
         ratio = ""
         if len(results) == 2 and results[0]["passages"] == results[1]["passages"] and vals[0]:
@@ -388,10 +498,15 @@ def milvus_lite(spec: str, passages: int, queries: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global DATA
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--passages", type=int, default=100_000)
     ap.add_argument("--full", action="store_true", help="grow the new design to 1,000,000 passages")
     ap.add_argument("--design", choices=("old", "new", "both"), default="both")
+    ap.add_argument("--dense", choices=("numpy", "faiss", "both"), default="faiss",
+                    help="the new design's dense search: the float32 list scan, the segments' FAISS indexes, "
+                         "or both on the same built index (each in its own process)")
+    ap.add_argument("--data", default=str(DATA), help="SQuAD files (default: ../shared/data)")
     ap.add_argument("--old-max", type=int, default=100_000, help="largest size the old design is grown to")
     ap.add_argument("--step", type=int, default=1000, help="passages per commit")
     ap.add_argument("--queries", type=int, default=100)
@@ -402,15 +517,21 @@ def main(argv: list[str] | None = None) -> int:
                     help="local (this benchmark) or milvus-lite:///path.db: Milvus Lite against the "
                          "local store in the same run (benchmarks/milvus_scale.py)")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--_phase", choices=("grow", "search"), help=argparse.SUPPRESS)
+    phases = ("grow", "search", "search-only", "open-cold")
+    ap.add_argument("--_phase", choices=phases, help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    DATA = Path(args.data)
     if args._phase == "grow":
         print(json.dumps(phase_grow(args.design, Path(args.dir), args.passages, args.step, args.start)))
         return 0
-    if args._phase == "search":
-        print(json.dumps(phase_search(args.design, Path(args.dir), args.queries, catch_up=True)))
+    if args._phase == "open-cold":
+        print(json.dumps(phase_open_cold(args.design, Path(args.dir), args.dense)))
+        return 0
+    if args._phase in ("search", "search-only"):
+        catch_up = args._phase == "search"
+        print(json.dumps(phase_search(args.design, Path(args.dir), args.queries, catch_up, args.dense)))
         return 0
     passages = 1_000_000 if args.full else args.passages
     if args.store != "local":
@@ -418,19 +539,22 @@ def main(argv: list[str] | None = None) -> int:
     designs = ["old", "new"] if args.design == "both" else [args.design]
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="docqa-scale-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    denses = ["numpy", "faiss"] if args.dense == "both" else [args.dense]
     results = []
     for design in designs:
         size = min(passages, args.old_max) if design == "old" else passages
         if size < passages:
             _log(f"[old] measured up to {size:,} passages (--old-max): each commit rewrites the whole index")
-        results.append(measure(design, size, args.step, workdir, args.queries))
+        per_design = denses if design == "new" else [""]
+        results += measure(design, size, args.step, workdir, args.queries, per_design)
         shutil.rmtree(workdir / f"index-{design}", ignore_errors=True)
     if args.real_recall:
-        real = real_recall(args.real_recall, 200, workdir / "recall-cache")
-        for r in results:
-            if r["design"] == "new":
-                r["ann_recall_at_10_real"] = real["recall_at_10"]
-        _log(f"[recall] real embeddings: {real}")
+        for dense in denses:
+            real = real_recall(args.real_recall, 200, workdir / "recall-cache", dense)
+            for r in results:
+                if r["dense"] == dense:
+                    r["ann_recall_at_10_real"] = real["recall_at_10"]
+            _log(f"[recall] real embeddings: {real}")
     if args.json:
         print(json.dumps(results if len(results) > 1 else results[0], indent=2))
     else:

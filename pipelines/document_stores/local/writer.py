@@ -33,6 +33,7 @@ from docqa.pipelines.document_stores.local.catalog import FORMAT_VERSION
 from docqa.pipelines.document_stores.local.segments import (
     Analyzer,
     build_segment,
+    lacks_dense_index,
     merge_segments,
     open_segment,
     write_segment,
@@ -258,7 +259,7 @@ class IndexWriter:
         parts, dead_vids = [], []
         for name in names:
             try:
-                data = open_segment(self.index.segments_dir / name)
+                data = open_segment(self.index.segments_dir / name, dense=False)  # rebuilt from the rows
             except (OSError, ValueError) as err:
                 raise self.index._corrupt(err) from err
             dead = np.isin(np.asarray(data.vids), tomb)
@@ -288,7 +289,8 @@ class IndexWriter:
         return new_name
 
     def compact(self) -> dict[str, int]:
-        """Merge segments (packed up to ``COMPACT_MAX_ROWS`` rows each) and drop every tombstone."""
+        """Merge segments (packed up to ``COMPACT_MAX_ROWS`` rows each), drop every tombstone, and rewrite a
+        segment written before segments carried a FAISS index (it is scanned until then), even alone."""
         before = self._segments()
         tombstones = self.con.execute("SELECT COUNT(*) FROM tombstones").fetchone()[0]
         group: list[tuple[str, int, int]] = []
@@ -303,7 +305,9 @@ class IndexWriter:
         for group in groups:
             names = [s[0] for s in group]
             has_dead = self.con.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone() is not None
-            if len(names) > 1 or has_dead:
+            # a segment written before segments carried a FAISS index is rewritten with one
+            old = any(lacks_dense_index(self.index.segments_dir / n) for n in names)
+            if len(names) > 1 or has_dead or old:
                 self.merge(names, max(s[1] for s in group) + 1)
         self._delete_retired()
         after = self._segments()

@@ -186,3 +186,158 @@ def test_a_migration_killed_before_its_commit_is_redone(index_dir: Path) -> None
     con.close()
     snapshot = LocalIndex(index_dir).load(MODEL, DIM)
     assert [d.id for d in snapshot.passages] == [d.id for d in passages]
+
+
+# ----- dense search on the segments' FAISS indexes -----
+def _clustered_index(index_dir: Path, monkeypatch: pytest.MonkeyPatch, files: int = 12, per_file: int = 50):
+    """One IVF segment (with its FAISS index) of ``files`` files of clustered unit vectors: 20 centres, as
+    real embeddings cluster by topic. Returns the index and every file's (key, passage ids, vectors)."""
+    monkeypatch.setattr(segments, "IVF_MIN_ROWS", 400)
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((20, DIM)).astype(np.float32)
+    source, template, _ = file_of("steam", per_file)
+    batch = []
+    for f in range(files):
+        key = f"/docs/c{f}.txt"
+        docs = [Document(id=f"c{f}-{i}", content=d.content, meta=d.meta) for i, d in enumerate(template)]
+        vecs = centres[rng.integers(0, 20, per_file)] + 0.3 * rng.standard_normal((per_file, DIM))
+        vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+        batch.append((SourceFile(**{**source.__dict__, "key": key, "passage_ids": [d.id for d in docs]}),
+                      docs, vecs))
+    index = LocalIndex(index_dir)
+    with index.transaction(MODEL, DIM) as tx:
+        tx.put_files(batch)
+        tx.commit()
+    return index, [(source.key, [d.id for d in docs], vecs) for source, docs, vecs in batch]
+
+
+def _exact(files: list, query: np.ndarray, k: int, skip: frozenset = frozenset()) -> list[tuple[str, float]]:
+    ids = [i for key, pids, _ in files if key not in skip for i in pids]
+    vecs = np.concatenate([v for key, _, v in files if key not in skip])
+    sims = vecs @ query
+    return [(ids[i], float(sims[i])) for i in np.argsort(-sims)[:k]]
+
+
+def test_large_segments_are_searched_with_their_faiss_index_and_find_the_exact_top_hits(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faiss
+
+    index, files = _clustered_index(index_dir, monkeypatch)
+    (name, _, rows), = index.live_segments()
+    assert rows == 600 and (index_dir / "segments" / name / segments.DENSE_FILE).exists()
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    store.warm_up()
+    dense = store._searcher.state.segments[0].data.dense
+    codes = faiss.downcast_index(dense.storage).codes
+    assert not dense.hnsw.neighbors.is_owned and not codes.is_owned, \
+        "the graph and the codes are views of the mapped file, not copies in memory"
+    calls = []
+    search = store._searcher._faiss
+    monkeypatch.setattr(store._searcher, "_faiss", lambda *a: calls.append(1) or search(*a))
+    rng = np.random.default_rng(6)
+    all_vecs = np.concatenate([v for _, _, v in files])
+    for row in rng.integers(0, 600, 40):
+        query = all_vecs[row] + 0.05 * rng.standard_normal(DIM).astype(np.float32)
+        query /= np.linalg.norm(query)
+        got = [(d.id, d.score) for d in store.embedding_retrieval(query.tolist(), top_k=5)]
+        want = _exact(files, query, 5)
+        assert got[0][0] == want[0][0], "the exact nearest passage is the first hit"
+        assert got[0][1] == pytest.approx(want[0][1], abs=1e-5), "scores are exact cosines (re-ranked)"
+    assert len(calls) == 40, "every search went through FAISS"
+
+
+def test_faiss_search_never_returns_a_deleted_passage(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, files = _clustered_index(index_dir, monkeypatch)
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    key, ids, vecs = files[3]
+    query = vecs[0]
+    assert store.embedding_retrieval(query.tolist(), top_k=1)[0].id == ids[0]
+    index.delete_files([key])  # a tombstone: the segment's FAISS index still holds the rows
+    for top_k in (1, 10, 100):
+        got = [d.id for d in store.embedding_retrieval(query.tolist(), top_k=top_k)]
+        assert len(got) == top_k and not set(got) & set(ids), f"top_k={top_k}: a deleted passage came back"
+    assert got[0] == _exact(files, query, 1, frozenset({key}))[0][0]
+    state = store._searcher.sync()
+    assert state.segments[0].live is not None, "FAISS is given the live rows"
+    dead_vids = set(np.asarray(state.segments[0].data.vids)[state.segments[0].dead].tolist())
+    assert len(dead_vids) == 50
+    for k in (10, 600):  # 600: more than the 550 live rows; FAISS must skip the dead ones, not pad with them
+        hits = store._searcher.dense(state, query, k)
+        assert hits and not {v for v, _ in hits} & dead_vids
+    hybrid = [d.id for d in store.hybrid_retrieval("steam engine", query.tolist(), top_k=50)]
+    assert len(hybrid) == 50 and not set(hybrid) & set(ids)
+
+
+def test_an_index_written_before_segments_had_a_faiss_file_still_searches_and_compaction_adds_it(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, files = _clustered_index(index_dir, monkeypatch)
+    (name, _, _), = index.live_segments()
+    folder = index_dir / "segments" / name
+    (folder / segments.DENSE_FILE).unlink()  # what the writer before FAISS indexes left: the .npy files only
+    assert segments.lacks_dense_index(folder)
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    query = files[7][2][4]
+    before = [(d.id, d.score) for d in store.embedding_retrieval(query.tolist(), top_k=5)]
+    assert before[0][0] == files[7][1][4] and before[0][0] == _exact(files, query, 1)[0][0]
+    assert store._searcher.state.segments[0].data.dense is None, "searched with the float32 list scan"
+    index.delete_files([files[7][0]])
+    assert files[7][1][4] not in [d.id for d in store.embedding_retrieval(query.tolist(), top_k=20)]
+    index.compact()  # rewrites the segment: now with its FAISS index
+    (name, _, _), = index.live_segments()
+    assert (index_dir / "segments" / name / segments.DENSE_FILE).exists()
+    assert store._searcher.sync().segments[0].data.dense is not None
+    got = [d.id for d in store.embedding_retrieval(query.tolist(), top_k=5)]
+    assert got == [i for i, _ in _exact(files, query, 5, frozenset({files[7][0]}))]
+
+
+def test_compaction_rewrites_a_lone_segment_without_a_faiss_file(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, _ = _clustered_index(index_dir, monkeypatch)
+    (name, _, _), = index.live_segments()
+    (index_dir / "segments" / name / segments.DENSE_FILE).unlink()
+    result = index.compact()
+    (new, _, rows), = index.live_segments()
+    assert new != name and rows == 600 and result["segments_after"] == 1
+    assert (index_dir / "segments" / new / segments.DENSE_FILE).exists()
+    assert index.compact()["segments_after"] == 1 and index.live_segments()[0][0] == new, \
+        "a segment that has its FAISS file is left alone"
+
+
+def test_concurrent_faiss_searches_agree_with_one_at_a_time(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    index, files = _clustered_index(index_dir, monkeypatch)
+    index.delete_files([files[0][0]])  # with a selector in play
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    queries = [v for _, _, vecs in files[1:] for v in vecs[:8]]
+    alone = [[d.id for d in store.embedding_retrieval(q.tolist(), top_k=10)] for q in queries]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda q: [d.id for d in store.embedding_retrieval(q.tolist(), top_k=10)],
+                                 queries))
+    assert together == alone
+
+
+def test_a_killed_merge_leaves_a_segment_with_a_faiss_file_that_is_never_read_and_is_swept(
+    index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, files = _clustered_index(index_dir, monkeypatch)
+    folder = index_dir / "segments"
+    (live, _, _), = index.live_segments()
+    # A merge killed after writing its segment but before the catalog commit; another killed mid-write.
+    segments.write_segment(folder, "seg-99999999-dead00", segments.open_segment(folder / live))
+    (folder / "seg-99999998-dead00.tmp").mkdir()
+    (folder / "seg-99999998-dead00.tmp" / segments.DENSE_FILE).write_bytes(b"truncated")
+    store = LocalDocumentStore(index_dir, embedding_model=MODEL)
+    query = files[2][2][1]
+    assert store.embedding_retrieval(query.tolist(), top_k=1)[0].id == files[2][1][1]
+    assert [s.name for s in store._searcher.state.segments] == [live]
+    commit(index, "oxygen")  # the next writer sweeps what no generation names
+    assert not any(p.name.startswith("seg-9999999") for p in folder.iterdir())
+    assert store.embedding_retrieval(query.tolist(), top_k=1)[0].id == files[2][1][1]
