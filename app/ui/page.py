@@ -17,6 +17,7 @@ import streamlit as st
 
 from docqa.app.ui import answers, gate, onboarding, questions, sidebar, state
 from docqa.app.ui.errors import show_error
+from docqa.app.ui.framing import refuse_framing
 from docqa.app.ui.styles import apply_styles
 from docqa.errors import DocQAError
 
@@ -31,6 +32,7 @@ def main() -> None:
         page_title="DocQA — ask your documents", page_icon=":material/quick_reference_all:", layout="wide"
     )
     apply_styles()
+    refuse_framing()  # before the key box or any button: a framed page shows nothing to click
     if not gate.unlocked():  # DOCQA_API_KEY set: nothing is shown, read or written before the key
         return
     try:

@@ -395,3 +395,41 @@ def test_example_questions_with_the_bundled_compact_reader(page, tmp_path):
         raise
     finally:
         server.stop()
+
+
+def test_the_page_framed_by_another_site_shows_nothing_to_click(page, samples_server, tmp_path) -> None:
+    """Clickjacking: another origin (here a local server on another port) puts the page in an iframe
+    under a decoy; the page hides itself there, while opened on its own it works (the other tests)."""
+    import http.server
+    import threading
+
+    from docqa.app.ui.framing import FRAMED_MESSAGE
+
+    decoy = (
+        "<html><body><h1>Win a prize</h1>"
+        f'<iframe id="docqa" src="{samples_server.url}" width="1200" height="900"></iframe></body></html>'
+    )
+
+    class Decoy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            body = decoy.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Decoy)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        page.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
+        frame = page.frame_locator("#docqa")
+        frame.get_by_text(FRAMED_MESSAGE).wait_for(timeout=FIRST_LOAD_MS)
+        inner = next(f for f in page.frames if f.url.startswith(samples_server.url))
+        assert inner.evaluate("getComputedStyle(document.body).display") == "none"
+        shot(page, "framed-by-another-site.png")
+    finally:
+        evil.shutdown()
