@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from docqa.config import READER_MODEL
-from docqa.pipelines.components.readers.backends import available_cores
+from docqa.pipelines.components.readers.backends import available_cores, limit_torch_threads
 from docqa.pipelines.components.readers.qa_windows import pad_batch
 from docqa.pipelines.model_loading import ModelUnavailableError, resolve_model_dir
 from docqa.pipelines.squad import SquadExample, load_squad
@@ -159,7 +159,7 @@ def train_reader(config: TrainingConfig, *, log: Callable[[str], None] | None = 
     base_dir = resolve_base_model(config.base_model)
     device = _pick_device(config)
     if device == "cpu":
-        torch.set_num_threads(min(torch.get_num_threads(), available_cores()))
+        limit_torch_threads()
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     if not getattr(tokenizer, "is_fast", False):
         raise TrainingError(f"{config.base_model}: needs a fast (Rust) tokenizer for character offsets")

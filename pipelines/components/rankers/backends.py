@@ -27,7 +27,12 @@ import numpy as np
 from docqa.choices import Choice
 from docqa.errors import ConfigError
 from docqa.pipelines.components.rankers.pairs import length_batches, pad_pairs
-from docqa.pipelines.components.readers.backends import available_cores, is_writable_dir, quantize_int8
+from docqa.pipelines.components.readers.backends import (
+    cpu_session,
+    is_writable_dir,
+    limit_torch_threads,
+    quantize_int8,
+)
 from docqa.pipelines.model_loading import DERIVED_DIR_NAME, cache_root, model_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -82,9 +87,7 @@ class TorchRerankerBackend(RerankerBackend):
 
         from docqa.pipelines.components.rankers.cross_encoder import load_cross_encoder
 
-        wanted = num_threads or min(torch.get_num_threads(), available_cores())
-        if wanted != torch.get_num_threads():
-            torch.set_num_threads(wanted)
+        limit_torch_threads(num_threads)
         self._torch = torch
         self.model = load_cross_encoder(Path(model_dir))
 
@@ -101,14 +104,7 @@ class OnnxRerankerBackend(RerankerBackend):
     def __init__(self, path: Path, name: str, batch_size: int = DEFAULT_BATCH_SIZE,
                  num_threads: int | None = None, pad_token_id: int = 0) -> None:
         super().__init__(batch_size, pad_token_id)
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = num_threads or available_cores()
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(path, num_threads)
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.name = name
 

@@ -67,6 +67,29 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def limit_torch_threads(num_threads: int | None = None) -> None:
+    """PyTorch's intra-op threads: ``num_threads``, else no more than the cores this process may use (more
+    threads than cores only add contention on a small or shared machine)."""
+    import torch
+
+    wanted = num_threads or min(torch.get_num_threads(), available_cores())
+    if wanted != torch.get_num_threads():
+        torch.set_num_threads(wanted)
+
+
+def cpu_session(model_path: Path, num_threads: int | None = None):  # -> onnxruntime.InferenceSession
+    """An ONNX Runtime CPU session as every DocQA model runs: one intra-op thread per available core (or
+    ``num_threads``), sequential execution, all graph optimisations."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = num_threads or available_cores()
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+
+
 def length_sorted_batches(windows: Sequence[Window], batch_size: int,
                           max_padding: float | None = None) -> list[list[int]]:
     """Indices of ``windows`` grouped into batches of similar length (longest first).
@@ -145,10 +168,7 @@ class TorchBackend(ReaderBackend):
         import torch
         from transformers import AutoModelForQuestionAnswering
 
-        # More intra-op threads than cores we may run on only adds contention; fewer if asked.
-        wanted = num_threads or min(torch.get_num_threads(), available_cores())
-        if wanted != torch.get_num_threads():
-            torch.set_num_threads(wanted)
+        limit_torch_threads(num_threads)
         self._torch = torch
         self.model = AutoModelForQuestionAnswering.from_pretrained(model_dir, dtype=torch.float32).eval()
         # inspect.signature sees through transformers' forward decorators (``__code__`` does not)
@@ -169,14 +189,7 @@ class OnnxBackend(ReaderBackend):
     def __init__(self, model_path: Path, batch_size: int = DEFAULT_BATCH_SIZE, num_threads: int | None = None,
                  pad_token_id: int = 0, name: str = "onnx") -> None:
         super().__init__(batch_size, pad_token_id)
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = num_threads or available_cores()
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self.session = cpu_session(model_path, num_threads)
         self.input_names = {i.name for i in self.session.get_inputs()}
         self.name = name
         self.model_path = model_path
