@@ -100,7 +100,8 @@ def test_soak_random_kills_during_commits_and_merges_lose_and_duplicate_nothing(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["files_indexed"] == 80 and result["kills"] >= 3
+    assert result["kills"] == 5, result
+    assert result["files_indexed"] == result["files"] >= 80, result
     assert result["unchanged_on_resume"] > 0, "committed work is not redone"
 
 
