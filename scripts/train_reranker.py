@@ -4,6 +4,9 @@
     PYTHONPATH=. python3 scripts/train_reranker.py --data .gpu/rerank --out $OUT/reranker \\
         --deadline 500 --bf16                                                # on the GPU machine
     python scripts/train_reranker.py --data .gpu/rerank --out /tmp/rr --quick  # seconds, on a CPU
+    nohup python scripts/train_reranker.py --cpu --data .gpu/rerank --out /tmp/rr-cpu --deadline 4800 \
+        --dev-limit 150 > /tmp/rr-cpu.log 2>&1 &                             # without a GPU: ~80 min
+    python scripts/train_reranker.py --cpu --data .gpu/rerank --out /tmp/rr-cpu --dev-limit 150 --resume
 
 Each recipe in :data:`RECIPES` trains a one-logit cross-encoder from the compact reader's MiniLM
 encoder (``data/compact-reader``: all-MiniLM-L6-v2 fine-tuned for extractive QA on the same 115k
@@ -26,6 +29,11 @@ Output (``--out``): for every recipe a tar of its model directory cut into parts
 
     cd OUT && for t in reranker-*.tar.part-00; do cat "${t%.part-00}".part-* > "${t%.part-00}"; done
     sha256sum -c SHA256SUMS && mkdir -p /tmp/rr && for t in reranker-*.tar; do tar -xf $t -C /tmp/rr; done
+
+Checkpoints (model, optimizer, schedule fitted to the deadline, step, data order, RNG states, dev
+history) go to ``--work`` (default: ``OUT-work`` beside ``--out``) every ``--checkpoint-minutes`` and
+after every dev evaluation; ``--resume`` with the same settings continues a killed run from the last one
+(:mod:`docqa.pipelines.training.reranker_state`), keeping the first run's deadline.
 
 ``--quick`` runs both recipes, tiny, on 48 questions and 8 dev questions (a CPU check of the whole
 script, packing included); ``--limit``/``--dev-limit`` and the recipe overrides (``--epochs``, ``--lr``,
@@ -60,6 +68,20 @@ RECIPES = (  # 4 epochs planned; the deadline decides (expected on one H200 shar
     RerankerRecipe("L6", layers=6, learning_rate=1e-4, epochs=4),
     RerankerRecipe("L4", layers=4, learning_rate=1e-4, epochs=4),
 )
+# Without a GPU: one 4-layer recipe sized to two shared CPU cores (scripts/train_reranker.py --cpu).
+# 4 layers: the reranker ships at ~15 MB (the word embeddings are the compact reader's) and costs ~2/3 of
+# a 6-layer one per passage at inference; the checkout must stay under the 64 MiB a lent machine accepts.
+# lr 1.5e-4 (the compact reader's measured best for this encoder). Groups of 6 (gold, 4 mined hard
+# negatives, 1 random), 8 questions per step, passages cut at 192 tokens
+# (measured: ~0.3 s of forward and backward per pair on the shared cores, so a step is ~7-15 s and an
+# hour is a few hundred steps); dev every 60 steps on an evenly spread 150 of the 314 dev questions at
+# N = 5 and 10 (scoring is the cost on a CPU); the whole dev set and every N afterwards with
+# benchmarks/reranker.py --split dev.
+CPU_RECIPES = (
+    RerankerRecipe("L4-cpu", layers=4, learning_rate=1.5e-4, epochs=1, batch_questions=8, group_size=6,
+                   random_negatives=1, max_length=192, chunk_pairs=48, select_n=10, eval_every=60,
+                   dev_ns=(5, 10), log_every=10),
+)
 QUICK = (
     RerankerRecipe("L6", layers=6, learning_rate=2e-4, epochs=1, batch_questions=4, group_size=4,
                    max_length=128, chunk_pairs=16),
@@ -91,7 +113,7 @@ def _prepare(data_dir: Path, base: Path, max_length: int, max_question_tokens: i
 
 
 def _run(job: tuple) -> dict:
-    recipe, base, out, deadline, started_at, bf16, share, threads = job
+    recipe, base, out, deadline, started_at, bf16, share, threads, resume, checkpoint_s = job
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
@@ -109,7 +131,9 @@ def _run(job: tuple) -> dict:
         result = train_reranker(recipe, _SHARED["train"], _SHARED["dev"], Path(base), Path(out), fmt=fmt,
                                 tokenizer_dir=Path(base), share_word_embeddings_from=share, device=device,
                                 bf16=bf16 and device == "cuda", time_limit_s=limit,
-                                log=lambda line: _log(recipe.name, line))
+                                log=lambda line: _log(recipe.name, line),
+                                state_dir=Path(out).with_name(f"{recipe.name}-state"), resume=resume,
+                                checkpoint_s=checkpoint_s)
         return {"name": recipe.name, "out": out, **result}
     except Exception as err:  # noqa: BLE001 - one failed recipe must not lose the other
         traceback.print_exc()
@@ -136,8 +160,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="folder from mine_reranker_data.py")
     parser.add_argument("--out", type=Path, required=True, help="folder for the packed models (new)")
     parser.add_argument("--base", type=Path, default=DEFAULT_BASE, help="encoder to start from")
-    parser.add_argument("--work", type=Path, default=None, help="model directories (default /tmp/...)")
-    parser.add_argument("--deadline", type=float, default=None, help="seconds from start for everything")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="model directories and checkpoints (default: OUT-work beside --out)")
+    parser.add_argument("--deadline", type=float, default=None,
+                        help="seconds from start for everything (a resumed run keeps its first deadline)")
+    parser.add_argument("--resume", action="store_true", help="continue the run checkpointed in --work")
+    parser.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                        help="minutes between checkpoints (also after every dev evaluation)")
+    parser.add_argument("--cpu", action="store_true", help="the CPU recipe (CPU_RECIPES), not the GPU's")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
     parser.add_argument("--recipes", nargs="*", default=None, help="names of RECIPES to run (default all)")
     parser.add_argument("--quick", action="store_true", help="tiny recipes on 48 questions (CPU check)")
@@ -152,17 +182,18 @@ def main() -> None:
     args = parser.parse_args()
 
     started_at = time.time()
-    recipes = QUICK if args.quick else RECIPES
+    offered = QUICK if args.quick else CPU_RECIPES if args.cpu else RECIPES
+    recipes = offered
     if args.recipes:
         recipes = tuple(r for r in recipes if r.name in args.recipes)
         if not recipes:
-            parser.error(f"--recipes: choose from {', '.join(r.name for r in RECIPES)}")
+            parser.error(f"--recipes: choose from {', '.join(r.name for r in offered)}")
     overrides = {f: getattr(args, f) for f in ("epochs", "learning_rate", "batch_questions", "group_size",
                                                "max_length") if getattr(args, f) is not None}
     recipes = tuple(replace(r, **overrides) for r in recipes)
     limit = args.limit or (48 if args.quick else None)
     dev_limit = args.dev_limit or (8 if args.quick else None)
-    work = args.work or Path("/tmp") / f"reranker-work-{os.getpid()}"
+    work = args.work or args.out.with_name(f"{args.out.name}-work")  # stable: --resume finds it
     args.out.mkdir(parents=True, exist_ok=True)
     share = "compact-reader" if args.base.resolve() == DEFAULT_BASE.resolve() else None
     _prepare(args.data, args.base, max(r.max_length for r in recipes),
@@ -172,8 +203,8 @@ def main() -> None:
                  f"{len(dev.questions)} dev questions tokenised in {time.time() - started_at:.0f} s")
     deadline = None if args.deadline is None else args.deadline - FINAL_S
     threads = args.threads or max(1, (os.cpu_count() or 2) // len(recipes))
-    jobs = [(r, str(args.base), str(work / r.name), deadline, started_at, args.bf16, share, threads)
-            for r in recipes]
+    jobs = [(r, str(args.base), str(work / r.name), deadline, started_at, args.bf16, share, threads,
+             args.resume, args.checkpoint_minutes * 60) for r in recipes]
     with ProcessPoolExecutor(max_workers=len(jobs), mp_context=get_context("fork")) as pool:
         results = list(pool.map(_run, jobs))
     summary = {"seconds": None, "base": str(args.base), "shared_word_embeddings": share, "recipes": []}
@@ -193,9 +224,10 @@ def main() -> None:
                 _log("result", f"{r['name']}: TRAINING.md not written ({type(err).__name__}: {err})")
             entry["packed"] = pack(Path(r["out"]), args.out, f"reranker-{r['name']}")
             sums.append(f"{entry['packed']['sha256']}  {entry['packed']['tar']}")
-            best = r["epochs"][r["best_epoch"] - 1]["dev"]
+            best = r["evaluations"][r["best_evaluation"] - 1]["dev"]
             sel = best[f"rerank@{r['recipe']['select_n']}"]
-            _log("result", f"{r['name']}: best epoch {r['best_epoch']}/{len(r['epochs'])}, dev rerank@"
+            _log("result", f"{r['name']}: best evaluation {r['best_evaluation']}/{len(r['evaluations'])}, "
+                           f"dev rerank@"
                            f"{r['recipe']['select_n']} R@1 {sel['recall@1']:.3f} R@5 {sel['recall@5']:.3f} "
                            f"MRR {sel['mrr']:.3f} (hybrid R@1 {best['hybrid']['recall@1']:.3f}); "
                            f"{r['seconds']:.0f} s")

@@ -36,9 +36,11 @@ def training_md(result: dict[str, Any], others: Sequence[dict[str, Any]], mined:
     recipes of the same run for comparison."""
     recipe = result["recipe"]
     n = recipe["select_n"]
-    first = result["epochs"][0]["dev"]
+    first = result["evaluations"][0]["dev"]
     hybrid = first["hybrid"]
     hard = recipe["group_size"] - 1 - recipe["random_negatives"]
+    ns = [k for k in (5, 10, 20, 30) if f"rerank@{k}" in first]
+    hybrid_row = f"{hybrid['recall@1']:.3f} / {hybrid['recall@5']:.3f} / {hybrid['mrr']:.3f}"
     shared = result["shared_word_embeddings"]
     versions = result["versions"]
     gpu = f" ({versions['gpu']})" if versions.get("gpu") else ""
@@ -55,7 +57,7 @@ def training_md(result: dict[str, Any], others: Sequence[dict[str, Any]], mined:
         *[f"  - {line}" for line in mined.strip().splitlines()],
         f"- dev: {first['questions']} answerable questions of Harvard_University and Force, each with its "
         "hybrid top-30 over those articles plus 20 distractor articles (the same shape as the held-out "
-        "benchmark); epochs and recipes are chosen here.", "",
+        "benchmark); checkpoints and recipes are chosen here.", "",
         "## Settings", "",
         f"- base: `{result['base']}` encoder (first {recipe['layers']} layers), new pooler and one-logit "
         f"head; word embeddings frozen{' and shared with ' + shared if shared else ''}.",
@@ -70,29 +72,30 @@ def training_md(result: dict[str, Any], others: Sequence[dict[str, Any]], mined:
         f"- compute: {result['device']}{gpu}, bf16 {result['bf16']}, torch {versions['torch']}, "
         f"transformers {versions['transformers']}; {result['seconds'] / 60:.1f} min.{stopped}",
         f"- command: `{command}`", "",
-        f"## Scores per epoch (dev; R@1 / R@5 / MRR after reranking the hybrid top N; kept: best MRR at "
-        f"N = {n})", "",
-        "| epoch | train loss | questions | N = 10 | N = 20 | N = 30 | seconds |",
-        "|---|---|---|---|---|---|---|",
-        f"| hybrid alone | | | {hybrid['recall@1']:.3f} / {hybrid['recall@5']:.3f} / {hybrid['mrr']:.3f} "
-        "| | | |",
+        f"## Scores per dev evaluation (R@1 / R@5 / MRR after reranking the hybrid top N; kept: best MRR "
+        f"at N = {n})", "",
+        f"| evaluation | step (epoch) | train loss | questions seen | {' | '.join(f'N = {k}' for k in ns)} "
+        "| minutes |",
+        "|---|---|---|---|" + "---|" * len(ns) + "---|",
+        f"| hybrid alone | | | | {hybrid_row} |" + " |" * len(ns),
+        f"| before training | 0 | | 0 | {' | '.join(_row(result['baseline'], k) for k in ns)} | |",
     ]
-    for e in result["epochs"]:
-        mark = " **(kept)**" if e["epoch"] == result["best_epoch"] else ""
-        part = f" ({e['partial']:.0%})" if e.get("partial") else ""
-        scores = " | ".join(_row(e["dev"], k) for k in (10, 20, 30))
-        lines.append(f"| {e['epoch']}{part}{mark} | {e['train_loss']:.4f} | {e['questions_seen']} | "
-                     f"{scores} | {e['seconds']:.0f} |")
-    if others:
-        lines += ["", "## Recipes of the same run (best epoch each)", "",
-                  "| recipe | layers | best epoch | N = 20: R@1 / R@5 / MRR | minutes |",
+    for e in result["evaluations"]:
+        mark = " **(kept)**" if e["evaluation"] == result["best_evaluation"] else ""
+        scores = " | ".join(_row(e["dev"], k) for k in ns)
+        lines.append(f"| {e['evaluation']}{mark} | {e['step']} ({e['epoch']:.3f}) | {e['train_loss']:.4f} | "
+                     f"{e['questions_seen']} | {scores} | {e['elapsed_s'] / 60:.1f} |")
+    sel = n
+    if len(others) > 1:
+        lines += ["", "## Recipes of the same run (best evaluation each)", "",
+                  f"| recipe | layers | best evaluation | N = {sel}: R@1 / R@5 / MRR | minutes |",
                   "|---|---|---|---|---|"]
         for other in others:
             if "error" in other:
                 lines.append(f"| {other['name']} | | failed: {other['error']} | | |")
                 continue
-            best = other["epochs"][other["best_epoch"] - 1]["dev"]
+            best = other["evaluations"][other["best_evaluation"] - 1]["dev"]
             name, layers = other["recipe"]["name"], other["recipe"]["layers"]
-            lines.append(f"| {name} | {layers} | {other['best_epoch']} | {_row(best, 20)} | "
+            lines.append(f"| {name} | {layers} | {other['best_evaluation']} | {_row(best, sel)} | "
                          f"{other['seconds'] / 60:.1f} |")
     return "\n".join(lines) + "\n\n" + LICENCES

@@ -10,8 +10,11 @@ answerability model reads the best passage's score as evidence that the document
 at all. Random negatives are what an off-corpus question retrieves.
 
 The schedule is fitted to a wall-clock limit (:mod:`docqa.pipelines.training.time_budget`): a lent GPU
-gives fixed minutes. After every epoch (and the last, partial one) the model reranks the dev questions'
-hybrid candidates (:func:`dev_scores`) and the best epoch by dev MRR at N = ``select_n`` is kept.
+gives fixed minutes, a CPU run an hour or two. Every ``eval_every`` steps, at every epoch end and at the
+last step, the model reranks the dev questions' hybrid candidates (:func:`dev_scores`) and the best
+evaluation by dev MRR at N = ``select_n`` is kept (a CPU run never reaches the end of an epoch of 115k
+questions: one hour on two cores is a few hundred steps). Checkpoints every few minutes and
+``resume=True`` survive a killed process (:mod:`docqa.pipelines.training.reranker_state`).
 
 No Haystack import (the GPU machine has none): only torch, transformers, numpy and DocQA modules that
 import neither.
@@ -40,6 +43,7 @@ from docqa.pipelines.components.rankers.pairs import (
     pair_ids,
     token_ids,
 )
+from docqa.pipelines.training import reranker_state
 from docqa.pipelines.training.time_budget import LinearSchedule, StepBudget
 
 DEV_NS = (5, 10, 15, 20, 30)
@@ -67,6 +71,9 @@ class RerankerRecipe:
     chunk_pairs: int = 64  # pairs per forward pass (length-sorted inside a step: little padding)
     select_n: int = 20
     seed: int = 42
+    eval_every: int = 0  # steps between dev evaluations (0: epoch ends only); a CPU run never ends an epoch
+    dev_ns: tuple[int, ...] = DEV_NS  # N values scored on dev (the top max(N) candidates are scored)
+    log_every: int = 100  # steps between progress lines
 
 
 @dataclass
@@ -105,10 +112,13 @@ def load_train_data(folder: Path, tokenizer: Any, fmt: PairFormat, limit: int | 
 
 
 def load_dev_data(path: Path, tokenizer: Any, fmt: PairFormat, limit: int | None = None) -> DevData:
-    """``dev.json.gz`` (questions with their hybrid candidates), tokenised once."""
+    """``dev.json.gz`` (questions with their hybrid candidates), tokenised once; with ``limit``, that many
+    questions spread evenly over the file (both dev articles, not the first one's opening questions)."""
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         raw = json.load(fh)
-    rows = raw["questions"][:limit] if limit else raw["questions"]
+    rows = raw["questions"]
+    if limit and limit < len(rows):
+        rows = [rows[i] for i in sorted({int(x) for x in np.linspace(0, len(rows) - 1, limit).round()})]
     meta = {k: v for k, v in raw.items() if k not in ("passages", "questions")}
     return DevData(passages=token_ids(tokenizer, raw["passages"], fmt.max_length),
                    questions=token_ids(tokenizer, [r["question"] for r in rows], fmt.max_question_tokens),
@@ -132,29 +142,29 @@ def reranked_order(candidates: Sequence[int], scores: Sequence[float], n: int) -
 
 def dev_scores(score_pairs: Callable[[list[tuple[list[int], int]]], np.ndarray], dev: DevData,
                fmt: PairFormat, ns: Sequence[int] = DEV_NS) -> dict[str, Any]:
-    """Rerank every dev question's top-N hybrid candidates for each N; hybrid order as the baseline."""
+    """Rerank every dev question's top-N hybrid candidates for each N in ``ns``; hybrid order as the
+    baseline. Only the top ``max(ns)`` candidates are scored (on a CPU, scoring is the cost)."""
+    depth = max(ns)
     pairs, spans = [], []
     for q, cands in zip(dev.questions, dev.candidates, strict=True):
         start = len(pairs)
-        pairs += [pair_ids(q, dev.passages[c], fmt) for c in cands]
+        pairs += [pair_ids(q, dev.passages[c], fmt) for c in cands[:depth]]
         spans.append((start, len(pairs)))
     scores = score_pairs(pairs) if pairs else np.zeros(0)
 
     def rank(order: list[int], gold: int) -> int | None:
         return order.index(gold) + 1 if gold in order else None
 
+    rows = list(zip(dev.candidates, dev.gold, spans, strict=True))
     out: dict[str, Any] = {"questions": len(dev.questions),
-                           "hybrid": rank_metrics([rank(c, g) for c, g in zip(dev.candidates, dev.gold,
-                                                                                strict=True)])}
+                           "hybrid": rank_metrics([rank(c, g) for c, g, _ in rows])}
     for n in ns:
-        ranks = [rank(reranked_order(c, scores[s:e].tolist(), n), g)
-                 for c, g, (s, e) in zip(dev.candidates, dev.gold, spans, strict=True)]
-        out[f"rerank@{n}"] = rank_metrics(ranks)
-    gold_scores = [float(scores[s + c.index(g)]) for c, g, (s, e) in zip(dev.candidates, dev.gold, spans,
-                                                                          strict=True) if g in c]
+        out[f"rerank@{n}"] = rank_metrics([rank(reranked_order(c, scores[s:e].tolist(), n), g)
+                                           for c, g, (s, e) in rows])
+    gold_scores = [float(scores[s + c.index(g)]) for c, g, (s, e) in rows if g in c[:depth]]
+    others = [float(x) for c, g, (s, e) in rows for i, x in enumerate(scores[s:e]) if c[i] != g]
     out["gold_score_mean"] = float(np.mean(gold_scores)) if gold_scores else None
-    out["other_score_mean"] = float(np.mean([float(x) for c, g, (s, e) in zip(
-        dev.candidates, dev.gold, spans, strict=True) for i, x in enumerate(scores[s:e]) if c[i] != g]))
+    out["other_score_mean"] = float(np.mean(others)) if others else None
     return out
 
 
@@ -222,8 +232,20 @@ def sample_groups(data: TrainData, questions: np.ndarray, recipe: RerankerRecipe
 def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_dir: Path, out_dir: Path, *,
                    fmt: PairFormat, tokenizer_dir: Path, share_word_embeddings_from: str | None,
                    device: str = "cpu", bf16: bool = False, time_limit_s: float | None = None,
-                   eval_batch_size: int = 256, log: Log = print) -> dict[str, Any]:
-    """Train ``recipe``; write the best epoch's model to ``out_dir``; return the training record."""
+                   eval_batch_size: int = 256, log: Log = print, state_dir: Path | None = None,
+                   resume: bool = False, checkpoint_s: float = 300.0,
+                   on_step: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Train ``recipe``; write the best evaluation's model to ``out_dir``; return the training record.
+
+    Dev scores are taken every ``recipe.eval_every`` steps (and at every epoch end and the last step);
+    the best by MRR at N = ``recipe.select_n`` is kept. With ``state_dir`` a checkpoint is written there
+    every ``checkpoint_s`` seconds and after every evaluation (:mod:`.reranker_state`); ``resume``
+    continues from it (the time limit and the schedule fitted to it are the checkpoint's; the seconds
+    between the kill and the restart do not count). ``on_step(step)`` is called after every optimizer
+    step (progress; an exception from it stops the run as a kill would).
+
+    :raises ResumeError: ``resume`` over a checkpoint of other settings, or a fresh run over one.
+    """
     import torch
 
     started = time.perf_counter()
@@ -249,102 +271,142 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
         lr=recipe.learning_rate, fused=device.startswith("cuda"))
     schedule = LinearSchedule(int(recipe.warmup_ratio * planned), planned)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    epoch_ends = [steps_per_epoch * (e + 1) for e in range(recipe.epochs)]
-    budget = (StepBudget(time_limit_s, epoch_ends, eval_guess_s=15.0 if device != "cpu" else 60.0,
+    evaluations = set(evaluation_steps(steps_per_epoch, recipe.epochs, recipe.eval_every))
+    resume_key = {"recipe": json.dumps(asdict(recipe), sort_keys=True), "base": str(base_dir),
+                  "train_questions": n_questions, "train_paragraphs": len(data.paragraphs),
+                  "dev_questions": len(dev.questions), "format": json.dumps(asdict(fmt), sort_keys=True)}
+
+    state = None
+    if state_dir is not None:
+        state = reranker_state.load_state(state_dir, resume_key) if resume else None
+        if state is None and not resume:
+            reranker_state.check_fresh(state_dir)
+    if state is not None:
+        time_limit_s = state["time_limit_s"]
+    budget = (StepBudget(time_limit_s, sorted(evaluations), eval_guess_s=15.0 if device != "cpu" else 60.0,
                          final_s=10.0) if time_limit_s else None)
     log(f"{n_questions} questions, {steps_per_epoch} steps/epoch × {recipe.epochs} planned; "
         f"{recipe.layers} layers, device {device}, bf16 {bf16}, "
         f"{sum(p.numel() for _, p in params) / 1e6:.1f}M trainable parameters")
 
-    baseline = dev_scores(scorer, dev, fmt)
-    log(f"dev before training: MRR@{recipe.select_n} {baseline[f'rerank@{recipe.select_n}']['mrr']:.3f} "
-        f"(hybrid {baseline['hybrid']['mrr']:.3f}, R@1 {baseline['hybrid']['recall@1']:.3f})")
     history: list[dict[str, Any]] = []
-    best_state, best_score, best_epoch = None, -math.inf, 0
-    step, train_clock, train_steps = 0, 0.0, 0
-    loss_acc, loss_n = torch.zeros((), device=device), 0
-    stopped = None
-    for epoch in range(recipe.epochs):
-        epoch_started = time.perf_counter()
-        order = rng.permutation(n_questions)
-        partial = False
-        done_steps = 0
-        for b in range(steps_per_epoch):
-            step_started = time.perf_counter()
-            chosen = order[b * recipe.batch_questions:(b + 1) * recipe.batch_questions]
-            groups = sample_groups(data, chosen, recipe, rng)
-            pairs = [pair_ids(data.questions[q], data.paragraphs[p], fmt)
-                     for q, group in zip(chosen, groups, strict=True) for p in group]
-            with autocast():
-                parts = []
-                for idx in length_batches([len(p[0]) for p in pairs], recipe.chunk_pairs):
-                    batch = pad_pairs([pairs[i] for i in idx], fmt.pad_id)
-                    inputs = {k: _to_device(v, device) for k, v in batch.items()}
-                    parts.append((idx, model(**inputs).logits.float().view(-1)))
-            flat = torch.cat([values for _, values in parts])
-            where = torch.as_tensor([i for idx, _ in parts for i in idx], device=device)
-            logits = torch.zeros_like(flat).index_copy(0, where, flat)  # back to the pairs' order
-            grouped = logits.view(len(chosen), recipe.group_size)
-            target = torch.zeros(len(chosen), dtype=torch.long, device=device)
-            loss = torch.nn.functional.cross_entropy(grouped, target)
-            if recipe.bce_weight:
-                labels = torch.zeros_like(grouped)
-                labels[:, 0] = 1.0
-                loss = loss + recipe.bce_weight * torch.nn.functional.binary_cross_entropy_with_logits(
-                    grouped, labels)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for _, p in params], recipe.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            done_steps += 1
-            loss_acc += loss.detach()
-            loss_n += 1
-            now = time.perf_counter()
-            train_clock += now - step_started
-            train_steps += 1
-            if step % 100 == 0:
-                log(f"step {step}/{schedule.total} loss {float(loss_acc) / loss_n:.4f} "
-                    f"lr {scheduler.get_last_lr()[0]:.2e} {train_clock / train_steps * 1000:.0f} ms/step "
-                    f"{now - started:.0f} s")
-            if budget is not None and train_steps >= 10 and train_steps % 25 == 0:
-                schedule.total = budget.fitted_total(step=step, elapsed_s=now - started,
-                                                     seconds_per_step=train_clock / train_steps,
-                                                     planned=planned)
-                schedule.warmup = min(schedule.warmup, int(recipe.warmup_ratio * schedule.total))
-            if step >= schedule.total:
-                partial = b + 1 < steps_per_epoch
-                break
+    best_state, best_score, best_index = None, -math.inf, 0
+    step, train_clock, train_steps, order = 0, 0.0, 0, None
+    loss_acc = torch.zeros((), device=device, dtype=torch.float64)  # summed on the device: no sync per step
+    loss_n, since_eval_s = 0, 0.0
+    if state is None:
         eval_started = time.perf_counter()
-        scores = dev_scores(scorer, dev, fmt)
+        baseline = dev_scores(scorer, dev, fmt, recipe.dev_ns)
         if budget is not None:
             budget.eval_s = time.perf_counter() - eval_started
-        record: dict[str, Any] = {"epoch": epoch + 1, "steps": step,
-                                  "train_loss": float(loss_acc) / max(1, loss_n),
-                                  "questions_seen": done_steps * recipe.batch_questions,
-                                  "seconds": round(time.perf_counter() - epoch_started, 1), "dev": scores}
-        if partial:
-            record["partial"] = round(done_steps / steps_per_epoch, 3)
-        loss_acc, loss_n = torch.zeros((), device=device), 0
-        history.append(record)
-        score = scores[f"rerank@{recipe.select_n}"]["mrr"]
-        kept = score > best_score
-        if kept:
-            best_score, best_epoch = score, epoch + 1
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        sel = scores[f"rerank@{recipe.select_n}"]
-        share = f" ({record['partial']:.0%})" if partial else ""
-        log(f"epoch {epoch + 1}{share}: "
-            f"loss {record['train_loss']:.4f}; dev rerank@{recipe.select_n} R@1 {sel['recall@1']:.3f} "
-            f"R@5 {sel['recall@5']:.3f} MRR {sel['mrr']:.3f}{' (kept)' if kept else ''}; "
-            f"{record['seconds']:.0f} s")
-        if step >= schedule.total:
-            if step < planned:
-                stopped = (f"fitted to the time limit ({time_limit_s:.0f} s): the learning rate decayed to 0 "
-                           f"at step {step} of {planned} planned")
-            break
-    assert best_state is not None
+        log(f"dev before training: MRR@{recipe.select_n} "
+            f"{baseline[f'rerank@{recipe.select_n}']['mrr']:.3f} (hybrid {baseline['hybrid']['mrr']:.3f}, "
+            f"R@1 {baseline['hybrid']['recall@1']:.3f})")
+    else:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])  # restores the schedule's fitted total and warm-up
+        rng.bit_generator.state = json.loads(state["numpy_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        step, train_clock, train_steps = state["step"], state["train_clock"], state["train_steps"]
+        order = state["order"].numpy()
+        loss_acc += state["loss_sum"]
+        loss_n = state["loss_n"]
+        since_eval_s = state["since_eval_s"]
+        history, baseline = state["history"], state["baseline"]
+        best_score, best_index = state["best_score"], state["best_index"]
+        if budget is not None:
+            budget.eval_s = state["eval_s"]
+        started -= state["elapsed_s"]
+        best_state = reranker_state.load_best(state_dir) if best_index else None
+        log(f"resumed at step {step} of {schedule.total} ({state['elapsed_s']:.0f} s trained before; "
+            f"{len(history)} dev evaluations)")
+    last_checkpoint = time.perf_counter()
+
+    def checkpoint() -> None:
+        nonlocal last_checkpoint
+        if state_dir is None:
+            return
+        reranker_state.save_state(state_dir, {
+            "resume_key": resume_key, "time_limit_s": time_limit_s, "step": step,
+            "elapsed_s": time.perf_counter() - started, "train_clock": train_clock,
+            "train_steps": train_steps, "eval_s": budget.eval_s if budget is not None else None,
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "numpy_rng": json.dumps(rng.bit_generator.state),
+            "torch_rng": torch.get_rng_state(), "order": torch.from_numpy(np.asarray(order)),
+            "loss_sum": float(loss_acc), "loss_n": loss_n, "since_eval_s": since_eval_s, "history": history,
+            "baseline": baseline, "best_score": best_score, "best_index": best_index})
+        last_checkpoint = time.perf_counter()
+
+    stopped = None
+    while step < schedule.total:
+        step_started = time.perf_counter()
+        epoch, b = divmod(step, steps_per_epoch)
+        if b == 0 or order is None:
+            order = rng.permutation(n_questions)
+        chosen = order[b * recipe.batch_questions:(b + 1) * recipe.batch_questions]
+        groups = sample_groups(data, chosen, recipe, rng)
+        pairs = [pair_ids(data.questions[q], data.paragraphs[p], fmt)
+                 for q, group in zip(chosen, groups, strict=True) for p in group]
+        loss = _group_loss(model, pairs, len(chosen), recipe, fmt, device, autocast)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for _, p in params], recipe.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        loss_acc += loss.detach()
+        loss_n += 1
+        now = time.perf_counter()
+        train_clock += now - step_started
+        since_eval_s += now - step_started
+        train_steps += 1
+        if step % recipe.log_every == 0:
+            log(f"step {step}/{schedule.total} loss {float(loss_acc) / max(1, loss_n):.4f} "
+                f"lr {scheduler.get_last_lr()[0]:.2e} {train_clock / train_steps * 1000:.0f} ms/step "
+                f"{now - started:.0f} s")
+        if budget is not None and train_steps >= 10 and train_steps % 25 == 0:
+            schedule.total = budget.fitted_total(step=step, elapsed_s=now - started,
+                                                 seconds_per_step=train_clock / train_steps,
+                                                 planned=planned)
+            schedule.warmup = min(schedule.warmup, int(recipe.warmup_ratio * schedule.total))
+        if step in evaluations or step >= schedule.total:
+            eval_started = time.perf_counter()
+            scores = dev_scores(scorer, dev, fmt, recipe.dev_ns)
+            eval_s = time.perf_counter() - eval_started
+            if budget is not None:
+                budget.eval_s = eval_s
+            record: dict[str, Any] = {
+                "evaluation": len(history) + 1, "step": step, "epoch": round(step / steps_per_epoch, 4),
+                "train_loss": float(loss_acc) / max(1, loss_n),
+                "questions_seen": step * recipe.batch_questions, "seconds": round(since_eval_s + eval_s, 1),
+                "elapsed_s": round(time.perf_counter() - started, 1), "dev": scores}
+            history.append(record)
+            loss_acc.zero_()
+            loss_n, since_eval_s = 0, 0.0
+            score = scores[f"rerank@{recipe.select_n}"]["mrr"]
+            kept = score > best_score
+            if kept:
+                best_score, best_index = score, record["evaluation"]
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                if state_dir is not None:
+                    reranker_state.save_best(state_dir, best_state)
+            sel = scores[f"rerank@{recipe.select_n}"]
+            log(f"evaluation {record['evaluation']} at step {step} (epoch {record['epoch']:.3f}): "
+                f"loss {record['train_loss']:.4f}; dev rerank@{recipe.select_n} R@1 {sel['recall@1']:.3f} "
+                f"R@5 {sel['recall@5']:.3f} MRR {sel['mrr']:.3f}{' (kept)' if kept else ''}; "
+                f"{record['seconds']:.0f} s")
+            checkpoint()
+        elif state_dir is not None and now - last_checkpoint >= checkpoint_s:
+            checkpoint()
+            log(f"checkpoint at step {step}")
+        if on_step is not None:
+            on_step(step)
+    if step < planned:
+        stopped = (f"fitted to the time limit ({time_limit_s:.0f} s): the learning rate decayed to 0 at step "
+                   f"{step} of {planned} planned")
+    if best_state is None:
+        raise ValueError("no dev evaluation was made: the run took no step")
     model.load_state_dict(best_state)
     base_tensor = model.get_input_embeddings().weight if share_word_embeddings_from else None
     settings = {"format": 1, "max_length": recipe.max_length,
@@ -355,13 +417,48 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         if (Path(tokenizer_dir) / name).exists():
             (Path(out_dir) / name).write_bytes((Path(tokenizer_dir) / name).read_bytes())
-    result = {"recipe": asdict(recipe), "best_epoch": best_epoch, "baseline": baseline, "epochs": history,
+    result = {"recipe": asdict(recipe), "best_evaluation": best_index, "baseline": baseline,
+              "evaluations": history, "steps_per_epoch": steps_per_epoch, "steps": step,
               "stopped_early": stopped, "seconds": round(time.perf_counter() - started, 1), "device": device,
               "bf16": bf16, "base": str(base_dir), "shared_word_embeddings": share_word_embeddings_from,
-              "train_questions": n_questions, "dev": dev.meta, "versions": _versions()}
+              "train_questions": n_questions, "dev": dev.meta, "versions": _versions(),
+              "threads": torch.get_num_threads()}
     metrics = json.dumps(result, indent=1) + "\n"
     (Path(out_dir) / "training_metrics.json").write_text(metrics, encoding="utf-8")
     return result
+
+
+def evaluation_steps(steps_per_epoch: int, epochs: int, every: int) -> list[int]:
+    """Steps after which the dev questions are scored: every ``every`` steps (0: none between) and
+    every epoch end (the last step of a time-fitted run is scored too, wherever it falls)."""
+    planned = steps_per_epoch * epochs
+    ends = {steps_per_epoch * (e + 1) for e in range(epochs)}
+    return sorted(ends | (set(range(every, planned + 1, every)) if every > 0 else set()))
+
+
+def _group_loss(model: Any, pairs: list[tuple[list[int], int]], n_questions: int, recipe: RerankerRecipe,
+                fmt: PairFormat, device: str, autocast: Callable[[], Any]) -> Any:
+    """Softmax cross-entropy over each question's group (gold first) + ``bce_weight`` × per-pair BCE."""
+    import torch
+
+    with autocast():
+        parts = []
+        for idx in length_batches([len(p[0]) for p in pairs], recipe.chunk_pairs):
+            batch = pad_pairs([pairs[i] for i in idx], fmt.pad_id)
+            inputs = {k: _to_device(v, device) for k, v in batch.items()}
+            parts.append((idx, model(**inputs).logits.float().view(-1)))
+    flat = torch.cat([values for _, values in parts])
+    where = torch.as_tensor([i for idx, _ in parts for i in idx], device=device)
+    logits = torch.zeros_like(flat).index_copy(0, where, flat)  # back to the pairs' order
+    grouped = logits.view(n_questions, recipe.group_size)
+    target = torch.zeros(n_questions, dtype=torch.long, device=device)
+    loss = torch.nn.functional.cross_entropy(grouped, target)
+    if recipe.bce_weight:
+        labels = torch.zeros_like(grouped)
+        labels[:, 0] = 1.0
+        bce = torch.nn.functional.binary_cross_entropy_with_logits(grouped, labels)
+        loss = loss + recipe.bce_weight * bce
+    return loss
 
 
 def _to_device(array: np.ndarray, device: str) -> Any:

@@ -9,6 +9,7 @@ import json
 import lzma
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -67,9 +68,9 @@ def test_a_time_fitted_run_writes_a_reranker_that_loads(tiny_qa_model_dir: Path,
     lines: list[str] = []
     result = train_reranker(recipe, data, dev, base, tmp_path / "out", fmt=fmt, tokenizer_dir=base,
                             share_word_embeddings_from=str(base), log=lines.append)
-    assert 1 <= result["best_epoch"] <= len(result["epochs"]) == 3
-    first = result["epochs"][0]
-    assert first["steps"] == 6 and first["questions_seen"] == 24
+    assert 1 <= result["best_evaluation"] <= len(result["evaluations"]) == 3
+    first = result["evaluations"][0]
+    assert first["step"] == 6 and first["questions_seen"] == 24 and first["epoch"] == 1.0
     assert set(first["dev"]) >= {"hybrid", "rerank@5", "rerank@20"}
     assert first["dev"]["hybrid"]["recall@1"] == 0.0  # the gold is second in every synthetic list
     assert any("dev rerank@20" in line for line in lines)
@@ -77,17 +78,126 @@ def test_a_time_fitted_run_writes_a_reranker_that_loads(tiny_qa_model_dir: Path,
     settings = json.loads((out / "reranker.json").read_text())
     assert settings["word_embeddings"]["from"] == str(base) and settings["max_length"] == 48
     metrics = json.loads((out / "training_metrics.json").read_text())
-    assert metrics["best_epoch"] == result["best_epoch"]
+    assert metrics["best_evaluation"] == result["best_evaluation"]
     from docqa.pipelines.training.reranker_report import training_md
 
     record = training_md(result, [result], "train: 24 questions", "python scripts/train_reranker.py ...")
-    assert f"| {result['best_epoch']} **(kept)** |" in record and "  - train: 24 questions" in record
-    assert "| hybrid alone | | | 0.000 /" in record and "## Licences" in record
+    assert f"| {result['best_evaluation']} **(kept)** |" in record and "  - train: 24 questions" in record
+    assert "| hybrid alone | | | | 0.000 /" in record and "## Licences" in record
     reranker = DocQAReranker(model=str(out), backend="torch", top_k=2)
     from haystack import Document
 
     docs = [Document(id=str(i), content=p) for i, p in enumerate(["about jazz", "about chess", "glaciers"])]
     assert len(reranker.run(query="Tell me about chess.", documents=docs)["documents"]) == 2
+
+
+class _Killed(Exception):
+    """Stands for the process being killed after a given step."""
+
+
+def _tiny_run(tmp_path: Path, base: Path):
+    from transformers import AutoTokenizer
+
+    from docqa.pipelines.components.rankers.pairs import PairFormat
+    from docqa.pipelines.training.reranker_training import RerankerRecipe, load_dev_data, load_train_data
+
+    folder = tmp_path / "mined"
+    if not folder.exists():
+        write_mined_folder(folder)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    fmt = PairFormat.of(tokenizer, max_length=48, max_question_tokens=16)
+    # 6 steps per epoch, 2 epochs; dev scored after steps 4, 6, 8, 12 (4 and 8 are mid-epoch)
+    recipe = RerankerRecipe("tiny", layers=1, learning_rate=1e-3, epochs=2, batch_questions=4, group_size=4,
+                            max_length=48, max_question_tokens=16, chunk_pairs=8, eval_every=4,
+                            dev_ns=(3, 5), select_n=3, log_every=1)
+    return recipe, load_train_data(folder, tokenizer, fmt), load_dev_data(folder / "dev.json.gz", tokenizer,
+                                                                          fmt), fmt
+
+
+def test_a_killed_run_resumed_ends_exactly_like_a_straight_run(tiny_qa_model_dir: Path,
+                                                               tmp_path: Path) -> None:
+    """Killed twice (mid-epoch, with its checkpoint from the dev evaluation before; then after a
+    per-step checkpoint) and resumed each time: the same losses, dev scores and weights, bit for bit."""
+    from safetensors.torch import load_file
+
+    from docqa.pipelines.training.reranker_state import ResumeError
+    from docqa.pipelines.training.reranker_training import train_reranker
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_qa_model_dir, base, ignore=shutil.ignore_patterns("docqa-onnx*"))
+    recipe, data, dev, fmt = _tiny_run(tmp_path, base)
+    common = {"fmt": fmt, "tokenizer_dir": base, "share_word_embeddings_from": None}
+
+    straight = train_reranker(recipe, data, dev, base, tmp_path / "straight", **common,
+                              state_dir=tmp_path / "straight-state", log=lambda _: None)
+
+    def kill_after(n: int):
+        def on_step(step: int) -> None:
+            if step == n:
+                raise _Killed
+        return on_step
+
+    state_dir, lines = tmp_path / "state", []
+    with pytest.raises(_Killed):  # checkpoint after the evaluation at step 4; killed after step 5
+        train_reranker(recipe, data, dev, base, tmp_path / "out", **common, state_dir=state_dir,
+                       on_step=kill_after(5), log=lines.append)
+    with pytest.raises(ResumeError, match="--resume"):  # a fresh run would overwrite the checkpoint
+        train_reranker(recipe, data, dev, base, tmp_path / "out", **common, state_dir=state_dir)
+    other = replace(recipe, learning_rate=5e-4)
+    with pytest.raises(ResumeError, match="learning_rate"):
+        train_reranker(other, data, dev, base, tmp_path / "out", **common, state_dir=state_dir, resume=True)
+    with pytest.raises(_Killed):  # resumed at 4, a checkpoint after every step, killed after step 7
+        train_reranker(recipe, data, dev, base, tmp_path / "out", **common, state_dir=state_dir, resume=True,
+                       checkpoint_s=0.0, on_step=kill_after(7), log=lines.append)
+    resumed = train_reranker(recipe, data, dev, base, tmp_path / "out", **common, state_dir=state_dir,
+                             resume=True, log=lines.append)
+    assert [line for line in lines if line.startswith("resumed")] == [
+        line for line in lines if line.startswith(("resumed at step 4 ", "resumed at step 7 "))] != []
+    assert len([line for line in lines if line.startswith("resumed")]) == 2
+
+    def curve(result: dict) -> list:
+        return [(e["step"], e["train_loss"], e["dev"]) for e in result["evaluations"]]
+
+    assert [e["step"] for e in straight["evaluations"]] == [4, 6, 8, 12]
+    assert curve(resumed) == curve(straight) and resumed["best_evaluation"] == straight["best_evaluation"]
+    assert resumed["baseline"] == straight["baseline"]
+    a, b = load_file(str(tmp_path / "straight" / "model.safetensors")), load_file(
+        str(tmp_path / "out" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch_equal(a[k], b[k]) for k in a)
+    # a finished run resumed again writes the same model without training
+    again = train_reranker(recipe, data, dev, base, tmp_path / "again", **common, state_dir=state_dir,
+                           resume=True, log=lines.append)
+    assert curve(again) == curve(straight)
+
+
+def torch_equal(x, y) -> bool:
+    import torch
+
+    return bool(torch.equal(x, y))
+
+
+def test_a_time_fitted_run_keeps_its_deadline_when_resumed(tiny_qa_model_dir: Path, tmp_path: Path) -> None:
+    """The schedule fitted to the first run's time limit is the one a resumed run decays to."""
+    from docqa.pipelines.training.reranker_state import CHECKPOINT_FILE
+    from docqa.pipelines.training.reranker_training import train_reranker
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_qa_model_dir, base, ignore=shutil.ignore_patterns("docqa-onnx*"))
+    recipe, data, dev, fmt = _tiny_run(tmp_path, base)
+    state_dir = tmp_path / "state"
+    with pytest.raises(_Killed):
+        train_reranker(recipe, data, dev, base, tmp_path / "out", fmt=fmt, tokenizer_dir=base,
+                       share_word_embeddings_from=None, time_limit_s=3600.0, state_dir=state_dir,
+                       on_step=lambda step: (_ for _ in ()).throw(_Killed()) if step == 5 else None,
+                       log=lambda _: None)
+    import torch
+
+    saved = torch.load(state_dir / CHECKPOINT_FILE, weights_only=True)
+    assert saved["time_limit_s"] == 3600.0 and saved["step"] == 4
+    result = train_reranker(recipe, data, dev, base, tmp_path / "out", fmt=fmt, tokenizer_dir=base,
+                            share_word_embeddings_from=None, state_dir=state_dir, resume=True,
+                            log=lambda _: None)
+    assert result["steps"] == 12 and result["seconds"] >= saved["elapsed_s"]
 
 
 def test_packing_cuts_parts_that_reassemble_byte_for_byte(tmp_path: Path, monkeypatch) -> None:
