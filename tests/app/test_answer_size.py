@@ -72,6 +72,7 @@ def sizes(body: dict) -> tuple[int, int]:
     return len(json.dumps(body, ensure_ascii=False).encode()), len(json.dumps(body))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_ask_over_hostile_text_stays_under_a_megabyte(hostile_qa, read_everything, question) -> None:
     result = hostile_qa.ask(question, top_k=MAX_TOP_K, max_answers=MAX_ANSWERS)
@@ -89,6 +90,7 @@ def test_ask_over_hostile_text_stays_under_a_megabyte(hostile_qa, read_everythin
         assert top["passage"][top["passage_start"] : top["passage_end"]] == answer["text"]
 
 
+@pytest.mark.slow
 def test_an_answer_in_many_identical_files_lists_a_few_and_counts_them_all(hostile_qa, read_everything):
     result = hostile_qa.ask(QUESTIONS[0], top_k=MAX_TOP_K, max_answers=MAX_ANSWERS)
     counted = max(result.answers, key=lambda a: a.source_count)
@@ -96,6 +98,7 @@ def test_an_answer_in_many_identical_files_lists_a_few_and_counts_them_all(hosti
     assert len(counted.sources) == DEFAULT_MAX_SOURCES
 
 
+@pytest.mark.slow
 def test_reading_a_hostile_passage_costs_a_bounded_number_of_windows(hostile_qa) -> None:
     """The reader's work per passage is bounded: at most 4 windows measured on these passages (base64; the
     128 KiB word as one passage took 189, and its cost per window also grew with the passage)."""
@@ -107,6 +110,7 @@ def test_reading_a_hostile_passage_costs_a_bounded_number_of_windows(hostile_qa)
     assert per_passage <= 5, per_passage
 
 
+@pytest.mark.slow
 def test_the_service_answers_hostile_text_in_under_a_megabyte(hostile_qa, read_everything) -> None:
     client = service_client(create_app(hostile_qa, api_key="", warm_up=False))
     for question in QUESTIONS:

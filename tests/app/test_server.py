@@ -410,6 +410,7 @@ def test_writes_wait_for_another_writer_and_queries_keep_working(empty_client):
     assert upload(client, ("tides.txt", b"High tide is at noon.\n")).status_code == 200
 
 
+@pytest.mark.slow
 def test_questions_are_read_at_most_n_at_a_time_while_searches_go_on(sample_index, tmp_path):
     import threading
     from concurrent.futures import ThreadPoolExecutor

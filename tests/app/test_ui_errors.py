@@ -103,6 +103,7 @@ def remove_through_the_sidebar(index: str, key: str) -> None:
     show_notice()
 
 
+@pytest.mark.slow
 def test_an_index_another_process_writes_is_a_warning_and_the_upload_is_not_kept(tmp_path: Path) -> None:
     index = tmp_path / "index"
     holder = subprocess.Popen(  # another DocQA process holding the index's writer lock (an ingest)
@@ -132,6 +133,7 @@ def test_an_index_another_process_writes_is_a_warning_and_the_upload_is_not_kept
     assert not saved.exists() or list(saved.iterdir()) == [], "refused before its copy was saved"
 
 
+@pytest.mark.slow
 def test_an_upload_while_another_is_being_added_says_busy_try_again(tmp_path: Path) -> None:
     index = tmp_path / "index"
     holder = subprocess.Popen(  # another page or the service adding a big upload (holds the upload lock)

@@ -298,6 +298,7 @@ def _poster(path: Path, page_pt: float) -> Path:
     return path
 
 
+@pytest.mark.slow
 @needs_tesseract
 def test_a_huge_page_is_rendered_at_a_lower_dpi_within_the_pixel_limit(tmp_path: Path) -> None:
     path = _poster(tmp_path / "poster.pdf", page_pt=3600)  # the probe's 50-inch page

@@ -429,6 +429,7 @@ def test_a_partial_file_whose_content_changed_is_replaced_not_resumed(spec: str,
     assert store.search.bm25_retrieval("marker00000", top_k=3) == [], "nothing of the old content is left"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_at", [3, -3], ids=["while-a-part-embeds", "after-a-part-rows-before-manifest"])
 def test_a_big_file_killed_between_its_parts_is_resumed_once(spec: str, kill_at: int, tmp_path: Path) -> None:
     """kill -9 in the middle of a big file's parts (parts of 32, 64, 64, ...; killed in the third): the
@@ -457,6 +458,7 @@ def test_a_big_file_killed_between_its_parts_is_resumed_once(spec: str, kill_at:
     assert store.search.bm25_retrieval("marker02999", top_k=1)
 
 
+@pytest.mark.slow
 @needs_milvus_lite
 def test_docqa_answers_the_same_from_both_stores(
     sample_index: Path, test_reader_dir: Path, tmp_path: Path

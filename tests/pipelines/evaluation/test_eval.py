@@ -134,6 +134,7 @@ def test_off_corpus_questions_report_how_often_they_were_still_answered(
     assert plain["reader"]["forced_HasAns_f1"] >= plain["reader"]["HasAns_f1"]
 
 
+@pytest.mark.slow
 def test_eval_reports_retrieval_with_and_without_the_reranker(
         small_squad: tuple[Path, Path], tiny_reranker_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from docqa.pipelines.components.rankers import reranker

@@ -106,6 +106,7 @@ def test_bad_settings_and_missing_models_say_so(tmp_path: Path) -> None:
         DocQAReranker(model=str(tmp_path / "no-model")).warm_up()
 
 
+@pytest.mark.slow
 def test_onnx_runtimes_score_like_torch_and_auto_picks_one(tiny_reranker_dir: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCQA_CACHE_DIR", str(tmp_path / "cache"))
