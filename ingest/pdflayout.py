@@ -1,0 +1,155 @@
+"""Turn a text PDF's pages into reading text: running lines out, columns in order, tables as rows.
+
+The steps, each in its own module, run on PDFium's positioned text runs (:mod:`docqa.ingest.pdflines`):
+
+1. running headers, footers and page numbers are found across the pages and removed
+   (:mod:`docqa.ingest.running`); they are kept in ``LoadedFile.running``;
+2. each page is put in reading order, two-column blocks column by column (:mod:`docqa.ingest.columns`);
+3. tables are found and each row rendered with its column headers (:mod:`docqa.ingest.tables`); a table
+   that ends a page and one that starts the next page with as many columns are one table: a repeated
+   header row is dropped, a missing one is taken from the page before;
+4. the text is cleaned (:func:`docqa.ingest.cleaning.clean_text`), joining a hyphenated line end only
+   where the document does not spell that word with a hyphen elsewhere (:func:`hyphenated_words`).
+
+A page where steps 1-3 find nothing keeps PDFium's plain page text, so ordinary prose PDFs read exactly as
+plain extraction reads them (``data/samples/packet_switching.pdf``: every sentence the same as before).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from docqa.ingest.cleaning import clean_text
+from docqa.ingest.columns import reading_order
+from docqa.ingest.loaded import TableSpan, page_ranges
+from docqa.ingest.pdflines import MAX_SEGMENTS, Line, PageText, read_page
+from docqa.ingest.running import find_running
+from docqa.ingest.tables import Table, find_tables, render_row
+
+# "e-mail", "well-known": a hyphenated word written on one line.
+_HYPHENATED = re.compile(r"\b([^\W\d_]+)-([^\W\d_]+)\b")
+
+
+def hyphenated_words(texts: Iterable[str]) -> frozenset[str]:
+    """Words the document spells with a hyphen inside a line (lower case), unless it also spells them
+    joined. A line-end "e-\\nmail" keeps its hyphen only when "e-mail" is in this set.
+
+    Why this rule: without a dictionary (DocQA reads any language), the document itself is the best
+    witness of how a word is spelled. Typesetting hyphens are far more common at line ends than compounds,
+    so the default is to join ("infor-\\nmation" → "information"), as before.
+    """
+    hyphenated: set[str] = set()
+    joined: set[str] = set()
+    for text in texts:
+        for line in text.split("\n"):
+            hyphenated.update(match.group(0).lower() for match in _HYPHENATED.finditer(line))
+            joined.update(word.lower() for word in line.split())
+    return frozenset(word for word in hyphenated if word.replace("-", "") not in joined)
+
+
+@dataclass
+class LaidOut:
+    pages: list[str]
+    tables: list[TableSpan] = field(default_factory=list)
+    table_count: int = 0
+    running: dict[int, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _same_row(a: list[str], b: list[str]) -> bool:
+    return [" ".join(x.lower().split()) for x in a] == [" ".join(x.lower().split()) for x in b]
+
+
+def lay_out(document, *, layout: bool = True) -> LaidOut:
+    """Read every page of an open ``pypdfium2.PdfDocument`` (closed here) into cleaned page texts."""
+    try:
+        read = [read_page(document[i], positions=layout) for i in range(len(document))]
+    finally:
+        document.close()
+    if not layout:
+        return LaidOut([clean_text(page.plain) for page in read])
+    running = find_running([(page.lines, page.height) for page in read])
+    out = LaidOut([])
+    raw: list[str] = []
+    page_tables: list[list[tuple[Table, int, str]]] = []  # per page: (table, number, title)
+    open_table: tuple[Table, int, str] | None = None  # a table that ended its page: it may go on
+    for index, page in enumerate(read):
+        if page.lines is None:
+            raw.append(page.plain)
+            page_tables.append([])
+            open_table = None
+            continue
+        dropped = running.drop.get(index, set())
+        lines = [line for number, line in enumerate(page.lines) if number not in dropped]
+        ordered, blocks = reading_order(lines)
+        tables = find_tables(ordered)
+        placed: list[tuple[Table, int, str]] = []
+        for table in tables:
+            if table.first == 0 and open_table and open_table[0].columns == table.columns:
+                previous, number, title = open_table
+                if not _same_row(table.header, previous.header):  # no repeated header: it is a row
+                    table.rows.insert(0, table.header)
+                table.header = previous.header
+            else:
+                out.table_count += 1
+                number, title = out.table_count, table.title or ""
+            placed.append((table, number, title))
+        open_table = placed[-1] if placed and placed[-1][0].last == len(ordered) - 1 else None
+        page_tables.append(placed)
+        if not dropped and not blocks and not tables:
+            raw.append(page.plain)
+        else:
+            raw.append(_compose(ordered, [table for table, _, _ in placed]))
+        if dropped:
+            out.running[index + 1] = running.texts[index]
+    compounds = hyphenated_words(raw)
+    for index, text in enumerate(raw):
+        cleaned = clean_text(text, compounds)
+        out.pages.append(cleaned)
+        out.tables.extend(_spans(cleaned, index + 1, page_tables[index]))
+    skipped = [i + 1 for i, page in enumerate(read) if page.lines is None]
+    if skipped:
+        out.notes.append(
+            f"pages {page_ranges(skipped)} read without layout (over {MAX_SEGMENTS} separate text runs)"
+        )
+    return out
+
+
+def _compose(ordered: list[Line], tables: list[Table]) -> str:
+    """The page's lines as text, each table replaced by its rows, one paragraph each."""
+    parts: list[str] = []
+    starts = {table.first: table for table in tables}
+    index = 0
+    while index < len(ordered):
+        table = starts.get(index)
+        if table is None:
+            parts.append(ordered[index].text + "\n")
+            index += 1
+            continue
+        rows = [render_row(table.header, row) for row in table.rows]
+        parts.append("\n\n" + "\n\n".join(row for row in rows if row) + "\n\n")
+        index = table.last + 1
+    return "".join(parts)
+
+
+def _spans(cleaned: str, page: int, placed: list[tuple[Table, int, str]]) -> list[TableSpan]:
+    """Where each table's rows are in the cleaned page text (found by their own cleaned text)."""
+    spans: list[TableSpan] = []
+    cursor = 0
+    for table, number, title in placed:
+        rows = [clean_text(render_row(table.header, row)) for row in table.rows]
+        rows = [row for row in rows if row]
+        if not rows:
+            continue
+        start = cleaned.find(rows[0], cursor)
+        end = cleaned.find(rows[-1], max(start, 0))
+        if start < 0 or end < 0:
+            continue
+        cursor = end + len(rows[-1])
+        spans.append([page, start, cursor, title, number])
+    return spans
+
+
+__all__ = ["LaidOut", "PageText", "hyphenated_words", "lay_out"]
