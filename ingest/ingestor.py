@@ -83,6 +83,7 @@ class FileResult:
     pages: int = 0
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    tables: int = 0  # tables found in the file (PDF, Word), read as rows with their column headers
 
 
 @dataclass
@@ -442,9 +443,12 @@ class Ingestor:
             passage_ids=[doc.id for doc in passages],
             ingested_at=utc_now(),
             notes=list(loaded.notes),
+            tables=loaded.table_count,
         )
         status = UPDATED if known and not known.partial else ADDED
-        return FileResult(shown, status, len(passages), len(loaded.pages), notes=list(loaded.notes)), (
+        notes, tables = list(loaded.notes), loaded.table_count
+        result = FileResult(shown, status, len(passages), len(loaded.pages), notes=notes, tables=tables)
+        return result, (
             source,
             passages,
         )

@@ -55,6 +55,7 @@ def test_docx_headings_paragraphs_and_table_rows(tmp_path: Path) -> None:
     loaded = load_file(make_docx(tmp_path / "manual.docx"))
     assert loaded.kind == "docx"
     assert loaded.title == "Lighthouse manual"
+    assert loaded.table_count == 1  # counted in the ingest report
     assert loaded.pages == [
         "Read this before your first night shift.\n\n"
         "Lamp\n\n"
