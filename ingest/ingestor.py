@@ -429,7 +429,10 @@ class Ingestor:
             "kind": loaded.kind,
             "sha256": sha,
         }
-        passages = self.splitter.run(pages=loaded.pages, meta=meta)["documents"]
+        # Table rows are passages of their own (LoadedFile.breaks); asked only of files that have tables,
+        # so a splitter without ``breaks`` still splits everything else.
+        extra = {"breaks": loaded.breaks} if loaded.breaks else {}
+        passages = self.splitter.run(pages=loaded.pages, meta=meta, **extra)["documents"]
         attach_layout(passages, loaded)  # section headings (Word, HTML), OCR word boxes (scans)
         source = SourceFile(
             key=key,

@@ -31,11 +31,14 @@ TABLE = "table"  # the title (caption or heading above) of the first table the p
 RUNNING_LINES = "running_lines"  # running header/footer lines removed from the passage's first page
 
 
-def assemble_blocks(blocks: Iterable[tuple[str, bool]]) -> tuple[str, list[tuple[int, str]]]:
+def assemble_blocks(
+    blocks: Iterable[tuple[str, bool]], offsets: dict[int, tuple[int, int]] | None = None
+) -> tuple[str, list[tuple[int, str]]]:
     """Join ``(text, is_heading)`` blocks into one page text; return it and ``(offset, heading)`` pairs.
 
     Each block is cleaned on its own and becomes its own paragraph, so a heading or a table row is never
-    run into the next block, and section offsets are exact in the text that is stored.
+    run into the next block, and section offsets are exact in the text that is stored. ``offsets``, when
+    given, receives each kept block's ``(start, end)`` in that text by its index in ``blocks``.
     """
     from docqa.ingest.splitting import (
         PAGE_SEPARATOR,  # imports haystack: only when a Word/HTML file is loaded
@@ -44,7 +47,7 @@ def assemble_blocks(blocks: Iterable[tuple[str, bool]]) -> tuple[str, list[tuple
     parts: list[str] = []
     sections: list[tuple[int, str]] = []
     position = 0
-    for raw, is_heading in blocks:
+    for index, (raw, is_heading) in enumerate(blocks):
         text = clean_text(raw)
         if not text:
             continue
@@ -52,6 +55,8 @@ def assemble_blocks(blocks: Iterable[tuple[str, bool]]) -> tuple[str, list[tuple
             position += len(PAGE_SEPARATOR)
         if is_heading:
             sections.append((position, " ".join(text.split())))
+        if offsets is not None:
+            offsets[index] = (position, position + len(text))
         parts.append(text)
         position += len(text)
     return PAGE_SEPARATOR.join(parts), sections

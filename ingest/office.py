@@ -65,12 +65,26 @@ def load_docx(path: Path, data: bytes, limits: Limits | None = None) -> LoadedFi
         title = _core_title(package)
         reader = _BodyReader(heading_styles)
         package.parse(main, reader)
-    text, sections = assemble_blocks(reader.blocks)
+    offsets: dict[int, tuple[int, int]] = {}
+    text, sections = assemble_blocks(reader.blocks, offsets)
     if not text.strip():
         raise LoadError("no text: the Word document is empty")
     title = title or next((heading for _, heading in sections), "") or title_from_stem(path)
+    # Each table row is a passage of its own, as in PDFs (LoadedFile.breaks says why).
+    breaks: list[list[int]] = []
+    for rows in reader.table_rows.values():
+        kept = [offsets[index] for index in rows if index in offsets]
+        breaks.extend([1, start] for start, _ in kept)
+        if kept:
+            breaks.append([1, kept[-1][1]])
     return LoadedFile(
-        path=path, kind="docx", title=title, pages=[text], sections=sections, table_count=reader.tables
+        path=path,
+        kind="docx",
+        title=title,
+        pages=[text],
+        sections=sections,
+        table_count=reader.tables,
+        breaks=breaks,
     )
 
 
@@ -182,6 +196,7 @@ class _BodyReader:
         self.above: dict[int, _Cell] = {}  # grid offset → the cell starting there in the row above
         self.header: dict[int, str] = {}  # grid column → the text of the table's first row there
         self.tables = 0
+        self.table_rows: dict[int, list[int]] = {}  # table number → the indices of its rows in ``blocks``
 
     # lxml target interface -------------------------------------------------------------------------
     def doctype(self, *_args: object) -> None:
@@ -318,6 +333,7 @@ class _BodyReader:
             return
         # The header row as it reads; every other row with its column headers (docqa.ingest.tables).
         first = self.row_number == 1
+        self.table_rows.setdefault(self.tables, []).append(len(self.blocks))
         self.blocks.append((" | ".join(texts) if first else render_row(names, texts), False))
 
 

@@ -66,6 +66,7 @@ def load_pdf(
     title = metadata_title.strip() if isinstance(metadata_title, str) else ""
     loaded = LoadedFile(path=path, kind="pdf", title=title or title_from_stem(path), pages=pages)
     loaded.tables, loaded.table_count, loaded.running = laid.tables, laid.table_count, laid.running
+    loaded.breaks = laid.breaks
     loaded.notes.extend(laid.notes)
     textless = [i + 1 for i, page in enumerate(pages) if sum(ch.isalnum() for ch in page) < MIN_TEXT_CHARS]
     scanned = _pages_with_images(data, textless) if textless else []

@@ -54,6 +54,7 @@ class LaidOut:
     pages: list[str]
     tables: list[TableSpan] = field(default_factory=list)
     table_count: int = 0
+    breaks: list[list[int]] = field(default_factory=list)
     running: dict[int, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -108,7 +109,7 @@ def lay_out(document, *, layout: bool = True) -> LaidOut:
     for index, text in enumerate(raw):
         cleaned = clean_text(text, compounds)
         out.pages.append(cleaned)
-        out.tables.extend(_spans(cleaned, index + 1, page_tables[index]))
+        out.tables.extend(_spans(cleaned, index + 1, page_tables[index], out.breaks))
     skipped = [i + 1 for i, page in enumerate(read) if page.lines is None]
     if skipped:
         out.notes.append(
@@ -134,21 +135,27 @@ def _compose(ordered: list[Line], tables: list[Table]) -> str:
     return "".join(parts)
 
 
-def _spans(cleaned: str, page: int, placed: list[tuple[Table, int, str]]) -> list[TableSpan]:
-    """Where each table's rows are in the cleaned page text (found by their own cleaned text)."""
+def _spans(
+    cleaned: str, page: int, placed: list[tuple[Table, int, str]], breaks: list[list[int]]
+) -> list[TableSpan]:
+    """Where each table's rows are in the cleaned page text (found by their own cleaned text); each row's
+    start and the table's end are appended to ``breaks``."""
     spans: list[TableSpan] = []
     cursor = 0
     for table, number, title in placed:
         rows = [clean_text(render_row(table.header, row)) for row in table.rows]
-        rows = [row for row in rows if row]
-        if not rows:
+        starts = []
+        for row in filter(None, rows):
+            found = cleaned.find(row, cursor)
+            if found < 0:
+                break
+            starts.append(found)
+            cursor = found + len(row)
+        if not starts:
             continue
-        start = cleaned.find(rows[0], cursor)
-        end = cleaned.find(rows[-1], max(start, 0))
-        if start < 0 or end < 0:
-            continue
-        cursor = end + len(rows[-1])
-        spans.append([page, start, cursor, title, number])
+        breaks.extend([page, start] for start in starts)
+        breaks.append([page, cursor])
+        spans.append([page, starts[0], cursor, title, number])
     return spans
 
 

@@ -292,6 +292,8 @@ def test_ingest_report_and_documents_json_count_tables(tmp_path: Path) -> None:
     report = json.loads(run("ingest", str(folder), "--index", index, "--json").stdout)
     assert [f["tables"] for f in report["files"]] == [2]
     assert [d["tables"] for d in json.loads(run("documents", "--index", index, "--json").stdout)] == [2]
+    hits = json.loads(run("search", "price of the X300", "--index", index, "--json", "-k", "1").stdout)
+    assert hits["passages"][0]["content"] == "Model: X300 | Price: EUR 1,599"  # each row its own passage
     (folder / "prices.pdf").touch()  # the human report names them too, on a re-read file
     table_pages(folder / "prices.pdf", [("Prices", rows)], intro="One price list.")
     assert "1 table)" in run("ingest", str(folder), "--index", index).stdout

@@ -68,6 +68,15 @@ def test_docx_headings_paragraphs_and_table_rows(tmp_path: Path) -> None:
     assert [heading for _, heading in loaded.sections] == ["Lamp", "Fog horn"]
 
 
+def test_docx_table_rows_are_passages_of_their_own(tmp_path: Path) -> None:
+    loaded = load_file(make_docx(tmp_path / "manual.docx"))
+    docs = PageAwareSplitter().run(pages=loaded.pages, meta={}, breaks=loaded.breaks)["documents"]
+    contents = [doc.content for doc in docs]
+    assert "Day: Monday | Lamp on: 18:00 | Lamp off: 06:00" in contents
+    assert "Day: Tuesday | Lamp on: 18:10 | Lamp off: 06:05" in contents
+    assert contents[-1].startswith("Fog horn")  # the text after the table starts its own passage
+
+
 def test_docx_passages_cite_their_section(tmp_path: Path) -> None:
     loaded = load_file(make_docx(tmp_path / "manual.docx"))
     sections = {p.meta.get(SECTION) for p in _passages(loaded) if "fog horn sounds" in p.content}

@@ -23,7 +23,8 @@ PRICES = [["Model", "Price", "Weight"]] + [[f"X{i}00", f"EUR {i},299", f"{i}.1 k
 
 
 def passages(loaded) -> list:
-    docs = PageAwareSplitter().run(pages=loaded.pages, meta={"source_key": "k", "sha256": "s"})["documents"]
+    meta = {"source_key": "k", "sha256": "s"}
+    docs = PageAwareSplitter().run(pages=loaded.pages, meta=meta, breaks=loaded.breaks)["documents"]
     attach_layout(docs, loaded)
     return docs
 
@@ -131,6 +132,7 @@ def test_table_rows_carry_their_column_headers_and_the_caption(tmp_path: Path, r
     assert "X300 EUR 3,299" not in text
     row = next(doc for doc in passages(loaded) if "Model: X300" in doc.content)
     assert row.meta[TABLE] == "Price list 2024"
+    assert row.content == "Model: X300 | Price: EUR 3,299 | Weight: 3.1 kg"  # one row, one passage
 
 
 def test_a_table_across_a_page_break_is_one_table_with_its_header_on_both_pages(tmp_path: Path) -> None:
