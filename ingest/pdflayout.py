@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from docqa.ingest.cleaning import clean_text
 from docqa.ingest.columns import reading_order
 from docqa.ingest.loaded import TableSpan, page_ranges
-from docqa.ingest.pdflines import MAX_SEGMENTS, Line, PageText, read_page
+from docqa.ingest.pdflines import MAX_CHARS, MAX_SEGMENTS, Line, PageText, read_page
 from docqa.ingest.running import find_running
 from docqa.ingest.tables import Table, find_tables, render_row
 
@@ -113,7 +113,8 @@ def lay_out(document, *, layout: bool = True) -> LaidOut:
     skipped = [i + 1 for i, page in enumerate(read) if page.lines is None]
     if skipped:
         out.notes.append(
-            f"pages {page_ranges(skipped)} read without layout (over {MAX_SEGMENTS} separate text runs)"
+            f"pages {page_ranges(skipped)} read without layout (over {MAX_SEGMENTS} separate text runs "
+            f"or {MAX_CHARS} characters)"
         )
     return out
 

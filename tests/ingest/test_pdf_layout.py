@@ -159,3 +159,20 @@ def test_a_page_of_scattered_text_is_read_without_layout_and_says_so(tmp_path: P
     loaded = load_file(tmp_path / "dust.pdf")
     assert loaded.pages[0].count("x") > MAX_SEGMENTS
     assert any("read without layout" in note for note in loaded.notes)
+
+
+def test_a_page_of_more_characters_than_the_budget_is_read_without_layout(tmp_path: Path) -> None:
+    """Finding each run's text costs runs x characters in PDFium: a huge page is read as plain text."""
+    from fpdf import FPDF
+
+    from docqa.ingest.pdflines import MAX_CHARS
+
+    pdf = FPDF(format="A3")
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=2)
+    pdf.multi_cell(0, 0.8, "lamp " * (MAX_CHARS // 4))
+    pdf.output(str(tmp_path / "dense.pdf"))
+    loaded = load_file(tmp_path / "dense.pdf")
+    assert loaded.pages[0].count("lamp") == MAX_CHARS // 4
+    assert any("read without layout" in note for note in loaded.notes)
