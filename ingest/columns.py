@@ -7,12 +7,16 @@ interleaves two unrelated texts in every passage. Here columns are found from po
 1. the *gutter* is the x in the middle :data:`GUTTER_BAND` of the text's width that the fewest text
    segments cross (a difference array over whole points: linear in segments + page width);
 2. lines that cross it are full-width (a title, a one-column paragraph, a wide table); a run of at least
-   :data:`MIN_BLOCK_LINES` consecutive lines that do not cross it and hold at most one run of text on
-   each side, starting with a long one, with text on both sides, is a two-column block, read left
-   column first, then right; a gap of more than :data:`MAX_LINE_GAP` line heights ends a block;
+   :data:`MIN_BLOCK_LINES` consecutive lines that do not cross it, starting with one whose text spans
+   most of its column, with text on both sides, is a two-column block, read left column first, then
+   right (a side may hold several runs: an index entry, its leader dots and its page number); a gap
+   of more than :data:`MAX_LINE_GAP` line heights ends a block;
 3. a block is only taken as columns when both sides hold long runs of text: the median part is at least
-   :data:`MIN_FILL` of its column's width. Table rows also leave the gutter free, but their cells are
-   short, so a table is never read column by column.
+   :data:`MIN_FILL` of its column's width, and the right column has a straight left edge (at least
+   :data:`MIN_ALIGNED` of its lines start within :data:`EDGE_TOLERANCE` points of one x; justified prose
+   whose wide word gaps happened to leave the gutter free for a few lines was read as two columns in
+   the libtasn1 manual without it). Table rows also leave the gutter free: tables are found first
+   (:mod:`docqa.ingest.tables`) and their rows stay whole, in place.
 
 Mixed pages (a full-width title or abstract above two columns, a full-width paragraph between two
 two-column blocks) are read block by block, top to bottom.
@@ -27,6 +31,8 @@ from docqa.ingest.pdflines import Line
 GUTTER_BAND = (0.3, 0.7)
 MIN_BLOCK_LINES = 3
 MIN_FILL = 0.5
+EDGE_TOLERANCE = 2.0  # points
+MIN_ALIGNED = 0.8  # of the right column's lines start at its edge (the rest: indented paragraph starts)
 MAX_LINE_GAP = 2.0  # line heights of white space between two lines of one column block
 
 
@@ -65,13 +71,12 @@ def _split(line: Line, gutter: float) -> tuple[Line, Line]:
 
 
 def _kind(line: Line, gutter: float, left: float, right: float) -> str:
-    """ "long": a line of a column (a side holds one long run); "short": could be one (a paragraph's last
-    line); "other": crosses the gutter or has several runs on a side (a table row), never in a column."""
+    """ "long": a line of a column (a side's text spans most of its column: one run, or an index entry's
+    name, leader dots and page number); "short": could be one (a paragraph's last line); "other": crosses
+    the gutter, never in a column. Table rows never get here (``fixed`` in :func:`reading_order`)."""
     if any(s.x0 < gutter < s.x1 for s in line.segments):
         return "other"
     a, b = _split(line, gutter)
-    if len(a.segments) > 1 or len(b.segments) > 1:
-        return "other"
     long_a = bool(a.segments) and a.x1 - a.x0 >= MIN_FILL * (gutter - left)
     long_b = bool(b.segments) and b.x1 - b.x0 >= MIN_FILL * (right - gutter)
     return "long" if long_a or long_b else "short"
@@ -84,11 +89,20 @@ def _is_column_block(block: list[Line], gutter: float, left: float, right: float
     rights = [line.x1 - line.x0 for line in (_split(b, gutter)[1] for b in block) if line.segments]
     if len(lefts) < 2 or len(rights) < 2:
         return False
-    return median(lefts) >= MIN_FILL * (gutter - left) and median(rights) >= MIN_FILL * (right - gutter)
+    if median(lefts) < MIN_FILL * (gutter - left) or median(rights) < MIN_FILL * (right - gutter):
+        return False
+    # A column has a straight left edge: its lines start at one x (give or take a paragraph indent).
+    starts = [part.x0 for part in (_split(b, gutter)[1] for b in block) if part.segments]
+    edge = median(starts)
+    return sum(abs(x - edge) <= EDGE_TOLERANCE for x in starts) >= MIN_ALIGNED * len(starts)
 
 
-def reading_order(lines: list[Line]) -> tuple[list[Line], int]:
-    """``lines`` in reading order (two-column blocks column by column), and how many such blocks."""
+def reading_order(lines: list[Line], fixed: frozenset[int] = frozenset()) -> tuple[list[Line], int]:
+    """``lines`` in reading order (two-column blocks column by column), and how many such blocks.
+
+    ``fixed``: indices of lines that stay whole and in place (table rows, found first: their cells leave
+    the gutter free too, and must not be read as two columns).
+    """
     if len(lines) < MIN_BLOCK_LINES:
         return lines, 0
     gutter = _gutter(lines)
@@ -111,8 +125,8 @@ def reading_order(lines: list[Line]) -> tuple[list[Line], int]:
             ordered.extend(run)
         run.clear()
 
-    for line in lines:
-        kind = _kind(line, gutter, left, right)
+    for number, line in enumerate(lines):
+        kind = "other" if number in fixed else _kind(line, gutter, left, right)
         if run and line.top - run[-1].bottom > MAX_LINE_GAP * run[-1].height:
             flush()  # white space ends a block: a short full-width line below columns is not one of them
         if kind == "long" or (kind == "short" and run):

@@ -4,10 +4,11 @@ The steps, each in its own module, run on PDFium's positioned text runs (:mod:`d
 
 1. running headers, footers and page numbers are found across the pages and removed
    (:mod:`docqa.ingest.running`); they are kept in ``LoadedFile.running``;
-2. each page is put in reading order, two-column blocks column by column (:mod:`docqa.ingest.columns`);
-3. tables are found and each row rendered with its column headers (:mod:`docqa.ingest.tables`); a table
+2. tables are found and each row rendered with its column headers (:mod:`docqa.ingest.tables`); a table
    that ends a page and one that starts the next page with as many columns are one table: a repeated
    header row is dropped, a missing one is taken from the page before;
+3. the rest of each page is put in reading order, two-column blocks column by column
+   (:mod:`docqa.ingest.columns`); table rows stay whole and in place;
 4. the text is cleaned (:func:`docqa.ingest.cleaning.clean_text`), joining a hyphenated line end only
    where the document does not spell that word with a hyphen elsewhere (:func:`hyphenated_words`).
 
@@ -84,8 +85,10 @@ def lay_out(document, *, layout: bool = True) -> LaidOut:
             continue
         dropped = running.drop.get(index, set())
         lines = [line for number, line in enumerate(page.lines) if number not in dropped]
-        ordered, blocks = reading_order(lines)
-        tables = find_tables(ordered)
+        tables = find_tables(lines)
+        fixed = frozenset(n for table in tables for n in range(table.first, table.last + 1))
+        ordered, blocks = reading_order(lines, fixed)
+        _renumber(tables, lines, ordered)
         placed: list[tuple[Table, int, str]] = []
         for table in tables:
             if table.first == 0 and open_table and open_table[0].columns == table.columns:
@@ -117,6 +120,13 @@ def lay_out(document, *, layout: bool = True) -> LaidOut:
             f"or {MAX_CHARS} characters)"
         )
     return out
+
+
+def _renumber(tables: list[Table], lines: list[Line], ordered: list[Line]) -> None:
+    """Point each table's ``first``/``last`` at its lines in ``ordered`` (table rows stay whole, in order)."""
+    where = {id(line): number for number, line in enumerate(ordered)}
+    for table in tables:
+        table.first, table.last = where[id(lines[table.first])], where[id(lines[table.last])]
 
 
 def _compose(ordered: list[Line], tables: list[Table]) -> str:

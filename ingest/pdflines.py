@@ -27,6 +27,12 @@ MAX_CHARS = 20_000
 # Neighbouring runs closer than this many line heights are one phrase. A word space is ~0.25 of the line
 # height; table cells made by fpdf2, Word and LaTeX sit at least ~0.8 apart (fpdf2's default cell padding).
 WORD_GAP = 0.6
+# Two runs of one phrase are joined with a space when PDFium's text of the first ends with one, or when
+# they are this many line heights apart (PDFium puts a space in its text where a word ends: this only
+# catches runs it left without one); else with none: a comma or a quote after
+# a word in another font ("globs2, magic" and '"TRUE"' in the shared-mime-info and libtasn1 manuals, not
+# "globs2 , magic" and '" TRUE "').
+SPACE_GAP = 0.5
 # PDFium marks a hyphen it judges to end a line inside a word: U+FFFE in the page text (with the line break
 # removed: "informa\ufffetion"), U+0002 in bounded text. Both are written back as a hyphen and a line end,
 # as the page shows them, and cleaning decides whether the word is joined (docqa.ingest.cleaning).
@@ -43,6 +49,7 @@ class Segment:
     top: float
     x1: float
     bottom: float
+    space_after: bool = False  # PDFium's text of the run ends with a space: a word ends here
 
 
 @dataclass
@@ -100,9 +107,10 @@ def read_page(page, *, positions: bool = True) -> PageText:
         segments = []
         for index in range(count):
             x0, y0, x1, y1 = textpage.get_rect(index)
-            text = " ".join(textpage.get_text_bounded(x0, y0, x1, y1).replace(_RUN_HYPHEN, "-").split())
+            raw = textpage.get_text_bounded(x0, y0, x1, y1).replace(_RUN_HYPHEN, "-")
+            text = " ".join(raw.split())
             if text:
-                segments.append(Segment(text, x0 - left, top - y1, x1 - left, top - y0))
+                segments.append(Segment(text, x0 - left, top - y1, x1 - left, top - y0, raw[-1:].isspace()))
     finally:
         textpage.close()
         page.close()
@@ -134,15 +142,14 @@ def _merge_close(segments: list[Segment], height: float) -> list[Segment]:
         last = merged[-1]
         gap = segment.x0 - last.x1
         if gap < WORD_GAP * height:
-            joiner = (
-                "" if gap < 0.1 * height and last.text[-1:].isalnum() and segment.text[:1].isalnum() else " "
-            )
+            joiner = " " if last.space_after or gap >= SPACE_GAP * height else ""
             merged[-1] = Segment(
                 last.text + joiner + segment.text,
                 last.x0,
                 min(last.top, segment.top),
                 max(last.x1, segment.x1),
                 max(last.bottom, segment.bottom),
+                segment.space_after,
             )
         else:
             merged.append(segment)

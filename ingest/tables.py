@@ -24,13 +24,21 @@ where the main branch's pypdf extraction read ~280. Detection, from positions on
   where they overlap (left-, right- and centre-aligned cells all land in one column);
 - a line with one run that starts right of the first column, inside a table, continues the cells of
   the row above (a wrapped cell);
+- not a table: lines with leader dots (a table of contents, an index: "Invoking asn1Parser . . . 5"),
+  a first column of list markers only (a bulleted or numbered list: "•" then the item), a header cell of
+  more than :data:`MAX_HEADER_WORDS` words (a sentence, not a column name), every column's median cell
+  of :data:`PROSE_WORDS` words or more (two columns of prose drawn line by line across the page). The
+  first three were false tables in the Texinfo and DocBook manuals under ``/usr/share/doc`` (libtasn1,
+  shared-mime-info);
 - the first row is the header; the short line just above the table (at most :data:`MAX_TITLE_WORDS`
   words) is its title (a caption or a heading).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from statistics import median
 
 from docqa.ingest.pdflines import Line, Segment
 
@@ -38,6 +46,13 @@ MIN_ROWS = 3
 MAX_ROW_GAP = 2.5  # line heights: fpdf2's ruled cells are ~2 lines apart, paragraphs ~1
 MAX_TITLE_WORDS = 15
 MAX_COLUMNS = 30  # more "columns" than this is scattered text, not a table
+PROSE_WORDS = 5  # a column whose median cell has this many words is running text, not cells
+MAX_HEADER_WORDS = 8  # a header cell names a column; a longer one is a sentence (a list item, prose)
+
+# Leader dots of a table of contents or an index ("Invoking asn1Parser . . . . 5"): not a table row.
+_LEADERS = re.compile(r"(?:\. ?){4,}|…{2,}|_{4,}")
+# What starts a list item: a bullet, a dash, "1.", "2)", "a)", "iv." — a column of these is a list.
+_MARKER = re.compile(r"^(?:[^\w\s]{1,2}|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|[ivxlcIVXLC]{1,5}[.)])$")
 
 
 @dataclass
@@ -113,6 +128,13 @@ def _table(lines: list[Line], first: int, last: int) -> Table | None:
     if len(rows) < MIN_ROWS or filled < 2 * len(rows) / 3:
         return None
     texts = [[cell.text if cell else "" for cell in row] for row in rows]
+    if any(len(text.split()) > MAX_HEADER_WORDS for text in texts[0]):
+        return None
+    if all(not row[0] or _MARKER.match(row[0]) for row in texts):
+        return None  # a bulleted or numbered list: markers in the first column, items in the second
+    words = [[len(row[n].split()) for row in texts if row[n]] for n in range(len(columns))]
+    if all(column and median(column) >= PROSE_WORDS for column in words):
+        return None  # every column reads as running text: columns of prose drawn across the page
     header = [text or f"Column {number + 1}" for number, text in enumerate(texts[0])]
     return Table(first, last, header, texts[1:])
 
@@ -128,12 +150,16 @@ def _title(lines: list[Line], first: int) -> str | None:
     return text if 0 < len(text.split()) <= MAX_TITLE_WORDS else None
 
 
+def _is_row(line: Line) -> bool:
+    return len(line.segments) >= 2 and not any(_LEADERS.search(s.text) for s in line.segments)
+
+
 def find_tables(lines: list[Line]) -> list[Table]:
     """The tables among ``lines`` (in reading order), each with its header, rows and title."""
     tables: list[Table] = []
     index = 0
     while index < len(lines):
-        if len(lines[index].segments) < 2:
+        if not _is_row(lines[index]):
             index += 1
             continue
         last = index
@@ -142,12 +168,12 @@ def find_tables(lines: list[Line]) -> list[Table]:
             line, previous = lines[last + 1], lines[last]
             if line.top - previous.bottom > MAX_ROW_GAP * previous.height:
                 break
-            if len(line.segments) >= 2:
+            if _is_row(line):
                 multi += 1
-            elif not (line.segments and line.x0 > lines[index].segments[0].x1):
+            elif len(line.segments) != 1 or line.x0 <= lines[index].segments[0].x1:
                 break
             last += 1
-        while last > index and len(lines[last].segments) < 2:  # a table ends on a row, not a wrapped cell
+        while last > index and not _is_row(lines[last]):  # a table ends on a row, not a wrapped cell
             last -= 1
         table = _table(lines, index, last) if multi >= MIN_ROWS else None
         if table is not None:

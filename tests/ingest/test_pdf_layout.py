@@ -176,3 +176,26 @@ def test_a_page_of_more_characters_than_the_budget_is_read_without_layout(tmp_pa
     loaded = load_file(tmp_path / "dense.pdf")
     assert loaded.pages[0].count("lamp") == MAX_CHARS // 4
     assert any("read without layout" in note for note in loaded.notes)
+
+
+@pytest.mark.parametrize("kind", ["bullets", "numbers", "contents"])
+def test_lists_and_tables_of_contents_are_not_tables(tmp_path: Path, kind: str) -> None:
+    """False tables once found in real manuals (/usr/share/doc): a marker column, leader dots."""
+    items = [f"The {place} chapter explains opening hours" for place in PLACES]
+    lines = {
+        "bullets": [("-", item) for item in items],
+        "numbers": [(f"{n}.", item) for n, item in enumerate(items, start=1)],
+        "contents": [(f"{place.title()} " + ". " * 30, str(n * 7)) for n, place in enumerate(PLACES, 1)],
+    }[kind]
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    for row, (first, second) in enumerate(lines):
+        pdf.text(20, 30 + 6 * row, first)
+        pdf.text(28 if kind != "contents" else 150, 30 + 6 * row, second)
+    pdf.output(str(tmp_path / "list.pdf"))
+    loaded = load_file(tmp_path / "list.pdf")
+    assert loaded.table_count == 0
+    assert ": " not in loaded.pages[0]  # no "header: cell" rendering
