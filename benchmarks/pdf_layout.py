@@ -22,7 +22,11 @@ main branch's pypdf extraction gives on the sample; the tests check that) it pri
 
 Run by hand (about a minute on 2 cores; embeds ~60 passages per mode):
 
-    python benchmarks/pdf_layout.py [--json] [--legacy-only] [--repeat 5]
+    python benchmarks/pdf_layout.py [--json] [--speed-only] [--repeat 5] [--real PDF ...]
+
+``--real`` reports on other real PDFs without questions (tables found, pages with running lines, pages
+whose text changed against plain extraction, time); the Debian manuals under ``/usr/share/doc``
+(libtasn1, shared-mime-info) are what the false-table and false-column rules were checked on.
 """
 
 from __future__ import annotations
@@ -335,6 +339,34 @@ def speed(files: list[Path], repeat: int) -> dict:
     return out
 
 
+def real_pdfs(paths: list[Path]) -> list[dict]:
+    """What layout does to real PDFs (no questions): tables, pages with running lines, pages whose text
+    changed against plain extraction, and the time of each."""
+    from docqa.ingest.pdf import load_pdf
+
+    out = []
+    for path in paths:
+        data = path.read_bytes()
+        started = time.perf_counter()
+        plain = load_pdf(path, data, layout=False, ocr=False)
+        plain_s = time.perf_counter() - started
+        started = time.perf_counter()
+        laid = load_pdf(path, data, ocr=False)
+        layout_s = time.perf_counter() - started
+        out.append(
+            {
+                "file": path.name,
+                "pages": len(laid.pages),
+                "tables": laid.table_count,
+                "pages_with_running_lines": len(laid.running),
+                "pages_changed": sum(a != b for a, b in zip(plain.pages, laid.pages, strict=True)),
+                "plain_s": round(plain_s, 3),
+                "layout_s": round(layout_s, 3),
+            }
+        )
+    return out
+
+
 def _timed(run) -> float:
     started = time.perf_counter()
     run()
@@ -346,16 +378,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--repeat", type=int, default=5, help="timing runs (the best is kept)")
     ap.add_argument("--speed-only", action="store_true", help="skip the embedding and reader part")
+    ap.add_argument(
+        "--real",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="real PDFs to report on too (tables, running lines, pages changed vs plain, time), e.g. "
+        "/usr/share/doc/libtasn1-doc/libtasn1.pdf",
+    )
     args = ap.parse_args(argv)
     os.environ.setdefault("DOCQA_READER_MODEL", "compact")
     out: dict = {"cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "pdfs"
         made = build(folder)
-        files = sorted(folder.glob("*.pdf")) + [ROOT / "data" / "samples" / "packet_switching.pdf"]
+        sample = ROOT / "data" / "samples" / "packet_switching.pdf"
+        files = [*sorted(folder.glob("*.pdf")), sample, *args.real]
         out["speed"] = speed(files, args.repeat)
         use_legacy(False)
         out["sample_sentences_unchanged"] = sample_unchanged()
+        out["real"] = real_pdfs([ROOT / "data" / "samples" / "packet_switching.pdf", *args.real])
         if not args.speed_only:
             for mode in ("legacy", "layout"):
                 use_legacy(mode == "legacy")
@@ -370,6 +412,12 @@ def main(argv: list[str] | None = None) -> int:
         f"layout {s['layout']} -> layout takes {s['layout_vs_main']}x main's time (target <= 1.5)"
     )
     print(f"sample sentences unchanged: {out['sample_sentences_unchanged']}")
+    for real in out["real"]:
+        print(
+            f"real {real['file']}: {real['pages']} pages, {real['tables']} tables, running lines on "
+            f"{real['pages_with_running_lines']} pages, {real['pages_changed']} pages changed vs plain, "
+            f"{real['plain_s']} s plain / {real['layout_s']} s layout"
+        )
     if not args.speed_only:
         print(f"{'':34}{'legacy':>12}{'layout':>12}")
         rows = [
