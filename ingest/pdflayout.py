@@ -25,10 +25,12 @@ from dataclasses import dataclass, field
 from docqa.ingest.cleaning import clean_text
 from docqa.ingest.columns import reading_order
 from docqa.ingest.loaded import TableSpan, page_ranges
-from docqa.ingest.pdflines import MAX_CHARS, MAX_SEGMENTS, Line, PageText, read_page
-from docqa.ingest.running import find_running
+from docqa.ingest.pdflines import MAX_SEGMENTS, Line, PageText, read_page
+from docqa.ingest.running import Edges, edges, find_running
 from docqa.ingest.tables import Table, find_tables, render_row
 
+# Runs of all pages held at once in the first pass (~100 bytes each): beyond, pages are read again.
+MAX_KEPT_SEGMENTS = 200_000
 # "e-mail", "well-known": a hyphenated word written on one line.
 _HYPHENATED = re.compile(r"\b([^\W\d_]+)-([^\W\d_]+)\b")
 
@@ -65,26 +67,50 @@ def _same_row(a: list[str], b: list[str]) -> bool:
 
 
 def lay_out(document, *, layout: bool = True) -> LaidOut:
-    """Read every page of an open ``pypdfium2.PdfDocument`` (closed here) into cleaned page texts."""
+    """Read every page of an open ``pypdfium2.PdfDocument`` (closed here) into cleaned page texts.
+
+    Running lines are found across all pages before any page is composed, so a first pass reads every
+    page and keeps each one's :class:`~docqa.ingest.running.Edges`; its lines are kept too while the
+    document's kept runs stay under :data:`MAX_KEPT_SEGMENTS`, and pages past that are read again in the
+    second pass. Memory is so bounded whatever the page count (5,000 hostile pages of 999 runs each
+    would otherwise hold ~5M runs, over a gigabyte), while ordinary files are read once.
+    """
     try:
-        read = [read_page(document[i], positions=layout) for i in range(len(document))]
+        return _lay_out(document, layout)
     finally:
         document.close()
+
+
+def _lay_out(document, layout: bool) -> LaidOut:
+    count = len(document)
     if not layout:
-        return LaidOut([clean_text(page.plain) for page in read])
-    running = find_running([(page.lines, page.height) for page in read])
+        return LaidOut([clean_text(read_page(document[i], positions=False).plain) for i in range(count)])
+    read: list[PageText] = []
+    page_edges: list[Edges | None] = []
+    kept = 0
+    for index in range(count):
+        page = read_page(document[index])
+        page_edges.append(edges(page.lines, page.height) if page.lines else None)
+        if page.lines is not None:
+            kept += sum(len(line.segments) for line in page.lines)
+            if kept > MAX_KEPT_SEGMENTS:
+                page.lines, page.reread = None, True
+        read.append(page)
+    running = find_running(page_edges)
     out = LaidOut([])
     raw: list[str] = []
     page_tables: list[list[tuple[Table, int, str]]] = []  # per page: (table, number, title)
     open_table: tuple[Table, int, str] | None = None  # a table that ended its page: it may go on
     for index, page in enumerate(read):
-        if page.lines is None:
+        lines_read = read_page(document[index]).lines if page.reread else page.lines
+        page.lines = None  # composed below: nothing of this page is held after it
+        if lines_read is None:
             raw.append(page.plain)
             page_tables.append([])
             open_table = None
             continue
         dropped = running.drop.get(index, set())
-        lines = [line for number, line in enumerate(page.lines) if number not in dropped]
+        lines = [line for number, line in enumerate(lines_read) if number not in dropped]
         tables = find_tables(lines)
         fixed = frozenset(n for table in tables for n in range(table.first, table.last + 1))
         ordered, blocks = reading_order(lines, fixed)
@@ -113,11 +139,11 @@ def lay_out(document, *, layout: bool = True) -> LaidOut:
         cleaned = clean_text(text, compounds)
         out.pages.append(cleaned)
         out.tables.extend(_spans(cleaned, index + 1, page_tables[index], out.breaks))
-    skipped = [i + 1 for i, page in enumerate(read) if page.lines is None]
+    skipped = [i + 1 for i, edge in enumerate(page_edges) if edge is None and read[i].plain.strip()]
     if skipped:
         out.notes.append(
-            f"pages {page_ranges(skipped)} read without layout (over {MAX_SEGMENTS} separate text runs "
-            f"or {MAX_CHARS} characters)"
+            f"pages {page_ranges(skipped)} read without layout (over {MAX_SEGMENTS} separate text runs, "
+            "or too many runs for their characters)"
         )
     return out
 

@@ -9,21 +9,23 @@ layout this way is cheaper than the pypdf extraction it replaces, and PDFium's p
 same text as pypdf's on that sample, character for character.
 
 Hostile pages: PDFium finds each run's text by scanning the whole page (``get_text_bounded``), so the
-cost is runs x characters. A page with more than :data:`MAX_SEGMENTS` runs or :data:`MAX_CHARS`
-characters is not laid out: its plain PDFium text is used as is (noted in the report). Measured here, a
-page of 4,900 runs of 204 characters (1M characters) took 39.6 s laid out and 1.6 s plain before these
-bounds (1.1 s now); the worst page within them (999 runs, 19,000 characters) takes 0.15 s laid out, 0.08 s
-plain. Real pages are far below both: a dense A4 page of 8-point text holds ~8,000 characters, a page
-with a large table ~400 runs, the sample's pages ~45 runs and ~3,300 characters.
+cost is runs x characters. A page with more than :data:`MAX_SEGMENTS` runs, or runs x characters over
+:data:`MAX_SCAN`, is not laid out: its plain PDFium text is used as is (noted in the report). Measured
+here, a page of 4,900 runs of 204 characters (1M characters) took 39.6 s laid out and 1.6 s plain before
+these bounds, and 400 pages of 999 runs x 19 characters 85 s (2.6-4.7 pages/s); now such pages read
+plain, and the costliest pages within the bounds (990 runs x 4 characters, 190 runs x 100 characters)
+take 0.06-0.08 s laid out, about what plain extraction takes. Real pages are far below: the sample's
+pages are ~45 runs x 3,300 characters (150,000), a dense two-column page ~200 runs x 6,000 (1.2M).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Runs (rectangles) and characters of one page beyond which layout is skipped (see the module docstring).
+# Runs (rectangles), and runs x characters (what reading the runs' text costs), of one page beyond which
+# layout is skipped (see the module docstring).
 MAX_SEGMENTS = 1_000
-MAX_CHARS = 20_000
+MAX_SCAN = 4_000_000
 # Neighbouring runs closer than this many line heights are one phrase. A word space is ~0.25 of the line
 # height; table cells made by fpdf2, Word and LaTeX sit at least ~0.8 apart (fpdf2's default cell padding).
 WORD_GAP = 0.6
@@ -91,6 +93,7 @@ class PageText:
     lines: list[Line] | None
     width: float
     height: float
+    reread: bool = False  # its lines were let go to bound memory: read the page again to lay it out
 
 
 def read_page(page, *, positions: bool = True) -> PageText:
@@ -102,7 +105,7 @@ def read_page(page, *, positions: bool = True) -> PageText:
         if not positions:
             return PageText(plain, None, right - left, top - bottom)
         count = textpage.count_rects()
-        if count > MAX_SEGMENTS or textpage.count_chars() > MAX_CHARS:
+        if count > MAX_SEGMENTS or count * textpage.count_chars() > MAX_SCAN:
             return PageText(plain, None, right - left, top - bottom)
         segments = []
         for index in range(count):

@@ -52,26 +52,45 @@ def _key(line: Line, edge: str) -> tuple[str, str]:
     return edge, _DIGITS.sub("#", " ".join(line.text.lower().split()))
 
 
-def find_running(pages: list[tuple[list[Line] | None, float]]) -> Running:
-    """Find running lines in ``pages``: ``(lines or None, page height)`` per page, in order."""
+@dataclass
+class Edges:
+    """What running-line detection needs of one page: its first and last lines (by line number), how many
+    lines it has, their median height and the page height. Small, so every page's can be kept while the
+    pages themselves are laid out one at a time."""
+
+    candidates: list[tuple[int, Line]]
+    count: int
+    body: float  # median line height
+    height: float  # of the page
+
+
+def edges(lines: list[Line], height: float) -> Edges | None:
+    """The :class:`Edges` of a page's lines (None for a page without lines)."""
+    if not lines:
+        return None
+    count = len(lines)
+    numbers = sorted(set(range(min(EDGE_LINES, count))) | set(range(max(0, count - EDGE_LINES), count)))
+    return Edges([(n, lines[n]) for n in numbers], count, median(line.height for line in lines), height)
+
+
+def find_running(pages: list[Edges | None]) -> Running:
+    """Find running lines in ``pages`` (:func:`edges` of each page, in order; None: not laid out)."""
     found = Running()
-    laid_out = [i for i, (lines, _) in enumerate(pages) if lines]
+    laid_out = [i for i, page in enumerate(pages) if page is not None]
     if len(laid_out) < MIN_PAGES:
         return found
     places: dict[tuple[str, str], list[tuple[int, int, float]]] = defaultdict(list)
+    texts: dict[tuple[int, int], str] = {}
     for index in laid_out:
-        lines, height = pages[index]
-        assert lines is not None
-        count = len(lines)
-        body = median(line.height for line in lines)
-        candidates = set(range(min(EDGE_LINES, count))) | set(range(max(0, count - EDGE_LINES), count))
-        for number in sorted(candidates):
-            line = lines[number]
-            if line.height > MAX_HEIGHT * body:
+        page = pages[index]
+        assert page is not None
+        for number, line in page.candidates:
+            if line.height > MAX_HEIGHT * page.body:
                 continue  # larger than the body text: a title ("Part 2") that happens to repeat
-            if line.bottom <= EDGE_BAND * height:
+            texts[index, number] = line.text
+            if line.bottom <= EDGE_BAND * page.height:
                 places[_key(line, "top")].append((index, number, line.top))
-            elif line.top >= (1 - EDGE_BAND) * height:
+            elif line.top >= (1 - EDGE_BAND) * page.height:
                 places[_key(line, "bottom")].append((index, number, line.top))
     needed = max(MIN_PAGES, MIN_SHARE * len(laid_out))
     for (_, text), hits in places.items():
@@ -83,11 +102,11 @@ def find_running(pages: list[tuple[list[Line] | None, float]]) -> Running:
             continue
         for page, number in near:
             found.drop.setdefault(page, set()).add(number)
-    for page, numbers in list(found.drop.items()):
-        lines = pages[page][0]
-        assert lines is not None
-        if len(numbers) == len(lines):  # nothing else on the page: that line is the page's content
-            del found.drop[page]
+    for index, numbers in list(found.drop.items()):
+        page = pages[index]
+        assert page is not None
+        if len(numbers) == page.count:  # nothing else on the page: that line is the page's content
+            del found.drop[index]
             continue
-        found.texts[page] = [lines[n].text for n in sorted(numbers)]
+        found.texts[index] = [texts[index, n] for n in sorted(numbers)]
     return found

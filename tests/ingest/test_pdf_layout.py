@@ -161,20 +161,23 @@ def test_a_page_of_scattered_text_is_read_without_layout_and_says_so(tmp_path: P
     assert any("read without layout" in note for note in loaded.notes)
 
 
-def test_a_page_of_more_characters_than_the_budget_is_read_without_layout(tmp_path: Path) -> None:
-    """Finding each run's text costs runs x characters in PDFium: a huge page is read as plain text."""
+def test_a_page_of_many_runs_and_characters_is_read_without_layout(tmp_path: Path) -> None:
+    """Reading runs costs runs x characters in PDFium: past MAX_SCAN a page is read as plain text."""
     from fpdf import FPDF
 
-    from docqa.ingest.pdflines import MAX_CHARS
+    from docqa.ingest.pdflines import MAX_SCAN, MAX_SEGMENTS
 
-    pdf = FPDF(format="A3")
+    runs = MAX_SEGMENTS // 2
+    words = MAX_SCAN // runs // runs // 5 + 2  # "lamp " x words per run: runs x characters > MAX_SCAN
+    pdf = FPDF(format=(850, 200))
     pdf.set_auto_page_break(False)
     pdf.add_page()
     pdf.set_font("Helvetica", size=2)
-    pdf.multi_cell(0, 0.8, "lamp " * (MAX_CHARS // 4))
+    for i in range(runs):
+        pdf.text(5 + (i % 10) * 80, 5 + (i // 10) * 3, "lamp " * words)
     pdf.output(str(tmp_path / "dense.pdf"))
     loaded = load_file(tmp_path / "dense.pdf")
-    assert loaded.pages[0].count("lamp") == MAX_CHARS // 4
+    assert loaded.pages[0].count("lamp") == runs * words
     assert any("read without layout" in note for note in loaded.notes)
 
 
@@ -199,3 +202,20 @@ def test_lists_and_tables_of_contents_are_not_tables(tmp_path: Path, kind: str) 
     loaded = load_file(tmp_path / "list.pdf")
     assert loaded.table_count == 0
     assert ": " not in loaded.pages[0]  # no "header: cell" rendering
+
+
+def test_pages_past_the_memory_budget_are_read_again_with_the_same_result(
+    report_pdf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only so many text runs are held across pages; later pages are read again, laid out the same."""
+    import docqa.ingest.pdflayout as pdflayout
+
+    whole = load_file(report_pdf)
+    reads = []
+    read_page = pdflayout.read_page
+    monkeypatch.setattr(pdflayout, "read_page", lambda page, **kw: reads.append(1) or read_page(page, **kw))
+    monkeypatch.setattr(pdflayout, "MAX_KEPT_SEGMENTS", 3)  # fewer runs than one page holds
+    again = load_file(report_pdf)
+    assert len(reads) == 2 * len(whole.pages)  # every page read twice
+    assert again.pages == whole.pages and again.running == whole.running
+    assert "ACME" not in again.pages[3]
