@@ -2,8 +2,8 @@
 
 Text comes from PDFium, laid out by :mod:`docqa.ingest.pdflayout` (running headers and footers removed,
 columns read in order, tables as rows with their headers); pypdf only checks the file first (corrupt,
-encrypted, too many pages: its errors name the problem). A page with almost
-no text (under :data:`MIN_TEXT_CHARS` letters/digits) that holds an image is rendered with pypdfium2 at
+encrypted, too many pages: its errors name the problem). A page with almost no text (under
+:data:`MIN_TEXT_CHARS` letters/digits) that holds an image is rendered with pypdfium2 at
 :data:`OCR_DPI` and read by Tesseract (:mod:`docqa.ingest.ocr`); so mixed PDFs, with some pages scanned, work.
 Pages without text *and* without images (blank pages, vector drawings) are not sent to OCR: there is
 nothing for it to read, and each page costs seconds; nor are pages whose images are too small to hold a
@@ -57,11 +57,16 @@ def load_pdf(
     """Load a PDF: its text layer laid out (:mod:`docqa.ingest.pdflayout`), OCR for scanned pages.
 
     :param layout: find running headers/footers, columns and tables; off, each page's text is PDFium's
-        plain extraction, as before layout existed (what ``benchmarks/pdf_layout.py --legacy`` measures).
+        plain extraction, as before layout existed (the "legacy" column of ``benchmarks/pdf_layout.py``).
     """
     limits = limits or Limits.from_env()
     metadata_title = _check_document(data, limits)
-    laid = lay_out(_open_pdfium(data, "to read its text"), layout=layout)
+    document = _open_pdfium(data, "to read its text")
+    if len(document) > limits.pages:  # PDFium may count pages differently from pypdf on a broken file
+        count = len(document)
+        document.close()
+        raise LimitExceeded(f"too many pages: {count}", f"{limits.pages} pages", "DOCQA_MAX_PAGES")
+    laid = lay_out(document, layout=layout)
     pages = laid.pages
     title = metadata_title.strip() if isinstance(metadata_title, str) else ""
     loaded = LoadedFile(path=path, kind="pdf", title=title or title_from_stem(path), pages=pages)
