@@ -11,7 +11,7 @@ import unicodedata
 
 # "exam-\nple" → "example": a hyphen at a line end followed by a lower-case continuation is a
 # typesetting hyphen, not part of the word. "well-\nKnown" or "1990-\n2000" keep their hyphen.
-_LINEBREAK_HYPHEN = re.compile(r"(\w)-[ \t]*\n[ \t]*(?=[a-zß-ÿ])")
+_LINEBREAK_HYPHEN = re.compile(r"(\w+)-[ \t]*\n[ \t]*([a-zß-ÿ]\w*)")
 # "well-\nKnown" keeps its hyphen (a real compound) but loses the line break.
 _LINEBREAK_AFTER_HYPHEN = re.compile(r"(\w-)[ \t]*\n[ \t]*(?=\w)")
 _SOFT_HYPHEN = "\u00ad"
@@ -52,11 +52,20 @@ def _mark_headings(text: str) -> str:
     return "\n".join(out)
 
 
-def clean_text(text: str) -> str:
+def _dehyphenate(match: re.Match[str], hyphenated: frozenset[str]) -> str:
+    left, right = match.group(1), match.group(2)
+    return f"{left}-{right}" if f"{left}-{right}".lower() in hyphenated else left + right
+
+
+def clean_text(text: str, hyphenated: frozenset[str] = frozenset()) -> str:
     """Normalise unicode and white space, undo line-break hyphenation, join wrapped lines.
 
     Paragraph breaks (blank lines) survive as ``"\\n\\n"``; single line breaks inside a paragraph become
     spaces, because PDF and hard-wrapped text break lines for layout, not meaning.
+
+    :param hyphenated: words (lower case) the document spells with a hyphen; a line-end hyphen inside
+        one of them is kept ("e-\\nmail" → "e-mail"), every other one is a typesetting hyphen and goes
+        (see :func:`docqa.ingest.pdflayout.hyphenated_words`).
     """
     text = unicodedata.normalize("NFC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
@@ -64,7 +73,7 @@ def clean_text(text: str) -> str:
     text = _CONTROL.sub("", text)
     text = _SPACES.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
-    text = _LINEBREAK_HYPHEN.sub(r"\1", text)
+    text = _LINEBREAK_HYPHEN.sub(lambda m: _dehyphenate(m, hyphenated), text)
     text = _LINEBREAK_AFTER_HYPHEN.sub(r"\1", text)
     text = _mark_headings(text)
     text = _SINGLE_NEWLINE.sub(" ", text)

@@ -83,6 +83,7 @@ class FileResult:
     pages: int = 0
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    tables: int = 0  # tables found in the file (PDF, Word), read as rows with their column headers
 
 
 @dataclass
@@ -428,7 +429,10 @@ class Ingestor:
             "kind": loaded.kind,
             "sha256": sha,
         }
-        passages = self.splitter.run(pages=loaded.pages, meta=meta)["documents"]
+        # Table rows are passages of their own (LoadedFile.breaks); asked only of files that have tables,
+        # so a splitter without ``breaks`` still splits everything else.
+        extra = {"breaks": loaded.breaks} if loaded.breaks else {}
+        passages = self.splitter.run(pages=loaded.pages, meta=meta, **extra)["documents"]
         attach_layout(passages, loaded)  # section headings (Word, HTML), OCR word boxes (scans)
         source = SourceFile(
             key=key,
@@ -442,9 +446,12 @@ class Ingestor:
             passage_ids=[doc.id for doc in passages],
             ingested_at=utc_now(),
             notes=list(loaded.notes),
+            tables=loaded.table_count,
         )
         status = UPDATED if known and not known.partial else ADDED
-        return FileResult(shown, status, len(passages), len(loaded.pages), notes=list(loaded.notes)), (
+        notes, tables = list(loaded.notes), loaded.table_count
+        result = FileResult(shown, status, len(passages), len(loaded.pages), notes=notes, tables=tables)
+        return result, (
             source,
             passages,
         )

@@ -1,8 +1,10 @@
 """Word documents (.docx): headings, paragraphs and tables, in reading order, with section headings.
 
 Passages cite their section (a .docx has no fixed pages), so we need to know which paragraphs are
-headings; tables become one readable row per line-block, ``cell | cell | cell``, because a BERT reader
-reads running text, not grids; cells merged across columns are written once, a cell merged down a column
+headings; tables become one readable block per row, the first row as it reads (``Model | Price``) and
+every other one with its column headers (``Model: X200 | Price: €1,299``, :func:`docqa.ingest.tables.
+render_row`), because a BERT reader reads running text, not grids, and a row without its headers does
+not say which number is the price; cells merged across columns are written once, a cell merged down a column
 is repeated in each row it spans.
 
 Why a streaming reader instead of python-docx (which Haystack's ``DOCXToDocument`` wraps): python-docx
@@ -32,6 +34,7 @@ from pathlib import Path
 from docqa.ingest.layout import assemble_blocks
 from docqa.ingest.limits import Limits
 from docqa.ingest.loaded import LoadedFile, LoadError, title_from_stem
+from docqa.ingest.tables import render_row
 from docqa.ingest.zipped import Package, parse_xml
 
 DOCX_SUFFIXES = {".docx"}
@@ -62,11 +65,27 @@ def load_docx(path: Path, data: bytes, limits: Limits | None = None) -> LoadedFi
         title = _core_title(package)
         reader = _BodyReader(heading_styles)
         package.parse(main, reader)
-    text, sections = assemble_blocks(reader.blocks)
+    offsets: dict[int, tuple[int, int]] = {}
+    text, sections = assemble_blocks(reader.blocks, offsets)
     if not text.strip():
         raise LoadError("no text: the Word document is empty")
     title = title or next((heading for _, heading in sections), "") or title_from_stem(path)
-    return LoadedFile(path=path, kind="docx", title=title, pages=[text], sections=sections)
+    # Each table row is a passage of its own, as in PDFs (LoadedFile.breaks says why).
+    breaks: list[list[int]] = []
+    for rows in reader.table_rows.values():
+        kept = [offsets[index] for index in rows if index in offsets]
+        breaks.extend([1, start] for start, _ in kept)
+        if kept:
+            breaks.append([1, kept[-1][1]])
+    return LoadedFile(
+        path=path,
+        kind="docx",
+        title=title,
+        pages=[text],
+        sections=sections,
+        table_count=reader.tables,
+        breaks=breaks,
+    )
 
 
 def _relationships(package: Package, source: str) -> list[tuple[str, str]]:
@@ -175,6 +194,9 @@ class _BodyReader:
         self.cell: _Cell | None = None
         self.row_number = 0
         self.above: dict[int, _Cell] = {}  # grid offset → the cell starting there in the row above
+        self.header: dict[int, str] = {}  # grid column → the text of the table's first row there
+        self.tables = 0
+        self.table_rows: dict[int, list[int]] = {}  # table number → the indices of its rows in ``blocks``
 
     # lxml target interface -------------------------------------------------------------------------
     def doctype(self, *_args: object) -> None:
@@ -193,7 +215,8 @@ class _BodyReader:
         elif self.paragraph is not None:
             self._start_in_paragraph(tag, attrib, depth)
         elif tag == _W + "tbl" and depth == 2 and parent == _W + "body":
-            self.row_number, self.above = 0, {}
+            self.row_number, self.above, self.header = 0, {}, {}
+            self.tables += 1
         elif tag == _W + "tr" and depth == 3 and self._in_body_table(3):
             self.row = _Row()
         elif self.row is not None:
@@ -286,8 +309,10 @@ class _BodyReader:
         offset = row.grid_before
         seen: set[object] = set()
         texts: list[str] = []
+        names: list[str] = []
         below: dict[int, _Cell] = {}
         for cell in row.cells:
+            start = offset
             top = self.above.get(offset) if cell.merge == "continue" else None
             if top is not None:  # merged down: python-docx gives the top cell again
                 cell.key, cell.text = top.key, top.text
@@ -299,10 +324,17 @@ class _BodyReader:
                 continue
             seen.add(cell.key)
             texts.append(cell.text)
+            names.append(self.header.get(start, ""))
+            if self.row_number == 0:
+                self.header.update(dict.fromkeys(range(start, offset), cell.text))
         self.above = below
         self.row_number += 1
-        if any(texts):
-            self.blocks.append((" | ".join(texts), False))
+        if not any(texts):
+            return
+        # The header row as it reads; every other row with its column headers (docqa.ingest.tables).
+        first = self.row_number == 1
+        self.table_rows.setdefault(self.tables, []).append(len(self.blocks))
+        self.blocks.append((" | ".join(texts) if first else render_row(names, texts), False))
 
 
 def _int(value: str | None, default: int) -> int:

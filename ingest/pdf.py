@@ -1,7 +1,9 @@
 """Read a PDF's pages: the text layer where there is one, OCR where a page is only a scanned image.
 
-Text comes from pypdf (as before OCR existed, so text PDFs load exactly as they did). A page with almost
-no text (under :data:`MIN_TEXT_CHARS` letters/digits) that holds an image is rendered with pypdfium2 at
+Text comes from PDFium, laid out by :mod:`docqa.ingest.pdflayout` (running headers and footers removed,
+columns read in order, tables as rows with their headers); pypdf only checks the file first (corrupt,
+encrypted, too many pages: its errors name the problem). A page with almost no text (under
+:data:`MIN_TEXT_CHARS` letters/digits) that holds an image is rendered with pypdfium2 at
 :data:`OCR_DPI` and read by Tesseract (:mod:`docqa.ingest.ocr`); so mixed PDFs, with some pages scanned, work.
 Pages without text *and* without images (blank pages, vector drawings) are not sent to OCR: there is
 nothing for it to read, and each page costs seconds; nor are pages whose images are too small to hold a
@@ -24,10 +26,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from docqa.ingest.cleaning import clean_text
 from docqa.ingest.limits import LimitExceeded, Limits, plain
 from docqa.ingest.loaded import LoadedFile, LoadError, page_ranges, title_from_stem
 from docqa.ingest.ocr import DEFAULT_LANGUAGES
+from docqa.ingest.pdflayout import lay_out
 from docqa.ingest.scans import apply_ocr
 
 if TYPE_CHECKING:
@@ -50,12 +52,27 @@ def load_pdf(
     languages: str = DEFAULT_LANGUAGES,
     progress: Callable[[int, int], None] | None = None,
     limits: Limits | None = None,
+    layout: bool = True,
 ) -> LoadedFile:
+    """Load a PDF: its text layer laid out (:mod:`docqa.ingest.pdflayout`), OCR for scanned pages.
+
+    :param layout: find running headers/footers, columns and tables; off, each page's text is PDFium's
+        plain extraction, as before layout existed (the "legacy" column of ``benchmarks/pdf_layout.py``).
+    """
     limits = limits or Limits.from_env()
-    raw_pages, metadata_title = _text_layer(data, limits)
-    pages = [clean_text(text) for text in raw_pages]
+    metadata_title = _check_document(data, limits)
+    document = _open_pdfium(data, "to read its text")
+    if len(document) > limits.pages:  # PDFium may count pages differently from pypdf on a broken file
+        count = len(document)
+        document.close()
+        raise LimitExceeded(f"too many pages: {count}", f"{limits.pages} pages", "DOCQA_MAX_PAGES")
+    laid = lay_out(document, layout=layout)
+    pages = laid.pages
     title = metadata_title.strip() if isinstance(metadata_title, str) else ""
     loaded = LoadedFile(path=path, kind="pdf", title=title or title_from_stem(path), pages=pages)
+    loaded.tables, loaded.table_count, loaded.running = laid.tables, laid.table_count, laid.running
+    loaded.breaks = laid.breaks
+    loaded.notes.extend(laid.notes)
     textless = [i + 1 for i, page in enumerate(pages) if sum(ch.isalnum() for ch in page) < MIN_TEXT_CHARS]
     scanned = _pages_with_images(data, textless) if textless else []
     if scanned and ocr:
@@ -98,7 +115,9 @@ def load_pdf(
     return loaded
 
 
-def _text_layer(data: bytes, limits: Limits) -> tuple[list[str], str]:
+def _check_document(data: bytes, limits: Limits) -> str:
+    """Open the PDF with pypdf to refuse what cannot be read (with the reason) and count its pages; return
+    its metadata title. The text itself is read by PDFium (:mod:`docqa.ingest.pdflayout`)."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
 
@@ -121,7 +140,6 @@ def _text_layer(data: bytes, limits: Limits) -> tuple[list[str], str]:
         count = len(reader.pages)
         if count > limits.pages:
             raise LimitExceeded(f"too many pages: {count}", f"{limits.pages} pages", "DOCQA_MAX_PAGES")
-        raw_pages = [page.extract_text() or "" for page in reader.pages]
         metadata_title = (reader.metadata.title if reader.metadata else None) or ""
     except LoadError:
         raise
@@ -135,18 +153,18 @@ def _text_layer(data: bytes, limits: Limits) -> tuple[list[str], str]:
         raise LoadError(
             f"corrupt PDF: {type(err).__name__}: {str(err).splitlines()[0][:100] if str(err) else ''}"
         ) from err
-    if not raw_pages:
+    if not count:
         raise LoadError("corrupt PDF: it has no pages")
-    return raw_pages, metadata_title
+    return metadata_title
 
 
-def _open_pdfium(data: bytes):
+def _open_pdfium(data: bytes, purpose: str = "for OCR"):
     import pypdfium2 as pdfium
 
     try:
         return pdfium.PdfDocument(data, password="")
     except pdfium.PdfiumError as err:
-        raise LoadError(f"corrupt PDF: PDFium cannot open it for OCR ({err})") from err
+        raise LoadError(f"corrupt PDF: PDFium cannot open it {purpose} ({err})") from err
 
 
 def _pages_with_images(data: bytes, numbers: list[int]) -> list[int]:

@@ -40,6 +40,7 @@ class SourceFile:
     ingested_at: str
     notes: list[str] = field(default_factory=list)
     pending_passages: int = 0  # > 0: committed in parts and not finished (see the module docstring)
+    tables: int = 0  # tables read as rows with their headers (PDF, Word); 0 in manifests from before
 
     @property
     def pages(self) -> int:

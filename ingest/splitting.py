@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -212,15 +213,28 @@ def passage_spans(
     max_words: int = DEFAULT_MAX_WORDS,
     overlap_words: int = DEFAULT_OVERLAP_WORDS,
     max_chars: int = DEFAULT_MAX_CHARS,
+    breaks: Sequence[int] = (),
 ) -> list[Span]:
     """Greedy packing of whole sentences into passages of at most ``max_words`` words and ``max_chars``
-    characters, with overlap (see the module docstring)."""
+    characters, with overlap (see the module docstring).
+
+    :param breaks: offsets in ``text`` where a passage must end, with no overlap carried past them: the
+        rows of a table (each row its own passage, see :mod:`docqa.ingest.tables`) and the table's end.
+    """
     _check_sizes(max_words, overlap_words, max_chars)
     overlap_chars = max_chars * overlap_words // max_words
     passages: list[Span] = []
     current: list[tuple[Span, int]] = []
     current_words = 0
+    pending = sorted(set(breaks), reverse=True)  # popped from the end, smallest first
     for sentence, n_words in _packing_units(text, max_words, max_chars):
+        crossed = False
+        while pending and pending[-1] <= sentence.start:
+            crossed = crossed or bool(current) and pending[-1] >= current[-1][0].end
+            pending.pop()
+        if crossed:
+            passages.append(Span(current[0][0].start, current[-1][0].end))
+            current, current_words = [], 0
         if current and (
             current_words + n_words > max_words or sentence.end - current[0][0].start > max_chars
         ):
@@ -296,15 +310,21 @@ class PageAwareSplitter:
         self.max_chars = max_chars
 
     @component.output_types(documents=list[Document])
-    def run(self, pages: list[str], meta: dict[str, Any]) -> dict[str, list[Document]]:
+    def run(
+        self, pages: list[str], meta: dict[str, Any], breaks: list[list[int]] | None = None
+    ) -> dict[str, list[Document]]:
         """
         :param pages: cleaned text of each page, in order.
         :param meta: copied into every passage; must hold ``source_key`` and ``sha256`` for stable ids.
+        :param breaks: ``[page, offset]`` pairs (1-based page, offset in its text) where a passage must end:
+            table rows (``LoadedFile.breaks``).
         """
         text, starts = join_pages(pages)
         lengths = [len(page) for page in pages]
+        at = [starts[page - 1] + offset for page, offset in breaks or [] if 1 <= page <= len(starts)]
         documents = []
-        for index, span in enumerate(passage_spans(text, self.max_words, self.overlap_words, self.max_chars)):
+        spans = passage_spans(text, self.max_words, self.overlap_words, self.max_chars, at)
+        for index, span in enumerate(spans):
             offsets = page_offsets(span, starts, lengths)
             documents.append(
                 Document(

@@ -84,6 +84,7 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
                     "title": d.title,
                     "pages": d.pages,
                     "passages": len(d.passage_ids),
+                    "tables": d.tables,
                     "ingested_at": d.ingested_at,
                     "sha256": d.sha256,
                     "partial": d.partial,

@@ -53,7 +53,9 @@ class RichIngestProgress(IngestProgress):
 
 def result_line(r: FileResult) -> str:
     """One file's report line as rich markup: status, path, size, and the reason or notes."""
-    size = f" ({r.pages} page{'s' if r.pages != 1 else ''}, {r.passages} passages)" if r.passages else ""
+    tables = f", {r.tables} table{'s' if r.tables != 1 else ''}" if r.tables else ""
+    pages = f"{r.pages} page{'s' if r.pages != 1 else ''}"
+    size = f" ({pages}, {r.passages} passages{tables})" if r.passages else ""
     detail = r.reason or "; ".join(r.notes)
     return f"[{_STYLE[r.status]}]{r.status:<9}[/] {escape(r.path)}{size}" + (
         f" — {escape(detail)}" if detail else ""

@@ -152,6 +152,7 @@ class DocumentOut(BaseModel):
         False, description="Only part of it is indexed (its ingest stopped); upload it again to finish."
     )
     pending_passages: int = Field(0, description="Passages of a partial document not indexed yet.")
+    tables: int = Field(0, description="Tables found in it (PDF, Word), each row indexed with its headers.")
 
 
 class DocumentsResponse(BaseModel):

@@ -278,3 +278,22 @@ def test_missing_reader_for_eval_names_the_way_out(tmp_path: Path, bad_squad: Pa
     """The hint belongs to a missing model only: a bad SQuAD file is named without it."""
     bad = runner.invoke(app, ["eval", str(bad_squad), "--retriever-only"])
     assert bad.exit_code == 2 and "bad.json" in bad.stderr and "--retriever-only" not in bad.stderr
+
+
+def test_ingest_report_and_documents_json_count_tables(tmp_path: Path) -> None:
+    """Issue 23: the report says how many tables each file had, and `documents --json` lists them."""
+    from tests.ingest.layout_pdfs import table_pages
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    rows = [["Model", "Price"], ["X200", "EUR 1,299"], ["X300", "EUR 1,599"]]
+    table_pages(folder / "prices.pdf", [("Prices", rows), ("Spares", rows)], intro="Two price lists.")
+    index = str(tmp_path / "index")
+    report = json.loads(run("ingest", str(folder), "--index", index, "--json").stdout)
+    assert [f["tables"] for f in report["files"]] == [2]
+    assert [d["tables"] for d in json.loads(run("documents", "--index", index, "--json").stdout)] == [2]
+    hits = json.loads(run("search", "price of the X300", "--index", index, "--json", "-k", "1").stdout)
+    assert hits["passages"][0]["content"] == "Model: X300 | Price: EUR 1,599"  # each row its own passage
+    (folder / "prices.pdf").touch()  # the human report names them too, on a re-read file
+    table_pages(folder / "prices.pdf", [("Prices", rows)], intro="One price list.")
+    assert "1 table)" in run("ingest", str(folder), "--index", index).stdout

@@ -245,6 +245,18 @@ def test_reuploading_a_name_replaces_the_earlier_upload(empty_client):
     assert (index / "uploads" / "harbour.txt").read_bytes() == new_text
 
 
+def test_uploaded_pdf_lists_its_tables(empty_client, tmp_path):
+    """Issue 23: GET /documents says how many tables a document had (each row is indexed with its headers)."""
+    from tests.ingest.layout_pdfs import table_pages
+
+    client, _ = empty_client
+    rows = [["Model", "Price"], ["X200", "EUR 1,299"], ["X300", "EUR 1,599"]]
+    pdf = table_pages(tmp_path / "prices.pdf", [("Prices", rows)], intro="One price list.")
+    assert upload(client, ("prices.pdf", pdf.read_bytes())).json()["files"][0]["status"] == "added"
+    [listed] = client.get("/documents").json()["documents"]
+    assert listed["tables"] == 1
+
+
 def test_reuploading_identical_bytes_changes_nothing(empty_client):
     client, index = empty_client
     upload(client, ("harbour.txt", HARBOUR))

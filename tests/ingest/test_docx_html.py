@@ -55,15 +55,26 @@ def test_docx_headings_paragraphs_and_table_rows(tmp_path: Path) -> None:
     loaded = load_file(make_docx(tmp_path / "manual.docx"))
     assert loaded.kind == "docx"
     assert loaded.title == "Lighthouse manual"
+    assert loaded.table_count == 1  # counted in the ingest report
     assert loaded.pages == [
         "Read this before your first night shift.\n\n"
         "Lamp\n\n"
         "The keeper lights the lamp at dusk and puts it out at dawn.\n\n"
-        "Day | Lamp on | Lamp off\n\nMonday | 18:00 | 06:00\n\nTuesday | 18:10 | 06:05\n\n"
+        "Day | Lamp on | Lamp off\n\nDay: Monday | Lamp on: 18:00 | Lamp off: 06:00\n\n"
+        "Day: Tuesday | Lamp on: 18:10 | Lamp off: 06:05\n\n"
         "Fog horn\n\n"
         "The fog horn sounds every thirty seconds when visibility is poor."
     ]
     assert [heading for _, heading in loaded.sections] == ["Lamp", "Fog horn"]
+
+
+def test_docx_table_rows_are_passages_of_their_own(tmp_path: Path) -> None:
+    loaded = load_file(make_docx(tmp_path / "manual.docx"))
+    docs = PageAwareSplitter().run(pages=loaded.pages, meta={}, breaks=loaded.breaks)["documents"]
+    contents = [doc.content for doc in docs]
+    assert "Day: Monday | Lamp on: 18:00 | Lamp off: 06:00" in contents
+    assert "Day: Tuesday | Lamp on: 18:10 | Lamp off: 06:05" in contents
+    assert contents[-1].startswith("Fog horn")  # the text after the table starts its own passage
 
 
 def test_docx_passages_cite_their_section(tmp_path: Path) -> None:
@@ -73,7 +84,7 @@ def test_docx_passages_cite_their_section(tmp_path: Path) -> None:
     preamble = next(p for p in _passages(loaded) if p.content.startswith("Read this before"))
     assert preamble.meta[SECTION] == "Lamp", "cited by the first heading it holds"
     assert section_at(preamble.meta, 0) is None, "an answer before the first heading has no section"
-    tuesday = [p for p in _passages(loaded) if "Tuesday | 18:10" in p.content]
+    tuesday = [p for p in _passages(loaded) if "Day: Tuesday | Lamp on: 18:10" in p.content]
     assert tuesday and all(p.meta[SECTION] in {"Lamp", "Fog horn"} for p in tuesday)
     assert any(p.meta[SECTION] == "Lamp" for p in tuesday)
 

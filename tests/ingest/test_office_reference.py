@@ -24,6 +24,7 @@ from docx.oxml.ns import nsdecls, qn  # noqa: E402
 from docqa.ingest.layout import assemble_blocks  # noqa: E402
 from docqa.ingest.loaders import load_file  # noqa: E402
 from docqa.ingest.office import blocks_of  # noqa: E402
+from docqa.ingest.tables import render_row  # noqa: E402
 
 _HEADING_STYLE = re.compile(r"^(heading \d|title|subtitle)$", re.IGNORECASE)
 
@@ -44,15 +45,19 @@ def reference_blocks(data: bytes) -> list[tuple[str, bool]]:
         return ppr is not None and ppr.find(qn("w:outlineLvl")) is not None
 
     def table_rows(table):
-        for row in table.rows:
-            cells, seen = [], set()
-            for cell in row.cells:
+        header: list[str] = []
+        for number, row in enumerate(table.rows):
+            cells, names, seen = [], [], set()
+            for column, cell in enumerate(row.cells, start=row.grid_cols_before):  # skipped grid columns
+                if number == 0:
+                    header.append(" ".join(cell.text.split()))
                 if id(cell._tc) in seen:
                     continue
                 seen.add(id(cell._tc))
                 cells.append(" ".join(cell.text.split()))
-            if any(cells):
-                yield " | ".join(cells)
+                names.append(header[column] if column < len(header) else "")
+            if any(cells):  # since issue 23, rows after the first carry their column headers
+                yield " | ".join(cells) if number == 0 else render_row(names, cells)
 
     out = []
     for child in document.element.body.iterchildren():
@@ -151,9 +156,13 @@ def test_streaming_reader_matches_python_docx_block_for_block() -> None:
     assert "Tide tables: harbour office\t page 4" in texts
     assert "Kept text.-after\n" in texts
     assert "Day | Lamp on Lamp off | Keeper" in texts  # merged across: one cell, both texts
-    assert "Tuesday second paragraph in a cell | 18:10 | 06:05 | Ann Ben Cy" in texts  # merged down
-    assert "Wednesday | 18:20 | 06:10 | Ann Ben Cy" in texts  # the nested table is not read
-    assert "A | B | C" in texts and "b | c" in texts
+    # merged down; a header merged across names each column under it
+    assert (
+        "Day: Tuesday second paragraph in a cell | Lamp on Lamp off: 18:10 | Lamp on Lamp off: 06:05 | "
+        "Keeper: Ann Ben Cy"
+    ) in texts
+    assert "Day: Wednesday | Lamp on Lamp off: 18:20 | Lamp on Lamp off: 06:10 | Keeper: Ann Ben Cy" in texts
+    assert "A | B | C" in texts and "B: b | C: c" in texts  # a skipped grid column (gridBefore) is skipped
     headings = [text for text, heading in expected if heading]
     assert headings == ["Keeper's handbook", "Fog horn", "Signals", "Unicode"]
 

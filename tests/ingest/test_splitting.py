@@ -191,3 +191,19 @@ def test_a_smaller_character_cap_is_honoured_with_overlap() -> None:
 def test_invalid_character_cap_is_rejected() -> None:
     with pytest.raises(ValueError, match="max_chars"):
         PageAwareSplitter(max_chars=0)
+
+
+def test_breaks_end_passages_there_without_overlap() -> None:
+    """Table rows are passages of their own: a break ends a passage and nothing is carried over it."""
+    intro = "The price list follows. It was updated in May."
+    rows = ["Model: X200 | Price: 1,299", "Model: X300 | Price: 1,599", "Model: X400 | Price: 1,899"]
+    page = "\n\n".join([intro, *rows, "Prices include tax."])
+    starts = [page.index(row) for row in rows]
+    end = starts[-1] + len(rows[-1])
+    docs = PageAwareSplitter().run(
+        pages=["Cover page.", page], meta={}, breaks=[[2, s] for s in starts] + [[2, end]]
+    )["documents"]
+    assert [d.content for d in docs] == ["Cover page.\n\n" + intro, *rows, "Prices include tax."]
+    assert [d.meta["page_offsets"][0][1] for d in docs[1:4]] == starts
+    unbroken = PageAwareSplitter().run(pages=["Cover page.", page], meta={})["documents"]
+    assert len(unbroken) == 1  # without breaks the whole text fits one passage

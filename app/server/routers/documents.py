@@ -83,6 +83,7 @@ def document_out(source: SourceFile, docqa: DocQA) -> DocumentOut:
         sha256=source.sha256,
         partial=source.partial,
         pending_passages=source.pending_passages,
+        tables=source.tables,
     )
 
 
