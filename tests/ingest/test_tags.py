@@ -1,0 +1,34 @@
+"""Tags given to ``docqa ingest --tag``: parsed into numbers or text, refused with the tag named."""
+
+from __future__ import annotations
+
+import pytest
+
+from docqa.errors import InvalidInputError
+from docqa.ingest.records import SourceFile
+from docqa.ingest.tags import check_kinds, parse_tags
+
+
+def test_tags_parse_numbers_as_numbers_and_keep_text() -> None:
+    assert parse_tags(["team=legal", "year=2024", "grade=1.5", "code=00x"]) == {
+        "team": "legal",
+        "year": 2024,
+        "grade": 1.5,
+        "code": "00x",
+    }
+
+
+@pytest.mark.parametrize(
+    ("items", "named"),
+    [(["team"], "team"), (["title=x"], "title"), (["bad key=1"], "bad key"), (["team="], "team")],
+)
+def test_a_bad_tag_is_refused_naming_it(items: list[str], named: str) -> None:
+    with pytest.raises(InvalidInputError, match=named):
+        parse_tags(items)
+
+
+def test_a_tag_keeps_one_kind_across_the_index() -> None:
+    indexed = SourceFile("k", "a.txt", "", "text", "0", 1, 0, [1], [], "", tags={"year": 2023})
+    check_kinds({"year": 2024}, [indexed])
+    with pytest.raises(InvalidInputError, match="year.*number"):
+        check_kinds({"year": "unknown"}, [indexed])
