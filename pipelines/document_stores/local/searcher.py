@@ -26,7 +26,7 @@ in df and length statistics until compaction.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,8 @@ DENSE_SEARCH = "faiss"  # or "numpy": the float32 scan for every segment (benchm
 EF_SEARCH = 64  # HNSW candidate list: recall@10 0.99 on 20k real MiniLM vectors (48: 0.986, 32: 0.98)
 RERANK_FACTOR = 2  # FAISS shortlists k * this many rows per segment, re-scored exactly from vectors.npy
 # (IVF over 8-bit codes, same lists: re-scoring 1x gave recall 0.977, 2x 0.9805 = the float32 scan's, 4x too)
+EXACT_FILTERED_ROWS = 20_000  # a filter allowing at most this many rows of a segment: exact scan of them
+EXACT_FILTERED_SHARE = 0.1  # ... or under this share of the segment (benchmarks/filters.py)
 
 
 @dataclass
@@ -235,18 +237,43 @@ class SegmentSearcher:
         return self.read(lambda con: catalog.documents_by_vid(con, vids))
 
     # ----- dense -----
-    def dense(self, state: SearchState, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def dense(
+        self, state: SearchState, query: np.ndarray, k: int, allow: Mapping[str, np.ndarray] | None = None
+    ) -> list[tuple[int, float]]:
         """The ``k`` nearest live rows by inner product (cosine for unit vectors): (vid, score).
 
         Per segment: small ones (no IVF) are scanned exactly; IVF ones are searched with their FAISS index
         (:meth:`_faiss`), or with the float32 list scan (:meth:`_scan`) when the segment has no FAISS file
         (written before segments carried one) or ``dense_search`` is ``"numpy"``. Scores are exact.
+
+        :param allow: a filter's rows per segment (``filtering.RowFilter``): only those are ranked, so the
+            result is the top ``k`` among them. Few allowed rows (:data:`EXACT_FILTERED_ROWS`, or under
+            :data:`EXACT_FILTERED_SHARE` of a segment) are scanned exactly — HNSW through a selector that
+            rejects most rows walks far for few hits —; more go through FAISS with the selector.
         """
         query = np.ascontiguousarray(query, dtype=np.float32)
         use_faiss = self.dense_search == "faiss"
         pairs = []
         for seg in state.segments:
             data = seg.data
+            if allow is not None:
+                mask = allow.get(seg.name)
+                if mask is None or not mask.any():
+                    continue
+                mask = mask & ~seg.dead
+                count = int(mask.sum())
+                if data.centroids is None or count <= max(
+                    EXACT_FILTERED_ROWS, EXACT_FILTERED_SHARE * data.rows
+                ):
+                    rows = np.flatnonzero(mask)
+                    sims = np.einsum("ij,j->i", np.asarray(data.vectors[rows]), query)
+                    top_sims, top_rows = _top(sims, rows, k)
+                    pairs.append((top_sims, np.asarray(data.vids)[top_rows]))
+                elif use_faiss and data.dense is not None:
+                    pairs.append(self._faiss(seg, query, k, mask, count / data.rows))
+                else:
+                    pairs.append(self._scan(seg, query, k, mask))
+                continue
             if data.centroids is None:
                 sims = np.asarray(data.vectors) @ query
                 if seg.dead.any():
@@ -263,7 +290,9 @@ class SegmentSearcher:
     def _nprobe(nlist: int, fraction: float) -> int:
         return min(nlist, max(MIN_PROBES, int(np.ceil(nlist * fraction))))
 
-    def _faiss(self, seg: OpenSegment, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _faiss(
+        self, seg: OpenSegment, query: np.ndarray, k: int, mask: np.ndarray | None = None, share: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The segment's FAISS index shortlists ``k * RERANK_FACTOR`` live rows (tombstoned ones are skipped
         inside the search, by ``seg.live``); they are re-scored exactly from the float32 vectors.
 
@@ -275,8 +304,15 @@ class SegmentSearcher:
 
         data = seg.data
         shortlist = max(k, k * RERANK_FACTOR)
-        params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, shortlist))
-        if seg.live is not None:
+        # A filter that passes a share of the rows: the candidate list grows as the share shrinks, so about
+        # as many *allowed* rows are visited as without a filter.
+        ef = min(int(self.ef_search / max(share, 0.05)), 2048)
+        params = faiss.SearchParametersHNSW(efSearch=max(ef, shortlist))
+        if mask is not None:
+            bits = np.packbits(mask, bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits))
+            params.sel = selector
+        elif seg.live is not None:
             params.sel = seg.live
         _, found = data.dense.search(query[None], shortlist, params=params)
         rows = np.sort(found[0][found[0] >= 0])  # in file order: the re-rank reads rows front to back
@@ -284,7 +320,9 @@ class SegmentSearcher:
         top_sims, top_rows = _top(sims, rows, k)
         return top_sims, np.asarray(data.vids)[top_rows]
 
-    def _scan(self, seg: OpenSegment, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _scan(
+        self, seg: OpenSegment, query: np.ndarray, k: int, mask: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The float32 scan of the probed IVF lists (row ranges of ``vectors.npy``)."""
         data = seg.data
         nprobe = self._nprobe(len(data.centroids), self.probe_fraction)
@@ -293,7 +331,9 @@ class SegmentSearcher:
         spans = [(int(ptr[lst]), int(ptr[lst + 1])) for lst in probes]
         sims = np.concatenate([vectors[lo:hi] @ query for lo, hi in spans if hi > lo])
         rows = np.concatenate([np.arange(lo, hi) for lo, hi in spans if hi > lo])
-        if seg.dead.any():
+        if mask is not None:
+            sims[~mask[rows]] = -np.inf
+        elif seg.dead.any():
             sims[seg.dead[rows]] = -np.inf
         top_sims, top_rows = _top(sims, rows, k)
         return top_sims, np.asarray(vids)[top_rows]
@@ -309,9 +349,18 @@ class SegmentSearcher:
 
     # ----- BM25 -----
     def bm25(
-        self, state: SearchState, query: str, k: int, also: Iterable[int] = ()
+        self,
+        state: SearchState,
+        query: str,
+        k: int,
+        also: Iterable[int] = (),
+        allow: Mapping[str, np.ndarray] | None = None,
     ) -> tuple[list[tuple[int, float]], dict[int, float]]:
-        """The ``k`` best (vid, BM25 score) with score > 0, and the scores of the ``also`` vids."""
+        """The ``k`` best (vid, BM25 score) with score > 0, and the scores of the ``also`` vids.
+
+        :param allow: a filter's rows per segment: the others score 0 (so are never returned); corpus
+            statistics (df, average length) stay the whole index's, so a passage scores as it does
+            unfiltered."""
         terms = sorted(set(self._tokenizer(query)))
         also = np.asarray(sorted(set(int(v) for v in also)), dtype=np.int64)
         if not terms or not state.rows:
@@ -347,6 +396,11 @@ class SegmentSearcher:
                 scores[rows] += (idf[j] * tf * (k1 + 1.0) / (tf + norm)).astype(np.float32)
             if seg.dead.any():
                 scores[seg.dead] = 0.0
+            if allow is not None:
+                mask = allow.get(seg.name)
+                if mask is None:
+                    continue
+                scores[~mask] = 0.0
             if len(also):
                 found, rows = seg.rows_of(also)
                 extra.update(zip(also[found].tolist(), scores[rows].astype(float).tolist(), strict=True))
