@@ -83,6 +83,11 @@ def document_out(source: SourceFile, docqa: DocQA) -> DocumentOut:
         sha256=source.sha256,
         partial=source.partial,
         pending_passages=source.pending_passages,
+        folder=source.folder,
+        file_type=source.file_type,
+        size=source.size,
+        modified=source.metadata()["modified"],
+        tags=source.tags,
     )
 
 
