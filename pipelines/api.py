@@ -293,6 +293,7 @@ class DocQA:
         refuse_unreadable: bool = False,
         ocr: bool = True,
         cancel: Callable[[], bool] | None = None,
+        tags: dict[str, Any] | None = None,
     ) -> UploadReport:
         """Save uploaded files (client name, bytes or a binary stream) as ``<index>/uploads/<safe name>``
         and ingest them; a name uploaded again replaces its document. See :mod:`docqa.pipelines.uploading`.
@@ -309,6 +310,7 @@ class DocQA:
             refuse_unreadable=refuse_unreadable,
             ocr=ocr,
             cancel=cancel,
+            tags=tags,
         )
 
     def is_upload(self, key: str) -> bool:

@@ -69,3 +69,27 @@ def test_documents_list_metadata(client) -> None:
     pdf = docs["packet_switching.pdf"]
     assert (pdf["file_type"], pdf["folder"], pdf["tags"]) == ("pdf", "", {})
     assert pdf["size"] > 0 and pdf["modified"].endswith("+00:00")
+
+
+def test_uploads_carry_tags_and_a_new_upload_retags_without_re_embedding(tmp_path: Path) -> None:
+    missing = tmp_path / "no-reader"
+    client = service_client(create_app(DocQA(tmp_path / "index", reader_model=str(missing)), api_key="",
+                                       warm_up=False))  # fmt: skip
+    text = b"The harbour of Brightwater was built in 1852 by the engineer Ada Lindqvist.\n"
+
+    def upload(*tags: str):
+        return client.post("/documents", files=[("files", ("harbour.txt", text, "text/plain"))],
+                           data={"tags": list(tags)})  # fmt: skip
+
+    assert upload("team=ops", "year=2023").status_code == 200
+    (doc,) = client.get("/documents").json()["documents"]
+    assert doc["tags"] == {"team": "ops", "year": 2023}
+    again = upload("team=legal")
+    assert again.status_code == 200 and again.json()["files"][0]["status"] == "unchanged"
+    (doc,) = client.get("/documents").json()["documents"]
+    assert doc["tags"] == {"team": "legal"}
+    legal = {"field": "meta.team", "operator": "==", "value": "legal"}
+    found = client.post("/search", json={"query": "harbour", "mode": "bm25", "filters": legal}).json()
+    assert [Path(p["file"]).name for p in found["passages"]] == ["harbour.txt"]
+    bad = upload("title=x")
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "tags"]
