@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docqa.ingest.records import SourceFile
+from docqa.ingest.tags import SIDECAR
 
 
 @dataclass
@@ -48,7 +49,7 @@ def discover(paths: Iterable[Path | str]) -> tuple[list[Candidate], list[str]]:
         for root, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
-                if name.startswith("."):
+                if name.startswith(".") or name == SIDECAR:  # tags.yaml: tags, not a document
                     continue
                 resolved = (Path(root) / name).resolve()
                 folder = Path(root).relative_to(path).as_posix()

@@ -55,7 +55,7 @@ from docqa.ingest.limits import Limits
 from docqa.ingest.loaders import LoadError, is_supported, load_file, unexpected_reason, unsupported_reason
 from docqa.ingest.records import SourceFile, utc_now
 from docqa.ingest.splitting import PageAwareSplitter
-from docqa.ingest.tags import check_kinds, check_tags
+from docqa.ingest.tags import check_kinds, check_tags, sidecar_tags
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +253,7 @@ class Ingestor:
             without being read or embedded again. None keeps each file's tags as they are.
         """
         self._tags = None if tags is None else check_tags(tags)
+        self._sidecars: dict[Path, list] = {}
         progress = progress or IngestProgress()
         stop = cancel or _never
         started = time.perf_counter()
@@ -267,7 +268,7 @@ class Ingestor:
 
         touched: list[SourceFile] = []
         with self.index.transaction(self.embedding_model, self.dim, timeout=self.lock_timeout) as transaction:
-            check_kinds(self._tags or {}, transaction.files.values())
+            self._check_run_tags(candidates, transaction.files.values())
             pending: list[tuple[SourceFile, list[Document], FileResult]] = []
             pending_passages = 0
             for candidate in candidates:
@@ -404,7 +405,7 @@ class Ingestor:
             ingested_at=utc_now(),
             notes=list(loaded.notes),
             folder=folder_of(candidate.folder, known),
-            tags=dict(known.tags if known is not None and self._tags is None else self._tags or {}),
+            tags=self._tags_of(candidate, known),
         )
         meta = {
             **source.metadata(),  # what filters select on, in every passage (docqa.ingest.records)
@@ -424,6 +425,27 @@ class Ingestor:
             passages,
         )
 
+    def _tags_of(self, candidate: Candidate, known: SourceFile | None) -> dict[str, Any]:
+        """This run's tags for a file: ``--tag`` tags with its ``tags.yaml`` entries over them; a file
+        with neither keeps the tags it has."""
+        beside = sidecar_tags(candidate.path, self._sidecars)
+        if self._tags is None and beside is None:
+            return dict(known.tags) if known is not None else {}
+        return {**(self._tags or {}), **(beside or {})}
+
+    def _check_run_tags(self, candidates: Sequence[Candidate], indexed: Iterable[SourceFile]) -> None:
+        """Every tag of this run (``--tag`` and the sidecars) against the index and one another, before
+        anything is read: a bad sidecar or a tag of another kind stops the run, naming it."""
+        run_tags = [self._tags or {}]
+        for candidate in candidates:
+            beside = sidecar_tags(candidate.path, self._sidecars)
+            if beside:
+                run_tags.append(beside)
+        seen = list(indexed)
+        for tags in run_tags:
+            check_kinds(tags, seen)
+            seen.append(SourceFile("", "", "", "", "", 0, 0, [], [], "", tags=dict(tags)))
+
     def _unchanged(
         self,
         candidate: Candidate,
@@ -434,7 +456,7 @@ class Ingestor:
     ) -> FileResult:
         """An unchanged file: its record is staged again (``touched``) when its mtime moved (``always``)
         or its tags or folder changed — a metadata update, no passage is read or embedded again."""
-        tags = known.tags if self._tags is None else self._tags
+        tags = self._tags_of(candidate, known)
         folder = folder_of(candidate.folder, known)
         notes = []
         if tags != known.tags or folder != known.folder:

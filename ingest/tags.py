@@ -6,13 +6,20 @@ numbers are stored as numbers, so ``year >= 2020`` compares numbers; anything el
 one kind in an index: a key that holds numbers in indexed files refuses a text value (and the reverse),
 because a filter on a field of mixed kinds could not mean one thing (``year >= 2020`` against
 ``"unknown"``).
+
+Per-file tags come from a sidecar ``tags.yaml`` in a file's folder (:func:`read_sidecar`): its entries
+for the file are merged over the run's ``--tag`` tags.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from docqa.errors import InvalidInputError
 from docqa.ingest.records import SourceFile
@@ -90,3 +97,53 @@ def check_kinds(tags: Mapping[str, Any], files: Iterable[SourceFile]) -> None:
                     f"tag {key!r}: {tags[key]!r} is {_kind(tags[key])}, but {key} is {_kind(value)} in "
                     f"{source.file_name} ({value!r}); one tag holds one kind of value"
                 )
+
+
+SIDECAR = "tags.yaml"
+
+
+def read_sidecar(folder: Path) -> list[tuple[str, dict[str, int | float | str]]]:
+    """The ``tags.yaml`` of ``folder``: (file name or glob pattern, tags) in file order; [] when none.
+
+    The file maps names of files in that folder (or patterns such as ``"*.pdf"``) to tags::
+
+        "*.pdf": {team: legal}
+        lease-2024.pdf: {year: 2024, status: signed}
+
+    :raises TagError: naming the sidecar and the entry that is wrong.
+    """
+    path = folder / SIDECAR
+    if not path.is_file():
+        return []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise TagError(f"{path}: cannot be read as YAML ({err})") from None
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        raise TagError(f"{path}: must map file names (or patterns like '*.pdf') to tags")
+    entries = []
+    for pattern, tags in data.items():
+        if not isinstance(pattern, str) or not isinstance(tags, dict):
+            raise TagError(
+                f"{path}: entry {pattern!r} must map a file name to tags, e.g. a.pdf: {{year: 2024}}"
+            )
+        try:
+            entries.append((pattern, check_tags({str(k): v for k, v in tags.items()})))
+        except TagError as err:
+            raise TagError(f"{path}: {pattern}: {err}") from None
+    return entries
+
+
+def sidecar_tags(file: Path, cache: dict[Path, list]) -> dict[str, int | float | str] | None:
+    """The tags the ``tags.yaml`` beside ``file`` gives it (every matching entry, later ones winning),
+    None when no entry names it. ``cache`` holds each folder's sidecar for one run."""
+    folder = file.parent
+    if folder not in cache:
+        cache[folder] = read_sidecar(folder)
+    found: dict[str, int | float | str] | None = None
+    for pattern, tags in cache[folder]:
+        if fnmatch.fnmatchcase(file.name, pattern):
+            found = {**(found or {}), **tags}
+    return found

@@ -32,3 +32,21 @@ def test_a_tag_keeps_one_kind_across_the_index() -> None:
     check_kinds({"year": 2024}, [indexed])
     with pytest.raises(InvalidInputError, match="year.*number"):
         check_kinds({"year": "unknown"}, [indexed])
+
+
+def test_a_sidecar_tags_yaml_tags_files_beside_it(tmp_path) -> None:
+    from tests.pipelines.document_stores.test_store_contract import bundle, ingest
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (docs / name).write_text(f"The file {name} talks about harbours and lighthouses. " * 5)
+    (docs / "tags.yaml").write_text('"*.txt": {team: legal}\nb.txt: {year: 2024}\n')
+    store = bundle("local", tmp_path)
+    report = ingest(store, docs)
+    assert sorted(r.status for r in report.results) == ["added", "added"]  # tags.yaml is no document
+    tags = {s.file_name: s.tags for s in store.catalog.files().values()}
+    assert tags == {"a.txt": {"team": "legal"}, "b.txt": {"team": "legal", "year": 2024}}
+    (docs / "tags.yaml").write_text("b.txt: {year: 2024, title: x}\n")
+    with pytest.raises(InvalidInputError, match=r"tags\.yaml: b\.txt: tag 'title'"):
+        ingest(store, docs)
