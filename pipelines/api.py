@@ -451,8 +451,8 @@ class DocQA:
         :param reading_slot: entered only around the document step (retrieval and reading), never for a
             curated answer: a service passes e.g. a ``threading.BoundedSemaphore`` to limit how many
             questions read documents at once, while FAQ answers never wait for a slot.
-        :param filters: search only the documents that pass (see :meth:`search`); a filtered question is
-            not answered from the FAQ, whose entries belong to no document.
+        :param filters: search only the documents that pass (see :meth:`search`), and match only the FAQ
+            entries whose tags pass (an untagged entry fails ``==``, passes ``!=``: Haystack's rules).
         :returns: a :class:`~docqa.pipelines.faq.results.FaqAskResult` (an :class:`AskResult` that
             also
             says how the question compared with the FAQ; ``from_faq`` is True for a curated answer).
@@ -465,9 +465,10 @@ class DocQA:
             raise InvalidInputError("top_k and max_answers must be at least 1")
         threshold = resolve_threshold(faq_threshold)
         filters = self.filters.check(filters)
-        use_faq = use_faq and filters is None
         started = time.perf_counter()
-        match = self.faq_matcher().run(question=question, threshold=threshold)["match"] if use_faq else None
+        match = None
+        if use_faq:
+            match = self.faq_matcher().run(question=question, threshold=threshold, filters=filters)["match"]
         faq_ms = (time.perf_counter() - started) * 1000.0
         if match is not None and match.matched:
             return FaqAskResult.curated(question, match, faq_ms)
