@@ -35,3 +35,25 @@ def test_a_shared_link_opens_with_the_same_filters(page_env, sample_index, tmp_p
     at.run()
     assert not at.exception
     assert at.sidebar.multiselect(key="filter_file_type").value == ["md"]  # unknown values dropped
+
+
+def test_uploads_take_tags_and_the_list_shows_them(page_env, sample_index, tmp_path):  # noqa: F811
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    page_env(index, tmp_path / "no-reader")
+    at = start()
+    note = b"The harbour of Brightwater was built in 1852 by the engineer Ada Lindqvist.\n"
+    at.sidebar.get("file_uploader")[0].upload("harbour.txt", note, "text/plain")
+    at.sidebar.text_input(key="upload_tags").set_value("title=x")
+    at.button(key="FormSubmitter:upload-form-Add to index").click()
+    at.run()
+    assert "title" in texts(at.sidebar.error) and "4 documents" not in texts(at.sidebar.markdown)
+    at.sidebar.get("file_uploader")[0].upload("harbour.txt", note, "text/plain")
+    at.sidebar.text_input(key="upload_tags").set_value("team=ops, year=2024")
+    at.button(key="FormSubmitter:upload-form-Add to index").click()
+    at.run()
+    assert not at.exception
+    listed = next(e for e in at.sidebar.expander if e.label == "harbour.txt")
+    assert "Tags: team=ops, year=2024" in texts(listed.caption)
