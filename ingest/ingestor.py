@@ -38,23 +38,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from haystack import Document
 
 from docqa.ingest import parsed
+from docqa.ingest.discovery import Candidate, discover, display, folder_of
 from docqa.ingest.layout import attach_layout
 from docqa.ingest.limits import Limits
 from docqa.ingest.loaders import LoadError, is_supported, load_file, unexpected_reason, unsupported_reason
 from docqa.ingest.records import SourceFile, utc_now
 from docqa.ingest.splitting import PageAwareSplitter
+from docqa.ingest.tags import check_kinds, check_tags, sidecar_tags
 
 log = logging.getLogger(__name__)
 
@@ -195,46 +196,6 @@ class PassageIndexer(Protocol):
         ...
 
 
-@dataclass
-class _Candidate:
-    path: Path
-    display: str
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def discover(paths: Iterable[Path | str]) -> tuple[list[_Candidate], list[FileResult]]:
-    """Expand the path arguments into files to consider, reporting arguments that do not exist.
-
-    Directories are walked recursively; hidden files and directories (``.git``...) are ignored.
-    Files with unsupported extensions come back as candidates and are reported as skipped later.
-    """
-    candidates: dict[Path, _Candidate] = {}
-    problems: list[FileResult] = []
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if not path.exists():
-            problems.append(FileResult(path=str(raw), status=FAILED, reason="path does not exist"))
-            continue
-        if path.is_file():
-            resolved = path.resolve()
-            candidates.setdefault(resolved, _Candidate(resolved, _display(resolved)))
-            continue
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if name.startswith("."):
-                    continue
-                resolved = (Path(root) / name).resolve()
-                candidates.setdefault(resolved, _Candidate(resolved, _display(resolved)))
-    return list(candidates.values()), problems
-
-
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -275,6 +236,7 @@ class Ingestor:
         self.splitter = splitter or PageAwareSplitter()
         self.checkpoint_every = max(1, checkpoint_every)
         self.lock_timeout = lock_timeout
+        self._tags: dict[str, Any] | None = None
 
     def run(
         self,
@@ -282,15 +244,24 @@ class Ingestor:
         prune: bool = False,
         progress: IngestProgress | None = None,
         cancel: CancelCheck | None = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> IngestReport:
         """Ingest ``paths``; ``cancel()`` returning True stops the run before its next file or batch
-        (``report.cancelled``; nothing committed is undone, see the module docstring)."""
+        (``report.cancelled``; nothing committed is undone, see the module docstring).
+
+        :param tags: the user's tags for every file of this run (``docqa.ingest.tags``); they replace a
+            file's earlier tags — an unchanged file whose tags (or folder) differ gets its new metadata
+            without being read or embedded again. None keeps each file's tags as they are.
+        """
+        self._tags = None if tags is None else check_tags(tags)
+        self._sidecars: dict[Path, list] = {}
         progress = progress or IngestProgress()
         stop = cancel or _never
         started = time.perf_counter()
         limits = self.limits or Limits.from_env()  # a bad DOCQA_MAX_* value stops here, naming it
         report = IngestReport()
-        candidates, problems = discover(paths)
+        candidates, missing = discover(paths)
+        problems = [FileResult(path=m, status=FAILED, reason="path does not exist") for m in missing]
         progress.discovered(len(candidates) + len(problems))
         for problem in problems:
             report.results.append(problem)
@@ -298,6 +269,7 @@ class Ingestor:
 
         touched: list[SourceFile] = []
         with self.index.transaction(self.embedding_model, self.dim, timeout=self.lock_timeout) as transaction:
+            self._check_run_tags(candidates, transaction.files.values())
             pending: list[tuple[SourceFile, list[Document], FileResult]] = []
             pending_passages = 0
             for candidate in candidates:
@@ -346,7 +318,7 @@ class Ingestor:
                 changed = changed or bool(gone)
                 for source in gone:
                     removed = FileResult(
-                        path=_display(Path(source.key)), status=REMOVED, reason="file no longer exists"
+                        path=display(Path(source.key)), status=REMOVED, reason="file no longer exists"
                     )
                     report.results.append(removed)
                     progress.file_done(removed)
@@ -358,7 +330,7 @@ class Ingestor:
 
     def _prepare(
         self,
-        candidate: _Candidate,
+        candidate: Candidate,
         indexed: Mapping[str, SourceFile],
         touched: list[SourceFile],
         progress: IngestProgress,
@@ -379,7 +351,7 @@ class Ingestor:
 
     def _prepare_file(
         self,
-        candidate: _Candidate,
+        candidate: Candidate,
         indexed: Mapping[str, SourceFile],
         touched: list[SourceFile],
         progress: IngestProgress,
@@ -395,7 +367,7 @@ class Ingestor:
             # A partial record (a file stopped in its parts) is never unchanged: resumed or replaced.
             unchanged = known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns
             if unchanged and not known.partial:
-                return FileResult(shown, UNCHANGED, len(known.passage_ids), known.pages), None
+                return self._unchanged(candidate, known, known, touched), None
             sha = file_sha256(path)
         except FileNotFoundError:
             return FileResult(
@@ -407,8 +379,8 @@ class Ingestor:
             ), None
         if known and not known.partial and known.sha256 == sha:
             # Touched but not changed: nothing to re-embed; remember the new mtime to skip hashing next time.
-            touched.append(replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns))
-            return FileResult(shown, UNCHANGED, len(known.passage_ids), known.pages), None
+            moved = replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+            return self._unchanged(candidate, known, moved, touched, always=True), None
         # An upload's readability check may have parsed these very bytes already (docqa.ingest.parsed).
         loaded = parsed.take(path, sha, ocr=self.ocr)
         if loaded is None:
@@ -421,7 +393,24 @@ class Ingestor:
                 )
             except LoadError as err:
                 return FileResult(path=shown, status=FAILED, reason=str(err)), None
+        source = SourceFile(
+            key=key,
+            file_name=path.name,
+            title=loaded.title,
+            kind=loaded.kind,
+            sha256=sha,
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+            page_lengths=[len(p) for p in loaded.pages],
+            passage_ids=[],
+            ingested_at=utc_now(),
+            notes=list(loaded.notes),
+            tables=loaded.table_count,
+            folder=folder_of(candidate.folder, known),
+            tags=self._tags_of(candidate, known),
+        )
         meta = {
+            **source.metadata(),  # what filters select on, in every passage (docqa.ingest.records)
             "source_key": key,
             "file": shown,
             "file_name": path.name,
@@ -434,20 +423,7 @@ class Ingestor:
         extra = {"breaks": loaded.breaks} if loaded.breaks else {}
         passages = self.splitter.run(pages=loaded.pages, meta=meta, **extra)["documents"]
         attach_layout(passages, loaded)  # section headings (Word, HTML), OCR word boxes (scans)
-        source = SourceFile(
-            key=key,
-            file_name=path.name,
-            title=loaded.title,
-            kind=loaded.kind,
-            sha256=sha,
-            size=stat.st_size,
-            mtime_ns=stat.st_mtime_ns,
-            page_lengths=[len(p) for p in loaded.pages],
-            passage_ids=[doc.id for doc in passages],
-            ingested_at=utc_now(),
-            notes=list(loaded.notes),
-            tables=loaded.table_count,
-        )
+        source.passage_ids = [doc.id for doc in passages]
         status = UPDATED if known and not known.partial else ADDED
         notes, tables = list(loaded.notes), loaded.table_count
         result = FileResult(shown, status, len(passages), len(loaded.pages), notes=notes, tables=tables)
@@ -455,6 +431,47 @@ class Ingestor:
             source,
             passages,
         )
+
+    def _tags_of(self, candidate: Candidate, known: SourceFile | None) -> dict[str, Any]:
+        """This run's tags for a file: ``--tag`` tags with its ``tags.yaml`` entries over them; a file
+        with neither keeps the tags it has."""
+        beside = sidecar_tags(candidate.path, self._sidecars)
+        if self._tags is None and beside is None:
+            return dict(known.tags) if known is not None else {}
+        return {**(self._tags or {}), **(beside or {})}
+
+    def _check_run_tags(self, candidates: Sequence[Candidate], indexed: Iterable[SourceFile]) -> None:
+        """Every tag of this run (``--tag`` and the sidecars) against the index and one another, before
+        anything is read: a bad sidecar or a tag of another kind stops the run, naming it."""
+        run_tags = [self._tags or {}]
+        for candidate in candidates:
+            beside = sidecar_tags(candidate.path, self._sidecars)
+            if beside:
+                run_tags.append(beside)
+        seen = list(indexed)
+        for tags in run_tags:
+            check_kinds(tags, seen)
+            seen.append(SourceFile("", "", "", "", "", 0, 0, [], [], "", tags=dict(tags)))
+
+    def _unchanged(
+        self,
+        candidate: Candidate,
+        known: SourceFile,
+        record: SourceFile,
+        touched: list[SourceFile],
+        always: bool = False,
+    ) -> FileResult:
+        """An unchanged file: its record is staged again (``touched``) when its mtime moved (``always``)
+        or its tags or folder changed — a metadata update, no passage is read or embedded again."""
+        tags = self._tags_of(candidate, known)
+        folder = folder_of(candidate.folder, known)
+        notes = []
+        if tags != known.tags or folder != known.folder:
+            record = replace(record, tags=dict(tags), folder=folder)
+            notes, always = ["metadata updated"], True
+        if always:
+            touched.append(record)
+        return FileResult(candidate.display, UNCHANGED, len(known.passage_ids), known.pages, notes=notes)
 
     def _flush(
         self,

@@ -19,6 +19,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 
+def iso_utc(moment: datetime) -> str:
+    """The one text form of an instant in metadata and filters (a naive one is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
 def utc_now() -> str:
     """A second-resolution ISO-8601 UTC timestamp, as stored in manifests and snapshot metadata."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -41,6 +48,8 @@ class SourceFile:
     notes: list[str] = field(default_factory=list)
     pending_passages: int = 0  # > 0: committed in parts and not finished (see the module docstring)
     tables: int = 0  # tables read as rows with their headers (PDF, Word); 0 in manifests from before
+    folder: str = ""  # the file's folder relative to the path given to ingest ("" at its top)
+    tags: dict[str, Any] = field(default_factory=dict)  # the user's tags (ingest --tag, tags.yaml)
 
     @property
     def pages(self) -> int:
@@ -55,6 +64,28 @@ class SourceFile:
     def total_passages(self) -> int:
         """Passages of the whole file: indexed ones plus those still to come."""
         return len(self.passage_ids) + self.pending_passages
+
+    @property
+    def file_type(self) -> str:
+        """The extension, lower case, without the dot ("" when the name has none)."""
+        return self.file_name.rsplit(".", 1)[-1].lower() if "." in self.file_name else ""
+
+    def metadata(self) -> dict[str, Any]:
+        """What filters can select on (``docqa.pipelines.document_stores.filters``), copied into every
+        passage's meta: the built-in fields, then the tags. Dates are UTC ISO text, which sorts as the
+        instants do (so a Milvus expression can compare them as strings)."""
+        modified = datetime.fromtimestamp(self.mtime_ns / 1e9, timezone.utc)
+        return {
+            "file_name": self.file_name,
+            "folder": self.folder,
+            "file_type": self.file_type,
+            "title": self.title or "",
+            "size": int(self.size),
+            "page_count": self.pages,
+            "modified": iso_utc(modified),
+            "ingested": iso_utc(datetime.fromisoformat(self.ingested_at)) if self.ingested_at else "",
+            **self.tags,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SourceFile:

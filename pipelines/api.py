@@ -20,6 +20,7 @@ end shows (``FaqFileError.problems``, ``FeedbackFieldError.field``) or a distinc
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -42,6 +43,7 @@ from docqa.ingest.loaders import (
 )
 from docqa.ingest.office import DOCX_SUFFIXES
 from docqa.ingest.records import SourceFile
+from docqa.ingest.tags import parse_tags
 from docqa.ingest.uploads import UploadData, is_upload, safe_upload_name
 from docqa.ingest.uploads import remove_upload as remove_upload_copy
 from docqa.ingest.watcher import DEFAULT_DEBOUNCE_S
@@ -56,6 +58,7 @@ from docqa.pipelines.components.readers.selection import ReaderInfo, select_read
 from docqa.pipelines.components.retrievers.search_mode import SearchMode
 from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError
 from docqa.pipelines.document_stores.factory import open_store
+from docqa.pipelines.document_stores.filters import FilterError
 from docqa.pipelines.evaluation.run_eval import run_eval
 from docqa.pipelines.faq.files import FAQ_SUFFIXES, FaqEntry, FaqFileError, read_faq
 from docqa.pipelines.faq.results import FaqAskResult
@@ -71,6 +74,7 @@ from docqa.pipelines.feedback.store import (
     FeedbackVerdict,
     build_record,
 )
+from docqa.pipelines.filtering import IndexFilters, parse_filter_expressions
 from docqa.pipelines.indexing import IndexingPipeline
 from docqa.pipelines.migrate import migrate
 from docqa.pipelines.model_loading import ModelUnavailableError
@@ -103,7 +107,9 @@ __all__ = [
     "IngestProgress", "IndexWatcher", "DEFAULT_DEBOUNCE_S",
     # errors a front end shows with their details (everything else: catch by kind, docqa.errors)
     "DocumentNotFoundError", "EmbeddingModelMismatchError", "FaqFileError", "FeedbackFieldError",
-    "ModelUnavailableError", "UnreadableUploadsError",
+    "ModelUnavailableError", "UnreadableUploadsError", "FilterError",
+    # filters: the CLI's short form
+    "parse_filter_expressions", "parse_tags",
     # what files DocQA reads, and how uploads are named
     "SUPPORTED_SUFFIXES", "PDF_SUFFIXES", "TEXT_SUFFIXES", "MARKDOWN_SUFFIXES", "DOCX_SUFFIXES",
     "HTML_SUFFIXES", "IMAGE_SUFFIXES", "FAQ_SUFFIXES",
@@ -219,8 +225,12 @@ class DocQA:
         lock_timeout: float = 5.0,
         ocr: bool = True,
         cancel: Callable[[], bool] | None = None,
+        tags: dict[str, Any] | None = None,
     ) -> IngestReport:
         """Index every supported file under ``paths`` (recursively); see :class:`IngestReport`.
+
+        ``tags`` (``{"team": "legal", "year": 2024}``) replace the tags of every file of this run, also of
+        unchanged files (their passages' metadata is updated, nothing is re-embedded); None keeps them.
 
         ``ocr=False`` leaves scanned PDF pages out (noted in the report) and fails image files.
         A file of more than ``checkpoint_every`` passages is committed in parts (searchable as they come;
@@ -239,7 +249,7 @@ class DocQA:
             lock_timeout=lock_timeout,
             ocr=ocr,
         )
-        return ingestor.run(paths, prune=prune, progress=progress, cancel=cancel)
+        return ingestor.run(paths, prune=prune, progress=progress, cancel=cancel, tags=tags)
 
     def indexing_pipeline(self) -> IndexingPipeline:
         """This index's indexing ``haystack.Pipeline`` (passage embedder → writer), built on first use."""
@@ -283,6 +293,7 @@ class DocQA:
         refuse_unreadable: bool = False,
         ocr: bool = True,
         cancel: Callable[[], bool] | None = None,
+        tags: dict[str, Any] | None = None,
     ) -> UploadReport:
         """Save uploaded files (client name, bytes or a binary stream) as ``<index>/uploads/<safe name>``
         and ingest them; a name uploaded again replaces its document. See :mod:`docqa.pipelines.uploading`.
@@ -299,6 +310,7 @@ class DocQA:
             refuse_unreadable=refuse_unreadable,
             ocr=ocr,
             cancel=cancel,
+            tags=tags,
         )
 
     def is_upload(self, key: str) -> bool:
@@ -357,17 +369,23 @@ class DocQA:
         )
 
     def search(self, query: str, top_k: int = 5, mode: str | SearchMode = SearchMode.HYBRID,
-               rerank: bool | None = None) -> list[Passage]:
+               rerank: bool | None = None, filters: dict[str, Any] | None = None) -> list[Passage]:
         """The ``top_k`` best passages for ``query``; ``mode`` is "hybrid" (default), "dense" or "bm25"
         (a :class:`SearchMode` or its name; BM25 needs no embedding model). ``rerank`` (default: whenever
         the reranker is on, see :meth:`rerank_status`) reorders the retriever's top N with the reranker.
+        ``filters`` (Haystack's filter syntax over file metadata and tags, see :meth:`filter_fields`)
+        restrict the search before ranking: the best ``top_k`` among the passages that pass.
 
-        :raises InvalidInputError: for an unknown mode (the message lists the choices) or ``top_k < 1``.
+        :raises InvalidInputError: for an unknown mode (the message lists the choices) or ``top_k < 1``;
+            ``FilterError`` naming an unknown field or a value of the wrong kind.
         """
         mode = SearchMode.from_str(mode)
         if top_k < 1:
             raise InvalidInputError("top_k must be at least 1")
-        documents = self.query_pipelines.search(query, top_k=top_k, mode=mode, rerank=rerank is not False)
+        filters = self.filters.check(filters)
+        documents = self.query_pipelines.search(
+            query, top_k=top_k, mode=mode, rerank=rerank is not False, filters=filters
+        )
         return [Passage.from_document(d) for d in documents]
 
     def rerank_status(self) -> dict[str, Any]:
@@ -425,6 +443,7 @@ class DocQA:
         use_faq: bool = True,
         reading_slot: contextlib.AbstractContextManager[Any] | None = None,
         rerank: bool | None = None,
+        filters: dict[str, Any] | None = None,
     ) -> FaqAskResult:
         """Answer ``question``: a curated FAQ answer when the question matches an FAQ entry closely
         enough (``faq_threshold``, default ``DOCQA_FAQ_THRESHOLD`` or 0.80), else :meth:`ask_documents`.
@@ -432,6 +451,8 @@ class DocQA:
         :param reading_slot: entered only around the document step (retrieval and reading), never for a
             curated answer: a service passes e.g. a ``threading.BoundedSemaphore`` to limit how many
             questions read documents at once, while FAQ answers never wait for a slot.
+        :param filters: search only the documents that pass (see :meth:`search`), and match only the FAQ
+            entries whose tags pass (an untagged entry fails ``==``, passes ``!=``: Haystack's rules).
         :returns: a :class:`~docqa.pipelines.faq.results.FaqAskResult` (an :class:`AskResult` that
             also
             says how the question compared with the FAQ; ``from_faq`` is True for a curated answer).
@@ -443,17 +464,31 @@ class DocQA:
         if top_k < 1 or max_answers < 1:
             raise InvalidInputError("top_k and max_answers must be at least 1")
         threshold = resolve_threshold(faq_threshold)
+        filters = self.filters.check(filters)
         started = time.perf_counter()
-        match = self.faq_matcher().run(question=question, threshold=threshold)["match"] if use_faq else None
+        match = None
+        if use_faq:
+            match = self.faq_matcher().run(question=question, threshold=threshold, filters=filters)["match"]
         faq_ms = (time.perf_counter() - started) * 1000.0
         if match is not None and match.matched:
             return FaqAskResult.curated(question, match, faq_ms)
         with reading_slot if reading_slot is not None else contextlib.nullcontext():
             result = self.ask_documents(
                 question, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold,
-                rerank=rerank,
+                rerank=rerank, filters=filters,
             )
         return FaqAskResult.from_documents(result, match, faq_ms)
+
+    @functools.cached_property
+    def filters(self) -> IndexFilters:
+        """Checks filters against this index's fields (:meth:`filter_fields`) and counts what they let
+        through (``filters.scope(f)``: documents passing, documents indexed)."""
+        return IndexFilters(self.catalog, self.index)
+
+    def filter_fields(self) -> dict[str, str]:
+        """Every field a filter may name in this index ("text", "number" or "date"): the built-in
+        metadata (file_name, folder, file_type, title, size, page_count, modified, ingested) and tags."""
+        return self.filters.fields()
 
     def faq_matcher(self) -> FaqMatcher:
         """The matcher of this index's FAQ, shared per process with every DocQA of the same index and model
@@ -548,8 +583,10 @@ class DocQA:
         max_answers: int = 3,
         no_answer_threshold: float | None = None,
         rerank: bool | None = None,
+        filters: dict[str, Any] | None = None,
     ) -> AskResult:
-        """Retrieve passages, rerank them (unless the reranker is off or ``rerank`` is False) and read the
+        """Retrieve passages (among those passing ``filters``, see :meth:`search`), rerank them (unless
+        the reranker is off or ``rerank`` is False) and read the
         best ``top_k``; answers are ranked across passages.
 
         When the reader model is unavailable the result still carries the passages, with
@@ -559,16 +596,19 @@ class DocQA:
             raise InvalidInputError("question must not be empty")
         if top_k < 1 or max_answers < 1:
             raise InvalidInputError("top_k and max_answers must be at least 1")
+        filters = self.filters.check(filters)
         try:
             reader, info = self.reader_and_info()
         except ModelUnavailableError as err:
-            documents, retrieval_ms = self.query_pipelines.retrieve(question, top_k=top_k, rerank=rerank)
+            documents, retrieval_ms = self.query_pipelines.retrieve(
+                question, top_k=top_k, rerank=rerank, filters=filters
+            )
             passages = [Passage.from_document(d) for d in documents]
             timings = {"retrieval": retrieval_ms, "total": retrieval_ms}
             return AskResult(question, [], True, 1.0, passages, timings, reader_error=str(err))
         output = self.query_pipelines.ask(
             question, reader, top_k=top_k, max_answers=max_answers, no_answer_threshold=no_answer_threshold,
-            rerank=rerank,
+            rerank=rerank, filters=filters,
         )
         passages = [Passage.from_document(d) for d in output.documents]
         by_id = {p.id: p for p in passages}

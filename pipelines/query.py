@@ -167,10 +167,18 @@ class TimedRetriever:
         return cls(DocQAHybridRetriever.from_dict(data["init_parameters"]["retriever"]))
 
     @component.output_types(documents=list[Document], retrieval_ms=float)
-    def run(self, query: str, query_embedding: list[float], top_k: int | None = None) -> dict[str, Any]:
+    def run(
+        self,
+        query: str,
+        query_embedding: list[float],
+        top_k: int | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """The retriever's passages for ``query``, plus ``retrieval_ms``."""
         started = time.perf_counter()
-        output = self.retriever.run(query=query, query_embedding=query_embedding, top_k=top_k)
+        output = self.retriever.run(
+            query=query, query_embedding=query_embedding, top_k=top_k, filters=filters
+        )
         return {**output, "retrieval_ms": (time.perf_counter() - started) * 1000.0}
 
 
@@ -291,7 +299,12 @@ class QueryPipelines:
         self.retrieval_pipeline(mode).warm_up()
 
     def search(
-        self, query: str, top_k: int = 5, mode: str | SearchMode = SearchMode.HYBRID, rerank: bool = False
+        self,
+        query: str,
+        top_k: int = 5,
+        mode: str | SearchMode = SearchMode.HYBRID,
+        rerank: bool = False,
+        filters: dict[str, Any] | None = None,
     ) -> list[Document]:
         """The ``top_k`` best passages for ``query`` (none for a blank query or an empty index); with
         ``rerank`` (and a reranker), the best ``top_k`` of the retriever's ``candidates`` by the reranker.
@@ -304,7 +317,7 @@ class QueryPipelines:
         if not query.strip() or self.store.count_documents() == 0:
             return []
         fetch = max(top_k, self.reranker.candidates) if rerank and self.reranker else top_k
-        data: dict[str, Any] = {"retriever": {"top_k": fetch}}
+        data: dict[str, Any] = {"retriever": {"top_k": fetch, "filters": filters}}
         if mode is not SearchMode.DENSE:
             data["retriever"]["query"] = query
         if mode is not SearchMode.BM25:
@@ -323,6 +336,7 @@ class QueryPipelines:
         max_answers: int = 3,
         no_answer_threshold: float | None = None,
         rerank: bool | None = None,
+        filters: dict[str, Any] | None = None,
     ) -> QAOutput:
         """Retrieve passages (hybrid), rerank them (when a reranker was given and ``rerank`` is not
         False) and read the best ``top_k``.
@@ -342,7 +356,7 @@ class QueryPipelines:
         fetch = max(top_k, self.reranker.candidates) if reranks and self.reranker else top_k
         data: dict[str, Any] = {
             "embedder": {"text": question},
-            "retriever": {"query": question, "top_k": fetch},
+            "retriever": {"query": question, "top_k": fetch, "filters": filters},
             "reader": {"query": question, "top_k": max_answers, "no_answer_threshold": no_answer_threshold},
             "judge": {"query": question},
         }
@@ -369,12 +383,12 @@ class QueryPipelines:
             timings_ms=timings,
         )
 
-    def retrieve(self, question: str, top_k: int = 5, rerank: bool | None = None
-                 ) -> tuple[list[Document], float]:
+    def retrieve(self, question: str, top_k: int = 5, rerank: bool | None = None,
+                 filters: dict[str, Any] | None = None) -> tuple[list[Document], float]:
         """Hybrid passages for ``question`` (reranked as :meth:`ask` would) and the milliseconds it took
         (index loaded before the clock)."""
         self.warm_up()
         self.store.refresh()
         started = time.perf_counter()
-        documents = self.search(question, top_k=top_k, rerank=self._reranks(rerank))
+        documents = self.search(question, top_k=top_k, rerank=self._reranks(rerank), filters=filters)
         return documents, (time.perf_counter() - started) * 1000.0

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from docqa.errors import DocQAError, InvalidInputError
 from docqa.ingest import uploads
@@ -111,6 +111,7 @@ def add_uploads(
     refuse_unreadable: bool = False,
     ocr: bool = True,
     cancel: Callable[[], bool] | None = None,
+    tags: Mapping[str, Any] | None = None,
 ) -> UploadReport:
     """Save ``files`` (client name, bytes or a seekable binary stream) as uploads of ``qa``'s index and
     ingest them; see the module docstring for the steps.
@@ -118,6 +119,8 @@ def add_uploads(
     :param lock_timeout: seconds to wait for another upload and another writer together (and once more
         should a writer take the index between that wait and the ingest).
     :param cancel: checked between the ingest's batches; True stops it (``UploadReport.cancelled``).
+    :param tags: the uploaded files' tags (``DocQA.ingest``); an unchanged file gets them too, without
+        being embedded again.
     :raises UnreadableUploadsError: with ``refuse_unreadable``, when a file cannot be read; nothing changed.
     :raises BusyError: another upload or writer held the index for ``lock_timeout`` s; nothing changed.
     :raises DocQAError: what the ingest raised (a missing embedding model); the earlier uploads are back in
@@ -136,10 +139,14 @@ def add_uploads(
         try:
             if refuse_unreadable and (problems := uploads.unreadable(staged)):
                 raise UnreadableUploadsError([(item.client_name, reason) for item, reason in problems])
-            to_ingest = [s.path for s in staged if not (s.unchanged and _complete(indexed.get(str(s.path))))]
+            to_ingest = [
+                s.path
+                for s in staged
+                if tags is not None or not (s.unchanged and _complete(indexed.get(str(s.path))))
+            ]
             if to_ingest:  # the writer was free a moment ago: its lock_timeout only covers a race
                 report = qa.ingest(
-                    to_ingest, progress=progress, lock_timeout=lock_timeout, ocr=ocr, cancel=cancel
+                    to_ingest, progress=progress, lock_timeout=lock_timeout, ocr=ocr, cancel=cancel, tags=tags
                 )
         finally:
             # On any failure the earlier copies come back; for an ingest that raised, the index says which

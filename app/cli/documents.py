@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from docqa.app.cli.errors import handle_user_errors
-from docqa.app.cli.options import EmbeddingOpt, IndexOpt, JsonOpt
+from docqa.app.cli.options import EmbeddingOpt, IndexOpt, JsonOpt, TagOpt
 from docqa.app.cli.output import console, print_json
 
 
@@ -47,14 +47,17 @@ def ingest(
     ocr: Annotated[
         bool, typer.Option("--ocr/--no-ocr", help="Read scanned PDF pages and images with Tesseract OCR.")
     ] = True,
+    tag: TagOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Index every PDF, Word, HTML, image, text and Markdown file under PATHS; unchanged ones are kept."""
+    """Index every PDF, Word, HTML, image, text and Markdown file under PATHS; unchanged ones are kept.
+    With --tag, every file of this run gets these tags (replacing its earlier ones, without re-embedding)."""
     from docqa.app.cli.ingest_report import RichIngestProgress, render_report
-    from docqa.pipelines.api import IngestProgress
+    from docqa.pipelines.api import IngestProgress, parse_tags
 
+    tags = parse_tags(tag) if tag else None
     qa = open_docqa(index, embedding_model)
-    options = {"prune": prune, "checkpoint_every": checkpoint_every, "ocr": ocr}
+    options = {"prune": prune, "checkpoint_every": checkpoint_every, "ocr": ocr, "tags": tags}
     if as_json:
         report = qa.ingest(paths, progress=IngestProgress(), **options)
         print_json(report.to_dict(), ascii_only=True)
@@ -72,9 +75,23 @@ def ingest(
 
 
 @handle_user_errors
-def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
-    """List what is indexed: file, pages, passages, when it was ingested."""
+def documents(
+    index: IndexOpt = None,
+    fields: Annotated[
+        bool, typer.Option("--fields", help="List the fields --filter can use (metadata and tags).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List what is indexed: file, folder, type, pages, passages, tags, when it was ingested."""
     qa = open_docqa(index)
+    if fields:
+        kinds = qa.filter_fields()
+        if as_json:
+            print_json(kinds)
+        else:
+            for name, kind in kinds.items():
+                console.print(f"{escape(name)}  [dim]{kind}[/]")
+        return
     docs = qa.documents()
     if as_json:
         print_json(
@@ -89,6 +106,8 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
                     "sha256": d.sha256,
                     "partial": d.partial,
                     "pending_passages": d.pending_passages,
+                    "metadata": d.metadata(),
+                    "tags": d.tags,
                 }
                 for d in docs
             ]
@@ -100,8 +119,11 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
     table = Table(title=f"{len(docs)} documents in {escape(qa.catalog.location())}")
     for column, justify in (
         ("file", "left"),
+        ("folder", "left"),
+        ("type", "left"),
         ("pages", "right"),
         ("passages", "right"),
+        ("tags", "left"),
         ("ingested at", "left"),
     ):
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
@@ -109,7 +131,10 @@ def documents(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
         passages = str(len(d.passage_ids))
         if d.partial:  # stopped in the middle of its parts: searchable so far, `docqa ingest` finishes it
             passages = f"[dark_orange]{passages} of {d.total_passages} (partial)[/]"
-        table.add_row(escape(d.key), str(d.pages), passages, d.ingested_at)
+        tags = ", ".join(f"{k}={v}" for k, v in d.tags.items())
+        table.add_row(
+            escape(d.key), escape(d.folder), d.file_type, str(d.pages), passages, escape(tags), d.ingested_at
+        )
     console.print(table)
     partial = [d for d in docs if d.partial]
     if partial:

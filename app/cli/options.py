@@ -60,6 +60,18 @@ OcrOpt = Annotated[
     bool, typer.Option("--ocr/--no-ocr", help="Read scanned PDF pages and images with Tesseract OCR.")
 ]
 ModeOpt = Annotated[str, typer.Option(help="hybrid (default), dense or bm25.")]
+FilterOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--filter",
+        help="Search only matching documents, e.g. 'file_type == pdf', 'year >= 2020', "
+        "'folder in [legal, hr]' (repeat: all must hold). Fields: `docqa documents --fields`.",
+    ),
+]
+TagOpt = Annotated[
+    list[str] | None,
+    typer.Option("--tag", help="Tag every file of this run, e.g. --tag team=legal --tag year=2024 (repeat)."),
+]
 
 
 def checked_mode(mode: str) -> str:

@@ -15,6 +15,7 @@ from docqa.app.cli.errors import fail, handle_user_errors
 from docqa.app.cli.options import (
     BackendOpt,
     EmbeddingOpt,
+    FilterOpt,
     IndexOpt,
     JsonOpt,
     ModeOpt,
@@ -40,12 +41,17 @@ def search(
     index: IndexOpt = None,
     embedding_model: EmbeddingOpt = None,
     no_rerank: NoRerankOpt = False,
+    filter_: FilterOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print the passages that best match QUERY, with file, page and score."""
+    from docqa.pipelines.api import parse_filter_expressions
+
+    filters = parse_filter_expressions(filter_ or [])
     qa = open_docqa(index, embedding_model)
     _require_documents(qa)
-    passages = qa.search(query, top_k=top_k, mode=checked_mode(mode), rerank=False if no_rerank else None)
+    rerank = False if no_rerank else None
+    passages = qa.search(query, top_k=top_k, mode=checked_mode(mode), rerank=rerank, filters=filters)
     if as_json:
         print_json({"query": query, "passages": [p.to_dict() for p in passages]})
         return
@@ -73,11 +79,13 @@ def ask(
     no_fallback: NoFallbackOpt = False,
     embedding_model: EmbeddingOpt = None,
     no_rerank: NoRerankOpt = False,
+    filter_: FilterOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from your documents: ranked answers with source, page and the passage highlighted."""
-    from docqa.pipelines.api import DocQA
+    from docqa.pipelines.api import DocQA, parse_filter_expressions
 
+    filters = parse_filter_expressions(filter_ or [])
     qa = DocQA(
         index,
         embedding_model=embedding_model,
@@ -87,7 +95,9 @@ def ask(
         rerank=False if no_rerank else None,
     )
     _require_documents(qa)
-    result = qa.ask(question, top_k=top_k, max_answers=max_answers, no_answer_threshold=threshold)
+    result = qa.ask(
+        question, top_k=top_k, max_answers=max_answers, no_answer_threshold=threshold, filters=filters
+    )
     if as_json:
         data = result.to_dict()
         if result.reader and not result.reader_error:

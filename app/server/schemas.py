@@ -23,6 +23,13 @@ class AskRequest(BaseModel):
     )
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages to retrieve and read.")
     max_answers: int = Field(3, ge=1, le=MAX_ANSWERS, description="Answers to return at most.")
+    filters: dict[str, Any] | None = Field(
+        None,
+        description="Search only documents whose metadata passes this filter, in Haystack's filter syntax: "
+        '{"operator": "AND", "conditions": [{"field": "meta.file_type", "operator": "==", "value": "pdf"}]}. '
+        "Fields: file_name, folder, file_type, title, size, page_count, modified, ingested and the tags. "
+        "An unknown field or a value of the wrong kind is a 422 naming it.",
+    )
 
     @field_validator("question")
     @classmethod
@@ -38,6 +45,13 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="What to look for.")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages to return.")
     mode: SearchMode = SearchMode.HYBRID
+    filters: dict[str, Any] | None = Field(
+        None,
+        description="Search only documents whose metadata passes this filter, in Haystack's filter syntax: "
+        '{"operator": "AND", "conditions": [{"field": "meta.file_type", "operator": "==", "value": "pdf"}]}. '
+        "Fields: file_name, folder, file_type, title, size, page_count, modified, ingested and the tags. "
+        "An unknown field or a value of the wrong kind is a 422 naming it.",
+    )
 
     @field_validator("query")
     @classmethod
@@ -107,6 +121,11 @@ class FaqMatchOut(BaseModel):
     threshold: float
 
 
+class ScopeOut(BaseModel):
+    documents: int = Field(description="Documents the filter let through.")
+    of: int = Field(description="Documents indexed.")
+
+
 class AskResponse(BaseModel):
     question: str
     answers: list[AnswerOut]
@@ -130,11 +149,13 @@ class AskResponse(BaseModel):
         "features behind it; empty when the reader ships no answerability model.",
     )
     faq: FaqMatchOut | None = Field(None, description="Nearest FAQ entry; null when the index has no FAQ.")
+    scope: ScopeOut | None = Field(None, description="With filters: how many documents were searched.")
 
 
 class SearchResponse(BaseModel):
     query: str
     passages: list[PassageOut]
+    scope: ScopeOut | None = Field(None, description="With filters: how many documents were searched.")
 
 
 class DocumentOut(BaseModel):
@@ -153,6 +174,11 @@ class DocumentOut(BaseModel):
     )
     pending_passages: int = Field(0, description="Passages of a partial document not indexed yet.")
     tables: int = Field(0, description="Tables found in it (PDF, Word), each row indexed with its headers.")
+    folder: str = Field("", description="Its folder below the path it was ingested from.")
+    file_type: str = Field("", description="The extension, lower case: pdf, docx, txt...")
+    size: int = 0
+    modified: str = Field("", description="The file's modification time (UTC, ISO 8601) when ingested.")
+    tags: dict[str, str | int | float] = Field(default_factory=dict, description="The user's tags.")
 
 
 class DocumentsResponse(BaseModel):

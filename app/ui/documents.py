@@ -24,6 +24,7 @@ from docqa.pipelines.api import (
     DocQA,
     SourceFile,
     UploadReport,
+    parse_tags,
 )
 
 # Whatever the ingest reads, PDFs first, then plain text, then Markdown (the order the uploader lists them).
@@ -47,32 +48,48 @@ def upload_section(qa: DocQA, locked: bool) -> None:
             disabled=locked,
             key="upload_files",
         )
+        tags = st.text_input(
+            "Tags (optional)",
+            key="upload_tags",
+            placeholder="team=legal, year=2024",
+            disabled=locked,
+            help="Tags for these files, to search within them later (Search within). A file uploaded again "
+            "with other tags gets the new ones without being read again.",
+        )
         submitted = st.form_submit_button("Add to index", disabled=locked, icon=":material/upload_file:")
     if submitted:
         if not files:
             st.warning("Choose one or more files first.")
         else:
-            report = add_uploads(qa, files)
+            report = add_uploads(qa, files, tags)
             if report is not None:
                 remember_report("Upload", report)
                 st.rerun()
     show_report()
 
 
-def add_uploads(qa: DocQA, files: Sequence[Any]) -> UploadReport | None:
+def add_uploads(qa: DocQA, files: Sequence[Any], tags: str = "") -> UploadReport | None:
     """Save the browser's files through the API and ingest them, with a progress bar; a file that fails (or
     an ingest that cannot run: then a banner and ``None``) leaves the earlier upload of that name, and the
     index, as they were."""
     container = st.container()
     progress = PageIngestProgress(container, plural(len(files), "file"))
     try:
-        with page_errors(CANNOT_ADD, container):
+        with page_errors(CANNOT_ADD, container):  # a bad tag is a banner naming it
+            parsed = parse_tags(t for t in tags.split(",") if t.strip()) if tags.strip() else None
             return qa.add_uploads(
-                [(upload.name, upload.getvalue()) for upload in files], progress=progress, lock_timeout=2.0
+                [(upload.name, upload.getvalue()) for upload in files],
+                progress=progress,
+                lock_timeout=2.0,
+                tags=parsed,
             )
     finally:
         progress.close()
     return None
+
+
+def _tags(doc: SourceFile) -> str:
+    return ", ".join(f"{key}={value}" for key, value in doc.tags.items())
 
 
 def document_list(qa: DocQA, documents: list[SourceFile], locked: bool) -> None:
@@ -86,6 +103,7 @@ def document_list(qa: DocQA, documents: list[SourceFile], locked: bool) -> None:
             st.caption(
                 f"{md_escape(doc.title)}  \n{plural(doc.pages, 'page')} · "
                 f"{plural(len(doc.passage_ids), 'passage')}  \nAdded {when(doc.ingested_at)}"
+                + (f"  \nTags: {md_escape(tag_text)}" if (tag_text := _tags(doc)) else "")
             )
             ident = short_id(doc.key)
             if confirm == doc.key:

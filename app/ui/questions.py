@@ -7,6 +7,7 @@ the question, the settings or the index's snapshot change.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -97,7 +98,11 @@ def ask(qa: DocQA, question: str, settings: dict[str, Any]) -> AskResult | None:
         settings["max_answers"],
         settings["threshold"],
         settings.get("rerank", True),
+        json.dumps(settings.get("filters"), sort_keys=True),
     )
+    if settings.get("filters"):  # the answer's header says how much was searched
+        searched, indexed = qa.filters.scope(settings["filters"])
+        st.caption(f"Searched {searched} of {indexed} documents (see “Search within” in the sidebar)")
     cached = st.session_state.get("last_result")
     if cached and cached[0] == key:
         return cached[1]
@@ -115,6 +120,7 @@ def ask(qa: DocQA, question: str, settings: dict[str, Any]) -> AskResult | None:
             max_answers=settings["max_answers"],
             no_answer_threshold=settings["threshold"],
             rerank=None if settings.get("rerank", True) else False,
+            filters=settings.get("filters"),
         )
     if caught.error is not None:
         return None

@@ -13,6 +13,7 @@ import streamlit as st
 
 from docqa import config
 from docqa.app.ui.documents import document_list, show_notice, upload_section
+from docqa.app.ui.filters import filter_panel
 from docqa.app.ui.formatting import md_escape, plural, when
 from docqa.pipelines.api import DocQA
 
@@ -44,6 +45,7 @@ def sidebar(qa: DocQA, overview: dict[str, Any], locked: bool) -> dict[str, Any]
         document_list(qa, overview["documents"], locked)
         st.divider()
         settings = answer_settings()
+        settings["filters"] = filter_panel(overview["documents"])
         reader_runtime(qa)
         return settings
 

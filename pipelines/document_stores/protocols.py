@@ -38,11 +38,17 @@ from docqa.ingest.records import SourceFile
 @runtime_checkable
 class SearchStore(Protocol):
     """What a retriever calls. Scores: BM25 score, cosine similarity, fused hybrid score (higher is better);
-    hybrid results carry ``meta["dense_score"]`` and ``meta["bm25_score"]``."""
+    hybrid results carry ``meta["dense_score"]`` and ``meta["bm25_score"]``. ``filters`` (Haystack syntax
+    over file metadata, ``document_stores.filters``) restrict every mode *before* ranking: the result is
+    the true top ``top_k`` among the passages that pass."""
 
-    def bm25_retrieval(self, query: str, top_k: int = 10) -> list[Document]: ...
+    def bm25_retrieval(
+        self, query: str, top_k: int = 10, filters: Mapping[str, Any] | None = None
+    ) -> list[Document]: ...
 
-    def embedding_retrieval(self, query_embedding: Sequence[float], top_k: int = 10) -> list[Document]: ...
+    def embedding_retrieval(
+        self, query_embedding: Sequence[float], top_k: int = 10, filters: Mapping[str, Any] | None = None
+    ) -> list[Document]: ...
 
     def hybrid_retrieval(
         self,
@@ -54,6 +60,7 @@ class SearchStore(Protocol):
         bm25_weight: float = ...,
         fusion: Any = ...,
         rrf_k: float = ...,
+        filters: Mapping[str, Any] | None = None,
     ) -> list[Document]: ...
 
     def count_documents(self) -> int: ...

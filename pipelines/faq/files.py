@@ -14,11 +14,12 @@ import hashlib
 import io
 import json
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from docqa.errors import InvalidInputError
+from docqa.ingest.tags import TagError, check_tags, parse_tags
 
 FAQ_SUFFIXES = {".csv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 MAX_QUESTION_CHARS = 1000
@@ -63,13 +64,18 @@ class FaqEntry:
 
     question: str
     answer: str
+    # Tags (``team: hr``), as on documents: a filtered question only matches entries whose tags pass it.
+    tags: dict[str, Any] = field(default_factory=dict, hash=False)
 
     @property
     def id(self) -> str:
         return entry_id(self.question)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"id": self.id, "question": self.question, "answer": self.answer}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "question": self.question, "answer": self.answer}
+        if self.tags:
+            out["tags"] = dict(self.tags)
+        return out
 
 
 
@@ -94,8 +100,27 @@ def _decode(data: bytes, source: str) -> str:
     return text
 
 
-def _check_entry(where: str, question: Any, answer: Any, problems: list[str]) -> FaqEntry | None:
+def _entry_tags(where: str, tags: Any, problems: list[str]) -> dict[str, Any]:
+    """An entry's tags: a mapping (JSON/YAML) or ``key=value; key=value`` text (CSV); bad ones named."""
+    if tags is None or tags == "":
+        return {}
+    try:
+        if isinstance(tags, str):
+            return parse_tags(part for part in tags.split(";") if part.strip())
+        if isinstance(tags, dict):
+            return check_tags({str(k): v for k, v in tags.items()})
+    except TagError as err:
+        problems.append(f"{where}: {err}")
+        return {}
+    problems.append(f"{where}: field 'tags' must be key=value pairs or a mapping, not {type(tags).__name__}")
+    return {}
+
+
+def _check_entry(
+    where: str, question: Any, answer: Any, problems: list[str], tags: Any = None
+) -> FaqEntry | None:
     before = len(problems)
+    checked_tags = _entry_tags(where, tags, problems)
     values = {}
     checks = (("question", question, MAX_QUESTION_CHARS), ("answer", answer, MAX_ANSWER_CHARS))
     for name, value, limit in checks:
@@ -111,10 +136,10 @@ def _check_entry(where: str, question: Any, answer: Any, problems: list[str]) ->
             values[name] = " ".join(value.split()) if name == "question" else value.strip()
     if len(problems) > before:
         return None
-    return FaqEntry(values["question"], values["answer"])
+    return FaqEntry(values["question"], values["answer"], checked_tags)
 
 
-def _rows_from_csv(text: str, source: str) -> list[tuple[str, Any, Any]]:
+def _rows_from_csv(text: str, source: str) -> list[tuple[str, Any, Any, Any]]:
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -135,6 +160,7 @@ def _rows_from_csv(text: str, source: str) -> list[tuple[str, Any, Any]]:
              f"found {', '.join(repr(h) for h in header) or 'nothing'}"],
         )
     q_col, a_col = columns.index("question"), columns.index("answer")
+    t_col = columns.index("tags") if "tags" in columns else None
     rows = []
     try:
         for number, row in enumerate(reader, start=2):
@@ -142,13 +168,14 @@ def _rows_from_csv(text: str, source: str) -> list[tuple[str, Any, Any]]:
                 continue  # blank lines between entries are common in hand-edited files
             question = row[q_col] if q_col < len(row) else None
             answer = row[a_col] if a_col < len(row) else None
-            rows.append((f"row {number}", question, answer))
+            tags = row[t_col] if t_col is not None and t_col < len(row) else None
+            rows.append((f"row {number}", question, answer, tags))
     except csv.Error as err:
         raise FaqFileError(source, [f"row {reader.line_num}: not valid CSV ({err})"]) from None
     return rows
 
 
-def _rows_from_list(data: Any, source: str) -> list[tuple[str, Any, Any]]:
+def _rows_from_list(data: Any, source: str) -> list[tuple[str, Any, Any, Any]]:
     if isinstance(data, dict):
         # Accept {"faq": [...]} / {"entries": [...]} as well as a bare list.
         for key in ("faq", "faqs", "entries", "items"):
@@ -165,10 +192,10 @@ def _rows_from_list(data: Any, source: str) -> list[tuple[str, Any, Any]]:
     for number, item in enumerate(data, start=1):
         where = f"entry {number}"
         if not isinstance(item, dict):
-            rows.append((where, _NotAMapping(type(item).__name__), None))
+            rows.append((where, _NotAMapping(type(item).__name__), None, None))
             continue
         lowered = {str(k).strip().casefold(): v for k, v in item.items()}
-        rows.append((where, lowered.get("question"), lowered.get("answer")))
+        rows.append((where, lowered.get("question"), lowered.get("answer"), lowered.get("tags")))
     return rows
 
 
@@ -217,13 +244,13 @@ def parse_faq(data: bytes, source: str, fmt: str | None = None) -> list[FaqEntry
     problems: list[str] = []
     entries: list[FaqEntry] = []
     first_seen: dict[str, str] = {}
-    for where, question, answer in rows:
+    for where, question, answer, tags in rows:
         if isinstance(question, _NotAMapping):
             problems.append(
                 f"{where}: expected an object with 'question' and 'answer', found {question.type_name}"
             )
             continue
-        entry = _check_entry(where, question, answer, problems)
+        entry = _check_entry(where, question, answer, problems, tags)
         if entry is None:
             continue
         key = normalise_question(entry.question)

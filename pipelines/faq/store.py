@@ -21,7 +21,7 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from haystack.core.serialization import default_to_dict, generate_qualified_clas
 from docqa.atomic import atomic_write_bytes
 from docqa.errors import StorageError
 from docqa.ingest.records import utc_now
+from docqa.pipelines.document_stores.filters import matches
 from docqa.pipelines.document_stores.local.index import LocalIndex
 from docqa.pipelines.faq.files import FaqEntry, FaqFileError, normalise_question
 
@@ -160,7 +161,9 @@ class FaqStore:
             if raw.get("format") != FAQ_FORMAT:
                 raise ValueError(f"format {raw.get('format')}, this DocQA reads format {FAQ_FORMAT}")
             dim = int(raw["dim"])
-            entries = [FaqEntry(e["question"], e["answer"]) for e in raw["entries"]]
+            entries = [
+                FaqEntry(e["question"], e["answer"], dict(e.get("tags") or {})) for e in raw["entries"]
+            ]
             vectors = [_decode_vector(e["embedding"], dim) for e in raw["entries"]]
         except (KeyError, TypeError, ValueError) as err:
             problem = f"is not a DocQA FAQ store ({err}); load your FAQ file again"
@@ -208,7 +211,11 @@ class FaqStore:
                 previous = old_entries.get(key)
                 if previous is None:
                     report.added.append(entry.question)
-                elif previous.answer != entry.answer or previous.question != entry.question:
+                elif (previous.answer, previous.question, previous.tags) != (
+                    entry.answer,
+                    entry.question,
+                    entry.tags,
+                ):
                     report.changed.append(entry.question)
                 else:
                     report.unchanged += 1
@@ -275,10 +282,15 @@ class FaqStore:
         query_embedding: np.ndarray | Sequence[float],
         embedding_model: str,
         embed: EmbedTexts | None = None,
+        filters: Mapping[str, Any] | None = None,
     ) -> tuple[FaqEntry, float] | None:
         """The stored entry whose question is closest to the query and its cosine similarity; None when the
-        index has no FAQ. ``query_embedding`` must come from ``embedding_model`` (see :meth:`vectors`)."""
+        index has no FAQ. ``query_embedding`` must come from ``embedding_model`` (see :meth:`vectors`).
+        ``filters`` (checked, ``document_stores.filters``): only entries whose tags pass are considered."""
         entries, matrix = self.vectors(embedding_model, embed)
+        if filters is not None:
+            rows = [i for i, e in enumerate(entries) if matches(e.tags, filters)]
+            entries, matrix = [entries[i] for i in rows], matrix[rows]
         if not entries:
             return None
         row, similarity = best_match(matrix, query_embedding)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated
 
 import anyio.from_thread
-from fastapi import APIRouter, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
@@ -43,6 +43,7 @@ from docqa.pipelines.api import (
     UnreadableUploadsError,
     UploadedFile,
     is_supported,
+    parse_tags,
     safe_upload_name,
     supported_list,
     unsupported_reason,
@@ -84,6 +85,11 @@ def document_out(source: SourceFile, docqa: DocQA) -> DocumentOut:
         partial=source.partial,
         pending_passages=source.pending_passages,
         tables=source.tables,
+        folder=source.folder,
+        file_type=source.file_type,
+        size=source.size,
+        modified=source.metadata()["modified"],
+        tags=source.tags,
     )
 
 
@@ -166,14 +172,20 @@ def upload_documents(
     files: Annotated[list[UploadFile], File(description=f"One or more files: {supported_list()}.")],
     ctx: Context,
     request: Request,
+    tags: Annotated[
+        list[str] | None,
+        Form(description="Tags for these files, key=value (repeat the field): team=legal, year=2024."),
+    ] = None,
 ):
     _check_request(ctx, files)
+    parsed = parse_tags(tags) if tags else None  # a bad tag: 422 naming it, before anything is stored
     try:
         report = ctx.docqa.add_uploads(
             [(f.filename, f.file) for f in files],
             lock_timeout=ctx.lock_timeout,
             refuse_unreadable=True,
             cancel=client_gone(request),
+            tags=parsed,
         )
     except UnreadableUploadsError as err:
         reasons = [{"name": name, "reason": reason} for name, reason in err.files]

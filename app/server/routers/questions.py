@@ -40,17 +40,19 @@ router = APIRouter(tags=["questions"])
 async def ask(request: AskRequest, ctx: Context):
     # Runs on the asks' own thread limiter: a question waiting for a reading slot holds one of those
     # threads, never one of the shared pool that /search and the other endpoints use.
+    scope = await anyio.to_thread.run_sync(_scope, ctx, request.filters)  # checks the filter first
     run = functools.partial(
         ctx.docqa.ask,
         request.question,
         top_k=request.top_k,
         max_answers=request.max_answers,
         reading_slot=ctx.reading_slots,
+        filters=request.filters,
     )
     result = await anyio.to_thread.run_sync(run, limiter=ctx.ask_threads)
-    body = result.to_dict()
+    body = {**result.to_dict(), "scope": scope}
     if result.reader_error:
-        content = {"detail": result.reader_error, "passages": body["passages"]}
+        content = {"detail": result.reader_error, "passages": body["passages"], "scope": scope}
         return JSONResponse(status_code=503, content=content)
     return body
 
@@ -62,5 +64,17 @@ async def ask(request: AskRequest, ctx: Context):
     responses=CROSS_SITE_REFUSED,
 )
 def search(request: SearchRequest, ctx: Context):
-    passages = ctx.docqa.search(request.query, top_k=request.top_k, mode=request.mode)
-    return {"query": request.query, "passages": [p.to_dict() for p in passages]}
+    scope = _scope(ctx, request.filters)
+    passages = ctx.docqa.search(
+        request.query, top_k=request.top_k, mode=request.mode, filters=request.filters
+    )
+    return {"query": request.query, "passages": [p.to_dict() for p in passages], "scope": scope}
+
+
+def _scope(ctx: Context, filters: dict | None) -> dict[str, int] | None:
+    """How many documents a filter lets through ("searched 12 of 340 documents"); None without one.
+    :raises FilterError: (422 naming the field) for an unknown field or a value of the wrong kind."""
+    if not filters:
+        return None
+    documents, of = ctx.docqa.filters.scope(filters)
+    return {"documents": documents, "of": of}

@@ -138,8 +138,10 @@ class FaqMatcher:
         question: str | None = None,
         query_embedding: list[float] | None = None,
         threshold: float | None = None,
+        filters: dict[str, Any] | None = None,
     ) -> dict[str, FaqMatch | None]:
-        """Match one question.
+        """Match one question (with ``filters``, Haystack syntax already checked by
+        ``document_stores.filters.check_filters``: among the entries whose tags pass).
 
         :returns: ``{"match": FaqMatch}`` for the nearest entry (check ``match.matched``), or
             ``{"match": None}`` when the index has no FAQ (then nothing is embedded).
@@ -154,7 +156,7 @@ class FaqMatcher:
             if question is None or not question.strip():
                 raise InvalidInputError("FaqMatcher.run needs a non-empty question or its query_embedding")
             query_embedding = self._embed_one(question)
-        found = self.store.nearest(query_embedding, self.embedding_model, embed)
+        found = self.store.nearest(query_embedding, self.embedding_model, embed, filters=filters)
         if found is None:  # the FAQ was removed between the two looks
             return {"match": None}
         entry, similarity = found

@@ -92,9 +92,12 @@ class DocQABM25Retriever(_StoreRetriever):
         self._init_store(document_store, top_k)
 
     @component.output_types(documents=list[Document])
-    def run(self, query: str, top_k: int | None = None) -> dict[str, list[Document]]:
-        """The ``top_k`` passages with the highest BM25 score for ``query``."""
-        return {"documents": self.document_store.bm25_retrieval(query, self._k(top_k))}
+    def run(
+        self, query: str, top_k: int | None = None, filters: dict[str, Any] | None = None
+    ) -> dict[str, list[Document]]:
+        """The ``top_k`` passages with the highest BM25 score for ``query`` (among those passing
+        ``filters``, Haystack's filter syntax over file metadata)."""
+        return {"documents": self.document_store.bm25_retrieval(query, self._k(top_k), filters=filters)}
 
 
 @component
@@ -118,9 +121,13 @@ class DocQAEmbeddingRetriever(_StoreRetriever):
         self._init_store(document_store, top_k)
 
     @component.output_types(documents=list[Document])
-    def run(self, query_embedding: list[float], top_k: int | None = None) -> dict[str, list[Document]]:
-        """The ``top_k`` passages whose embeddings are nearest to ``query_embedding``."""
-        return {"documents": self.document_store.embedding_retrieval(query_embedding, self._k(top_k))}
+    def run(
+        self, query_embedding: list[float], top_k: int | None = None, filters: dict[str, Any] | None = None
+    ) -> dict[str, list[Document]]:
+        """The ``top_k`` passages whose embeddings are nearest to ``query_embedding`` (among those passing
+        ``filters``)."""
+        store = self.document_store
+        return {"documents": store.embedding_retrieval(query_embedding, self._k(top_k), filters=filters)}
 
 
 @component
@@ -172,9 +179,14 @@ class DocQAHybridRetriever(_StoreRetriever):
 
     @component.output_types(documents=list[Document])
     def run(
-        self, query: str, query_embedding: list[float], top_k: int | None = None
+        self,
+        query: str,
+        query_embedding: list[float],
+        top_k: int | None = None,
+        filters: dict[str, Any] | None = None,
     ) -> dict[str, list[Document]]:
-        """The ``top_k`` best passages for ``query`` by fused dense + BM25 score."""
+        """The ``top_k`` best passages for ``query`` by fused dense + BM25 score (among those passing
+        ``filters``: both sides' candidates are drawn from them)."""
         documents = self.document_store.hybrid_retrieval(
             query,
             query_embedding,
@@ -183,6 +195,7 @@ class DocQAHybridRetriever(_StoreRetriever):
             bm25_weight=self.bm25_weight,
             fusion=self.fusion,
             rrf_k=self.rrf_k,
+            filters=filters,
         )
         return {"documents": documents}
 

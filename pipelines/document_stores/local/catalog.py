@@ -105,6 +105,23 @@ def file_record(source: SourceFile) -> str:
     return json.dumps(source.__dict__, ensure_ascii=False)
 
 
+def patch_passage_meta(con: sqlite3.Connection, source: SourceFile) -> None:
+    """Give the passages of an indexed file its new metadata (new tags, a new mtime) in place: one
+    ``json_patch`` per file, no passage re-embedded; a tag the file no longer has is removed (null)."""
+    row = con.execute("SELECT record FROM files WHERE key = ?", (source.key,)).fetchone()
+    if row is None:
+        return
+    old = SourceFile.from_dict(json.loads(row[0]))
+    new = source.metadata()
+    if old.metadata() == new:
+        return
+    patch = {**{key: None for key in old.tags if key not in source.tags}, **new}
+    con.execute(
+        "UPDATE passages SET meta = json_patch(meta, ?) WHERE file_key = ?",
+        (json.dumps(patch, ensure_ascii=False), source.key),
+    )
+
+
 def passage_row(vid: int, file_key: str, doc: Document) -> tuple:
     return (vid, doc.id, file_key, doc.content, json.dumps(doc.meta or {}, ensure_ascii=False))
 

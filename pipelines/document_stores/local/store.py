@@ -32,6 +32,7 @@ import numpy as np
 from haystack import Document
 
 from docqa.errors import InvalidInputError
+from docqa.pipelines.document_stores.filters import Kind, check_filters, field_kinds
 from docqa.pipelines.document_stores.hybrid import (
     DEFAULT_BM25_WEIGHT,
     DEFAULT_CANDIDATES,
@@ -39,6 +40,8 @@ from docqa.pipelines.document_stores.hybrid import (
     check_fusion,
     hybrid_retrieval,
 )
+from docqa.pipelines.document_stores.local import catalog
+from docqa.pipelines.document_stores.local.filtering import MetaTable, RowFilter, row_masks, unit_codes
 from docqa.pipelines.document_stores.local.index import InMemoryIndex, LocalIndex
 from docqa.pipelines.document_stores.local.searcher import SearchState, SegmentSearcher
 from docqa.pipelines.document_stores.local.segments import Analyzer, build_segment
@@ -165,25 +168,91 @@ class LocalDocumentStore:
         return [replace(docs[v], score=s) for v, s in hits if v in docs]
 
     # ----- retrieval -----
-    def bm25_retrieval(self, query: str, top_k: int = 10) -> list[Document]:
-        """The ``top_k`` passages with the highest BM25 score (passages sharing no term are left out)."""
-        if top_k <= 0:
-            return []
+    def bm25_retrieval(
+        self, query: str, top_k: int = 10, filters: Mapping[str, Any] | None = None
+    ) -> list[Document]:
+        """The ``top_k`` passages with the highest BM25 score (passages sharing no term are left out).
+
+        :param filters: Haystack filter syntax over file metadata (``document_stores.filters``): the top
+            ``top_k`` among the passages that pass. :raises FilterError: naming a bad field or value.
+        """
         state = self._state()
-        hits, _ = self._searcher.bm25(state, query, top_k)
+        rows = self.row_filter(filters, state)
+        if top_k <= 0 or (rows is not None and not rows.files):
+            return []
+        hits, _ = self._searcher.bm25(state, query, top_k, allow=rows and rows.allowed)
         return self._hits(hits)
 
-    def embedding_retrieval(self, query_embedding: Sequence[float], top_k: int = 10) -> list[Document]:
+    def embedding_retrieval(
+        self, query_embedding: Sequence[float], top_k: int = 10, filters: Mapping[str, Any] | None = None
+    ) -> list[Document]:
         """The ``top_k`` passages nearest to ``query_embedding``, cosine in ``score`` (exact over small
-        segments, IVF over large ones).
+        segments, IVF over large ones); with ``filters``, the nearest among the passages that pass.
 
-        :raises InvalidInputError: when the embedding's dimension differs from the index's.
+        :raises InvalidInputError: when the embedding's dimension differs from the index's, or a filter is
+            wrong (``FilterError``, naming the field).
         """
-        if top_k <= 0:
-            return []
         state = self._state()
+        rows = self.row_filter(filters, state)
+        if top_k <= 0 or (rows is not None and not rows.files):
+            return []
         query = self._check_dim(state, query_embedding)
-        return self._hits(self._searcher.dense(state, query, top_k) if state.rows else [])
+        allow = rows and rows.allowed
+        return self._hits(self._searcher.dense(state, query, top_k, allow=allow) if state.rows else [])
+
+    # ----- filters -----
+    def filter_fields(self) -> dict[str, Kind]:
+        """Every field a filter may name here, with its kind (built-in fields and the files' tags)."""
+        return dict(self._filter_table(self._state())[1])
+
+    def row_filter(
+        self, filters: Mapping[str, Any] | None, state: SearchState | None = None
+    ) -> RowFilter | None:
+        """The rows of each segment ``filters`` lets through (None: no filter).
+
+        :raises FilterError: an unknown field or a value of the wrong kind, naming the field.
+        """
+        if not filters:
+            return None
+        state = state or self._state()
+        table, kinds, codes = self._filter_table(state)
+        checked = check_filters(filters, kinds)
+        if checked is None:
+            return None
+        passes = table.select(checked)
+        return RowFilter(row_masks(passes, codes), int(passes.sum()), table.size)
+
+    def _filter_table(
+        self, state: SearchState
+    ) -> tuple[MetaTable, dict[str, Kind] | None, dict[str, np.ndarray]]:
+        """The metadata columns of this generation's files and each segment's row → file codes, built
+        once per generation (see ``local/filtering.py``)."""
+        cached = state.extra.get("filter_table")
+        if cached is not None:
+            return cached
+        if self._fixed is not None:  # an in-memory index: every passage is its own unit
+            metas = [d.meta or {} for d in self._fixed.passages]
+            vids = np.arange(len(metas), dtype=np.int64)
+            table, kinds = MetaTable(metas), None
+            codes = vids
+        else:
+
+            def read(con):
+                files = catalog.read_files(con)
+                rows = con.execute("SELECT vid, file_key FROM passages ORDER BY vid").fetchall()
+                return files, rows
+
+            files, rows = self._searcher.read(read)
+            keys = list(files)
+            kinds = field_kinds(files.values())
+            table = MetaTable([files[k].metadata() for k in keys], kinds)
+            position = {k: i for i, k in enumerate(keys)}
+            vids = np.array([r[0] for r in rows], dtype=np.int64)
+            codes = np.array([position.get(r[1], -1) for r in rows], dtype=np.int64)
+        per_segment = {seg.name: unit_codes(seg.data.vids, vids, codes) for seg in state.segments}
+        cached = (table, kinds, per_segment)
+        state.extra["filter_table"] = cached
+        return cached
 
     def hybrid_retrieval(
         self,
@@ -195,20 +264,21 @@ class LocalDocumentStore:
         bm25_weight: float = DEFAULT_BM25_WEIGHT,
         fusion: FusionMethod = "zscore",
         rrf_k: float = 60.0,
+        filters: Mapping[str, Any] | None = None,
     ) -> list[Document]:
         """Dense and BM25 candidates (``candidates`` from each), both scored on their union, fused by
         :func:`~docqa.pipelines.document_stores.hybrid.hybrid_retrieval` (see there for why).
 
         :param bm25_weight: BM25's share of the fused score (dense gets the rest).
         :param fusion: ``"zscore"`` (standardised scores, the default) or ``"rrf"`` (reciprocal rank).
+        :param filters: both sides' candidates come only from the passages that pass.
         """
         check_fusion(bm25_weight, fusion)
-        if top_k <= 0:
-            return []
         state = self._state()
-        if not state.rows:
+        rows = self.row_filter(filters, state)
+        if top_k <= 0 or not state.rows or (rows is not None and not rows.files):
             return []
-        engine = _SegmentEngine(self, state)
+        engine = _SegmentEngine(self, state, rows and rows.allowed)
         return hybrid_retrieval(
             engine, query, self._check_dim(state, query_embedding), top_k,
             candidates=candidates, bm25_weight=bm25_weight, fusion=fusion, rrf_k=rrf_k,
@@ -250,16 +320,18 @@ class _SegmentEngine:
     """:class:`~docqa.pipelines.document_stores.hybrid.HybridEngine` over one search state of the local
     store (keys: catalog row ids). One state per query, so both sides see the same generation."""
 
-    def __init__(self, store: LocalDocumentStore, state: SearchState) -> None:
-        self.searcher, self.state, self.store = store._searcher, state, store
+    def __init__(
+        self, store: LocalDocumentStore, state: SearchState, allow: Mapping[str, np.ndarray] | None = None
+    ) -> None:
+        self.searcher, self.state, self.store, self.allow = store._searcher, state, store, allow
 
     def dense_top(self, query_embedding: np.ndarray, k: int) -> list[tuple[int, float]]:
-        return self.searcher.dense(self.state, query_embedding, k)
+        return self.searcher.dense(self.state, query_embedding, k, allow=self.allow)
 
     def bm25_top(
         self, query: str, k: int, also: Collection[int]
     ) -> tuple[list[tuple[int, float]], Mapping[int, float]]:
-        hits, extra = self.searcher.bm25(self.state, query, k, also=also)
+        hits, extra = self.searcher.bm25(self.state, query, k, also=also, allow=self.allow)
         return hits, dict(extra)
 
     def dense_scores(self, query_embedding: np.ndarray, keys: Sequence[int]) -> dict[int, float]:

@@ -193,6 +193,7 @@ class IndexWriter:
                 "INSERT INTO passages (vid, id, file_key, content, meta) VALUES (?, ?, ?, ?, ?)", passage_rows
             )
             for source in touched:
+                catalog.patch_passage_meta(con, source)
                 con.execute(
                     "UPDATE files SET record = ? WHERE key = ?", (catalog.file_record(source), source.key)
                 )

@@ -29,7 +29,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -240,6 +240,7 @@ class MilvusTransaction:
         self._puts: dict[str, tuple[list[Document], np.ndarray]] = {}
         self._extends: dict[str, tuple[list[Document], np.ndarray]] = {}  # next parts of partial files
         self._removed: set[str] = set()
+        self._retag: dict[str, tuple[set[str], SourceFile]] = {}
         self._dirty = False
         self._commits = 0
 
@@ -303,6 +304,9 @@ class MilvusTransaction:
         for source in sources:
             if source.key not in self._files:
                 raise KeyError(source.key)
+            if source.metadata() != self._files[source.key].metadata():
+                # New tags or mtime: the rows' meta is rewritten, nothing is re-embedded.
+                self._retag[source.key] = (set(self._files[source.key].tags), source)
             self._files[source.key] = source
             self._dirty = True
 
@@ -316,6 +320,22 @@ class MilvusTransaction:
         self._dirty = self._dirty or bool(removed)
         return removed
 
+    def _retag_rows(self) -> int:
+        """Rewrite the rows of files whose metadata changed (new tags, a new mtime) with their stored
+        embeddings: an upsert, no passage is embedded again. Idempotent, so a killed commit is simply
+        redone by the next ingest (the manifest still holds the old tags). Returns the rows written."""
+        written = 0
+        for key, (old_tags, source) in self._retag.items():
+            if key in self._puts or key in self._removed or key in self._extends:
+                continue  # its rows are written (or removed) anyway
+            docs, vectors = self._index.store.export_rows(source.passage_ids)
+            gone = old_tags - set(source.tags)
+            metas = [{k: v for k, v in doc.meta.items() if k not in gone} for doc in docs]
+            new = [replace(d, meta={**m, **source.metadata()}) for d, m in zip(docs, metas, strict=True)]
+            self._index.store.upsert(new, vectors)
+            written += len(new)
+        return written
+
     def commit(self) -> str:
         """Apply the staged changes to Milvus and the manifest (pending → rows → flush → manifest)."""
         if self._data is None:
@@ -324,6 +344,9 @@ class MilvusTransaction:
         changing = sorted(set(self._puts) | self._removed)
         appending = {key: [d.id for d in docs] for key, (docs, _) in self._extends.items()}
         generation = int(self._data.get("generation", 0))
+        retagged = self._retag_rows()
+        if not (changing or appending) and retagged:
+            store.flush()
         if changing or appending:
             index._write(
                 {**self._data, "pending": changing, "appending": appending, "generation": generation}
@@ -352,5 +375,6 @@ class MilvusTransaction:
         self._puts.clear()
         self._extends.clear()
         self._removed.clear()
+        self._retag.clear()
         self._commits += 1
         return f"milvus-{generation + 1}"

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from haystack import Document
 from docqa.errors import InvalidInputError
 from docqa.pipelines.document_stores.analysis import Tokenizer
 from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError
+from docqa.pipelines.document_stores.filters import check_filters
 from docqa.pipelines.document_stores.hybrid import (
     DEFAULT_BM25_WEIGHT,
     DEFAULT_CANDIDATES,
@@ -52,6 +53,7 @@ from docqa.pipelines.document_stores.milvus.client import (
     milvus_errors,
     parse_milvus_address,
 )
+from docqa.pipelines.document_stores.milvus.expressions import milvus_filter
 
 FORMAT = 1
 WRITE_BATCH = 1000  # rows per upsert: ~3 MB with 384-d vectors + text, well under the 64 MB gRPC limit
@@ -358,10 +360,25 @@ class MilvusDocumentStore:
             for h in hits
         ]
 
-    def bm25_retrieval(self, query: str, top_k: int = 10) -> list[Document]:
-        """The ``top_k`` passages by Milvus's BM25 score (passages sharing no term are left out)."""
+    def expression(self, filters: Mapping[str, Any] | None) -> str | bool:
+        """The Milvus expression of Haystack-syntax ``filters`` (True: none; False: nothing can match).
+
+        Checked against the built-in fields only: a host that only searches has no manifest listing the
+        tags (``DocQA`` checks tags too, from the manifest). :raises FilterError: naming the field.
+        """
+        return milvus_filter(check_filters(filters))
+
+    def bm25_retrieval(
+        self, query: str, top_k: int = 10, filters: Mapping[str, Any] | None = None
+    ) -> list[Document]:
+        """The ``top_k`` passages by Milvus's BM25 score (passages sharing no term are left out); with
+        ``filters`` (Haystack syntax) the top ``top_k`` among the passages that pass (Milvus filters before
+        it ranks)."""
+        return self._bm25(query, top_k, self.expression(filters))
+
+    def _bm25(self, query: str, top_k: int, expr: str | bool) -> list[Document]:
         terms = bm25_terms(query)
-        if top_k <= 0 or not terms or self._checked_meta() is None:
+        if top_k <= 0 or not terms or expr is False or self._checked_meta() is None:
             return []
         found = self._call(
             "search",
@@ -371,13 +388,16 @@ class MilvusDocumentStore:
             limit=top_k,
             output_fields=OUTPUT,
             search_params={"metric_type": "BM25"},
+            **_filter_arg(expr),
         )
         # Milvus Lite reports BM25 as a negative distance, a server as a positive score: use its size.
         return self._hits(found[0], score=lambda d: abs(float(d)))
 
-    def _dense(self, query_embedding: Sequence[float], k: int, fields: list[str]) -> list[dict[str, Any]]:
+    def _dense(
+        self, query_embedding: Sequence[float], k: int, fields: list[str], expr: str | bool = True
+    ) -> list[dict[str, Any]]:
         meta = self._checked_meta()
-        if meta is None:
+        if meta is None or expr is False:
             return []
         if len(query_embedding) != int(meta["dim"]):
             raise InvalidInputError(
@@ -391,14 +411,19 @@ class MilvusDocumentStore:
             limit=k,
             output_fields=fields,
             search_params={"metric_type": "COSINE"},
+            **_filter_arg(expr),
         )
         return list(found[0])
 
-    def embedding_retrieval(self, query_embedding: Sequence[float], top_k: int = 10) -> list[Document]:
-        """The ``top_k`` passages nearest to ``query_embedding``, cosine in ``score``."""
+    def embedding_retrieval(
+        self, query_embedding: Sequence[float], top_k: int = 10, filters: Mapping[str, Any] | None = None
+    ) -> list[Document]:
+        """The ``top_k`` passages nearest to ``query_embedding``, cosine in ``score``; with ``filters``,
+        the nearest among the passages that pass."""
+        expr = self.expression(filters)
         if top_k <= 0:
             return []
-        return self._hits(self._dense(query_embedding, top_k, OUTPUT))
+        return self._hits(self._dense(query_embedding, top_k, OUTPUT, expr))
 
     def hybrid_retrieval(
         self,
@@ -410,25 +435,35 @@ class MilvusDocumentStore:
         bm25_weight: float = DEFAULT_BM25_WEIGHT,
         fusion: str = "zscore",
         rrf_k: float = 60.0,
+        filters: Mapping[str, Any] | None = None,
     ) -> list[Document]:
         """Dense and BM25 candidates (``candidates`` from each), both scored on their union, fused by
         :func:`~docqa.pipelines.document_stores.hybrid.hybrid_retrieval` exactly as on the local store
         (z-score by default): dense scores of BM25-only candidates come from their stored embeddings, BM25
         scores of dense-only candidates from a BM25 search restricted to their ids (:class:`_MilvusEngine`).
         With ``?hybrid=milvus`` in the address Milvus fuses instead (``hybrid_search`` + RRF ranker).
+        ``filters`` apply to both sides' candidates.
         """
         check_fusion(bm25_weight, fusion)
-        if top_k <= 0 or self._checked_meta() is None:
+        expr = self.expression(filters)
+        if top_k <= 0 or expr is False or self._checked_meta() is None:
             return []
         if self.native_hybrid:
-            return self._native_hybrid(query, query_embedding, top_k, max(int(candidates), top_k), rrf_k)
+            pool = max(int(candidates), top_k)
+            return self._native_hybrid(query, query_embedding, top_k, pool, rrf_k, expr)
         return hybrid_retrieval(
-            _MilvusEngine(self), query, np.asarray(query_embedding, dtype=np.float32), top_k,
+            _MilvusEngine(self, expr), query, np.asarray(query_embedding, dtype=np.float32), top_k,
             candidates=candidates, bm25_weight=bm25_weight, fusion=fusion, rrf_k=rrf_k,
         )  # fmt: skip
 
     def _native_hybrid(
-        self, query: str, query_embedding: Sequence[float], top_k: int, pool: int, rrf_k: float
+        self,
+        query: str,
+        query_embedding: Sequence[float],
+        top_k: int,
+        pool: int,
+        rrf_k: float,
+        expr: str | bool,
     ) -> list[Document]:
         from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
 
@@ -437,12 +472,17 @@ class MilvusDocumentStore:
             anns_field="embedding",
             param={"metric_type": "COSINE"},
             limit=pool,
+            **({"expr": expr} if isinstance(expr, str) else {}),
         )
         requests = [dense]
         if bm25_terms(query):
             requests.append(
                 AnnSearchRequest(
-                    data=[bm25_terms(query)], anns_field="sparse", param={"metric_type": "BM25"}, limit=pool
+                    data=[bm25_terms(query)],
+                    anns_field="sparse",
+                    param={"metric_type": "BM25"},
+                    limit=pool,
+                    **({"expr": expr} if isinstance(expr, str) else {}),
                 )
             )
         found = self._call(
@@ -482,13 +522,18 @@ class MilvusDocumentStore:
         return cls(params.pop("address"), token=config.env(config.MILVUS_TOKEN), **params)
 
 
+def _filter_arg(expr: str | bool) -> dict[str, str]:
+    return {"filter": expr} if isinstance(expr, str) else {}
+
+
 class _MilvusEngine:
     """:class:`~docqa.pipelines.document_stores.hybrid.HybridEngine` over a Milvus collection (keys: passage
     ids). One per query: the passages the two searches return are kept, so only ids the fusion picks that
     neither search returned would be fetched (none: every candidate came from one of them)."""
 
-    def __init__(self, store: MilvusDocumentStore) -> None:
+    def __init__(self, store: MilvusDocumentStore, expr: str | bool = True) -> None:
         self.store = store
+        self.expr = expr  # the filter: both searches rank only rows that pass it
         self.seen: dict[str, Document] = {}
 
     def _keep(self, docs: list[Document]) -> list[tuple[str, float]]:
@@ -497,12 +542,12 @@ class _MilvusEngine:
         return [(doc.id, float(doc.score)) for doc in docs]
 
     def dense_top(self, query_embedding: np.ndarray, k: int) -> list[tuple[str, float]]:
-        return self._keep(self.store._hits(self.store._dense(query_embedding, k, OUTPUT)))
+        return self._keep(self.store._hits(self.store._dense(query_embedding, k, OUTPUT, self.expr)))
 
     def bm25_top(
         self, query: str, k: int, also: Collection[str]
     ) -> tuple[list[tuple[str, float]], dict[str, float]]:
-        hits = self._keep(self.store.bm25_retrieval(query, k))
+        hits = self._keep(self.store._bm25(query, k, self.expr))
         have = {key for key, _ in hits}
         missing = [key for key in also if key not in have]
         extra: dict[str, float] = {}
