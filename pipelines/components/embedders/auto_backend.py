@@ -36,6 +36,7 @@ from docqa.pipelines.components.measured_choice import (
     cpu_identity,
     needs_agreement,
     now,
+    runtime_version,
 )
 from docqa.pipelines.model_loading import model_fingerprint
 from docqa.resources import data_path
@@ -133,10 +134,4 @@ def choose_embedding_backend(
 
 
 def _versions() -> str:
-    versions = []
-    for module in ("torch", "onnxruntime", "sentence_transformers"):
-        try:
-            versions.append(__import__(module).__version__)
-        except ImportError:
-            versions.append("-")
-    return "/".join(versions)
+    return "/".join(runtime_version(m) for m in ("torch", "onnxruntime", "sentence_transformers"))

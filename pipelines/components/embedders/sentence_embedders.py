@@ -38,7 +38,7 @@ from docqa import config
 from docqa.atomic import atomic_writer
 from docqa.choices import Choice
 from docqa.config import PACKAGED_EMBEDDING_MODEL
-from docqa.pipelines.components.measured_choice import BackendChoice
+from docqa.pipelines.components.measured_choice import BackendChoice, runtime_version
 from docqa.pipelines.model_loading import cache_root, model_fingerprint, resolve_model_dir
 
 logger = logging.getLogger(__name__)
@@ -229,10 +229,8 @@ def _pooling_mode(model_dir: Path) -> str:
 
 def _model_fingerprint(model_dir: Path) -> str:
     """The weights plus the export recipe and toolchain that turned them into the cached graph."""
-    import onnxruntime
-    import torch
-
-    return model_fingerprint(model_dir, f"{_EXPORT_RECIPE}|{torch.__version__}|{onnxruntime.__version__}")
+    versions = f"{runtime_version('torch')}|{runtime_version('onnxruntime')}"  # read, not imported
+    return model_fingerprint(model_dir, f"{_EXPORT_RECIPE}|{versions}")
 
 
 _EXPORT_LOCK = threading.Lock()

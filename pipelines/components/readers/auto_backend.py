@@ -40,6 +40,7 @@ from docqa.pipelines.components.measured_choice import (
     cpu_identity,
     needs_agreement,
     now,
+    runtime_version,
 )
 from docqa.pipelines.components.readers.backends import ReaderBackend, ReaderBackendName, export_fingerprint
 from docqa.pipelines.components.readers.qa_windows import Window, build_windows
@@ -179,10 +180,4 @@ def choose_reader_backend(
 
 
 def _runtime_versions() -> str:
-    versions = []
-    for module in ("torch", "onnxruntime"):
-        try:
-            versions.append(__import__(module).__version__)
-        except ImportError:
-            versions.append("-")
-    return "/".join(versions) + "/"
+    return "/".join(runtime_version(m) for m in ("torch", "onnxruntime")) + "/"
