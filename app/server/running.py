@@ -15,12 +15,13 @@ import contextlib
 import errno
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import uvicorn
 
 from docqa.app.access import bind_refusal
+from docqa.app.server import discovery
 from docqa.app.server.deps import API_KEY_HEADER, resolve_api_key
 from docqa.app.server.errors import ServeConfigError
 from docqa.app.server.limits import DEFAULT_CONCURRENT_ASKS, DEFAULT_MAX_UPLOAD_BYTES
@@ -116,8 +117,15 @@ def serve(
     if watch:
         show_watch_log()
     server = AnnouncingServer(uvicorn.Config(app, host=host, port=port, log_level=log_level), url)
-    with sock, contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=[sock])
+    # Once started, the index directory says where the service is, so `docqa ask` on the same index asks
+    # it instead of loading everything again (docqa.app.server.discovery); withdrawn when it stops.
+    server.on_started = lambda: discovery.announce(
+        docqa.settings, url, needs_key=bool(key), rerank=docqa.rerank_status())
+    try:
+        with sock, contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
+    finally:
+        discovery.withdraw(server.announced)
     if not server.started:
         raise SystemExit(3)  # uvicorn's STARTUP_FAILURE: the app's start-up failed (uvicorn logged why)
 
@@ -129,12 +137,23 @@ class AnnouncingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, url: str) -> None:
         super().__init__(config)
         self.url = url
+        self.on_started: Callable[[], Path | None] | None = None  # e.g. write the discovery file
+        self.announced: Path | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.started:
+            if self.on_started is not None:
+                self.announced = self.on_started()
             print(f"DocQA service ready: {self.url} (API docs at {self.url}/docs; Ctrl+C stops it)",
                   flush=True)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Stop advertising first, here: after a SIGTERM uvicorn re-raises the signal once it has shut
+        # down, which ends the process before serve()'s own clean-up runs.
+        discovery.withdraw(self.announced)
+        self.announced = None
+        await super().shutdown(sockets=sockets)
 
 
 def show_watch_log() -> None:
