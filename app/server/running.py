@@ -81,6 +81,7 @@ def serve(
     watch_ocr: bool = True,
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
+    reading_batch_window_s: float | None = 0.0,
 ) -> None:
     """Run the service until interrupted (what `docqa serve` calls).
 
@@ -113,6 +114,7 @@ def serve(
         allowed_hosts=allowed_hosts,
         allowed_origins=allowed_origins,
         bound_host=host,
+        reading_batch_window_s=reading_batch_window_s,
     )
     if watch:
         show_watch_log()
@@ -187,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ocr", action="store_true", help="no OCR for watched files")
     parser.add_argument("--allowed-host", action="append", default=[], help="another host name to answer to")
     parser.add_argument("--allowed-origin", action="append", default=[], help="a browser app's origin")
+    parser.add_argument("--reading-batch-window-ms", type=float, default=0.0,
+                        help="concurrent questions share reading passes; an idle reader waits this long "
+                        "for company (negative: each question reads alone; for benchmarks)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
@@ -205,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             watch_ocr=not args.no_ocr,
             allowed_hosts=args.allowed_host,
             allowed_origins=args.allowed_origin,
+            reading_batch_window_s=(args.reading_batch_window_ms / 1000.0
+                                    if args.reading_batch_window_ms >= 0 else None),
         )
     except ServeConfigError as err:
         print(f"error: {err}", flush=True)
