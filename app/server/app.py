@@ -52,7 +52,7 @@ def create_app(
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
     bound_host: str | None = None,
-    reading_batch_window_s: float | None = 0.0,
+    reading_batch_window_s: float | None = None,
 ) -> FastAPI:
     """The DocQA HTTP API for one index.
 
@@ -74,9 +74,10 @@ def create_app(
     :param allowed_origins: origins of browser apps that may call the API besides ``DOCQA_ALLOWED_ORIGINS``
         (``--allowed-origin``); they also get CORS headers.
     :param bound_host: the address the service listens on (`docqa serve --host`): one of its names.
-    :param reading_batch_window_s: questions read at the same time share the reader's forward passes
-        (:meth:`DocQA.share_reading`); an idle reader waits this long for company first. None: each
-        question reads alone.
+    :param reading_batch_window_s: when set, questions read at the same time share the reader's forward
+        passes (:meth:`DocQA.share_reading`) and an idle reader waits this long for company first. Off by
+        default: with the compact reader on 2 cores, shared passes gave 0.47-0.67x the questions/s of
+        questions reading alone at 4 and 8 clients (``benchmarks/throughput.py``), which already scale.
     See :mod:`docqa.app.server.crosssite` for what is refused without a key and why.
     """
     from docqa.pipelines.api import DocQA, resolve_faq_threshold

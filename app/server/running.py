@@ -81,7 +81,7 @@ def serve(
     watch_ocr: bool = True,
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
-    reading_batch_window_s: float | None = 0.0,
+    reading_batch_window_s: float | None = None,
 ) -> None:
     """Run the service until interrupted (what `docqa serve` calls).
 
@@ -189,9 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ocr", action="store_true", help="no OCR for watched files")
     parser.add_argument("--allowed-host", action="append", default=[], help="another host name to answer to")
     parser.add_argument("--allowed-origin", action="append", default=[], help="a browser app's origin")
-    parser.add_argument("--reading-batch-window-ms", type=float, default=0.0,
-                        help="concurrent questions share reading passes; an idle reader waits this long "
-                        "for company (negative: each question reads alone; for benchmarks)")
+    parser.add_argument("--reading-batch-window-ms", type=float, default=-1.0,
+                        help="0 or more: concurrent questions share reading passes and an idle reader "
+                        "waits this long for company (default -1: each question reads alone; for "
+                        "benchmarks/throughput.py)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")

@@ -10,6 +10,14 @@ then read *together* in the next pass, led by the first of them (continuous batc
 as alone — the backend sorts windows by length and pads each batch only to its own longest — so a batched
 answer equals the answer the question gets alone (``tests/pipelines/components/readers/
 test_shared_batches.py``); float sums over a differently padded batch may differ in the last bits.
+
+Measured (``benchmarks/throughput.py``, compact reader, ``POST /ask`` over HTTP, 2 cores shared with other
+work at load 3.4-5.9, 15 s per row): questions reading alone made 4.4 / 11.0 / 9.3 questions/s at 1 / 4 / 8
+clients; shared passes 4.5 / 5.2 / 6.2 (window 0) and 4.9 / 4.7 / 5.9 (window 5 ms). On this CPU and
+model the concurrent ONNX runs already keep both cores busy, and one pass at a time (adaptive reading
+takes up to three per question, each waiting for the pass before) loses more than bigger batches save.
+So the service does not share passes unless asked (``create_app(reading_batch_window_s=...)``); a bigger
+reader or a GPU, where per-call overhead and batch size matter more, is where to measure it again.
 """
 
 from __future__ import annotations
