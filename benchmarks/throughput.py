@@ -1,12 +1,14 @@
 """Many questions at once (issue 24): questions/s and latency of ``POST /ask`` at 1, 4 and 8 clients, with the
 service's shared reading passes and without them, through HTTP on loopback.
 
-    python benchmarks/throughput.py [--clients 1,4,8] [--duration 20] [--windows-ms 0,5] [--json]
+    python benchmarks/throughput.py [--clients 1,4,8] [--duration 20] [--windows-ms 0,5] [--workers 1,2]
+                                    [--json]
 
 1. ingests the samples into a temporary index (`docqa ingest`; the runtime choices cached in
    ``DOCQA_CACHE_DIR`` are reused);
 2. for each configuration — ``alone`` (``--reading-batch-window-ms -1``: every question reads alone, as
-   before) and ``shared`` with each collection window of ``--windows-ms`` — starts ``python -m
+   before) and ``shared`` with each collection window of ``--windows-ms`` and number of passes at once of
+   ``--workers`` — starts ``python -m
    docqa.app.server --port 0`` on that index and waits for ``GET /ready``;
 3. per client count, every client asks questions back to back (a fixed list, each client starting at a
    different one) for ``--duration`` seconds; requests in flight at the end are waited for and counted.
@@ -55,12 +57,12 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def start_server(index: Path, env: dict[str, str], window_ms: float, log_path: Path
+def start_server(index: Path, env: dict[str, str], window_ms: float, workers: int, log_path: Path
                  ) -> tuple[subprocess.Popen, str]:
     out = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "docqa.app.server", "--port", "0", "--index", str(index),
-         "--reading-batch-window-ms", str(window_ms)],
+         "--reading-batch-window-ms", str(window_ms), "--reading-batch-workers", str(workers)],
         env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 300
     url = None
@@ -123,10 +125,14 @@ def main() -> int:
     parser.add_argument("--clients", default="1,4,8")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per client count")
     parser.add_argument("--windows-ms", default="0", help="collection windows of the shared configuration")
+    parser.add_argument("--workers", default="1", help="shared passes at once (one configuration each)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
-    configs = {"alone": -1.0, **{f"shared {w}ms": float(w) for w in args.windows_ms.split(",")}}
+    configs = {"alone": (-1.0, 1)}
+    for workers in args.workers.split(","):
+        for window in args.windows_ms.split(","):
+            configs[f"shared {window}ms x{workers}"] = (float(window), int(workers))
     env = dict(os.environ)
     env.setdefault("DOCQA_READER_MODEL", "compact")
     env.pop("DOCQA_API_KEY", None)
@@ -136,15 +142,15 @@ def main() -> int:
         index = Path(tmp) / "index"
         subprocess.run([sys.executable, "-m", "docqa.app.cli", "ingest", str(SAMPLES), "--index", str(index)],
                        env=env, cwd=REPO, check=True, capture_output=True)
-        for name, window in configs.items():
-            process, url = start_server(index, env, window, Path(tmp) / f"{name}.log")
+        for name, (window, workers) in configs.items():
+            process, url = start_server(index, env, window, workers, Path(tmp) / f"{name}.log")
             try:
                 run_clients(url, 1, 3.0)  # warm: first questions pay lazy initialisation
                 results[name] = {}
                 for clients in counts:
                     results[name][clients] = run_clients(url, clients, args.duration)
                     r = results[name][clients]
-                    log(f"{name:12} {clients} clients: {r['qps']:.2f} q/s, p50 {r['p50_s']:.2f} s, "
+                    log(f"{name:18} {clients} clients: {r['qps']:.2f} q/s, p50 {r['p50_s']:.2f} s, "
                         f"p95 {r['p95_s']:.2f} s, {r['errors']} errors")
             finally:
                 process.terminate()
@@ -157,14 +163,14 @@ def main() -> int:
         return 0
     print(f"POST /ask through HTTP, reader {report['reader']}, {report['cores']} cores, load "
           f"{load_before[0]:.1f} before / {report['load_after'][0]:.1f} after, {args.duration:.0f} s per row")
-    print(f"{'configuration':14} {'clients':>7} {'q/s':>6} {'p50 s':>6} {'p95 s':>6} {'errors':>6} "
+    print(f"{'configuration':18} {'clients':>7} {'q/s':>6} {'p50 s':>6} {'p95 s':>6} {'errors':>6} "
           f"{'vs 1 client':>11} {'vs alone':>8}")
     for name, rows in results.items():
         for clients, r in rows.items():
             one = rows[counts[0]]["qps"]
             alone = results["alone"].get(clients, {}).get("qps")
             vs_alone = f"{r['qps'] / alone:.2f}x" if alone and name != "alone" else "-"
-            print(f"{name:14} {clients:7d} {r['qps']:6.2f} {r['p50_s']:6.2f} {r['p95_s']:6.2f} "
+            print(f"{name:18} {clients:7d} {r['qps']:6.2f} {r['p50_s']:6.2f} {r['p95_s']:6.2f} "
                   f"{r['errors']:6d} {r['qps'] / one:10.2f}x {vs_alone:>8}")
     return 0
 

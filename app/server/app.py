@@ -53,6 +53,7 @@ def create_app(
     allowed_origins: Sequence[str] = (),
     bound_host: str | None = None,
     reading_batch_window_s: float | None = None,
+    reading_batch_workers: int = 1,
 ) -> FastAPI:
     """The DocQA HTTP API for one index.
 
@@ -78,6 +79,7 @@ def create_app(
         passes (:meth:`DocQA.share_reading`) and an idle reader waits this long for company first. Off by
         default: with the compact reader on 2 cores, shared passes gave 0.47-0.67x the questions/s of
         questions reading alone at 4 and 8 clients (``benchmarks/throughput.py``), which already scale.
+        ``reading_batch_workers``: shared passes run at the same time.
     See :mod:`docqa.app.server.crosssite` for what is refused without a key and why.
     """
     from docqa.pipelines.api import DocQA, resolve_faq_threshold
@@ -96,7 +98,7 @@ def create_app(
         ask_threads=anyio.CapacityLimiter(max(ASK_THREADS, max_concurrent_asks or 0)),
     )
     if reading_batch_window_s is not None:
-        context.docqa.share_reading(reading_batch_window_s)
+        context.docqa.share_reading(reading_batch_window_s, reading_batch_workers)
     watcher = ServiceWatcher(context.docqa, watch, ocr=watch_ocr) if watch else None
     if watcher is not None:
         context.watching = list(watcher.paths)

@@ -82,6 +82,7 @@ def serve(
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
     reading_batch_window_s: float | None = None,
+    reading_batch_workers: int = 1,
 ) -> None:
     """Run the service until interrupted (what `docqa serve` calls).
 
@@ -115,6 +116,7 @@ def serve(
         allowed_origins=allowed_origins,
         bound_host=host,
         reading_batch_window_s=reading_batch_window_s,
+        reading_batch_workers=reading_batch_workers,
     )
     if watch:
         show_watch_log()
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="0 or more: concurrent questions share reading passes and an idle reader "
                         "waits this long for company (default -1: each question reads alone; for "
                         "benchmarks/throughput.py)")
+    parser.add_argument("--reading-batch-workers", type=int, default=1, help="shared passes run at once")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
@@ -213,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             allowed_origins=args.allowed_origin,
             reading_batch_window_s=(args.reading_batch_window_ms / 1000.0
                                     if args.reading_batch_window_ms >= 0 else None),
+            reading_batch_workers=args.reading_batch_workers,
         )
     except ServeConfigError as err:
         print(f"error: {err}", flush=True)

@@ -234,14 +234,13 @@ class DocQAReader:
         self.tokenizer = tokenizer
         self.model_dir = model_dir
 
-    def share_batches(self, window_s: float = 0.0) -> SharedBatches:
-        """Read concurrent questions in shared forward passes (a service's ``/ask``s; see
-        :mod:`~docqa.pipelines.components.readers.shared_batches`); answers are those of reading alone."""
+    def share_batches(self, window_s: float = 0.0, workers: int = 1) -> SharedBatches:
+        """Read concurrent questions in shared forward passes, ``workers`` passes at a time (a service's
+        ``/ask``s; see :mod:`~docqa.pipelines.components.readers.shared_batches`); answers are those of
+        reading alone."""
         self.warm_up()
-        if isinstance(self._backend, SharedBatches):
-            self._backend.window_s = window_s
-        else:
-            self._backend = SharedBatches(self._backend, window_s)
+        inner = self._backend.inner if isinstance(self._backend, SharedBatches) else self._backend
+        self._backend = SharedBatches(inner, window_s, workers=workers)
         return self._backend
 
     @staticmethod

@@ -46,55 +46,73 @@ class _Call:
 class SharedBatches:
     """A reader backend whose concurrent ``logits()`` calls are served by shared forward passes.
 
+    Callers queue their windows; ``workers`` threads each take everything queued (up to ``max_windows``)
+    as one pass. With one worker, callers that arrive while a pass runs are read together in the next;
+    with more, that many passes run at once (so the runtime's parallel runs are kept) and batches form
+    only when every worker is busy.
+
     :param inner: the backend that runs the model (``TorchBackend``, ``OnnxBackend``).
-    :param window_s: how long the first caller of an idle backend waits for others before its pass
-        (0: none; callers arriving during a pass are batched anyway).
+    :param window_s: how long an idle worker waits for company after the first call arrives (0: none).
     :param max_windows: the most windows one pass takes; later callers go in the next pass.
+    :param workers: passes run at the same time.
     """
 
-    def __init__(self, inner: Any, window_s: float = 0.0, max_windows: int = DEFAULT_MAX_WINDOWS) -> None:
+    def __init__(self, inner: Any, window_s: float = 0.0, max_windows: int = DEFAULT_MAX_WINDOWS,
+                 workers: int = 1) -> None:
         self.inner = inner
         self.window_s = window_s
         self.max_windows = max_windows
-        self._lock = threading.Lock()
+        self.workers = max(1, workers)
+        self._cond = threading.Condition()
         self._pending: list[_Call] = []
-        self._busy = False  # a leader is collecting or running a pass
+        self._started = 0
+        self._submitted = 0
         self.passes = 0  # forward passes run (for benchmarks and tests)
         self.calls = 0  # logits() calls served
 
     def __getattr__(self, name: str) -> Any:  # batch_size, pad_token_id, ... of the wrapped backend
         return getattr(self.inner, name)
 
+    @property
+    def _busy(self) -> bool:  # for tests: a call is queued or being read
+        return self.calls < self._submitted
+
     def logits(self, windows: Sequence[Any]) -> list[Any]:
         """``inner.logits(windows)``, computed in a pass shared with concurrent callers."""
         if not windows:
             return []
         call = _Call(windows)
-        with self._lock:
+        with self._cond:
+            while self._started < self.workers:
+                self._started += 1
+                threading.Thread(target=self._work, name="docqa-shared-reading", daemon=True).start()
+            self._submitted += 1
             self._pending.append(call)
-            lead = not self._busy
-            self._busy = True
-        if lead:
-            if self.window_s > 0:
-                time.sleep(self.window_s)
-            self._run_pass()
-        while not call.done:
-            call.event.wait()
-            if not call.done:  # promoted: lead the next pass (it includes this call)
-                call.event.clear()
-                self._run_pass()
+            self._cond.notify()
+        call.event.wait()
         if call.error is not None:
             raise call.error
         return call.result
 
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending:
+                    self._cond.wait()
+            if self.window_s > 0:
+                time.sleep(self.window_s)
+            self._run_pass()
+
     def _run_pass(self) -> None:
-        """Run one pass over the pending calls (up to ``max_windows``), then hand over or go idle."""
-        with self._lock:
+        """Read the pending calls (up to ``max_windows``) in one pass and hand each its rows."""
+        with self._cond:
             batch, taken = [], 0
             while self._pending and (not batch or taken + len(self._pending[0].windows) <= self.max_windows):
                 call = self._pending.pop(0)
                 batch.append(call)
                 taken += len(call.windows)
+        if not batch:
+            return
         try:
             flat = [w for call in batch for w in call.windows]
             logits = self.inner.logits(flat)
@@ -105,13 +123,9 @@ class SharedBatches:
         except BaseException as err:  # noqa: BLE001 - every caller of the pass gets the error
             for call in batch:
                 call.error = err
-        with self._lock:
+        with self._cond:
             self.passes += 1
             self.calls += len(batch)
-            for call in batch:
-                call.done = True
-                call.event.set()
-            if self._pending:
-                self._pending[0].event.set()  # its caller wakes not done: it leads the next pass
-            else:
-                self._busy = False
+        for call in batch:
+            call.done = True
+            call.event.set()
