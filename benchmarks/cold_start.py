@@ -13,8 +13,10 @@ reader, which without the model hub falls back to the bundled compact reader; ``
 4. ``warm ask`` — `docqa ask` while `docqa serve --port 0` runs on the index (it answers; median).
 
 Targets (issue 24, samples, 2 cores): first ingest <= 20 s, cold ask <= 3 s, warm ask <= 1 s. ``--before``
-takes the ``--json`` output of an earlier run (e.g. at an older commit) and prints before/after ratios.
-Wall times on a shared machine vary with its load: the load average is printed with the results.
+takes the ``--json`` output of an earlier run (e.g. at an older commit: a `docqa ask` without
+``--no-service`` is measured without the warm step) and prints before/after ratios.
+Wall times on a shared machine vary with its load (the load average is printed with the results); the
+CPU seconds (user + sys) of each `docqa` process move less, so both are reported.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,13 +45,29 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def timed(args: list[str], env: dict[str, str]) -> float:
+CPU_S: dict[str, list[float]] = {}  # CPU seconds (user + sys) of the timed processes, by step
+
+
+def timed(args: list[str], env: dict[str, str], step: str = "") -> float:
+    """Wall seconds of one `docqa` process; its CPU seconds go to :data:`CPU_S` (on a shared machine
+    they move less with the load than wall time does)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args[2:])} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    if step:
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        CPU_S.setdefault(step, []).append(cpu)
     return elapsed
+
+
+def has_service_option(env: dict[str, str]) -> bool:
+    """Whether this `docqa ask` knows --no-service (older versions, measured with --before, do not)."""
+    done = subprocess.run([*DOCQA, "ask", "--help"], env=env, cwd=REPO, capture_output=True, text=True)
+    return "--no-service" in done.stdout
 
 
 def answer_of(args: list[str], env: dict[str, str]) -> dict:
@@ -87,25 +106,32 @@ def run_setting(name: str, repeat: int) -> dict[str, float]:
             env.pop("DOCQA_READER_MODEL", None)
         index = Path(tmp) / "index"
         ask = [*DOCQA, "ask", QUESTION, "--index", str(index)]
+        with_service = has_service_option(env)
+        alone = [*ask, "--no-service"] if with_service else ask
+        CPU_S.clear()
         result: dict[str, float] = {}
-        result["first ingest"] = timed([*DOCQA, "ingest", str(SAMPLES), "--index", str(index)], env)
+        result["first ingest"] = timed([*DOCQA, "ingest", str(SAMPLES), "--index", str(index)], env,
+                                       "first ingest")
         log(f"[{name}] first ingest {result['first ingest']:.1f} s")
-        result["first ask"] = timed([*ask, "--no-service"], env)
+        result["first ask"] = timed(alone, env, "first ask")
         log(f"[{name}] first ask {result['first ask']:.1f} s")
-        cold = [timed([*ask, "--no-service"], env) for _ in range(repeat)]
+        cold = [timed(alone, env, "cold ask") for _ in range(repeat)]
         result["cold ask"] = statistics.median(cold)
         log(f"[{name}] cold ask {', '.join(f'{s:.2f}' for s in cold)} s")
-        serve, url = start_service(index, env)
-        try:
-            served = answer_of([*ask, "--json"], env)
-            if served.get("service") != url:
-                raise SystemExit(f"docqa ask did not use the running service at {url}")
-            warm = [timed(ask, env) for _ in range(repeat)]
-        finally:
-            serve.terminate()
-            serve.wait(60)
-        result["warm ask"] = statistics.median(warm)
-        log(f"[{name}] warm ask {', '.join(f'{s:.2f}' for s in warm)} s (service {url})")
+        if with_service:
+            serve, url = start_service(index, env)
+            try:
+                served = answer_of([*ask, "--json"], env)
+                if served.get("service") != url:
+                    raise SystemExit(f"docqa ask did not use the running service at {url}")
+                warm = [timed(ask, env, "warm ask") for _ in range(repeat)]
+            finally:
+                serve.terminate()
+                serve.wait(60)
+            result["warm ask"] = statistics.median(warm)
+            log(f"[{name}] warm ask {', '.join(f'{s:.2f}' for s in warm)} s (service {url})")
+        for step, seconds in CPU_S.items():
+            result[f"{step} cpu"] = statistics.median(seconds)
         return result
 
 
@@ -128,14 +154,20 @@ def main() -> int:
     before = json.loads(args.before.read_text())["seconds"] if args.before else {}
     print(f"Cold start on the samples ({report['cores']} cores; load {load_before[0]:.1f} before, "
           f"{report['load_after'][0]:.1f} after)")
-    print(f"{'reader':8} {'step':13} {'seconds':>8} {'target':>7} {'before':>7} {'after/before':>12}")
+    print(f"{'reader':8} {'step':13} {'wall s':>7} {'target':>7} {'before':>7} {'ratio':>6} "
+          f"{'CPU s':>6} {'before':>7} {'ratio':>6}")
     for name, steps in results.items():
         for step in STEPS:
+            if step not in steps:
+                continue
             target = f"{TARGETS_S[step]:.0f}" if step in TARGETS_S else "-"
-            old = before.get(name, {}).get(step)
-            ratio = f"{steps[step] / old:.2f}x" if old else "-"
-            print(f"{name:8} {step:13} {steps[step]:8.2f} {target:>7} "
-                  f"{(f'{old:.2f}' if old else '-'):>7} {ratio:>12}")
+            cells = []
+            for key in (step, f"{step} cpu"):
+                now, old = steps.get(key), before.get(name, {}).get(key)
+                cells += [f"{now:.2f}" if now is not None else "-", f"{old:.2f}" if old else "-",
+                          f"{now / old:.2f}x" if old and now is not None else "-"]
+            print(f"{name:8} {step:13} {cells[0]:>7} {target:>7} {cells[1]:>7} {cells[2]:>6} "
+                  f"{cells[3]:>6} {cells[4]:>7} {cells[5]:>6}")
     return 0
 
 
