@@ -10,11 +10,15 @@ service's shared reading passes and without them, through HTTP on loopback.
    before) and ``shared`` with each collection window of ``--windows-ms`` and number of passes at once of
    ``--workers`` — starts ``python -m
    docqa.app.server --port 0`` on that index and waits for ``GET /ready``;
+   ``stock haystack`` (``benchmarks/haystack_service.py``: Haystack's embedder → in-memory retriever →
+   ``TransformersExtractiveReader`` over the same passages, behind the same FastAPI ``/ask``; skip with
+   ``--no-haystack``);
 3. per client count, every client asks questions back to back (a fixed list, each client starting at a
    different one) for ``--duration`` seconds; requests in flight at the end are waited for and counted.
 
 Printed: questions/s, p50 and p95 latency and errors per configuration and client count, the ratio of
-questions/s to the same configuration's 1-client rate, and of ``shared`` to ``alone`` at the same count.
+questions/s to the same configuration's 1-client rate, and to ``alone`` and ``stock haystack`` at the
+same count.
 Reader: ``$DOCQA_READER_MODEL``, else the bundled compact reader. Wall-clock numbers on a shared machine
 move with its load: the load average is printed with them. Run by hand; not a test.
 """
@@ -57,13 +61,17 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def start_server(index: Path, env: dict[str, str], window_ms: float, workers: int, log_path: Path
-                 ) -> tuple[subprocess.Popen, str]:
+def server_command(index: Path, window_ms: float | None, workers: int) -> list[str]:
+    """`docqa serve`'s app (``window_ms`` None: the stock Haystack reference, haystack_service.py)."""
+    if window_ms is None:
+        return [sys.executable, str(REPO / "benchmarks" / "haystack_service.py"), "--index", str(index)]
+    return [sys.executable, "-m", "docqa.app.server", "--port", "0", "--index", str(index),
+            "--reading-batch-window-ms", str(window_ms), "--reading-batch-workers", str(workers)]
+
+
+def start_server(command: list[str], env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, str]:
     out = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "docqa.app.server", "--port", "0", "--index", str(index),
-         "--reading-batch-window-ms", str(window_ms), "--reading-batch-workers", str(workers)],
-        env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 300
     url = None
     while time.monotonic() < deadline and url is None:
@@ -126,13 +134,16 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per client count")
     parser.add_argument("--windows-ms", default="0", help="collection windows of the shared configuration")
     parser.add_argument("--workers", default="1", help="shared passes at once (one configuration each)")
+    parser.add_argument("--no-haystack", action="store_true", help="skip the stock Haystack reference")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
-    configs = {"alone": (-1.0, 1)}
+    configs: dict[str, tuple[float | None, int]] = {"alone": (-1.0, 1)}
     for workers in args.workers.split(","):
         for window in args.windows_ms.split(","):
             configs[f"shared {window}ms x{workers}"] = (float(window), int(workers))
+    if not args.no_haystack:
+        configs["stock haystack"] = (None, 1)
     env = dict(os.environ)
     env.setdefault("DOCQA_READER_MODEL", "compact")
     env.pop("DOCQA_API_KEY", None)
@@ -143,7 +154,8 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "docqa.app.cli", "ingest", str(SAMPLES), "--index", str(index)],
                        env=env, cwd=REPO, check=True, capture_output=True)
         for name, (window, workers) in configs.items():
-            process, url = start_server(index, env, window, workers, Path(tmp) / f"{name}.log")
+            process, url = start_server(server_command(index, window, workers), env,
+                                        Path(tmp) / f"{name}.log")
             try:
                 run_clients(url, 1, 3.0)  # warm: first questions pay lazy initialisation
                 results[name] = {}
@@ -164,14 +176,17 @@ def main() -> int:
     print(f"POST /ask through HTTP, reader {report['reader']}, {report['cores']} cores, load "
           f"{load_before[0]:.1f} before / {report['load_after'][0]:.1f} after, {args.duration:.0f} s per row")
     print(f"{'configuration':18} {'clients':>7} {'q/s':>6} {'p50 s':>6} {'p95 s':>6} {'errors':>6} "
-          f"{'vs 1 client':>11} {'vs alone':>8}")
+          f"{'vs 1 client':>11} {'vs alone':>8} {'vs stock':>8}")
     for name, rows in results.items():
         for clients, r in rows.items():
             one = rows[counts[0]]["qps"]
             alone = results["alone"].get(clients, {}).get("qps")
             vs_alone = f"{r['qps'] / alone:.2f}x" if alone and name != "alone" else "-"
+            vs_one = f"{r['qps'] / one:.2f}x" if one else "-"
+            stock = results.get("stock haystack", {}).get(clients, {}).get("qps")
+            vs_stock = f"{r['qps'] / stock:.2f}x" if stock and name != "stock haystack" else "-"
             print(f"{name:18} {clients:7d} {r['qps']:6.2f} {r['p50_s']:6.2f} {r['p95_s']:6.2f} "
-                  f"{r['errors']:6d} {r['qps'] / one:10.2f}x {vs_alone:>8}")
+                  f"{r['errors']:6d} {vs_one:>11} {vs_alone:>8} {vs_stock:>8}")
     return 0
 
 
