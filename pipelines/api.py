@@ -191,6 +191,7 @@ class DocQA:
         self._lock = threading.RLock()  # lazy loading from several request threads builds each thing once
         self._reader: tuple[DocQAReader, ReaderInfo] | None = None
         self._reader_failure: tuple[float, ModelUnavailableError] | None = None
+        self._shared_reading: tuple[float, int] | None = None  # (window s, workers) when reading is shared
         settle_interrupted_uploads(self)  # files of an upload killed before it settled (one stat if none)
 
     # ----- models (lazy: listing documents needs none) -----
@@ -430,7 +431,21 @@ class DocQA:
                 self._reader_failure = (time.monotonic(), err)
                 raise
             self._reader_failure = None
+            if self._shared_reading is not None:
+                self._reader[0].share_batches(*self._shared_reading)
             return self._reader
+
+    def share_reading(self, window_s: float = 0.0, workers: int = 1) -> None:
+        """Let questions asked at the same time from several threads (a service's concurrent ``/ask``)
+        share the reader's forward passes: throughput rises with concurrent users instead of each
+        question queueing whole. ``window_s``: how long an idle reader waits for company before a pass;
+        ``workers``: passes run at the same time.
+        Applies from the reader's next use; answers are unchanged (see
+        :mod:`docqa.pipelines.components.readers.shared_batches`)."""
+        with self._lock:
+            self._shared_reading = (window_s, workers)
+            if self._reader is not None:
+                self._reader[0].share_batches(window_s, workers)
 
     def ask(
         self,

@@ -88,12 +88,16 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
-    try:
-        from transformers.utils import logging as transformers_logging
+    # transformers reads HF_HUB_DISABLE_PROGRESS_BARS when it is imported ("Loading weights" bars on every
+    # model load), so importing it here only to switch them off (0.76 s of every command, a `docqa
+    # documents` that loads no model included) is needed only when someone turned the variable off.
+    if os.environ["HF_HUB_DISABLE_PROGRESS_BARS"].upper() not in ("1", "ON", "YES", "TRUE"):
+        try:
+            from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()  # "Loading weights" bars on every model load
-    except ImportError:
-        pass
+            transformers_logging.disable_progress_bar()
+        except ImportError:
+            pass
 
 
 def main() -> None:

@@ -52,6 +52,8 @@ def create_app(
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
     bound_host: str | None = None,
+    reading_batch_window_s: float | None = None,
+    reading_batch_workers: int = 1,
 ) -> FastAPI:
     """The DocQA HTTP API for one index.
 
@@ -73,6 +75,11 @@ def create_app(
     :param allowed_origins: origins of browser apps that may call the API besides ``DOCQA_ALLOWED_ORIGINS``
         (``--allowed-origin``); they also get CORS headers.
     :param bound_host: the address the service listens on (`docqa serve --host`): one of its names.
+    :param reading_batch_window_s: when set, questions read at the same time share the reader's forward
+        passes (:meth:`DocQA.share_reading`) and an idle reader waits this long for company first. Off by
+        default: with the compact reader on 2 cores, shared passes gave 0.47-0.67x the questions/s of
+        questions reading alone at 4 and 8 clients (``benchmarks/throughput.py``), which already scale.
+        ``reading_batch_workers``: shared passes run at the same time.
     See :mod:`docqa.app.server.crosssite` for what is refused without a key and why.
     """
     from docqa.pipelines.api import DocQA, resolve_faq_threshold
@@ -90,6 +97,8 @@ def create_app(
         reading_slots=threading.BoundedSemaphore(max_concurrent_asks) if max_concurrent_asks else None,
         ask_threads=anyio.CapacityLimiter(max(ASK_THREADS, max_concurrent_asks or 0)),
     )
+    if reading_batch_window_s is not None:
+        context.docqa.share_reading(reading_batch_window_s, reading_batch_workers)
     watcher = ServiceWatcher(context.docqa, watch, ocr=watch_ocr) if watch else None
     if watcher is not None:
         context.watching = list(watcher.paths)

@@ -15,12 +15,13 @@ import contextlib
 import errno
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import uvicorn
 
 from docqa.app.access import bind_refusal
+from docqa.app.server import discovery
 from docqa.app.server.deps import API_KEY_HEADER, resolve_api_key
 from docqa.app.server.errors import ServeConfigError
 from docqa.app.server.limits import DEFAULT_CONCURRENT_ASKS, DEFAULT_MAX_UPLOAD_BYTES
@@ -80,6 +81,8 @@ def serve(
     watch_ocr: bool = True,
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
+    reading_batch_window_s: float | None = None,
+    reading_batch_workers: int = 1,
 ) -> None:
     """Run the service until interrupted (what `docqa serve` calls).
 
@@ -112,12 +115,21 @@ def serve(
         allowed_hosts=allowed_hosts,
         allowed_origins=allowed_origins,
         bound_host=host,
+        reading_batch_window_s=reading_batch_window_s,
+        reading_batch_workers=reading_batch_workers,
     )
     if watch:
         show_watch_log()
     server = AnnouncingServer(uvicorn.Config(app, host=host, port=port, log_level=log_level), url)
-    with sock, contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=[sock])
+    # Once started, the index directory says where the service is, so `docqa ask` on the same index asks
+    # it instead of loading everything again (docqa.app.server.discovery); withdrawn when it stops.
+    server.on_started = lambda: discovery.announce(
+        docqa.settings, url, needs_key=bool(key), rerank=docqa.rerank_status())
+    try:
+        with sock, contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
+    finally:
+        discovery.withdraw(server.announced)
     if not server.started:
         raise SystemExit(3)  # uvicorn's STARTUP_FAILURE: the app's start-up failed (uvicorn logged why)
 
@@ -129,12 +141,23 @@ class AnnouncingServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, url: str) -> None:
         super().__init__(config)
         self.url = url
+        self.on_started: Callable[[], Path | None] | None = None  # e.g. write the discovery file
+        self.announced: Path | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
         if self.started:
+            if self.on_started is not None:
+                self.announced = self.on_started()
             print(f"DocQA service ready: {self.url} (API docs at {self.url}/docs; Ctrl+C stops it)",
                   flush=True)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Stop advertising first, here: after a SIGTERM uvicorn re-raises the signal once it has shut
+        # down, which ends the process before serve()'s own clean-up runs.
+        discovery.withdraw(self.announced)
+        self.announced = None
+        await super().shutdown(sockets=sockets)
 
 
 def show_watch_log() -> None:
@@ -168,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ocr", action="store_true", help="no OCR for watched files")
     parser.add_argument("--allowed-host", action="append", default=[], help="another host name to answer to")
     parser.add_argument("--allowed-origin", action="append", default=[], help="a browser app's origin")
+    parser.add_argument("--reading-batch-window-ms", type=float, default=-1.0,
+                        help="0 or more: concurrent questions share reading passes and an idle reader "
+                        "waits this long for company (default -1: each question reads alone; for "
+                        "benchmarks/throughput.py)")
+    parser.add_argument("--reading-batch-workers", type=int, default=1, help="shared passes run at once")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
@@ -186,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
             watch_ocr=not args.no_ocr,
             allowed_hosts=args.allowed_host,
             allowed_origins=args.allowed_origin,
+            reading_batch_window_s=(args.reading_batch_window_ms / 1000.0
+                                    if args.reading_batch_window_ms >= 0 else None),
+            reading_batch_workers=args.reading_batch_workers,
         )
     except ServeConfigError as err:
         print(f"error: {err}", flush=True)

@@ -36,6 +36,8 @@ from docqa.pipelines.components.measured_choice import (
     cpu_identity,
     needs_agreement,
     now,
+    runtime_version,
+    timed_rounds,
 )
 from docqa.pipelines.model_loading import model_fingerprint
 from docqa.resources import data_path
@@ -46,7 +48,8 @@ CANDIDATES = ("torch", "onnx", "onnx-int8")
 EXACT = {"torch", "onnx"}
 REFERENCE = "onnx"
 TIMING_TEXTS = 32
-TIMING_ROUNDS = 5  # best of 5 interleaved rounds: 3 let a burst of load on a shared machine decide
+TIMING_ROUNDS = 5  # best of up to 5 interleaved rounds: 3 let a burst of load on a shared machine decide
+# (a candidate 1.5x slower than the best after two rounds stops early: measured_choice.timed_rounds)
 PROCEDURE_VERSION = "2"
 
 Encoder = Any  # a SentenceEncoder (not imported: that module imports this one)
@@ -82,15 +85,9 @@ def measure(load: Callable[[str], Encoder], questions: Sequence[str], paragraphs
     texts = list(paragraphs[:TIMING_TEXTS])
     for encoder in loaded.values():
         encoder.encode(texts[:2])  # first call pays lazy initialisation
-    rounds: dict[str, list[float]] = {name: [] for name in loaded}
-    for r in range(TIMING_ROUNDS):
-        names = list(loaded)
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            started = clock()
-            loaded[name].encode(texts)
-            rounds[name].append(clock() - started)
-    for name, seconds in rounds.items():
-        measured[name] = Measurement(min(seconds))
+    best = timed_rounds(list(loaded), lambda name: loaded[name].encode(texts), TIMING_ROUNDS, clock)
+    for name, seconds in best.items():
+        measured[name] = Measurement(seconds)
     lossy = needs_agreement(measured, EXACT)
     reference_name = REFERENCE if REFERENCE in loaded else next((n for n in loaded if n in EXACT), None)
     if lossy and reference_name is not None:
@@ -133,10 +130,4 @@ def choose_embedding_backend(
 
 
 def _versions() -> str:
-    versions = []
-    for module in ("torch", "onnxruntime", "sentence_transformers"):
-        try:
-            versions.append(__import__(module).__version__)
-        except ImportError:
-            versions.append("-")
-    return "/".join(versions)
+    return "/".join(runtime_version(m) for m in ("torch", "onnxruntime", "sentence_transformers"))

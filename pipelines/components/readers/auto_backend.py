@@ -40,6 +40,8 @@ from docqa.pipelines.components.measured_choice import (
     cpu_identity,
     needs_agreement,
     now,
+    runtime_version,
+    timed_rounds,
 )
 from docqa.pipelines.components.readers.backends import ReaderBackend, ReaderBackendName, export_fingerprint
 from docqa.pipelines.components.readers.qa_windows import Window, build_windows
@@ -52,7 +54,8 @@ CANDIDATES = (ReaderBackendName.TORCH, ReaderBackendName.ONNX_FP32, ReaderBacken
 EXACT = {ReaderBackendName.TORCH.value, ReaderBackendName.ONNX_FP32.value}
 REFERENCE = ReaderBackendName.ONNX_FP32.value  # int8 is quantised from this graph
 TIMING_PAIRS = 8
-TIMING_ROUNDS = 5  # best of 5 interleaved rounds: 3 let a burst of load on a shared machine decide
+TIMING_ROUNDS = 5  # best of up to 5 interleaved rounds: 3 let a burst of load on a shared machine decide
+# (a candidate 1.5x slower than the best after two rounds stops early: measured_choice.timed_rounds)
 MAX_PAIRS = 60
 CALIBRATION_FILE = "reader-calibration.json"
 # Bump when the measuring procedure changes, so that cached choices are measured again.
@@ -109,17 +112,11 @@ def measure(load: BackendLoader, windows_per_pair: Sequence[list[Window]], conte
             logger.warning("auto: backend %s unavailable (%s)", name.value, err)
             measured[name.value] = Measurement(None, error=f"{type(err).__name__}: {err}"[:200])
     timing = [w for windows in windows_per_pair[:TIMING_PAIRS] for w in windows]
-    rounds: dict[str, list[float]] = {name: [] for name in loaded}
     for backend in loaded.values():
         backend.logits(timing[:1])  # first call pays lazy initialisation
-    for r in range(TIMING_ROUNDS):
-        names = list(loaded)
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            started = clock()
-            loaded[name].logits(timing)
-            rounds[name].append(clock() - started)
-    for name, seconds in rounds.items():
-        measured[name] = Measurement(min(seconds))
+    best = timed_rounds(list(loaded), lambda name: loaded[name].logits(timing), TIMING_ROUNDS, clock)
+    for name, seconds in best.items():
+        measured[name] = Measurement(seconds)
     lossy = needs_agreement(measured, EXACT)
     if lossy:
         reference_name = REFERENCE if REFERENCE in loaded else next((n for n in loaded if n in EXACT), None)
@@ -179,10 +176,4 @@ def choose_reader_backend(
 
 
 def _runtime_versions() -> str:
-    versions = []
-    for module in ("torch", "onnxruntime"):
-        try:
-            versions.append(__import__(module).__version__)
-        except ImportError:
-            versions.append("-")
-    return "/".join(versions) + "/"
+    return "/".join(runtime_version(m) for m in ("torch", "onnxruntime")) + "/"

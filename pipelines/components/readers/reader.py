@@ -45,6 +45,7 @@ from docqa.pipelines.components.readers.qa_windows import (
     Window,
     build_windows,
 )
+from docqa.pipelines.components.readers.shared_batches import SharedBatches
 from docqa.pipelines.components.readers.span_decoding import (
     DEFAULT_MAX_ANSWER_LENGTH,
     Answer,
@@ -232,6 +233,15 @@ class DocQAReader:
         self.backend_choice = choice
         self.tokenizer = tokenizer
         self.model_dir = model_dir
+
+    def share_batches(self, window_s: float = 0.0, workers: int = 1) -> SharedBatches:
+        """Read concurrent questions in shared forward passes, ``workers`` passes at a time (a service's
+        ``/ask``s; see :mod:`~docqa.pipelines.components.readers.shared_batches`); answers are those of
+        reading alone."""
+        self.warm_up()
+        inner = self._backend.inner if isinstance(self._backend, SharedBatches) else self._backend
+        self._backend = SharedBatches(inner, window_s, workers=workers)
+        return self._backend
 
     @staticmethod
     def _is_compact(model_dir: Any) -> bool:

@@ -72,3 +72,19 @@ def test_unknown_backend_lists_auto(bad):
 
     with pytest.raises(ConfigError, match="auto, onnx-int8, onnx, torch"):
         EmbeddingBackend.from_str(bad)
+
+
+def test_runtime_versions_in_the_cache_key_are_the_modules_own_without_importing_them():
+    """The key of a measured choice reads versions from package metadata (importing sentence_transformers
+    only for ``__version__`` cost every fresh `docqa ask` ~3.5 s): the strings must be the modules' own,
+    or every cached measurement would be thrown away and made again."""
+    import onnxruntime
+    import sentence_transformers
+    import torch
+
+    from docqa.pipelines.components.measured_choice import runtime_version
+
+    assert runtime_version("torch") == torch.__version__
+    assert runtime_version("onnxruntime") == onnxruntime.__version__
+    assert runtime_version("sentence_transformers") == sentence_transformers.__version__
+    assert runtime_version("no_such_runtime_docqa") == "-"
