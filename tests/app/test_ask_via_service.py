@@ -178,3 +178,13 @@ def test_docqa_serve_announces_itself_and_withdraws_on_sigterm(index: Path) -> N
         serve.send_signal(signal.SIGTERM)
         serve.wait(60)
     assert not discovery.service_file(index).exists()
+
+
+def test_a_filtered_question_goes_to_the_service_with_its_filters(index, running_service):
+    url, handler = running_service
+    served = ask_json(index, "--filter", "file_name != normans.txt")
+    alone = ask_json(index, "--no-service", "--filter", "file_name != normans.txt")
+    assert served["service"] == url
+    files = {Path(p["file"]).name for p in served["passages"]}
+    assert files and "normans.txt" not in files  # the service applied the filter
+    assert [p["id"] for p in served["passages"]] == [p["id"] for p in alone["passages"]]
