@@ -54,7 +54,7 @@ from docqa.pipelines.components.faq.matcher import FaqMatcher, resolve_threshold
 from docqa.pipelines.components.rankers.reranker import DocQAReranker, reranker_available
 from docqa.pipelines.components.readers.backends import ReaderBackendName
 from docqa.pipelines.components.readers.reader import DocQAReader
-from docqa.pipelines.components.readers.selection import ReaderInfo, select_reader
+from docqa.pipelines.components.readers.selection import ReaderInfo, select_reader, shared_reader
 from docqa.pipelines.components.retrievers.search_mode import SearchMode
 from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError
 from docqa.pipelines.document_stores.factory import open_store
@@ -65,15 +65,8 @@ from docqa.pipelines.faq.results import FaqAskResult
 from docqa.pipelines.faq.store import FaqLoadReport, FaqStore
 from docqa.pipelines.feedback import limits as feedback_limits
 from docqa.pipelines.feedback.export import FeedbackExport, export_feedback, write_export
-from docqa.pipelines.feedback.limits import MAX_PASSAGE_ID_CHARS
-from docqa.pipelines.feedback.store import (
-    FeedbackFieldError,
-    FeedbackPage,
-    FeedbackRecord,
-    FeedbackStore,
-    FeedbackVerdict,
-    build_record,
-)
+from docqa.pipelines.feedback.methods import FeedbackMethods
+from docqa.pipelines.feedback.store import FeedbackFieldError, FeedbackPage, FeedbackRecord, FeedbackVerdict
 from docqa.pipelines.filtering import IndexFilters, parse_filter_expressions
 from docqa.pipelines.indexing import IndexingPipeline
 from docqa.pipelines.migrate import migrate
@@ -123,32 +116,14 @@ __all__ = [
 
 resolve_faq_threshold = resolve_threshold  # the FAQ threshold (DOCQA_FAQ_THRESHOLD) a service checks at start
 
-_READERS: dict[tuple[str, str], DocQAReader] = {}
-_READERS_LOCK = threading.Lock()
 READER_RETRY_SECONDS = 30.0  # a missing model is looked up again after this long, not on every question
-
-
-def shared_reader(model: str, backend: str) -> DocQAReader:
-    """One warmed-up reader per (model, backend) per process: loading bert-base takes seconds.
-
-    :raises ModelUnavailableError: when the model cannot be found; nothing is cached then, so a model
-        installed later is picked up by a later call.
-    """
-    key = (model, backend)
-    with _READERS_LOCK:
-        reader = _READERS.get(key)
-        if reader is None:
-            reader = DocQAReader(model=model, backend=backend)
-            reader.warm_up()
-            _READERS[key] = reader
-        return reader
 
 
 class DocumentNotFoundError(NotFoundError):
     """No indexed document matches the name the user gave; ``str(err)`` says which name."""
 
 
-class DocQA:
+class DocQA(FeedbackMethods):
     """One index (the directory, or a Milvus collection with the directory beside it for the manifest,
     FAQ and feedback: ``store`` / ``DOCQA_STORE``) plus the models that read and search it."""
 
@@ -534,61 +509,6 @@ class DocQA:
     def faq_entries(self) -> list[FaqEntry]:
         """The FAQ entries stored in the index, in file order (empty when none was loaded)."""
         return FaqStore(self.local_index).entries()
-
-    # ----- feedback -----
-    def feedback(
-        self,
-        question: str,
-        passage_id: str,
-        verdict: str | FeedbackVerdict,
-        answer_start: int | None = None,
-        answer_end: int | None = None,
-        correct_answer: str | None = None,
-        comment: str | None = None,
-        *,
-        reader: str | None = None,
-    ) -> FeedbackRecord:
-        """Store what a user said about an answer to ``question`` read from passage ``passage_id``.
-
-        ``verdict``: "correct" (the span is the answer given), "wrong" (the span, if any, is the right
-        answer) or "not_in_documents". The span is ``answer_start``/``answer_end`` (characters in the
-        passage ``content`` as :meth:`ask` returned it) or ``correct_answer`` text found in the passage.
-        The passage text, file and page are copied from the live index into the record, so the feedback
-        survives re-ingesting or deleting the document; ``docqa feedback export`` turns records into
-        training data. ``reader`` names the reader that answered (default: the loaded reader, else the
-        configured model).
-
-        :raises FeedbackFieldError: (an :class:`InvalidInputError`) naming the first unusable field —
-            an unknown ``passage_id``, offsets outside the passage, an empty or too long text.
-        """
-        if not isinstance(passage_id, str) or not passage_id.strip():
-            raise FeedbackFieldError("passage_id", "must not be empty")
-        if len(passage_id) > MAX_PASSAGE_ID_CHARS:
-            raise FeedbackFieldError("passage_id", f"is longer than {MAX_PASSAGE_ID_CHARS} characters")
-        passage = self.catalog.passage(passage_id) if self.index.exists() else None
-        if passage is None:
-            raise FeedbackFieldError(
-                "passage_id",
-                f"no passage {passage_id!r} in the index at {self.catalog.location()} "
-                "(its document may have been re-ingested or deleted since; ask again)",
-            )
-        if reader is None:
-            reader = self._reader[1].name if self._reader is not None else self.settings.reader_model
-        record = build_record(
-            question, passage, verdict, answer_start, answer_end, correct_answer, comment, reader=reader
-        )
-        return FeedbackStore(self.local_index).append(record)
-
-    def all_feedback(self) -> list[FeedbackRecord]:
-        """Every stored feedback record, oldest first (``docqa feedback list`` and ``export``)."""
-        return FeedbackStore(self.local_index).records()
-
-    def feedback_records(self, offset: int = 0, limit: int = 50) -> FeedbackPage:
-        """Stored feedback, oldest first: ``limit`` records from ``offset`` and the total count.
-
-        :raises FeedbackFieldError: for a negative ``offset`` or a ``limit`` outside 1..500.
-        """
-        return FeedbackStore(self.local_index).page(offset, limit)
 
     def ask_documents(
         self,

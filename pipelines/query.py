@@ -55,7 +55,7 @@ class TimedReader:
 
     Why not the ``DocQAReader`` instance itself: Haystack lets a component instance belong to one Pipeline
     only, while one loaded reader (seconds to load, hundreds of MB) serves every DocQA object in the
-    process (``docqa.pipelines.api.shared_reader``). Why the clock: a Pipeline returns outputs, not timings
+    process (``readers.selection.shared_reader``). Why the clock: a Pipeline returns outputs, not timings
     per
     component, and ``AskResult.timings_ms`` reports reading apart from retrieval.
 

@@ -20,6 +20,7 @@ through the development-only ``../shared``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -123,7 +124,7 @@ def select_reader(
     """A warmed-up reader for ``model`` (or the compact one) and the :class:`ReaderInfo` to show with it.
 
     :param loader: builds and warms up a reader for (model, backend); default a new ``DocQAReader``.
-        Pass ``docqa.pipelines.api.shared_reader`` to reuse readers across calls.
+        Pass :func:`shared_reader` to reuse readers across calls.
     :raises ModelUnavailableError: the configured model is missing and the fallback is off (or missing
         too — then the configured model's error, which says how to install it, is raised).
     """
@@ -146,3 +147,23 @@ def select_reader(
                                   is_compact=True, notice=notice, requested=model, fallback_reason=str(err))
     return reader, ReaderInfo(name=model, path=str(reader.model_dir or model), is_fallback=False,
                               is_compact=False, notice=None, requested=model)
+
+
+_READERS: dict[tuple[str, str], DocQAReader] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def shared_reader(model: str, backend: str) -> DocQAReader:
+    """One warmed-up reader per (model, backend) per process: loading bert-base takes seconds.
+
+    :raises ModelUnavailableError: when the model cannot be found; nothing is cached then, so a model
+        installed later is picked up by a later call.
+    """
+    key = (model, backend)
+    with _READERS_LOCK:
+        reader = _READERS.get(key)
+        if reader is None:
+            reader = DocQAReader(model=model, backend=backend)
+            reader.warm_up()
+            _READERS[key] = reader
+        return reader
