@@ -14,6 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from docqa.app.server.limits import MAX_ANSWERS, MAX_QUESTION_CHARS, MAX_TOP_K
 from docqa.pipelines.api import SearchMode, feedback_limits
 
+# /ask and /search take the same filters (docqa.pipelines.document_stores.filters checks them).
+FILTERS_DESCRIPTION = (
+    "Search only documents whose metadata passes this filter, in Haystack's filter syntax: "
+    '{"operator": "AND", "conditions": [{"field": "meta.file_type", "operator": "==", "value": "pdf"}]}. '
+    "Fields: file_name, folder, file_type, title, size, page_count, modified, ingested and the tags. "
+    "An unknown field or a value of the wrong kind is a 422 naming it."
+)
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -23,13 +30,7 @@ class AskRequest(BaseModel):
     )
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages to retrieve and read.")
     max_answers: int = Field(3, ge=1, le=MAX_ANSWERS, description="Answers to return at most.")
-    filters: dict[str, Any] | None = Field(
-        None,
-        description="Search only documents whose metadata passes this filter, in Haystack's filter syntax: "
-        '{"operator": "AND", "conditions": [{"field": "meta.file_type", "operator": "==", "value": "pdf"}]}. '
-        "Fields: file_name, folder, file_type, title, size, page_count, modified, ingested and the tags. "
-        "An unknown field or a value of the wrong kind is a 422 naming it.",
-    )
+    filters: dict[str, Any] | None = Field(None, description=FILTERS_DESCRIPTION)
 
     @field_validator("question")
     @classmethod
@@ -45,13 +46,7 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="What to look for.")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages to return.")
     mode: SearchMode = SearchMode.HYBRID
-    filters: dict[str, Any] | None = Field(
-        None,
-        description="Search only documents whose metadata passes this filter, in Haystack's filter syntax: "
-        '{"operator": "AND", "conditions": [{"field": "meta.file_type", "operator": "==", "value": "pdf"}]}. '
-        "Fields: file_name, folder, file_type, title, size, page_count, modified, ingested and the tags. "
-        "An unknown field or a value of the wrong kind is a 422 naming it.",
-    )
+    filters: dict[str, Any] | None = Field(None, description=FILTERS_DESCRIPTION)
 
     @field_validator("query")
     @classmethod
