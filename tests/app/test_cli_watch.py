@@ -47,8 +47,9 @@ def test_watch_applies_changes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     (folder / "first.txt").write_text("The lighthouse keeper lit the lamp at dusk.", encoding="utf-8")
     index = tmp_path / "index"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "docqa.app.cli", "ingest", str(folder), "--index", str(index), "--watch",
-         "--json"],
+        # -X faulthandler: if Ctrl-C ever fails to stop it, SIGABRT below prints every thread's stack.
+        [sys.executable, "-X", "faulthandler", "-m", "docqa.app.cli", "ingest", str(folder), "--index",
+         str(index), "--watch", "--json"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -72,7 +73,14 @@ def test_watch_applies_changes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             ("removed", "first.txt"),
         ]
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler: where each thread is stuck
+            proc.wait(timeout=30)
+            stacks = proc.stderr.read()[-6000:]
+            pytest.fail(f"Ctrl-C did not stop the watcher within 30 s; its threads:\n{stacks}")
+        assert code == 0, proc.stderr.read()
         assert "Traceback" not in proc.stderr.read()
     finally:
         if proc.poll() is None:
