@@ -34,6 +34,15 @@ def _lines(proc: subprocess.Popen) -> queue.Queue[str]:
     return lines
 
 
+def _drain(stream) -> tuple[list[str], threading.Thread]:
+    """Read a pipe to its end on a thread. An unread stderr pipe fills at 64 KiB (a first ONNX export warns
+    a lot) and then blocks the child on its next write — at exit, say — which looks like a hang."""
+    chunks: list[str] = []
+    thread = threading.Thread(target=lambda: chunks.extend(stream), daemon=True)
+    thread.start()
+    return chunks, thread
+
+
 def _next_line(lines: queue.Queue[str], deadline: float) -> str:
     try:
         return lines.get(timeout=max(0.1, deadline - time.monotonic()))
@@ -55,11 +64,15 @@ def test_watch_applies_changes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # Ctrl-C as a terminal delivers it: a runner started in the background (`cmd &` in a script, as
+        # CI may be) passes SIGINT on as ignored, and Python then installs no KeyboardInterrupt handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + TIMEOUT_S
         # The first ingest's report is one indented JSON object; then the watcher is running.
         lines = _lines(proc)
+        errors, errors_done = _drain(proc.stderr)
         report_text = ""
         while not report_text.rstrip().endswith("\n}"):
             report_text += _next_line(lines, deadline)
@@ -78,10 +91,12 @@ def test_watch_applies_changes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGABRT)  # faulthandler: where each thread is stuck
             proc.wait(timeout=30)
-            stacks = proc.stderr.read()[-6000:]
+            errors_done.join(timeout=10)
+            stacks = "".join(errors)[-6000:]
             pytest.fail(f"Ctrl-C did not stop the watcher within 30 s; its threads:\n{stacks}")
-        assert code == 0, proc.stderr.read()
-        assert "Traceback" not in proc.stderr.read()
+        errors_done.join(timeout=10)
+        assert code == 0, "".join(errors)
+        assert "Traceback" not in "".join(errors)
     finally:
         if proc.poll() is None:
             proc.kill()
