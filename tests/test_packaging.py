@@ -175,6 +175,9 @@ def test_docqa_ui_watch_runs_from_a_host_project(host_project, tmp_path: Path) -
             [sys.executable, "-m", "docqa.app.ui.launcher", "--index", str(index), "--port", "0",
              "--watch", str(folder), "--no-ocr"],
             cwd=project, env=env, stdout=out, stderr=subprocess.STDOUT,
+            # Ctrl-C as a terminal delivers it, also under a runner started as a background job (SIGINT
+            # inherited as ignored): otherwise the kill below orphans the page and watcher children.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         try:
             url, indexed, deadline = None, False, time.monotonic() + 240
