@@ -36,7 +36,6 @@ store (``docqa.pipelines.document_stores.local.index.LocalIndex``) and the index
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -53,7 +52,7 @@ from docqa.ingest.discovery import Candidate, discover, display, folder_of
 from docqa.ingest.layout import attach_layout
 from docqa.ingest.limits import Limits
 from docqa.ingest.loaders import LoadError, is_supported, load_file, unexpected_reason, unsupported_reason
-from docqa.ingest.records import SourceFile, utc_now
+from docqa.ingest.records import SourceFile, file_sha256, utc_now
 from docqa.ingest.splitting import PageAwareSplitter
 from docqa.ingest.tags import check_kinds, check_tags, sidecar_tags
 
@@ -194,14 +193,6 @@ class PassageIndexer(Protocol):
         """:returns: how many passages were embedded. ``progress(done, total)`` follows the embedding.
         ``extend``: the documents are the next part of files indexed in parts (``extend_files``)."""
         ...
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Ingestor:

@@ -13,9 +13,11 @@ ingest of that file resumes it (same content) or replaces it (changed content).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 
@@ -108,3 +110,12 @@ def check_extension(current: SourceFile | None, source: SourceFile, new_ids: Seq
         )
     if len(set(source.passage_ids)) != len(source.passage_ids):
         raise ValueError(f"{source.key}: a passage id is listed twice")
+
+
+def file_sha256(path: Path) -> str:
+    """The content hash, read in 1 MiB blocks: what says a file is unchanged (``SourceFile.sha256``)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -61,8 +61,8 @@ from filelock import FileLock, Timeout
 from docqa.atomic import atomic_write_json, atomic_writer, fsync_dir
 from docqa.errors import BusyError
 from docqa.ingest import parsed
-from docqa.ingest.ingestor import FAILED, SKIPPED, FileResult, IngestReport, file_sha256
-from docqa.ingest.records import SourceFile
+from docqa.ingest.ingestor import FAILED, SKIPPED, FileResult, IngestReport
+from docqa.ingest.records import SourceFile, file_sha256
 
 UPLOADS_DIRNAME = "uploads"
 LOCK_NAME = "uploads.lock"  # <index>/uploads.lock: held while a batch is staged, ingested and settled
@@ -299,7 +299,6 @@ def unreadable(staged: list[StagedUpload], *, ocr: bool = True) -> list[tuple[St
     :func:`settle_uploads` drops what the ingest did not use. Every failure is a reason, never an
     exception: a parser's own error on a hostile file is reported like any other unreadable file.
     """
-    from docqa.ingest.ingestor import file_sha256
     from docqa.ingest.limits import Limits
     from docqa.ingest.loaders import LoadError, load_file, unexpected_reason
 
