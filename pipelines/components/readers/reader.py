@@ -20,6 +20,7 @@ tests/test_reader_parity.py and benchmarks/reader.py):
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -170,6 +171,10 @@ class DocQAReader:
         self.backend_choice: BackendChoice | None = None  # what "auto" chose (or the setting), after warm_up
         self.model_dir = None
         self.tokenizer: Any = None
+        # A Hugging Face fast tokenizer is not safe to call from two threads at once: each call sets its
+        # truncation state, and concurrent questions (a service's reading threads, shared reading passes)
+        # deadlocked inside it (seen in test_shared_batches). Only tokenising is serialised, not passes.
+        self._tokenizer_lock = threading.Lock()
         self._backend: ReaderBackend | None = None
         self._stored_threshold: float | None = None
 
@@ -294,6 +299,12 @@ class DocQAReader:
             return {**out, "passages_read": len(documents)}
         return self._run_adaptive(query, list(documents), top_k, no_answer_threshold)
 
+    def _windows(self, query: str, texts: list[str]) -> list[Window]:
+        """The question's windows over ``texts``, one tokenizer call at a time (see ``_tokenizer_lock``)."""
+        with self._tokenizer_lock:
+            return build_windows(self.tokenizer, query, texts, max_seq_length=self.max_seq_length,
+                                 stride=self.stride, max_question_tokens=self.max_question_tokens)
+
     def _run_adaptive(self, query: str, docs: list[Document], top_k: int | None,
                       no_answer_threshold: float | None) -> dict[str, Any]:
         """Read ``docs`` in the rule's batches; stop when the best span beats the null score by the
@@ -301,8 +312,7 @@ class DocQAReader:
         self.warm_up()
         assert self._backend is not None
         texts = [d.content or "" for d in docs]
-        windows = build_windows(self.tokenizer, query, texts, max_seq_length=self.max_seq_length,
-                                stride=self.stride, max_question_tokens=self.max_question_tokens)
+        windows = self._windows(query, texts)
         tau = self.threshold(no_answer_threshold)
         scores = [d.score for d in docs]
         read_windows: list[Window] = []
@@ -338,8 +348,7 @@ class DocQAReader:
         for query, docs in zip(queries, documents, strict=True):
             docs = list(docs)
             texts = [d.content or "" for d in docs]
-            windows = build_windows(self.tokenizer, query, texts, max_seq_length=self.max_seq_length,
-                                    stride=self.stride, max_question_tokens=self.max_question_tokens)
+            windows = self._windows(query, texts)
             questions.append(_Question(query, docs, texts, windows))
         all_windows = [w for q in questions for w in q.windows]
         all_logits = self._backend.logits(all_windows) if all_windows else []
