@@ -38,6 +38,8 @@ CACHE_DIR = "DOCQA_CACHE_DIR"
 UI_SAMPLES = "DOCQA_UI_SAMPLES"
 UI_WATCH = "DOCQA_UI_WATCH"
 STORE = "DOCQA_STORE"
+COLLECTION = "DOCQA_COLLECTION"
+DEFAULT_COLLECTION = "default"
 MILVUS_TOKEN = "DOCQA_MILVUS_TOKEN"
 MILVUS_CONSISTENCY = "DOCQA_MILVUS_CONSISTENCY"
 DEFAULT_STORE = "local"
@@ -99,6 +101,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         DEFAULT_STORE,
         "where passages live: `local` (the index directory), `milvus-lite:///path/docqa.db` or "
         "`milvus://host:19530` (add `?collection=NAME` to pick a collection)",
+    ),
+    COLLECTION: (
+        DEFAULT_COLLECTION,
+        "the collection (a named set of documents in the index) commands read and write; "
+        "`docqa collections list` shows them",
     ),
     MILVUS_TOKEN: ("unset", "Milvus credentials: `user:password` or an API key"),
     MILVUS_CONSISTENCY: (
@@ -166,6 +173,8 @@ class Settings:
     store: str = DEFAULT_STORE
     # Rerank retrieved passages with the bundled cross-encoder (when one ships).
     rerank: bool = True
+    # The collection of the index this DocQA reads and writes (docqa/pipelines/collections.py).
+    collection: str = DEFAULT_COLLECTION
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -177,6 +186,7 @@ class Settings:
             reader_fallback=env_flag(READER_FALLBACK, True),
             store=env(STORE, DEFAULT_STORE),
             rerank=env_flag(RERANK, True),
+            collection=env(COLLECTION, DEFAULT_COLLECTION),
         )
 
     def override(self, **flags: object) -> Settings:

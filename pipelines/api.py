@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from docqa.config import Settings
-from docqa.errors import InvalidInputError, NotFoundError
+from docqa.errors import InvalidInputError
 from docqa.ingest.images import IMAGE_SUFFIXES
 from docqa.ingest.ingestor import STATUSES, FileResult, Ingestor, IngestProgress, IngestReport
 from docqa.ingest.layout import OCR_BOXES
@@ -49,6 +49,14 @@ from docqa.ingest.uploads import remove_upload as remove_upload_copy
 from docqa.ingest.watcher import DEFAULT_DEBOUNCE_S
 from docqa.ingest.webpage import HTML_SUFFIXES
 from docqa.pipelines.answers import Answer, AskResult, Passage
+from docqa.pipelines.collections import (
+    CollectionNotFoundError,
+    create_collection,
+    delete_collection,
+    list_collections,
+    open_collection_store,
+    validate_collection_name,
+)
 from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
 from docqa.pipelines.components.faq.matcher import FaqMatcher, resolve_threshold, shared_matcher
 from docqa.pipelines.components.rankers.reranker import DocQAReranker, reranker_available
@@ -56,8 +64,8 @@ from docqa.pipelines.components.readers.backends import ReaderBackendName
 from docqa.pipelines.components.readers.reader import DocQAReader
 from docqa.pipelines.components.readers.selection import ReaderInfo, select_reader, shared_reader
 from docqa.pipelines.components.retrievers.search_mode import SearchMode
+from docqa.pipelines.document_names import DocumentNotFoundError, find_documents
 from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError
-from docqa.pipelines.document_stores.factory import open_store
 from docqa.pipelines.document_stores.filters import FilterError
 from docqa.pipelines.evaluation.run_eval import run_eval
 from docqa.pipelines.faq.files import FAQ_SUFFIXES, FaqEntry, FaqFileError, read_faq
@@ -69,7 +77,7 @@ from docqa.pipelines.feedback.methods import FeedbackMethods
 from docqa.pipelines.feedback.store import FeedbackFieldError, FeedbackPage, FeedbackRecord, FeedbackVerdict
 from docqa.pipelines.filtering import IndexFilters, parse_filter_expressions
 from docqa.pipelines.indexing import IndexingPipeline
-from docqa.pipelines.migrate import migrate
+from docqa.pipelines.migrate import migrate, migrate_collections
 from docqa.pipelines.model_loading import ModelUnavailableError
 from docqa.pipelines.query import QueryPipelines
 from docqa.pipelines.training.checkpoints import CHECKPOINT_FILE as TRAINING_CHECKPOINT_FILE
@@ -101,6 +109,9 @@ __all__ = [
     # errors a front end shows with their details (everything else: catch by kind, docqa.errors)
     "DocumentNotFoundError", "EmbeddingModelMismatchError", "FaqFileError", "FeedbackFieldError",
     "ModelUnavailableError", "UnreadableUploadsError", "FilterError",
+    # collections of one index
+    "CollectionNotFoundError", "create_collection", "delete_collection", "list_collections",
+    "validate_collection_name",
     # filters: the CLI's short form
     "parse_filter_expressions", "parse_tags",
     # what files DocQA reads, and how uploads are named
@@ -111,7 +122,7 @@ __all__ = [
     "OCR_BOXES", "feedback_limits", "resolve_faq_threshold",
     # tools beyond one index: evaluation, training, feedback export, moving between stores
     "run_eval", "TrainingConfig", "train_reader", "training_summary_lines", "TRAINING_STATE_DIR",
-    "TRAINING_CHECKPOINT_FILE", "export_feedback", "write_export", "migrate",
+    "TRAINING_CHECKPOINT_FILE", "export_feedback", "write_export", "migrate", "migrate_collections",
 ]  # fmt: skip
 
 resolve_faq_threshold = resolve_threshold  # the FAQ threshold (DOCQA_FAQ_THRESHOLD) a service checks at start
@@ -119,13 +130,13 @@ resolve_faq_threshold = resolve_threshold  # the FAQ threshold (DOCQA_FAQ_THRESH
 READER_RETRY_SECONDS = 30.0  # a missing model is looked up again after this long, not on every question
 
 
-class DocumentNotFoundError(NotFoundError):
-    """No indexed document matches the name the user gave; ``str(err)`` says which name."""
-
-
 class DocQA(FeedbackMethods):
-    """One index (the directory, or a Milvus collection with the directory beside it for the manifest,
-    FAQ and feedback: ``store`` / ``DOCQA_STORE``) plus the models that read and search it."""
+    """One collection of an index (the directory, or a Milvus collection with the directory beside it for
+    the manifest, FAQ and feedback: ``store`` / ``DOCQA_STORE``) plus the models that read and search it.
+
+    ``collection`` (``DOCQA_COLLECTION``; default ``default``, the index directory itself) must exist:
+    :func:`create_collection` makes one (:mod:`docqa.pipelines.collections` says why each is a store of
+    its own)."""
 
     def __init__(
         self,
@@ -138,6 +149,7 @@ class DocQA(FeedbackMethods):
         settings: Settings | None = None,
         store: str | None = None,
         rerank: bool | None = None,
+        collection: str | None = None,
     ) -> None:
         base = settings or Settings.from_env()
         self.settings = base.override(
@@ -148,10 +160,14 @@ class DocQA(FeedbackMethods):
             reader_fallback=reader_fallback,
             store=store,
             rerank=rerank,
+            collection=collection,
         )
+        self.root_dir = self.settings.index_dir  # the index root: collections, keys and the audit log
+        self.collection = validate_collection_name(self.settings.collection)
         # The store's three sides (pipelines/document_stores/protocols.py): index writes, store searches,
         # catalog lists. local_index: the directory's own files (FAQ, feedback), whatever the store.
-        bundle = open_store(self.settings.store, self.settings.index_dir, self.settings.embedding_model)
+        bundle = open_collection_store(self.settings.store, self.root_dir, self.collection,
+                                       self.settings.embedding_model)
         self.index = bundle.index
         self.catalog = bundle.catalog
         self.local_index = bundle.local_index
@@ -325,24 +341,11 @@ class DocQA(FeedbackMethods):
         return sorted(self.catalog.files().values(), key=lambda s: (s.file_name.lower(), s.key))
 
     def find_documents(self, name: str) -> list[SourceFile]:
-        """Resolve a user's name for a document: a path, the indexed path, or a unique file name.
+        """Resolve a user's name for a document (:func:`docqa.pipelines.document_names.find_documents`).
 
         :raises DocumentNotFoundError: when nothing matches, or a bare file name matches several files.
         """
-        documents = self.documents()
-        resolved = str(Path(name).expanduser().resolve())
-        exact = [d for d in documents if d.key in (name, resolved)]
-        if exact:
-            return exact
-        by_name = [d for d in documents if d.file_name == name or Path(d.key).name == Path(name).name]
-        if len(by_name) == 1:
-            return by_name
-        if not by_name:
-            raise DocumentNotFoundError(f"No indexed document matches '{name}' (see `docqa documents`).")
-        listing = ", ".join(d.key for d in by_name)
-        raise DocumentNotFoundError(
-            f"'{name}' matches several indexed documents ({listing}); give the full path."
-        )
+        return find_documents(self.documents(), name)
 
     def search(self, query: str, top_k: int = 5, mode: str | SearchMode = SearchMode.HYBRID,
                rerank: bool | None = None, filters: dict[str, Any] | None = None) -> list[Passage]:

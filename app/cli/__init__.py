@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from docqa import config
-from docqa.app.cli import documents, evaluate, faq, feedback, migrate, query, serve
+from docqa.app.cli import collections, documents, evaluate, faq, feedback, migrate, query, serve
 from docqa.app.cli.output import err_console
 
 __all__ = ["app", "main"]
@@ -32,6 +32,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 faq_app = typer.Typer(help="Curated FAQ answers, matched before the documents.", no_args_is_help=True)
+collections_app = typer.Typer(
+    help="Collections: named sets of documents in one index (each command takes --collection NAME).",
+    no_args_is_help=True,
+)
 feedback_app = typer.Typer(
     help="Feedback on answers: list it, export it as SQuAD 2.0 for train-reader and eval.",
     no_args_is_help=True,
@@ -77,6 +81,10 @@ _add(app, documents.compact)
 _add(app, evaluate.evaluate, "eval")
 _add(app, evaluate.train_reader_command, "train-reader")
 _add(app, migrate.migrate)
+app.add_typer(collections_app, name="collections")
+_add(collections_app, collections.collections_list, "list")
+_add(collections_app, collections.collections_create, "create")
+_add(collections_app, collections.collections_delete, "delete")
 app.add_typer(feedback_app, name="feedback")
 _add(feedback_app, feedback.feedback_list, "list")
 _add(feedback_app, feedback.feedback_export, "export")

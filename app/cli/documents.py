@@ -13,15 +13,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from docqa.app.cli.errors import handle_user_errors
-from docqa.app.cli.options import EmbeddingOpt, IndexOpt, JsonOpt, TagOpt
+from docqa.app.cli.options import CollectionOpt, EmbeddingOpt, IndexOpt, JsonOpt, TagOpt
 from docqa.app.cli.output import console, print_json
 
 
-def open_docqa(index: Path | None, embedding_model: str | None = None):
-    """The Python API over ``index`` (imported late: model libraries are slow to import)."""
+def open_docqa(index: Path | None, embedding_model: str | None = None, collection: str | None = None):
+    """The Python API over ``collection`` of ``index`` (imported late: model libraries are slow to
+    import)."""
     from docqa.pipelines.api import DocQA
 
-    return DocQA(index, embedding_model=embedding_model)
+    return DocQA(index, embedding_model=embedding_model, collection=collection)
 
 
 @handle_user_errors
@@ -48,6 +49,7 @@ def ingest(
         bool, typer.Option("--ocr/--no-ocr", help="Read scanned PDF pages and images with Tesseract OCR.")
     ] = True,
     tag: TagOpt = None,
+    collection: CollectionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Index every PDF, Word, HTML, image, text and Markdown file under PATHS; unchanged ones are kept.
@@ -56,7 +58,7 @@ def ingest(
     from docqa.pipelines.api import IngestProgress, parse_tags
 
     tags = parse_tags(tag) if tag else None
-    qa = open_docqa(index, embedding_model)
+    qa = open_docqa(index, embedding_model, collection)
     options = {"prune": prune, "checkpoint_every": checkpoint_every, "ocr": ocr, "tags": tags}
     if as_json:
         report = qa.ingest(paths, progress=IngestProgress(), **options)
@@ -80,10 +82,11 @@ def documents(
     fields: Annotated[
         bool, typer.Option("--fields", help="List the fields --filter can use (metadata and tags).")
     ] = False,
+    collection: CollectionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List what is indexed: file, folder, type, pages, passages, tags, when it was ingested."""
-    qa = open_docqa(index)
+    qa = open_docqa(index, collection=collection)
     if fields:
         kinds = qa.filter_fields()
         if as_json:
@@ -149,18 +152,19 @@ def delete(
     file: Annotated[str, typer.Argument(help="Path or file name of an indexed document.")],
     index: IndexOpt = None,
     embedding_model: EmbeddingOpt = None,
+    collection: CollectionOpt = None,
 ) -> None:
     """Remove FILE's passages from the index (the file itself is not touched)."""
-    qa = open_docqa(index, embedding_model)
+    qa = open_docqa(index, embedding_model, collection)
     for source in qa.delete(file):
         console.print(f"Removed {escape(source.key)} ({len(source.passage_ids)} passages)")
 
 
 @handle_user_errors
-def compact(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+def compact(index: IndexOpt = None, collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
     """Merge the index's segments and drop deleted or replaced passages for good (frees disk space,
     speeds up search after many deletes). Safe to interrupt; waits for no ingest (refused while one runs)."""
-    qa = open_docqa(index)
+    qa = open_docqa(index, collection=collection)
     result = qa.compact()
     if as_json:
         print_json(result)

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from docqa.app.cli.documents import open_docqa
 from docqa.app.cli.errors import handle_user_errors
-from docqa.app.cli.options import EmbeddingOpt, IndexOpt, JsonOpt
+from docqa.app.cli.options import CollectionOpt, EmbeddingOpt, IndexOpt, JsonOpt
 from docqa.app.cli.output import console, print_json
 
 
@@ -19,10 +19,11 @@ def faq_load(
     file: Annotated[Path, typer.Argument(help="CSV with question,answer columns, or a JSON/YAML list.")],
     index: IndexOpt = None,
     embedding_model: EmbeddingOpt = None,
+    collection: CollectionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Load FILE as the index's FAQ (replaces the previous one; reports added/changed/removed)."""
-    report = open_docqa(index, embedding_model).load_faq(file)
+    report = open_docqa(index, embedding_model, collection).load_faq(file)
     if as_json:
         print_json(report.to_dict())
         return
@@ -34,9 +35,9 @@ def faq_load(
 
 
 @handle_user_errors
-def faq_list(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+def faq_list(index: IndexOpt = None, collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
     """Show the FAQ entries stored in the index."""
-    entries = open_docqa(index).faq_entries()
+    entries = open_docqa(index, collection=collection).faq_entries()
     if as_json:
         print_json([{"question": e.question, "answer": e.answer} for e in entries])
         return

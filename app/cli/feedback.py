@@ -14,25 +14,25 @@ from rich.markup import escape
 from rich.table import Table
 
 from docqa.app.cli.errors import handle_user_errors
-from docqa.app.cli.options import IndexOpt, JsonOpt
+from docqa.app.cli.options import CollectionOpt, IndexOpt, JsonOpt
 from docqa.app.cli.output import console, err_console, print_json, source_label
 
 if TYPE_CHECKING:
     from docqa.pipelines.api import FeedbackRecord
 
 
-def _records(index: Path | None) -> list[FeedbackRecord]:
+def _records(index: Path | None, collection: str | None = None) -> list[FeedbackRecord]:
     """Every feedback record of ``index`` (or DOCQA_INDEX), oldest first; the API is imported late (it
     imports model libraries)."""
     from docqa.pipelines.api import DocQA
 
-    return DocQA(index).all_feedback()
+    return DocQA(index, collection=collection).all_feedback()
 
 
 @handle_user_errors
-def feedback_list(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+def feedback_list(index: IndexOpt = None, collection: CollectionOpt = None, as_json: JsonOpt = False) -> None:
     """Show the stored feedback, oldest first."""
-    records = _records(index)
+    records = _records(index, collection)
     if as_json:
         print_json([r.to_dict() for r in records])
         return
@@ -67,6 +67,7 @@ def feedback_export(
         int, typer.Option("--seed", help="Chooses the held-out questions (same seed, same split).")
     ] = 0,
     index: IndexOpt = None,
+    collection: CollectionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Write the feedback as SQuAD 2.0 JSON for `docqa train-reader --train` and `docqa eval`.
@@ -76,7 +77,7 @@ def feedback_export(
     """
     from docqa.pipelines.api import export_feedback, write_export
 
-    export = export_feedback(_records(index), holdout=holdout, seed=seed)
+    export = export_feedback(_records(index, collection), holdout=holdout, seed=seed)
     write_export(export, out, holdout_out)
     summary = export.to_dict()
     if as_json:

@@ -27,27 +27,26 @@ def migrate(
 ) -> None:
     """Copy every document with its passages and embeddings to another store (no re-embedding)."""
     from docqa.config import Settings
-    from docqa.pipelines.api import migrate as run_migrate
+    from docqa.pipelines.api import migrate_collections
 
     settings = Settings.from_env().override(index_dir=index)
     source = from_ if from_ is not None else settings.store
     with Progress(
-        TextColumn("copying"),
+        TextColumn("copying {task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err_console,
         transient=True,
     ) as bars:
-        task = bars.add_task("copy", total=None)
-        report = run_migrate(
-            source,
-            to,
-            settings.index_dir,
-            settings.embedding_model,
-            progress=lambda done, total: bars.update(task, completed=done, total=total),
+        task = bars.add_task("", total=None)
+
+        def show(collection: str, done: int, total: int) -> None:
+            bars.update(task, description=collection, completed=done, total=total)
+
+        reports = migrate_collections(source, to, settings.index_dir, settings.embedding_model, progress=show)
+    for name, report in reports.items():
+        console.print(
+            f"Copied {report.files} documents ({report.passages} passages, {escape(report.embedding_model)}) "
+            f"of collection {escape(name)} from {escape(report.source)} to {escape(report.target)}."
         )
-    console.print(
-        f"Copied {report.files} documents ({report.passages} passages, {escape(report.embedding_model)}) "
-        f"from {escape(report.source)} to {escape(report.target)}."
-    )

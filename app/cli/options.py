@@ -28,6 +28,15 @@ StoreOpt = Annotated[
         help=f"Store: local, milvus-lite:///path/docqa.db or milvus://host:19530 [env: {config.STORE}]",
     ),
 ]
+CollectionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--collection",
+        "-c",
+        help=f"Collection of the index to use (`docqa collections list`) [env: {config.COLLECTION}; "
+        f"default {config.DEFAULT_COLLECTION}]",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 ReaderOpt = Annotated[
     str | None,

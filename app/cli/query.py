@@ -15,6 +15,7 @@ from docqa.app.cli.documents import open_docqa
 from docqa.app.cli.errors import fail, handle_user_errors
 from docqa.app.cli.options import (
     BackendOpt,
+    CollectionOpt,
     EmbeddingOpt,
     FilterOpt,
     IndexOpt,
@@ -44,13 +45,14 @@ def search(
     embedding_model: EmbeddingOpt = None,
     no_rerank: NoRerankOpt = False,
     filter_: FilterOpt = None,
+    collection: CollectionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print the passages that best match QUERY, with file, page and score."""
     from docqa.pipelines.api import parse_filter_expressions
 
     filters = parse_filter_expressions(filter_ or [])
-    qa = open_docqa(index, embedding_model)
+    qa = open_docqa(index, embedding_model, collection)
     _require_documents(qa)
     rerank = False if no_rerank else None
     passages = qa.search(query, top_k=top_k, mode=checked_mode(mode), rerank=rerank, filters=filters)
@@ -88,6 +90,7 @@ def ask(
         ),
     ] = False,
     filter_: FilterOpt = None,
+    collection: CollectionOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from your documents: ranked answers with source, page and the passage highlighted.
@@ -96,7 +99,8 @@ def ask(
     in tens of milliseconds instead of seconds of imports and model loading in a fresh process.
     """
     flags = {"embedding_model": embedding_model, "reader_model": reader, "reader_backend": backend,
-             "reader_fallback": False if no_fallback else None, "rerank": False if no_rerank else None}
+             "reader_fallback": False if no_fallback else None, "rerank": False if no_rerank else None,
+             "collection": collection}
     settings = config.Settings.from_env().override(index_dir=index, **flags)
     filters = None
     if filter_:  # parsed here, so a bad expression is the same one error: line with or without a service

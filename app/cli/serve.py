@@ -12,6 +12,7 @@ from docqa.app.cli.errors import handle_user_errors
 from docqa.app.cli.options import (
     AllowedHostOpt,
     BackendOpt,
+    CollectionOpt,
     EmbeddingOpt,
     IndexOpt,
     OcrOpt,
@@ -43,6 +44,7 @@ def ui(
     watch: WatchOpt = None,
     ocr: OcrOpt = True,
     allowed_host: AllowedHostOpt = None,
+    collection: CollectionOpt = None,
 ) -> None:
     """Serve the search page: ask questions in your browser, add and remove documents. Prints its URL."""
     from docqa.app.ui.launcher import run_ui
@@ -51,6 +53,7 @@ def ui(
         (config.READER_MODEL, reader),
         (config.READER_BACKEND, backend),
         (config.EMBEDDING_MODEL, embedding_model),
+        (config.COLLECTION, collection),  # the collection the page opens on
     ):
         if value:
             # The page runs in its own (Streamlit) process and reads its configuration from the environment.
@@ -96,8 +99,14 @@ def serve(
             f"[env: {config.ALLOWED_ORIGINS}]",
         ),
     ] = None,
+    collection: CollectionOpt = None,
 ) -> None:
-    """Serve the HTTP API for other applications (OpenAPI docs at /docs)."""
+    """Serve the HTTP API for other applications (OpenAPI docs at /docs). Every collection is served:
+    ``/collections/NAME/...``; the routes without that prefix serve --collection (default: default)."""
+    if collection:
+        from docqa.pipelines.api import validate_collection_name
+
+        os.environ[config.COLLECTION] = validate_collection_name(collection)
     from docqa.app.server.limits import DEFAULT_CONCURRENT_ASKS
     from docqa.app.server.running import serve as run_server
 

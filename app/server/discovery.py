@@ -161,7 +161,9 @@ def ask_service(settings: config.Settings, question: str, *, top_k: int, max_ans
     body: dict[str, Any] = {"question": question, "top_k": top_k, "max_answers": max_answers}
     if filters:
         body["filters"] = filters
-    answer = request_json(record["url"].rstrip("/") + "/ask", body)
+    # One service serves every collection of the index: the others under /collections/{name}/.
+    prefix = "" if settings.collection == config.DEFAULT_COLLECTION else f"/collections/{settings.collection}"
+    answer = request_json(record["url"].rstrip("/") + prefix + "/ask", body)
     if answer is None or answer.get("question") != question or not isinstance(answer.get("answers"), list):
         return None
     return answer, record
