@@ -16,6 +16,7 @@ from __future__ import annotations
 import streamlit as st
 
 from docqa.app.ui import answers, gate, onboarding, questions, sidebar, state
+from docqa.app.ui.collections import chosen_collection, collection_switcher, visible_collections
 from docqa.app.ui.errors import show_error
 from docqa.app.ui.framing import refuse_framing
 from docqa.app.ui.styles import apply_styles
@@ -36,9 +37,15 @@ def main() -> None:
     if not gate.unlocked():  # DOCQA_API_KEY set: nothing is shown, read or written before the key
         return
     try:
+        visible = visible_collections(str(state.page_settings().index_dir), None)
+        if chosen_collection(visible) is None:
+            st.title("DocQA")
+            st.info("Your key gives access to no collection of this index.", icon=":material/lock:")
+            return
+        collection_switcher(visible)
         qa = state.current_docqa()
         locked = qa.index.is_locked()
-        overview = state.index_overview(str(qa.index.directory), qa.index.current_name())
+        overview = state.index_overview(str(qa.root_dir), qa.collection, qa.index.current_name())
         if overview["stats"]["documents"]:
             qa.store.warm_up()  # a Milvus store (DOCQA_STORE): reachable? (cheap once connected)
     except DocQAError as err:  # a bad setting, a corrupt index, a Milvus store out of reach, ...

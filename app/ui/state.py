@@ -29,10 +29,18 @@ def open_docqa(settings: Settings) -> DocQA:
     return DocQA(settings=settings)
 
 
-def current_docqa() -> DocQA:
-    """The DocQA for the page's configuration (the ``DOCQA_*`` environment, as ``docqa ui`` sets it)."""
+def page_settings() -> Settings:
+    """The page's configuration: the ``DOCQA_*`` environment, as ``docqa ui`` sets it."""
     settings = Settings.from_env()
-    return open_docqa(settings.override(index_dir=settings.index_dir.expanduser().resolve()))
+    return settings.override(index_dir=settings.index_dir.expanduser().resolve())
+
+
+def current_docqa() -> DocQA:
+    """The DocQA of this tab's collection (app/ui/collections.py) in the page's configuration."""
+    from docqa.app.ui.collections import CHOSEN
+
+    collection = st.session_state.get(CHOSEN) or None
+    return open_docqa(page_settings().override(collection=collection))
 
 
 @st.cache_resource(show_spinner=False)
@@ -47,10 +55,11 @@ def process_state() -> dict[str, Any]:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def index_overview(index_dir: str, snapshot: str | None) -> dict[str, Any]:
-    """Statistics and documents of one snapshot. ``snapshot`` (the CURRENT name) is the cache key: a commit
-    by anyone makes a new key, so the page never shows a stale list, and never re-reads an unchanged one."""
-    qa = DocQA(index_dir)
+def index_overview(index_dir: str, collection: str, snapshot: str | None) -> dict[str, Any]:
+    """Statistics and documents of one snapshot of one collection. ``snapshot`` (the CURRENT name) is the
+    cache key: a commit by anyone makes a new key, so the page never shows a stale list, and never re-reads
+    an unchanged one."""
+    qa = DocQA(index_dir, collection=collection)
     return {"stats": qa.stats(), "documents": qa.documents()}
 
 
