@@ -38,6 +38,7 @@ from docqa import config
 from docqa.atomic import atomic_writer
 from docqa.choices import Choice
 from docqa.config import PACKAGED_EMBEDDING_MODEL
+from docqa.pipelines.components.fast_tokenizer import load_fast_tokenizer
 from docqa.pipelines.components.measured_choice import BackendChoice, runtime_version
 from docqa.pipelines.model_loading import cache_root, model_fingerprint, resolve_model_dir
 
@@ -145,11 +146,15 @@ class SentenceEncoder:
 
     def _load_onnx(self, quantize: bool) -> None:
         import onnxruntime as ort
-        from transformers import AutoTokenizer
 
         if self.pooling not in ("mean", "cls"):
             raise ValueError(f"pooling '{self.pooling}' is not supported by the ONNX path")
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+        # tokenizers alone when it reproduces the tokenizer: no transformers import (fast_tokenizer.py)
+        self.tokenizer = load_fast_tokenizer(self.model_dir)
+        if self.tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
         path = _exported_graph(self.model_dir, self.pooling, quantize)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

@@ -29,6 +29,7 @@ from haystack import Document, ExtractedAnswer, component, default_from_dict, de
 
 from docqa import config
 from docqa.errors import ConfigError
+from docqa.pipelines.components.fast_tokenizer import load_fast_tokenizer
 from docqa.pipelines.components.measured_choice import BackendChoice
 from docqa.pipelines.components.readers import calibration as calibration_store
 from docqa.pipelines.components.readers.adaptive import DEFAULT_RULE, AdaptiveRule
@@ -208,10 +209,14 @@ class DocQAReader:
         """
         if self._backend is not None:
             return
-        from transformers import AutoTokenizer
-
         model_dir = resolve_model_dir(self.model, role="reader", env_var=config.READER_MODEL)
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        # tokenizers alone when it reproduces the model's tokenizer (a cold ask skips importing transformers,
+        # ~0.8 s; see fast_tokenizer.py), else transformers' own.
+        tokenizer: Any = load_fast_tokenizer(model_dir)
+        if tokenizer is None:
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(model_dir)
         # Validate window settings once, with a clear message, before any question arrives.
         build_windows(tokenizer, "warm up", ["warm up"], max_seq_length=self.max_seq_length,
                       stride=self.stride, max_question_tokens=self.max_question_tokens)
