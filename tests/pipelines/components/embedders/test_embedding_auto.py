@@ -88,3 +88,34 @@ def test_runtime_versions_in_the_cache_key_are_the_modules_own_without_importing
     assert runtime_version("onnxruntime") == onnxruntime.__version__
     assert runtime_version("sentence_transformers") == sentence_transformers.__version__
     assert runtime_version("no_such_runtime_docqa") == "-"
+
+
+class _Encoder:
+    def encode(self, texts):
+        import numpy as np
+
+        return np.eye(len(texts), 8, dtype=np.float32)
+
+
+def test_torch_is_timed_only_when_no_onnx_graph_loads():
+    """Timing torch cost a first ingest ~13 s and it never won on a CPU (2x slower than ONNX fp32)."""
+    from docqa.pipelines.components.embedders.auto_backend import measure
+
+    def load_all(name):
+        loads.append(name)
+        return _Encoder()
+
+    def onnx_fails(name):
+        loads.append(name)
+        if name.startswith("onnx"):
+            raise RuntimeError("export failed")
+        return _Encoder()
+
+    questions, paragraphs = ["q1", "q2"], ["p1", "p2"]
+    loads: list[str] = []
+    measured, _ = measure(load_all, questions, paragraphs)
+    assert loads == ["onnx", "onnx-int8"] and set(measured) == {"onnx", "onnx-int8"}
+    loads = []
+    measured, loaded = measure(onnx_fails, questions, paragraphs)
+    assert loads == ["onnx", "onnx-int8", "torch"] and list(loaded) == ["torch"]
+    assert measured["torch"].seconds is not None and "export failed" in measured["onnx"].error
