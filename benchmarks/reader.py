@@ -70,7 +70,7 @@ sys.path.insert(0, str(REPO))
 SHARED = REPO.parent / "shared"
 SQUAD = SHARED / "data" / "squad2-dev-public.json"
 TEST_READER = SHARED / "models" / "minilm-squad2-test"
-BACKEND_NAMES = ("torch", "onnx-fp32", "onnx-int8")
+BACKEND_NAMES = ("torch", "onnx-fp32", "onnx-int8", "torch-bf16")
 
 
 def log(message: str) -> None:
@@ -186,6 +186,7 @@ def bench_speed(n_questions: int, n_paragraphs: int, batch_size: int, model_dir:
     result["speedup_torch"] = result["haystack_s"] / result["torch_s"]
     result["speedup_fp32"] = result["haystack_s"] / result["onnx_fp32_s"]
     result["speedup_int8"] = result["haystack_s"] / result["onnx_int8_s"]
+    result["speedup_bf16"] = result["haystack_s"] / result["torch_bf16_s"]
     result["speedup_auto"] = result["haystack_s"] / result["auto_s"]
     return result
 
@@ -300,7 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Speed (median s/question, bert-base random, 2 cores): Haystack {result['haystack_s']:.3f} | "
               f"torch {result['torch_s']:.3f} ({result['speedup_torch']:.2f}×) | onnx-fp32 "
               f"{result['onnx_fp32_s']:.3f} ({result['speedup_fp32']:.2f}×) | onnx-int8 "
-              f"{result['onnx_int8_s']:.3f} ({result['speedup_int8']:.2f}×) | "
+              f"{result['onnx_int8_s']:.3f} ({result['speedup_int8']:.2f}×) | torch-bf16 "
+              f"{result['torch_bf16_s']:.3f} ({result['speedup_bf16']:.2f}×) | "
               f"auto [{result['auto_backend']}] "
               f"{result['auto_s']:.3f} ({result['speedup_auto']:.2f}×); identical top answers vs Haystack: "
               f"torch {result['identical_top_torch']:.0%}, auto {result['identical_top_auto']:.0%}")

@@ -62,7 +62,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     READER_MODEL: (DEFAULT_READER_MODEL, "reader: Hub id, local directory, or `compact`"),
     READER_BACKEND: (
         DEFAULT_READER_BACKEND,
-        "`auto` (fastest measured on this CPU, cached), `torch`, `onnx-fp32` or `onnx-int8`",
+        "`auto` (fastest measured on this CPU, cached), `torch`, `onnx-fp32`, `onnx-int8` or `torch-bf16`",
     ),
     READER_ADAPTIVE: ("1", "`0` reads every retrieved passage (adaptive reading off)"),
     READER_FALLBACK: ("1", "`0` never answers with the compact reader"),

@@ -55,7 +55,8 @@ NoRerankOpt = Annotated[
 BackendOpt = Annotated[
     str | None,
     typer.Option(
-        "--backend", help=f"Reader backend: torch, onnx-fp32 or onnx-int8 [env: {config.READER_BACKEND}]"
+        "--backend",
+        help=f"Reader backend: torch, onnx-fp32, onnx-int8 or torch-bf16 [env: {config.READER_BACKEND}]",
     ),
 ]
 WatchOpt = Annotated[

@@ -73,13 +73,18 @@ class CpuIdentity:
         text = f"{self.model}|{self.machine}|{self.cores}|{self.flags_digest}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    @property
+    def native_bf16(self) -> bool:
+        """AVX512-BF16 or AMX: bf16 matrix products run natively (elsewhere they are emulated, slowly)."""
+        return any(f in ("avx512_bf16", "amx_bf16") for f in self.flags)
+
     def describe(self) -> str:
         """One line for benchmark output and ``/ready``: model, cores and the flags that matter."""
         vnni = any("vnni" in f for f in self.flags)
         amx = any(f.startswith("amx") for f in self.flags)
         avx512 = any(f.startswith("avx512") for f in self.flags)
         return (f"{self.model} ({self.cores} cores; avx2={'avx2' in self.flags} avx512={avx512} "
-                f"vnni={vnni} amx={amx})")
+                f"vnni={vnni} bf16={self.native_bf16} amx={amx})")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "flags": list(self.flags), "key": self.key, "description": self.describe()}
@@ -147,12 +152,16 @@ def timed_rounds(names: Sequence[str], run: Callable[[str], object], rounds: int
 
 
 def choose_fastest(measured: Mapping[str, Measurement], exact: set[str],
-                   bar: float = AGREEMENT_BAR) -> str:
+                   bar: float = AGREEMENT_BAR, handicap: Mapping[str, float] | None = None) -> str:
     """The fastest candidate that ran and, unless it is exact, kept at least ``bar`` agreement.
+    ``handicap`` multiplies a candidate's seconds for the ranking (a cost the timing does not see, such
+    as a slower start in every new process).
 
     :raises ValueError: when no candidate qualifies (every one failed).
     """
-    ranked = sorted((m.seconds, name) for name, m in measured.items() if m.seconds is not None)
+    weights = handicap or {}
+    ranked = sorted((m.seconds * weights.get(name, 1.0), name) for name, m in measured.items()
+                    if m.seconds is not None)
     for _, name in ranked:
         agreement = measured[name].agreement
         if name in exact or (agreement is not None and agreement >= bar):

@@ -1,5 +1,6 @@
-"""``DOCQA_READER_BACKEND=auto``: time torch, ONNX fp32 and ONNX int8 for this model on this CPU, check
-int8's top answers against fp32, and use the fastest backend that keeps at least 97% of them.
+"""``DOCQA_READER_BACKEND=auto``: time torch, ONNX fp32 and ONNX int8 (and, on CPUs with native bf16,
+torch with bf16 weights) for this model on this CPU, check the lossy ones' top answers against fp32, and
+use the fastest backend that keeps at least 97% of them.
 
 Why: see :mod:`docqa.pipelines.components.measured_choice` (the int8 graph is 3.8× Haystack on AVX-512 VNNI
 CPUs but slower than fp32 on AVX2-only ones; which of torch and ONNX fp32 wins varies too).
@@ -51,6 +52,14 @@ from docqa.resources import data_path
 logger = logging.getLogger(__name__)
 
 CANDIDATES = (ReaderBackendName.TORCH, ReaderBackendName.ONNX_FP32, ReaderBackendName.ONNX_INT8)
+# Timed only where bf16 is native (AVX512-BF16, AMX): emulated elsewhere, it could only lose.
+NATIVE_BF16_CANDIDATES = (ReaderBackendName.TORCH_BF16,)
+# A torch backend must read >= 10% faster than the best ONNX one to be chosen: it costs every new process
+# its start (cold `docqa ask`, compact reader, 2 cores: onnx-int8 2.57/2.58 s, torch-bf16 5.44/5.33 s —
+# importing transformers and loading the model), which the timing of warm forward passes does not see.
+# The compact reader's tie (torch-bf16 0.204 s, onnx-int8 0.205 s) stays on ONNX; bert-base, where
+# torch-bf16 read 1.28x faster than onnx-int8, still gets it (when its answers agree).
+TORCH_HANDICAP = {ReaderBackendName.TORCH.value: 1.10, ReaderBackendName.TORCH_BF16.value: 1.10}
 EXACT = {ReaderBackendName.TORCH.value, ReaderBackendName.ONNX_FP32.value}
 REFERENCE = ReaderBackendName.ONNX_FP32.value  # int8 is quantised from this graph
 TIMING_PAIRS = 8
@@ -59,7 +68,7 @@ TIMING_ROUNDS = 5  # best of up to 5 interleaved rounds: 3 let a burst of load o
 MAX_PAIRS = 60
 CALIBRATION_FILE = "reader-calibration.json"
 # Bump when the measuring procedure changes, so that cached choices are measured again.
-PROCEDURE_VERSION = "2"
+PROCEDURE_VERSION = "3"  # 3: torch-bf16 on CPUs with native bf16
 
 Pair = tuple[str, str]  # (question, paragraph)
 BackendLoader = Callable[[ReaderBackendName], ReaderBackend]
@@ -94,6 +103,11 @@ def top_answers(backend: ReaderBackend, windows_per_pair: Sequence[list[Window]]
         cursor += len(windows)
         answers.append(decoded.answers[0].text if decoded.answers else "")
     return answers
+
+
+def candidates_for(cpu: CpuIdentity) -> tuple[ReaderBackendName, ...]:
+    """The backends ``auto`` times on ``cpu``."""
+    return CANDIDATES + (NATIVE_BF16_CANDIDATES if cpu.native_bf16 else ())
 
 
 def measure(load: BackendLoader, windows_per_pair: Sequence[list[Window]], contexts: Sequence[str],
@@ -162,8 +176,8 @@ def choose_reader_backend(
                              max_question_tokens=max_question_tokens) for q, c in pairs]
     logger.info("auto: measuring reader backends for %s on %s (once)", model_dir, cpu.describe())
     started = time.perf_counter()
-    measured, loaded = measure_fn(load, windows, [c for _, c in pairs])
-    winner = choose_fastest(measured, EXACT, AGREEMENT_BAR)
+    measured, loaded = measure_fn(load, windows, [c for _, c in pairs], candidates=candidates_for(cpu))
+    winner = choose_fastest(measured, EXACT, AGREEMENT_BAR, handicap=TORCH_HANDICAP)
     choice = BackendChoice(
         backend=winner, chosen_by="measured", cpu=cpu.describe(),
         measurements={name: {"seconds": m.seconds, "agreement": m.agreement, "error": m.error}

@@ -17,6 +17,7 @@ from docqa.pipelines.components.measured_choice import (
 )
 from docqa.pipelines.components.readers.auto_backend import EXACT, calibration_pairs, choose_reader_backend
 from docqa.pipelines.components.readers.backends import ReaderBackendName
+from docqa.pipelines.components.readers.qa_windows import build_windows
 from docqa.pipelines.components.readers.reader import DocQAReader
 
 AVX2_CPU = "model name\t: AMD EPYC 7B13\nflags\t\t: fpu sse4_2 avx avx2 fma f16c\n"
@@ -67,7 +68,7 @@ class FakeMeasure:
         self.calls = 0
         self.pairs = 0
 
-    def __call__(self, load, windows_per_pair, contexts):
+    def __call__(self, load, windows_per_pair, contexts, candidates=()):
         self.calls += 1
         self.pairs = len(windows_per_pair)
         return {k: Measurement(v.seconds, v.agreement) for k, v in self.measured.items()}, {}
@@ -138,9 +139,57 @@ def test_auto_reader_runs_on_the_chosen_backend(tiny_qa_model_dir, monkeypatch, 
     fake = {"torch": Measurement(5.0), "onnx-fp32": Measurement(1.0), "onnx-int8": Measurement(2.0)}
     monkeypatch.setattr(
         "docqa.pipelines.components.readers.reader.choose_reader_backend",
-        lambda *a, **k: choose_reader_backend(*a, **k, measure_fn=lambda load, w, c: (fake, {})))
+        lambda *a, **k: choose_reader_backend(
+            *a, **k, measure_fn=lambda load, w, c, candidates=(): (fake, {})))
     reader = DocQAReader(str(tiny_qa_model_dir))
     assert reader.backend is ReaderBackendName.AUTO
     reader.warm_up()
     assert reader.active_backend == "onnx-fp32" and reader._backend.name == "onnx-fp32"
     assert reader.to_dict()["init_parameters"]["backend"] == "auto"  # the setting, not the outcome
+
+
+BF16_CPU = "model name\t: AMD EPYC 9R14\nflags\t\t: avx avx2 fma avx512f avx512_vnni avx512_bf16\n"
+
+
+def test_bf16_is_timed_only_where_it_is_native_and_chosen_only_when_it_keeps_the_answers(tmp_path, tokenizer):
+    from docqa.pipelines.components.readers.auto_backend import candidates_for
+
+    assert ReaderBackendName.TORCH_BF16 not in candidates_for(cpu_identity(AVX2_CPU))
+    assert ReaderBackendName.TORCH_BF16 not in candidates_for(cpu_identity(VNNI_CPU))
+    assert ReaderBackendName.TORCH_BF16 in candidates_for(cpu_identity(BF16_CPU))
+    assert "bf16=True" in cpu_identity(BF16_CPU).describe()
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    timings = {"torch": Measurement(3.0), "onnx-fp32": Measurement(2.0), "onnx-int8": Measurement(1.5, 0.99),
+               "torch-bf16": Measurement(1.0, 0.98)}
+    fast = FakeMeasure(timings)
+    choice, _ = _choose(model_dir, tokenizer, ChoiceCache(tmp_path / "a.json"), cpu_identity(BF16_CPU), fast)
+    assert choice.backend == "torch-bf16"
+    lossy = FakeMeasure({**timings, "torch-bf16": Measurement(1.0, 0.90)})  # loses 10% of the answers
+    choice, _ = _choose(model_dir, tokenizer, ChoiceCache(tmp_path / "b.json"), cpu_identity(BF16_CPU), lossy)
+    assert choice.backend == "onnx-int8"
+    # a tie goes to ONNX: a torch backend costs every new process ~2.8 s more to start
+    tie = FakeMeasure({**timings, "onnx-int8": Measurement(0.205, 1.0),
+                       "torch-bf16": Measurement(0.204, 1.0)})
+    choice, _ = _choose(model_dir, tokenizer, ChoiceCache(tmp_path / "c.json"), cpu_identity(BF16_CPU), tie)
+    assert choice.backend == "onnx-int8"
+
+
+def test_bf16_backend_answers_like_fp32(shared_dir):
+    """The bf16 runtime on the test reader: the same answers as fp32 torch on the calibration pairs it
+    reads (bf16 is emulated on CPUs without it: slow there, but correct everywhere)."""
+    from docqa.pipelines.components.readers.auto_backend import top_answers
+    from docqa.pipelines.components.readers.backends import load_backend
+
+    model_dir = shared_dir / "models" / "minilm-squad2-test"
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    pairs = calibration_pairs(compact=True)[:12]
+    windows = [build_windows(tokenizer, q, [c]) for q, c in pairs]
+    contexts = [c for _, c in pairs]
+    bf16 = load_backend("torch-bf16", model_dir)
+    assert bf16.name == "torch-bf16"
+    fp32 = top_answers(load_backend("torch", model_dir), windows, contexts)
+    same = sum(a == b for a, b in zip(top_answers(bf16, windows, contexts), fp32, strict=True))
+    assert same >= 11, (same, len(pairs))

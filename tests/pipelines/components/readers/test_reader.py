@@ -115,7 +115,8 @@ def test_missing_model_says_how_to_get_it(tmp_path):
 def test_unknown_backend_is_rejected_early():
     with pytest.raises(ValueError, match="onnx-int8"):
         DocQAReader("whatever", backend="tensorrt")
-    with pytest.raises(ConfigError, match="'tensorrt'; choose one of: auto, torch, onnx-fp32, onnx-int8"):
+    choices = "auto, torch, onnx-fp32, onnx-int8, torch-bf16"
+    with pytest.raises(ConfigError, match=f"'tensorrt'; choose one of: {choices}"):
         DocQAReader("whatever", backend="tensorrt")
 
 
@@ -124,7 +125,7 @@ def test_backend_from_the_environment_is_accepted_as_the_same_string(monkeypatch
     reader = DocQAReader("whatever", backend=Settings.from_env().reader_backend)
     assert reader.backend is ReaderBackendName.ONNX_INT8
     assert reader.backend == "onnx-int8" and f"{reader.backend}" == "onnx-int8"  # calibration keys
-    assert [b.value for b in ReaderBackendName] == ["auto", "torch", "onnx-fp32", "onnx-int8"]
+    assert [b.value for b in ReaderBackendName] == ["auto", "torch", "onnx-fp32", "onnx-int8", "torch-bf16"]
 
 
 def test_to_dict_from_dict_round_trip_gives_the_same_answers(tiny_qa_model_dir):
