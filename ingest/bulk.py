@@ -16,7 +16,8 @@ work since its last commit, and the next run resumes.
   parser, the OOM killer) every file then in flight is suspect; each is read again alone in a fresh pool,
   and the one that kills that too is reported failed, naming the crash. The run goes on.
 - **Stopping**: workers ignore SIGINT (Ctrl-C belongs to the writer); when the run ends, is cancelled or
-  interrupted, :meth:`ParsePool.close` cancels queued files and terminates the workers.
+  interrupted, :meth:`ParsePool.close` cancels queued files and terminates the workers; a writer killed
+  with -9 cannot, so each worker also ends itself within a second of its writer's death.
 - **OCR share**: a worker runs ``cores // jobs`` Tesseracts at once (``docqa.ingest.ocr`` defaults to one
   per core in a single process), so the pool does not start ``jobs × cores`` of them.
 """
@@ -26,6 +27,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -39,6 +42,7 @@ from docqa.ingest.report import FileResult
 from docqa.ingest.splitting import PageAwareSplitter
 
 AHEAD_PER_JOB = 2  # files in flight per worker: one being read, one queued, so no worker waits for work
+PARENT_CHECK_S = 0.5  # how often a worker looks whether its writer is still there
 MAX_QUEUED = 256  # decided files (unchanged, skipped) held ahead of the writer at most
 Outcome = Prepared | FileResult
 Worker = Callable[[ParseJob], Outcome]
@@ -66,10 +70,24 @@ _state: dict[str, Any] = {}
 
 def _init_worker(splitter: PageAwareSplitter, ocr: bool, limits: Limits, ocr_threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's; it ends the pool
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     from docqa.ingest import ocr as ocr_module
 
     ocr_module.set_default_workers(ocr_threads)
     _state.update(splitter=splitter, ocr=ocr, limits=limits)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when its writer is gone (kill -9 leaves no time to close the pool).
+
+    Why a watch: a worker waiting for its next file blocks on the pool's queue, and it holds that queue's
+    write end itself, so the writer's death never wakes it; an orphaned idle worker (haystack imported,
+    ~300 MB) stayed forever (tests/ingest/test_bulk.py kills a writer and checks its workers end).
+    """
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def parse_in_worker(job: ParseJob) -> Outcome:
