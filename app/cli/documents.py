@@ -54,8 +54,8 @@ def ingest(
             "--jobs",
             "-j",
             min=1,
-            help="Processes that read, OCR and split files while one embeds and commits "
-            "[default: the cores this process may use]. 1 reads files one at a time in this process.",
+            help="Processes that read, OCR and split files while one embeds and commits. "
+            "Default: the cores this process may use; 1 reads files one at a time in this process.",
             show_default=False,
         ),
     ] = None,
