@@ -20,7 +20,7 @@ from docqa.ingest.bulk import ParsePool, crash_reason
 from docqa.ingest.ingestor import Ingestor
 from docqa.ingest.limits import Limits
 from docqa.ingest.preparing import ParseJob, Prepared
-from docqa.ingest.report import ADDED, FAILED, IngestProgress
+from docqa.ingest.report import ADDED, FAILED, FileResult, IngestProgress
 from docqa.ingest.splitting import PageAwareSplitter
 from docqa.pipelines.document_stores.local.index import LocalIndex
 from docqa.pipelines.indexing import IndexingPipeline
@@ -202,3 +202,15 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_one_file_to_read_is_read_here_without_starting_workers(tmp_path: Path) -> None:
+    """Re-ingesting a folder after one change: the pool would cost seconds and buys nothing."""
+    (tmp_path / "a.txt").write_text("The harbour opens at six.", encoding="utf-8")
+    kept = FileResult(path="kept.txt", status="unchanged")
+    with ParsePool(2, PageAwareSplitter(), ocr=False, limits=Limits(), worker=dies_on_crash_files) as pool:
+        outcomes = list(pool.ordered([kept, _job(tmp_path / "a.txt"), kept], stop=lambda: False))
+        assert not pool.started
+    assert outcomes[0] is kept and outcomes[2] is kept
+    assert isinstance(outcomes[1], Prepared) and outcomes[1].result.passages == 1
+    assert multiprocessing.active_children() == []
