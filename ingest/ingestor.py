@@ -30,6 +30,10 @@ store (``docqa.pipelines.document_stores.local.index.LocalIndex``) and the index
 (``docqa.pipelines.indexing.IndexingPipeline``: embedder → writer) are handed in by whoever wires them up
 (``docqa.pipelines.api.DocQA.ingest``).
 
+Reading a changed file (load, OCR, split) is ``docqa.ingest.preparing``'s, called here file by file
+(``jobs=1``) or run a few files ahead in a process pool (``jobs=N``, ``docqa.ingest.bulk``); this process
+stays the one writer either way, so the checkpoints, the report's order and the crash safety are the same.
+
     ingestor = Ingestor(index, indexing_pipeline, embedding_model="all-MiniLM-L6-v2", dim=384)
     report = ingestor.run(["./manuals"], prune=True)
 """
