@@ -120,6 +120,8 @@ def test_hostile_files_fail_alone_in_the_pool(tmp_path: Path) -> None:
     pooled = _ingestor(tmp_path / "pooled", jobs=2).run([folder])
     by_name = {Path(r.path).name: r for r in pooled.results}
     assert by_name["harbour.txt"].status == ADDED
+    assert by_name["deep.docx"].status == by_name["entities.docx"].status == FAILED
+    assert "nested" in by_name["deep.docx"].reason
     assert sorted(by_name) == sorted(p.name for p in folder.iterdir())
     assert [(r.path, r.status, r.reason) for r in pooled.results] == [
         (r.path, r.status, r.reason) for r in serial.results
