@@ -30,6 +30,10 @@ store (``docqa.pipelines.document_stores.local.index.LocalIndex``) and the index
 (``docqa.pipelines.indexing.IndexingPipeline``: embedder → writer) are handed in by whoever wires them up
 (``docqa.pipelines.api.DocQA.ingest``).
 
+Reading a changed file (load, OCR, split) is ``docqa.ingest.preparing``'s, called here file by file
+(``jobs=1``) or run a few files ahead in a process pool (``jobs=N``, ``docqa.ingest.bulk``); this process
+stays the one writer either way, so the checkpoints, the report's order and the crash safety are the same.
+
     ingestor = Ingestor(index, indexing_pipeline, embedding_model="all-MiniLM-L6-v2", dim=384)
     report = ingestor.run(["./manuals"], prune=True)
 """
@@ -38,9 +42,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -48,11 +52,26 @@ import numpy as np
 from haystack import Document
 
 from docqa.ingest import parsed
+from docqa.ingest.bulk import ParsePool, available_cores
 from docqa.ingest.discovery import Candidate, discover, display, folder_of
-from docqa.ingest.layout import attach_layout
 from docqa.ingest.limits import Limits
-from docqa.ingest.loaders import LoadError, is_supported, load_file, unexpected_reason, unsupported_reason
-from docqa.ingest.records import SourceFile, file_sha256, utc_now
+from docqa.ingest.loaders import LoadError, is_supported, unexpected_reason, unsupported_reason
+from docqa.ingest.preparing import ParseJob, Prepared, build, parse
+from docqa.ingest.records import SourceFile, file_sha256
+from docqa.ingest.report import (  # noqa: F401 - re-exported: the report's names have always lived here
+    ADDED,
+    CANCELLED_REASON,
+    FAILED,
+    PARTIAL,
+    REMOVED,
+    SKIPPED,
+    STATUSES,
+    UNCHANGED,
+    UPDATED,
+    FileResult,
+    IngestProgress,
+    IngestReport,
+)
 from docqa.ingest.splitting import PageAwareSplitter
 from docqa.ingest.tags import check_kinds, check_tags, sidecar_tags
 
@@ -60,8 +79,6 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 
-STATUSES = ("added", "updated", "unchanged", "skipped", "failed", "removed", "partial")
-ADDED, UPDATED, UNCHANGED, SKIPPED, FAILED, REMOVED, PARTIAL = STATUSES
 # The first part of a file committed in parts; each next part doubles, up to checkpoint_every. 32 MiniLM
 # passages embed in ~2-3 s on 2 busy cores (512 took 43 s under load), so the first part is searchable
 # seconds after the file is split, and the ramp adds only log2(512/32) = 4 commits to a big file.
@@ -71,62 +88,6 @@ CancelCheck = Callable[[], bool]
 
 def _never() -> bool:
     return False
-
-
-@dataclass
-class FileResult:
-    """One line of the ingest report."""
-
-    path: str
-    status: str
-    passages: int = 0
-    pages: int = 0
-    reason: str = ""
-    notes: list[str] = field(default_factory=list)
-    tables: int = 0  # tables found in the file (PDF, Word), read as rows with their column headers
-
-
-@dataclass
-class IngestReport:
-    results: list[FileResult] = field(default_factory=list)
-    seconds: float = 0.0
-    passages_embedded: int = 0
-    checkpoints: int = 0
-    cancelled: bool = False  # stopped by the run's ``cancel`` check: files not reached have no line
-
-    @property
-    def failed(self) -> list[FileResult]:
-        return [r for r in self.results if r.status == FAILED]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.cancelled
-
-    def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
-
-    def to_dict(self) -> dict:
-        return {
-            "ok": self.ok,
-            "seconds": round(self.seconds, 3),
-            "passages_embedded": self.passages_embedded,
-            "cancelled": self.cancelled,
-            "counts": {s: self.count(s) for s in STATUSES},
-            "files": [r.__dict__ for r in self.results],
-        }
-
-
-class IngestProgress:
-    """Callbacks a front end implements to show progress. The defaults do nothing."""
-
-    def discovered(self, total_files: int) -> None: ...
-
-    def file_done(self, result: FileResult) -> None: ...
-
-    def embedding(self, done: int, total: int) -> None: ...
-
-    def ocr(self, path: str, done: int, total: int) -> None:
-        """``done`` of ``total`` scanned pages of ``path`` read by OCR (seconds a page on small machines)."""
 
 
 class IndexTransaction(Protocol):
@@ -204,6 +165,8 @@ class Ingestor:
     :param dim: its embedding dimension (for an index that is still empty).
     :param ocr: read scanned PDF pages and image files with Tesseract (``--no-ocr`` turns it off).
     :param limits: what one file may cost; None reads ``DOCQA_MAX_*`` when :meth:`run` starts.
+    :param jobs: processes that read and split files while this one embeds and commits (``--jobs``);
+        1 reads them here, one after another (see :meth:`_outcomes`); None: one per usable core.
     """
 
     def __init__(
@@ -217,8 +180,10 @@ class Ingestor:
         lock_timeout: float = 5.0,
         ocr: bool = True,
         limits: Limits | None = None,
+        jobs: int | None = 1,
     ) -> None:
         self.index = index
+        self.jobs = available_cores() if jobs is None else max(1, jobs)
         self.ocr = ocr
         self.limits = limits
         self.indexer = indexer
@@ -259,20 +224,24 @@ class Ingestor:
             progress.file_done(problem)
 
         touched: list[SourceFile] = []
-        with self.index.transaction(self.embedding_model, self.dim, timeout=self.lock_timeout) as transaction:
+        with ExitStack() as stack:
+            transaction = stack.enter_context(
+                self.index.transaction(self.embedding_model, self.dim, timeout=self.lock_timeout)
+            )
             self._check_run_tags(candidates, transaction.files.values())
             pending: list[tuple[SourceFile, list[Document], FileResult]] = []
             pending_passages = 0
-            for candidate in candidates:
-                if stop():
+            outcomes = self._outcomes(candidates, transaction.files, touched, progress, limits, stop)
+            stack.enter_context(closing(outcomes))  # a pool's workers end with the run, however it ends
+            for outcome in outcomes:
+                if outcome is None:  # stop() said so before the next file
                     report.cancelled = True
                     break
-                result, staged = self._prepare(candidate, transaction.files, touched, progress, limits)
-                if staged is None:
-                    report.results.append(result)
-                    progress.file_done(result)
+                if isinstance(outcome, FileResult):
+                    report.results.append(outcome)
+                    progress.file_done(outcome)
                     continue
-                source, passages = staged
+                source, passages, result = outcome.source, outcome.passages, outcome.result
                 done = _resumable(transaction.files.get(source.key), passages)
                 if done or len(passages) > self.checkpoint_every:  # a big file: committed in parts
                     if pending:  # the files before it keep their own, whole, checkpoint
@@ -295,6 +264,7 @@ class Ingestor:
                         report.cancelled = True
                         break
                     pending, pending_passages = [], 0
+            outcomes.close()  # the workers are not needed for the last flush
             if pending and not report.cancelled:
                 report.cancelled = not self._flush(transaction, pending, report, progress, stop)
             if report.cancelled:
@@ -319,6 +289,33 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
+    def _outcomes(
+        self,
+        candidates: Sequence[Candidate],
+        indexed: Mapping[str, SourceFile],
+        touched: list[SourceFile],
+        progress: IngestProgress,
+        limits: Limits,
+        stop: CancelCheck,
+    ) -> Iterator[Prepared | FileResult | None]:
+        """Each candidate's outcome, in candidate order; None (then nothing) once ``stop()`` is true.
+
+        ``jobs == 1`` reads each file here, when the loop asks for it (today's path, with OCR progress).
+        ``jobs > 1`` decides every file here but reads the changed ones in a pool of worker processes,
+        a few files ahead of the writer (``docqa.ingest.bulk``); the order, and so the commits and the
+        report, are the same as with one job.
+        """
+        if self.jobs <= 1:
+            for candidate in candidates:
+                if stop():
+                    yield None
+                    return
+                yield self._prepare(candidate, indexed, touched, progress, limits)
+            return
+        decided = (self._decide(candidate, indexed, touched) for candidate in candidates)
+        with ParsePool(self.jobs, self.splitter, ocr=self.ocr, limits=limits) as pool:
+            yield from pool.ordered(decided, stop)
+
     def _prepare(
         self,
         candidate: Candidate,
@@ -326,102 +323,69 @@ class Ingestor:
         touched: list[SourceFile],
         progress: IngestProgress,
         limits: Limits,
-    ) -> tuple[FileResult, tuple[SourceFile, list[Document]] | None]:
-        """Decide what to do with one file; load and split it if it is new or changed.
+    ) -> Prepared | FileResult:
+        """Decide what to do with one file; load and split it (in this process) if it is new or changed."""
+        decided = self._decide(candidate, indexed, touched)
+        if not isinstance(decided, ParseJob):
+            return decided
+        return parse(
+            decided,
+            self.splitter,
+            ocr=self.ocr,
+            limits=limits,
+            on_ocr=lambda done, total: progress.ocr(decided.shown, done, total),
+        )
 
-        A file whose content is unchanged but whose mtime moved is appended to ``touched``. Any exception
-        while the file is read and split makes it this file's ``failed`` line (KeyboardInterrupt and
-        other BaseExceptions still stop the run).
+    def _decide(
+        self, candidate: Candidate, indexed: Mapping[str, SourceFile], touched: list[SourceFile]
+    ) -> ParseJob | Prepared | FileResult:
+        """Skip, keep (unchanged) or fail a file without reading it, or say how to read it (a ParseJob).
+
+        Runs in the writer: it needs the index's manifest. A file whose content is unchanged but whose
+        mtime moved is appended to ``touched``. Any exception becomes this file's ``failed`` line.
         """
         try:
-            return self._prepare_file(candidate, indexed, touched, progress, limits)
+            return self._decide_file(candidate, indexed, touched)
         except Exception as err:
             log.debug("ingesting %s failed", candidate.path, exc_info=True)
             reason = str(err) if isinstance(err, LoadError) else unexpected_reason(candidate.path, err)
-            return FileResult(path=candidate.display, status=FAILED, reason=reason), None
+            return FileResult(path=candidate.display, status=FAILED, reason=reason)
 
-    def _prepare_file(
-        self,
-        candidate: Candidate,
-        indexed: Mapping[str, SourceFile],
-        touched: list[SourceFile],
-        progress: IngestProgress,
-        limits: Limits,
-    ) -> tuple[FileResult, tuple[SourceFile, list[Document]] | None]:
+    def _decide_file(
+        self, candidate: Candidate, indexed: Mapping[str, SourceFile], touched: list[SourceFile]
+    ) -> ParseJob | Prepared | FileResult:
         path, shown = candidate.path, candidate.display
         if not is_supported(path):
-            return FileResult(path=shown, status=SKIPPED, reason=unsupported_reason(path)), None
-        key = str(path)
-        known = indexed.get(key)
+            return FileResult(path=shown, status=SKIPPED, reason=unsupported_reason(path))
+        known = indexed.get(str(path))
         try:
             stat = path.stat()
             # A partial record (a file stopped in its parts) is never unchanged: resumed or replaced.
             unchanged = known and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns
             if unchanged and not known.partial:
-                return self._unchanged(candidate, known, known, touched), None
+                return self._unchanged(candidate, known, known, touched)
             sha = file_sha256(path)
         except FileNotFoundError:
-            return FileResult(
-                path=shown, status=FAILED, reason="file disappeared before it could be read"
-            ), None
+            return FileResult(path=shown, status=FAILED, reason="file disappeared before it could be read")
         except OSError as err:
-            return FileResult(
-                path=shown, status=FAILED, reason=f"cannot read file: {err.strerror or err}"
-            ), None
+            return FileResult(path=shown, status=FAILED, reason=f"cannot read file: {err.strerror or err}")
         if known and not known.partial and known.sha256 == sha:
             # Touched but not changed: nothing to re-embed; remember the new mtime to skip hashing next time.
             moved = replace(known, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
-            return self._unchanged(candidate, known, moved, touched, always=True), None
-        # An upload's readability check may have parsed these very bytes already (docqa.ingest.parsed).
-        loaded = parsed.take(path, sha, ocr=self.ocr)
-        if loaded is None:
-            try:
-                loaded = load_file(
-                    path,
-                    ocr=self.ocr,
-                    progress=lambda done, total: progress.ocr(shown, done, total),
-                    limits=limits,
-                )
-            except LoadError as err:
-                return FileResult(path=shown, status=FAILED, reason=str(err)), None
-        source = SourceFile(
-            key=key,
-            file_name=path.name,
-            title=loaded.title,
-            kind=loaded.kind,
+            return self._unchanged(candidate, known, moved, touched, always=True)
+        job = ParseJob(
+            path=path,
+            shown=shown,
             sha256=sha,
             size=stat.st_size,
             mtime_ns=stat.st_mtime_ns,
-            page_lengths=[len(p) for p in loaded.pages],
-            passage_ids=[],
-            ingested_at=utc_now(),
-            notes=list(loaded.notes),
-            tables=loaded.table_count,
             folder=folder_of(candidate.folder, known),
+            status=UPDATED if known and not known.partial else ADDED,
             tags=self._tags_of(candidate, known),
         )
-        meta = {
-            **source.metadata(),  # what filters select on, in every passage (docqa.ingest.records)
-            "source_key": key,
-            "file": shown,
-            "file_name": path.name,
-            "title": loaded.title,
-            "kind": loaded.kind,
-            "sha256": sha,
-        }
-        # Table rows are passages of their own (LoadedFile.breaks); asked only of files that have tables,
-        # so a splitter without ``breaks`` still splits everything else.
-        extra = {"breaks": loaded.breaks} if loaded.breaks else {}
-        passages = self.splitter.run(pages=loaded.pages, meta=meta, **extra)["documents"]
-        attach_layout(passages, loaded)  # section headings (Word, HTML), OCR word boxes (scans)
-        source.passage_ids = [doc.id for doc in passages]
-        status = UPDATED if known and not known.partial else ADDED
-        notes, tables = list(loaded.notes), loaded.table_count
-        result = FileResult(shown, status, len(passages), len(loaded.pages), notes=notes, tables=tables)
-        return result, (
-            source,
-            passages,
-        )
+        # An upload's readability check may have parsed these very bytes already (docqa.ingest.parsed).
+        loaded = parsed.take(path, sha, ocr=self.ocr)
+        return job if loaded is None else build(job, loaded, self.splitter)
 
     def _tags_of(self, candidate: Candidate, known: SourceFile | None) -> dict[str, Any]:
         """This run's tags for a file: ``--tag`` tags with its ``tags.yaml`` entries over them; a file
@@ -566,9 +530,6 @@ class Ingestor:
         report.results.append(result)
         progress.file_done(result)
         return True
-
-
-CANCELLED_REASON = "not indexed: the ingest was cancelled before this file's passages were embedded"
 
 
 class _Stopped(BaseException):  # noqa: N818 - a signal, not an error

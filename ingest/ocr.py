@@ -183,6 +183,17 @@ def ocr_image(
     return parse_tsv(done.stdout.decode("utf-8", "replace"), gray.width, gray.height)
 
 
+# Tesseracts one process runs at once when no caller says (``workers=None``): every core by default; a
+# ``--jobs`` pool worker sets its share (``docqa.ingest.bulk``), so N workers do not start N × cores of them.
+_default_workers: int | None = None
+
+
+def set_default_workers(workers: int | None) -> None:
+    """Tesseracts this process runs at once by default (None: one per core)."""
+    global _default_workers
+    _default_workers = workers
+
+
 def ocr_images(
     images: Iterable[tuple[Image, int]],
     *,
@@ -197,7 +208,7 @@ def ocr_images(
     ``progress`` is called with the number of pages finished so far.
     """
     exe = check_available(languages)
-    workers = max(1, workers or os.cpu_count() or 1)
+    workers = max(1, workers or _default_workers or os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = []
         finished = 0

@@ -218,8 +218,10 @@ class DocQA(FeedbackMethods):
         ocr: bool = True,
         cancel: Callable[[], bool] | None = None,
         tags: dict[str, Any] | None = None,
+        jobs: int | None = 1,
     ) -> IngestReport:
         """Index every supported file under ``paths`` (recursively); see :class:`IngestReport`.
+        ``jobs``: processes reading files while this one embeds (None: every usable core; docqa.ingest.bulk).
 
         ``tags`` (``{"team": "legal", "year": 2024}``) replace the tags of every file of this run, also of
         unchanged files (their passages' metadata is updated, nothing is re-embedded); None keeps them.
@@ -240,6 +242,7 @@ class DocQA(FeedbackMethods):
             checkpoint_every=checkpoint_every,
             lock_timeout=lock_timeout,
             ocr=ocr,
+            jobs=jobs,
         )
         return ingestor.run(paths, prune=prune, progress=progress, cancel=cancel, tags=tags)
 

@@ -50,6 +50,17 @@ def ingest(
     ] = True,
     tag: TagOpt = None,
     collection: CollectionOpt = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Processes that read, OCR and split files while one embeds and commits. "
+            "Default: the cores this process may use; 1 reads files one at a time in this process.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Index every PDF, Word, HTML, image, text and Markdown file under PATHS; unchanged ones are kept.
@@ -59,7 +70,7 @@ def ingest(
 
     tags = parse_tags(tag) if tag else None
     qa = open_docqa(index, embedding_model, collection)
-    options = {"prune": prune, "checkpoint_every": checkpoint_every, "ocr": ocr, "tags": tags}
+    options = {"prune": prune, "checkpoint_every": checkpoint_every, "ocr": ocr, "tags": tags, "jobs": jobs}
     if as_json:
         report = qa.ingest(paths, progress=IngestProgress(), **options)
         print_json(report.to_dict(), ascii_only=True)

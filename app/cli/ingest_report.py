@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,7 +16,8 @@ _STYLE = dict(
 
 
 class RichIngestProgress(IngestProgress):
-    """Two bars: files examined, and passages embedded in the current batch."""
+    """Bars for files examined (with pages read per second), passages embedded in the current batch, and
+    OCR pages of the file being read (``--jobs 1``; pool workers report a file when it is done)."""
 
     def __init__(self, console: Console) -> None:
         self.progress = Progress(
@@ -22,12 +25,15 @@ class RichIngestProgress(IngestProgress):
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[rate]}"),
             console=console,
             transient=False,
         )
-        self.files_task = self.progress.add_task("files", total=None)
-        self.embed_task = self.progress.add_task("embedding", total=None, visible=False)
-        self.ocr_task = self.progress.add_task("OCR pages", total=None, visible=False)
+        self.files_task = self.progress.add_task("files", total=None, rate="")
+        self.embed_task = self.progress.add_task("embedding", total=None, visible=False, rate="")
+        self.ocr_task = self.progress.add_task("OCR pages", total=None, visible=False, rate="")
+        self.pages = 0
+        self.started = time.perf_counter()
 
     def __enter__(self) -> RichIngestProgress:
         self.progress.start()
@@ -40,8 +46,13 @@ class RichIngestProgress(IngestProgress):
         self.progress.update(self.files_task, total=total_files)
 
     def file_done(self, result: FileResult) -> None:
-        if result.status != "removed":
-            self.progress.advance(self.files_task)
+        if result.status == "removed":
+            return
+        if result.status in ("added", "updated", "partial"):  # pages read this run, not kept ones
+            self.pages += result.pages
+        seconds = max(time.perf_counter() - self.started, 1e-6)
+        self.progress.update(self.files_task, rate=f"{self.pages} pages, {self.pages / seconds:.1f} pages/s")
+        self.progress.advance(self.files_task)
 
     def embedding(self, done: int, total: int) -> None:
         self.progress.update(self.embed_task, completed=done, total=total, visible=True)
