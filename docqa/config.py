@@ -39,6 +39,9 @@ UI_SAMPLES = "DOCQA_UI_SAMPLES"
 UI_WATCH = "DOCQA_UI_WATCH"
 STORE = "DOCQA_STORE"
 COLLECTION = "DOCQA_COLLECTION"
+AUDIT_MAX_MB = "DOCQA_AUDIT_MAX_MB"
+AUDIT_QUESTIONS = "DOCQA_AUDIT_QUESTIONS"
+RATE_LIMIT = "DOCQA_RATE_LIMIT"
 DEFAULT_COLLECTION = "default"
 MILVUS_TOKEN = "DOCQA_MILVUS_TOKEN"
 MILVUS_CONSISTENCY = "DOCQA_MILVUS_CONSISTENCY"
@@ -107,6 +110,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "the collection (a named set of documents in the index) commands read and write; "
         "`docqa collections list` shows them",
     ),
+    AUDIT_MAX_MB: ("16", "megabytes of `<index>/audit.jsonl` before it is rotated (5 rotated files kept)"),
+    AUDIT_QUESTIONS: ("1", "`0` leaves questions out of the audit log (counts and status stay)"),
+    RATE_LIMIT: ("120", "requests per minute one API key may make to the HTTP service (`0`: no limit)"),
     MILVUS_TOKEN: ("unset", "Milvus credentials: `user:password` or an API key"),
     MILVUS_CONSISTENCY: (
         "Strong",

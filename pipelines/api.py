@@ -48,6 +48,8 @@ from docqa.ingest.uploads import UploadData, is_upload, safe_upload_name
 from docqa.ingest.uploads import remove_upload as remove_upload_copy
 from docqa.ingest.watcher import DEFAULT_DEBOUNCE_S
 from docqa.ingest.webpage import HTML_SUFFIXES
+from docqa.pipelines.access.audit import AuditEvent, AuditLog, parse_since
+from docqa.pipelines.access.keys import ALL_COLLECTIONS, Grant, KeyStore, Role
 from docqa.pipelines.answers import Answer, AskResult, Passage
 from docqa.pipelines.collections import (
     CollectionNotFoundError,
@@ -112,6 +114,8 @@ __all__ = [
     # collections of one index
     "CollectionNotFoundError", "create_collection", "delete_collection", "list_collections",
     "validate_collection_name",
+    # access: scoped keys and the audit log (at the index root)
+    "KeyStore", "Grant", "Role", "ALL_COLLECTIONS", "AuditLog", "AuditEvent", "parse_since",
     # filters: the CLI's short form
     "parse_filter_expressions", "parse_tags",
     # what files DocQA reads, and how uploads are named

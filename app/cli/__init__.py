@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import typer
 
 from docqa import config
-from docqa.app.cli import collections, documents, evaluate, faq, feedback, migrate, query, serve
+from docqa.app.cli import access, collections, documents, evaluate, faq, feedback, migrate, query, serve
 from docqa.app.cli.output import err_console
 
 __all__ = ["app", "main"]
@@ -36,6 +36,9 @@ collections_app = typer.Typer(
     help="Collections: named sets of documents in one index (each command takes --collection NAME).",
     no_args_is_help=True,
 )
+keys_app = typer.Typer(help="API keys scoped to collections and roles (read, write, admin).",
+                       no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log: who did what to which collection.", no_args_is_help=True)
 feedback_app = typer.Typer(
     help="Feedback on answers: list it, export it as SQuAD 2.0 for train-reader and eval.",
     no_args_is_help=True,
@@ -85,6 +88,12 @@ app.add_typer(collections_app, name="collections")
 _add(collections_app, collections.collections_list, "list")
 _add(collections_app, collections.collections_create, "create")
 _add(collections_app, collections.collections_delete, "delete")
+app.add_typer(keys_app, name="keys")
+_add(keys_app, access.keys_create, "create")
+_add(keys_app, access.keys_list, "list")
+_add(keys_app, access.keys_revoke, "revoke")
+app.add_typer(audit_app, name="audit")
+_add(audit_app, access.audit_tail, "tail")
 app.add_typer(feedback_app, name="feedback")
 _add(feedback_app, feedback.feedback_list, "list")
 _add(feedback_app, feedback.feedback_export, "export")

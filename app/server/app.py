@@ -23,14 +23,17 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from docqa.app import access
 from docqa.app.server import errors
+from docqa.app.server.audit import AuditMiddleware
+from docqa.app.server.authorize import RateLimiter, authorize, configured_rate_limit
 from docqa.app.server.crosssite import REQUESTED_WITH_HEADER, CrossSiteGuard
-from docqa.app.server.deps import API_KEY_HEADER, ServiceContext, require_key, resolve_api_key
+from docqa.app.server.deps import API_KEY_HEADER, ServiceContext, resolve_api_key
 from docqa.app.server.limits import (
     ASK_THREADS,
     DEFAULT_CONCURRENT_ASKS,
     DEFAULT_MAX_UPLOAD_BYTES,
     BodySizeLimit,
 )
+from docqa.app.server.routers import access as access_routes
 from docqa.app.server.routers import documents, faq, feedback, health, questions
 from docqa.app.server.schemas import ErrorOut
 from docqa.app.server.watching import ServiceWatcher
@@ -82,7 +85,7 @@ def create_app(
         ``reading_batch_workers``: shared passes run at the same time.
     See :mod:`docqa.app.server.crosssite` for what is refused without a key and why.
     """
-    from docqa.pipelines.api import DocQA, resolve_faq_threshold
+    from docqa.pipelines.api import AuditLog, DocQA, KeyStore, resolve_faq_threshold
 
     if max_upload_bytes < 1:
         raise ValueError("max_upload_bytes must be at least 1")
@@ -97,7 +100,11 @@ def create_app(
         reading_slots=threading.BoundedSemaphore(max_concurrent_asks) if max_concurrent_asks else None,
         ask_threads=anyio.CapacityLimiter(max(ASK_THREADS, max_concurrent_asks or 0)),
     )
+    root = context.docqa.root_dir
+    context.keys, context.audit = KeyStore(root), AuditLog(root)
+    context.rate = RateLimiter(configured_rate_limit())
     if reading_batch_window_s is not None:
+        context.reading_batch = (reading_batch_window_s, reading_batch_workers)
         context.docqa.share_reading(reading_batch_window_s, reading_batch_workers)
     watcher = ServiceWatcher(context.docqa, watch, ocr=watch_ocr) if watch else None
     if watcher is not None:
@@ -128,8 +135,9 @@ def create_app(
     app.state.ready = context.ready
     app.state.watcher = watcher
     app.add_middleware(BodySizeLimit, upload_limit=max_upload_bytes)
+    app.add_middleware(AuditMiddleware, log=context.audit)
     # Added after the size limit, so it runs first: a refused request is answered before its body is read.
-    keyed = context.api_key is not None
+    keyed = context.api_key is not None or context.keys.exists()
     hosts = access.configured_hosts(allowed_hosts)
     origins = access.configured_origins(allowed_origins)
     app.add_middleware(
@@ -148,15 +156,16 @@ def create_app(
         )
     errors.install(app)
 
-    # Without a key the API is open to loopback clients: no key check and no 401 in the OpenAPI document.
+    # Every protected route goes through authorize (docqa.app.server.authorize): key, collection, role,
+    # rate limit. Without any key configured it lets loopback clients in as admin (serve refuses other
+    # addresses), and keys created later take effect at once.
     protected = {
-        "dependencies": [Depends(require_key)] if keyed else [],
-        "responses": {401: {"model": ErrorOut}} if keyed else {},
+        "dependencies": [Depends(authorize)],
+        "responses": {401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 429: {"model": ErrorOut}},
     }
     app.include_router(health.public)
-    app.include_router(health.router, **protected)
-    app.include_router(questions.router, **protected)
-    app.include_router(documents.router, **protected)
-    app.include_router(faq.router, **protected)
-    app.include_router(feedback.router, **protected)
+    app.include_router(access_routes.router)
+    for prefix in ("", "/collections/{collection}"):  # today's routes: the service's own collection
+        for area in (health.router, questions.router, documents.router, faq.router, feedback.router):
+            app.include_router(area, prefix=prefix, **protected)
     return app

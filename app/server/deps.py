@@ -7,21 +7,22 @@ endpoints receive it through FastAPI's dependency injection (``ctx: Context``).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import anyio
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from docqa import config
-from docqa.app.access import key_matches
 from docqa.errors import DocQAError, UnavailableError
 
 if TYPE_CHECKING:
-    from docqa.pipelines.api import DocQA
+    from docqa.app.server.authorize import RateLimiter
+    from docqa.pipelines.api import AuditLog, DocQA, KeyStore
 
 API_KEY_HEADER = "X-API-Key"
 
@@ -87,27 +88,42 @@ class ServiceContext:
     ask_threads: anyio.CapacityLimiter
     ready: ReadyState = field(default_factory=ReadyState)
     watching: list[Path] = field(default_factory=list)  # `docqa serve --watch`: kept in step while serving
+    # access (docqa.app.server.authorize): the index's keys, its audit log, the per-key rate limit
+    keys: KeyStore | None = None
+    audit: AuditLog | None = None
+    rate: RateLimiter | None = None
+    reading_batch: tuple[float, int] | None = None  # applied to every collection's DocQA
+    collections: dict[str, DocQA] = field(default_factory=dict)  # DocQA per other collection, shared models
+    collections_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def index_dir(self) -> Path:
         return self.docqa.index.directory
 
+    def collection_docqa(self, name: str) -> DocQA:
+        """The DocQA of collection ``name`` (created once; models are shared per process)."""
+        if name == self.docqa.collection:
+            return self.docqa
+        from docqa.pipelines.api import DocQA
+
+        with self.collections_lock:
+            qa = self.collections.get(name)
+            if qa is None:
+                qa = DocQA(settings=self.docqa.settings, collection=name)
+                if self.reading_batch is not None:
+                    qa.share_reading(*self.reading_batch)
+                self.collections[name] = qa
+            return qa
+
 
 def get_context(request: Request) -> ServiceContext:
-    return request.app.state.context
+    """The service's context, its ``docqa`` being the collection the request was allowed to use
+    (``request.state.collection``, set by :func:`docqa.app.server.authorize.authorize`)."""
+    ctx: ServiceContext = request.app.state.context
+    name = getattr(request.state, "collection", None)
+    if name is None or name == ctx.docqa.collection:
+        return ctx
+    return dataclasses.replace(ctx, docqa=ctx.collection_docqa(name))
 
 
 Context = Annotated[ServiceContext, Depends(get_context)]
-
-
-def require_key(request: Request, sent: Annotated[str | None, Security(header_scheme)] = None) -> None:
-    """The API-key check; added to the protected routers only when the app has a key."""
-    key = get_context(request).api_key
-    if key is None:
-        return
-    if not key_matches(sent, key):  # constant time; the key is never logged
-        raise HTTPException(
-            status_code=401,
-            detail=f"Missing or wrong API key: send it in the {API_KEY_HEADER} header.",
-            headers={"WWW-Authenticate": API_KEY_HEADER},
-        )

@@ -34,6 +34,15 @@ def check_bind(host: str, api_key: str | None) -> None:
         raise ServeConfigError(refusal)
 
 
+def _scoped_keys(index: str | Path | None) -> str | None:
+    """A stand-in for "a key is required" when the index has scoped keys (`docqa keys create`)."""
+    from docqa.config import Settings
+    from docqa.pipelines.api import KeyStore
+
+    root = Settings.from_env().override(index_dir=index).index_dir
+    return "scoped keys" if KeyStore(root).exists() else None
+
+
 def listen_socket(host: str, port: int) -> socket.socket:
     """A socket bound to ``host:port`` (``port`` 0: any free one), as uvicorn binds it (IPv6 for an address
     with a colon, ``SO_REUSEADDR``); uvicorn starts listening on it.
@@ -93,7 +102,7 @@ def serve(
     :raises ServeConfigError: for a non-loopback ``host`` without ``api_key`` / ``DOCQA_API_KEY``.
     """
     key = resolve_api_key(api_key or None)
-    check_bind(host, key)  # before any model or index is touched
+    check_bind(host, key or _scoped_keys(index))  # before any model or index is touched
     if not 0 <= port <= 65535:
         raise ServeConfigError(f"port must be between 0 and 65535, got {port}")
     sock = listen_socket(host, port)  # still before any model or index is touched

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from docqa.app.server.deps import Context
@@ -37,7 +37,7 @@ router = APIRouter(tags=["questions"])
         423: {"model": ErrorOut},
     },
 )
-async def ask(request: AskRequest, ctx: Context):
+async def ask(request: AskRequest, ctx: Context, http: Request):
     # Runs on the asks' own thread limiter: a question waiting for a reading slot holds one of those
     # threads, never one of the shared pool that /search and the other endpoints use.
     scope = await anyio.to_thread.run_sync(_scope, ctx, request.filters)  # checks the filter first
@@ -50,6 +50,7 @@ async def ask(request: AskRequest, ctx: Context):
         filters=request.filters,
     )
     result = await anyio.to_thread.run_sync(run, limiter=ctx.ask_threads)
+    http.state.audit = {"question": request.question, "count": len(result.answers)}  # the audit line
     body = {**result.to_dict(), "scope": scope}
     if result.reader_error:
         content = {"detail": result.reader_error, "passages": body["passages"], "scope": scope}
@@ -63,11 +64,12 @@ async def ask(request: AskRequest, ctx: Context):
     summary="The passages that best match a query (works without a reader model).",
     responses=CROSS_SITE_REFUSED,
 )
-def search(request: SearchRequest, ctx: Context):
+def search(request: SearchRequest, ctx: Context, http: Request):
     scope = _scope(ctx, request.filters)
     passages = ctx.docqa.search(
         request.query, top_k=request.top_k, mode=request.mode, filters=request.filters
     )
+    http.state.audit = {"question": request.query, "count": len(passages)}
     return {"query": request.query, "passages": [p.to_dict() for p in passages], "scope": scope}
 
 

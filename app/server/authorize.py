@@ -1,0 +1,138 @@
+"""Access control in one place: every protected route resolves the caller's key to a grant, checks the
+collection and the role, and only then reaches a store.
+
+Why one dependency rather than checks in the endpoints: an endpoint that forgets a check would leak a
+collection. Here :func:`authorize` runs before every protected endpoint (it is a router dependency) and
+records the one collection the request may use, and the endpoints' context
+(:func:`docqa.app.server.deps.get_context`) carries only that collection's DocQA, so an endpoint cannot
+even name another collection.
+
+- **Who**: ``X-API-Key`` is ``DOCQA_API_KEY`` (admin of every collection, compared in constant time) or a
+  key from ``<index>/access/keys.json`` (:class:`docqa.pipelines.api.KeyStore`: scrypt hash, constant
+  time). With neither configured the service is open, which ``docqa serve`` allows on loopback only.
+  Anything else: 401.
+- **Where**: ``/collections/{name}/...`` names the collection, the routes without that prefix use the
+  service's own (``--collection``, default ``default``). A collection outside the key's scope and one that
+  does not exist get the *same* 404, so a key cannot learn which collections exist.
+- **What**: reading (ask, search, list, previews, feedback) needs ``read``; uploading, deleting and loading
+  the FAQ need ``write``; collections and keys need ``admin`` over every collection (an admin of ``faq``
+  alone must not mint a key for ``hr``). Too weak a role on a collection it may see: 403.
+- **How often**: ``DOCQA_RATE_LIMIT`` requests per minute per key (token bucket): 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Annotated
+
+from fastapi import HTTPException, Request, Security
+
+from docqa import config
+from docqa.app.access import key_matches
+from docqa.app.server.deps import API_KEY_HEADER, ServiceContext, get_context, header_scheme
+from docqa.pipelines.api import Grant, Role, list_collections, validate_collection_name
+
+OPEN = "open"  # the grant's name when no key is configured (loopback only)
+MAIN_KEY = "DOCQA_API_KEY"
+WRITES = {("POST", "/documents"), ("DELETE", "/documents/{doc_id}"), ("POST", "/faq")}
+
+
+class RateLimiter:
+    """A token bucket per key name: ``per_minute`` requests a minute, bursts up to ``per_minute``."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.per_minute = per_minute
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, name: str) -> int | None:
+        """None when the request may go ahead (a token is taken), else seconds until the next token."""
+        if self.per_minute <= 0:
+            return None
+        rate = self.per_minute / 60.0
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(name, (self.per_minute, now))
+            tokens = min(self.per_minute, tokens + (now - last) * rate)
+            if tokens >= 1.0:
+                self._buckets[name] = (tokens - 1.0, now)
+                return None
+            self._buckets[name] = (tokens, now)
+            return max(1, math.ceil((1.0 - tokens) / rate))
+
+
+def configured_rate_limit() -> float:
+    return config.env_float(config.RATE_LIMIT, 120.0, low=0.0)
+
+
+def unauthorized() -> HTTPException:
+    return HTTPException(status_code=401, headers={"WWW-Authenticate": API_KEY_HEADER},
+                         detail=f"Missing or wrong API key: send it in the {API_KEY_HEADER} header.")
+
+
+def no_collection(name: str) -> HTTPException:
+    """The one answer for a collection a key may not use *and* one that does not exist."""
+    return HTTPException(status_code=404, detail=f"No collection {name!r} (see GET /collections).")
+
+
+def resolve_grant(ctx: ServiceContext, sent: str | None) -> Grant:
+    """The caller's grant; :raises HTTPException: 401 for a missing, wrong or revoked key."""
+    if ctx.api_key is not None and key_matches(sent, ctx.api_key):
+        return Grant(MAIN_KEY, Role.ADMIN, None)
+    if sent:
+        grant = ctx.keys.resolve(sent) if ctx.keys is not None else None
+        if grant is not None:
+            return grant
+    if ctx.api_key is None and (ctx.keys is None or not ctx.keys.exists()):
+        return Grant(OPEN, Role.ADMIN, None)  # no key configured at all: loopback only (docqa serve)
+    raise unauthorized()
+
+
+def needed_role(request: Request) -> Role:
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    prefix = "/collections/{collection}"
+    plain = path[len(prefix):] if path.startswith(prefix) else path
+    return Role.WRITE if (request.method, plain) in WRITES else Role.READ
+
+
+def authorize(request: Request, sent: Annotated[str | None, Security(header_scheme)] = None) -> Grant:
+    """The router dependency of every protected route (see the module docstring)."""
+    ctx = get_context(request)
+    grant = resolve_grant(ctx, sent)
+    request.state.grant = grant
+    assert ctx.rate is not None
+    wait = ctx.rate.retry_after(grant.name)
+    if wait is not None:
+        raise HTTPException(status_code=429, headers={"Retry-After": str(wait)},
+                            detail=f"Too many requests for this key: at most {ctx.rate.per_minute:g} a "
+                                   f"minute ({config.RATE_LIMIT}); retry in {wait} s.")
+    raw = request.path_params.get("collection")
+    name = ctx.docqa.collection if raw is None else str(raw)
+    try:
+        name = validate_collection_name(name)
+    except Exception:  # noqa: BLE001 - a malformed name is as unknown as any other
+        raise no_collection(str(raw)) from None
+    if not grant.may_use(name) or name not in list_collections(ctx.docqa.root_dir):
+        raise no_collection(name)
+    request.state.collection = name
+    if not grant.role.allows(needed_role(request)):
+        raise HTTPException(status_code=403, detail="This key may only read this collection.")
+    return grant
+
+
+def require_admin(request: Request, sent: Annotated[str | None, Security(header_scheme)] = None) -> Grant:
+    """Collections and keys: ``admin`` over every collection."""
+    ctx = get_context(request)
+    grant = resolve_grant(ctx, sent)
+    request.state.grant = grant
+    assert ctx.rate is not None
+    wait = ctx.rate.retry_after(grant.name)
+    if wait is not None:
+        raise HTTPException(status_code=429, headers={"Retry-After": str(wait)},
+                            detail=f"Too many requests for this key; retry in {wait} s.")
+    if grant.role is not Role.ADMIN or grant.collections is not None:
+        raise HTTPException(status_code=403, detail="Needs an admin key over every collection.")
+    return grant
