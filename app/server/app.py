@@ -137,7 +137,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, upload_limit=max_upload_bytes)
     app.add_middleware(AuditMiddleware, log=context.audit)
     # Added after the size limit, so it runs first: a refused request is answered before its body is read.
-    keyed = context.api_key is not None or context.keys.exists()
+    keyed = context.api_key is not None or context.keys.configured()
     hosts = access.configured_hosts(allowed_hosts)
     origins = access.configured_origins(allowed_origins)
     app.add_middleware(

@@ -40,7 +40,7 @@ def _scoped_keys(index: str | Path | None) -> str | None:
     from docqa.pipelines.api import KeyStore
 
     root = Settings.from_env().override(index_dir=index).index_dir
-    return "scoped keys" if KeyStore(root).exists() else None
+    return "scoped keys" if KeyStore(root).configured() else None
 
 
 def listen_socket(host: str, port: int) -> socket.socket:

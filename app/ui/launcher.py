@@ -191,7 +191,10 @@ def run_ui(
         beyond loopback without ``DOCQA_API_KEY``, else the server's exit status.
     """
     # Arguments first, the port last: a bad argument is reported whatever the port's state.
-    key = access.configured_key()
+    from docqa.pipelines.api import KeyStore
+
+    root = config.Settings.from_env().override(index_dir=index).index_dir
+    key = access.configured_key() or ("scoped keys" if KeyStore(root).configured() else None)
     refusal = access.bind_refusal(host, key, "the page then asks for it")
     if refusal:
         print(f"error: {refusal}", file=sys.stderr)

@@ -21,6 +21,7 @@ from docqa.app.ui.errors import show_error
 from docqa.app.ui.framing import refuse_framing
 from docqa.app.ui.styles import apply_styles
 from docqa.errors import DocQAError
+from docqa.pipelines.api import Role
 
 LOCKED_BANNER = (
     "**This index is being updated by another DocQA process** (an ingest is running). You can ask questions "
@@ -34,10 +35,11 @@ def main() -> None:
     )
     apply_styles()
     refuse_framing()  # before the key box or any button: a framed page shows nothing to click
-    if not gate.unlocked():  # DOCQA_API_KEY set: nothing is shown, read or written before the key
+    grant = gate.page_grant()  # a key exists: nothing is shown, read or written before it is given
+    if grant is None:
         return
     try:
-        visible = visible_collections(str(state.page_settings().index_dir), None)
+        visible = visible_collections(str(state.page_settings().index_dir), grant.collections)
         if chosen_collection(visible) is None:
             st.title("DocQA")
             st.info("Your key gives access to no collection of this index.", icon=":material/lock:")
@@ -53,18 +55,20 @@ def main() -> None:
         show_error(err, "DocQA cannot open this index")
         return
     empty = overview["stats"]["documents"] == 0
-    if empty and not locked and onboarding.autoload_requested() and onboarding.autoload_samples(qa):
+    may_load = empty and not locked and grant.may(Role.WRITE, qa.collection)
+    if may_load and onboarding.autoload_requested() and onboarding.autoload_samples(qa):
         st.rerun()
 
     questions.question_from_link()
-    settings = sidebar.sidebar(qa, overview, locked)
+    can_write = grant.may(Role.WRITE, qa.collection)
+    settings = sidebar.sidebar(qa, overview, locked, can_write=can_write)
     st.title("DocQA")
     st.caption("Ask questions of your own documents — answers come with the passage and page they are from.")
     if locked:
         st.warning(LOCKED_BANNER, icon=":material/lock_clock:")
         st.button("Check again", key="check-lock")
     if empty:
-        onboarding.onboarding(qa, locked)
+        onboarding.onboarding(qa, locked or not can_write)
         return
 
     questions.question_box(overview["documents"])

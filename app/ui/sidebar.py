@@ -27,8 +27,9 @@ def threshold_for(sensitivity: float | None) -> float | None:
     return None if sensitivity is None else -float(sensitivity)
 
 
-def sidebar(qa: DocQA, overview: dict[str, Any], locked: bool) -> dict[str, Any]:
-    """Index statistics, upload, the document list with delete, and the settings; returns the settings."""
+def sidebar(qa: DocQA, overview: dict[str, Any], locked: bool, *, can_write: bool = True) -> dict[str, Any]:
+    """Index statistics, upload, the document list with delete, and the settings; returns the settings.
+    ``can_write`` False (a read-only key): no upload, and removing is switched off."""
     stats = overview["stats"]
     with st.sidebar:
         show_notice()
@@ -41,8 +42,11 @@ def sidebar(qa: DocQA, overview: dict[str, Any], locked: bool) -> dict[str, Any]
         watched = config.env(config.UI_WATCH)
         if watched:  # `docqa ui --watch`: a child process keeps these folders indexed
             st.caption(f":material/sync: Watching {md_escape(', '.join(watched.split(os.pathsep)))}")
-        upload_section(qa, locked)
-        document_list(qa, overview["documents"], locked)
+        if can_write:
+            upload_section(qa, locked)
+        else:
+            st.caption(":material/visibility: Your key may read this collection, not change it.")
+        document_list(qa, overview["documents"], locked or not can_write)
         st.divider()
         settings = answer_settings()
         settings["filters"] = filter_panel(overview["documents"])

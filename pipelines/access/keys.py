@@ -157,8 +157,13 @@ class KeyStore:
             return records
 
     def exists(self) -> bool:
-        """True when at least one key is active: front ends then require a key."""
+        """True when at least one key is active."""
         return any(not r.revoked for r in self._records().values())
+
+    def configured(self) -> bool:
+        """True once any key was created, revoked ones included: the front ends then require a key.
+        (Revoking the last key must lock the service, not open it.)"""
+        return bool(self._records())
 
     def list(self) -> list[KeyRecord]:
         return sorted((r for r in self._records().values() if not r.revoked), key=lambda r: r.name)

@@ -475,7 +475,7 @@ def test_key_gate_shows_nothing_until_the_key_is_given(page_env, sample_index, r
     at.text_input(key="docqa-key").set_value("s3cret-kez")
     at.button(key="FormSubmitter:key-form-Unlock").click()
     at.run()
-    assert "not the key" in texts(at.error)
+    assert "not a key of this page" in texts(at.error)
     assert [t.key for t in at.text_input] == ["docqa-key"]
     at.text_input(key="docqa-key").set_value("s3cret-key")
     at.button(key="FormSubmitter:key-form-Unlock").click()

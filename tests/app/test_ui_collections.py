@@ -61,3 +61,23 @@ def test_collection_setting_picks_the_one_the_page_opens_on(two_collections: Pat
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
     at.run()
     assert at.sidebar.selectbox(key="docqa-collection").value == "history"
+
+
+def test_a_scoped_key_sees_only_its_collection_and_a_read_key_cannot_upload(two_collections: Path) -> None:
+    from docqa.pipelines.api import KeyStore
+
+    store = KeyStore(two_collections)
+    _, key = store.create("historians", ["history"], "read")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.run()
+    assert [t.key for t in at.text_input] == ["docqa-key"] and not at.sidebar.markdown  # nothing before a key
+    at.text_input(key="docqa-key").set_value(key)
+    at.button(key="FormSubmitter:key-form-Unlock").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert documents_listed(at) == ["normans.txt"] and not at.sidebar.selectbox  # one collection: no switch
+    assert "steam_engine" not in texts(at.sidebar.markdown) + texts(at.markdown)
+    assert not at.get("file_uploader") and "may read this collection" in texts(at.sidebar.caption)
+    store.revoke("historians")
+    at.run()
+    assert [t.key for t in at.text_input] == ["docqa-key"], "a revoked key locks the tab at its next run"

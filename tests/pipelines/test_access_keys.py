@@ -62,7 +62,7 @@ def test_revoke_by_another_store_object_takes_effect_on_the_next_resolve(tmp_pat
     assert serving.resolve(secret) is None
     with pytest.raises(NotFoundError, match="No active key named 'app'"):
         cli.revoke("app")
-    assert not serving.exists()
+    assert not serving.exists() and serving.configured()  # revoking the last key locks, never opens
 
 
 def test_names_roles_and_scopes_are_checked(tmp_path: Path) -> None:
