@@ -64,3 +64,28 @@ def test_migrate_carries_every_collection(tmp_path: Path, monkeypatch) -> None:
     for collection, expected in (("default", ["steam_engine.md"]), ("hr", ["normans.txt"])):
         out = run("--store", target, "documents", "--index", index, "-c", collection, "--json")
         assert [Path(d["file"]).name for d in json.loads(out.stdout)] == expected, (collection, out.output)
+
+
+def test_keys_and_audit_commands(tmp_path: Path) -> None:
+    index = str(tmp_path / "index")
+    assert run("collections", "create", "faq", "--index", index).exit_code == 0
+    made = run("keys", "create", "--name", "billing-app", "--collections", "faq", "--role", "read",
+               "--index", index, "--json")
+    assert made.exit_code == 0, made.output
+    secret = json.loads(made.stdout)["key"]
+    stored = (tmp_path / "index" / "access" / "keys.json").read_text()
+    assert secret.startswith("dqa_") and secret not in stored
+    listed = json.loads(run("keys", "list", "--index", index, "--json").stdout)
+    assert [(k["name"], k["role"], k["collections"]) for k in listed] == [("billing-app", "read", ["faq"])]
+    assert "key" not in listed[0]
+    bad = run("keys", "create", "--name", "x", "--collections", "faq", "--role", "owner", "--index", index)
+    assert bad.exit_code == 2 and "role" in bad.output
+    assert run("keys", "revoke", "billing-app", "--index", index).exit_code == 0
+    again = run("keys", "revoke", "billing-app", "--index", index)
+    assert again.exit_code == 2 and "No active key" in again.output
+    audit = json.loads(run("audit", "tail", "--index", index, "--json").stdout)
+    assert [a["action"] for a in audit] == ["docqa keys create", "docqa keys revoke"]
+    assert all(secret not in json.dumps(a) for a in audit)
+    assert json.loads(run("audit", "tail", "--index", index, "--key", "nobody", "--json").stdout) == []
+    since = run("audit", "tail", "--index", index, "--since", "yesterday")
+    assert since.exit_code == 2 and "--since 'yesterday'" in since.output
