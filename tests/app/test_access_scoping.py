@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from docqa.app.server.app import create_app
 from docqa.pipelines.api import DocQA, KeyStore, create_collection
 from tests.app.service_client import service_client
+from tests.pipelines.document_stores.test_store_contract import needs_milvus_lite
 
 MARKERS = {"default": "ibexword", "faq": "zebraword", "hr": "quokkaword", "eng": "narwhalword"}
 COLLECTIONS = list(MARKERS)
@@ -27,8 +28,17 @@ READ_ROUTES = [("GET", "/documents", None), ("GET", "/faq", None), ("GET", "/fee
                ("POST", "/ask", {"question": "Which animal word is here?"})]
 
 
+@pytest.fixture(scope="module", params=["local", pytest.param("milvus-lite", marks=[needs_milvus_lite,
+                                                                                  pytest.mark.slow])])
+def store(request, tmp_path_factory) -> str:
+    """Both stores: one Milvus collection per DocQA collection must isolate as the local folders do."""
+    if request.param == "local":
+        return "local"
+    return f"milvus-lite://{tmp_path_factory.mktemp('milvus') / 'teams.db'}"
+
+
 @pytest.fixture(scope="module")
-def index(tmp_path_factory) -> Path:
+def index(tmp_path_factory, store: str) -> Path:
     root = tmp_path_factory.mktemp("teams") / "index"
     docs = root.parent / "docs"
     for name, marker in MARKERS.items():
@@ -39,13 +49,13 @@ def index(tmp_path_factory) -> Path:
         (folder / f"{name}-notes.txt").write_text(
             f"The {name} team keeps this note. The secret animal word of this team is {marker}. "
             f"Only the {name} team may read about the {marker}.", encoding="utf-8")
-        assert DocQA(root, collection=name).ingest([folder]).ok
+        assert DocQA(root, collection=name, store=store).ingest([folder]).ok
     return root
 
 
 @pytest.fixture(scope="module")
-def client(index: Path, tmp_path_factory):
-    qa = DocQA(index, reader_model=str(tmp_path_factory.mktemp("none") / "no-reader"))
+def client(index: Path, store: str, tmp_path_factory):
+    qa = DocQA(index, reader_model=str(tmp_path_factory.mktemp("none") / "no-reader"), store=store)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DOCQA_RATE_LIMIT", "0")  # hundreds of requests per example: limits tested below
         app = create_app(qa, api_key="main-admin-key", warm_up=False)
@@ -139,9 +149,9 @@ def test_keys_never_reach_the_logs_or_the_audit_log(client, index, caplog) -> No
     store.revoke("quiet")
 
 
-def test_rate_limit_answers_429_with_retry_after(index, monkeypatch, tmp_path) -> None:
+def test_rate_limit_answers_429_with_retry_after(index, store, monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("DOCQA_RATE_LIMIT", "3")
-    qa = DocQA(index, reader_model=str(tmp_path / "no-reader"))
+    qa = DocQA(index, reader_model=str(tmp_path / "no-reader"), store=store)
     limited = service_client(create_app(qa, api_key="main-admin-key", warm_up=False))
     codes = [call(limited, "GET", "/documents", None, "main-admin-key") for _ in range(5)]
     assert [c.status_code for c in codes][:3] == [200, 200, 200]
