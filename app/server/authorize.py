@@ -98,8 +98,9 @@ def needed_role(request: Request) -> Role:
     return Role.WRITE if (request.method, plain) in WRITES else Role.READ
 
 
-def authorize(request: Request, sent: Annotated[str | None, Security(header_scheme)] = None) -> Grant:
-    """The router dependency of every protected route (see the module docstring)."""
+def identify(request: Request, sent: str | None) -> tuple[ServiceContext, Grant]:
+    """The caller's grant (401 otherwise), recorded for the audit line, and one token of its rate
+    limit (429 with ``Retry-After`` when none is left)."""
     ctx = get_context(request)
     grant = resolve_grant(ctx, sent)
     request.state.grant = grant
@@ -109,6 +110,12 @@ def authorize(request: Request, sent: Annotated[str | None, Security(header_sche
         raise HTTPException(status_code=429, headers={"Retry-After": str(wait)},
                             detail=f"Too many requests for this key: at most {ctx.rate.per_minute:g} a "
                                    f"minute ({config.RATE_LIMIT}); retry in {wait} s.")
+    return ctx, grant
+
+
+def authorize(request: Request, sent: Annotated[str | None, Security(header_scheme)] = None) -> Grant:
+    """The router dependency of every protected route (see the module docstring)."""
+    ctx, grant = identify(request, sent)
     raw = request.path_params.get("collection")
     name = ctx.docqa.collection if raw is None else str(raw)
     try:
@@ -125,14 +132,7 @@ def authorize(request: Request, sent: Annotated[str | None, Security(header_sche
 
 def require_admin(request: Request, sent: Annotated[str | None, Security(header_scheme)] = None) -> Grant:
     """Collections and keys: ``admin`` over every collection."""
-    ctx = get_context(request)
-    grant = resolve_grant(ctx, sent)
-    request.state.grant = grant
-    assert ctx.rate is not None
-    wait = ctx.rate.retry_after(grant.name)
-    if wait is not None:
-        raise HTTPException(status_code=429, headers={"Retry-After": str(wait)},
-                            detail=f"Too many requests for this key; retry in {wait} s.")
+    _, grant = identify(request, sent)
     if grant.role is not Role.ADMIN or grant.collections is not None:
         raise HTTPException(status_code=403, detail="Needs an admin key over every collection.")
     return grant

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from docqa.app.server.authorize import require_admin, resolve_grant
+from docqa.app.server.authorize import identify, require_admin
 from docqa.app.server.deps import API_KEY_HEADER, Context, header_scheme
 from docqa.pipelines.api import Grant, create_collection, delete_collection, list_collections
 
@@ -32,10 +32,7 @@ class KeyIn(BaseModel):
 
 
 def any_key(request: Request, sent: Annotated[str | None, Security(header_scheme)] = None) -> Grant:
-    ctx = request.app.state.context
-    grant = resolve_grant(ctx, sent)
-    request.state.grant = grant
-    return grant
+    return identify(request, sent)[1]
 
 
 @router.get("/collections", summary="The collections this key may use, with their document counts.")
