@@ -24,7 +24,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from docqa.app import access
 from docqa.app.server import errors
 from docqa.app.server.audit import AuditMiddleware
-from docqa.app.server.authorize import RateLimiter, authorize, configured_rate_limit
+from docqa.app.server.authorize import RateLimiter, authorize, authorize_keyed, configured_rate_limit
 from docqa.app.server.crosssite import REQUESTED_WITH_HEADER, CrossSiteGuard
 from docqa.app.server.deps import API_KEY_HEADER, ServiceContext, resolve_api_key
 from docqa.app.server.limits import (
@@ -160,7 +160,7 @@ def create_app(
     # rate limit. Without any key configured it lets loopback clients in as admin (serve refuses other
     # addresses), and keys created later take effect at once.
     protected = {
-        "dependencies": [Depends(authorize)],
+        "dependencies": [Depends(authorize_keyed if keyed else authorize)],
         "responses": {401: {"model": ErrorOut}, 404: {"model": ErrorOut}, 429: {"model": ErrorOut}},
     }
     app.include_router(health.public)
