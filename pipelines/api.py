@@ -53,6 +53,7 @@ from docqa.pipelines.access.keys import ALL_COLLECTIONS, Grant, KeyStore, Role
 from docqa.pipelines.answers import Answer, AskResult, Passage
 from docqa.pipelines.collections import (
     CollectionNotFoundError,
+    collection_exists,
     create_collection,
     delete_collection,
     list_collections,
@@ -112,8 +113,8 @@ __all__ = [
     "DocumentNotFoundError", "EmbeddingModelMismatchError", "FaqFileError", "FeedbackFieldError",
     "ModelUnavailableError", "UnreadableUploadsError", "FilterError",
     # collections of one index
-    "CollectionNotFoundError", "create_collection", "delete_collection", "list_collections",
-    "validate_collection_name",
+    "CollectionNotFoundError", "collection_exists", "create_collection", "delete_collection",
+    "list_collections", "validate_collection_name",
     # access: scoped keys and the audit log (at the index root)
     "KeyStore", "Grant", "Role", "ALL_COLLECTIONS", "AuditLog", "AuditEvent", "parse_since",
     # filters: the CLI's short form

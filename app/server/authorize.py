@@ -32,7 +32,7 @@ from fastapi import HTTPException, Request, Security
 from docqa import config
 from docqa.app.access import key_matches
 from docqa.app.server.deps import API_KEY_HEADER, ServiceContext, get_context, header_scheme
-from docqa.pipelines.api import Grant, Role, list_collections, validate_collection_name
+from docqa.pipelines.api import Grant, Role, collection_exists, validate_collection_name
 
 OPEN = "open"  # the grant's name when no key is configured (loopback only)
 MAIN_KEY = "DOCQA_API_KEY"
@@ -125,7 +125,7 @@ def authorize(request: Request) -> Grant:
         name = validate_collection_name(name)
     except Exception:  # noqa: BLE001 - a malformed name is as unknown as any other
         raise no_collection(str(raw)) from None
-    if not grant.may_use(name) or name not in list_collections(ctx.docqa.root_dir):
+    if not grant.may_use(name) or not collection_exists(ctx.docqa.root_dir, name):
         raise no_collection(name)
     request.state.collection = name
     if not grant.role.allows(needed_role(request)):
