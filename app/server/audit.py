@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+
 from docqa.pipelines.api import AuditEvent, AuditLog
 
 UNAUDITED = {"/health", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"}
@@ -34,7 +36,8 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            self._write(scope, status.get("code", 500))
+            # fsync in a worker thread: the event loop keeps serving other requests meanwhile
+            await anyio.to_thread.run_sync(self._write, scope, status.get("code", 500))
 
     def _write(self, scope: dict[str, Any], code: int) -> None:
         state = scope.get("state") or {}
