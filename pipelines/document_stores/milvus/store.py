@@ -54,6 +54,12 @@ from docqa.pipelines.document_stores.milvus.client import (
     parse_milvus_address,
 )
 from docqa.pipelines.document_stores.milvus.expressions import milvus_filter
+from docqa.pipelines.document_stores.milvus.schema import (
+    index_params,
+    is_torn_index,
+    passage_schema,
+    vector_index_params,
+)
 
 FORMAT = 1
 WRITE_BATCH = 1000  # rows per upsert: ~3 MB with 384-d vectors + text, well under the 64 MB gRPC limit
@@ -156,9 +162,31 @@ class MilvusDocumentStore:
                 f"'{meta.get('embedding_model')}', but '{self.embedding_model}' is configured. Set "
                 "DOCQA_EMBEDDING_MODEL to the collection's model, or use another collection (?collection=)."
             )
-        self._call("load_collection", self.collection)
+        self._load()
         self._checked = meta
         return meta
+
+    def _load(self) -> None:
+        """Load the collection, rebuilding a torn Milvus Lite vector index once.
+
+        Why: Milvus Lite writes each segment's index sidecar (``indexes/*.flat.idx``) in place, with no
+        temporary file or fsync, so a process killed while it writes one (seen in CI: an ingest killed
+        after its rows were flushed) leaves a truncated file, and every later load fails with "cannot
+        reshape array of size 0 into shape (n, dim)". The sidecar is derived from the rows, which Milvus
+        Lite wrote before it: dropping the index (which deletes the sidecars) and creating it again
+        rebuilds it from the rows, so nothing stored is lost. A Milvus server builds its indexes itself;
+        its errors are passed on unchanged.
+        """
+        try:
+            self._call("load_collection", self.collection)
+        except MilvusStoreError as err:
+            if not (self.address.lite and is_torn_index(str(err))):
+                raise
+            with milvus_errors(self.address):
+                self.client.release_collection(self.collection)
+                self.client.drop_index(self.collection, "embedding")
+                self.client.create_index(self.collection, vector_index_params(self.client, lite=True))
+            self._call("load_collection", self.collection)
 
     def ensure_collection(self, dim: int) -> None:
         """Create the collection for our model and ``dim`` if it does not exist; check it if it does."""
@@ -175,49 +203,18 @@ class MilvusDocumentStore:
             self._checked_meta()
 
     def _create(self, dim: int) -> None:
-        from pymilvus import DataType, Function, FunctionType
-
         with milvus_errors(self.address):
-            description = json.dumps(
-                {"docqa_format": FORMAT, "embedding_model": self.embedding_model, "dim": dim}
-            )
-            schema = self.client.create_schema(auto_id=False, description="DocQA passages")
-            schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=256)
-            schema.add_field("source_key", DataType.VARCHAR, max_length=4096)
-            schema.add_field("content", DataType.VARCHAR, max_length=MAX_TEXT)
-            schema.add_field(
-                "bm25_text",
-                DataType.VARCHAR,
-                max_length=MAX_TEXT,
-                enable_analyzer=True,
-                analyzer_params=ANALYZER,
-            )
-            schema.add_field("meta", DataType.JSON)
-            schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=dim)
-            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-            schema.add_function(
-                Function(
-                    name="bm25",
-                    function_type=FunctionType.BM25,
-                    input_field_names=["bm25_text"],
-                    output_field_names=["sparse"],
-                )
-            )
-            index = self.client.prepare_index_params()
-            # FLAT is exact (as the local store); on a server AUTOINDEX picks HNSW-like indexes at scale.
-            index.add_index(
-                field_name="embedding",
-                index_type="FLAT" if self.address.lite else "AUTOINDEX",
-                metric_type="COSINE",
-            )
-            index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
             self.client.create_collection(
                 self.collection,
-                schema=schema,
-                index_params=index,
+                schema=passage_schema(self.client, dim, MAX_TEXT, ANALYZER),
+                index_params=index_params(self.client, lite=self.address.lite),
                 consistency_level=self.consistency,
                 # Milvus Lite keeps collection properties but not the schema description.
-                properties={META_PROPERTY: description},
+                properties={
+                    META_PROPERTY: json.dumps(
+                        {"docqa_format": FORMAT, "embedding_model": self.embedding_model, "dim": dim}
+                    )
+                },
             )
 
     def drop(self) -> None:
@@ -315,7 +312,7 @@ class MilvusDocumentStore:
         """The collection meta without the model check (listing and export work whatever model built it)."""
         meta = self.collection_meta()
         if meta is not None:
-            self._call("load_collection", self.collection)
+            self._load()
         return meta
 
     def passage(self, passage_id: str) -> Document | None:

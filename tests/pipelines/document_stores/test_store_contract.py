@@ -296,6 +296,52 @@ def test_an_ingest_killed_midway_converges_when_run_again(spec: str, kill_at: in
     assert_consistent(store)
 
 
+INGEST_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from tests.pipelines.document_stores.test_store_contract import bundle, ingest, passage_ids
+
+    spec, tmp = sys.argv[1], Path(sys.argv[2])
+    store = bundle(spec, tmp)
+    assert ingest(store, tmp / "docs").ok
+    print(json.dumps(passage_ids(store)))
+    """
+)
+
+
+@needs_milvus_lite
+@pytest.mark.parametrize("kept_bytes", [0, 128], ids=["empty", "header-only"])
+def test_a_torn_milvus_lite_index_is_rebuilt_from_the_rows(kept_bytes: int, tmp_path: Path) -> None:
+    """Milvus Lite writes its vector index sidecar in place; a process killed while writing it (seen in CI:
+    an ingest killed after flushing its rows) left a truncated file that made every later open fail.
+    Opening the store again rebuilds the index from the rows: every passage is there and searchable."""
+    spec = spec_for("milvus-lite", tmp_path)
+    write_docs(tmp_path / "docs")
+    # The ingest runs in another process: Milvus Lite keeps a loaded collection in memory for the life of
+    # the process, and only a fresh process reads the sidecar back, as after the kill.
+    child = subprocess.run(
+        [sys.executable, "-c", INGEST_CHILD, spec, str(tmp_path)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    before = json.loads(child.stdout.strip().splitlines()[-1])
+    sidecars = list((tmp_path / "milvus").rglob("*.embedding.*.idx"))
+    assert sidecars
+    for sidecar in sidecars:
+        sidecar.write_bytes(sidecar.read_bytes()[:kept_bytes])
+
+    reopened = bundle(spec, tmp_path)
+    assert passage_ids(reopened) == before
+    assert_consistent(reopened)
+    query = hash_embed([Document(content="lighthouses and tides")])[0].tolist()
+    assert len(reopened.search.embedding_retrieval(query, top_k=3)) == 3
+
+
 def write_big_file(path: Path, sentences: int = 3000, marker: str = "marker") -> Path:
     """A text of ~200 passages (180 words each, 40 overlapping); sentence i holds the word ``{marker}{i}``,
     so a search can tell which part of the file is indexed."""
