@@ -24,6 +24,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,7 @@ from docqa.pipelines.filtering import IndexFilters, parse_filter_expressions
 from docqa.pipelines.indexing import IndexingPipeline
 from docqa.pipelines.migrate import migrate, migrate_collections
 from docqa.pipelines.model_loading import ModelUnavailableError
+from docqa.pipelines.models.methods import ModelMethods
 from docqa.pipelines.query import QueryPipelines
 from docqa.pipelines.training.checkpoints import CHECKPOINT_FILE as TRAINING_CHECKPOINT_FILE
 from docqa.pipelines.training.checkpoints import STATE_DIR as TRAINING_STATE_DIR
@@ -135,7 +137,7 @@ resolve_faq_threshold = resolve_threshold  # the FAQ threshold (DOCQA_FAQ_THRESH
 READER_RETRY_SECONDS = 30.0  # a missing model is looked up again after this long, not on every question
 
 
-class DocQA(FeedbackMethods):
+class DocQA(FeedbackMethods, ModelMethods):
     """One collection of an index (the directory, or a Milvus collection with the directory beside it for
     the manifest, FAQ and feedback: ``store`` / ``DOCQA_STORE``) plus the models that read and search it.
 
@@ -186,6 +188,7 @@ class DocQA(FeedbackMethods):
         self.query_pipelines = QueryPipelines(self.store, self.settings.embedding_model, self.reranker)
         self._lock = threading.RLock()  # lazy loading from several request threads builds each thing once
         self._reader: tuple[DocQAReader, ReaderInfo] | None = None
+        self._reader_stamp = 0
         self._reader_failure: tuple[float, ModelUnavailableError] | None = None
         self._shared_reading: tuple[float, int] | None = None  # (window s, workers) when reading is shared
         settle_interrupted_uploads(self)  # files of an upload killed before it settled (one stat if none)
@@ -402,17 +405,17 @@ class DocQA(FeedbackMethods):
         :raises ModelUnavailableError: no reader at all; retried after ``READER_RETRY_SECONDS``.
         """
         with self._lock:
-            if self._reader is not None:
+            stamp = self.model_registry().stamp()  # a promotion or `models use` elsewhere: reload
+            if self._reader is not None and stamp == self._reader_stamp:
                 return self._reader
             if self._reader_failure and time.monotonic() - self._reader_failure[0] < READER_RETRY_SECONDS:
                 raise self._reader_failure[1]
+            model, name = self.answering_model()
             try:
-                self._reader = select_reader(
-                    self.settings.reader_model,
-                    self.settings.reader_backend,
-                    allow_fallback=self.settings.reader_fallback,
-                    loader=shared_reader,
-                )
+                reader, info = select_reader(model, self.settings.reader_backend, loader=shared_reader,
+                                             allow_fallback=self.settings.reader_fallback)
+                self._reader = (reader, info if name == model else replace(info, name=name))
+                self._reader_stamp = stamp
             except ModelUnavailableError as err:
                 self._reader_failure = (time.monotonic(), err)
                 raise

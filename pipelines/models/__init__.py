@@ -1,0 +1,1 @@
+"""Readers a collection has promoted (the registry), the improve loop that makes them and its gate."""

@@ -1,0 +1,72 @@
+"""DocQA's model methods (``DocQA.models``, ``use_model``, ``prune_models``, ``improve``), kept beside the
+registry rather than in the facade (as the feedback methods are), so ``pipelines/api.py`` stays composition.
+
+Which reader answers: the collection's active promoted model when there is one
+(:mod:`docqa.pipelines.models.registry`), else the configured reader. ``DocQA.reader_and_info`` asks
+:meth:`ModelMethods.answering_model` on every question (one ``stat`` of ``models/active.json``), so a
+``docqa models use`` or an improve run in another process is followed by a running service at its next
+question, as readers follow index commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from docqa.pipelines.models.improve import ImproveResult, ImproveSettings, Progress, improve
+from docqa.pipelines.models.registry import CONFIGURED, ModelEntry, ModelRegistry
+
+
+class ModelMethods:
+    """Mixed into :class:`docqa.pipelines.api.DocQA`, which provides the attributes below."""
+
+    settings: Any
+    local_index: Any
+
+    def model_registry(self) -> ModelRegistry:
+        """The collection's registry (``<collection dir>/models``)."""
+        registry = getattr(self, "_model_registry", None)
+        if registry is None:
+            registry = ModelRegistry(self.local_index.directory)
+            self._model_registry = registry
+        return registry
+
+    def answering_model(self) -> tuple[str, str]:
+        """(what to load, how answers name it): the active promoted model's directory and ``models/N``,
+        or the configured reader and its name."""
+        entry = self.model_registry().active_entry()
+        if entry is None:
+            return self.settings.reader_model, self.settings.reader_model
+        return str(entry.path), entry.name
+
+    def models(self) -> dict[str, Any]:
+        """The registry as the CLI, ``GET /models`` and the page show it: every promoted model (oldest
+        first, with scores), which one answers, and the switch history."""
+        registry = self.model_registry()
+        active = registry.active_number()
+        return {
+            "active": active,
+            "active_name": self.answering_model()[1],
+            "configured": self.settings.reader_model,
+            "models": [e.to_dict() for e in registry.entries()],
+            "history": registry.history(),
+        }
+
+    def use_model(self, number: int) -> ModelEntry | None:
+        """Answer with promoted model ``number`` from the next question on (0: the configured reader).
+
+        :raises ModelNotFoundError: no such model in this collection.
+        """
+        self.model_registry().use(number)
+        return None if number == CONFIGURED else self.model_registry().entry(number)
+
+    def prune_models(self, keep: int) -> list[int]:
+        """Delete all but the ``keep`` newest promoted models (never the active one); returns the numbers
+        deleted."""
+        return self.model_registry().prune(keep)
+
+    def improve(
+        self, settings: ImproveSettings | None = None, progress: Progress | None = None
+    ) -> ImproveResult:
+        """Fine-tune the answering reader on this collection's feedback and promote it only if the gate
+        says so (:mod:`docqa.pipelines.models.improve`)."""
+        return improve(self, settings, progress)
