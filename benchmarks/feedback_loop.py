@@ -24,6 +24,16 @@ What it simulates, as a user would live it:
    training calibrated one), HasAns F1 with that τ and forced (the best span always given), NoAns F1.
 
 Retrieval is done once per test question and shared by all readers, so the rows differ only by reader.
+
+``--improve`` measures ``docqa improve`` instead of the bare loop: for each seed (question order) and
+each N, ``DocQA.improve`` (dry run, so the compact reader stays the current one) exports the first N
+records with its held-out split, trains a guarded candidate, and decides; the candidate is then scored
+on the test questions, which neither the training nor the gate saw. A promotion is *bad* when the
+candidate scores below the compact reader on the test questions' end-to-end F1, or on the regression
+set, by more than the tolerance. ``--unguarded-n 100`` also trains, at that N, the old loop's recipe (no
+replay, no no-answer cap, lr 1e-4) through the same gate, to show what the guards and the gate are for.
+
+    python benchmarks/feedback_loop.py --improve [--seeds 13 14 15] [--n 50 100 200] [--json]
 """
 
 from __future__ import annotations
@@ -204,6 +214,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-distractors", action="store_true", help="index the article only")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: --n 20, 1 epoch, 30 test questions, no distractors")
+    parser.add_argument("--improve", action="store_true", help="measure docqa improve (guards + gate)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15], help="--improve: seeds")
+    parser.add_argument("--unguarded-n", type=int, nargs="*", default=[100],
+                        help="--improve: also train the old unguarded recipe at these N")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--out", type=Path, help="also write the JSON results to this file")
     args = parser.parse_args()
@@ -220,6 +234,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(TRAIN_THREADS)
+    if args.improve:
+        from feedback_gate import run_improve
+
+        run_improve(args)
+        return
     from docqa.pipelines.api import DocQA
     from docqa.pipelines.components.readers.selection import select_reader
 

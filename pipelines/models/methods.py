@@ -65,8 +65,11 @@ class ModelMethods:
         return self.model_registry().prune(keep)
 
     def improve(
-        self, settings: ImproveSettings | None = None, progress: Progress | None = None
+        self,
+        settings: ImproveSettings | None = None,
+        progress: Progress | None = None,
+        records: list[Any] | None = None,
     ) -> ImproveResult:
-        """Fine-tune the answering reader on this collection's feedback and promote it only if the gate
-        says so (:mod:`docqa.pipelines.models.improve`)."""
-        return improve(self, settings, progress)
+        """Fine-tune the answering reader on this collection's feedback (or on ``records``) and promote
+        it only if the gate says so (:mod:`docqa.pipelines.models.improve`)."""
+        return improve(self, settings, progress, records)
