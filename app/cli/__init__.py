@@ -19,7 +19,18 @@ from typing import Annotated, Any
 import typer
 
 from docqa import config
-from docqa.app.cli import access, collections, documents, evaluate, faq, feedback, migrate, query, serve
+from docqa.app.cli import (
+    access,
+    collections,
+    documents,
+    evaluate,
+    faq,
+    feedback,
+    migrate,
+    models,
+    query,
+    serve,
+)
 from docqa.app.cli.output import err_console
 
 __all__ = ["app", "main"]
@@ -36,9 +47,13 @@ collections_app = typer.Typer(
     help="Collections: named sets of documents in one index (each command takes --collection NAME).",
     no_args_is_help=True,
 )
-keys_app = typer.Typer(help="API keys scoped to collections and roles (read, write, admin).",
-                       no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys scoped to collections and roles (read, write, admin).", no_args_is_help=True
+)
 audit_app = typer.Typer(help="The audit log: who did what to which collection.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="The readers `docqa improve` promoted: list them, roll back (use N), prune.", no_args_is_help=True
+)
 feedback_app = typer.Typer(
     help="Feedback on answers: list it, export it as SQuAD 2.0 for train-reader and eval.",
     no_args_is_help=True,
@@ -83,6 +98,11 @@ _add(app, documents.delete)
 _add(app, documents.compact)
 _add(app, evaluate.evaluate, "eval")
 _add(app, evaluate.train_reader_command, "train-reader")
+_add(app, models.improve_command, "improve")
+app.add_typer(models_app, name="models")
+_add(models_app, models.models_list, "list")
+_add(models_app, models.models_use, "use")
+_add(models_app, models.models_prune, "prune")
 _add(app, migrate.migrate)
 app.add_typer(collections_app, name="collections")
 _add(collections_app, collections.collections_list, "list")

@@ -14,7 +14,7 @@ from docqa.errors import InvalidInputError
 from docqa.pipelines.api import DocQA
 from docqa.pipelines.models.gate import GateSettings
 from docqa.pipelines.models.improve import ImproveSettings
-from tests.pipelines.models.conftest import give_feedback
+from tests.improve_fixtures import give_feedback
 
 FAST = {"epochs": 1, "batch_size": 8, "replay_ratio": 1.0, "device": "cpu"}
 

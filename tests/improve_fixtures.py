@@ -1,4 +1,5 @@
-"""Fixtures for the improve loop: a writable copy of the samples index with feedback a user could give."""
+"""Fixtures for the improve loop (a pytest plugin): a writable copy of the samples index, and
+feedback a user could give."""
 
 from __future__ import annotations
 
