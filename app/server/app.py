@@ -34,7 +34,7 @@ from docqa.app.server.limits import (
     BodySizeLimit,
 )
 from docqa.app.server.routers import access as access_routes
-from docqa.app.server.routers import documents, faq, feedback, health, questions
+from docqa.app.server.routers import documents, faq, feedback, health, models, questions
 from docqa.app.server.schemas import ErrorOut
 from docqa.app.server.watching import ServiceWatcher
 
@@ -166,6 +166,7 @@ def create_app(
     app.include_router(health.public)
     app.include_router(access_routes.router)
     for prefix in ("", "/collections/{collection}"):  # today's routes: the service's own collection
-        for area in (health.router, questions.router, documents.router, faq.router, feedback.router):
+        for area in (health.router, questions.router, documents.router, faq.router, feedback.router,
+                     models.router):
             app.include_router(area, prefix=prefix, **protected)
     return app

@@ -36,7 +36,8 @@ from docqa.pipelines.api import Grant, Role, collection_exists, validate_collect
 
 OPEN = "open"  # the grant's name when no key is configured (loopback only)
 MAIN_KEY = "DOCQA_API_KEY"
-WRITES = {("POST", "/documents"), ("DELETE", "/documents/{doc_id}"), ("POST", "/faq")}
+WRITES = {("POST", "/documents"), ("DELETE", "/documents/{doc_id}"), ("POST", "/faq"),
+          ("POST", "/models/improve"), ("POST", "/models/use")}  # the last two: admin (routers/models.py)
 
 
 class RateLimiter:

@@ -263,9 +263,14 @@ def improve(
             "best_epoch": result.best_epoch,
             "device": result.device,
             "epochs": [
-                {"epoch": e["epoch"], "train_loss": round(e["train_loss"], 4),
-                 **{k: round(e.get("dev", {}).get(k, float("nan")), 2)
-                    for k in ("best_f1", "forced_has_ans_f1", "threshold")}}
+                {
+                    "epoch": e["epoch"],
+                    "train_loss": round(e["train_loss"], 4),
+                    **{
+                        k: round(e.get("dev", {}).get(k, float("nan")), 2)
+                        for k in ("best_f1", "forced_has_ans_f1", "threshold")
+                    },
+                }
                 for e in result.epochs
             ],
             "no_answer_threshold": result.no_answer_threshold,

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from filelock import Timeout
+
 from docqa.pipelines.models.improve import ImproveResult, ImproveSettings, Progress, improve
+from docqa.pipelines.models.jobs import ImproveBusyError, ImproveJobs, run_lock
 from docqa.pipelines.models.registry import CONFIGURED, ModelEntry, ModelRegistry
 
 
@@ -72,4 +75,30 @@ class ModelMethods:
     ) -> ImproveResult:
         """Fine-tune the answering reader on this collection's feedback (or on ``records``) and promote
         it only if the gate says so (:mod:`docqa.pipelines.models.improve`)."""
-        return improve(self, settings, progress, records)
+        lock = run_lock(self.model_registry().path)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ImproveBusyError(
+                "an improve run is already going in this collection (docqa improve, the "
+                "service or the page); wait for it to finish",
+            ) from None
+        try:
+            return improve(self, settings, progress, records)
+        finally:
+            lock.release()
+
+    def improve_jobs(self) -> ImproveJobs:
+        """The collection's background improve runs (the service's ``/jobs``, the page's button)."""
+        return ImproveJobs(self.model_registry().path)
+
+    def start_improve(self, settings: ImproveSettings | None = None) -> dict[str, Any]:
+        """Start :meth:`improve` in a background thread; returns its job record (``id``, ``state``,
+        ``stage``, ``progress``; ``result`` when done). Poll with ``improve_jobs().get(id)``.
+
+        :raises ImproveBusyError: a run is already going in this collection.
+        """
+        params = {} if settings is None else {"dry_run": settings.dry_run, "margin": settings.gate.margin}
+        return self.improve_jobs().start(
+            lambda progress: improve(self, settings, progress).to_dict(), params=params
+        )

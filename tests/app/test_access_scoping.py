@@ -24,7 +24,8 @@ MARKERS = {"default": "ibexword", "faq": "zebraword", "hr": "quokkaword", "eng":
 COLLECTIONS = list(MARKERS)
 NUMBERS = itertools.count()
 READ_ROUTES = [("GET", "/documents", None), ("GET", "/faq", None), ("GET", "/feedback", None),
-               ("GET", "/ready", None), ("POST", "/search", {"query": "Which animal word is here?"}),
+               ("GET", "/ready", None), ("GET", "/models", None),
+               ("POST", "/search", {"query": "Which animal word is here?"}),
                ("POST", "/ask", {"question": "Which animal word is here?"})]
 
 

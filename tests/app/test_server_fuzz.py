@@ -48,11 +48,15 @@ OPERATIONS = [
     "GET /faq",
     "POST /feedback",
     "GET /feedback",
+    "GET /models",
+    "POST /models/improve",
+    "GET /jobs/{job_id}",
+    "POST /models/use",
 ]
 # Operations that take input; the others have nothing a request could get wrong.
 WITH_INPUT = [
     "POST /ask", "POST /search", "POST /documents", "DELETE /documents/{doc_id}", "POST /faq",
-    "POST /feedback", "GET /feedback",
+    "POST /feedback", "GET /feedback", "POST /models/improve", "GET /jobs/{job_id}", "POST /models/use",
 ]
 WRITES = [label for label in OPERATIONS if label.split()[0] in ("POST", "DELETE")]
 CASES = (
