@@ -37,6 +37,7 @@ ALLOWED_ORIGINS = "DOCQA_ALLOWED_ORIGINS"
 CACHE_DIR = "DOCQA_CACHE_DIR"
 UI_SAMPLES = "DOCQA_UI_SAMPLES"
 UI_WATCH = "DOCQA_UI_WATCH"
+UI_IMPROVE = "DOCQA_UI_IMPROVE"
 STORE = "DOCQA_STORE"
 COLLECTION = "DOCQA_COLLECTION"
 AUDIT_MAX_MB = "DOCQA_AUDIT_MAX_MB"
@@ -100,6 +101,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     UI_SAMPLES: ("unset", "`1`: the search page indexes the bundled samples when the index is empty"),
     UI_WATCH: ("unset", "set by `docqa ui --watch`: the folders kept indexed, shown in the page's sidebar"),
+    UI_IMPROVE: (
+        "1",
+        "`0`: the page's Quality view shows the `docqa improve` command instead of training on the page's "
+        "machine",
+    ),
     STORE: (
         DEFAULT_STORE,
         "where passages live: `local` (the index directory), `milvus-lite:///path/docqa.db` or "

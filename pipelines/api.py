@@ -24,7 +24,6 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +65,7 @@ from docqa.pipelines.components.faq.matcher import FaqMatcher, resolve_threshold
 from docqa.pipelines.components.rankers.reranker import DocQAReranker, reranker_available
 from docqa.pipelines.components.readers.backends import ReaderBackendName
 from docqa.pipelines.components.readers.reader import DocQAReader
-from docqa.pipelines.components.readers.selection import ReaderInfo, select_reader, shared_reader
+from docqa.pipelines.components.readers.selection import ReaderInfo
 from docqa.pipelines.components.retrievers.search_mode import SearchMode
 from docqa.pipelines.document_names import DocumentNotFoundError, find_documents
 from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError
@@ -83,7 +82,11 @@ from docqa.pipelines.filtering import IndexFilters, parse_filter_expressions
 from docqa.pipelines.indexing import IndexingPipeline
 from docqa.pipelines.migrate import migrate, migrate_collections
 from docqa.pipelines.model_loading import ModelUnavailableError
+from docqa.pipelines.models.gate import DEFAULT_MARGIN, DEFAULT_TOLERANCE, GateSettings
+from docqa.pipelines.models.improve import ImproveResult, ImproveSettings
+from docqa.pipelines.models.jobs import ImproveBusyError, JobNotFoundError
 from docqa.pipelines.models.methods import ModelMethods
+from docqa.pipelines.models.registry import ModelEntry, ModelNotFoundError
 from docqa.pipelines.query import QueryPipelines
 from docqa.pipelines.training.checkpoints import CHECKPOINT_FILE as TRAINING_CHECKPOINT_FILE
 from docqa.pipelines.training.checkpoints import STATE_DIR as TRAINING_STATE_DIR
@@ -119,6 +122,9 @@ __all__ = [
     "list_collections", "validate_collection_name",
     # access: scoped keys and the audit log (at the index root)
     "KeyStore", "Grant", "Role", "ALL_COLLECTIONS", "AuditLog", "AuditEvent", "parse_since",
+    # the improve loop: settings, decision, registry entries, errors with a distinct answer
+    "ImproveSettings", "ImproveResult", "GateSettings", "DEFAULT_MARGIN", "DEFAULT_TOLERANCE", "ModelEntry",
+    "ModelNotFoundError", "JobNotFoundError", "ImproveBusyError",
     # filters: the CLI's short form
     "parse_filter_expressions", "parse_tags",
     # what files DocQA reads, and how uploads are named
@@ -134,7 +140,6 @@ __all__ = [
 
 resolve_faq_threshold = resolve_threshold  # the FAQ threshold (DOCQA_FAQ_THRESHOLD) a service checks at start
 
-READER_RETRY_SECONDS = 30.0  # a missing model is looked up again after this long, not on every question
 
 
 class DocQA(FeedbackMethods, ModelMethods):
@@ -389,40 +394,6 @@ class DocQA(FeedbackMethods, ModelMethods):
         else:
             notice = "no trained reranker ships in data/reranker yet: passages are in retrieval order"
         return {"enabled": False, "model": None, "candidates": None, "backend": None, "notice": notice}
-
-    def reader(self) -> DocQAReader:
-        """The reader that answers, loaded on first use. :raises ModelUnavailableError: see message."""
-        return self.reader_and_info()[0]
-
-    def reader_info(self) -> ReaderInfo:
-        """Which reader answers (the configured one, or the labelled compact fallback)."""
-        return self.reader_and_info()[1]
-
-    def reader_and_info(self) -> tuple[DocQAReader, ReaderInfo]:
-        """The configured reader, or — when it cannot be loaded and the fallback is on — the bundled
-        compact reader with a notice saying so (see :mod:`docqa.pipelines.components.readers.selection`).
-
-        :raises ModelUnavailableError: no reader at all; retried after ``READER_RETRY_SECONDS``.
-        """
-        with self._lock:
-            stamp = self.model_registry().stamp()  # a promotion or `models use` elsewhere: reload
-            if self._reader is not None and stamp == self._reader_stamp:
-                return self._reader
-            if self._reader_failure and time.monotonic() - self._reader_failure[0] < READER_RETRY_SECONDS:
-                raise self._reader_failure[1]
-            model, name = self.answering_model()
-            try:
-                reader, info = select_reader(model, self.settings.reader_backend, loader=shared_reader,
-                                             allow_fallback=self.settings.reader_fallback)
-                self._reader = (reader, info if name == model else replace(info, name=name))
-                self._reader_stamp = stamp
-            except ModelUnavailableError as err:
-                self._reader_failure = (time.monotonic(), err)
-                raise
-            self._reader_failure = None
-            if self._shared_reading is not None:
-                self._reader[0].share_batches(*self._shared_reading)
-            return self._reader
 
     def share_reading(self, window_s: float = 0.0, workers: int = 1) -> None:
         """Let questions asked at the same time from several threads (a service's concurrent ``/ask``)

@@ -17,7 +17,7 @@ from rich.table import Table
 from docqa.app.cli.errors import handle_user_errors
 from docqa.app.cli.options import CollectionOpt, IndexOpt, JsonOpt, ReaderOpt
 from docqa.app.cli.output import console, err_console, print_json
-from docqa.pipelines.models.gate import DEFAULT_MARGIN, DEFAULT_TOLERANCE
+from docqa.pipelines.api import DEFAULT_MARGIN, DEFAULT_TOLERANCE
 
 METRICS = (
     ("f1", "held-out F1"),
@@ -102,8 +102,7 @@ def improve_command(
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from docqa.pipelines.models.gate import GateSettings
-    from docqa.pipelines.models.improve import ImproveSettings
+    from docqa.pipelines.api import GateSettings, ImproveSettings
 
     settings = ImproveSettings(
         holdout=holdout,

@@ -10,13 +10,20 @@ question, as readers follow index commits.
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Any
 
 from filelock import Timeout
 
+from docqa.pipelines.components.readers.reader import DocQAReader
+from docqa.pipelines.components.readers.selection import ReaderInfo, select_reader, shared_reader
+from docqa.pipelines.model_loading import ModelUnavailableError
 from docqa.pipelines.models.improve import ImproveResult, ImproveSettings, Progress, improve
 from docqa.pipelines.models.jobs import ImproveBusyError, ImproveJobs, run_lock
 from docqa.pipelines.models.registry import CONFIGURED, ModelEntry, ModelRegistry
+
+READER_RETRY_SECONDS = 30.0  # a missing model is looked up again after this long, not on every question
 
 
 class ModelMethods:
@@ -24,6 +31,11 @@ class ModelMethods:
 
     settings: Any
     local_index: Any
+    _lock: Any
+    _reader: Any
+    _reader_stamp: int
+    _reader_failure: Any
+    _shared_reading: Any
 
     def model_registry(self) -> ModelRegistry:
         """The collection's registry (``<collection dir>/models``)."""
@@ -32,6 +44,41 @@ class ModelMethods:
             registry = ModelRegistry(self.local_index.directory)
             self._model_registry = registry
         return registry
+
+    def reader(self) -> DocQAReader:
+        """The reader that answers, loaded on first use. :raises ModelUnavailableError: see message."""
+        return self.reader_and_info()[0]
+
+    def reader_info(self) -> ReaderInfo:
+        """Which reader answers (the configured one, or the labelled compact fallback)."""
+        return self.reader_and_info()[1]
+
+    def reader_and_info(self) -> tuple[DocQAReader, ReaderInfo]:
+        """The reader that answers (:meth:`answering_model`: the collection's active promoted model, else
+        the configured reader), or — when it cannot be loaded and the fallback is on — the bundled compact
+        reader with a notice saying so (see :mod:`docqa.pipelines.components.readers.selection`).
+
+        :raises ModelUnavailableError: no reader at all; retried after ``READER_RETRY_SECONDS``.
+        """
+        with self._lock:
+            stamp = self.model_registry().stamp()  # a promotion or `models use` elsewhere: reload
+            if self._reader is not None and stamp == self._reader_stamp:
+                return self._reader
+            if self._reader_failure and time.monotonic() - self._reader_failure[0] < READER_RETRY_SECONDS:
+                raise self._reader_failure[1]
+            model, name = self.answering_model()
+            try:
+                reader, info = select_reader(model, self.settings.reader_backend, loader=shared_reader,
+                                             allow_fallback=self.settings.reader_fallback)
+                self._reader = (reader, info if name == model else replace(info, name=name))
+                self._reader_stamp = stamp
+            except ModelUnavailableError as err:
+                self._reader_failure = (time.monotonic(), err)
+                raise
+            self._reader_failure = None
+            if self._shared_reading is not None:
+                self._reader[0].share_batches(*self._shared_reading)
+            return self._reader
 
     def answering_model(self) -> tuple[str, str]:
         """(what to load, how answers name it): the active promoted model's directory and ``models/N``,

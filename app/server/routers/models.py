@@ -19,9 +19,7 @@ from pydantic import BaseModel, Field
 
 from docqa.app.server.deps import Context
 from docqa.app.server.schemas import CROSS_SITE_REFUSED, ErrorOut
-from docqa.pipelines.access.keys import Role
-from docqa.pipelines.models.gate import DEFAULT_MARGIN, DEFAULT_TOLERANCE, GateSettings
-from docqa.pipelines.models.improve import ImproveSettings
+from docqa.pipelines.api import DEFAULT_MARGIN, DEFAULT_TOLERANCE, GateSettings, ImproveSettings, Role
 
 router = APIRouter(tags=["models"])
 JobId = Annotated[str, PathParam(min_length=1, max_length=64, pattern="^[A-Za-z0-9]+$")]
