@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from docqa.app.ui import answers, gate, onboarding, questions, sidebar, state
+from docqa.app.ui import answers, gate, onboarding, quality, questions, sidebar, state
 from docqa.app.ui.collections import chosen_collection, collection_switcher, visible_collections
 from docqa.app.ui.errors import show_error
 from docqa.app.ui.framing import refuse_framing
@@ -23,6 +23,7 @@ from docqa.app.ui.styles import apply_styles
 from docqa.errors import DocQAError
 from docqa.pipelines.api import Role
 
+VIEWS = ["Ask", "Quality"]
 LOCKED_BANNER = (
     "**This index is being updated by another DocQA process** (an ingest is running). You can ask questions "
     "about the documents already indexed; adding and removing documents is paused until it finishes."
@@ -69,6 +70,10 @@ def main() -> None:
         st.button("Check again", key="check-lock")
     if empty:
         onboarding.onboarding(qa, locked or not can_write)
+        return
+    view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="view", label_visibility="collapsed")
+    if view == "Quality":
+        quality.quality_view(qa, can_admin=grant.may(Role.ADMIN, qa.collection))
         return
 
     questions.question_box(overview["documents"])
