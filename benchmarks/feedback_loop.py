@@ -218,6 +218,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15], help="--improve: seeds")
     parser.add_argument("--unguarded-n", type=int, nargs="*", default=[100],
                         help="--improve: also train the old unguarded recipe at these N")
+    parser.add_argument("--improve-lr", type=float, default=None, help="--improve: learning rate (default: "
+                        "ImproveSettings')")
+    parser.add_argument("--improve-replay", type=float, default=None, help="--improve: replay ratio")
+    parser.add_argument("--improve-epochs", type=int, default=None, help="--improve: epochs")
+    parser.add_argument("--no-answer-share", type=float, default=None, help="--improve: no-answer cap")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--out", type=Path, help="also write the JSON results to this file")
     args = parser.parse_args()

@@ -87,7 +87,8 @@ def show_result(result: AskResult, documents: dict[str, SourceFile]) -> None:
     if "reading" in timings:
         parts.append(f"reading {timings['reading']:.0f} ms")
     parts.append(f"total {timings.get('total', 0):.0f} ms")
-    reader = f" · reader {Path(result.reader).name}" if result.reader else ""
+    name = result.reader if result.reader and result.reader.startswith("models/") else None  # promoted
+    reader = f" · reader {name or Path(result.reader).name}" if result.reader else ""
     st.caption(" · ".join(parts) + f" · {plural(len(result.passages), 'passage')} read{reader}")
 
 

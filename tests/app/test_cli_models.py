@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from docqa.app.cli import app
@@ -19,6 +20,7 @@ def run(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow  # trains a reader (tiny) end to end: ~30-60 s
 def test_improve_and_models_commands(improve_index: Path, tiny_qa_model_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("DOCQA_READER_FALLBACK", "0")
     index, reader = str(improve_index), str(tiny_qa_model_dir)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from docqa.app.server.app import create_app
 from docqa.pipelines.api import DocQA, KeyStore, create_collection
 from tests.app.service_client import service_client
@@ -25,6 +27,7 @@ def wait_for(client, url: str, headers: dict[str, str], timeout: float = 240.0) 
     raise AssertionError(f"{url} still running after {timeout} s")
 
 
+@pytest.mark.slow  # trains a reader (tiny) end to end: ~30-60 s
 def test_improve_over_http_with_roles_scoping_and_rollback(improve_index: Path, tiny_qa_model_dir: Path,
                                                            monkeypatch) -> None:
     monkeypatch.setenv("DOCQA_RATE_LIMIT", "0")
@@ -59,6 +62,7 @@ def test_improve_over_http_with_roles_scoping_and_rollback(improve_index: Path, 
     models = client.get("/models", headers=as_reader).json()
     assert models["active_name"] == "models/1" and models["models"][0]["scores"]["candidate"]["f1"]["n"] >= 5
     assert models["jobs"][0]["id"] == job_id
+    assert client.get("/ready", headers=as_reader).json()["answering_model"] == "models/1"
     answer = client.post("/ask", json={"question": "Who founded the Duchy of Normandy?"}, headers=as_reader)
     assert answer.json()["reader"] == "models/1"
     assert client.get("/collections/other/models", headers=as_other).json()["models"] == []

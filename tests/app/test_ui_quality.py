@@ -25,6 +25,7 @@ def quality(at) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+@pytest.mark.slow  # trains a reader (tiny) end to end: ~30-60 s
 def test_quality_view_shows_history_runs_improve_and_switches_back(
     improve_index: Path, tiny_qa_model_dir: Path, monkeypatch, tmp_path: Path
 ) -> None:

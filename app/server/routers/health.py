@@ -33,6 +33,8 @@ def ready(ctx: Context) -> JSONResponse:
             "embedder": state.embedder,
             "reader": state.reader,
             "reader_model": ctx.docqa.settings.reader_model,
+            # which reader answers: a promoted model of this collection (models/N) or the configured one
+            "answering_model": ctx.docqa.answering_model()[1],
             "errors": dict(state.errors),
             "index": str(ctx.docqa.index.directory),
             "watching": [str(path) for path in ctx.watching],

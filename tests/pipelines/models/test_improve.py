@@ -19,6 +19,7 @@ from tests.improve_fixtures import give_feedback
 FAST = {"epochs": 1, "batch_size": 8, "replay_ratio": 1.0, "device": "cpu"}
 
 
+@pytest.mark.slow  # trains a reader (tiny) end to end: ~30-60 s
 def test_improve_promotes_only_through_the_gate_and_the_promoted_reader_answers(
     improve_index: Path, tiny_qa_model_dir: Path
 ) -> None:
