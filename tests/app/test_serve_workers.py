@@ -1,7 +1,8 @@
 """`docqa serve --workers N`: several processes serve one index on one port. What a user would notice:
-answers from any worker equal the one-process answer, more than one worker really serves, the discovery
-file names the parent, stopping the parent stops every worker (no orphan keeps the port), and a mistake
-in how it was started is one line."""
+answers from any worker equal the one-process answer, more than one worker really serves, a document added
+through one worker is found through every connection, the discovery
+file names the parent, stopping the parent stops every worker (no orphan keeps the port), a killed
+worker is replaced, and a mistake in how it was started is one line."""
 
 from __future__ import annotations
 
@@ -146,6 +147,17 @@ def test_two_workers_answer_as_one_process_does_and_stop_with_the_parent(index: 
         assert len(got) == 12 and all(status == 200 for _, status, _ in got)
         assert all(texts == expected[q] for q, _, texts in got), (got, expected)
         assert any(expected.values())  # the comparison is about real answers
+
+        # A commit through one worker is what every worker answers from next (8 fresh connections).
+        note = index.parent / "zorblax.txt"
+        note.write_text("The Zorblax festival is held every year in the town of Quimperle in March.\n")
+        with note.open("rb") as handle:
+            added = httpx.post(f"{url}/documents", headers=HEADERS, files={"files": handle}, timeout=120)
+        assert added.status_code == 200, added.text
+        for _ in range(8):
+            found = httpx.post(f"{url}/search", headers=HEADERS, json={"query": "Zorblax festival"},
+                               timeout=60)
+            assert found.json()["passages"][0]["file"].endswith("zorblax.txt"), found.text
         children = _children(serve.pid)
     finally:
         serve.send_signal(signal.SIGTERM)
@@ -155,13 +167,21 @@ def test_two_workers_answer_as_one_process_does_and_stop_with_the_parent(index: 
     assert not discovery.service_file(index).exists()
 
 
-@pytest.mark.slow  # a real service, killed with -9
-def test_workers_end_when_their_parent_is_killed(index: Path) -> None:
+@pytest.mark.slow  # a real service; a worker, then the parent, killed with -9
+def test_a_killed_worker_is_replaced_and_workers_end_when_their_parent_is_killed(index: Path) -> None:
     serve = _serve(index, "--workers", "2")
     try:
-        _ready_url(serve)
+        url = _ready_url(serve)
+        before = _children(serve.pid)
+        worker = httpx.get(f"{url}/ready", headers=HEADERS, timeout=30).json()["pid"]
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _children(serve.pid) - before:
+            time.sleep(0.2)
+        replacement = _children(serve.pid) - before
+        assert len(replacement) == 1, (before, _children(serve.pid))
+        assert httpx.get(f"{url}/health", timeout=30).status_code == 200  # the other kept serving
         children = _children(serve.pid)
-        assert len(children) >= 2
     finally:
         serve.kill()
         serve.wait(30)
