@@ -9,8 +9,8 @@ What keeps N processes on one index correct is already on disk, not in a process
 ingest, a delete) is seen by every reader at its next question; the FAQ, feedback, the API keys, the
 improve jobs and the promoted readers are files replaced atomically under file locks, re-read when they
 change; the audit log is appended with ``O_APPEND`` and rotated under a file lock. What stays per worker:
-``--max-concurrent-asks``, ``DOCQA_RATE_LIMIT`` (each worker counts a key's requests on its own) and
-``GET /ready`` (the worker that took the request; it says its ``pid``).
+its share of the cores, ``--max-concurrent-asks``, ``DOCQA_RATE_LIMIT`` (each worker counts a key's
+requests on its own) and ``GET /ready`` (the worker that took the request; it says its ``pid``).
 
 Why our own supervisor rather than uvicorn's ``workers=N`` (an import string re-reading its settings from
 the environment in each worker):
@@ -21,6 +21,8 @@ the environment in each worker):
   to the parent, which stops and prints it as `docqa serve` with one worker does, instead of starting
   replacements forever; the first worker starts alone, so the line is printed once;
 - workers end with the parent, also after ``kill -9`` (a watch thread), so no orphan keeps the port;
+- each worker is pinned to its own share of the cores (:func:`core_share`), so the models' thread pools
+  of N workers do not contend for the same cores;
 - the settings travel to each worker in the spawn pipe (pickled), so the API key is never on a command
   line, in a file, or copied into another environment variable.
 """
@@ -121,10 +123,30 @@ def build_app(settings: WorkerSettings) -> tuple[Any, Any]:
     return docqa, app
 
 
-def run_worker(settings: WorkerSettings, sock: socket.socket, messages: Any, parent: int) -> None:
+def core_share(slot: int, count: int) -> set[int] | None:
+    """The cores worker ``slot`` of ``count`` runs on: an equal, disjoint share of this process's cores, or
+    None (all of them) when there are fewer cores than workers or no way to pin (not Linux).
+
+    Why pin: every model session sizes its thread pool to the cores its process may use, so N unpinned
+    workers run N pools of all the cores and contend; pinned, each runs a pool of its own share. Measured
+    (benchmarks/throughput.py, 2 shared cores): unpinned, two workers made 0.76-0.98x the questions/s of
+    one process; pinned, 1.40-1.62x.
+    """
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < count:
+        return None
+    return set(cores[slot * len(cores) // count:(slot + 1) * len(cores) // count])  # sizes differ by <= 1
+
+
+def run_worker(settings: WorkerSettings, sock: socket.socket, messages: Any, parent: int,
+               cores: set[int] | None = None) -> None:
     """A worker process: build the app, serve ``sock`` until SIGTERM, report to the parent on
     ``messages``: ``("ready", pid, discovery file or None)`` or ``("error", pid, one line)``."""
     threading.Thread(target=_exit_with_parent, args=(parent,), name="docqa-parent-watch", daemon=True).start()
+    if cores:
+        os.sched_setaffinity(0, cores)
     from docqa.errors import DocQAError
 
     try:
@@ -166,9 +188,10 @@ class Supervisor:
         self.announced: set[str] = set()
         self.stop = threading.Event()
 
-    def _start(self) -> multiprocessing.process.BaseProcess:
+    def _start(self, slot: int) -> multiprocessing.process.BaseProcess:
         process = self.context.Process(
-            target=run_worker, args=(self.settings, self.sock, self.messages, os.getpid()),
+            target=run_worker,
+            args=(self.settings, self.sock, self.messages, os.getpid(), core_share(slot, self.count)),
             name="docqa-serve-worker", daemon=False,
         )
         process.start()
@@ -211,10 +234,10 @@ class Supervisor:
         """Serve until SIGINT or SIGTERM; ``on_ready`` is called once every worker accepts requests."""
         with _stop_on_signals(self.stop):
             try:
-                self.workers.append(self._start())
+                self.workers.append(self._start(0))
                 if not self._wait_ready(self.workers):
                     return
-                self.workers.extend(self._start() for _ in range(self.count - 1))
+                self.workers.extend(self._start(slot) for slot in range(1, self.count))
                 if not self._wait_ready(self.workers):
                     return
                 on_ready()
@@ -233,7 +256,7 @@ class Supervisor:
             if process.exitcode is not None and not self.stop.is_set():
                 logger.warning("docqa serve: worker %s ended (exit status %s); starting another",
                                process.pid, process.exitcode)
-                self.workers[i] = self._start()
+                self.workers[i] = self._start(i)
 
     def _stop_all(self) -> None:
         """SIGTERM to every worker (each finishes its requests in flight), then SIGKILL to any that is

@@ -213,3 +213,12 @@ def test_bad_worker_options_are_one_line(tmp_path: Path, args: list[str], says: 
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and says in lines[0], result.output
+
+
+def test_each_worker_gets_its_own_share_of_the_cores(monkeypatch) -> None:
+    from docqa.app.server import workers
+
+    monkeypatch.setattr(workers.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3, 4}, raising=False)
+    shares = [workers.core_share(slot, 2) for slot in range(2)]
+    assert shares == [{0, 1}, {2, 3, 4}]  # disjoint, every core used: no two workers' pools share a core
+    assert workers.core_share(0, 6) is None  # more workers than cores: every worker may use every core
