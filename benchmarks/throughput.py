@@ -2,23 +2,26 @@
 service's shared reading passes and without them, through HTTP on loopback.
 
     python benchmarks/throughput.py [--clients 1,4,8] [--duration 20] [--windows-ms 0,5] [--workers 1,2]
-                                    [--json]
+                                    [--serve-workers 2,4] [--no-shared] [--no-haystack] [--json]
 
 1. ingests the samples into a temporary index (`docqa ingest`; the runtime choices cached in
    ``DOCQA_CACHE_DIR`` are reused);
 2. for each configuration — ``alone`` (``--reading-batch-window-ms -1``: every question reads alone, as
    before) and ``shared`` with each collection window of ``--windows-ms`` and number of passes at once of
-   ``--workers`` — starts ``python -m
-   docqa.app.server --port 0`` on that index and waits for ``GET /ready``;
+   ``--workers`` (reading passes at once, inside one process) — starts ``python -m
+   docqa.app.server --port 0`` on that index and waits for ``GET /ready``; ``serve --workers N`` for each N of
+   ``--serve-workers`` (N processes serving the index, `docqa serve --workers N`; each question reads alone,
+   so ``alone`` is its 1-worker baseline, in the same run) waits until ``/ready`` answered 200 from N
+   distinct worker pids, so every worker's models are loaded before the clock starts;
    ``stock haystack`` (``benchmarks/haystack_service.py``: Haystack's embedder → in-memory retriever →
    ``TransformersExtractiveReader`` over the same passages, behind the same FastAPI ``/ask``; skip with
    ``--no-haystack``);
 3. per client count, every client asks questions back to back (a fixed list, each client starting at a
    different one) for ``--duration`` seconds; requests in flight at the end are waited for and counted.
 
-Printed: questions/s, p50 and p95 latency and errors per configuration and client count, the ratio of
-questions/s to the same configuration's 1-client rate, and to ``alone`` and ``stock haystack`` at the
-same count.
+Printed: questions/s, p50 and p95 latency, errors and the 1-minute load average at the end of the row per
+configuration and client count, the ratio of questions/s to the same configuration's 1-client rate, and
+to ``alone`` (one worker) and ``stock haystack`` at the same count.
 Reader: ``$DOCQA_READER_MODEL``, else the bundled compact reader. Wall-clock numbers on a shared machine
 move with its load: the load average is printed with them. Run by hand; not a test.
 """
@@ -61,15 +64,20 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def server_command(index: Path, window_ms: float | None, workers: int) -> list[str]:
-    """`docqa serve`'s app (``window_ms`` None: the stock Haystack reference, haystack_service.py)."""
+def server_command(index: Path, window_ms: float | None, workers: int, serve_workers: int = 1) -> list[str]:
+    """`docqa serve`'s app (``window_ms`` None: the stock Haystack reference, haystack_service.py);
+    ``workers``: shared reading passes at once; ``serve_workers``: processes (`docqa serve --workers`)."""
     if window_ms is None:
         return [sys.executable, str(REPO / "benchmarks" / "haystack_service.py"), "--index", str(index)]
     return [sys.executable, "-m", "docqa.app.server", "--port", "0", "--index", str(index),
-            "--reading-batch-window-ms", str(window_ms), "--reading-batch-workers", str(workers)]
+            "--reading-batch-window-ms", str(window_ms), "--reading-batch-workers", str(workers),
+            "--workers", str(serve_workers)]
 
 
-def start_server(command: list[str], env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen, str]:
+def start_server(command: list[str], env: dict[str, str], log_path: Path,
+                 processes: int = 1) -> tuple[subprocess.Popen, str]:
+    """Start ``command`` and wait until ``GET /ready`` answered 200 from ``processes`` distinct pids (a
+    multi-worker service: each worker loads its models on its own)."""
     out = log_path.open("w")
     process = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 300
@@ -81,13 +89,18 @@ def start_server(command: list[str], env: dict[str, str], log_path: Path) -> tup
             if line.startswith(READY_LINE):
                 url = line[len(READY_LINE):].split()[0]
         time.sleep(0.2)
+    ready_pids: set[object] = set()
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/ready", headers={"X-Requested-With": "bench"}, timeout=5).status_code == 200:
-                return process, url
+            # A new connection each time: the kernel hands it to any worker waiting on the socket.
+            response = httpx.get(f"{url}/ready", headers={"X-Requested-With": "bench"}, timeout=5)
+            if response.status_code == 200:
+                ready_pids.add(response.json().get("pid"))
+                if len(ready_pids) >= processes:
+                    return process, url
         except httpx.HTTPError:
             pass
-        time.sleep(0.3)
+        time.sleep(0.1 if ready_pids else 0.3)
     raise SystemExit(f"server not ready:\n{log_path.read_text()}")
 
 
@@ -124,7 +137,8 @@ def run_clients(url: str, clients: int, duration: float) -> dict[str, float]:
     ordered = sorted(latencies)
     p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))] if ordered else float("nan")
     return {"questions": len(latencies), "qps": len(latencies) / wall, "errors": len(errors),
-            "p50_s": statistics.median(ordered) if ordered else float("nan"), "p95_s": p95}
+            "p50_s": statistics.median(ordered) if ordered else float("nan"), "p95_s": p95,
+            "load_1min": os.getloadavg()[0]}
 
 
 def main() -> int:
@@ -134,16 +148,25 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per client count")
     parser.add_argument("--windows-ms", default="0", help="collection windows of the shared configuration")
     parser.add_argument("--workers", default="1", help="shared passes at once (one configuration each)")
+    parser.add_argument("--serve-workers", default="",
+                        help="service processes (docqa serve --workers N), e.g. 2 or 2,4: one 'alone' "
+                        "configuration each, compared with 'alone' (1 process)")
+    parser.add_argument("--no-shared", action="store_true", help="skip the shared-passes configurations")
     parser.add_argument("--no-haystack", action="store_true", help="skip the stock Haystack reference")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
-    configs: dict[str, tuple[float | None, int]] = {"alone": (-1.0, 1)}
-    for workers in args.workers.split(","):
-        for window in args.windows_ms.split(","):
-            configs[f"shared {window}ms x{workers}"] = (float(window), int(workers))
+    # name -> (collection window ms or None for stock Haystack, shared passes at once, service processes)
+    configs: dict[str, tuple[float | None, int, int]] = {"alone": (-1.0, 1, 1)}
+    for processes in (int(n) for n in args.serve_workers.split(",") if n.strip()):
+        if processes > 1:
+            configs[f"serve --workers {processes}"] = (-1.0, 1, processes)
+    if not args.no_shared:
+        for workers in args.workers.split(","):
+            for window in args.windows_ms.split(","):
+                configs[f"shared {window}ms x{workers}"] = (float(window), int(workers), 1)
     if not args.no_haystack:
-        configs["stock haystack"] = (None, 1)
+        configs["stock haystack"] = (None, 1, 1)
     env = dict(os.environ)
     env.setdefault("DOCQA_READER_MODEL", "compact")
     env.pop("DOCQA_API_KEY", None)
@@ -153,40 +176,48 @@ def main() -> int:
         index = Path(tmp) / "index"
         subprocess.run([sys.executable, "-m", "docqa.app.cli", "ingest", str(SAMPLES), "--index", str(index)],
                        env=env, cwd=REPO, check=True, capture_output=True)
-        for name, (window, workers) in configs.items():
-            process, url = start_server(server_command(index, window, workers), env,
-                                        Path(tmp) / f"{name}.log")
+        for name, (window, workers, processes) in configs.items():
+            process, url = start_server(server_command(index, window, workers, processes), env,
+                                        Path(tmp) / f"{name}.log", processes)
             try:
-                run_clients(url, 1, 3.0)  # warm: first questions pay lazy initialisation
+                run_clients(url, max(1, processes), 3.0)  # warm: first questions pay lazy initialisation
                 results[name] = {}
                 for clients in counts:
                     results[name][clients] = run_clients(url, clients, args.duration)
                     r = results[name][clients]
-                    log(f"{name:18} {clients} clients: {r['qps']:.2f} q/s, p50 {r['p50_s']:.2f} s, "
-                        f"p95 {r['p95_s']:.2f} s, {r['errors']} errors")
+                    log(f"{name:20} {clients} clients: {r['qps']:.2f} q/s, p50 {r['p50_s']:.2f} s, "
+                        f"p95 {r['p95_s']:.2f} s, {r['errors']} errors, load {r['load_1min']:.1f}")
             finally:
                 process.terminate()
                 process.wait(60)
+    ratios = {name: {clients: {"qps_vs_alone": r["qps"] / alone[clients]["qps"],
+                               "p95_vs_alone": r["p95_s"] / alone[clients]["p95_s"]}
+                     for clients, r in rows.items() if alone.get(clients, {}).get("qps")}
+              for name, rows in results.items() if name != "alone"
+              for alone in [results["alone"]]}
     report = {"cores": len(os.sched_getaffinity(0)), "load_before": load_before,
               "load_after": os.getloadavg(), "reader": env["DOCQA_READER_MODEL"],
-              "duration_s": args.duration, "results": results}
+              "duration_s": args.duration, "results": results, "vs_alone": ratios}
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
     print(f"POST /ask through HTTP, reader {report['reader']}, {report['cores']} cores, load "
           f"{load_before[0]:.1f} before / {report['load_after'][0]:.1f} after, {args.duration:.0f} s per row")
-    print(f"{'configuration':18} {'clients':>7} {'q/s':>6} {'p50 s':>6} {'p95 s':>6} {'errors':>6} "
-          f"{'vs 1 client':>11} {'vs alone':>8} {'vs stock':>8}")
+    print(f"{'configuration':20} {'clients':>7} {'q/s':>6} {'p50 s':>6} {'p95 s':>6} {'errors':>6} "
+          f"{'load':>5} {'vs 1 client':>11} {'vs alone':>8} {'p95 vs alone':>12} {'vs stock':>8}")
     for name, rows in results.items():
         for clients, r in rows.items():
             one = rows[counts[0]]["qps"]
             alone = results["alone"].get(clients, {}).get("qps")
             vs_alone = f"{r['qps'] / alone:.2f}x" if alone and name != "alone" else "-"
+            p95_alone = results["alone"].get(clients, {}).get("p95_s")
+            p95_vs = f"{r['p95_s'] / p95_alone:.2f}x" if p95_alone and name != "alone" else "-"
             vs_one = f"{r['qps'] / one:.2f}x" if one else "-"
             stock = results.get("stock haystack", {}).get(clients, {}).get("qps")
             vs_stock = f"{r['qps'] / stock:.2f}x" if stock and name != "stock haystack" else "-"
-            print(f"{name:18} {clients:7d} {r['qps']:6.2f} {r['p50_s']:6.2f} {r['p95_s']:6.2f} "
-                  f"{r['errors']:6d} {vs_one:>11} {vs_alone:>8} {vs_stock:>8}")
+            print(f"{name:20} {clients:7d} {r['qps']:6.2f} {r['p50_s']:6.2f} {r['p95_s']:6.2f} "
+                  f"{r['errors']:6d} {r['load_1min']:5.1f} {vs_one:>11} {vs_alone:>8} {p95_vs:>12} "
+                  f"{vs_stock:>8}")
     return 0
 
 

@@ -100,6 +100,13 @@ def serve(
         ),
     ] = None,
     collection: CollectionOpt = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes serving the index on the same port, each with its own models (memory: N x one "
+            "service); questions are read in parallel across them."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTP API for other applications (OpenAPI docs at /docs). Every collection is served:
     ``/collections/NAME/...``; the routes without that prefix serve --collection (default: default)."""
@@ -123,4 +130,5 @@ def serve(
         watch_ocr=ocr,
         allowed_hosts=allowed_host or (),
         allowed_origins=allowed_origin or (),
+        workers=workers,
     )

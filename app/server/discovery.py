@@ -55,15 +55,17 @@ def settings_record(settings: config.Settings) -> dict[str, Any]:
 
 
 def announce(settings: config.Settings, url: str, *, needs_key: bool,
-             rerank: Mapping[str, Any] | None = None) -> Path | None:
+             rerank: Mapping[str, Any] | None = None, pid: int | None = None) -> Path | None:
     """Write the service file for a service listening at ``url`` (loopback URLs only); None if not written.
 
+    ``pid``: the process that owns the service (default: this one). A worker of `docqa serve --workers N`
+    names its parent, which outlives every worker and withdraws the file when the service stops.
     A read-only or missing index directory only means `docqa ask` will not find the service.
     """
     if urlsplit(url).hostname not in LOOPBACK_HOSTS:
         return None
     path = service_file(settings.index_dir)
-    record = {"format": FORMAT, "url": url, "pid": os.getpid(), "needs_key": needs_key,
+    record = {"format": FORMAT, "url": url, "pid": pid or os.getpid(), "needs_key": needs_key,
               "settings": settings_record(settings), "rerank": dict(rerank or {})}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

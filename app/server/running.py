@@ -34,6 +34,18 @@ def check_bind(host: str, api_key: str | None) -> None:
         raise ServeConfigError(refusal)
 
 
+def check_workers(workers: int, watch: Sequence[str | Path] = ()) -> None:
+    """:raises ServeConfigError: for fewer than one worker, or ``--watch`` with several (each worker would
+    ingest every change: N writers queueing on one index lock for the same file)."""
+    if workers < 1:
+        raise ServeConfigError(f"--workers must be 1 or more (processes serving the index), got {workers}")
+    if workers > 1 and watch:
+        raise ServeConfigError(
+            "--watch needs --workers 1: run `docqa ingest PATHS --watch` beside a multi-worker service "
+            "instead (every worker answers from each commit)"
+        )
+
+
 def _scoped_keys(index: str | Path | None) -> str | None:
     """A stand-in for "a key is required" when the index has scoped keys (`docqa keys create`)."""
     from docqa.config import Settings
@@ -92,21 +104,40 @@ def serve(
     allowed_origins: Sequence[str] = (),
     reading_batch_window_s: float | None = None,
     reading_batch_workers: int = 1,
+    workers: int = 1,
 ) -> None:
     """Run the service until interrupted (what `docqa serve` calls).
+
+    ``workers``: processes serving the same index on the same port (`docqa serve --workers N`, see
+    :mod:`docqa.app.server.workers`); 1 serves in this process.
 
     ``watch``: folders and files kept indexed while serving (`docqa serve --watch`), one log line per change.
     ``allowed_hosts`` / ``allowed_origins``: host names and browser-app origins allowed besides loopback,
     ``host`` and ``DOCQA_ALLOWED_HOSTS`` / ``DOCQA_ALLOWED_ORIGINS`` (see :mod:`docqa.app.server.crosssite`).
 
-    :raises ServeConfigError: for a non-loopback ``host`` without ``api_key`` / ``DOCQA_API_KEY``.
+    :raises ServeConfigError: for a non-loopback ``host`` without ``api_key`` / ``DOCQA_API_KEY``, a
+        ``workers`` count below 1, ``watch`` with several workers, or a worker that cannot start.
     """
     key = resolve_api_key(api_key or None)
+    check_workers(workers, watch)
     check_bind(host, key or _scoped_keys(index))  # before any model or index is touched
     if not 0 <= port <= 65535:
         raise ServeConfigError(f"port must be between 0 and 65535, got {port}")
     sock = listen_socket(host, port)  # still before any model or index is touched
     url = service_url(host, sock.getsockname()[1])
+    if workers > 1:
+        from docqa.app.server.workers import WorkerSettings, serve_workers
+
+        settings = WorkerSettings(
+            url, host, None if index is None else str(index), api_key=key, embedding_model=embedding_model,
+            reader_model=reader_model, reader_backend=reader_backend, max_upload_bytes=max_upload_bytes,
+            max_concurrent_asks=max_concurrent_asks, allowed_hosts=tuple(allowed_hosts),
+            allowed_origins=tuple(allowed_origins), log_level=log_level,
+            reading_batch_window_s=reading_batch_window_s, reading_batch_workers=reading_batch_workers,
+        )
+        with sock:
+            serve_workers(settings, sock, workers)
+        return
 
     from docqa.app.server.app import create_app
     from docqa.pipelines.api import DocQA
@@ -205,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                         "waits this long for company (default -1: each question reads alone; for "
                         "benchmarks/throughput.py)")
     parser.add_argument("--reading-batch-workers", type=int, default=1, help="shared passes run at once")
+    parser.add_argument("--workers", type=int, default=1, help="processes serving the index (default 1)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
@@ -226,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             reading_batch_window_s=(args.reading_batch_window_ms / 1000.0
                                     if args.reading_batch_window_ms >= 0 else None),
             reading_batch_workers=args.reading_batch_workers,
+            workers=args.workers,
         )
     except ServeConfigError as err:
         print(f"error: {err}", flush=True)

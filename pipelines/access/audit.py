@@ -5,7 +5,9 @@ deleted the handbook?" or "which app asked about salaries?" after the fact, and 
 truncate mid-line, or that grows without end, cannot be trusted or kept. Each line is written with one
 ``write`` on a file opened for appending (O_APPEND: lines from several threads or processes never mix)
 and fsynced; when the file passes ``DOCQA_AUDIT_MAX_MB`` it is renamed to ``audit.jsonl.1`` (older ones
-shift up to ``.5``, the oldest dropped).
+shift up to ``.5``, the oldest dropped). Rotating and appending hold ``.audit.lock`` (``flock``): with
+several writers (`docqa serve --workers N`, the CLI beside them) two could otherwise both see a full file,
+rotate twice, and the second's rename of a file already moved would drop its line.
 
 A line holds the time, the key's *name* (never the key), the action (route or command), the collection,
 the question or file, the result count and status. ``DOCQA_AUDIT_QUESTIONS=0`` leaves questions out for
@@ -14,6 +16,7 @@ privacy (the count and status stay).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -28,6 +31,7 @@ from docqa import config
 from docqa.errors import InvalidInputError
 
 AUDIT_FILE = "audit.jsonl"
+LOCK_FILE = ".audit.lock"
 KEEP_ROTATED = 5
 _LOCK = threading.Lock()
 _SINCE = re.compile(r"^(\d+)\s*([smhd])$")
@@ -65,13 +69,15 @@ class AuditLog:
         try:
             with _LOCK:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._rotate_if_full(len(line))
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                try:
-                    os.write(fd, line)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                with open(self.path.with_name(LOCK_FILE), "a") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed; other processes wait here
+                    self._rotate_if_full(len(line))
+                    fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                    try:
+                        os.write(fd, line)
+                        os.fsync(fd)
+                    finally:
+                        os.close(fd)
         except OSError:
             pass
 

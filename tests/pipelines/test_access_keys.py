@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import multiprocessing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,6 +104,27 @@ def test_audit_lines_are_appended_filtered_and_rotated(tmp_path: Path) -> None:
     private = AuditLog(tmp_path / "private", questions=False)
     private.append(AuditEvent(key="app", action="POST /ask", question="salary of Bob?", count=1))
     assert "salary" not in (tmp_path / "private" / "audit.jsonl").read_text()
+
+
+def _append_lines(index_dir: str, writer: int, count: int) -> None:
+    log = AuditLog(index_dir, max_bytes=3000)
+    for n in range(count):
+        log.append(AuditEvent(key=f"worker{writer}", action="POST /ask", count=n))
+
+
+def test_audit_lines_from_several_processes_survive_rotation(tmp_path: Path) -> None:
+    """Service workers append to one log: rotations racing between processes must lose no line."""
+    context = multiprocessing.get_context("fork")  # plain file appends: no model, no threads to copy
+    writers = [context.Process(target=_append_lines, args=(str(tmp_path), w, 30)) for w in range(4)]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join(60)
+    assert all(p.exitcode == 0 for p in writers)
+    assert (tmp_path / "audit.jsonl.2").exists()  # it rotated several times while they wrote
+    lines = list(AuditLog(tmp_path).read())
+    for writer in range(4):  # ~9 KB of lines in files of 3 KB: all of them fit in the 5 kept
+        assert sorted(r["count"] for r in lines if r["key"] == f"worker{writer}") == list(range(30))
 
 
 def test_since_accepts_durations_and_iso_times() -> None:

@@ -6,6 +6,8 @@ Two routers because ``/health`` must answer without an API key (load balancers p
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -44,4 +46,6 @@ def ready(ctx: Context) -> JSONResponse:
         body["reader_backend"] = ctx.docqa.reader().backend_choice.to_dict()
     if body["embedder"] == "ready":
         body["embedder_backend"] = ctx.docqa.query_embedder().encoder.choice.to_dict()
+    # Which process answered: with `docqa serve --workers N` each worker loads and reports on its own.
+    body["pid"] = os.getpid()
     return JSONResponse(status_code=200 if body["ready"] else 503, content=body)
