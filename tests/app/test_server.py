@@ -79,8 +79,8 @@ def test_health_and_openapi_docs(empty_client):
     assert client.get("/health").json() == {"status": "ok"}
     assert "swagger" in client.get("/docs").text.lower()
     paths = client.get("/openapi.json").json()["paths"]
-    routes = {"/ready", "/ask", "/search", "/documents", "/documents/{doc_id}", "/faq", "/feedback", "/models",
-              "/models/improve", "/models/use", "/jobs/{job_id}"}
+    routes = {"/ready", "/ask", "/search", "/documents", "/documents/{doc_id}", "/faq", "/feedback",
+              "/models", "/models/improve", "/models/use", "/jobs/{job_id}"}
     assert set(paths) == {"/health", "/collections", "/collections/{name}", "/keys", "/keys/{name}", *routes,
                           *(f"/collections/{{collection}}{route}" for route in routes)}
     assert set(paths["/documents"]) == {"get", "post"} and set(paths["/faq"]) == {"get", "post"}
