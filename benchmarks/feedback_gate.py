@@ -95,12 +95,20 @@ def one_row(
     return row
 
 
+def dry_run_settings(seed: int, tmp: Path, **recipe: Any) -> Any:
+    """A dry run on the CPU that keeps its candidate (scored on the test questions afterwards)."""
+    from docqa.pipelines.models.gate import GateSettings
+    from docqa.pipelines.models.improve import ImproveSettings
+
+    return ImproveSettings(seed=seed, dry_run=True, keep_candidate=tmp / "candidate", device="cpu",
+                           gate=GateSettings(seed=seed), **recipe)
+
+
 def run_improve(args: argparse.Namespace) -> None:
     import random
 
     from docqa.pipelines.api import DocQA
     from docqa.pipelines.components.readers.selection import select_reader
-    from docqa.pipelines.models.gate import GateSettings
     from docqa.pipelines.models.improve import ImproveSettings
 
     article = args.article if args.article in HELD_OUT else "Steam_engine"
@@ -149,30 +157,14 @@ def run_improve(args: argparse.Namespace) -> None:
                     )
                     if v is not None
                 }
-                guarded = ImproveSettings(
-                    seed=seed,
-                    dry_run=True,
-                    keep_candidate=tmp / "candidate",
-                    device="cpu",
-                    gate=GateSettings(seed=seed),
-                    **recipe,
-                )
+                guarded = dry_run_settings(seed, tmp, **recipe)
                 results["rows"].append(
                     one_row(qa, records, examples, base_test, seed, n, "guarded", guarded, tmp)
                 )
                 save(results, args.out)
                 if n in (args.unguarded_n or []):
-                    old = ImproveSettings(
-                        seed=seed,
-                        dry_run=True,
-                        keep_candidate=tmp / "candidate",
-                        device="cpu",
-                        gate=GateSettings(seed=seed),
-                        replay_ratio=0.0,
-                        max_no_answer_share=1.0,
-                        learning_rate=args.lr,
-                        epochs=args.epochs,
-                    )
+                    old = dry_run_settings(seed, tmp, replay_ratio=0.0, max_no_answer_share=1.0,
+                                           learning_rate=args.lr, epochs=args.epochs)
                     results["rows"].append(
                         one_row(qa, records, examples, base_test, seed, n, "unguarded", old, tmp)
                     )
