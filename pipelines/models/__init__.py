@@ -5,5 +5,14 @@ from docqa.pipelines.models.improve import ImproveResult, ImproveSettings
 from docqa.pipelines.models.jobs import ImproveBusyError, JobNotFoundError
 from docqa.pipelines.models.registry import ModelEntry, ModelNotFoundError
 
-__all__ = ["DEFAULT_MARGIN", "DEFAULT_TOLERANCE", "GateSettings", "ImproveBusyError", "ImproveResult",
-           "ImproveSettings", "JobNotFoundError", "ModelEntry", "ModelNotFoundError"]
+__all__ = [
+    "DEFAULT_MARGIN",
+    "DEFAULT_TOLERANCE",
+    "GateSettings",
+    "ImproveBusyError",
+    "ImproveResult",
+    "ImproveSettings",
+    "JobNotFoundError",
+    "ModelEntry",
+    "ModelNotFoundError",
+]

@@ -33,6 +33,7 @@ from docqa.atomic import atomic_write_json
 from docqa.errors import InvalidInputError
 from docqa.pipelines.evaluation.reader_eval import ReaderExample, read_examples
 from docqa.pipelines.evaluation.squad_metrics import score_question
+from docqa.pipelines.feedback.export import count_questions
 from docqa.pipelines.models.gate import GateSettings, QuestionScores, decide, estimates
 from docqa.pipelines.models.improve_data import ImproveData, prepare, regression_examples
 from docqa.pipelines.models.registry import ModelRegistry
@@ -183,22 +184,13 @@ def _train(data: ImproveData, base: str, work: Path, settings: ImproveSettings, 
         show_progress=settings.show_progress,
         checkpoint_every=10_000,
     )
-    steps = {"n": 0}
+    planned = settings.epochs * max(1, -(-count_questions(data.train) // settings.batch_size))  # ≈ steps
 
     def on_step(step: int) -> None:
-        steps["n"] = step
         if step % 5 == 0:
-            progress(
-                f"training: step {step}", 0.10 + 0.60 * min(step / max(1, _planned(data, settings)), 1.0)
-            )
+            progress(f"training: step {step}", 0.10 + 0.60 * min(step / planned, 1.0))
 
     return train_reader(config, log=lambda line: progress(f"training: {line}", -1.0), on_step=on_step)
-
-
-def _planned(data: ImproveData, settings: ImproveSettings) -> int:
-    """A guess of the optimizer steps (questions ≈ windows) for the progress fraction."""
-    questions = sum(len(p["qas"]) for a in data.train["data"] for p in a["paragraphs"])
-    return settings.epochs * max(1, -(-questions // settings.batch_size))
 
 
 def improve(

@@ -25,7 +25,7 @@ from haystack import Document
 
 from docqa.errors import InvalidInputError
 from docqa.pipelines.evaluation.reader_eval import ReaderExample, load_squad_examples
-from docqa.pipelines.feedback.export import FeedbackExport, export_feedback
+from docqa.pipelines.feedback.export import FeedbackExport, count_questions, export_feedback
 from docqa.pipelines.feedback.store import FeedbackRecord
 from docqa.resources import data_path
 
@@ -178,14 +178,14 @@ def prepare(
             "needed to judge a candidate (give feedback on more questions)"
         )
     feedback, dropped = balance(export.train, max_no_answer_share)
-    feedback_questions = len(_questions(feedback))
+    feedback_questions = count_questions(feedback)
     replay_train, replay_dev = replay_halves()
     replay = take_questions(replay_train, int(round(replay_ratio * feedback_questions)))
     counts = {
         "train_feedback_questions": feedback_questions,
         "dropped_no_answer": dropped,
-        "replayed_questions": len(_questions(replay)),
+        "replayed_questions": count_questions(replay),
         "heldout_questions": len(heldout),
-        "dev_questions": len(_questions(replay_dev)),
+        "dev_questions": count_questions(replay_dev),
     }
     return ImproveData(export, merge(feedback, replay), replay_dev, heldout, counts)

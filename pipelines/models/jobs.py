@@ -76,6 +76,27 @@ class ImproveJobs:
                 continue
         return out
 
+    def acquire_run(self) -> FileLock:
+        """Take the collection's one-run lock (the caller releases it), for this process's improve.
+
+        :raises ImproveBusyError: a run is already going (the CLI, the service or the page), naming its
+            job when it is a background one.
+        """
+        lock = run_lock(self.models_dir)
+        try:
+            lock.acquire()
+        except Timeout:
+            running = next((j["id"] for j in self.recent() if j.get("state") in ("queued", "running")), None)
+            hint = (
+                f" (job {running}: GET /jobs/{running})"
+                if running
+                else " (docqa improve, the service or the page)"
+            )
+            raise ImproveBusyError(
+                f"an improve run is already going in this collection{hint}; wait for it to finish"
+            ) from None
+        return lock
+
     def start(
         self,
         run: Callable[[Callable[[str, float], None]], dict[str, Any]],
@@ -87,15 +108,7 @@ class ImproveJobs:
 
         :raises ImproveBusyError: a run is already going in this collection (this or another process).
         """
-        lock = run_lock(self.models_dir)
-        try:
-            lock.acquire()
-        except Timeout:
-            running = next((j["id"] for j in self.recent() if j.get("state") in ("queued", "running")), None)
-            raise ImproveBusyError(
-                "an improve run is already going in this collection"
-                + (f" (job {running}: GET /jobs/{running})" if running else ""),
-            ) from None
+        lock = self.acquire_run()
         job = {
             "id": uuid.uuid4().hex,
             "kind": kind,

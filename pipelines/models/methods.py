@@ -14,13 +14,11 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from filelock import Timeout
-
 from docqa.pipelines.components.readers.reader import DocQAReader
 from docqa.pipelines.components.readers.selection import ReaderInfo, select_reader, shared_reader
 from docqa.pipelines.model_loading import ModelUnavailableError
 from docqa.pipelines.models.improve import ImproveResult, ImproveSettings, Progress, improve
-from docqa.pipelines.models.jobs import ImproveBusyError, ImproveJobs, run_lock
+from docqa.pipelines.models.jobs import ImproveJobs
 from docqa.pipelines.models.registry import CONFIGURED, ModelEntry, ModelRegistry
 
 READER_RETRY_SECONDS = 30.0  # a missing model is looked up again after this long, not on every question
@@ -68,8 +66,12 @@ class ModelMethods:
                 raise self._reader_failure[1]
             model, name = self.answering_model()
             try:
-                reader, info = select_reader(model, self.settings.reader_backend, loader=shared_reader,
-                                             allow_fallback=self.settings.reader_fallback)
+                reader, info = select_reader(
+                    model,
+                    self.settings.reader_backend,
+                    loader=shared_reader,
+                    allow_fallback=self.settings.reader_fallback,
+                )
                 self._reader = (reader, info if name == model else replace(info, name=name))
                 self._reader_stamp = stamp
             except ModelUnavailableError as err:
@@ -122,14 +124,7 @@ class ModelMethods:
     ) -> ImproveResult:
         """Fine-tune the answering reader on this collection's feedback (or on ``records``) and promote
         it only if the gate says so (:mod:`docqa.pipelines.models.improve`)."""
-        lock = run_lock(self.model_registry().path)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise ImproveBusyError(
-                "an improve run is already going in this collection (docqa improve, the "
-                "service or the page); wait for it to finish",
-            ) from None
+        lock = self.improve_jobs().acquire_run()
         try:
             return improve(self, settings, progress, records)
         finally:
