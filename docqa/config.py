@@ -29,6 +29,7 @@ READER_BACKEND = "DOCQA_READER_BACKEND"
 READER_FALLBACK = "DOCQA_READER_FALLBACK"
 READER_ADAPTIVE = "DOCQA_READER_ADAPTIVE"
 RERANK = "DOCQA_RERANK"
+CUDA = "DOCQA_CUDA"
 CONFIG_FILE = "DOCQA_CONFIG"
 FAQ_THRESHOLD = "DOCQA_FAQ_THRESHOLD"
 API_KEY = "DOCQA_API_KEY"
@@ -66,8 +67,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     READER_MODEL: (DEFAULT_READER_MODEL, "reader: Hub id, local directory, or `compact`"),
     READER_BACKEND: (
         DEFAULT_READER_BACKEND,
-        "`auto` (fastest measured on this CPU, cached), `torch`, `onnx-fp32`, `onnx-int8` or `torch-bf16`",
+        "`auto` (fastest measured on this machine, cached), `torch`, `onnx-fp32`, `onnx-int8`, `torch-bf16`, "
+        "`cuda` or `cuda-fp16`",
     ),
+    CUDA: ("1", "`0` keeps every model on the CPU even when PyTorch sees a CUDA GPU"),
     READER_ADAPTIVE: ("1", "`0` reads every retrieved passage (adaptive reading off)"),
     READER_FALLBACK: ("1", "`0` never answers with the compact reader"),
     RERANK: (

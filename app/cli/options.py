@@ -56,7 +56,8 @@ BackendOpt = Annotated[
     str | None,
     typer.Option(
         "--backend",
-        help=f"Reader backend: torch, onnx-fp32, onnx-int8 or torch-bf16 [env: {config.READER_BACKEND}]",
+        help="Reader backend: auto, torch, onnx-fp32, onnx-int8, torch-bf16, cuda or cuda-fp16 "
+        f"[env: {config.READER_BACKEND}]",
     ),
 ]
 WatchOpt = Annotated[

@@ -55,14 +55,16 @@ def sidebar(qa: DocQA, overview: dict[str, Any], locked: bool, *, can_write: boo
 
 
 def reader_runtime(qa: DocQA) -> None:
-    """Which runtime reads (``auto`` measures torch / ONNX fp32 / ONNX int8 on this CPU once)."""
+    """Which runtime reads (``auto`` measures torch / ONNX fp32 / ONNX int8 on this CPU, and the CUDA
+    runtimes on a GPU, once)."""
     try:
         choice = qa.reader().backend_choice
     except Exception:  # noqa: BLE001 - no reader: the answers section says why
         return
     if choice is None:
         return
-    how = {"setting": "as configured"}.get(choice.chosen_by, f"fastest measured on {choice.cpu}")
+    machine = f"{choice.cpu} with {choice.gpu}" if choice.gpu else choice.cpu
+    how = {"setting": "as configured"}.get(choice.chosen_by, f"fastest measured on {machine}")
     st.caption(f"Reader runtime: `{choice.backend}` ({how})")
 
 

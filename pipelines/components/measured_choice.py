@@ -187,6 +187,7 @@ class BackendChoice:
     measurements: dict[str, dict[str, Any]] = field(default_factory=dict)
     measured_at: str | None = None
     model: str = ""  # the model directory measured (entries of deleted models are dropped on the next write)
+    gpu: str = ""  # the CUDA GPU timed with the CPU ("" when there was none)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from docqa.pipelines.components.gpu import GpuIdentity, gpu_identity
 from docqa.pipelines.components.measured_choice import (
     AGREEMENT_BAR,
     BackendChoice,
@@ -49,8 +50,9 @@ from docqa.resources import data_path
 logger = logging.getLogger(__name__)
 
 CANDIDATES = ("onnx", "onnx-int8")
+CUDA_CANDIDATES = ("cuda", "cuda-fp16")  # timed beside the ONNX ones when PyTorch sees a CUDA GPU
 FALLBACK = "torch"  # measured only when neither ONNX candidate loads (an export that fails, say)
-EXACT = {"torch", "onnx"}
+EXACT = {"torch", "onnx", "cuda"}
 REFERENCE = "onnx"
 # 16 paragraphs per round (32 before): the timing rounds were 5.6 s of a first ingest's 21.6 s; at 16
 # each round still takes 0.3-0.7 s per candidate, and the best of the rounds decides, as before.
@@ -60,6 +62,7 @@ TIMING_ROUNDS = 5  # best of up to 5 interleaved rounds: 3 let a burst of load o
 PROCEDURE_VERSION = "3"  # 3: torch only as a fallback
 
 Encoder = Any  # a SentenceEncoder (not imported: that module imports this one)
+_DETECT = object()  # choose_embedding_backend(gpu=...) default: detect the GPU
 
 
 def calibration_texts() -> tuple[list[str], list[str]]:
@@ -117,21 +120,26 @@ def choose_embedding_backend(
     *,
     cache: ChoiceCache | None = None,
     cpu: CpuIdentity | None = None,
+    gpu: GpuIdentity | None | object = _DETECT,
     measure_fn: Callable[..., tuple[dict[str, Measurement], dict[str, Encoder]]] = measure,
 ) -> tuple[BackendChoice, Encoder | None]:
-    """What ``auto`` means for ``model_dir`` on this CPU, and the winner if it was loaded while measuring."""
+    """What ``auto`` means for ``model_dir`` on this machine, and the winner if it was loaded while measuring.
+    ``gpu``: the CUDA GPU whose runtimes are timed too (default: the one PyTorch sees)."""
     cache = cache or ChoiceCache()
     cpu = cpu or cpu_identity()
-    key = choice_key("embedder", model_fingerprint(Path(model_dir), PROCEDURE_VERSION), cpu, _versions())
+    gpu = gpu_identity() if gpu is _DETECT else gpu
+    versions = _versions() + (f"|{gpu.key}" if gpu is not None else "")
+    key = choice_key("embedder", model_fingerprint(Path(model_dir), PROCEDURE_VERSION), cpu, versions)
     cached = cache.get(key)
     if cached is not None:
         return cached, None
     questions, paragraphs = calibration_texts()
     logger.info("auto: measuring embedding backends for %s on %s (once)", model_dir, cpu.describe())
-    measured, loaded = measure_fn(load, questions, paragraphs)
+    candidates = CANDIDATES + (CUDA_CANDIDATES if gpu is not None else ())
+    measured, loaded = measure_fn(load, questions, paragraphs, candidates=candidates)
     winner = choose_fastest(measured, EXACT, AGREEMENT_BAR)
     choice = BackendChoice(
-        backend=winner, chosen_by="measured", cpu=cpu.describe(),
+        backend=winner, chosen_by="measured", cpu=cpu.describe(), gpu=gpu.describe() if gpu else "",
         measurements={n: {"seconds": m.seconds, "agreement": m.agreement, "error": m.error}
                       for n, m in measured.items()},
         measured_at=now(), model=str(model_dir),

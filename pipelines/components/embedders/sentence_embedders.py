@@ -38,6 +38,7 @@ from docqa import config
 from docqa.atomic import atomic_writer
 from docqa.choices import Choice
 from docqa.config import PACKAGED_EMBEDDING_MODEL
+from docqa.errors import ConfigError
 from docqa.pipelines.components.fast_tokenizer import load_fast_tokenizer
 from docqa.pipelines.components.measured_choice import BackendChoice, runtime_version
 from docqa.pipelines.model_loading import cache_root, model_fingerprint, resolve_model_dir
@@ -48,6 +49,8 @@ ProgressCallback = Callable[[int, int], None]
 
 # Bump when the export recipe changes so stale cached graphs are not reused.
 _EXPORT_RECIPE = "v1-eager-fused-qint8pc"
+# Texts per forward pass on a GPU (the CPU path keeps the caller's 32): not yet measured on a GPU here.
+GPU_BATCH_SIZE = 256
 
 
 class EmbeddingBackend(Choice):
@@ -63,6 +66,10 @@ class EmbeddingBackend(Choice):
     ONNX_INT8 = "onnx-int8"
     ONNX = "onnx"
     TORCH = "torch"
+    # sentence-transformers on a CUDA GPU (docqa.pipelines.components.gpu): fp32, and fp16 weights (lossy:
+    # used only when it keeps fp32's nearest passages, like int8). ``auto`` times them only with a GPU.
+    CUDA = "cuda"
+    CUDA_FP16 = "cuda-fp16"
 
     @classmethod
     def option_name(cls) -> str:
@@ -98,15 +105,16 @@ class SentenceEncoder:
         self.pooling = _pooling_mode(self.model_dir)
         self._session: Any = None
         self._st: Any = None
+        self.min_batch_size = 1  # a GPU backend raises it: batches of 32 leave a GPU idle
         # The backend actually in use (never AUTO), and how it was chosen.
         self.backend: EmbeddingBackend
         self.choice: BackendChoice = BackendChoice(backend=requested.value, chosen_by="setting")
         if requested is EmbeddingBackend.AUTO:
             self._adopt_measured_choice()
             return
-        if requested is EmbeddingBackend.TORCH:
-            self._load_torch()
-            self.backend = EmbeddingBackend.TORCH
+        if requested in (EmbeddingBackend.TORCH, EmbeddingBackend.CUDA, EmbeddingBackend.CUDA_FP16):
+            self._load_torch(requested)
+            self.backend = requested
             return
         quantize = requested is not EmbeddingBackend.ONNX
         self._load_onnx(quantize=quantize)
@@ -131,14 +139,24 @@ class SentenceEncoder:
         self.choice = choice
 
     # ----- loading ------------------------------------------------------------------------------------
-    def _load_torch(self) -> None:
+    def _load_torch(self, kind: EmbeddingBackend = EmbeddingBackend.TORCH) -> None:
         from sentence_transformers import SentenceTransformer
 
+        from docqa.pipelines.components.gpu import cuda_available
+
+        gpu = kind is not EmbeddingBackend.TORCH
+        if gpu and not cuda_available():
+            raise ConfigError(f"The embedding backend '{kind.value}' needs a CUDA GPU that PyTorch can use, "
+                              "and there is none here (or DOCQA_CUDA=0): use 'auto', 'onnx' or 'torch'")
         if self.threads:
             import torch
 
             torch.set_num_threads(self.threads)
-        self._st = SentenceTransformer(str(self.model_dir), device="cpu")
+        self._st = SentenceTransformer(str(self.model_dir), device="cuda" if gpu else "cpu")
+        if kind is EmbeddingBackend.CUDA_FP16:
+            self._st.half()
+        if gpu:
+            self.min_batch_size = GPU_BATCH_SIZE
         self.tokenizer = self._st.tokenizer
         st = self._st
         get_dim = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
@@ -178,6 +196,7 @@ class SentenceEncoder:
         out = np.zeros((total, self.dim), dtype=np.float32)
         if total == 0:
             return out
+        batch_size = max(batch_size, self.min_batch_size)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         done = 0
         for start in range(0, total, batch_size):

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from docqa.pipelines.components.gpu import GpuIdentity, gpu_identity
 from docqa.pipelines.components.measured_choice import (
     AGREEMENT_BAR,
     BackendChoice,
@@ -41,7 +42,8 @@ from docqa.resources import data_path
 logger = logging.getLogger(__name__)
 
 CANDIDATES = ("torch", "onnx-fp32", "onnx-int8")
-EXACT = {"torch", "onnx-fp32"}
+CUDA_CANDIDATES = ("cuda", "cuda-fp16")  # timed too when PyTorch sees a CUDA GPU
+EXACT = {"torch", "onnx-fp32", "cuda"}
 REFERENCE = "onnx-fp32"
 TIMING_QUESTIONS = 2
 CANDIDATES_PER_QUESTION = 12
@@ -50,6 +52,7 @@ AGREEMENT_QUESTIONS = 24
 PROCEDURE_VERSION = "1"
 
 Lists = list[list[Pair]]  # per question, its candidate pairs
+_DETECT = object()  # choose_reranker_backend(gpu=...) default: detect the GPU
 
 
 def calibration_lists(encode: Callable[[str, Sequence[str]], list[Pair]]) -> Lists:
@@ -75,12 +78,12 @@ def top3(backend: RerankerBackend, lists: Lists) -> list[tuple[int, ...]]:
 
 
 def measure(load: Callable[[str], RerankerBackend], lists: Lists,
-            clock: Callable[[], float] = time.perf_counter
+            clock: Callable[[], float] = time.perf_counter, candidates: Sequence[str] = CANDIDATES,
             ) -> tuple[dict[str, Measurement], dict[str, RerankerBackend]]:
-    """Timings (best of interleaved rounds) and, where it can change the choice, int8's agreement."""
+    """Timings (best of interleaved rounds) and, where it can change the choice, the lossy ones' agreement."""
     loaded: dict[str, RerankerBackend] = {}
     measured: dict[str, Measurement] = {}
-    for name in CANDIDATES:
+    for name in candidates:
         try:
             loaded[name] = load(name)
         except Exception as err:  # noqa: BLE001 - an export that fails only removes a candidate
@@ -115,20 +118,25 @@ def choose_reranker_backend(
     *,
     cache: ChoiceCache | None = None,
     cpu: CpuIdentity | None = None,
+    gpu: GpuIdentity | None | object = _DETECT,
     measure_fn: Callable[..., tuple[dict[str, Measurement], dict[str, Any]]] = measure,
 ) -> tuple[BackendChoice, RerankerBackend | None]:
-    """What ``auto`` means for ``model_dir`` on this CPU, and the winner if it was loaded while measuring."""
+    """What ``auto`` means for ``model_dir`` on this machine, and the winner if it was loaded while measuring.
+    ``gpu``: the CUDA GPU whose runtimes are timed too (default: the one PyTorch sees)."""
     cache = cache or ChoiceCache()
     cpu = cpu or cpu_identity()
-    key = choice_key("reranker", export_fingerprint(Path(model_dir)) + PROCEDURE_VERSION, cpu, _versions())
+    gpu = gpu_identity() if gpu is _DETECT else gpu
+    versions = _versions() + (f"|{gpu.key}" if gpu is not None else "")
+    key = choice_key("reranker", export_fingerprint(Path(model_dir)) + PROCEDURE_VERSION, cpu, versions)
     cached = cache.get(key)
     if cached is not None:
         return cached, None
     logger.info("auto: measuring reranker backends for %s on %s (once)", model_dir, cpu.describe())
-    measured, loaded = measure_fn(load, calibration_lists(encode))
+    candidates = CANDIDATES + (CUDA_CANDIDATES if gpu is not None else ())
+    measured, loaded = measure_fn(load, calibration_lists(encode), candidates=candidates)
     winner = choose_fastest(measured, EXACT, AGREEMENT_BAR)
     choice = BackendChoice(
-        backend=winner, chosen_by="measured", cpu=cpu.describe(),
+        backend=winner, chosen_by="measured", cpu=cpu.describe(), gpu=gpu.describe() if gpu else "",
         measurements={n: {"seconds": m.seconds, "agreement": m.agreement, "error": m.error}
                       for n, m in measured.items()},
         measured_at=now(), model=str(model_dir))

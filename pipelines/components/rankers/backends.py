@@ -1,4 +1,5 @@
-"""Run the reranker's cross-encoder: PyTorch, ONNX Runtime fp32 (fused graph) or ONNX Runtime int8.
+"""Run the reranker's cross-encoder: PyTorch (on the CPU, or fp32/fp16 on a CUDA GPU), ONNX Runtime fp32
+(fused graph) or ONNX Runtime int8.
 
 The same three runtimes as the reader (:mod:`docqa.pipelines.components.readers.backends`, whose
 measurements explain the recipe): the export is fused with ``onnxruntime.transformers.optimizer`` and
@@ -26,6 +27,7 @@ import numpy as np
 
 from docqa.choices import Choice
 from docqa.errors import ConfigError
+from docqa.pipelines.components.gpu import cuda_available
 from docqa.pipelines.components.rankers.pairs import length_batches, pad_pairs
 from docqa.pipelines.components.readers.backends import (
     cpu_session,
@@ -49,10 +51,15 @@ class RerankerBackendName(Choice):
     TORCH = "torch"
     ONNX_FP32 = "onnx-fp32"
     ONNX_INT8 = "onnx-int8"
+    CUDA = "cuda"  # PyTorch on a CUDA GPU, fp32 (timed by ``auto`` only when PyTorch sees one)
+    CUDA_FP16 = "cuda-fp16"  # ... with fp16 weights: lossy, chosen only if it ranks like fp32
 
     @classmethod
     def option_name(cls) -> str:
         return "reranker backend"
+
+
+GPU_BATCH_SIZE = 64  # pairs per pass on a GPU, where small batches leave it idle (not measured here yet)
 
 
 class RerankerBackend:
@@ -76,12 +83,12 @@ class RerankerBackend:
 
 
 class TorchRerankerBackend(RerankerBackend):
-    """Eager PyTorch in fp32 under ``torch.inference_mode``."""
+    """Eager PyTorch under ``torch.inference_mode``: fp32 on the CPU, fp32 or fp16 on a CUDA GPU."""
 
     name = "torch"
 
     def __init__(self, model_dir: Path, batch_size: int = DEFAULT_BATCH_SIZE, num_threads: int | None = None,
-                 pad_token_id: int = 0) -> None:
+                 pad_token_id: int = 0, *, device: str = "cpu", half: bool = False) -> None:
         super().__init__(batch_size, pad_token_id)
         import torch
 
@@ -89,13 +96,18 @@ class TorchRerankerBackend(RerankerBackend):
 
         limit_torch_threads(num_threads)
         self._torch = torch
-        self.model = load_cross_encoder(Path(model_dir))
+        self.device = torch.device(device)
+        self.model = load_cross_encoder(Path(model_dir)).to(self.device)
+        if half:
+            self.model = self.model.half()
+        if device.startswith("cuda"):
+            self.name = RerankerBackendName.CUDA_FP16.value if half else RerankerBackendName.CUDA.value
 
     def _forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         torch = self._torch
         with torch.inference_mode():
-            logits = self.model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits
-        return logits.float().numpy()
+            logits = self.model(**{k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}).logits
+        return logits.float().cpu().numpy()
 
 
 class OnnxRerankerBackend(RerankerBackend):
@@ -197,7 +209,8 @@ def ensure_exports(model_dir: Path) -> Path:
 
 def load_backend(name: str | RerankerBackendName, model_dir: Path, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  num_threads: int | None = None, pad_token_id: int = 0) -> RerankerBackend:
-    """Backend by name (``torch``, ``onnx-fp32``, ``onnx-int8``; ``auto`` is resolved by the component).
+    """Backend by name (``torch``, ``onnx-fp32``, ``onnx-int8``, ``cuda``, ``cuda-fp16``; ``auto`` is
+    resolved by the component).
 
     :raises ConfigError: for an unknown name or ``auto``.
     """
@@ -206,6 +219,12 @@ def load_backend(name: str | RerankerBackendName, model_dir: Path, *, batch_size
         raise ConfigError("'auto' is not a runtime: DocQAReranker.warm_up resolves it by measuring")
     if kind is RerankerBackendName.TORCH:
         return TorchRerankerBackend(Path(model_dir), batch_size, num_threads, pad_token_id)
+    if kind in (RerankerBackendName.CUDA, RerankerBackendName.CUDA_FP16):
+        if not cuda_available():
+            raise ConfigError(f"The reranker backend '{kind.value}' needs a CUDA GPU that PyTorch can use, "
+                              "and there is none here (or DOCQA_CUDA=0): use 'auto', 'onnx-fp32' or 'torch'")
+        return TorchRerankerBackend(Path(model_dir), max(batch_size, GPU_BATCH_SIZE), num_threads,
+                                    pad_token_id, device="cuda", half=kind is RerankerBackendName.CUDA_FP16)
     exports = ensure_exports(Path(model_dir))
     file = "model-fp32.onnx" if kind is RerankerBackendName.ONNX_FP32 else "model-int8.onnx"
     return OnnxRerankerBackend(exports / file, kind.value, batch_size, num_threads, pad_token_id)

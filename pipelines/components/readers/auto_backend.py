@@ -1,6 +1,7 @@
 """``DOCQA_READER_BACKEND=auto``: time torch, ONNX fp32 and ONNX int8 (and, on CPUs with native bf16,
-torch with bf16 weights) for this model on this CPU, check the lossy ones' top answers against fp32, and
-use the fastest backend that keeps at least 97% of them.
+torch with bf16 weights; where PyTorch sees a CUDA GPU, torch fp32 and fp16 on it) for this model on this
+machine, check the lossy ones' top answers against an exact one, and use the fastest backend that keeps at
+least 97% of them.
 
 Why: see :mod:`docqa.pipelines.components.measured_choice` (the int8 graph is 3.8× Haystack on AVX-512 VNNI
 CPUs but slower than fp32 on AVX2-only ones; which of torch and ONNX fp32 wins varies too).
@@ -30,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from docqa.pipelines.components.gpu import GpuIdentity, gpu_identity
 from docqa.pipelines.components.measured_choice import (
     AGREEMENT_BAR,
     BackendChoice,
@@ -54,13 +56,17 @@ logger = logging.getLogger(__name__)
 CANDIDATES = (ReaderBackendName.TORCH, ReaderBackendName.ONNX_FP32, ReaderBackendName.ONNX_INT8)
 # Timed only where bf16 is native (AVX512-BF16, AMX): emulated elsewhere, it could only lose.
 NATIVE_BF16_CANDIDATES = (ReaderBackendName.TORCH_BF16,)
+# Timed only when PyTorch sees a CUDA GPU (docqa.pipelines.components.gpu; DOCQA_CUDA=0 hides it). The CPU
+# candidates are timed beside them: a small or busy GPU must still beat the CPU to be chosen.
+CUDA_CANDIDATES = (ReaderBackendName.CUDA, ReaderBackendName.CUDA_FP16)
 # A torch backend must read >= 10% faster than the best ONNX one to be chosen: it costs every new process
 # its start (cold `docqa ask`, compact reader, 2 cores: onnx-int8 2.57/2.58 s, torch-bf16 5.44/5.33 s —
 # importing transformers and loading the model), which the timing of warm forward passes does not see.
 # The compact reader's tie (torch-bf16 0.204 s, onnx-int8 0.205 s) stays on ONNX; bert-base, where
 # torch-bf16 read 1.28x faster than onnx-int8, still gets it (when its answers agree).
-TORCH_HANDICAP = {ReaderBackendName.TORCH.value: 1.10, ReaderBackendName.TORCH_BF16.value: 1.10}
-EXACT = {ReaderBackendName.TORCH.value, ReaderBackendName.ONNX_FP32.value}
+TORCH_HANDICAP = {ReaderBackendName.TORCH.value: 1.10, ReaderBackendName.TORCH_BF16.value: 1.10,
+                  ReaderBackendName.CUDA.value: 1.10, ReaderBackendName.CUDA_FP16.value: 1.10}
+EXACT = {ReaderBackendName.TORCH.value, ReaderBackendName.ONNX_FP32.value, ReaderBackendName.CUDA.value}
 REFERENCE = ReaderBackendName.ONNX_FP32.value  # int8 is quantised from this graph
 TIMING_PAIRS = 8
 TIMING_ROUNDS = 5  # best of up to 5 interleaved rounds: 3 let a burst of load on a shared machine decide
@@ -71,6 +77,7 @@ CALIBRATION_FILE = "reader-calibration.json"
 PROCEDURE_VERSION = "3"  # 3: torch-bf16 on CPUs with native bf16
 
 Pair = tuple[str, str]  # (question, paragraph)
+_DETECT = object()  # choose_reader_backend(gpu=...) default: detect the GPU
 BackendLoader = Callable[[ReaderBackendName], ReaderBackend]
 
 
@@ -105,9 +112,10 @@ def top_answers(backend: ReaderBackend, windows_per_pair: Sequence[list[Window]]
     return answers
 
 
-def candidates_for(cpu: CpuIdentity) -> tuple[ReaderBackendName, ...]:
-    """The backends ``auto`` times on ``cpu``."""
-    return CANDIDATES + (NATIVE_BF16_CANDIDATES if cpu.native_bf16 else ())
+def candidates_for(cpu: CpuIdentity, gpu: GpuIdentity | None = None) -> tuple[ReaderBackendName, ...]:
+    """The backends ``auto`` times on ``cpu`` (and ``gpu``, when there is one)."""
+    return (CANDIDATES + (NATIVE_BF16_CANDIDATES if cpu.native_bf16 else ())
+            + (CUDA_CANDIDATES if gpu is not None else ()))
 
 
 def measure(load: BackendLoader, windows_per_pair: Sequence[list[Window]], contexts: Sequence[str],
@@ -157,16 +165,20 @@ def choose_reader_backend(
     max_question_tokens: int,
     cache: ChoiceCache | None = None,
     cpu: CpuIdentity | None = None,
+    gpu: GpuIdentity | None | object = _DETECT,
     measure_fn: Callable[..., tuple[Mapping[str, Measurement], Mapping[str, ReaderBackend]]] = measure,
 ) -> tuple[BackendChoice, ReaderBackend | None]:
-    """The backend ``auto`` means for ``model_dir`` on this CPU, and the loaded winner when it was loaded
-    while measuring (``None`` on a cache hit: load it by name).
+    """The backend ``auto`` means for ``model_dir`` on this machine, and the loaded winner when it was
+    loaded while measuring (``None`` on a cache hit: load it by name).
 
+    ``gpu``: the CUDA GPU to also time (default: the one PyTorch sees, see
+    :mod:`docqa.pipelines.components.gpu`); a choice made with a GPU is cached apart from one made without.
     ``measure_fn`` is for tests (inject timings and agreements); the default measures for real.
     """
     cache = cache or ChoiceCache()
     cpu = cpu or cpu_identity()
-    runtime = _runtime_versions() + PROCEDURE_VERSION
+    gpu = gpu_identity() if gpu is _DETECT else gpu
+    runtime = _runtime_versions() + PROCEDURE_VERSION + (f"|{gpu.key}" if gpu is not None else "")
     key = choice_key("reader", export_fingerprint(Path(model_dir)), cpu, runtime)
     cached = cache.get(key)
     if cached is not None:
@@ -176,10 +188,10 @@ def choose_reader_backend(
                              max_question_tokens=max_question_tokens) for q, c in pairs]
     logger.info("auto: measuring reader backends for %s on %s (once)", model_dir, cpu.describe())
     started = time.perf_counter()
-    measured, loaded = measure_fn(load, windows, [c for _, c in pairs], candidates=candidates_for(cpu))
+    measured, loaded = measure_fn(load, windows, [c for _, c in pairs], candidates=candidates_for(cpu, gpu))
     winner = choose_fastest(measured, EXACT, AGREEMENT_BAR, handicap=TORCH_HANDICAP)
     choice = BackendChoice(
-        backend=winner, chosen_by="measured", cpu=cpu.describe(),
+        backend=winner, chosen_by="measured", cpu=cpu.describe(), gpu=gpu.describe() if gpu else "",
         measurements={name: {"seconds": m.seconds, "agreement": m.agreement, "error": m.error}
                       for name, m in measured.items()},
         measured_at=now(), model=str(model_dir),

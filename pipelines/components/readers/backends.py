@@ -1,4 +1,5 @@
-"""Run a QA model over windows: PyTorch (fp32, or bf16 weights), ONNX Runtime fp32, ONNX Runtime int8.
+"""Run a QA model over windows: PyTorch (fp32, or bf16 weights; fp32 or fp16 on a CUDA GPU), ONNX Runtime
+fp32, ONNX Runtime int8.
 
 Why several backends: on our 2-core CPUs the reader's forward pass is nearly all of a question's time.
 ONNX Runtime with *fused* transformer graphs (``onnxruntime.transformers.optimizer``: fused attention,
@@ -30,6 +31,7 @@ import numpy as np
 
 from docqa.choices import Choice
 from docqa.errors import ConfigError
+from docqa.pipelines.components.gpu import cuda_available
 from docqa.pipelines.components.readers.qa_windows import Window, pad_batch
 from docqa.pipelines.model_loading import DERIVED_DIR_NAME, cache_root, model_fingerprint
 
@@ -37,6 +39,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 8
 MAX_PADDING = 0.05  # padded tokens allowed per batch, as a fraction of its real tokens (see below)
+# On a GPU a forward pass costs about the same for 1 window as for dozens (kernel launches, not arithmetic,
+# bound small batches), so batches are large and may pad more. Not yet measured on a GPU here (none was
+# lent); the CPU figures below are why the CPU caps stay small.
+GPU_BATCH_SIZE = 64
+GPU_MAX_PADDING = 0.25
 EXPORT_FORMAT_VERSION = 3  # 3: int8 recipe with 8-bit blockwise feed-forward MatMuls
 INT8_BLOCK_SIZE = 32  # input channels per weight/activation scale in the feed-forward MatMulNBits
 _FUSABLE_MODEL_TYPES = {"bert": "bert", "roberta": "bert", "xlm-roberta": "bert", "electra": "bert"}
@@ -59,6 +66,10 @@ class ReaderBackendName(Choice):
     # onnx-int8 1.29 s, onnx-fp32 1.61 s, torch fp32 1.88 s); elsewhere it is emulated and slow, so
     # ``auto`` times it only on such CPUs. Lossy, like int8: chosen only under the agreement rule.
     TORCH_BF16 = "torch-bf16"
+    # PyTorch on a CUDA GPU (docqa.pipelines.components.gpu): fp32 (exact) and fp16 weights (lossy: chosen
+    # only under the agreement rule, like int8). ``auto`` times them only when PyTorch sees a GPU.
+    CUDA = "cuda"
+    CUDA_FP16 = "cuda-fp16"
 
     @classmethod
     def option_name(cls) -> str:
@@ -162,32 +173,47 @@ class ReaderBackend:
         return out  # type: ignore[return-value]
 
 
+# backend name -> (torch dtype name, device); ``TorchBackend`` runs all of them
+TORCH_RUNTIMES = {
+    ReaderBackendName.TORCH: ("float32", "cpu"),
+    ReaderBackendName.TORCH_BF16: ("bfloat16", "cpu"),
+    ReaderBackendName.CUDA: ("float32", "cuda"),
+    ReaderBackendName.CUDA_FP16: ("float16", "cuda"),
+}
+
+
 class TorchBackend(ReaderBackend):
-    """Eager PyTorch under ``torch.inference_mode``, in fp32 or (``bf16=True``) with bf16 weights."""
+    """Eager PyTorch under ``torch.inference_mode``: fp32 or bf16 weights on the CPU, fp32 or fp16 on a
+    CUDA GPU (``device``; there batches may pad up to :data:`GPU_MAX_PADDING`)."""
 
     name = "torch"
 
     def __init__(self, model_dir: Path, batch_size: int = DEFAULT_BATCH_SIZE, num_threads: int | None = None,
-                 pad_token_id: int = 0, *, bf16: bool = False) -> None:
+                 pad_token_id: int = 0, *, dtype: str = "float32", device: str = "cpu") -> None:
         super().__init__(batch_size, pad_token_id)
+        gpu = device.startswith("cuda")
         import torch
         from transformers import AutoModelForQuestionAnswering
 
         limit_torch_threads(num_threads)
         self._torch = torch
-        dtype = torch.bfloat16 if bf16 else torch.float32
-        self.name = ReaderBackendName.TORCH_BF16.value if bf16 else ReaderBackendName.TORCH.value
-        self.model = AutoModelForQuestionAnswering.from_pretrained(model_dir, dtype=dtype).eval()
+        self.name = next((n.value for n, runtime in TORCH_RUNTIMES.items()
+                          if runtime == (dtype, "cuda" if gpu else "cpu")), f"torch-{dtype}-{device}")
+        if gpu:
+            self.max_padding = GPU_MAX_PADDING
+        self.device = torch.device(device)
+        self.model = AutoModelForQuestionAnswering.from_pretrained(
+            model_dir, dtype=getattr(torch, dtype)).eval().to(self.device)
         # inspect.signature sees through transformers' forward decorators (``__code__`` does not)
         self._accepts_types = "token_type_ids" in inspect.signature(self.model.forward).parameters
 
     def _forward(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         torch = self._torch
-        inputs = {k: torch.from_numpy(v) for k, v in batch.items()
+        inputs = {k: torch.from_numpy(v).to(self.device, non_blocking=True) for k, v in batch.items()
                   if k != "token_type_ids" or self._accepts_types}
         with torch.inference_mode():
             out = self.model(**inputs)
-        return out.start_logits.float().numpy(), out.end_logits.float().numpy()
+        return out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
 
 
 class OnnxBackend(ReaderBackend):
@@ -434,8 +460,8 @@ def ensure_onnx_exports(model_dir: Path) -> Path:
 
 def load_backend(name: str | ReaderBackendName, model_dir: Path, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  num_threads: int | None = None, pad_token_id: int = 0) -> ReaderBackend:
-    """Backend by name: ``"torch"``, ``"torch-bf16"``, ``"onnx-fp32"`` or ``"onnx-int8"`` (or a
-    :class:`ReaderBackendName`;
+    """Backend by name: ``"torch"``, ``"torch-bf16"``, ``"onnx-fp32"``, ``"onnx-int8"``, ``"cuda"`` or
+    ``"cuda-fp16"`` (or a :class:`ReaderBackendName`;
     ``"auto"`` is resolved to one of these by
     :class:`~docqa.pipelines.components.readers.reader.DocQAReader`).
 
@@ -445,9 +471,15 @@ def load_backend(name: str | ReaderBackendName, model_dir: Path, *, batch_size: 
     if kind is ReaderBackendName.AUTO:
         raise ConfigError("'auto' is not a runtime: DocQAReader.warm_up resolves it by measuring "
                           "(docqa.pipelines.components.readers.auto_backend)")
-    if kind in (ReaderBackendName.TORCH, ReaderBackendName.TORCH_BF16):
-        return TorchBackend(Path(model_dir), batch_size, num_threads, pad_token_id,
-                            bf16=kind is ReaderBackendName.TORCH_BF16)
+    if kind in TORCH_RUNTIMES:
+        dtype, device = TORCH_RUNTIMES[kind]
+        if device == "cuda" and not cuda_available():
+            raise ConfigError(f"The reader backend '{kind.value}' needs a CUDA GPU that PyTorch can use, and "
+                              f"there is none here (or DOCQA_CUDA=0): use 'auto', 'onnx-fp32' or 'torch'")
+        if device == "cuda" and batch_size == DEFAULT_BATCH_SIZE:
+            batch_size = GPU_BATCH_SIZE  # the CPU's default is far too small a batch for a GPU
+        return TorchBackend(Path(model_dir), batch_size, num_threads, pad_token_id, dtype=dtype,
+                            device=device)
     exports = ensure_onnx_exports(Path(model_dir))
     file = "model-fp32.onnx" if kind is ReaderBackendName.ONNX_FP32 else "model-int8.onnx"
     return OnnxBackend(exports / file, batch_size, num_threads, pad_token_id, name=kind.value)

@@ -57,6 +57,8 @@ from docqa.pipelines.components.readers.span_decoding import (
 from docqa.pipelines.model_loading import resolve_model_dir
 from docqa.resources import data_path
 
+GPU_RUNTIMES = (ReaderBackendName.CUDA, ReaderBackendName.CUDA_FP16)
+
 CONTEXT_CHARS = 150  # characters of passage kept on each side of the answer in ExtractedAnswer.context
 
 
@@ -240,6 +242,10 @@ class DocQAReader:
             stored = calibration_store.shipped_threshold(model_dir)
         self._stored_threshold = stored
         self._backend = backend or load(active)
+        if active in GPU_RUNTIMES:
+            # One GPU serves every thread of the process: concurrent questions (a service's /ask) share its
+            # passes instead of queueing their small batches on it one after another (shared_batches.py).
+            self._backend = SharedBatches(self._backend, 0.0)
         self.backend_choice = choice
         self.tokenizer = tokenizer
         self.model_dir = model_dir

@@ -17,10 +17,11 @@ VNNI_CPU = "model name\t: Intel Xeon\nflags\t\t: avx avx2 fma avx512f avx512_vnn
 
 class FakeMeasure:
     def __init__(self, measured):
-        self.measured, self.calls = measured, 0
+        self.measured, self.calls, self.candidates = measured, 0, ()
 
-    def __call__(self, load, questions, paragraphs):
+    def __call__(self, load, questions, paragraphs, candidates=()):
         self.calls += 1
+        self.candidates = tuple(candidates)
         assert len(questions) == len(paragraphs) >= 40
         return {k: Measurement(v.seconds, v.agreement) for k, v in self.measured.items()}, {}
 

@@ -125,7 +125,8 @@ def test_backend_from_the_environment_is_accepted_as_the_same_string(monkeypatch
     reader = DocQAReader("whatever", backend=Settings.from_env().reader_backend)
     assert reader.backend is ReaderBackendName.ONNX_INT8
     assert reader.backend == "onnx-int8" and f"{reader.backend}" == "onnx-int8"  # calibration keys
-    assert [b.value for b in ReaderBackendName] == ["auto", "torch", "onnx-fp32", "onnx-int8", "torch-bf16"]
+    assert [b.value for b in ReaderBackendName] == ["auto", "torch", "onnx-fp32", "onnx-int8", "torch-bf16",
+                                               "cuda", "cuda-fp16"]
 
 
 def test_to_dict_from_dict_round_trip_gives_the_same_answers(tiny_qa_model_dir):
