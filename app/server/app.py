@@ -33,6 +33,7 @@ from docqa.app.server.limits import (
     DEFAULT_MAX_UPLOAD_BYTES,
     BodySizeLimit,
 )
+from docqa.app.server.rate_buckets import Buckets
 from docqa.app.server.routers import access as access_routes
 from docqa.app.server.routers import documents, faq, feedback, health, models, questions
 from docqa.app.server.schemas import ErrorOut
@@ -57,6 +58,7 @@ def create_app(
     bound_host: str | None = None,
     reading_batch_window_s: float | None = None,
     reading_batch_workers: int = 1,
+    rate_buckets: Buckets | None = None,
 ) -> FastAPI:
     """The DocQA HTTP API for one index.
 
@@ -83,6 +85,8 @@ def create_app(
         default: with the compact reader on 2 cores, shared passes gave 0.47-0.67x the questions/s of
         questions reading alone at 4 and 8 clients (``benchmarks/throughput.py``), which already scale.
         ``reading_batch_workers``: shared passes run at the same time.
+    :param rate_buckets: where the per-key rate limit keeps its buckets (default: in this process; the
+        workers of `docqa serve --workers N` share one table, :mod:`docqa.app.server.rate_buckets`).
     See :mod:`docqa.app.server.crosssite` for what is refused without a key and why.
     """
     from docqa.pipelines.api import AuditLog, DocQA, KeyStore, resolve_faq_threshold
@@ -102,7 +106,7 @@ def create_app(
     )
     root = context.docqa.root_dir
     context.keys, context.audit = KeyStore(root), AuditLog(root)
-    context.rate = RateLimiter(configured_rate_limit())
+    context.rate = RateLimiter(configured_rate_limit(), rate_buckets)
     if reading_batch_window_s is not None:
         context.reading_batch = (reading_batch_window_s, reading_batch_workers)
         context.docqa.share_reading(reading_batch_window_s, reading_batch_workers)

@@ -17,13 +17,12 @@ even name another collection.
 - **What**: reading (ask, search, list, previews, feedback) needs ``read``; uploading, deleting and loading
   the FAQ need ``write``; collections and keys need ``admin`` over every collection (an admin of ``faq``
   alone must not mint a key for ``hr``). Too weak a role on a collection it may see: 403.
-- **How often**: ``DOCQA_RATE_LIMIT`` requests per minute per key (token bucket): 429 with ``Retry-After``.
+- **How often**: ``DOCQA_RATE_LIMIT`` requests per minute per key (token bucket, shared by the workers of
+  `docqa serve --workers N`): 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
-import math
-import threading
 import time
 from typing import Annotated
 
@@ -32,6 +31,7 @@ from fastapi import HTTPException, Request, Security
 from docqa import config
 from docqa.app.access import key_matches
 from docqa.app.server.deps import API_KEY_HEADER, ServiceContext, get_context, header_scheme
+from docqa.app.server.rate_buckets import Buckets, LocalBuckets
 from docqa.pipelines.api import Grant, Role, collection_exists, validate_collection_name
 
 OPEN = "open"  # the grant's name when no key is configured (loopback only)
@@ -41,27 +41,19 @@ WRITES = {("POST", "/documents"), ("DELETE", "/documents/{doc_id}"), ("POST", "/
 
 
 class RateLimiter:
-    """A token bucket per key name: ``per_minute`` requests a minute, bursts up to ``per_minute``."""
+    """A token bucket per key name: ``per_minute`` requests a minute, bursts up to ``per_minute``. The
+    buckets are this process's, or (``buckets``) shared by every worker of `docqa serve --workers N`
+    (:mod:`docqa.app.server.rate_buckets`), so the limit does not grow with the number of workers."""
 
-    def __init__(self, per_minute: float) -> None:
+    def __init__(self, per_minute: float, buckets: Buckets | None = None) -> None:
         self.per_minute = per_minute
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
+        self.buckets = buckets or LocalBuckets()
 
     def retry_after(self, name: str) -> int | None:
         """None when the request may go ahead (a token is taken), else seconds until the next token."""
         if self.per_minute <= 0:
             return None
-        rate = self.per_minute / 60.0
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(name, (self.per_minute, now))
-            tokens = min(self.per_minute, tokens + (now - last) * rate)
-            if tokens >= 1.0:
-                self._buckets[name] = (tokens - 1.0, now)
-                return None
-            self._buckets[name] = (tokens, now)
-            return max(1, math.ceil((1.0 - tokens) / rate))
+        return self.buckets.take(name, self.per_minute, time.monotonic())
 
 
 def configured_rate_limit() -> float:

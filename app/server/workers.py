@@ -9,8 +9,9 @@ What keeps N processes on one index correct is already on disk, not in a process
 ingest, a delete) is seen by every reader at its next question; the FAQ, feedback, the API keys, the
 improve jobs and the promoted readers are files replaced atomically under file locks, re-read when they
 change; the audit log is appended with ``O_APPEND`` and rotated under a file lock. What stays per worker:
-its share of the cores, ``--max-concurrent-asks``, ``DOCQA_RATE_LIMIT`` (each worker counts a key's
-requests on its own) and ``GET /ready`` (the worker that took the request; it says its ``pid``).
+its share of the cores, ``--max-concurrent-asks`` and ``GET /ready`` (the worker that took the request; it
+says its ``pid``). ``DOCQA_RATE_LIMIT`` is one limit for all of them: the supervisor creates the per-key
+token buckets in shared memory and every worker draws from them (:mod:`docqa.app.server.rate_buckets`).
 
 Why our own supervisor rather than uvicorn's ``workers=N`` (an import string re-reading its settings from
 the environment in each worker):
@@ -48,6 +49,7 @@ import uvicorn
 
 from docqa.app.server import discovery
 from docqa.app.server.errors import ServeConfigError
+from docqa.app.server.rate_buckets import SharedBuckets
 
 logger = logging.getLogger("docqa.serve")
 
@@ -102,8 +104,9 @@ def _exit_with_parent(parent: int) -> None:
             return
 
 
-def build_app(settings: WorkerSettings) -> tuple[Any, Any]:
-    """The DocQA and the service app one worker serves: what `docqa serve` builds with one worker."""
+def build_app(settings: WorkerSettings, rate_buckets: SharedBuckets | None = None) -> tuple[Any, Any]:
+    """The DocQA and the service app one worker serves: what `docqa serve` builds with one worker, its
+    per-key rate limit taken from ``rate_buckets``, the table every worker shares."""
     from docqa.app.server.app import create_app
     from docqa.pipelines.api import DocQA
 
@@ -119,6 +122,7 @@ def build_app(settings: WorkerSettings) -> tuple[Any, Any]:
         bound_host=settings.bound_host,
         reading_batch_window_s=settings.reading_batch_window_s,
         reading_batch_workers=settings.reading_batch_workers,
+        rate_buckets=rate_buckets,
     )
     return docqa, app
 
@@ -141,7 +145,7 @@ def core_share(slot: int, count: int) -> set[int] | None:
 
 
 def run_worker(settings: WorkerSettings, sock: socket.socket, messages: Any, parent: int,
-               cores: set[int] | None = None) -> None:
+               cores: set[int] | None = None, rate_buckets: SharedBuckets | None = None) -> None:
     """A worker process: build the app, serve ``sock`` until SIGTERM, report to the parent on
     ``messages``: ``("ready", pid, discovery file or None)`` or ``("error", pid, one line)``."""
     threading.Thread(target=_exit_with_parent, args=(parent,), name="docqa-parent-watch", daemon=True).start()
@@ -150,7 +154,7 @@ def run_worker(settings: WorkerSettings, sock: socket.socket, messages: Any, par
     from docqa.errors import DocQAError
 
     try:
-        docqa, app = build_app(settings)
+        docqa, app = build_app(settings, rate_buckets)
     except (DocQAError, ValueError) as err:  # what `docqa serve` prints as one line with one worker
         messages.put(("error", os.getpid(), str(err)))
         sys.exit(STARTUP_FAILURE)
@@ -187,11 +191,13 @@ class Supervisor:
         self.ready: set[int] = set()
         self.announced: set[str] = set()
         self.stop = threading.Event()
+        self.rate_buckets = SharedBuckets.create(self.context)  # one per-key rate limit for all workers
 
     def _start(self, slot: int) -> multiprocessing.process.BaseProcess:
         process = self.context.Process(
             target=run_worker,
-            args=(self.settings, self.sock, self.messages, os.getpid(), core_share(slot, self.count)),
+            args=(self.settings, self.sock, self.messages, os.getpid(), core_share(slot, self.count),
+                  self.rate_buckets),
             name="docqa-serve-worker", daemon=False,
         )
         process.start()

@@ -167,6 +167,31 @@ def test_two_workers_answer_as_one_process_does_and_stop_with_the_parent(index: 
     assert not discovery.service_file(index).exists()
 
 
+@pytest.mark.slow  # a real `docqa serve --workers 2` with a key and a rate limit
+def test_a_keys_rate_limit_is_one_limit_across_the_workers(index: Path) -> None:
+    serve = _serve(index, "--workers", "2", env={config.API_KEY: "rate-test-key", config.RATE_LIMIT: "6"})
+    try:
+        url = _ready_url(serve)
+        headers = {**HEADERS, "X-API-Key": "rate-test-key"}
+        codes, pids = [], set()
+        started = time.monotonic()
+        for _ in range(14):  # a new connection each: the kernel spreads them over both workers
+            response = httpx.get(f"{url}/ready", headers=headers, timeout=30)
+            granted = response.status_code != 429  # 200, or 503 while the worker still loads its models
+            codes.append(200 if granted else 429)
+            if granted:
+                pids.add(response.json()["pid"])  # which worker granted it
+        elapsed = time.monotonic() - started
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(60)
+    refilled = int(elapsed / 10)  # 6 a minute: one more token every 10 s
+    assert codes.count(200) <= 6 + refilled, (codes, elapsed)  # not 2 x 6: one bucket for both workers
+    assert codes.count(200) >= 6 and codes.count(429) >= 8 - refilled, codes
+    assert set(codes) == {200, 429}
+    assert len(pids) == 2, (pids, codes)  # both workers granted requests, from the one bucket
+
+
 @pytest.mark.slow  # a real service; a worker, then the parent, killed with -9
 def test_a_killed_worker_is_replaced_and_workers_end_when_their_parent_is_killed(index: Path) -> None:
     serve = _serve(index, "--workers", "2")
