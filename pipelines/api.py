@@ -399,13 +399,16 @@ class DocQA(FeedbackMethods, ModelMethods):
         """Let questions asked at the same time from several threads (a service's concurrent ``/ask``)
         share the reader's forward passes: throughput rises with concurrent users instead of each
         question queueing whole. ``window_s``: how long an idle reader waits for company before a pass;
-        ``workers``: passes run at the same time.
+        ``workers``: passes run at the same time. The questions' embeddings are shared the same way (this
+        loads the embedder now).
         Applies from the reader's next use; answers are unchanged (see
         :mod:`docqa.pipelines.components.readers.shared_batches`)."""
         with self._lock:
             self._shared_reading = (window_s, workers)
             if self._reader is not None:
                 self._reader[0].share_batches(window_s, workers)
+        # the question's embedding too: the process-wide encoder every query embedder of this model uses
+        self.query_embedder().encoder.share_queries(window_s, workers)
 
     def ask(
         self,

@@ -106,6 +106,7 @@ class SentenceEncoder:
         self._session: Any = None
         self._st: Any = None
         self.min_batch_size = 1  # a GPU backend raises it: batches of 32 leave a GPU idle
+        self._query_passes: Any = None  # SharedBatches over encode, when queries share passes
         # The backend actually in use (never AUTO), and how it was chosen.
         self.backend: EmbeddingBackend
         self.choice: BackendChoice = BackendChoice(backend=requested.value, chosen_by="setting")
@@ -115,6 +116,8 @@ class SentenceEncoder:
         if requested in (EmbeddingBackend.TORCH, EmbeddingBackend.CUDA, EmbeddingBackend.CUDA_FP16):
             self._load_torch(requested)
             self.backend = requested
+            if requested is not EmbeddingBackend.TORCH:
+                self.share_queries()  # one GPU for every thread: concurrent queries share its passes
             return
         quantize = requested is not EmbeddingBackend.ONNX
         self._load_onnx(quantize=quantize)
@@ -183,6 +186,30 @@ class SentenceEncoder:
         self._input_names = {i.name for i in self._session.get_inputs()}
         self.dim = int(self._session.get_outputs()[0].shape[-1])
 
+    def share_queries(self, window_s: float = 0.0, workers: int = 1) -> bool:
+        """Embed queries asked at the same time from several threads (a service's concurrent ``/ask``) in
+        shared forward passes: :meth:`encode_query` then goes through
+        :class:`~docqa.pipelines.components.readers.shared_batches.SharedBatches`, as the reader's windows do
+        with :meth:`DocQA.share_reading`. A query's vector is the one it gets alone (up to float rounding of
+        a differently padded batch). On by default on a GPU; on the CPU only with shared reading (measured
+        in ``benchmarks/throughput.py``: one query is ~10 ms of a ~250 ms question there). Not on
+        ``onnx-int8``, where a vector depends on its batch-mates (returns False; see
+        :data:`~docqa.pipelines.components.readers.shared_batches.BATCH_DEPENDENT_RUNTIMES`)."""
+        from docqa.pipelines.components.readers.shared_batches import SharedBatches, batch_independent
+
+        if not batch_independent(self.backend.value):
+            logger.info("Queries are embedded alone on the %s runtime (shared passes would change their "
+                        "vectors)", self.backend.value)
+            return False
+        self._query_passes = SharedBatches(_EncodeCalls(self), window_s, workers=workers)
+        return True
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One query's vector; in a pass shared with concurrent queries when :meth:`share_queries` is on."""
+        if self._query_passes is not None:
+            return self._query_passes.logits([text])[0]
+        return self.encode([text])[0]
+
     # ----- encoding -----------------------------------------------------------------------------------
     def encode(
         self, texts: Sequence[str], batch_size: int = 32, progress: ProgressCallback | None = None
@@ -223,6 +250,16 @@ class SentenceEncoder:
             feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])
         vecs = self._session.run(None, feeds)[0]
         return _l2_normalise(np.asarray(vecs, dtype=np.float32))
+
+
+class _EncodeCalls:
+    """``SharedBatches`` calls ``logits(items)``: here the items are texts and the results their vectors."""
+
+    def __init__(self, encoder: SentenceEncoder) -> None:
+        self.encoder = encoder
+
+    def logits(self, texts: Sequence[str]) -> list[np.ndarray]:
+        return list(self.encoder.encode(list(texts)))
 
 
 def _l2_normalise(vecs: np.ndarray) -> np.ndarray:
@@ -555,4 +592,4 @@ class QueryEmbedder(_SharedEncoderUser):
             raise TypeError("QueryEmbedder.run expects a string")
         self.warm_up()
         assert self._encoder is not None
-        return {"embedding": self._encoder.encode([text])[0].tolist()}
+        return {"embedding": self._encoder.encode_query(text).tolist()}

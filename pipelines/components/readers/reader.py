@@ -19,6 +19,7 @@ tests/test_reader_parity.py and benchmarks/reader.py):
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Sequence
@@ -47,7 +48,7 @@ from docqa.pipelines.components.readers.qa_windows import (
     Window,
     build_windows,
 )
-from docqa.pipelines.components.readers.shared_batches import SharedBatches
+from docqa.pipelines.components.readers.shared_batches import SharedBatches, batch_independent
 from docqa.pipelines.components.readers.span_decoding import (
     DEFAULT_MAX_ANSWER_LENGTH,
     Answer,
@@ -58,6 +59,7 @@ from docqa.pipelines.model_loading import resolve_model_dir
 from docqa.resources import data_path
 
 GPU_RUNTIMES = (ReaderBackendName.CUDA, ReaderBackendName.CUDA_FP16)
+logger = logging.getLogger(__name__)
 
 CONTEXT_CHARS = 150  # characters of passage kept on each side of the answer in ExtractedAnswer.context
 
@@ -250,14 +252,19 @@ class DocQAReader:
         self.tokenizer = tokenizer
         self.model_dir = model_dir
 
-    def share_batches(self, window_s: float = 0.0, workers: int = 1) -> SharedBatches:
+    def share_batches(self, window_s: float = 0.0, workers: int = 1) -> bool:
         """Read concurrent questions in shared forward passes, ``workers`` passes at a time (a service's
         ``/ask``s; see :mod:`~docqa.pipelines.components.readers.shared_batches`); answers are those of
-        reading alone."""
+        reading alone. Not on ``onnx-int8``, whose logits depend on what shares the batch (returns False
+        and keeps reading each question alone)."""
         self.warm_up()
         inner = self._backend.inner if isinstance(self._backend, SharedBatches) else self._backend
+        if not batch_independent(inner.name):
+            logger.warning("Shared reading is off for the %s runtime: its answers would depend on the "
+                           "questions asked at the same time", inner.name)
+            return False
         self._backend = SharedBatches(inner, window_s, workers=workers)
-        return self._backend
+        return True
 
     @staticmethod
     def _is_compact(model_dir: Any) -> bool:

@@ -104,6 +104,7 @@ def shared_docqa(sample_index: Path, test_reader_dir: Path):
     plain = reader._backend  # noqa: SLF001 - restored: the reader is shared by the whole test process
     yield qa
     reader._backend = plain.inner if isinstance(plain, SharedBatches) else plain  # noqa: SLF001
+    qa.query_embedder().encoder._query_passes = None  # noqa: SLF001 - the process-wide encoder
 
 
 def test_a_batched_answer_equals_the_same_question_asked_alone(shared_docqa):
