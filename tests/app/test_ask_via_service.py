@@ -118,6 +118,25 @@ def test_ask_goes_to_the_running_service_and_gets_the_same_answer(index, running
     assert asked and all("x-api-key" not in h for h in asked)  # no key set: none sent
 
 
+def test_a_fresh_docqa_ask_through_the_service_never_imports_the_models_stack(index, running_service):
+    """What makes the served `docqa ask` quick: its process never imports Haystack or PyTorch (~1.3-2 s
+    on 2 cores). A module-level import of the Python API in any CLI module broke this once (2.4 s)."""
+    url, _ = running_service
+    code = ("import sys\n"
+            "from docqa.app.cli import app\n"
+            "try:\n"
+            f"    app(['ask', {QUESTION!r}, '--index', {str(index)!r}, '--json'])\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "finally:\n"
+            "    print('HEAVY', [m for m in ('haystack', 'torch', 'transformers') if m in sys.modules],"
+            " file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=REPO, env=os.environ.copy())
+    assert json.loads(done.stdout)["service"] == url, done.stderr[-2000:]
+    assert "HEAVY []" in done.stderr, done.stderr[-2000:]
+
+
 def test_other_settings_or_a_threshold_are_answered_in_process(index, running_service):
     url, handler = running_service
     assert ask_json(index, "--no-rerank")["service"] is None  # the service reranks (when it can)
