@@ -169,6 +169,42 @@ def ratio(a: dict | None, b: dict | None) -> float | None:
     return round(a["pages_per_s"] / b["pages_per_s"], 2)
 
 
+def measure(jobs: int = 2, text_copies: int = 12, scan_files: int = 4, scan_pages: int = 2,
+            haystack: bool = True, quiet: bool = False) -> dict:
+    """Every figure of this benchmark as one dict (what ``--json`` prints; `benchmarks/throughput.py --all`
+    takes its ratios from it)."""
+    results: dict = {"cpu": {"cores": len(os.sched_getaffinity(0))}, "jobs": jobs}
+    with tempfile.TemporaryDirectory(prefix="docqa-bulk-") as tmp:
+        root = Path(tmp)
+        text, scans = make_corpora(root, text_copies, scan_files, scan_pages)
+        warm = root / "warm"
+        warm.mkdir()
+        shutil.copyfile(REPO / "data" / "samples" / "normans.txt", warm / "normans.txt")
+        log(f"warm-up ingest (load {load()})", quiet)
+        docqa_run(warm, root / "index-warm", jobs=1)
+        stock = StockHaystack() if haystack else None
+        for name, folder in (("text", text), ("scanned", scans)):
+            figures: dict = {}
+            for pool in (1, jobs):
+                figures[f"jobs{pool}"] = docqa_run(folder, root / f"index-{name}-{pool}", pool)
+                log(f"{name} --jobs {pool}: {figures[f'jobs{pool}']}", quiet)
+            if stock is not None:
+                figures["haystack"] = stock.text(folder) if name == "text" else stock.scans(folder)
+                log(f"{name} haystack: {figures['haystack']}", quiet)
+            results[name] = figures
+    text_f, scan_f = results["text"], results["scanned"]
+    jn = f"jobs{jobs}"
+    results["ratios"] = {
+        f"text_jobs{jobs}_vs_jobs1": ratio(text_f[jn], text_f["jobs1"]),
+        f"ocr_jobs{jobs}_speedup": ratio(scan_f[jn], scan_f["jobs1"]),
+        "ingest_text_ratio_vs_haystack": ratio(text_f[jn], text_f.get("haystack")),
+        "ingest_text_jobs1_vs_haystack": ratio(text_f["jobs1"], text_f.get("haystack")),
+        "ingest_scanned_ratio_vs_haystack": ratio(scan_f[jn], scan_f.get("haystack")),
+    }
+    results["errors"] = sum(len(f[k]["errors"]) for f in (text_f, scan_f) for k in ("jobs1", jn))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="the pool size compared with --jobs 1")
@@ -178,36 +214,8 @@ def main() -> int:
     parser.add_argument("--no-haystack", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     args = parser.parse_args()
-    quiet = args.json
-    results: dict = {"cpu": {"cores": len(os.sched_getaffinity(0))}, "jobs": args.jobs}
-    with tempfile.TemporaryDirectory(prefix="docqa-bulk-") as tmp:
-        root = Path(tmp)
-        text, scans = make_corpora(root, args.text_copies, args.scan_files, args.scan_pages)
-        warm = root / "warm"
-        warm.mkdir()
-        shutil.copyfile(REPO / "data" / "samples" / "normans.txt", warm / "normans.txt")
-        log(f"warm-up ingest (load {load()})", quiet)
-        docqa_run(warm, root / "index-warm", jobs=1)
-        stock = None if args.no_haystack else StockHaystack()
-        for name, folder in (("text", text), ("scanned", scans)):
-            figures: dict = {}
-            for jobs in (1, args.jobs):
-                figures[f"jobs{jobs}"] = docqa_run(folder, root / f"index-{name}-{jobs}", jobs)
-                log(f"{name} --jobs {jobs}: {figures[f'jobs{jobs}']}", quiet)
-            if stock is not None:
-                figures["haystack"] = stock.text(folder) if name == "text" else stock.scans(folder)
-                log(f"{name} haystack: {figures['haystack']}", quiet)
-            results[name] = figures
-    text_f, scan_f = results["text"], results["scanned"]
-    jn = f"jobs{args.jobs}"
-    results["ratios"] = {
-        f"text_jobs{args.jobs}_vs_jobs1": ratio(text_f[jn], text_f["jobs1"]),
-        f"ocr_jobs{args.jobs}_speedup": ratio(scan_f[jn], scan_f["jobs1"]),
-        "ingest_text_ratio_vs_haystack": ratio(text_f[jn], text_f.get("haystack")),
-        "ingest_text_jobs1_vs_haystack": ratio(text_f["jobs1"], text_f.get("haystack")),
-        "ingest_scanned_ratio_vs_haystack": ratio(scan_f[jn], scan_f.get("haystack")),
-    }
-    results["errors"] = sum(len(f[k]["errors"]) for f in (text_f, scan_f) for k in ("jobs1", jn))
+    results = measure(args.jobs, args.text_copies, args.scan_files, args.scan_pages,
+                      haystack=not args.no_haystack, quiet=args.json)
     if args.json:
         print(json.dumps(results))
         return 0

@@ -3,6 +3,7 @@ service's shared reading passes and without them, through HTTP on loopback.
 
     python benchmarks/throughput.py [--clients 1,4,8] [--duration 20] [--windows-ms 0,5] [--workers 1,2]
                                     [--serve-workers 2,4] [--no-shared] [--no-haystack] [--json]
+                                    [--all [--text-copies 8] [--scan-files 2] [--scan-pages 2]]
 
 1. ingests the samples into a temporary index (`docqa ingest`; the runtime choices cached in
    ``DOCQA_CACHE_DIR`` are reused);
@@ -18,6 +19,15 @@ service's shared reading passes and without them, through HTTP on loopback.
    ``--no-haystack``);
 3. per client count, every client asks questions back to back (a fixed list, each client starting at a
    different one) for ``--duration`` seconds; requests in flight at the end are waited for and counted.
+
+``--all`` adds, in the same run, bulk ingestion (``benchmarks/bulk_ingest.py``'s ``measure``: text and
+scanned PDFs at ``--jobs 1`` and ``--jobs 2`` and through stock Haystack), cold start
+(``benchmarks/cold_start.py``'s ``run_setting``, compact reader) and, where PyTorch sees a GPU,
+``benchmarks/gpu_throughput.py``. ``--json`` always has issue 24's headline keys — ``qps`` and ``p95_ms`` per
+client count (the default configuration, ``alone``), ``qps_ratio_8_vs_1``, ``qps_ratio_vs_haystack_8``,
+``errors``, ``cpu``, ``gpu`` (null without one) — and with ``--all`` ``ingest_text_ratio_vs_haystack``,
+``ocr_jobs2_speedup``, ``cold_ask_s``, ``first_ingest_s``, ``warm_ask_s`` and ``gpu_throughput``; the table
+ends with each against its target.
 
 Printed: questions/s, p50 and p95 latency, errors and the 1-minute load average at the end of the row per
 configuration and client count, the ratio of questions/s to the same configuration's 1-client rate, and
@@ -42,6 +52,11 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))  # --all imports bulk_ingest, cold_start, gpu_throughput
+
+from docqa.pipelines.components.gpu import gpu_identity  # noqa: E402
+from docqa.pipelines.components.measured_choice import cpu_identity  # noqa: E402
+
 SAMPLES = REPO / "data" / "samples"
 READY_LINE = "DocQA service ready: "
 QUESTIONS = [
@@ -153,6 +168,13 @@ def main() -> int:
                         "configuration each, compared with 'alone' (1 process)")
     parser.add_argument("--no-shared", action="store_true", help="skip the shared-passes configurations")
     parser.add_argument("--no-haystack", action="store_true", help="skip the stock Haystack reference")
+    parser.add_argument("--all", action="store_true",
+                        help="also bulk ingestion (benchmarks/bulk_ingest.py: --jobs 1 vs 2 vs Haystack), "
+                        "cold start (benchmarks/cold_start.py, compact reader) and, with a GPU, "
+                        "benchmarks/gpu_throughput.py; their headline figures join the JSON")
+    parser.add_argument("--text-copies", type=int, default=8, help="--all: text PDFs (6 pages each)")
+    parser.add_argument("--scan-files", type=int, default=2, help="--all: scanned PDFs")
+    parser.add_argument("--scan-pages", type=int, default=2, help="--all: pages per scanned PDF")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
@@ -198,6 +220,9 @@ def main() -> int:
     report = {"cores": len(os.sched_getaffinity(0)), "load_before": load_before,
               "load_after": os.getloadavg(), "reader": env["DOCQA_READER_MODEL"],
               "duration_s": args.duration, "results": results, "vs_alone": ratios}
+    report.update(headline(results, counts))
+    if args.all:
+        report.update(other_figures(args))
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
@@ -218,7 +243,69 @@ def main() -> int:
             print(f"{name:20} {clients:7d} {r['qps']:6.2f} {r['p50_s']:6.2f} {r['p95_s']:6.2f} "
                   f"{r['errors']:6d} {r['load_1min']:5.1f} {vs_one:>11} {vs_alone:>8} {p95_vs:>12} "
                   f"{vs_stock:>8}")
+    print_headline(report)
     return 0
+
+
+TARGETS = {  # issue 24's CPU targets (2 cores): key -> (lowest, highest) acceptable
+    "qps_ratio_8_vs_1": (1.5, None), "qps_ratio_vs_haystack_8": (2.0, None),
+    "ingest_text_ratio_vs_haystack": (2.0, None), "ocr_jobs2_speedup": (1.8, None),
+    "cold_ask_s": (None, 3.0), "first_ingest_s": (None, 20.0), "errors": (None, 0),
+}
+
+
+def headline(results: dict[str, dict[int, dict[str, float]]], counts: list[int]) -> dict:
+    """The service's figures (the default configuration, ``alone``) under the names issue 24 asks for."""
+    ours = results["alone"]
+    stock = results.get("stock haystack", {})
+    first, last = counts[0], counts[-1]
+    return {
+        "qps": {c: round(r["qps"], 2) for c, r in ours.items()},
+        "p95_ms": {c: round(1000 * r["p95_s"], 1) for c, r in ours.items()},
+        f"qps_ratio_{last}_vs_{first}": round(ours[last]["qps"] / ours[first]["qps"], 2),
+        f"qps_ratio_vs_haystack_{last}": (round(ours[last]["qps"] / stock[last]["qps"], 2)
+                                          if stock.get(last, {}).get("qps") else None),
+        "errors": sum(int(r["errors"]) for rows in results.values() for r in rows.values()),
+        "cpu": cpu_identity().to_dict(),
+        "gpu": gpu.to_dict() if (gpu := gpu_identity()) else None,
+    }
+
+
+def other_figures(args: argparse.Namespace) -> dict:
+    """``--all``: bulk ingestion, cold start and (with a GPU) GPU throughput, by their benchmarks' code."""
+    import bulk_ingest
+    import cold_start
+
+    ingest = bulk_ingest.measure(2, args.text_copies, args.scan_files, args.scan_pages,
+                                 haystack=not args.no_haystack, quiet=True)
+    cold = cold_start.run_setting("compact", repeat=2)
+    figures = {"ingest": ingest, "cold_start": cold,
+               "ingest_text_ratio_vs_haystack": ingest["ratios"]["ingest_text_ratio_vs_haystack"],
+               "ocr_jobs2_speedup": ingest["ratios"]["ocr_jobs2_speedup"],
+               "cold_ask_s": round(cold["cold ask"], 2), "first_ingest_s": round(cold["first ingest"], 2),
+               "warm_ask_s": round(cold["warm ask"], 2) if "warm ask" in cold else None}
+    if gpu_identity() is not None:
+        from gpu_throughput import measure_gpu
+
+        figures["gpu_throughput"] = measure_gpu()
+    return figures
+
+
+def print_headline(report: dict) -> None:
+    """The issue's figures against its targets, one line each."""
+    print()
+    for key, value in report.items():
+        if key not in TARGETS and key not in ("qps", "p95_ms", "warm_ask_s"):
+            continue
+        low, high = TARGETS.get(key, (None, None))
+        met = "" if value is None or (low is None and high is None) else (
+            " (target met)" if (low is None or value >= low) and (high is None or value <= high)
+            else f" (target {'>= ' + str(low) if low is not None else '<= ' + str(high)}: missed)")
+        print(f"{key}: {value}{met}")
+    gpu = report["gpu"]["description"] if report["gpu"] else None
+    print(f"cpu: {report['cpu']['description']}; gpu: {gpu}")
+    if report.get("gpu_throughput"):
+        print("gpu throughput: " + json.dumps(report["gpu_throughput"]))
 
 
 if __name__ == "__main__":
