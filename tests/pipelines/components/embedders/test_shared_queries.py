@@ -54,3 +54,47 @@ def test_int8_runtimes_are_never_shared(tiny_qa_model_dir) -> None:
     assert not reader.share_batches(0.05) and not isinstance(reader._backend, SharedBatches)  # noqa: SLF001
     exact = DocQAReader(str(tiny_qa_model_dir), backend="onnx-fp32")
     assert exact.share_batches(0.05) and isinstance(exact._backend, SharedBatches)  # noqa: SLF001
+
+
+def test_concurrent_asks_share_query_passes_and_get_their_answers_alone(sample_index, test_reader_dir,
+                                                                        monkeypatch) -> None:
+    """What a service's users notice: with shared reading on, eight questions asked at once get the answers
+    and passages they get asked one by one, and their embeddings took fewer passes than questions."""
+    from docqa.pipelines.api import DocQA
+    from docqa.pipelines.components.embedders import sentence_embedders
+
+    # The process-wide ``auto`` encoder is whatever this CPU measured fastest (onnx-int8 here, never
+    # shared); the exact fp32 runtime stands in for it so that the queries can share passes.
+    exact = sentence_embedders.get_encoder(backend="onnx")
+    key = (str(exact.model_dir.resolve()), "auto", None)
+    monkeypatch.setitem(sentence_embedders._ENCODERS, key, exact)  # noqa: SLF001
+    qa = DocQA(sample_index, reader_model=str(test_reader_dir), reader_backend="torch")
+    reader = qa.reader()
+    plain = reader._backend  # noqa: SLF001 - restored below: the reader is shared by the test process
+    questions = QUESTIONS + ["Who did Rollo swear fealty to?", "Where did Donald Davies work?"]
+    alone = {q: qa.ask(q, use_faq=False) for q in questions}
+    try:
+        qa.share_reading(window_s=0.05)
+        passes = exact._query_passes  # noqa: SLF001
+        assert passes is not None
+        out: list = [None] * len(questions)
+        start = threading.Barrier(len(questions))
+
+        def one(i: int) -> None:
+            start.wait()
+            out[i] = qa.ask(questions[i], use_faq=False)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(questions))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    finally:
+        reader._backend = plain.inner if isinstance(plain, SharedBatches) else plain  # noqa: SLF001
+        exact._query_passes = None  # noqa: SLF001
+    assert passes.calls == len(questions) and passes.passes < passes.calls
+    for question, result in zip(questions, out, strict=True):
+        expected = alone[question]
+        assert [a.text for a in result.answers] == [a.text for a in expected.answers]
+        assert [p.id for p in result.passages] == [p.id for p in expected.passages]
+        assert result.no_answer == expected.no_answer
