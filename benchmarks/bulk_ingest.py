@@ -171,8 +171,11 @@ def ratio(a: dict | None, b: dict | None) -> float | None:
 
 def measure(jobs: int = 2, text_copies: int = 12, scan_files: int = 4, scan_pages: int = 2,
             haystack: bool = True, quiet: bool = False) -> dict:
-    """Every figure of this benchmark as one dict (what ``--json`` prints; `benchmarks/throughput.py --all`
-    takes its ratios from it)."""
+    """Every figure of one run as the dict ``--json`` prints: per corpus (``text``, ``scanned``) the
+    ``jobs1`` / ``jobs{jobs}`` / ``haystack`` figures, ``ratios`` and ``errors`` (failed files), plus
+    ``passages_equal`` (per corpus: ``--jobs 1`` and ``--jobs N`` indexed as many passages; a pool that lost
+    or duplicated one would differ). Callable so that ``benchmarks/throughput.py --all`` reports these
+    figures from this code instead of a copy of it."""
     results: dict = {"cpu": {"cores": len(os.sched_getaffinity(0))}, "jobs": jobs}
     with tempfile.TemporaryDirectory(prefix="docqa-bulk-") as tmp:
         root = Path(tmp)
@@ -202,6 +205,8 @@ def measure(jobs: int = 2, text_copies: int = 12, scan_files: int = 4, scan_page
         "ingest_scanned_ratio_vs_haystack": ratio(scan_f[jn], scan_f.get("haystack")),
     }
     results["errors"] = sum(len(f[k]["errors"]) for f in (text_f, scan_f) for k in ("jobs1", jn))
+    results["passages_equal"] = {name: results[name]["jobs1"]["passages"] == results[name][jn]["passages"]
+                                 for name in ("text", "scanned")}
     return results
 
 
@@ -229,7 +234,8 @@ def main() -> int:
             )
     for key, value in results["ratios"].items():
         print(f"{key}: {value}")
-    print(f"errors: {results['errors']}")
+    print(f"errors: {results['errors']}; same passages at --jobs 1 and --jobs {args.jobs}: "
+          f"{results['passages_equal']}")
     return 0
 
 
