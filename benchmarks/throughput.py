@@ -27,7 +27,7 @@ scanned PDFs at ``--jobs 1`` and ``--jobs 2`` and through stock Haystack), cold 
 client count (the default configuration, ``alone``), ``qps_ratio_8_vs_1``, ``qps_ratio_vs_haystack_8``,
 ``errors``, ``cpu``, ``gpu`` (null without one) — and with ``--all`` ``ingest_text_ratio_vs_haystack``,
 ``ocr_jobs2_speedup``, ``cold_ask_s``, ``first_ingest_s``, ``warm_ask_s`` and ``gpu_throughput``; the table
-ends with each against its target.
+ends with each against its target (with ``--json`` the table goes to stderr: one run gives both).
 
 Printed: questions/s, p50 and p95 latency, errors and the 1-minute load average at the end of the row per
 configuration and client count, the ratio of questions/s to the same configuration's 1-client rate, and
@@ -48,6 +48,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 
@@ -175,7 +176,8 @@ def main() -> int:
     parser.add_argument("--text-copies", type=int, default=8, help="--all: text PDFs (6 pages each)")
     parser.add_argument("--scan-files", type=int, default=2, help="--all: scanned PDFs")
     parser.add_argument("--scan-pages", type=int, default=2, help="--all: pages per scanned PDF")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as JSON on stdout (the table then goes to stderr)")
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     # name -> (collection window ms or None for stock Haystack, shared passes at once, service processes)
@@ -218,18 +220,28 @@ def main() -> int:
               for name, rows in results.items() if name != "alone"
               for alone in [results["alone"]]}
     report = {"cores": len(os.sched_getaffinity(0)), "load_before": load_before,
-              "load_after": os.getloadavg(), "reader": env["DOCQA_READER_MODEL"],
-              "duration_s": args.duration, "results": results, "vs_alone": ratios}
+              "reader": env["DOCQA_READER_MODEL"], "duration_s": args.duration, "results": results,
+              "vs_alone": ratios}
     report.update(headline(results, counts))
     if args.all:
         report.update(other_figures(args))
+        report["errors"] += report["ingest"]["errors"]  # files that failed to ingest
+    report["load_after"] = os.getloadavg()
     if args.json:
         print(json.dumps(report, indent=1))
-        return 0
+    print_table(report, counts, sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def print_table(report: dict, counts: list[int], out: TextIO) -> None:
+    """The rows, then the headline figures against their targets; on stderr with ``--json``, so that one
+    run gives both."""
+    results = report["results"]
     print(f"POST /ask through HTTP, reader {report['reader']}, {report['cores']} cores, load "
-          f"{load_before[0]:.1f} before / {report['load_after'][0]:.1f} after, {args.duration:.0f} s per row")
+          f"{report['load_before'][0]:.1f} before / {report['load_after'][0]:.1f} after the whole run, "
+          f"{report['duration_s']:.0f} s per row", file=out)
     print(f"{'configuration':20} {'clients':>7} {'q/s':>6} {'p50 s':>6} {'p95 s':>6} {'errors':>6} "
-          f"{'load':>5} {'vs 1 client':>11} {'vs alone':>8} {'p95 vs alone':>12} {'vs stock':>8}")
+          f"{'load':>5} {'vs 1 client':>11} {'vs alone':>8} {'p95 vs alone':>12} {'vs stock':>8}", file=out)
     for name, rows in results.items():
         for clients, r in rows.items():
             one = rows[counts[0]]["qps"]
@@ -242,9 +254,8 @@ def main() -> int:
             vs_stock = f"{r['qps'] / stock:.2f}x" if stock and name != "stock haystack" else "-"
             print(f"{name:20} {clients:7d} {r['qps']:6.2f} {r['p50_s']:6.2f} {r['p95_s']:6.2f} "
                   f"{r['errors']:6d} {r['load_1min']:5.1f} {vs_one:>11} {vs_alone:>8} {p95_vs:>12} "
-                  f"{vs_stock:>8}")
-    print_headline(report)
-    return 0
+                  f"{vs_stock:>8}", file=out)
+    print_headline(report, out)
 
 
 TARGETS = {  # issue 24's CPU targets (2 cores): key -> (lowest, highest) acceptable
@@ -291,9 +302,9 @@ def other_figures(args: argparse.Namespace) -> dict:
     return figures
 
 
-def print_headline(report: dict) -> None:
-    """The issue's figures against its targets, one line each."""
-    print()
+def print_headline(report: dict, out: TextIO) -> None:
+    """The issue's figures against its targets, one line each (errors: failed requests and files)."""
+    print(file=out)
     for key, value in report.items():
         if key not in TARGETS and key not in ("qps", "p95_ms", "warm_ask_s"):
             continue
@@ -301,11 +312,17 @@ def print_headline(report: dict) -> None:
         met = "" if value is None or (low is None and high is None) else (
             " (target met)" if (low is None or value >= low) and (high is None or value <= high)
             else f" (target {'>= ' + str(low) if low is not None else '<= ' + str(high)}: missed)")
-        print(f"{key}: {value}{met}")
+        print(f"{key}: {value}{met}", file=out)
+    if "ingest" in report:
+        ingest = report["ingest"]
+        print("ingest pages/s: " + "; ".join(
+            f"{name} {run} {f['pages_per_s']} ({f['pages']} pages, load {f['load_before']} / "
+            f"{f['load_after']})" for name in ("text", "scanned") for run, f in ingest[name].items())
+            + f"; same passages at --jobs 1 and 2: {ingest['passages_equal']}", file=out)
     gpu = report["gpu"]["description"] if report["gpu"] else None
-    print(f"cpu: {report['cpu']['description']}; gpu: {gpu}")
+    print(f"cpu: {report['cpu']['description']}; gpu: {gpu}", file=out)
     if report.get("gpu_throughput"):
-        print("gpu throughput: " + json.dumps(report["gpu_throughput"]))
+        print("gpu throughput: " + json.dumps(report["gpu_throughput"]), file=out)
 
 
 if __name__ == "__main__":
