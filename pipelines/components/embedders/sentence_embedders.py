@@ -191,8 +191,8 @@ class SentenceEncoder:
         shared forward passes: :meth:`encode_query` then goes through
         :class:`~docqa.pipelines.components.readers.shared_batches.SharedBatches`, as the reader's windows do
         with :meth:`DocQA.share_reading`. A query's vector is the one it gets alone (up to float rounding of
-        a differently padded batch). On by default on a GPU; on the CPU only with shared reading (measured
-        in ``benchmarks/throughput.py``: one query is ~10 ms of a ~250 ms question there). Not on
+        a differently padded batch). On by default on a GPU; on the CPU only with shared reading (a query
+        is 1-3 ms of a 150-250 ms question there: ``benchmarks/shared_queries.py``). Not on
         ``onnx-int8``, where a vector depends on its batch-mates (returns False; see
         :data:`~docqa.pipelines.components.readers.shared_batches.BATCH_DEPENDENT_RUNTIMES`)."""
         from docqa.pipelines.components.readers.shared_batches import SharedBatches, batch_independent
