@@ -20,16 +20,16 @@ takes up to three per question, each waiting for the pass before) loses more tha
 So the service does not share passes unless asked (``create_app(reading_batch_window_s=...)``); a bigger
 reader or a GPU, where per-call overhead and batch size matter more, is where to measure it again.
 
-The query embedder shares passes through this same class (``SentenceEncoder.share_queries``, switched on
-with shared reading and by default on a GPU: its "windows" are texts and its "logits" their vectors), and
-it pays even less on this CPU. Measured on 2 shared cores (``benchmarks/shared_queries.py``, 4 and 8
-threads, load 0.5-3.0): a query costs 2.2-2.6 ms on onnx fp32 and 0.9-1.4 ms on onnx-int8, against a whole
-question's 150-250 ms; shared passes raise fp32's own rate 1.08-1.16x, still half of int8 alone. ``auto``
-chose onnx-int8 for the embedder here, and int8 is never shared, so the shared configuration of
-``benchmarks/throughput.py --all --duration 10`` embedded each query alone: 6.44 / 9.99 / 9.74 questions/s
-at 1 / 4 / 8 clients against 6.51 / 10.96 / 11.06 reading alone in the same run (load 1.2-3.1), the
-difference being the shared reading passes. A GPU, where each query is otherwise a launch of its own on one
-device, is where query sharing is on by default and where to measure it.
+The query embedder shares passes through this same class (``SentenceEncoder.share_queries``, switched on with
+shared reading and by default on a GPU: its "windows" are texts and its "logits" their vectors), and it pays
+even less on this CPU. Measured on 2 shared cores (``benchmarks/shared_queries.py``, 4 and 8 threads, load
+0.5-3.0): a query costs 2.2-2.6 ms on onnx fp32 and 0.9-1.4 ms on onnx-int8, against a whole question's
+150-250 ms; shared passes raise fp32's own rate 1.08-1.16x, still half of int8 alone. ``auto`` chose onnx-int8
+for the embedder here, and int8 is never shared, so the shared configuration of ``benchmarks/throughput.py
+--all --duration 10`` embedded each query alone: 6.81 / 10.15 / 10.19 questions/s at 1 / 4 / 8 clients against
+6.63 / 10.58 / 10.92 reading alone in the same run (load 1.2-3.0; an earlier run: 6.44 / 9.99 / 9.74 against
+6.51 / 10.96 / 11.06), the difference being the shared reading. A GPU, where each query is otherwise a launch
+of its own on one device, is where query sharing is on by default and where to measure it.
 """
 
 from __future__ import annotations
