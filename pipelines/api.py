@@ -88,6 +88,7 @@ from docqa.pipelines.models.jobs import ImproveBusyError, JobNotFoundError
 from docqa.pipelines.models.methods import ModelMethods
 from docqa.pipelines.models.registry import ModelEntry, ModelNotFoundError
 from docqa.pipelines.query import QueryPipelines
+from docqa.pipelines.reindexing import ReindexReport, reindex
 from docqa.pipelines.training.checkpoints import CHECKPOINT_FILE as TRAINING_CHECKPOINT_FILE
 from docqa.pipelines.training.checkpoints import STATE_DIR as TRAINING_STATE_DIR
 from docqa.pipelines.training.reader_training import TrainingConfig, train_reader
@@ -136,6 +137,7 @@ __all__ = [
     # tools beyond one index: evaluation, training, feedback export, moving between stores
     "run_eval", "TrainingConfig", "train_reader", "training_summary_lines", "TRAINING_STATE_DIR",
     "TRAINING_CHECKPOINT_FILE", "export_feedback", "write_export", "migrate", "migrate_collections",
+    "ReindexReport",
 ]  # fmt: skip
 
 resolve_faq_threshold = resolve_threshold  # the FAQ threshold (DOCQA_FAQ_THRESHOLD) a service checks at start
@@ -275,6 +277,13 @@ class DocQA(FeedbackMethods, ModelMethods):
             index.
         """
         return self.index.compact(lock_timeout=lock_timeout)
+
+    def reindex(self, *, force: bool = False, lock_timeout: float = 5.0,
+                progress: Callable[[int, int], None] | None = None) -> ReindexReport:
+        """Embed every passage of this collection again with the configured embedding model, in one commit
+        (``docqa reindex``; :mod:`docqa.pipelines.reindexing` says why and how). ``progress(done, total)``."""
+        return reindex(self.settings.store, self.root_dir, self.settings.embedding_model,
+                       collection=self.collection, force=force, lock_timeout=lock_timeout, progress=progress)
 
     def delete(
         self, name: str, lock_timeout: float = 5.0, *, remove_upload: bool = False

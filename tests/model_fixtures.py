@@ -133,3 +133,30 @@ def build_tiny_cross_encoder(out_dir: Path, *, seed: int = 0, hidden_size: int =
 def tiny_reranker_dir(tmp_path_factory) -> Path:
     """Tiny random cross-encoder (reranker) with the packaged MiniLM tokenizer (writable directory)."""
     return build_tiny_cross_encoder(tmp_path_factory.mktemp("tiny-reranker"))
+
+
+def build_tiny_sentence_model(out_dir: Path, *, hidden_size: int = 32, seed: int = 0) -> Path:
+    """A sentence-transformers model of random weights with a ``hidden_size``-dimensional mean-pooled output
+    and MiniLM's tokenizer: "another embedding model" for tests (another name *and* another dimension)."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from docqa.pipelines.model_loading import packaged_embedding_model_dir
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_embedding_model_dir())
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=2 * hidden_size, max_position_embeddings=512)
+    raw = out_dir.parent / f"{out_dir.name}-raw"
+    BertModel(config).save_pretrained(raw)
+    tokenizer.save_pretrained(raw)
+    encoder = Transformer(str(raw), max_seq_length=256)
+    SentenceTransformer(modules=[encoder, Pooling(hidden_size, "mean")], device="cpu").save(str(out_dir))
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_sentence_model_dir(tmp_path_factory) -> Path:
+    return build_tiny_sentence_model(tmp_path_factory.mktemp("tiny-st") / "tiny-sentence-model")

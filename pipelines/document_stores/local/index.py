@@ -256,7 +256,8 @@ class LocalIndex:
             raise EmbeddingModelMismatchError(
                 f"The index at {self.directory} was built with the embedding model "
                 f"'{built}', but '{embedding_model}' is configured. "
-                f"Set DOCQA_EMBEDDING_MODEL to the index's model, or use a new index directory (DOCQA_INDEX)."
+                f"Set DOCQA_EMBEDDING_MODEL to the index's model, or run `docqa reindex` to embed its "
+                f"passages again with '{embedding_model}' (no file is read again)."
             )
 
     def load_any(self) -> InMemoryIndex | None:

@@ -137,11 +137,13 @@ class IndexWriter:
         embedding_model: str | None = None,
         dim: int | None = None,
         extensions: Sequence[Addition] = (),
+        rebuild: bool = False,
     ) -> str:
         """Commit: files in ``additions`` replace what they had, ``removals`` are deleted, ``touched``
         records are updated in place, files in ``extensions`` (already indexed, committed in parts) get
         their new record and these passages *added* to the ones they have. Returns the new generation's
-        name."""
+        name. ``rebuild`` (:meth:`rebuild`): every segment before this commit is dropped from it and the
+        index's embedding model and dimension become ``embedding_model`` and ``dim``."""
         con = self.con
         meta = self.meta()
         gen = int(meta.get("generation", 0)) + 1
@@ -161,6 +163,7 @@ class IndexWriter:
             self.bytes_written += write_segment(self.index.segments_dir, segment, data)
             rows, tokens = data.rows, data.token_total
         self._delete_retired()
+        old_segments = [r[0] for r in con.execute("SELECT name FROM segments")] if rebuild else []
         con.execute("BEGIN IMMEDIATE")
         try:
             dead: list[int] = []
@@ -202,8 +205,11 @@ class IndexWriter:
                     "INSERT INTO segments (name, tier, rows, tokens, gen) VALUES (?, 0, ?, ?, ?)",
                     (segment, rows, tokens, gen),
                 )
+            if rebuild:  # no row of the old segments is left: they and their tombstones go
+                con.executemany("DELETE FROM segments WHERE name = ?", [(name,) for name in old_segments])
+                con.execute("DELETE FROM tombstones")
             update: dict[str, Any] = {"generation": gen, "next_vid": vid, "updated": utc_now()}
-            if embedding_model is not None and meta.get("embedding_model") is None:
+            if embedding_model is not None and (rebuild or meta.get("embedding_model") is None):
                 update.update(embedding_model=embedding_model, dim=int(dim or 0))
             catalog.write_meta(con, update)
             con.execute("COMMIT")
@@ -211,8 +217,18 @@ class IndexWriter:
             con.execute("ROLLBACK")
             raise
         self.commits += 1
+        self._retired += old_segments  # deleted at the next commit or when the writer closes, as merges do
         self.maybe_merge()
         return f"gen-{gen:06d}"
+
+    def rebuild(self, additions: Sequence[Addition], embedding_model: str, dim: int) -> str:
+        """Replace every file's passages and vectors and the index's embedding model in *one* commit
+        (`docqa reindex`): a reader sees the whole index on the old model or the whole index on the new one,
+        never a mix, and a writer killed before the commit leaves the old index as it was (the new segment
+        is then an orphan, swept when the next writer opens). Files not in ``additions`` are removed."""
+        kept = {source.key for source, _, _ in additions}
+        return self.apply(additions, [key for key in self.files() if key not in kept],
+                          embedding_model=embedding_model, dim=dim, rebuild=True)
 
     def commit(self, snapshot: Any) -> str:
         """Make the index hold exactly ``snapshot``'s files (an in-memory :class:`InMemoryIndex`): files whose
