@@ -30,6 +30,7 @@ import numpy as np
 from docqa.errors import InvalidInputError, NotFoundError
 from docqa.pipelines.collections import DEFAULT_COLLECTION, open_collection_store
 from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, passage_text
+from docqa.pipelines.document_stores.factory import is_local
 
 BATCH = 256  # passages embedded between two progress reports
 
@@ -67,12 +68,11 @@ def reindex(
     :raises docqa.pipelines.model_loading.ModelUnavailableError: the model cannot be loaded (nothing changes).
     """
     started = time.perf_counter()
-    bundle = open_collection_store(store_spec, index_dir, collection, embedding_model)
-    if bundle.is_milvus:
+    if not is_local(store_spec):  # refused before anything opens the Milvus store
         raise InvalidInputError(
             "docqa reindex works on the local store: on Milvus, `docqa migrate --to local`, `docqa reindex`, "
             "then `docqa migrate --from local --to` a new Milvus collection")
-    index = bundle.local_index
+    index = open_collection_store(store_spec, index_dir, collection, embedding_model).local_index
     with index.writer(timeout=lock_timeout) as writer:
         snapshot = index.load_any()
         if snapshot is None or not snapshot.files:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from docqa import config
 from docqa.app.cli import app as cli
 from docqa.pipelines.api import DocQA, EmbeddingModelMismatchError
 from docqa.pipelines.components.embedders.sentence_embedders import get_encoder
@@ -101,8 +102,11 @@ def test_a_reindex_killed_in_its_commit_leaves_the_old_index_and_a_rerun_finishe
     assert len(list((built / "segments").iterdir())) == 1  # the killed run's orphan segment was swept
 
 
-def test_reindex_on_milvus_says_what_to_do_instead(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["--store", f"milvus-lite:///{tmp_path / 'x.db'}", "reindex",
-                                      "--index", str(tmp_path / "index")])
+def test_reindex_on_milvus_says_what_to_do_instead(tmp_path: Path, monkeypatch) -> None:
+    # through the environment, which monkeypatch restores (`--store` would leave DOCQA_STORE set for the
+    # rest of this process: the CLI passes it to the page and the service that way)
+    monkeypatch.setenv(config.STORE, f"milvus-lite:///{tmp_path / 'x.db'}")
+    result = CliRunner().invoke(cli, ["reindex", "--index", str(tmp_path / "index")])
     assert result.exit_code != 0
     assert "docqa migrate --to local" in " ".join(result.output.split())
+    assert not (tmp_path / "x.db").exists()  # refused before Milvus Lite was opened
