@@ -25,6 +25,7 @@ def test_processes_sharing_the_buckets_get_one_limit_between_them() -> None:
     granted = sum(results.get(timeout=60) for _ in workers)
     for process in workers:
         process.join(30)
+    assert [p.exitcode for p in workers] == [0, 0, 0]  # ended, none left behind
     assert granted == 6  # not 3 x 6: the three processes drew from one bucket
     assert buckets.take("billing-app", 6.0, now) == 10  # and the next token is 10 s away (6 a minute)
     assert buckets.take("hr-app", 6.0, now) is None  # another key has its own bucket
