@@ -200,6 +200,11 @@ def test_reindex_on_milvus_lite_switches_the_collection_and_back(
     assert qa.search("Loire", mode="bm25", top_k=1)[0].content.startswith("The Loire")  # BM25 field rebuilt
     assert _milvus_stored(index, spec) == before
     assert len(_milvus_collections(index, spec)) == 1
+    (index.parent / "docs" / "alps.txt").write_text("The Matterhorn has four faces.", encoding="utf-8")
+    assert qa.ingest([index.parent / "docs"]).ok  # ingests go on into the collection behind the alias
+    assert qa.search("Matterhorn faces", mode="bm25", top_k=1)[0].content.startswith("The Matterhorn")
+    open_collection_store(spec, index, DEFAULT_COLLECTION, minilm).search.drop()
+    assert _milvus_collections(index, spec) == []  # dropping the name drops the collection behind it
 
 
 KILLED_SWITCHING = """

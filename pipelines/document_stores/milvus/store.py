@@ -231,7 +231,10 @@ class MilvusDocumentStore:
         """Drop the whole collection (``docqa eval``'s temporary collection; tests)."""
         with self._lock:
             if self.has_collection():
-                self._call("drop_collection", self.collection)
+                physical = str(self._call("describe_collection", self.collection)["collection_name"])
+                if physical != self.collection:  # `docqa reindex` made the name an alias (milvus/rebuild.py)
+                    self._call("drop_alias", self.collection)
+                self._call("drop_collection", physical)
             self._checked = None
 
     # ----- writing rows (the transaction in milvus_index decides what and when) -----
