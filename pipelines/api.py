@@ -88,7 +88,7 @@ from docqa.pipelines.models.jobs import ImproveBusyError, JobNotFoundError
 from docqa.pipelines.models.methods import ModelMethods
 from docqa.pipelines.models.registry import ModelEntry, ModelNotFoundError
 from docqa.pipelines.query import QueryPipelines
-from docqa.pipelines.reindexing import ReindexReport, reindex
+from docqa.pipelines.reindexing import ReindexReport, reindex, reindex_collections
 from docqa.pipelines.training.checkpoints import CHECKPOINT_FILE as TRAINING_CHECKPOINT_FILE
 from docqa.pipelines.training.checkpoints import STATE_DIR as TRAINING_STATE_DIR
 from docqa.pipelines.training.reader_training import TrainingConfig, train_reader
@@ -137,7 +137,7 @@ __all__ = [
     # tools beyond one index: evaluation, training, feedback export, moving between stores
     "run_eval", "TrainingConfig", "train_reader", "training_summary_lines", "TRAINING_STATE_DIR",
     "TRAINING_CHECKPOINT_FILE", "export_feedback", "write_export", "migrate", "migrate_collections",
-    "ReindexReport",
+    "ReindexReport", "reindex_collections",
 ]  # fmt: skip
 
 resolve_faq_threshold = resolve_threshold  # the FAQ threshold (DOCQA_FAQ_THRESHOLD) a service checks at start

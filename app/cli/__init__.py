@@ -29,6 +29,7 @@ from docqa.app.cli import (
     migrate,
     models,
     query,
+    reindex,
     serve,
 )
 from docqa.app.cli.output import err_console
@@ -96,7 +97,7 @@ _add(faq_app, faq.faq_list, "list")
 _add(app, documents.documents)
 _add(app, documents.delete)
 _add(app, documents.compact)
-_add(app, documents.reindex)
+_add(app, reindex.reindex)
 _add(app, evaluate.evaluate, "eval")
 _add(app, evaluate.train_reader_command, "train-reader")
 _add(app, models.improve_command, "improve")

@@ -1,4 +1,4 @@
-"""`docqa ingest`, `docqa documents`, `docqa delete`, `docqa compact`, `docqa reindex`: what is in the index.
+"""`docqa ingest`, `docqa documents`, `docqa delete`, `docqa compact`: what is in the index.
 
 The work is done by :class:`docqa.pipelines.api.DocQA`; these commands parse flags and print.
 """
@@ -184,36 +184,3 @@ def compact(index: IndexOpt = None, collection: CollectionOpt = None, as_json: J
         f"Compacted {escape(str(qa.index.directory))}: {result['segments_before']} segments → "
         f"{result['segments_after']}, {result['tombstones_dropped']} deleted passages dropped."
     )
-
-
-@handle_user_errors
-def reindex(
-    index: IndexOpt = None,
-    embedding_model: EmbeddingOpt = None,
-    collection: CollectionOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Embed again even with the same model.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Embed every passage again with the configured embedding model (--embedding-model or
-    DOCQA_EMBEDDING_MODEL), without reading any file again: the index moves to the new model in one commit,
-    so an interrupted run leaves it as it was."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from docqa.app.cli.output import err_console
-
-    qa = open_docqa(index, embedding_model, collection)
-    with Progress(TextColumn("embedding passages"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bars:
-        task = bars.add_task("", total=None)
-        report = qa.reindex(force=force, progress=lambda done, total: bars.update(task, completed=done,
-                                                                                 total=total))
-    if as_json:
-        print_json(vars(report))
-        return
-    if not report.changed:
-        console.print(f"Collection {escape(report.collection)} is already embedded with "
-                      f"{escape(report.embedding_model)}: nothing to do (--force embeds again).")
-        return
-    console.print(f"Re-embedded {report.passages} passages of {report.files} documents in collection "
-                  f"{escape(report.collection)}: {escape(report.previous_model)} → "
-                  f"{escape(report.embedding_model)} ({report.dim} dimensions) in {report.seconds:.1f} s.")

@@ -25,3 +25,14 @@ class IndexCorruptError(IndexStoreError):
 
 class EmbeddingModelMismatchError(IndexStoreError, ConflictError):
     """The index was built with another embedding model than the one asked for (the message names both)."""
+
+
+def model_mismatch(where: str, built: object, configured: str) -> EmbeddingModelMismatchError:
+    """The one-line refusal every engine gives, at open, search and ingest alike: it names both models and
+    the way out that loses nothing (``docqa reindex`` embeds the stored passages again; no file is read).
+    Written once so the local store and Milvus cannot drift apart in what they tell the user."""
+    return EmbeddingModelMismatchError(
+        f"{where} was built with the embedding model '{built}', but '{configured}' is configured: run "
+        f"`docqa reindex` to embed its passages again with '{configured}' (no file is read again), or set "
+        f"DOCQA_EMBEDDING_MODEL to '{built}'."
+    )

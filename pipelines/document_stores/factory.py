@@ -109,6 +109,7 @@ def open_store(spec: str | None, index_dir: Path | str, embedding_model: str) ->
         consistency=config.env(config.MILVUS_CONSISTENCY, "Strong") or "Strong",
     )
     index = MilvusIndex(index_dir, store)
+    index.settle()  # a `docqa reindex` killed while it switched collections: finished before anyone searches
     return StoreBundle(spec.strip(), index, store, index, local_index)
 
 

@@ -36,9 +36,9 @@ from docqa.ingest.records import (  # ingest defines manifest records; the store
     utc_now,
 )
 from docqa.pipelines.document_stores.errors import (
-    EmbeddingModelMismatchError,
     IndexCorruptError,
     IndexLockedError,
+    model_mismatch,
 )
 from docqa.pipelines.document_stores.local import catalog
 from docqa.pipelines.document_stores.local.catalog import CATALOG, FORMAT_VERSION, SEGMENTS
@@ -253,12 +253,7 @@ class LocalIndex:
     def check_model(self, meta: Mapping[str, Any], embedding_model: str) -> None:
         built = meta.get("embedding_model")
         if built is not None and built != embedding_model:
-            raise EmbeddingModelMismatchError(
-                f"The index at {self.directory} was built with the embedding model "
-                f"'{built}', but '{embedding_model}' is configured. "
-                f"Set DOCQA_EMBEDDING_MODEL to the index's model, or run `docqa reindex` to embed its "
-                f"passages again with '{embedding_model}' (no file is read again)."
-            )
+            raise model_mismatch(f"The index at {self.directory}", built, embedding_model)
 
     def load_any(self) -> InMemoryIndex | None:
         """The live index as a :class:`InMemoryIndex` whatever model built it, or None if nothing is

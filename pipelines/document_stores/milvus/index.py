@@ -41,10 +41,11 @@ from haystack import Document
 from docqa.atomic import atomic_write_json
 from docqa.ingest.records import SourceFile, check_extension, utc_now
 from docqa.pipelines.document_stores.errors import (
-    EmbeddingModelMismatchError,
     IndexCorruptError,
     IndexLockedError,
+    model_mismatch,
 )
+from docqa.pipelines.document_stores.milvus import rebuild
 from docqa.pipelines.document_stores.milvus.store import MilvusDocumentStore
 
 MANIFEST_FORMAT = 1
@@ -180,6 +181,7 @@ class MilvusIndex:
         :raises EmbeddingModelMismatchError: the collection was built with another embedding model.
         """
         with self._locked(timeout):
+            rebuild.recover(self)  # a reindex killed midway: undone, or finished once it was switching
             data = self._read()
             if data is not None:
                 data = self._recover(data)
@@ -187,10 +189,8 @@ class MilvusIndex:
                 if dim is None:
                     raise ValueError("a transaction for an embedding model needs its dimension (dim)")
                 if data is not None and data.get("embedding_model") != embedding_model:
-                    raise EmbeddingModelMismatchError(
-                        f"The Milvus collection {self.location()} was built with the embedding model "
-                        f"'{data.get('embedding_model')}', but '{embedding_model}' is configured."
-                    )
+                    raise model_mismatch(f"The Milvus collection {self.location()}",
+                                         data.get("embedding_model"), embedding_model)
                 self.store.ensure_collection(dim)
                 if data is None:
                     data = {
@@ -204,6 +204,39 @@ class MilvusIndex:
                         "pending": [],
                     }
             yield MilvusTransaction(self, data)
+
+    @contextmanager
+    def rebuilding(
+        self, embedding_model: str, dim: int, timeout: float = 5.0
+    ) -> Iterator[rebuild.MilvusRebuild]:
+        """Hold the writer lock while a new collection for ``embedding_model`` is filled (``docqa reindex``,
+        :mod:`~docqa.pipelines.document_stores.milvus.rebuild`); the caller commits it. An error before the
+        commit drops the new collection; the old one was never touched.
+
+        :raises IndexLockedError: another process writes this collection.
+        """
+        with self._locked(timeout):
+            rebuild.recover(self)
+            data = self._read()
+            if data is not None:
+                self._recover(data)  # an ingest killed in its commit: undone first, as any writer does
+            work = rebuild.MilvusRebuild(self, embedding_model, dim)
+            try:
+                yield work
+            except BaseException:
+                work.abandon()
+                raise
+
+    def settle(self) -> None:
+        """Finish a reindex killed while it switched, so a host that only searches finds the collection
+        (cheap: a stat when no reindex journal is there; skipped while a writer holds the lock)."""
+        if not rebuild.journal_path(self).exists():
+            return
+        try:
+            with self._locked(0):
+                rebuild.recover(self)
+        except IndexLockedError:
+            return  # the reindex is running and switches (or rolls back) itself
 
     def delete_files(self, keys: Iterable[str], lock_timeout: float = 5.0) -> list[SourceFile]:
         with self.transaction(timeout=lock_timeout) as transaction:

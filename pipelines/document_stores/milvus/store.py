@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ from haystack import Document
 
 from docqa.errors import InvalidInputError
 from docqa.pipelines.document_stores.analysis import Tokenizer
-from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError
+from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError, model_mismatch
 from docqa.pipelines.document_stores.filters import check_filters
 from docqa.pipelines.document_stores.hybrid import (
     DEFAULT_BM25_WEIGHT,
@@ -126,6 +127,18 @@ class MilvusDocumentStore:
     def location(self) -> str:
         return f"{self.address.shown} (collection {self.collection})"
 
+    def sibling(self, collection: str, embedding_model: str) -> MilvusDocumentStore:
+        """A store on another collection of the same Milvus, same credentials (``docqa reindex`` fills the
+        new model's collection beside the live one: :mod:`.rebuild`)."""
+        return MilvusDocumentStore(replace(self.address, collection=collection),
+                                   embedding_model=embedding_model, token=self._token,
+                                   consistency=self.consistency)
+
+    def forget_meta(self) -> None:
+        """Check the collection's model again at next use (its name now points at another collection)."""
+        with self._lock:
+            self._checked = None
+
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         with milvus_errors(self.address):
             return getattr(self.client, method)(*args, **kwargs)
@@ -157,11 +170,8 @@ class MilvusDocumentStore:
         if meta is None:
             return None
         if meta.get("embedding_model") != self.embedding_model:
-            raise EmbeddingModelMismatchError(
-                f"The Milvus collection {self.location()} was built with the embedding model "
-                f"'{meta.get('embedding_model')}', but '{self.embedding_model}' is configured. Set "
-                "DOCQA_EMBEDDING_MODEL to the collection's model, or use another collection (?collection=)."
-            )
+            raise model_mismatch(f"The Milvus collection {self.location()}", meta.get("embedding_model"),
+                                 self.embedding_model)
         self._load()
         self._checked = meta
         return meta
@@ -221,7 +231,10 @@ class MilvusDocumentStore:
         """Drop the whole collection (``docqa eval``'s temporary collection; tests)."""
         with self._lock:
             if self.has_collection():
-                self._call("drop_collection", self.collection)
+                physical = str(self._call("describe_collection", self.collection)["collection_name"])
+                if physical != self.collection:  # `docqa reindex` made the name an alias (milvus/rebuild.py)
+                    self._call("drop_alias", self.collection)
+                self._call("drop_collection", physical)
             self._checked = None
 
     # ----- writing rows (the transaction in milvus_index decides what and when) -----
