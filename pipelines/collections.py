@@ -26,12 +26,15 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from docqa.config import DEFAULT_COLLECTION
 from docqa.errors import InvalidInputError, NotFoundError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from docqa.pipelines.document_stores.factory import StoreBundle
@@ -108,6 +111,34 @@ def list_collections(index_dir: str | Path) -> list[str]:
             if _NAME.match(child.name) and (child / MARKER_FILE).is_file():
                 names.append(child.name)
     return [DEFAULT_COLLECTION, *sorted(names)]
+
+
+
+def each_collection(
+    index_dir: str | Path,
+    run: Callable[[str, Callable[[int, int], None]], T],
+    progress: Callable[[str, int, int], None] | None,
+    verb: str,
+) -> dict[str, T]:
+    """``run(collection, progress)`` for every collection of the index that holds documents (one raising
+    :class:`NotFoundError` holds none and is skipped), with ``progress(collection, done, total)``: what
+    `docqa migrate` and `docqa reindex --all-collections` do collection by collection.
+
+    :raises NotFoundError: no collection holds anything ("Nothing to ``verb``").
+    """
+    results: dict[str, T] = {}
+    for name in list_collections(index_dir):
+        def report_progress(done: int, total: int, name: str = name) -> None:
+            if progress:
+                progress(name, done, total)
+
+        try:
+            results[name] = run(name, report_progress)
+        except NotFoundError:
+            continue  # an empty collection: nothing to do
+    if not results:
+        raise NotFoundError(f"Nothing to {verb}: no collection of {index_dir} holds documents.")
+    return results
 
 
 def create_collection(index_dir: str | Path, name: str) -> CollectionInfo:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docqa.errors import InvalidInputError, NotFoundError
-from docqa.pipelines.collections import DEFAULT_COLLECTION, list_collections, open_collection_store
+from docqa.pipelines.collections import DEFAULT_COLLECTION, each_collection, open_collection_store
 from docqa.pipelines.document_stores.factory import StoreBundle
 
 
@@ -88,17 +88,8 @@ def migrate_collections(
 
     :raises NotFoundError: no collection holds anything.
     """
-    reports: dict[str, MigrateReport] = {}
-    for name in list_collections(index_dir):
-        def report_progress(done: int, total: int, name: str = name) -> None:
-            if progress:
-                progress(name, done, total)
-
-        try:
-            reports[name] = migrate(source_spec, target_spec, index_dir, embedding_model,
-                                    lock_timeout=lock_timeout, progress=report_progress, collection=name)
-        except NotFoundError:
-            continue  # an empty collection: nothing to copy
-    if not reports:
-        raise NotFoundError(f"Nothing to migrate: no collection of {index_dir} holds documents.")
-    return reports
+    return each_collection(
+        index_dir,
+        lambda name, report: migrate(source_spec, target_spec, index_dir, embedding_model,
+                                     lock_timeout=lock_timeout, progress=report, collection=name),
+        progress, "migrate")

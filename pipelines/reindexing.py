@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from docqa.errors import NotFoundError
-from docqa.pipelines.collections import DEFAULT_COLLECTION, list_collections, open_collection_store
+from docqa.pipelines.collections import DEFAULT_COLLECTION, each_collection, open_collection_store
 from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, passage_text
 from docqa.pipelines.document_stores.factory import StoreBundle
 
@@ -169,17 +169,8 @@ def reindex_collections(
 
     :raises NotFoundError: no collection holds anything.
     """
-    reports: dict[str, ReindexReport] = {}
-    for name in list_collections(index_dir):
-        def report_progress(done: int, total: int, name: str = name) -> None:
-            if progress:
-                progress(name, done, total)
-
-        try:
-            reports[name] = reindex(store_spec, index_dir, embedding_model, collection=name, force=force,
-                                    lock_timeout=lock_timeout, progress=report_progress)
-        except NotFoundError:
-            continue  # an empty collection: nothing to embed
-    if not reports:
-        raise NotFoundError(f"Nothing to reindex: no collection of {index_dir} holds documents.")
-    return reports
+    return each_collection(
+        index_dir,
+        lambda name, report: reindex(store_spec, index_dir, embedding_model, collection=name, force=force,
+                                     lock_timeout=lock_timeout, progress=report),
+        progress, "reindex")
