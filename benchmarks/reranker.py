@@ -12,7 +12,8 @@ answerable questions; gold: the question's own paragraph. Targets (issue 20): hy
 R@5 ≥ 0.98, MRR ≥ 0.93; search + rerank p50 ≤ 400 ms on 2 cores.
 
 - DocQA: ``LocalDocumentStore.hybrid_retrieval`` (query embedding included in the latency), then
-  :class:`~docqa.pipelines.components.rankers.reranker.DocQAReranker` over the top N;
+  :class:`~docqa.pipelines.components.rankers.reranker.DocQAReranker` over the top N (its logit fused with
+  the hybrid score by the model's weight; ``docqa_rerank_alone@N``: the same logits alone);
 - stock Haystack: ``SentenceTransformersTextEmbedder`` + ``InMemoryEmbeddingRetriever``,
   ``InMemoryBM25Retriever``, ``DocumentJoiner(reciprocal_rank_fusion)``. Haystack's
   ``SentenceTransformersSimilarityRanker`` would be the stock reranker, but it needs a cross-encoder from
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reranker", default="bundled", help="reranker directory (default: data/reranker)")
     ap.add_argument("--backend", default="auto", help="auto, torch, onnx-fp32 or onnx-int8")
     ap.add_argument("--candidates", type=int, nargs="+", default=[10, 20, 30], help="values of N")
+    ap.add_argument("--retrieval-weight", type=float, default=None,
+                    help="fusion weight of retrieval's score (default: the model's reranker.json)")
     ap.add_argument("--questions", type=int, default=0, help="ask only the first N questions (0 = all)")
     ap.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = ap.parse_args(argv)
@@ -101,10 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     embedder.warm_up()
     query_embedder.warm_up()
     store = LocalDocumentStore(build_eval_snapshot(passages, embedder, "bench"))
-    reranker = DocQAReranker(model=args.reranker, backend=args.backend, top_k=n_max, candidates=n_max)
+    reranker = DocQAReranker(model=args.reranker, backend=args.backend, top_k=n_max, candidates=n_max,
+                             retrieval_weight=args.retrieval_weight)
     reranker.warm_up()
     _log(f"reranker {reranker.model_dir} on {reranker.backend_choice.backend} "
-         f"({reranker.backend_choice.chosen_by})", quiet)
+         f"({reranker.backend_choice.chosen_by}), retrieval weight {reranker.fusion_weight}", quiet)
 
     mem = InMemoryDocumentStore()
     stock_doc = SentenceTransformersDocumentEmbedder(model=str(packaged_embedding_model_dir()),
@@ -121,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
     hybrid_ids, hybrid_ms, stock_ids, stock_ms = [], [], [], []
     reranked: dict[int, tuple[list[list[str]], list[float]]] = {n: ([], []) for n in args.candidates}
+    alone: dict[int, list[list[str]]] = {n: [] for n in args.candidates}  # the cross-encoder's order only
     for done, (_, question, _) in enumerate(questions, start=1):
         started = time.perf_counter()
         emb = query_embedder.run(text=question)["embedding"]
@@ -133,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             top = reranker.run(query=question, documents=docs[:n], top_k=n)["documents"]
             reranked[n][0].append([d.id for d in top] + [d.id for d in docs[n:]])
             reranked[n][1].append(search_ms + (time.perf_counter() - started) * 1000)
+            by_logit = sorted(top, key=lambda d: -d.meta["rerank_score"])
+            alone[n].append([d.id for d in by_logit] + [d.id for d in docs[n:]])
         started = time.perf_counter()
         dense = stock_dense.run(query_embedding=stock_text.run(text=question)["embedding"])["documents"]
         stock = joiner.run(documents=[dense, stock_bm25.run(query=question)["documents"]])["documents"]
@@ -145,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
                "docqa_hybrid": _metrics(hybrid_ids, questions, hybrid_ms)}
     for n in args.candidates:
         results[f"docqa_hybrid_rerank@{n}"] = _metrics(reranked[n][0], questions, reranked[n][1])
+        if reranker.fusion_weight:  # the same logits without retrieval's score (same latency)
+            results[f"docqa_rerank_alone@{n}"] = _metrics(alone[n], questions, reranked[n][1])
     stock = results["stock_rrf"]
     for name, row in results.items():
         if name != "stock_rrf":
@@ -152,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             row["mrr_vs_stock"] = round(row["mrr"] / max(stock["mrr"], 1e-9), 3)
     report = {"split": args.split, "articles": list(articles), "passages": len(passages),
               "questions": len(questions), "cpu": cpu_identity().describe(),
-              "reranker": {"model": str(reranker.model_dir), "backend": reranker.backend_choice.to_dict()},
+              "reranker": {"model": str(reranker.model_dir), "backend": reranker.backend_choice.to_dict(),
+                           "retrieval_weight": reranker.fusion_weight},
               "stock_ranker": "none: SentenceTransformersSimilarityRanker needs a hub cross-encoder; "
                               "none is available offline, so the stock reference is RRF alone",
               "targets": {"recall@1": 0.90, "recall@5": 0.98, "mrr": 0.93, "p50_ms": 400},

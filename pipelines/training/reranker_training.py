@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from docqa.pipelines.components.rankers.cross_encoder import WORD_EMBEDDINGS, save_cross_encoder
+from docqa.pipelines.components.rankers.fusion import best_weight, fused_scores
 from docqa.pipelines.components.rankers.pairs import (
     PairFormat,
     length_batches,
@@ -91,6 +92,7 @@ class DevData:
     gold: list[int]
     candidates: list[list[int]]  # hybrid order
     meta: dict[str, Any] = field(default_factory=dict)
+    hybrid_scores: list[list[float]] = field(default_factory=list)  # retrieval's score of each candidate
 
 
 def load_train_data(folder: Path, tokenizer: Any, fmt: PairFormat, limit: int | None = None) -> TrainData:
@@ -123,7 +125,8 @@ def load_dev_data(path: Path, tokenizer: Any, fmt: PairFormat, limit: int | None
     return DevData(passages=token_ids(tokenizer, raw["passages"], fmt.max_length),
                    questions=token_ids(tokenizer, [r["question"] for r in rows], fmt.max_question_tokens),
                    gold=[int(r["gold"]) for r in rows], candidates=[list(r["candidates"]) for r in rows],
-                   meta={**meta, "questions": len(rows)})
+                   meta={**meta, "questions": len(rows)},
+                   hybrid_scores=[list(r["hybrid_scores"]) for r in rows if "hybrid_scores" in r])
 
 
 def rank_metrics(ranks: Sequence[int | None], ks: Sequence[int] = (1, 3, 5, 10)) -> dict[str, float]:
@@ -161,11 +164,33 @@ def dev_scores(score_pairs: Callable[[list[tuple[list[int], int]]], np.ndarray],
     for n in ns:
         out[f"rerank@{n}"] = rank_metrics([rank(reranked_order(c, scores[s:e].tolist(), n), g)
                                            for c, g, (s, e) in rows])
+    if len(dev.hybrid_scores) == len(rows):  # fused with retrieval's score, the weight chosen per N
+        for n in ns:
+            def fused(weight: float, n: int = n) -> dict[str, float]:
+                return rank_metrics([rank(reranked_order(c, fused_scores(scores[s:e][:n], h[:n], weight)
+                                                         .tolist(), n), g)
+                                     for (c, g, (s, e)), h in zip(rows, dev.hybrid_scores, strict=True)])
+            weight, _ = best_weight(lambda w, fused=fused: fused(w)["mrr"])
+            out[f"fused@{n}"] = {**fused(weight), "weight": weight}
     gold_scores = [float(scores[s + c.index(g)]) for c, g, (s, e) in rows if g in c[:depth]]
     others = [float(x) for c, g, (s, e) in rows for i, x in enumerate(scores[s:e]) if c[i] != g]
     out["gold_score_mean"] = float(np.mean(gold_scores)) if gold_scores else None
     out["other_score_mean"] = float(np.mean(others)) if others else None
     return out
+
+
+def selection_score(scores: dict[str, Any], n: int) -> float:
+    """What picks the evaluation that ships: dev MRR at N = ``n`` as the product ranks, fused with
+    retrieval's score where the dev data has it (:mod:`~docqa.pipelines.components.rankers.fusion`)."""
+    return float(scores.get(f"fused@{n}", scores[f"rerank@{n}"])["mrr"])
+
+
+def _fused_line(scores: dict[str, Any], n: int) -> str:
+    fused = scores.get(f"fused@{n}")
+    if not fused:
+        return ""
+    return (f"; fused (weight {fused['weight']}) R@1 {fused['recall@1']:.3f} R@5 {fused['recall@5']:.3f} "
+            f"MRR {fused['mrr']:.3f}")
 
 
 def build_model(base_dir: Path, layers: int, freeze_word_embeddings: bool) -> Any:
@@ -301,7 +326,7 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
             budget.eval_s = time.perf_counter() - eval_started
         log(f"dev before training: MRR@{recipe.select_n} "
             f"{baseline[f'rerank@{recipe.select_n}']['mrr']:.3f} (hybrid {baseline['hybrid']['mrr']:.3f}, "
-            f"R@1 {baseline['hybrid']['recall@1']:.3f})")
+            f"R@1 {baseline['hybrid']['recall@1']:.3f}){_fused_line(baseline, recipe.select_n)}")
     else:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -384,7 +409,7 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
             history.append(record)
             loss_acc.zero_()
             loss_n, since_eval_s = 0, 0.0
-            score = scores[f"rerank@{recipe.select_n}"]["mrr"]
+            score = selection_score(scores, recipe.select_n)
             kept = score > best_score
             if kept:
                 best_score, best_index = score, record["evaluation"]
@@ -394,8 +419,8 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
             sel = scores[f"rerank@{recipe.select_n}"]
             log(f"evaluation {record['evaluation']} at step {step} (epoch {record['epoch']:.3f}): "
                 f"loss {record['train_loss']:.4f}; dev rerank@{recipe.select_n} R@1 {sel['recall@1']:.3f} "
-                f"R@5 {sel['recall@5']:.3f} MRR {sel['mrr']:.3f}{' (kept)' if kept else ''}; "
-                f"{record['seconds']:.0f} s")
+                f"R@5 {sel['recall@5']:.3f} MRR {sel['mrr']:.3f}{_fused_line(scores, recipe.select_n)}"
+                f"{' (kept)' if kept else ''}; {record['seconds']:.0f} s")
             checkpoint()
         elif state_dir is not None and now - last_checkpoint >= checkpoint_s:
             checkpoint()

@@ -8,9 +8,10 @@ for 81% of questions (issue 20); the reader can only be as right as what it read
 by our own retrieval (``scripts/mine_reranker_data.py``, ``scripts/train_reranker.py``).
 
 Where it sits: ``retriever`` (hybrid, top ``candidates``) → ``reranker`` (top ``top_k``) → ``reader``
-(:mod:`docqa.pipelines.query`). Each returned passage has the reranker's logit in ``score`` (Haystack's
-rankers do the same) and keeps the retriever's score in ``meta["retrieval_score"]`` and its rank in
-``meta["retrieval_rank"]``; ``meta["rerank_score"]`` repeats the logit for code that reads meta only.
+(:mod:`docqa.pipelines.query`). The order is the cross-encoder's logit fused with the retriever's score
+(:mod:`~docqa.pipelines.components.rankers.fusion`; the weight ships with the model, chosen on dev
+articles). Each returned passage has that fused score in ``score``, the logit in ``meta["rerank_score"]``,
+and keeps the retriever's score in ``meta["retrieval_score"]`` and its rank in ``meta["retrieval_rank"]``.
 
 Runtime: ``auto`` (default) measures torch / ONNX fp32 / ONNX int8 once per model and CPU and caches the
 choice (:mod:`~docqa.pipelines.components.rankers.auto_backend`). Loading is shared per process: every
@@ -40,6 +41,7 @@ from docqa.pipelines.components.rankers.backends import (
     load_backend,
 )
 from docqa.pipelines.components.rankers.cross_encoder import read_settings
+from docqa.pipelines.components.rankers.fusion import fused_scores
 from docqa.pipelines.components.rankers.pairs import (
     DEFAULT_MAX_LENGTH,
     DEFAULT_MAX_QUESTION_TOKENS,
@@ -93,6 +95,7 @@ class _Loaded:
     fmt: PairFormat
     choice: BackendChoice
     lock: threading.Lock
+    retrieval_weight: float = 0.0  # the model's fusion weight (reranker.json), chosen on dev articles
 
 
 _LOADED: dict[tuple[str, str, int | None, int], _Loaded] = {}
@@ -122,7 +125,8 @@ def _load(model: str, backend: RerankerBackendName, num_threads: int | None, bat
         choice, loaded = choose_reranker_backend(model_dir, load, encode)
     else:
         choice = BackendChoice(backend=backend.value, chosen_by="setting")
-    return _Loaded(model_dir, loaded or load(choice.backend), tokenizer, fmt, choice, threading.Lock())
+    return _Loaded(model_dir, loaded or load(choice.backend), tokenizer, fmt, choice, threading.Lock(),
+                   float(settings.get("retrieval_weight", 0.0)))
 
 
 def _pairs(tokenizer: Any, fmt: PairFormat, question: str, passages: Sequence[str]) -> list[Pair]:
@@ -148,14 +152,20 @@ class DocQAReranker:
     :param backend: ``"auto"`` (measured, cached), ``"torch"``, ``"onnx-fp32"`` or ``"onnx-int8"``.
     :param top_k: passages returned (the best ``top_k`` of those given).
     :param candidates: how many passages the pipeline should retrieve for this reranker (N).
+    :param retrieval_weight: how much retrieval's own score counts beside the cross-encoder's
+        (:mod:`~docqa.pipelines.components.rankers.fusion`); ``None``: the model's ``reranker.json``
+        value, chosen on the dev articles; 0: the cross-encoder's order alone.
     """
 
     def __init__(self, model: str = BUNDLED, backend: str | RerankerBackendName = RerankerBackendName.AUTO,
                  top_k: int = 5, candidates: int = DEFAULT_CANDIDATES, batch_size: int = DEFAULT_BATCH_SIZE,
-                 num_threads: int | None = None) -> None:
+                 num_threads: int | None = None, retrieval_weight: float | None = None) -> None:
         self.backend = RerankerBackendName.from_str(backend)
         if top_k < 1 or candidates < 1:
             raise ConfigError(f"top_k and candidates must be at least 1, got {top_k} and {candidates}")
+        if retrieval_weight is not None and not 0.0 <= retrieval_weight <= 100.0:
+            raise ConfigError(f"retrieval_weight must be between 0 and 100, got {retrieval_weight}")
+        self.retrieval_weight = retrieval_weight
         self.model = str(model)
         self.top_k = top_k
         self.candidates = candidates
@@ -166,7 +176,7 @@ class DocQAReranker:
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(self, model=self.model, backend=self.backend.value, top_k=self.top_k,
                                candidates=self.candidates, batch_size=self.batch_size,
-                               num_threads=self.num_threads)
+                               num_threads=self.num_threads, retrieval_weight=self.retrieval_weight)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DocQAReranker:
@@ -192,6 +202,13 @@ class DocQAReranker:
         return self._loaded.choice if self._loaded else None
 
     @property
+    def fusion_weight(self) -> float:
+        """The retrieval weight in use (the setting, else the loaded model's, else 0)."""
+        if self.retrieval_weight is not None:
+            return self.retrieval_weight
+        return self._loaded.retrieval_weight if self._loaded else 0.0
+
+    @property
     def model_dir(self) -> Path | None:
         return self._loaded.model_dir if self._loaded else None
 
@@ -207,7 +224,9 @@ class DocQAReranker:
 
     @component.output_types(documents=list[Document], rerank_ms=float)
     def run(self, query: str, documents: list[Document], top_k: int | None = None) -> dict[str, Any]:
-        """The best ``top_k`` of ``documents`` by the cross-encoder, best first, and the milliseconds taken.
+        """The best ``top_k`` of ``documents`` by the cross-encoder (fused with their retrieval scores by
+        :attr:`fusion_weight`), best first, and the milliseconds taken. ``score`` is the fused score,
+        ``meta["rerank_score"]`` the cross-encoder's logit.
 
         Ties keep the retriever's order; a blank query returns the first ``top_k`` unchanged.
         """
@@ -215,12 +234,13 @@ class DocQAReranker:
         k = top_k or self.top_k
         if not documents or not query.strip():
             return {"documents": list(documents)[:k], "rerank_ms": 0.0}
-        scores = self.score(query, [d.content or "" for d in documents])
+        logits = self.score(query, [d.content or "" for d in documents])
+        scores = fused_scores(logits, [d.score for d in documents], self.fusion_weight)
         order = np.argsort(-scores, kind="stable")[:k]
         out = []
         for i in order:
             doc = documents[int(i)]
             meta = {**(doc.meta or {}), "retrieval_score": doc.score, "retrieval_rank": int(i) + 1,
-                    "rerank_score": float(scores[i])}
+                    "rerank_score": float(logits[i])}
             out.append(replace(doc, score=float(scores[i]), meta=meta))
         return {"documents": out, "rerank_ms": (time.perf_counter() - started) * 1000.0}
