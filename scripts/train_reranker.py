@@ -4,8 +4,8 @@
     PYTHONPATH=. python3 scripts/train_reranker.py --data .gpu/rerank --out $OUT/reranker \\
         --deadline 500 --bf16                                                # on the GPU machine
     python scripts/train_reranker.py --data .gpu/rerank --out /tmp/rr --quick  # seconds, on a CPU
-    nohup python scripts/train_reranker.py --cpu --data .gpu/rerank --out /tmp/rr-cpu --deadline 4800 \
-        --dev-limit 150 > /tmp/rr-cpu.log 2>&1 &                             # without a GPU: ~80 min
+    nohup python scripts/train_reranker.py --cpu --bf16 --data .gpu/rerank --out /tmp/rr-cpu \
+        --deadline 4300 --dev-limit 150 > /tmp/rr-cpu.log 2>&1 &             # without a GPU: ~72 min
     python scripts/train_reranker.py --cpu --data .gpu/rerank --out /tmp/rr-cpu --dev-limit 150 --resume
 
 Each recipe in :data:`RECIPES` trains a one-logit cross-encoder from the compact reader's MiniLM
@@ -130,7 +130,7 @@ def _run(job: tuple) -> dict:
                       max_question_tokens=recipe.max_question_tokens)
         result = train_reranker(recipe, _SHARED["train"], _SHARED["dev"], Path(base), Path(out), fmt=fmt,
                                 tokenizer_dir=Path(base), share_word_embeddings_from=share, device=device,
-                                bf16=bf16 and device == "cuda", time_limit_s=limit,
+                                bf16=bf16, time_limit_s=limit,
                                 log=lambda line: _log(recipe.name, line),
                                 state_dir=Path(out).with_name(f"{recipe.name}-state"), resume=resume,
                                 checkpoint_s=checkpoint_s)
@@ -168,7 +168,9 @@ def main() -> None:
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0,
                         help="minutes between checkpoints (also after every dev evaluation)")
     parser.add_argument("--cpu", action="store_true", help="the CPU recipe (CPU_RECIPES), not the GPU's")
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (GPU)")
+    parser.add_argument("--bf16", action="store_true",
+                        help="bfloat16 autocast (a GPU, or a CPU with AVX512-BF16/AMX: measured 1.5-1.9x "
+                             "faster per step than fp32 on the 4-layer CPU recipe, AMD EPYC, 2 cores)")
     parser.add_argument("--recipes", nargs="*", default=None, help="names of RECIPES to run (default all)")
     parser.add_argument("--quick", action="store_true", help="tiny recipes on 48 questions (CPU check)")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N questions only")

@@ -26,9 +26,12 @@ LICENCES = """## Licences
 """
 
 
-def _row(dev: dict[str, Any], n: int) -> str:
-    r = dev[f"rerank@{n}"]
-    return f"{r['recall@1']:.3f} / {r['recall@5']:.3f} / {r['mrr']:.3f}"
+def _row(dev: dict[str, Any], n: int, kind: str = "rerank") -> str:
+    r = dev.get(f"{kind}@{n}")
+    if r is None:
+        return ""
+    weight = f" (w {r['weight']})" if "weight" in r else ""
+    return f"{r['recall@1']:.3f} / {r['recall@5']:.3f} / {r['mrr']:.3f}{weight}"
 
 
 def training_md(result: dict[str, Any], others: Sequence[dict[str, Any]], mined: str, command: str) -> str:
@@ -40,6 +43,7 @@ def training_md(result: dict[str, Any], others: Sequence[dict[str, Any]], mined:
     hybrid = first["hybrid"]
     hard = recipe["group_size"] - 1 - recipe["random_negatives"]
     ns = [k for k in (5, 10, 20, 30) if f"rerank@{k}" in first]
+    fused = f"fused@{n}" in first  # the logit fused with the hybrid score (the product's order)
     hybrid_row = f"{hybrid['recall@1']:.3f} / {hybrid['recall@5']:.3f} / {hybrid['mrr']:.3f}"
     shared = result["shared_word_embeddings"]
     versions = result["versions"]
@@ -73,16 +77,17 @@ def training_md(result: dict[str, Any], others: Sequence[dict[str, Any]], mined:
         f"transformers {versions['transformers']}; {result['seconds'] / 60:.1f} min.{stopped}",
         f"- command: `{command}`", "",
         f"## Scores per dev evaluation (R@1 / R@5 / MRR after reranking the hybrid top N; kept: best MRR "
-        f"at N = {n})", "",
+        f"at N = {n}{', fused with the hybrid score (w = its weight)' if fused else ''})", "",
         f"| evaluation | step (epoch) | train loss | questions seen | {' | '.join(f'N = {k}' for k in ns)} "
-        "| minutes |",
-        "|---|---|---|---|" + "---|" * len(ns) + "---|",
-        f"| hybrid alone | | | | {hybrid_row} |" + " |" * len(ns),
-        f"| before training | 0 | | 0 | {' | '.join(_row(result['baseline'], k) for k in ns)} | |",
+        f"|{f' fused, N = {n} |' if fused else ''} minutes |",
+        "|---|---|---|---|" + "---|" * (len(ns) + fused) + "---|",
+        f"| hybrid alone | | | | {hybrid_row} |" + " |" * (len(ns) + fused),
+        f"| before training | 0 | | 0 | {' | '.join(_row(result['baseline'], k) for k in ns)} |"
+        f"{' ' + _row(result['baseline'], n, 'fused') + ' |' if fused else ''} |",
     ]
     for e in result["evaluations"]:
         mark = " **(kept)**" if e["evaluation"] == result["best_evaluation"] else ""
-        scores = " | ".join(_row(e["dev"], k) for k in ns)
+        scores = " | ".join([_row(e["dev"], k) for k in ns] + ([_row(e["dev"], n, "fused")] if fused else []))
         lines.append(f"| {e['evaluation']}{mark} | {e['step']} ({e['epoch']:.3f}) | {e['train_loss']:.4f} | "
                      f"{e['questions_seen']} | {scores} | {e['elapsed_s'] / 60:.1f} |")
     sel = n

@@ -436,7 +436,9 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
     base_tensor = model.get_input_embeddings().weight if share_word_embeddings_from else None
     settings = {"format": 1, "max_length": recipe.max_length,
                 "max_question_tokens": recipe.max_question_tokens,
-                "score": "logit: higher = the passage answers the question; sigmoid ≈ P(relevant)"}
+                "score": "logit: higher = the passage answers the question; sigmoid ≈ P(relevant)",
+                "retrieval_weight": float(history[best_index - 1]["dev"].get(f"fused@{recipe.select_n}", {})
+                                          .get("weight", 0.0))}
     save_cross_encoder(model.cpu(), out_dir, settings, share_word_embeddings_from=share_word_embeddings_from,
                        base_tensor=base_tensor)
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):

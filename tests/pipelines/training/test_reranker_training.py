@@ -37,7 +37,8 @@ def write_mined_folder(folder: Path) -> Path:
     np.savez_compressed(folder / "train-negatives.npz", candidates=candidates,
                         gold_rank=np.zeros(len(gold), dtype=np.int32))
     dev = [{"id": f"d{i}", "question": f"Where is {TOPICS[i].split()[1]} mentioned?", "gold": i,
-            "candidates": [(i + k) % len(TOPICS) for k in (1, 0, 2, 3)]} for i in range(6)]
+            "candidates": [(i + k) % len(TOPICS) for k in (1, 0, 2, 3)],
+            "hybrid_scores": [3.0, 2.5, 1.0, 0.0]} for i in range(6)]
     with gzip.open(folder / "dev.json.gz", "wt", encoding="utf-8") as fh:
         json.dump({"articles": ["synthetic"], "passages": paragraphs, "questions": dev}, fh)
     return folder
@@ -77,6 +78,8 @@ def test_a_time_fitted_run_writes_a_reranker_that_loads(tiny_qa_model_dir: Path,
     out = tmp_path / "out"
     settings = json.loads((out / "reranker.json").read_text())
     assert settings["word_embeddings"]["from"] == str(base) and settings["max_length"] == 48
+    kept = result["evaluations"][result["best_evaluation"] - 1]["dev"]
+    assert settings["retrieval_weight"] == kept["fused@20"]["weight"]  # the kept evaluation's fusion
     metrics = json.loads((out / "training_metrics.json").read_text())
     assert metrics["best_evaluation"] == result["best_evaluation"]
     from docqa.pipelines.training.reranker_report import training_md
@@ -84,6 +87,7 @@ def test_a_time_fitted_run_writes_a_reranker_that_loads(tiny_qa_model_dir: Path,
     record = training_md(result, [result], "train: 24 questions", "python scripts/train_reranker.py ...")
     assert f"| {result['best_evaluation']} **(kept)** |" in record and "  - train: 24 questions" in record
     assert "| hybrid alone | | | | 0.000 /" in record and "## Licences" in record
+    assert "fused, N = 20 |" in record and f"(w {kept['fused@20']['weight']})" in record
     reranker = DocQAReranker(model=str(out), backend="torch", top_k=2)
     from haystack import Document
 
@@ -234,3 +238,22 @@ def test_training_modules_import_without_haystack(name: str) -> None:
             f"import docqa.pipelines.training.{name}; "
             "import docqa.pipelines.components.rankers.cross_encoder")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_fit_reranker_fusion_writes_the_dev_weight(tiny_reranker_dir: Path, tmp_path: Path, capsys) -> None:
+    sys.path.insert(0, str(REPO))
+    from scripts.fit_reranker_fusion import main as fit
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_reranker_dir, model)
+    folder = write_mined_folder(tmp_path / "mined")
+    assert fit([str(model), "--data", str(folder), "--n", "10", "--backend", "torch", "--dry-run"]) == 0
+    assert not (model / "reranker.json").exists()
+    assert fit([str(model), "--data", str(folder), "--n", "10", "--backend", "torch"]) == 0
+    printed = capsys.readouterr().out
+    assert "6 dev questions (synthetic + distractors)" in printed and "fused@10" in printed
+    settings = json.loads((model / "reranker.json").read_text())
+    fitted = settings["fusion_fitted_on"]
+    assert fitted["n"] == 10 and fitted["questions"] == 6
+    assert settings["retrieval_weight"] == fitted["dev"]["fused@10"]["weight"]
+    assert fitted["dev"]["fused@10"]["mrr"] >= fitted["dev"]["alone@10"]["mrr"]  # weight 0 is a candidate

@@ -1,0 +1,97 @@
+"""Choose the reranker's fusion weight (and see every N) on all the dev questions; write it to reranker.json.
+
+    python scripts/fit_reranker_fusion.py data/reranker --data .gpu/rerank --n 20          # writes
+    python scripts/fit_reranker_fusion.py /tmp/rr/reranker-L4-cpu --data .gpu/rerank --dry-run
+
+Why a separate step: training scores an evenly spread subset of the dev questions (on a CPU, scoring is
+the cost) and picks the weight there; the weight that ships should come from every dev question, scored
+by the runtime that will serve it (:class:`~docqa.pipelines.components.rankers.reranker.DocQAReranker`,
+``auto``). Data: ``dev.json.gz`` of ``scripts/mine_reranker_data.py`` — the dev articles
+(Harvard_University, Force) indexed with the 20 distractor articles, each answerable question's hybrid
+top-30 with their hybrid scores. The test articles are in no file read here.
+
+Prints, for each N, R@1 / R@5 / MRR of hybrid alone, the reranker alone and the fused order with the
+best weight (:func:`~docqa.pipelines.components.rankers.fusion.best_weight` over MRR@N), and writes the
+weight chosen for ``--n`` as ``retrieval_weight`` (with ``fusion_fitted_on``) into the model's
+``reranker.json``, atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+NS = (5, 10, 15, 20, 30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("--data", type=Path, required=True, help="folder from mine_reranker_data.py")
+    parser.add_argument("--n", type=int, default=20, help="the N whose weight is written")
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--dry-run", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    if args.n not in NS:
+        parser.error(f"--n: one of {', '.join(map(str, NS))}")
+
+    from docqa.atomic import atomic_write_json
+    from docqa.pipelines.components.rankers.cross_encoder import SETTINGS_FILE, read_settings
+    from docqa.pipelines.components.rankers.fusion import best_weight, fused_scores
+    from docqa.pipelines.components.rankers.reranker import DocQAReranker
+    from docqa.pipelines.training.reranker_training import rank_metrics, reranked_order
+
+    with gzip.open(args.data / "dev.json.gz", "rt", encoding="utf-8") as fh:
+        dev = json.load(fh)
+    reranker = DocQAReranker(model=str(args.model_dir), backend=args.backend, retrieval_weight=0.0)
+    reranker.warm_up()
+    rows = dev["questions"]
+    depth = max(NS)
+    logits = []
+    for i, row in enumerate(rows, start=1):
+        texts = [dev["passages"][c] for c in row["candidates"][:depth]]
+        logits.append(reranker.score(row["question"], texts))
+        if i % 50 == 0:
+            print(f"scored {i}/{len(rows)} questions", file=sys.stderr, flush=True)
+
+    def metrics(n: int, weight: float | None) -> dict[str, float]:
+        ranks = []
+        for row, scores in zip(rows, logits, strict=True):
+            cands = row["candidates"]
+            order = cands if weight is None else reranked_order(
+                cands, fused_scores(scores[:n], row["hybrid_scores"][:n], weight).tolist(), n)
+            ranks.append(order.index(row["gold"]) + 1 if row["gold"] in order else None)
+        return rank_metrics(ranks, (1, 5, 10))
+
+    table: dict[str, dict] = {"hybrid": metrics(depth, None)}
+    for n in NS:
+        weight, _ = best_weight(lambda w, n=n: metrics(n, w)["mrr"])
+        table[f"alone@{n}"] = metrics(n, 0.0)
+        table[f"fused@{n}"] = {**metrics(n, weight), "weight": weight}
+    print(f"{len(rows)} dev questions ({', '.join(dev['articles'])} + distractors), "
+          f"runtime {reranker.backend_choice.backend}")
+    print(f"{'':10} {'R@1':>6} {'R@5':>6} {'MRR':>6} {'weight':>7}")
+    for name, row in table.items():
+        print(f"{name:10} {row['recall@1']:6.3f} {row['recall@5']:6.3f} {row['mrr']:6.3f} "
+              f"{row.get('weight', ''):>7}")
+    chosen = table[f"fused@{args.n}"]["weight"]
+    if not args.dry_run:
+        settings = read_settings(args.model_dir)
+        settings["retrieval_weight"] = chosen
+        settings["fusion_fitted_on"] = {"questions": len(rows), "articles": dev["articles"], "n": args.n,
+                                        "dev": {k: {m: round(v, 4) for m, v in r.items()}
+                                                for k, r in table.items()}}
+        atomic_write_json(args.model_dir / SETTINGS_FILE, settings)
+        print(f"wrote retrieval_weight {chosen} (N = {args.n}) to {args.model_dir / SETTINGS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
