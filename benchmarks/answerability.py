@@ -4,7 +4,8 @@
         --distractors ../shared/data/squad2-distractors.json [--reader compact] [--rows rows.json] [--json]
 
 Indexes ``--corpus`` + distractors, asks the corpus questions (in corpus) and the ``--off`` questions
-(their articles are not indexed) end to end, hybrid top-5, with the reader's shipped τ. Prints, for the τ
+(their articles are not indexed) end to end, hybrid top-5 (``--rerank``: the bundled reranker's top 5 of
+the hybrid top N, as ``docqa ask`` reads), with the reader's shipped τ. Prints, for the τ
 rule alone and for τ + the shipped answerability model: the off-corpus answered rate (share that got a
 confident answer) and in-corpus F1 / HasAns F1, next to HasAns F1 when everything is answered (the issue's
 "drop ≤ 3 points" baseline). ``--rows`` caches the asked rows (re-scoring a refitted model needs no reading).
@@ -31,6 +32,8 @@ def main() -> None:
     parser.add_argument("--reader", default="compact")
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("--rows", type=Path, default=None, help="cache of asked rows (read if present)")
+    parser.add_argument("--rerank", action="store_true",
+                        help="read the bundled reranker's best top-k of the hybrid top N, as docqa ask does")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -49,10 +52,10 @@ def main() -> None:
         rows = json.loads(args.rows.read_text(encoding="utf-8"))
     else:
         corpus = read_squad(args.corpus)
-        _, searcher = run_retrieval_eval(corpus, args.distractors, show_progress=False)
+        _, searcher = run_retrieval_eval(corpus, args.distractors, show_progress=False, rerank=args.rerank)
 
         def search(question: str) -> list:
-            return searcher.search(question, top_k=args.top_k)
+            return searcher.search(question, top_k=args.top_k, rerank=args.rerank)
 
         off = [e for path in args.off for e in squad_reader_examples(read_squad(path))]
         rows = (collect_rows(reader, search, squad_reader_examples(corpus), "in")
@@ -61,7 +64,7 @@ def main() -> None:
             args.rows.write_text(json.dumps(rows), encoding="utf-8")
     model = AnswerabilityModel.load(Path(reader.model_dir))
     report = {"cpu": platform.processor() or platform.machine(), "reader": args.reader,
-              "no_answer_threshold": reader.threshold(), "corpus": args.corpus.name,
+              "no_answer_threshold": reader.threshold(), "corpus": args.corpus.name, "rerank": args.rerank,
               "off": [p.name for p in args.off],
               "tau_only": summarise(rows, decisions(rows, None)),
               "tau_and_answerability": summarise(rows, decisions(rows, model)) if model else None}

@@ -19,6 +19,11 @@ os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Tests of a missing reader expect "no reader"; the compact fallback is tested where asked for.
 os.environ["DOCQA_READER_FALLBACK"] = "0"
+# The shipped reranker (data/reranker) is on by default in the product; here it is on only where a test
+# asks for it (DOCQA_RERANK=1: tests/pipelines/test_shipped_reranker.py and the reranker tests), so
+# that hundreds of questions about other things do not each pay its cross-encoder and its first-use
+# runtime measurement in every fresh cache directory.
+os.environ["DOCQA_RERANK"] = "0"
 
 
 def make_pdf(path: Path, pages: list[str], title: str | None = None) -> Path:

@@ -109,6 +109,7 @@ def shipped_reranker(tiny_reranker_dir: Path, monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(reranker, "bundled_reranker_dir", lambda: tiny_reranker_dir)
     monkeypatch.setenv("DOCQA_CACHE_DIR", str(tiny_reranker_dir.parent / "cache"))
+    monkeypatch.setenv("DOCQA_RERANK", "1")  # the product's default (conftest turns it off elsewhere)
     return tiny_reranker_dir
 
 
@@ -160,6 +161,7 @@ def test_without_a_shipped_reranker_search_keeps_retrieval_order_and_says_why(
     from docqa.pipelines.components.rankers import reranker
 
     monkeypatch.setattr(reranker, "bundled_reranker_dir", lambda: tmp_path / "no-reranker")
+    monkeypatch.setenv("DOCQA_RERANK", "1")
     qa = DocQA(sample_index)
     assert qa.reranker is None
     status = qa.rerank_status()

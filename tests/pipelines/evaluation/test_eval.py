@@ -141,6 +141,7 @@ def test_eval_reports_retrieval_with_and_without_the_reranker(
 
     monkeypatch.setattr(reranker, "bundled_reranker_dir", lambda: tiny_reranker_dir)  # as if shipped
     monkeypatch.setenv("DOCQA_CACHE_DIR", str(tiny_reranker_dir.parent / "cache"))
+    monkeypatch.setenv("DOCQA_RERANK", "1")
     main, distractors = small_squad
     args = ["eval", str(main), "--distractors", str(distractors), "--retriever-only", "--json"]
     result = CliRunner().invoke(app, args)
