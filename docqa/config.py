@@ -79,8 +79,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     READER_ADAPTIVE: ("1", "`0` reads every retrieved passage (adaptive reading off)"),
     READER_FALLBACK: ("1", "`0` never answers with the compact reader"),
     RERANK: (
-        "1 (used when a trained reranker ships in `data/reranker`)",
-        "`0` turns off the cross-encoder that reorders retrieved passages before reading",
+        "1",
+        "`0` turns off the bundled cross-encoder (`data/reranker`) that reorders retrieved passages "
+        "before reading",
     ),
     CONFIG_FILE: (
         "~/.config/docqa/config.json",

@@ -401,7 +401,7 @@ class DocQA(FeedbackMethods, ModelMethods):
         if not self.settings.rerank:
             notice = "reranking is off (DOCQA_RERANK=0 or --no-rerank)"
         else:
-            notice = "no trained reranker ships in data/reranker yet: passages are in retrieval order"
+            notice = "no reranker in data/reranker (reinstall DocQA): passages are in retrieval order"
         return {"enabled": False, "model": None, "candidates": None, "backend": None, "notice": notice}
 
     def share_reading(self, window_s: float = 0.0, workers: int = 1) -> None:

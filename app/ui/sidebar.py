@@ -86,7 +86,7 @@ def answer_settings() -> dict[str, Any]:
         value=True,
         key="rerank",
         help="A cross-encoder reads the question with each retrieved passage and reorders them before the "
-        "reader reads the best ones (used when a trained reranker ships; DOCQA_RERANK=0 turns it off).",
+        "reader reads the best ones (the bundled reranker in data/reranker; DOCQA_RERANK=0 turns it off).",
     )
     automatic = st.toggle(
         "Decide 'not found' automatically",

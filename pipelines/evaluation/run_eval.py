@@ -145,7 +145,7 @@ def run_retrieval_eval(
         result["reranker"] = {"model": str(reranker.model_dir), "candidates": reranker.candidates,
                               "backend": choice.backend if choice else None}
     else:
-        why = ("no trained reranker ships in data/reranker" if wanted
+        why = ("no reranker in data/reranker (reinstall DocQA)" if wanted
                else "off (DOCQA_RERANK=0 or --no-rerank)")
         result["reranker"] = {"model": None, "why_not": why}
     return result, searcher

@@ -137,9 +137,11 @@ def test_a_fresh_docqa_ask_through_the_service_never_imports_the_models_stack(in
     assert "HEAVY []" in done.stderr, done.stderr[-2000:]
 
 
-def test_other_settings_or_a_threshold_are_answered_in_process(index, running_service):
+def test_other_settings_or_a_threshold_are_answered_in_process(index, running_service, monkeypatch):
     url, handler = running_service
-    assert ask_json(index, "--no-rerank")["service"] is None  # the service reranks (when it can)
+    monkeypatch.setenv("DOCQA_RERANK", "1")  # this ask reranks; the service started without (conftest)
+    assert ask_json(index)["service"] is None
+    monkeypatch.setenv("DOCQA_RERANK", "0")
     assert ask_json(index, "--no-answer-threshold", "0.5")["service"] is None
     assert handler.seen == []  # it was not even asked
 

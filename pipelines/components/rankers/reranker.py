@@ -53,10 +53,10 @@ from docqa.resources import data_path
 
 BUNDLED = "bundled"
 BUNDLED_DIR = "reranker"
-# Passages reranked per question. 20: on the dev articles hybrid top-20 holds the gold passage for
-# nearly every question, and 20 pairs of ~190 tokens fit the 400 ms budget only on the fast runtimes;
-# revisit with the trained model's dev scores per N (training_metrics.json, "rerank@N").
-DEFAULT_CANDIDATES = 20
+# Passages reranked per question (N). 10, chosen on the 314 dev questions (scripts/fit_reranker_fusion.py,
+# shipped model, fused): R@1 / MRR 0.898 / 0.930 at N = 5, 0.904 / 0.934 at 10, 0.904 / 0.935 at 15,
+# 0.901 / 0.933 at 20 and 30 (hybrid alone 0.889 / 0.924): more candidates add nothing and cost a pair each.
+DEFAULT_CANDIDATES = 10
 
 
 class RerankerUnavailableError(UnavailableError):
@@ -81,7 +81,7 @@ def resolve_reranker_dir(model: str) -> Path:
     """
     directory = bundled_reranker_dir() if model == BUNDLED else Path(model).expanduser()
     if not (directory / "config.json").is_file():
-        what = "no trained reranker ships in data/reranker yet" if model == BUNDLED else "no config.json"
+        what = "data/reranker is missing (reinstall DocQA)" if model == BUNDLED else "no config.json"
         raise RerankerUnavailableError(f"The reranker '{model}' is not available: {what} ({directory}). "
                                        "Search and answers work without it (DOCQA_RERANK=0 says so).")
     return directory.resolve()
@@ -189,7 +189,8 @@ class DocQAReranker:
         """
         if self._loaded is not None:
             return
-        key = (str(self.model), self.backend.value, self.num_threads, self.batch_size)
+        # Keyed by the directory, not the name: "bundled" must not stand for another model once loaded.
+        key = (str(resolve_reranker_dir(self.model)), self.backend.value, self.num_threads, self.batch_size)
         with _LOADED_LOCK:
             loaded = _LOADED.get(key)
             if loaded is None:

@@ -150,10 +150,10 @@ def test_eval_reports_retrieval_with_and_without_the_reranker(
     plain, reranked = data["retrieval"], data["retrieval_reranked"]
     assert set(reranked) == set(plain)
     assert reranked["recall@20"] == plain["recall@20"] == 1.0  # same candidates, another order
-    assert data["reranker"]["candidates"] == 20 and data["reranker"]["backend"] in {
+    assert data["reranker"]["candidates"] == 10 and data["reranker"]["backend"] in {
         "torch", "onnx-fp32", "onnx-int8"}
     table = CliRunner().invoke(app, args[:-1])
-    assert "reranked" in table.stdout and "reorders the top 20 passages" in table.stdout
+    assert "reranked" in table.stdout and "reorders the top 10 passages" in table.stdout
     off = json.loads(CliRunner().invoke(app, [*args, "--no-rerank"]).stdout)
     assert "retrieval_reranked" not in off and "off" in off["reranker"]["why_not"]
     assert off["retrieval"]["recall@1"] == plain["recall@1"]
