@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from docqa.app.cli import app
 from tests.conftest import REPO, SAMPLES
+from tests.sample_answers import EXAMPLE_ANSWERS
 
 runner = CliRunner()
 
@@ -195,13 +196,7 @@ def test_the_bundled_compact_reader_answers_the_example_questions_and_says_not_f
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
 
-    expected = {
-        "When was the Duchy of Normandy founded?": "911",
-        "Who invented packet switching?": "paul baran",
-        "Where did Donald Davies work?": "national physical laboratory",
-        "What is the efficiency of a steam engine limited by?": "working fluid",
-        "What replaced reciprocating engines in power stations?": "steam turbines",
-    }
+    expected = EXAMPLE_ANSWERS
     for question, answer in expected.items():
         data = ask(question)
         assert data["no_answer"] is False, question
