@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from docqa.atomic import atomic_write_json
     from docqa.pipelines.components.rankers.cross_encoder import SETTINGS_FILE, read_settings
-    from docqa.pipelines.components.rankers.fusion import best_weight, fused_scores
+    from docqa.pipelines.components.rankers.fusion import best_weight
     from docqa.pipelines.components.rankers.reranker import DocQAReranker
-    from docqa.pipelines.training.reranker_training import rank_metrics, reranked_order
+    from docqa.pipelines.training.reranker_training import fused_metrics, rank_metrics
 
     with gzip.open(args.data / "dev.json.gz", "rt", encoding="utf-8") as fh:
         dev = json.load(fh)
@@ -61,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         if i % 50 == 0:
             print(f"scored {i}/{len(rows)} questions", file=sys.stderr, flush=True)
 
+    fusable = [(row["candidates"], row["gold"], scores, row["hybrid_scores"])
+               for row, scores in zip(rows, logits, strict=True)]
+
     def metrics(n: int, weight: float | None) -> dict[str, float]:
-        ranks = []
-        for row, scores in zip(rows, logits, strict=True):
-            cands = row["candidates"]
-            order = cands if weight is None else reranked_order(
-                cands, fused_scores(scores[:n], row["hybrid_scores"][:n], weight).tolist(), n)
-            ranks.append(order.index(row["gold"]) + 1 if row["gold"] in order else None)
-        return rank_metrics(ranks, (1, 5, 10))
+        if weight is None:  # retrieval's own order
+            return rank_metrics([row["candidates"].index(row["gold"]) + 1 if row["gold"] in row["candidates"]
+                                 else None for row in rows], (1, 5, 10))
+        return fused_metrics(fusable, n, weight, (1, 5, 10))
 
     table: dict[str, dict] = {"hybrid": metrics(depth, None)}
     for n in NS:

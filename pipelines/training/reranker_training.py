@@ -143,6 +143,18 @@ def reranked_order(candidates: Sequence[int], scores: Sequence[float], n: int) -
     return [candidates[i] for i in head] + list(candidates[n:])
 
 
+def fused_metrics(rows: Sequence[tuple[Sequence[int], int, Any, Sequence[float]]], n: int, weight: float,
+                  ks: Sequence[int] = (1, 3, 5, 10)) -> dict[str, float]:
+    """Recall@k and MRR when each question's top ``n`` is ordered by the fused score; ``rows`` are
+    (candidates in retrieval order, gold, the cross-encoder's logits of the first candidates, retrieval's
+    scores of the candidates). Used by training's dev scores and ``scripts/fit_reranker_fusion.py``."""
+    ranks = []
+    for candidates, gold, logits, retrieval in rows:
+        order = reranked_order(candidates, fused_scores(logits[:n], retrieval[:n], weight).tolist(), n)
+        ranks.append(order.index(gold) + 1 if gold in order else None)
+    return rank_metrics(ranks, ks)
+
+
 def dev_scores(score_pairs: Callable[[list[tuple[list[int], int]]], np.ndarray], dev: DevData,
                fmt: PairFormat, ns: Sequence[int] = DEV_NS) -> dict[str, Any]:
     """Rerank every dev question's top-N hybrid candidates for each N in ``ns``; hybrid order as the
@@ -165,13 +177,10 @@ def dev_scores(score_pairs: Callable[[list[tuple[list[int], int]]], np.ndarray],
         out[f"rerank@{n}"] = rank_metrics([rank(reranked_order(c, scores[s:e].tolist(), n), g)
                                            for c, g, (s, e) in rows])
     if len(dev.hybrid_scores) == len(rows):  # fused with retrieval's score, the weight chosen per N
+        fusable = [(c, g, scores[s:e], h) for (c, g, (s, e)), h in zip(rows, dev.hybrid_scores, strict=True)]
         for n in ns:
-            def fused(weight: float, n: int = n) -> dict[str, float]:
-                return rank_metrics([rank(reranked_order(c, fused_scores(scores[s:e][:n], h[:n], weight)
-                                                         .tolist(), n), g)
-                                     for (c, g, (s, e)), h in zip(rows, dev.hybrid_scores, strict=True)])
-            weight, _ = best_weight(lambda w, fused=fused: fused(w)["mrr"])
-            out[f"fused@{n}"] = {**fused(weight), "weight": weight}
+            weight, _ = best_weight(lambda w, n=n: fused_metrics(fusable, n, w)["mrr"])
+            out[f"fused@{n}"] = {**fused_metrics(fusable, n, weight), "weight": weight}
     gold_scores = [float(scores[s + c.index(g)]) for c, g, (s, e) in rows if g in c[:depth]]
     others = [float(x) for c, g, (s, e) in rows for i, x in enumerate(scores[s:e]) if c[i] != g]
     out["gold_score_mean"] = float(np.mean(gold_scores)) if gold_scores else None
