@@ -34,6 +34,7 @@ READER_BACKEND = "DOCQA_READER_BACKEND"
 READER_FALLBACK = "DOCQA_READER_FALLBACK"
 READER_ADAPTIVE = "DOCQA_READER_ADAPTIVE"
 RERANK = "DOCQA_RERANK"
+QUERY_ENCODER = "DOCQA_QUERY_ENCODER"
 CUDA = "DOCQA_CUDA"
 CONFIG_FILE = "DOCQA_CONFIG"
 FAQ_THRESHOLD = "DOCQA_FAQ_THRESHOLD"
@@ -82,6 +83,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "1",
         "`0` turns off the bundled cross-encoder (`data/reranker`) that reorders retrieved passages "
         "before reading",
+    ),
+    QUERY_ENCODER: (
+        "same",
+        "which model embeds questions: `same` (the embedding model) or a fitted question encoder's "
+        "directory written by `scripts/train_query_encoder.py`",
     ),
     CONFIG_FILE: (
         "~/.config/docqa/config.json",
@@ -194,6 +200,8 @@ class Settings:
     store: str = DEFAULT_STORE
     # Rerank retrieved passages with the bundled cross-encoder (when one ships).
     rerank: bool = True
+    # Which model embeds questions (docqa/pipelines/components/embedders/query_encoder.py): same or a dir.
+    query_encoder: str = "same"
     # The collection of the index this DocQA reads and writes (docqa/pipelines/collections.py).
     collection: str = DEFAULT_COLLECTION
 
@@ -207,6 +215,7 @@ class Settings:
             reader_fallback=env_flag(READER_FALLBACK, True),
             store=env(STORE, DEFAULT_STORE),
             rerank=env_flag(RERANK, True),
+            query_encoder=env(QUERY_ENCODER, "same") or "same",
             collection=env(COLLECTION, DEFAULT_COLLECTION),
         )
 

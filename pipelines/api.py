@@ -192,7 +192,8 @@ class DocQA(FeedbackMethods, ModelMethods):
         # The bundled cross-encoder reorders retrieved passages when it ships and is not switched off
         # (DOCQA_RERANK=0, rerank=False); loaded on the first question, shared per process.
         self.reranker = DocQAReranker() if self.settings.rerank and reranker_available() else None
-        self.query_pipelines = QueryPipelines(self.store, self.settings.embedding_model, self.reranker)
+        self.query_pipelines = QueryPipelines(self.store, self.settings.embedding_model, self.reranker,
+                                              query_encoder=self.settings.query_encoder)
         self._lock = threading.RLock()  # lazy loading from several request threads builds each thing once
         self._reader: tuple[DocQAReader, ReaderInfo] | None = None
         self._reader_stamp = 0
@@ -417,7 +418,12 @@ class DocQA(FeedbackMethods, ModelMethods):
             if self._reader is not None:
                 self._reader[0].share_batches(window_s, workers)
         # the question's embedding too: the process-wide encoder every query embedder of this model uses
+        # (FAQ matching's, and the fitted question encoder of document search where that is another one)
         self.query_embedder().encoder.share_queries(window_s, workers)
+        if self.query_pipelines.query_model != self.settings.embedding_model:
+            from docqa.pipelines.components.embedders.sentence_embedders import get_encoder
+
+            get_encoder(self.query_pipelines.query_model).share_queries(window_s, workers)
 
     def ask(
         self,

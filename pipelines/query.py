@@ -26,6 +26,7 @@ from haystack.core.errors import PipelineRuntimeError
 
 from docqa import config
 from docqa.errors import DocQAError
+from docqa.pipelines.components.embedders.query_encoder import query_model_for
 from docqa.pipelines.components.embedders.sentence_embedders import QueryEmbedder
 from docqa.pipelines.components.rankers.reranker import DocQAReranker
 from docqa.pipelines.components.readers.answerability import AnswerabilityJudge
@@ -222,17 +223,31 @@ class QueryPipelines:
     """
 
     def __init__(
-        self, store: SearchStore, embedding_model: str, reranker: DocQAReranker | None = None
+        self, store: SearchStore, embedding_model: str, reranker: DocQAReranker | None = None,
+        query_encoder: str | None = None,
     ) -> None:
         self.store = store
         self.embedding_model = embedding_model
         self.reranker = reranker
+        # same / a fitted encoder's directory; None reads DOCQA_QUERY_ENCODER (query_encoder.query_model_for)
+        self.query_encoder = query_encoder
+        self._query_model: str | None = None
         self._lock = threading.Lock()
         self._retrieval: dict[tuple[SearchMode, bool], Pipeline] = {}
         self._qa: dict[bool, tuple[DocQAReader, Pipeline]] = {}
 
+    @property
+    def query_model(self) -> str:
+        """The model that embeds questions: the embedding model, or a fitted question encoder chosen by
+        ``DOCQA_QUERY_ENCODER`` that pairs with the index's passages (:func:`~docqa.pipelines.components.
+        embedders.query_encoder.query_model_for`); resolved once (the first call may build the fitted
+        encoder's cached copy)."""
+        if self._query_model is None:
+            self._query_model = query_model_for(self.embedding_model, self.query_encoder)
+        return self._query_model
+
     def _embedder(self) -> QueryEmbedder:
-        return QueryEmbedder(model=self.embedding_model)
+        return QueryEmbedder(model=self.query_model)
 
     def _reranks(self, rerank: bool | None) -> bool:
         """Whether a search reranks: asked for (``None`` = whenever a reranker was given) and possible."""
