@@ -4,6 +4,7 @@ Haystack RRF on SQuAD 2.0 articles no model was tuned on, with 20 distractor art
     python benchmarks/reranker.py --json                       # test articles, the bundled reranker
     python benchmarks/reranker.py --split dev --candidates 10 15 20 30   # choose N on the dev articles
     python benchmarks/reranker.py --reranker /tmp/rr/reranker-L4 --backend onnx-int8
+    python benchmarks/reranker.py --query-encoder /tmp/qenc --candidates 10   # a fitted question encoder
 
 Corpus: the paragraphs of the ``--split`` articles of ``squad2-dev-public.json`` (test: Normans,
 Steam_engine, Packet_switching, Imperialism — used for no training or choice; dev: Harvard_University,
@@ -11,7 +12,10 @@ Force — where N and the runtime are chosen) plus ``squad2-distractors.json``; 
 answerable questions; gold: the question's own paragraph. Targets (issue 20): hybrid + reranker R@1 ≥ 0.90,
 R@5 ≥ 0.98, MRR ≥ 0.93; search + rerank p50 ≤ 400 ms on 2 cores.
 
-- DocQA: ``LocalDocumentStore.hybrid_retrieval`` (query embedding included in the latency), then
+- DocQA: ``LocalDocumentStore.hybrid_retrieval`` (query embedding included in the latency; with
+  ``--query-encoder DIR`` questions go through that fitted question encoder and the
+  ``docqa_hybrid_plain_queries`` rows give the same searches with the packaged MiniLM's question vectors,
+  as the product embeds them by default), then
   :class:`~docqa.pipelines.components.rankers.reranker.DocQAReranker` over the top N (its logit fused with
   the hybrid score by the model's weight; ``docqa_rerank_alone@N``: the same logits alone);
 - stock Haystack: ``SentenceTransformersTextEmbedder`` + ``InMemoryEmbeddingRetriever``,
@@ -66,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="fusion weight of retrieval's score (default: the model's reranker.json)")
     ap.add_argument("--questions", type=int, default=0, help="ask only the first N questions (0 = all)")
     ap.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    ap.add_argument("--query-encoder", default="same",
+                    help="same (the packaged MiniLM embeds questions) or a fitted question encoder's "
+                         "directory (scripts/train_query_encoder.py), compared with plain question vectors")
     args = ap.parse_args(argv)
     quiet = False
 
@@ -78,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         SentenceTransformersTextEmbedder,
     )
 
+    from docqa.config import PACKAGED_EMBEDDING_MODEL
+    from docqa.pipelines.components.embedders.query_encoder import query_model_for
     from docqa.pipelines.components.embedders.sentence_embedders import PassageEmbedder, QueryEmbedder
     from docqa.pipelines.components.measured_choice import cpu_identity
     from docqa.pipelines.components.rankers.reranker import DocQAReranker
@@ -100,9 +109,14 @@ def main(argv: list[str] | None = None) -> int:
          quiet)
     n_max = max(args.candidates)
 
-    embedder, query_embedder = PassageEmbedder(), QueryEmbedder()
+    embedder, plain_queries = PassageEmbedder(), QueryEmbedder()
     embedder.warm_up()
-    query_embedder.warm_up()
+    plain_queries.warm_up()
+    query_model = query_model_for(PACKAGED_EMBEDDING_MODEL, args.query_encoder)
+    query_embedder = QueryEmbedder(model=query_model) if query_model != PACKAGED_EMBEDDING_MODEL else None
+    if query_embedder is not None:
+        query_embedder.warm_up()
+    _log(f"questions embedded by {query_model}", quiet)
     store = LocalDocumentStore(build_eval_snapshot(passages, embedder, "bench"))
     reranker = DocQAReranker(model=args.reranker, backend=args.backend, top_k=n_max, candidates=n_max,
                              retrieval_weight=args.retrieval_weight)
@@ -124,11 +138,24 @@ def main(argv: list[str] | None = None) -> int:
     joiner = DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=20)
 
     hybrid_ids, hybrid_ms, stock_ids, stock_ms = [], [], [], []
+    # the same questions embedded by the packaged MiniLM (before the fitted question encoder shipped)
+    plain_ids, plain_ms, plain_reranked, plain_reranked_ms = [], [], [], []
+    n_first = args.candidates[0]
     reranked: dict[int, tuple[list[list[str]], list[float]]] = {n: ([], []) for n in args.candidates}
     alone: dict[int, list[list[str]]] = {n: [] for n in args.candidates}  # the cross-encoder's order only
     for done, (_, question, _) in enumerate(questions, start=1):
+        if query_embedder is not None:  # the same search with plain question vectors, and its reranking
+            started = time.perf_counter()
+            plain_vector = plain_queries.run(text=question)["embedding"]
+            plain = store.hybrid_retrieval(question, plain_vector, top_k=n_max)
+            plain_ms.append((time.perf_counter() - started) * 1000)
+            plain_ids.append([d.id for d in plain])
+            started = time.perf_counter()
+            top = reranker.run(query=question, documents=plain[:n_first], top_k=n_first)["documents"]
+            plain_reranked.append([d.id for d in top] + [d.id for d in plain[n_first:]])
+            plain_reranked_ms.append(plain_ms[-1] + (time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        emb = query_embedder.run(text=question)["embedding"]
+        emb = (query_embedder or plain_queries).run(text=question)["embedding"]
         docs = store.hybrid_retrieval(question, emb, top_k=n_max)
         search_ms = (time.perf_counter() - started) * 1000
         hybrid_ids.append([d.id for d in docs])
@@ -150,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
 
     results = {"stock_rrf": _metrics(stock_ids, questions, stock_ms),
                "docqa_hybrid": _metrics(hybrid_ids, questions, hybrid_ms)}
+    if plain_ids:
+        results["docqa_hybrid_plain_queries"] = _metrics(plain_ids, questions, plain_ms)
+        results[f"docqa_hybrid_plain_queries_rerank@{n_first}"] = _metrics(
+            plain_reranked, questions, plain_reranked_ms)
     for n in args.candidates:
         results[f"docqa_hybrid_rerank@{n}"] = _metrics(reranked[n][0], questions, reranked[n][1])
         if reranker.fusion_weight:  # the same logits without retrieval's score (same latency)
@@ -160,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             row["r1_vs_stock"] = round(row["recall@1"] / max(stock["recall@1"], 1e-9), 3)
             row["mrr_vs_stock"] = round(row["mrr"] / max(stock["mrr"], 1e-9), 3)
     report = {"split": args.split, "articles": list(articles), "passages": len(passages),
-              "questions": len(questions), "cpu": cpu_identity().describe(),
+              "questions": len(questions), "cpu": cpu_identity().describe(), "query_encoder": query_model,
               "reranker": {"model": str(reranker.model_dir), "backend": reranker.backend_choice.to_dict(),
                            "retrieval_weight": reranker.fusion_weight},
               "stock_ranker": "none: SentenceTransformersSimilarityRanker needs a hub cross-encoder; "

@@ -158,7 +158,7 @@ def mine_train(shared: Path, out: Path, work: Path, model: str, top_k: int, limi
             f"negatives per question: mean {(candidates >= 0).sum(1).mean():.1f}")
 
 
-def mine_dev(shared: Path, out: Path, model: str) -> str:
+def mine_dev(shared: Path, out: Path, model: str, query_model: str | None = None) -> str:
     from docqa.pipelines.components.embedders.sentence_embedders import get_encoder
     from docqa.pipelines.document_stores.local.store import LocalDocumentStore
     from docqa.pipelines.evaluation.retrieval_eval import load_squad_corpus
@@ -175,7 +175,7 @@ def mine_dev(shared: Path, out: Path, model: str) -> str:
     texts = [p.content or "" for p in passages]
     store = LocalDocumentStore(_snapshot(passages, encoder.encode(texts), model))
     index_of = {p.id: i for i, p in enumerate(passages)}
-    qvec = encoder.encode([q for _, q, _ in questions])
+    qvec = get_encoder(query_model or model).encode([q for _, q, _ in questions])
     rows, r1 = [], 0
     for (qid, question, gold), vec in zip(questions, qvec, strict=True):
         hits = store.hybrid_retrieval(question, vec, top_k=DEV_CANDIDATES)
@@ -189,6 +189,7 @@ def mine_dev(shared: Path, out: Path, model: str) -> str:
         r["gold"] = remap[r["gold"]]
         r["candidates"] = [remap[i] for i in r["candidates"]]
     payload = {"articles": list(DEV_ARTICLES), "distractors": "squad2-distractors.json",
+               "query_encoder": str(query_model or model),
                "indexed_passages": len(passages), "retrieval": f"hybrid top-{DEV_CANDIDATES}",
                "passages": [texts[i] for i in used], "questions": rows}
     with gzip.open(out / "dev.json.gz", "wt", encoding="utf-8") as fh:
@@ -205,18 +206,26 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="mine only the first N training questions")
     parser.add_argument("--embedding-model", default=None, help="default: DOCQA_EMBEDDING_MODEL / packaged")
     parser.add_argument("--fresh", action="store_true", help="ignore checkpoints under OUT_DIR/work")
+    parser.add_argument("--query-encoder", default=None,
+                        help="the dev questions' encoder: same or a fitted encoder's directory (default: "
+                             "DOCQA_QUERY_ENCODER / same), as docqa ask embeds them")
+    parser.add_argument("--dev-only", action="store_true", help="write dev.json.gz only")
     args = parser.parse_args()
     from docqa.config import Settings
+    from docqa.pipelines.components.embedders.query_encoder import query_model_for
 
     model = args.embedding_model or Settings.from_env().embedding_model
+    query_model = query_model_for(model, args.query_encoder)
     work = args.out_dir / "work"
     if args.fresh and work.exists():
         import shutil
 
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
-    lines = [mine_dev(args.shared, args.out_dir, model)]
+    lines = [mine_dev(args.shared, args.out_dir, model, query_model)]
     _log(lines[-1])
+    if args.dev_only:
+        return
     lines.append(mine_train(args.shared, args.out_dir, work, model, args.top_k, args.limit))
     _log(lines[-1])
     (args.out_dir / "MINED.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

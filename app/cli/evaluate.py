@@ -120,6 +120,8 @@ def _print_eval(result: dict, squad_json: Path) -> None:
                       f"({info['backend']}); its latency is search + rerank")
     if not reranked and result.get("reranker", {}).get("why_not"):
         console.print(f"[dim]reranker: {result['reranker']['why_not']}[/]")
+    if result.get("query_encoder"):
+        console.print(f"[dim]questions embedded by {result['query_encoder']} (DOCQA_QUERY_ENCODER)[/]")
     console.print(
         f"indexing: {result['indexing']['passages']} passages in {result['indexing']['seconds']:.1f} s"
     )

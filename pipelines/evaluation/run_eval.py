@@ -136,6 +136,7 @@ def run_retrieval_eval(
             )
     result: dict[str, Any] = {
         "questions": len(questions),
+        "query_encoder": searcher.query_model,  # the fitted question encoder, or the embedding model
         "retrieval": retrieval,
         "indexing": {"passages": len(passages), "seconds": round(indexing_seconds, 3)},
     }
