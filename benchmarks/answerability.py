@@ -62,9 +62,12 @@ def main() -> None:
                 + collect_rows(reader, search, off, "off"))
         if args.rows:
             args.rows.write_text(json.dumps(rows), encoding="utf-8")
-    model = AnswerabilityModel.load(Path(reader.model_dir))
+    # as the judge does: reranked passages get the model fitted with the reranker's score where one ships
+    model = AnswerabilityModel.load(Path(reader.model_dir), reranked=True) if args.rerank else None
+    model = model or AnswerabilityModel.load(Path(reader.model_dir))
     report = {"cpu": platform.processor() or platform.machine(), "reader": args.reader,
               "no_answer_threshold": reader.threshold(), "corpus": args.corpus.name, "rerank": args.rerank,
+              "answerability_model": model.file_name if model else None,
               "off": [p.name for p in args.off],
               "tau_only": summarise(rows, decisions(rows, None)),
               "tau_and_answerability": summarise(rows, decisions(rows, model)) if model else None}

@@ -60,12 +60,18 @@ def main() -> None:
     parser.add_argument("--off-limit", type=int, default=800, help="at most this many off-corpus questions")
     parser.add_argument("--rows", type=Path, default=None,
                         help="cache of asked rows: read when present (refit without reading), else written")
+    parser.add_argument("--rerank", action="store_true",
+                        help="ask through the bundled reranker, as docqa ask does, and fit "
+                             "answerability-rerank.json with its score (τ is kept: one per reader)")
     args = parser.parse_args()
     if bool(args.off) == args.two_fold:
         parser.error("give --off FILE... or --two-fold (one of them)")
+    if args.rerank and args.tau != "keep":
+        parser.error("--rerank fits the reranked passages' model at the reader's τ: add --tau keep")
 
     from docqa.pipelines.components.readers.answerability import (
         FEATURES,
+        RERANK_FEATURES,
         AnswerabilityModel,
         fit_logistic,
     )
@@ -94,8 +100,13 @@ def main() -> None:
         if args.rows:
             args.rows.write_text(json.dumps(rows), encoding="utf-8")
     fit_rows = [r for r in rows if r["origin"] == "off" or r["answerable"]]
-    weights, bias, means, scales = fit_logistic(fit_rows, [int(r["origin"] == "in") for r in fit_rows])
-    model = AnswerabilityModel(weights, bias, means, scales, threshold=0.5)
+    features = RERANK_FEATURES if args.rerank else FEATURES
+    if args.rerank and any("rerank_top" not in r for r in rows):
+        raise SystemExit("--rerank: some rows were asked without the reranker (a --rows file from a run "
+                         "without --rerank?)")
+    weights, bias, means, scales = fit_logistic(fit_rows, [int(r["origin"] == "in") for r in fit_rows],
+                                                features=features)
+    model = AnswerabilityModel(weights, bias, means, scales, threshold=0.5, features=features)
     taus = [float(t) for t in np.arange(-20.0, 20.01, 0.5)] if args.tau == "joint" else [tau]
     chosen = best_operating_point(rows, model, taus, args.max_off_rate, args.max_hasans_drop)
     if chosen is None:
@@ -111,10 +122,11 @@ def main() -> None:
                  else [p.name for p in args.off])
     model.fitted_on = {"in_corpus": args.dev.name, "off_corpus": off_names,
                        "distractors": [p.name for p in args.distractors], "top_k": args.top_k,
+                       "reranked": args.rerank,
                        "questions": len(rows), "no_answer_threshold": tau,
                        "dev": {k: round(v, 4) for k, v in summary.items()}}
     path = model.save(model_dir)
-    print(json.dumps({"weights": dict(zip(FEATURES, weights, strict=True)), "bias": bias,
+    print(json.dumps({"weights": dict(zip(features, weights, strict=True)), "bias": bias,
                       "threshold": cut, "fitted_on": model.fitted_on, "written": str(path)}, indent=2))
 
 
@@ -170,10 +182,10 @@ def _ask_all(args: argparse.Namespace, reader, dev, gold) -> list[dict]:
             print(f"{done}/{total}", flush=True)
 
     def ask(indexed, inside: list, off: list) -> list[dict]:
-        _, searcher = run_retrieval_eval(indexed, args.distractors, show_progress=False)
+        _, searcher = run_retrieval_eval(indexed, args.distractors, show_progress=False, rerank=args.rerank)
 
         def search(question: str) -> list:
-            return searcher.search(question, top_k=args.top_k)
+            return searcher.search(question, top_k=args.top_k, rerank=args.rerank)
 
         return (collect_rows(reader, search, inside, "in", progress)
                 + collect_rows(reader, search, off[: args.off_limit], "off", progress))

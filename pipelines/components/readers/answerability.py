@@ -10,7 +10,11 @@ name in a passage about engineers. So the decision "not in your documents" is a 
 - ``dense_top`` / ``dense_answer``: cosine between question and the best retrieved passage / the passage
   the answer came from (the embedder's similarity, comparable across collections);
 - ``coverage_top`` / ``coverage_answer``: share of the question's content words (stemmed, stop words
-  out) found in the best-covering passage / the answer's passage.
+  out) found in the best-covering passage / the answer's passage;
+- ``rerank_top`` (only where the passages were reranked): the cross-encoder's best logit among them. It
+  reads question and passage together, so "the best passage is not about the question" shows there first.
+  A second model, ``answerability-rerank.json`` (``fit_answerability.py --rerank``), is fitted with it
+  and judges reranked passages; passages read without reranking keep the five-feature model.
 
 The weights are fitted by ``scripts/fit_answerability.py`` on answerable questions whose articles are
 indexed (label 1) and questions whose articles are not (off-corpus: 0); its threshold is chosen together
@@ -37,7 +41,9 @@ from docqa.errors import ConfigError
 from docqa.pipelines.document_stores.analysis import Tokenizer
 
 ANSWERABILITY_FILE = "answerability.json"
+RERANK_ANSWERABILITY_FILE = "answerability-rerank.json"
 FEATURES = ("margin", "dense_top", "dense_answer", "coverage_top", "coverage_answer")
+RERANK_FEATURES = (*FEATURES, "rerank_top")
 _MARGIN_CLIP = 20.0
 _terms = Tokenizer()
 
@@ -59,19 +65,24 @@ def answerability_features(question: str, documents: Sequence[Document],
     diff = best.meta.get("null_score_diff") if best is not None else None
     margin = -float(diff) if diff is not None and math.isfinite(float(diff)) else -_MARGIN_CLIP
     answer_id = best.document.id if best is not None and best.document is not None else None
-    return {
+    features = {
         "margin": max(-_MARGIN_CLIP, min(_MARGIN_CLIP, margin)),
         "dense_top": max(dense.values(), default=0.0),
         "dense_answer": dense.get(answer_id, 0.0) if answer_id else 0.0,
         "coverage_top": max(covers.values(), default=0.0),
         "coverage_answer": covers.get(answer_id, 0.0) if answer_id else 0.0,
     }
+    reranked = [float(d.meta["rerank_score"]) for d in documents if d.meta.get("rerank_score") is not None]
+    if reranked:
+        features["rerank_top"] = max(reranked)
+    return features
 
 
 @dataclass
 class AnswerabilityModel:
-    """Logistic model P(answer is in the documents) over standardised :data:`FEATURES`; answers below
-    ``threshold`` are shown as "Not found in your documents" with the unsure candidates."""
+    """Logistic model P(answer is in the documents) over standardised ``features`` (:data:`FEATURES`, or
+    :data:`RERANK_FEATURES` for reranked passages); answers below ``threshold`` are shown as "Not found in
+    your documents" with the unsure candidates."""
 
     weights: list[float]
     bias: float
@@ -79,46 +90,57 @@ class AnswerabilityModel:
     scales: list[float]
     threshold: float
     fitted_on: dict[str, Any] = field(default_factory=dict)
+    features: tuple[str, ...] = FEATURES
+
+    @property
+    def file_name(self) -> str:
+        return RERANK_ANSWERABILITY_FILE if self.features == RERANK_FEATURES else ANSWERABILITY_FILE
 
     def probability(self, features: dict[str, float]) -> float:
         z = self.bias + sum(w * (features[name] - m) / s for w, name, m, s
-                            in zip(self.weights, FEATURES, self.means, self.scales, strict=True))
+                            in zip(self.weights, self.features, self.means, self.scales, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     @classmethod
-    def load(cls, model_dir: Path | None) -> AnswerabilityModel | None:
-        """The model shipped in ``model_dir`` (``None`` when there is none).
+    def load(cls, model_dir: Path | None, *, reranked: bool = False) -> AnswerabilityModel | None:
+        """The model shipped in ``model_dir`` for passages read as retrieved or (``reranked``) as the
+        reranker ordered them; ``None`` when there is none.
 
         :raises ConfigError: the file exists but is unusable (names the file).
         """
-        path = Path(model_dir) / ANSWERABILITY_FILE if model_dir is not None else None
+        name, expected = ((RERANK_ANSWERABILITY_FILE, RERANK_FEATURES) if reranked
+                          else (ANSWERABILITY_FILE, FEATURES))
+        path = Path(model_dir) / name if model_dir is not None else None
         if path is None or not path.exists():
             return None
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if tuple(data["features"]) != FEATURES:
-                raise ValueError(f"features {data['features']} differ from {list(FEATURES)}")
+            if tuple(data["features"]) != expected:
+                raise ValueError(f"features {data['features']} differ from {list(expected)}")
             return cls(weights=[float(w) for w in data["weights"]], bias=float(data["bias"]),
                        means=[float(m) for m in data["means"]], scales=[float(s) for s in data["scales"]],
-                       threshold=float(data["threshold"]), fitted_on=dict(data.get("fitted_on", {})))
+                       threshold=float(data["threshold"]), fitted_on=dict(data.get("fitted_on", {})),
+                       features=expected)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ConfigError(f"{path}: unusable answerability model ({err}); delete it or refit with "
                               "scripts/fit_answerability.py") from err
 
     def save(self, model_dir: Path) -> Path:
-        path = Path(model_dir) / ANSWERABILITY_FILE
-        atomic_write_json(path, {"features": list(FEATURES), "weights": self.weights, "bias": self.bias,
+        path = Path(model_dir) / self.file_name
+        atomic_write_json(path, {"features": list(self.features), "weights": self.weights, "bias": self.bias,
                                  "means": self.means, "scales": self.scales, "threshold": self.threshold,
                                  "fitted_on": self.fitted_on})
         return path
 
 
 def fit_logistic(rows: Sequence[dict[str, float]], labels: Sequence[int], *, l2: float = 1e-2,
-                 iterations: int = 50) -> tuple[list[float], float, list[float], list[float]]:
-    """(weights, bias, means, scales) of an L2-regularised logistic regression (Newton steps)."""
+                 iterations: int = 50, features: Sequence[str] = FEATURES,
+                 ) -> tuple[list[float], float, list[float], list[float]]:
+    """(weights, bias, means, scales) of an L2-regularised logistic regression (Newton steps) over
+    ``features`` of ``rows``."""
     import numpy as np
 
-    x = np.array([[r[name] for name in FEATURES] for r in rows], dtype=np.float64)
+    x = np.array([[r[name] for name in features] for r in rows], dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
     means, scales = x.mean(axis=0), x.std(axis=0)
     scales[scales < 1e-9] = 1.0
@@ -154,11 +176,14 @@ class AnswerabilityJudge:
     def __init__(self, model_dir: str | Path | None = None) -> None:
         self.model_dir = str(model_dir) if model_dir is not None else None
         self._model: AnswerabilityModel | None = None
+        self._rerank_model: AnswerabilityModel | None = None
         self._loaded = False
 
     def warm_up(self) -> None:
         if not self._loaded:
-            self._model = AnswerabilityModel.load(Path(self.model_dir) if self.model_dir else None)
+            directory = Path(self.model_dir) if self.model_dir else None
+            self._model = AnswerabilityModel.load(directory)
+            self._rerank_model = AnswerabilityModel.load(directory, reranked=True)
             self._loaded = True
 
     @property
@@ -166,15 +191,24 @@ class AnswerabilityJudge:
         self.warm_up()
         return self._model
 
+    def model_for(self, features: dict[str, float]) -> AnswerabilityModel | None:
+        """The model fitted to passages like these: with the reranker's score when they were reranked
+        and the reader ships ``answerability-rerank.json``, else the five-feature model."""
+        self.warm_up()
+        if "rerank_top" in features and self._rerank_model is not None:
+            return self._rerank_model
+        return self._model
+
     @component.output_types(answers=list[ExtractedAnswer], no_answer=bool, answerability=dict)
     def run(self, query: str, documents: list[Document], answers: list[ExtractedAnswer],
             no_answer: bool) -> dict[str, Any]:
         """``no_answer`` becomes True when P(in the documents) < the model's threshold; the answers are then
         marked ``meta["unsure"]`` (shown as candidates). ``answerability``: features, probability, verdict."""
-        model = self.model
-        if model is None or not answers:
+        if self.model is None or not answers:
             return {"answers": answers, "no_answer": no_answer, "answerability": {}}
         features = answerability_features(query, documents, answers)
+        model = self.model_for(features)
+        assert model is not None
         probability = model.probability(features)
         off_corpus = probability < model.threshold
         if off_corpus and not no_answer:

@@ -15,6 +15,8 @@ from docqa.errors import ConfigError
 from docqa.pipelines.components.readers.answerability import (
     ANSWERABILITY_FILE,
     FEATURES,
+    RERANK_ANSWERABILITY_FILE,
+    RERANK_FEATURES,
     AnswerabilityJudge,
     AnswerabilityModel,
     answerability_features,
@@ -90,6 +92,40 @@ def test_without_a_shipped_model_the_readers_decision_passes_through(tmp_path):
     out = AnswerabilityJudge(model_dir=tmp_path).run(
         query=PHONE_QUESTION, documents=[STEAM], answers=[answer(STEAM, "James Watt", -6.0)], no_answer=False)
     assert out["no_answer"] is False and out["answerability"] == {}
+
+
+def test_reranked_passages_are_judged_by_the_model_fitted_with_the_rerankers_score(tmp_path):
+    """The steam passage covers the question's words (the five-feature model says "in the documents"),
+    but the cross-encoder scored it −6: the reranked model, which trusts that score, says "not found"."""
+    shipped(tmp_path)
+    weights = [4.0 if name == "rerank_top" else 0.0 for name in RERANK_FEATURES]
+    AnswerabilityModel(weights, 0.0, [0.0] * len(RERANK_FEATURES), [1.0] * len(RERANK_FEATURES), 0.5,
+                       features=RERANK_FEATURES).save(tmp_path)
+    assert (tmp_path / RERANK_ANSWERABILITY_FILE).exists() and (tmp_path / ANSWERABILITY_FILE).exists()
+    judge = AnswerabilityJudge(model_dir=tmp_path)
+    question, found = "Who improved the steam engine?", answer(STEAM, "James Watt", -6.0)
+    plain = judge.run(query=question, documents=[STEAM], answers=[found], no_answer=False)
+    assert plain["no_answer"] is False and "rerank_top" not in plain["answerability"]["features"]
+    reranked_doc = Document(id="steam", content=STEAM.content, meta={**STEAM.meta, "rerank_score": -6.0})
+    reranked = judge.run(query=question, documents=[reranked_doc], answers=[answer(reranked_doc, "James Watt",
+                                                                                   -6.0)], no_answer=False)
+    assert reranked["answerability"]["features"]["rerank_top"] == -6.0
+    assert reranked["no_answer"] is True and reranked["answers"][0].meta["unsure"] is True
+    # a reader that ships no reranked model judges reranked passages with the five-feature one
+    (tmp_path / RERANK_ANSWERABILITY_FILE).unlink()
+    fallback = AnswerabilityJudge(model_dir=tmp_path).run(query=question, documents=[reranked_doc],
+                                                          answers=[answer(reranked_doc, "James Watt", -6.0)],
+                                                          no_answer=False)
+    assert fallback["no_answer"] is False
+
+
+def test_a_reranked_model_file_with_other_features_is_named_in_the_error(tmp_path):
+    shipped(tmp_path)
+    (tmp_path / RERANK_ANSWERABILITY_FILE).write_text(
+        json.dumps({"features": list(FEATURES), "weights": [0.0] * 5, "bias": 0.0, "means": [0.0] * 5,
+                    "scales": [1.0] * 5, "threshold": 0.5}), encoding="utf-8")
+    with pytest.raises(ConfigError, match=RERANK_ANSWERABILITY_FILE):
+        AnswerabilityJudge(model_dir=tmp_path).warm_up()
 
 
 def test_a_broken_model_file_is_named_in_the_error(tmp_path):
