@@ -38,13 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=20, help="the N whose weight is written")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--dry-run", action="store_true", help="print only")
+    parser.add_argument("--confident-gap", type=float, default=None,
+                        help="write this confidence gap (skip the cross-encoder from it up; see the table)")
     args = parser.parse_args(argv)
     if args.n not in NS:
         parser.error(f"--n: one of {', '.join(map(str, NS))}")
 
     from docqa.atomic import atomic_write_json
     from docqa.pipelines.components.rankers.cross_encoder import SETTINGS_FILE, read_settings
-    from docqa.pipelines.components.rankers.fusion import best_weight
+    from docqa.pipelines.components.rankers.fusion import GAP_GRID, best_weight, confidence_gap
     from docqa.pipelines.components.rankers.reranker import DocQAReranker
     from docqa.pipelines.training.reranker_training import fused_metrics, rank_metrics
 
@@ -82,14 +84,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:10} {row['recall@1']:6.3f} {row['recall@5']:6.3f} {row['mrr']:6.3f} "
               f"{row.get('weight', ''):>7}")
     chosen = table[f"fused@{args.n}"]["weight"]
+    # Skipping the cross-encoder where retrieval is sure: those questions keep retrieval's order.
+    gaps = [confidence_gap(row["hybrid_scores"][:args.n]) for row in rows]
+    skip_table = {}
+    for gap in GAP_GRID:
+        mixed = [(row["candidates"], row["gold"], scores, row["hybrid_scores"]) if g < gap
+                 else (row["candidates"], row["gold"], [0.0] * len(scores), row["hybrid_scores"])
+                 for row, scores, g in zip(rows, logits, gaps, strict=True)]
+        skip_table[gap] = {**fused_metrics(mixed, args.n, chosen, (1, 5, 10)),
+                           "skipped": sum(g >= gap for g in gaps) / len(rows)}
+    print(f"skipping the cross-encoder where retrieval's gap is >= g (N = {args.n}, weight {chosen}):")
+    print(f"{'g':>6} {'skipped':>8} {'R@1':>6} {'R@5':>6} {'MRR':>6}")
+    for gap, row in skip_table.items():
+        print(f"{gap:6.2f} {row['skipped']:8.2f} {row['recall@1']:6.3f} {row['recall@5']:6.3f} "
+              f"{row['mrr']:6.3f}")
     if not args.dry_run:
         settings = read_settings(args.model_dir)
         settings["retrieval_weight"] = chosen
         settings["fusion_fitted_on"] = {"questions": len(rows), "articles": dev["articles"], "n": args.n,
                                         "dev": {k: {m: round(v, 4) for m, v in r.items()}
                                                 for k, r in table.items()}}
+        if args.confident_gap is not None:
+            settings["confident_gap"] = args.confident_gap
+            settings["confident_gap_fitted_on"] = {
+                "questions": len(rows), "articles": dev["articles"], "n": args.n,
+                "dev": {str(g): {m: round(v, 4) for m, v in r.items()} for g, r in skip_table.items()}}
         atomic_write_json(args.model_dir / SETTINGS_FILE, settings)
-        print(f"wrote retrieval_weight {chosen} (N = {args.n}) to {args.model_dir / SETTINGS_FILE}")
+        print(f"wrote retrieval_weight {chosen} (N = {args.n}) and confident_gap "
+              f"{settings.get('confident_gap')} to {args.model_dir / SETTINGS_FILE}")
     return 0
 
 

@@ -12,6 +12,10 @@ Where it sits: ``retriever`` (hybrid, top ``candidates``) → ``reranker`` (top 
 (:mod:`~docqa.pipelines.components.rankers.fusion`; the weight ships with the model, chosen on dev
 articles). Each returned passage has that fused score in ``score``, the logit in ``meta["rerank_score"]``,
 and keeps the retriever's score in ``meta["retrieval_score"]`` and its rank in ``meta["retrieval_rank"]``.
+Where retrieval is already sure — its best candidate stands ``confident_gap`` standard deviations above
+the second (:func:`~docqa.pipelines.components.rankers.fusion.confidence_gap`; the gap ships in
+``reranker.json``, chosen on dev articles) — the cross-encoder is not run: the passages keep retrieval's
+order and ``meta["rerank_skipped"]`` is True. That skips most questions at no loss of R@1 on dev.
 
 Runtime: ``auto`` (default) measures torch / ONNX fp32 / ONNX int8 once per model and CPU and caches the
 choice (:mod:`~docqa.pipelines.components.rankers.auto_backend`). Loading is shared per process: every
@@ -41,7 +45,7 @@ from docqa.pipelines.components.rankers.backends import (
     load_backend,
 )
 from docqa.pipelines.components.rankers.cross_encoder import read_settings
-from docqa.pipelines.components.rankers.fusion import fused_scores
+from docqa.pipelines.components.rankers.fusion import confidence_gap, fused_scores
 from docqa.pipelines.components.rankers.pairs import (
     DEFAULT_MAX_LENGTH,
     DEFAULT_MAX_QUESTION_TOKENS,
@@ -96,6 +100,7 @@ class _Loaded:
     choice: BackendChoice
     lock: threading.Lock
     retrieval_weight: float = 0.0  # the model's fusion weight (reranker.json), chosen on dev articles
+    confident_gap: float | None = None  # retrieval gap from which reranking is skipped (reranker.json)
 
 
 _LOADED: dict[tuple[str, str, int | None, int], _Loaded] = {}
@@ -125,8 +130,9 @@ def _load(model: str, backend: RerankerBackendName, num_threads: int | None, bat
         choice, loaded = choose_reranker_backend(model_dir, load, encode)
     else:
         choice = BackendChoice(backend=backend.value, chosen_by="setting")
+    gap = settings.get("confident_gap")
     return _Loaded(model_dir, loaded or load(choice.backend), tokenizer, fmt, choice, threading.Lock(),
-                   float(settings.get("retrieval_weight", 0.0)))
+                   float(settings.get("retrieval_weight", 0.0)), float(gap) if gap is not None else None)
 
 
 def _pairs(tokenizer: Any, fmt: PairFormat, question: str, passages: Sequence[str]) -> list[Pair]:
@@ -155,17 +161,24 @@ class DocQAReranker:
     :param retrieval_weight: how much retrieval's own score counts beside the cross-encoder's
         (:mod:`~docqa.pipelines.components.rankers.fusion`); ``None``: the model's ``reranker.json``
         value, chosen on the dev articles; 0: the cross-encoder's order alone.
+    :param confident_gap: skip the cross-encoder when retrieval's best candidate leads the second by at
+        least this many standard deviations; ``None``: the model's ``reranker.json`` value (none: always
+        rerank); ``float("inf")``: always rerank.
     """
 
     def __init__(self, model: str = BUNDLED, backend: str | RerankerBackendName = RerankerBackendName.AUTO,
                  top_k: int = 5, candidates: int = DEFAULT_CANDIDATES, batch_size: int = DEFAULT_BATCH_SIZE,
-                 num_threads: int | None = None, retrieval_weight: float | None = None) -> None:
+                 num_threads: int | None = None, retrieval_weight: float | None = None,
+                 confident_gap: float | None = None) -> None:
         self.backend = RerankerBackendName.from_str(backend)
         if top_k < 1 or candidates < 1:
             raise ConfigError(f"top_k and candidates must be at least 1, got {top_k} and {candidates}")
         if retrieval_weight is not None and not 0.0 <= retrieval_weight <= 100.0:
             raise ConfigError(f"retrieval_weight must be between 0 and 100, got {retrieval_weight}")
+        if confident_gap is not None and not confident_gap >= 0.0:
+            raise ConfigError(f"confident_gap must be at least 0, got {confident_gap}")
         self.retrieval_weight = retrieval_weight
+        self.confident_gap = confident_gap
         self.model = str(model)
         self.top_k = top_k
         self.candidates = candidates
@@ -176,7 +189,8 @@ class DocQAReranker:
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(self, model=self.model, backend=self.backend.value, top_k=self.top_k,
                                candidates=self.candidates, batch_size=self.batch_size,
-                               num_threads=self.num_threads, retrieval_weight=self.retrieval_weight)
+                               num_threads=self.num_threads, retrieval_weight=self.retrieval_weight,
+                               confident_gap=self.confident_gap)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DocQAReranker:
@@ -210,6 +224,13 @@ class DocQAReranker:
         return self._loaded.retrieval_weight if self._loaded else 0.0
 
     @property
+    def skip_gap(self) -> float | None:
+        """The confidence gap in use (the setting, else the loaded model's; ``None``: always rerank)."""
+        if self.confident_gap is not None:
+            return self.confident_gap
+        return self._loaded.confident_gap if self._loaded else None
+
+    @property
     def model_dir(self) -> Path | None:
         return self._loaded.model_dir if self._loaded else None
 
@@ -235,6 +256,14 @@ class DocQAReranker:
         k = top_k or self.top_k
         if not documents or not query.strip():
             return {"documents": list(documents)[:k], "rerank_ms": 0.0}
+        self.warm_up()
+        gap = self.skip_gap
+        if gap is not None and confidence_gap([d.score for d in documents]) >= gap:
+            order = sorted(range(len(documents)), key=lambda i: -float(documents[i].score or 0.0))[:k]
+            kept = [replace(doc, meta={**(doc.meta or {}), "retrieval_score": doc.score,
+                                       "retrieval_rank": i + 1, "rerank_skipped": True})
+                    for i, doc in ((i, documents[i]) for i in order)]
+            return {"documents": kept, "rerank_ms": (time.perf_counter() - started) * 1000.0}
         logits = self.score(query, [d.content or "" for d in documents])
         scores = fused_scores(logits, [d.score for d in documents], self.fusion_weight)
         order = np.argsort(-scores, kind="stable")[:k]

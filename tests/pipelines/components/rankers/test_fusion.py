@@ -13,7 +13,7 @@ import pytest
 from haystack import Document
 
 from docqa.errors import ConfigError
-from docqa.pipelines.components.rankers.fusion import best_weight, fused_scores, zscore
+from docqa.pipelines.components.rankers.fusion import best_weight, confidence_gap, fused_scores, zscore
 from docqa.pipelines.components.rankers.pairs import PairFormat
 from docqa.pipelines.components.rankers.reranker import DocQAReranker
 from docqa.pipelines.training.reranker_training import DevData, dev_scores, selection_score
@@ -69,6 +69,35 @@ def test_the_models_weight_decides_the_order(tiny_reranker_dir: Path, tmp_path: 
     assert DocQAReranker.from_dict(setting.to_dict()).retrieval_weight == 0.0
     with pytest.raises(ConfigError, match="retrieval_weight"):
         DocQAReranker(model=str(model), retrieval_weight=-1.0)
+
+
+def test_confidence_gap_measures_how_far_the_best_candidate_leads() -> None:
+    assert confidence_gap([1.0, 3.0, 0.0]) == pytest.approx(float(np.diff(np.sort(zscore([1, 3, 0])))[-1]))
+    assert confidence_gap([5.0]) == 0.0 and confidence_gap(None) == 0.0
+    assert confidence_gap([2.0, None, 1.0]) == 0.0  # a retriever without scores: always rerank
+    assert confidence_gap([10.0, 1.0, 0.9, 0.8]) > confidence_gap([1.0, 0.99, 0.98, 0.97])
+
+
+def test_a_sure_retrieval_skips_the_cross_encoder(tiny_reranker_dir: Path, tmp_path: Path) -> None:
+    model = tmp_path / "gapped"
+    shutil.copytree(tiny_reranker_dir, model)
+    (model / "reranker.json").write_text(json.dumps({"retrieval_weight": 0.0, "confident_gap": 1.0}),
+                                         encoding="utf-8")
+    reranker = DocQAReranker(model=str(model), backend="torch", top_k=3)
+    sure = [Document(id=f"p{i}", content=text, score=s) for i, (text, s)
+            in enumerate(zip(TEXTS, [0.3, 9.0, 0.2, 0.1, 0.0], strict=True))]
+    out = reranker.run(query=QUESTION, documents=sure)["documents"]
+    assert reranker.skip_gap == 1.0
+    assert [d.id for d in out] == ["p1", "p0", "p2"]  # retrieval's order, best first
+    assert all(d.meta["rerank_skipped"] and "rerank_score" not in d.meta for d in out)
+    unsure = [Document(id=f"p{i}", content=text, score=1.0 - i / 100) for i, text in enumerate(TEXTS)]
+    read = reranker.run(query=QUESTION, documents=unsure)["documents"]
+    assert all("rerank_score" in d.meta and not d.meta.get("rerank_skipped") for d in read)
+    every = DocQAReranker(model=str(model), backend="torch", top_k=3, confident_gap=float("inf"))
+    assert all("rerank_score" in d.meta for d in every.run(query=QUESTION, documents=sure)["documents"])
+    assert DocQAReranker.from_dict(every.to_dict()).confident_gap == float("inf")
+    with pytest.raises(ConfigError, match="confident_gap"):
+        DocQAReranker(model=str(model), confident_gap=-0.5)
 
 
 def test_dev_scores_report_the_fused_order_and_select_by_it() -> None:
