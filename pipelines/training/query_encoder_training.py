@@ -26,9 +26,7 @@ No Haystack import: only torch, transformers, numpy and DocQA modules that impor
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -38,6 +36,15 @@ from typing import Any
 import numpy as np
 
 from docqa.pipelines.training import reranker_state
+from docqa.pipelines.training.loop_parts import (
+    BestWeights,
+    RunState,
+    adamw,
+    autocast_for,
+    epoch_batch,
+    open_run,
+    refit_schedule,
+)
 from docqa.pipelines.training.time_budget import LinearSchedule, StepBudget
 
 Log = Callable[[str], None]
@@ -155,23 +162,13 @@ def train_query_encoder(recipe: QueryEncoderRecipe, data: QueryTrainData, evalua
     if recipe.freeze_word_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     model.train()
-
-    def autocast() -> Any:
-        if bf16:
-            return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
+    autocast = autocast_for(device, bf16)
     encode = QuestionEncoder(model, tokenizer, recipe.max_question_tokens, device, autocast)
     passages = torch.from_numpy(np.ascontiguousarray(data.passage_vectors, dtype=np.float32)).to(device)
     n_questions = len(data.questions)
     steps_per_epoch = max(1, n_questions // recipe.batch_questions)
     planned = steps_per_epoch * recipe.epochs
-    no_decay = ("bias", "LayerNorm.weight")
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        [{"params": [p for n, p in params if not n.endswith(no_decay)], "weight_decay": recipe.weight_decay},
-         {"params": [p for n, p in params if n.endswith(no_decay)], "weight_decay": 0.0}],
-        lr=recipe.learning_rate)
+    params, optimizer = adamw(model, recipe.learning_rate, recipe.weight_decay, device)
     schedule = LinearSchedule(int(recipe.warmup_ratio * planned), planned)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     evaluations = {s for s in range(recipe.eval_every, planned + 1, recipe.eval_every)} if recipe.eval_every \
@@ -179,41 +176,33 @@ def train_query_encoder(recipe: QueryEncoderRecipe, data: QueryTrainData, evalua
     evaluations |= {steps_per_epoch * e for e in range(1, recipe.epochs + 1)}
     resume_key = {"recipe": json.dumps(asdict(recipe), sort_keys=True), "base": str(base_dir),
                   "train_questions": n_questions, "paragraphs": len(data.passage_vectors)}
-    state = None
-    if state_dir is not None:
-        state = reranker_state.load_state(state_dir, resume_key) if resume else None
-        if state is None and not resume:
-            reranker_state.check_fresh(state_dir)
+    state = open_run(state_dir, resume_key, resume)
     if state is not None:
         time_limit_s = state["time_limit_s"]
     budget = (StepBudget(time_limit_s, sorted(evaluations), eval_guess_s=20.0, final_s=10.0)
               if time_limit_s else None)
     log(f"{n_questions} questions against {len(data.passage_vectors)} frozen paragraph vectors; "
         f"{steps_per_epoch} steps/epoch × {recipe.epochs}; device {device}, bf16 {bf16}, "
-        f"{sum(p.numel() for _, p in params) / 1e6:.1f}M trainable parameters")
+        f"{sum(p.numel() for p in params) / 1e6:.1f}M trainable parameters")
 
     history: list[dict[str, Any]] = []
-    best_state, best_score, best_index = None, -math.inf, 0
+    best = BestWeights()
     step, train_clock, train_steps, order = 0, 0.0, 0, None
     loss_sum, loss_n, masked = 0.0, 0, 0
     if state is None:
         baseline = evaluate(encode)
         log(f"dev before training: {_line(baseline)}")
     else:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        rng.bit_generator.state = json.loads(state["numpy_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        step, train_clock, train_steps = state["step"], state["train_clock"], state["train_steps"]
-        order = state["order"].numpy()
+        run = RunState()
+        run.restore(state, model, optimizer, scheduler, rng)
+        step, train_clock, train_steps, order = run.step, run.train_clock, run.train_steps, run.order
         loss_sum, loss_n, masked = state["loss_sum"], state["loss_n"], state["masked"]
         history, baseline = state["history"], state["baseline"]
-        best_score, best_index = state["best_score"], state["best_index"]
+        best = BestWeights(state["best_score"], state["best_index"])
         if budget is not None:
             budget.eval_s = state["eval_s"]
         started -= state["elapsed_s"]
-        best_state = reranker_state.load_best(state_dir) if best_index else None
+        best.weights = reranker_state.load_best(state_dir) if best.index else None
         log(f"resumed at step {step} of {schedule.total} ({state['elapsed_s']:.0f} s trained before)")
     last_checkpoint = time.perf_counter()
 
@@ -222,24 +211,19 @@ def train_query_encoder(recipe: QueryEncoderRecipe, data: QueryTrainData, evalua
         if state_dir is None:
             return
         reranker_state.save_state(state_dir, {
-            "resume_key": resume_key, "time_limit_s": time_limit_s, "step": step,
-            "elapsed_s": time.perf_counter() - started, "train_clock": train_clock,
-            "train_steps": train_steps,
-            "eval_s": budget.eval_s if budget is not None else None, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "numpy_rng": json.dumps(rng.bit_generator.state), "torch_rng": torch.get_rng_state(),
-            "order": torch.from_numpy(np.asarray(order)), "loss_sum": loss_sum, "loss_n": loss_n,
-            "masked": masked, "history": history, "baseline": baseline, "best_score": best_score,
-            "best_index": best_index})
+            "resume_key": resume_key, "time_limit_s": time_limit_s,
+            "elapsed_s": time.perf_counter() - started,
+            "eval_s": budget.eval_s if budget is not None else None,
+            **RunState(step, train_clock, train_steps, order).saved(model, optimizer, scheduler, rng),
+            "loss_sum": loss_sum, "loss_n": loss_n,
+            "masked": masked, "history": history, "baseline": baseline, "best_score": best.score,
+            "best_index": best.index})
         last_checkpoint = time.perf_counter()
 
     pad_id = int(tokenizer.pad_token_id or 0)
     while step < schedule.total:
         step_started = time.perf_counter()
-        b = step % steps_per_epoch
-        if b == 0 or order is None:
-            order = rng.permutation(n_questions)
-        chosen = order[b * recipe.batch_questions:(b + 1) * recipe.batch_questions]
+        order, chosen = epoch_batch(step, steps_per_epoch, order, rng, n_questions, recipe.batch_questions)
         ids, mask = pad_ids([data.questions[q] for q in chosen], pad_id)
         gold = torch.from_numpy(data.gold[chosen]).to(device)
         with autocast():
@@ -256,7 +240,7 @@ def train_query_encoder(recipe: QueryEncoderRecipe, data: QueryTrainData, evalua
             masked += len(drop)
         loss = torch.nn.functional.cross_entropy(logits, gold)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for _, p in params], recipe.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_(params, recipe.max_grad_norm)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -270,10 +254,8 @@ def train_query_encoder(recipe: QueryEncoderRecipe, data: QueryTrainData, evalua
             log(f"step {step}/{schedule.total} loss {loss_sum / max(1, loss_n):.4f} "
                 f"lr {scheduler.get_last_lr()[0]:.2e} {train_clock / train_steps * 1000:.0f} ms/step "
                 f"{now - started:.0f} s")
-        if budget is not None and train_steps >= 10 and train_steps % 25 == 0:
-            schedule.total = budget.fitted_total(step=step, elapsed_s=now - started,
-                                                 seconds_per_step=train_clock / train_steps, planned=planned)
-            schedule.warmup = min(schedule.warmup, int(recipe.warmup_ratio * schedule.total))
+        refit_schedule(budget, schedule, step=step, train_steps=train_steps, train_clock=train_clock,
+                       elapsed_s=now - started, planned=planned, warmup_ratio=recipe.warmup_ratio)
         if step in evaluations or step >= schedule.total:
             eval_started = time.perf_counter()
             scores = evaluate(encode)
@@ -287,12 +269,7 @@ def train_query_encoder(recipe: QueryEncoderRecipe, data: QueryTrainData, evalua
             history.append(record)
             loss_sum, loss_n, masked = 0.0, 0, 0
             score = float(scores[recipe.select])
-            kept = score > best_score
-            if kept:
-                best_score, best_index = score, record["evaluation"]
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-                if state_dir is not None:
-                    reranker_state.save_best(state_dir, best_state)
+            kept = best.offer(score, record["evaluation"], model, state_dir)
             log(f"evaluation {record['evaluation']} at step {step} (epoch {record['epoch']:.3f}): loss "
                 f"{record['train_loss']:.4f}; {_line(scores)}{' (kept)' if kept else ''}; {eval_s:.0f} s")
             checkpoint()
@@ -300,12 +277,12 @@ def train_query_encoder(recipe: QueryEncoderRecipe, data: QueryTrainData, evalua
             checkpoint()
         if on_step is not None:
             on_step(step)
-    if best_state is None:
+    if best.weights is None:
         raise ValueError("no dev evaluation was made: the run took no step")
-    model.load_state_dict(best_state)
+    model.load_state_dict(best.weights)
     stopped = (f"fitted to the time limit ({time_limit_s:.0f} s): the learning rate decayed to 0 at step "
                f"{step} of {planned} planned") if step < planned else None
-    record = {"recipe": asdict(recipe), "best_evaluation": best_index, "baseline": baseline,
+    record = {"recipe": asdict(recipe), "best_evaluation": best.index, "baseline": baseline,
               "evaluations": history, "steps_per_epoch": steps_per_epoch, "steps": step,
               "stopped_early": stopped, "seconds": round(time.perf_counter() - started, 1), "device": device,
               "bf16": bf16, "base": str(base_dir), "train_questions": n_questions,

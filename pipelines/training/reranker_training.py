@@ -22,11 +22,9 @@ import neither.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
 import lzma
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -45,6 +43,15 @@ from docqa.pipelines.components.rankers.pairs import (
     token_ids,
 )
 from docqa.pipelines.training import reranker_state
+from docqa.pipelines.training.loop_parts import (
+    BestWeights,
+    RunState,
+    adamw,
+    autocast_for,
+    epoch_batch,
+    open_run,
+    refit_schedule,
+)
 from docqa.pipelines.training.time_budget import LinearSchedule, StepBudget
 
 DEV_NS = (5, 10, 15, 20, 30)
@@ -287,22 +294,12 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
     rng = np.random.default_rng(recipe.seed)
     model = build_model(base_dir, recipe.layers, recipe.freeze_word_embeddings).to(device)
     model.train()
-
-    def autocast() -> Any:
-        if bf16:
-            return torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
+    autocast = autocast_for(device, bf16)
     scorer = _Scorer(model, device, fmt, autocast, eval_batch_size)
     n_questions = len(data.questions)
     steps_per_epoch = max(1, n_questions // recipe.batch_questions)
     planned = steps_per_epoch * recipe.epochs
-    no_decay = ("bias", "LayerNorm.weight")
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        [{"params": [p for n, p in params if not n.endswith(no_decay)], "weight_decay": recipe.weight_decay},
-         {"params": [p for n, p in params if n.endswith(no_decay)], "weight_decay": 0.0}],
-        lr=recipe.learning_rate, fused=device.startswith("cuda"))
+    params, optimizer = adamw(model, recipe.learning_rate, recipe.weight_decay, device)
     schedule = LinearSchedule(int(recipe.warmup_ratio * planned), planned)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     evaluations = set(evaluation_steps(steps_per_epoch, recipe.epochs, recipe.eval_every))
@@ -310,21 +307,17 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
                   "train_questions": n_questions, "train_paragraphs": len(data.paragraphs),
                   "dev_questions": len(dev.questions), "format": json.dumps(asdict(fmt), sort_keys=True)}
 
-    state = None
-    if state_dir is not None:
-        state = reranker_state.load_state(state_dir, resume_key) if resume else None
-        if state is None and not resume:
-            reranker_state.check_fresh(state_dir)
+    state = open_run(state_dir, resume_key, resume)
     if state is not None:
         time_limit_s = state["time_limit_s"]
     budget = (StepBudget(time_limit_s, sorted(evaluations), eval_guess_s=15.0 if device != "cpu" else 60.0,
                          final_s=10.0) if time_limit_s else None)
     log(f"{n_questions} questions, {steps_per_epoch} steps/epoch × {recipe.epochs} planned; "
         f"{recipe.layers} layers, device {device}, bf16 {bf16}, "
-        f"{sum(p.numel() for _, p in params) / 1e6:.1f}M trainable parameters")
+        f"{sum(p.numel() for p in params) / 1e6:.1f}M trainable parameters")
 
     history: list[dict[str, Any]] = []
-    best_state, best_score, best_index = None, -math.inf, 0
+    best = BestWeights()
     step, train_clock, train_steps, order = 0, 0.0, 0, None
     loss_acc = torch.zeros((), device=device, dtype=torch.float64)  # summed on the device: no sync per step
     loss_n, since_eval_s = 0, 0.0
@@ -337,22 +330,18 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
             f"{baseline[f'rerank@{recipe.select_n}']['mrr']:.3f} (hybrid {baseline['hybrid']['mrr']:.3f}, "
             f"R@1 {baseline['hybrid']['recall@1']:.3f}){_fused_line(baseline, recipe.select_n)}")
     else:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])  # restores the schedule's fitted total and warm-up
-        rng.bit_generator.state = json.loads(state["numpy_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        step, train_clock, train_steps = state["step"], state["train_clock"], state["train_steps"]
-        order = state["order"].numpy()
+        run = RunState()
+        run.restore(state, model, optimizer, scheduler, rng)  # the scheduler brings its fitted total
+        step, train_clock, train_steps, order = run.step, run.train_clock, run.train_steps, run.order
         loss_acc += state["loss_sum"]
         loss_n = state["loss_n"]
         since_eval_s = state["since_eval_s"]
         history, baseline = state["history"], state["baseline"]
-        best_score, best_index = state["best_score"], state["best_index"]
+        best = BestWeights(state["best_score"], state["best_index"])
         if budget is not None:
             budget.eval_s = state["eval_s"]
         started -= state["elapsed_s"]
-        best_state = reranker_state.load_best(state_dir) if best_index else None
+        best.weights = reranker_state.load_best(state_dir) if best.index else None
         log(f"resumed at step {step} of {schedule.total} ({state['elapsed_s']:.0f} s trained before; "
             f"{len(history)} dev evaluations)")
     last_checkpoint = time.perf_counter()
@@ -362,29 +351,24 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
         if state_dir is None:
             return
         reranker_state.save_state(state_dir, {
-            "resume_key": resume_key, "time_limit_s": time_limit_s, "step": step,
-            "elapsed_s": time.perf_counter() - started, "train_clock": train_clock,
-            "train_steps": train_steps, "eval_s": budget.eval_s if budget is not None else None,
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "numpy_rng": json.dumps(rng.bit_generator.state),
-            "torch_rng": torch.get_rng_state(), "order": torch.from_numpy(np.asarray(order)),
+            "resume_key": resume_key, "time_limit_s": time_limit_s,
+            "elapsed_s": time.perf_counter() - started,
+            "eval_s": budget.eval_s if budget is not None else None,
+            **RunState(step, train_clock, train_steps, order).saved(model, optimizer, scheduler, rng),
             "loss_sum": float(loss_acc), "loss_n": loss_n, "since_eval_s": since_eval_s, "history": history,
-            "baseline": baseline, "best_score": best_score, "best_index": best_index})
+            "baseline": baseline, "best_score": best.score, "best_index": best.index})
         last_checkpoint = time.perf_counter()
 
     stopped = None
     while step < schedule.total:
         step_started = time.perf_counter()
-        epoch, b = divmod(step, steps_per_epoch)
-        if b == 0 or order is None:
-            order = rng.permutation(n_questions)
-        chosen = order[b * recipe.batch_questions:(b + 1) * recipe.batch_questions]
+        order, chosen = epoch_batch(step, steps_per_epoch, order, rng, n_questions, recipe.batch_questions)
         groups = sample_groups(data, chosen, recipe, rng)
         pairs = [pair_ids(data.questions[q], data.paragraphs[p], fmt)
                  for q, group in zip(chosen, groups, strict=True) for p in group]
         loss = _group_loss(model, pairs, len(chosen), recipe, fmt, device, autocast)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for _, p in params], recipe.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_(params, recipe.max_grad_norm)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
@@ -399,11 +383,8 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
             log(f"step {step}/{schedule.total} loss {float(loss_acc) / max(1, loss_n):.4f} "
                 f"lr {scheduler.get_last_lr()[0]:.2e} {train_clock / train_steps * 1000:.0f} ms/step "
                 f"{now - started:.0f} s")
-        if budget is not None and train_steps >= 10 and train_steps % 25 == 0:
-            schedule.total = budget.fitted_total(step=step, elapsed_s=now - started,
-                                                 seconds_per_step=train_clock / train_steps,
-                                                 planned=planned)
-            schedule.warmup = min(schedule.warmup, int(recipe.warmup_ratio * schedule.total))
+        refit_schedule(budget, schedule, step=step, train_steps=train_steps, train_clock=train_clock,
+                       elapsed_s=now - started, planned=planned, warmup_ratio=recipe.warmup_ratio)
         if step in evaluations or step >= schedule.total:
             eval_started = time.perf_counter()
             scores = dev_scores(scorer, dev, fmt, recipe.dev_ns)
@@ -419,12 +400,7 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
             loss_acc.zero_()
             loss_n, since_eval_s = 0, 0.0
             score = selection_score(scores, recipe.select_n)
-            kept = score > best_score
-            if kept:
-                best_score, best_index = score, record["evaluation"]
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-                if state_dir is not None:
-                    reranker_state.save_best(state_dir, best_state)
+            kept = best.offer(score, record["evaluation"], model, state_dir)
             sel = scores[f"rerank@{recipe.select_n}"]
             log(f"evaluation {record['evaluation']} at step {step} (epoch {record['epoch']:.3f}): "
                 f"loss {record['train_loss']:.4f}; dev rerank@{recipe.select_n} R@1 {sel['recall@1']:.3f} "
@@ -439,21 +415,21 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
     if step < planned:
         stopped = (f"fitted to the time limit ({time_limit_s:.0f} s): the learning rate decayed to 0 at step "
                    f"{step} of {planned} planned")
-    if best_state is None:
+    if best.weights is None:
         raise ValueError("no dev evaluation was made: the run took no step")
-    model.load_state_dict(best_state)
+    model.load_state_dict(best.weights)
     base_tensor = model.get_input_embeddings().weight if share_word_embeddings_from else None
     settings = {"format": 1, "max_length": recipe.max_length,
                 "max_question_tokens": recipe.max_question_tokens,
                 "score": "logit: higher = the passage answers the question; sigmoid ≈ P(relevant)",
-                "retrieval_weight": float(history[best_index - 1]["dev"].get(f"fused@{recipe.select_n}", {})
+                "retrieval_weight": float(history[best.index - 1]["dev"].get(f"fused@{recipe.select_n}", {})
                                           .get("weight", 0.0))}
     save_cross_encoder(model.cpu(), out_dir, settings, share_word_embeddings_from=share_word_embeddings_from,
                        base_tensor=base_tensor)
     for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
         if (Path(tokenizer_dir) / name).exists():
             (Path(out_dir) / name).write_bytes((Path(tokenizer_dir) / name).read_bytes())
-    result = {"recipe": asdict(recipe), "best_evaluation": best_index, "baseline": baseline,
+    result = {"recipe": asdict(recipe), "best_evaluation": best.index, "baseline": baseline,
               "evaluations": history, "steps_per_epoch": steps_per_epoch, "steps": step,
               "stopped_early": stopped, "seconds": round(time.perf_counter() - started, 1), "device": device,
               "bf16": bf16, "base": str(base_dir), "shared_word_embeddings": share_word_embeddings_from,
