@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     n_first = args.candidates[0]
     always_ids, always_ms, skipped = [], [], 0
     reranked: dict[int, tuple[list[list[str]], list[float]]] = {n: ([], []) for n in args.candidates}
-    alone: dict[int, list[list[str]]] = {n: [] for n in args.candidates}  # the logits' order, first N
+    alone: list[list[str]] = []  # the first N's logits alone
     for done, (_, question, _) in enumerate(questions, start=1):
         if query_embedder is not None:  # the same search with plain question vectors, and its reranking
             started = time.perf_counter()
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 always_ids.append([d.id for d in every] + [d.id for d in docs[n:]])
                 always_ms.append(search_ms + (time.perf_counter() - started) * 1000)
                 by_logit = sorted(every, key=lambda d: -d.meta["rerank_score"])
-                alone[n].append([d.id for d in by_logit] + [d.id for d in docs[n:]])
+                alone.append([d.id for d in by_logit] + [d.id for d in docs[n:]])
         started = time.perf_counter()
         dense = stock_dense.run(query_embedding=stock_text.run(text=question)["embedding"])["documents"]
         stock = joiner.run(documents=[dense, stock_bm25.run(query=question)["documents"]])["documents"]
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         results[f"docqa_hybrid_rerank@{n}"] = _metrics(reranked[n][0], questions, reranked[n][1])
     results[f"docqa_hybrid_rerank_every_question@{n_first}"] = _metrics(always_ids, questions, always_ms)
     if reranker.fusion_weight:  # the logits without retrieval's score (latency as reranking every question)
-        results[f"docqa_rerank_alone@{n_first}"] = _metrics(alone[n_first], questions, always_ms)
+        results[f"docqa_rerank_alone@{n_first}"] = _metrics(alone, questions, always_ms)
     stock = results["stock_rrf"]
     for name, row in results.items():
         if name != "stock_rrf":

@@ -74,6 +74,7 @@ def dev_evaluator(shared: Path, work: Path, limit: int | None):
     from docqa.pipelines.document_stores.local.store import LocalDocumentStore
     from docqa.pipelines.evaluation.retrieval_eval import load_squad_corpus
     from docqa.pipelines.squad import read_squad
+    from docqa.pipelines.training.reranker_training import rank_metrics
     from scripts.make_compact_reader_data import DEV_ARTICLES, TEST_ARTICLES
     from scripts.mine_reranker_data import _snapshot
 
@@ -92,10 +93,9 @@ def dev_evaluator(shared: Path, work: Path, limit: int | None):
     gold = np.array([index_of[g] for _, _, g in questions])
 
     def metrics(ranks: list[int | None], prefix: str) -> dict[str, float]:
-        n = len(ranks)
-        return {f"{prefix}_r1": sum(r == 1 for r in ranks) / n,
-                f"{prefix}_r5": sum(r is not None and r <= 5 for r in ranks) / n,
-                f"{prefix}_mrr": sum(1 / r for r in ranks if r) / n}
+        scores = rank_metrics(ranks, (1, 5))
+        return {f"{prefix}_r1": scores["recall@1"], f"{prefix}_r5": scores["recall@5"],
+                f"{prefix}_mrr": scores["mrr"]}
 
     def evaluate(encode) -> dict:
         qvecs = encode(texts)

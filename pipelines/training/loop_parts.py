@@ -92,9 +92,6 @@ class RunState:
                 "torch_rng": torch.get_rng_state(), "order": torch.from_numpy(np.asarray(self.order))}
 
 
-__all__ = ["NO_DECAY", "RunState", "adamw", "autocast_for", "refit_schedule"]
-
-
 def open_run(state_dir: Any, resume_key: dict[str, Any], resume: bool) -> dict[str, Any] | None:
     """The checkpoint to continue from (``resume``), or ``None`` for a fresh run — which is refused over
     an unfinished one, whose checkpoint it would overwrite.
@@ -128,6 +125,19 @@ class BestWeights:
     index: int = 0  # 1-based evaluation number; 0 = none yet
     weights: dict[str, Any] | None = None
 
+    @classmethod
+    def resumed(cls, state: dict[str, Any], state_dir: Any) -> BestWeights:
+        """The best evaluation a checkpoint recorded, with its weights from ``state_dir``."""
+        from docqa.pipelines.training import reranker_state
+
+        best = cls(state["best_score"], state["best_index"])
+        best.weights = reranker_state.load_best(state_dir) if best.index else None
+        return best
+
+    def saved(self) -> dict[str, Any]:
+        """The checkpoint fields :meth:`resumed` reads (the weights are saved beside it by :meth:`offer`)."""
+        return {"best_score": self.score, "best_index": self.index}
+
     def offer(self, score: float, index: int, model: Any, state_dir: Any) -> bool:
         """Keep ``model``'s weights when ``score`` beats every earlier evaluation; whether it did."""
         from docqa.pipelines.training import reranker_state
@@ -141,4 +151,5 @@ class BestWeights:
         return True
 
 
-__all__ += ["BestWeights", "epoch_batch", "open_run"]
+__all__ = ["NO_DECAY", "BestWeights", "RunState", "adamw", "autocast_for", "epoch_batch", "open_run",
+           "refit_schedule"]

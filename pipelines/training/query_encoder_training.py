@@ -8,8 +8,8 @@ Why the question side only (an asymmetric dual encoder):
   vector. (A fully fine-tuned embedder would need ``docqa reindex`` of every collection.)
 - **It trains on two CPU cores.** A question is ~16 tokens; a passage ~150. With the passage tower frozen,
   its vectors are computed once and a step is a forward and backward pass over questions alone. That
-  buys the strongest negatives there are: the softmax of each question runs over *all* 24,558 training
-  paragraphs (a [batch × 24,558] product, cheap next to the encoder), so every step sees every hard
+  buys the strongest negatives there are: the softmax of each question runs over *all* 24,551 training
+  paragraphs (a [batch × 24,551] product, cheap next to the encoder), so every step sees every hard
   negative rather than the handful a mined list or a batch holds.
 - Paragraphs that hold one of the question's gold answer strings (checked among its ``mask_top`` best-scored
   paragraphs each step) are taken out of its softmax: they are more often second positives than negatives.
@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from docqa.pipelines.components.rankers.pairs import pad_pairs
 from docqa.pipelines.training import reranker_state
 from docqa.pipelines.training.loop_parts import (
     BestWeights,
@@ -91,17 +92,6 @@ def mean_pooled(model: Any, input_ids: Any, attention_mask: Any) -> Any:
     mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
     pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
     return torch.nn.functional.normalize(pooled, dim=-1)
-
-
-def pad_ids(rows: Sequence[list[int]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """Right-padded ids and attention mask."""
-    width = max(len(r) for r in rows)
-    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)] = r
-        mask[i, :len(r)] = 1
-    return ids, mask
 
 
 def false_negative_mask(top: np.ndarray, gold: np.ndarray, answers: Sequence[tuple[str, ...]],
@@ -198,11 +188,10 @@ def train_query_encoder(recipe: QueryEncoderRecipe, data: QueryTrainData, evalua
         step, train_clock, train_steps, order = run.step, run.train_clock, run.train_steps, run.order
         loss_sum, loss_n, masked = state["loss_sum"], state["loss_n"], state["masked"]
         history, baseline = state["history"], state["baseline"]
-        best = BestWeights(state["best_score"], state["best_index"])
+        best = BestWeights.resumed(state, state_dir)
         if budget is not None:
             budget.eval_s = state["eval_s"]
         started -= state["elapsed_s"]
-        best.weights = reranker_state.load_best(state_dir) if best.index else None
         log(f"resumed at step {step} of {schedule.total} ({state['elapsed_s']:.0f} s trained before)")
     last_checkpoint = time.perf_counter()
 
@@ -216,15 +205,16 @@ def train_query_encoder(recipe: QueryEncoderRecipe, data: QueryTrainData, evalua
             "eval_s": budget.eval_s if budget is not None else None,
             **RunState(step, train_clock, train_steps, order).saved(model, optimizer, scheduler, rng),
             "loss_sum": loss_sum, "loss_n": loss_n,
-            "masked": masked, "history": history, "baseline": baseline, "best_score": best.score,
-            "best_index": best.index})
+            "masked": masked, "history": history, "baseline": baseline, **best.saved()})
         last_checkpoint = time.perf_counter()
 
     pad_id = int(tokenizer.pad_token_id or 0)
     while step < schedule.total:
         step_started = time.perf_counter()
         order, chosen = epoch_batch(step, steps_per_epoch, order, rng, n_questions, recipe.batch_questions)
-        ids, mask = pad_ids([data.questions[q] for q in chosen], pad_id)
+        # single sequences: a "pair" whose second segment starts at its end
+        batch = pad_pairs([(data.questions[q], len(data.questions[q])) for q in chosen], pad_id)
+        ids, mask = batch["input_ids"], batch["attention_mask"]
         gold = torch.from_numpy(data.gold[chosen]).to(device)
         with autocast():
             vectors = mean_pooled(model, torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device))
@@ -295,4 +285,4 @@ def _line(scores: dict[str, Any]) -> str:
 
 
 __all__ = ["QueryEncoderRecipe", "QueryTrainData", "QuestionEncoder", "false_negative_mask", "mean_pooled",
-           "pad_ids", "train_query_encoder"]
+           "train_query_encoder"]

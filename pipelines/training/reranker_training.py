@@ -337,11 +337,10 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
         loss_n = state["loss_n"]
         since_eval_s = state["since_eval_s"]
         history, baseline = state["history"], state["baseline"]
-        best = BestWeights(state["best_score"], state["best_index"])
+        best = BestWeights.resumed(state, state_dir)
         if budget is not None:
             budget.eval_s = state["eval_s"]
         started -= state["elapsed_s"]
-        best.weights = reranker_state.load_best(state_dir) if best.index else None
         log(f"resumed at step {step} of {schedule.total} ({state['elapsed_s']:.0f} s trained before; "
             f"{len(history)} dev evaluations)")
     last_checkpoint = time.perf_counter()
@@ -356,7 +355,7 @@ def train_reranker(recipe: RerankerRecipe, data: TrainData, dev: DevData, base_d
             "eval_s": budget.eval_s if budget is not None else None,
             **RunState(step, train_clock, train_steps, order).saved(model, optimizer, scheduler, rng),
             "loss_sum": float(loss_acc), "loss_n": loss_n, "since_eval_s": since_eval_s, "history": history,
-            "baseline": baseline, "best_score": best.score, "best_index": best.index})
+            "baseline": baseline, **best.saved()})
         last_checkpoint = time.perf_counter()
 
     stopped = None

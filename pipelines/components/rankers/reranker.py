@@ -260,9 +260,11 @@ class DocQAReranker:
         gap = self.skip_gap
         if gap is not None and confidence_gap([d.score for d in documents]) >= gap:
             order = sorted(range(len(documents)), key=lambda i: -float(documents[i].score or 0.0))[:k]
-            kept = [replace(doc, meta={**(doc.meta or {}), "retrieval_score": doc.score,
-                                       "retrieval_rank": i + 1, "rerank_skipped": True})
-                    for i, doc in ((i, documents[i]) for i in order)]
+            kept = []
+            for i in order:
+                doc = documents[i]
+                kept.append(replace(doc, meta={**(doc.meta or {}), "retrieval_score": doc.score,
+                                               "retrieval_rank": i + 1, "rerank_skipped": True}))
             return {"documents": kept, "rerank_ms": (time.perf_counter() - started) * 1000.0}
         logits = self.score(query, [d.content or "" for d in documents])
         scores = fused_scores(logits, [d.score for d in documents], self.fusion_weight)
