@@ -18,7 +18,7 @@ import numpy as np
 from haystack import Document
 from scipy import sparse
 
-from docqa.pipelines.document_stores.analysis import ENGLISH_STOPWORDS, Tokenizer
+from docqa.pipelines.document_stores.analysis import ENGLISH_STOPWORDS, Tokenizer, repetitive
 
 
 class BM25Index:
@@ -128,6 +128,8 @@ class BM25Index:
         for r, doc_id in enumerate(row_ids):
             counts = self._counts[doc_id]
             lengths[r] = sum(counts.values())
+            if repetitive(lengths[r], len(counts)):  # keyword stuffing: no BM25 terms
+                continue
             for term, tf in counts.items():
                 rows.append(vocab.setdefault(term, len(vocab)))
                 cols.append(r)
@@ -141,7 +143,8 @@ class BM25Index:
         rows_a = np.asarray(rows, dtype=np.int64)
         cols_a = np.asarray(cols, dtype=np.int64)
         tf_a = np.asarray(tfs, dtype=np.float64)
-        avgdl = float(lengths.mean()) or 1.0
+        # token-weighted average length, as the store (searcher.weighted_average_length)
+        avgdl = float(lengths @ lengths / lengths.sum()) if lengths.sum() > 0 else 1.0
         df = np.bincount(rows_a, minlength=len(vocab)).astype(np.float64)
         # Lucene's idf: always positive, so a term in most passages still counts a little.
         idf = np.log1p((n_docs - df + 0.5) / (df + 0.5))

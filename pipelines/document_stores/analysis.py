@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 # A compact English stop-word list (the common closed-class words). Question words like "who"/"when" are
 # in it on purpose: they appear in every question and say nothing about which passage answers it.
 _STOPWORDS_TEXT = """
@@ -29,8 +31,35 @@ _STOPWORDS_TEXT = """
     yours yourself yourselves s t d ll m re ve also"""
 ENGLISH_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
+# A passage is "repetitive" — keyword stuffing, not prose — when it has at least REPETITION_MIN_TERMS analysed
+# terms and repeats them more than REPETITION_LIMIT times each on average (length / distinct terms). Prose
+# stays far below: over the 25,513 paragraphs of the training, dev and distractor files (Wikipedia, Reddit,
+# Amazon reviews) the median is 1.14, the 99.9th percentile 1.69 and the maximum 2.15. The dev experiment
+# in :func:`repetitive` gave the same results for limits 3, 4 and 6; 4 keeps a 2x margin over prose.
+REPETITION_LIMIT = 4.0
+REPETITION_MIN_TERMS = 32
+
 # Letters and digits only: "_" and punctuation split words, so "Steam_engine" gives "steam", "engine".
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def repetitive(length: Any, distinct: Any) -> Any:
+    """Whether passages of ``length`` analysed terms, ``distinct`` of them different, are keyword stuffing:
+    keyword (BM25) search ignores them and meaning (dense) search alone can still find them.
+
+    Why: BM25 rewards a passage for holding the question's words, however it holds them. A 1 KB file of
+    a question's words repeated ("Duchy,Normandy,founded,...") outscored every real passage for that
+    question in BM25, and by so much that hybrid fusion put it first. Measured on the dev articles
+    (Harvard_University, Force + 20 distractor articles, 314 questions) with one such file per question
+    indexed: the stuffed file came first for 100% of the questions and hybrid R@1 fell from 0.892 to 0;
+    ignoring repetitive passages in BM25 brought R@1 back to 0.898 with no stuffed file first, and left
+    the clean index's results unchanged. Damping their term counts instead (counts scaled down to 2 or 1.5
+    repeats per term) still let the stuffed file come first for 95% and 90% of the questions: BM25
+    saturates term counts anyway, the harm is in holding *every* word of the question.
+
+    Works on numbers or numpy arrays alike.
+    """
+    return (length >= REPETITION_MIN_TERMS) & (length > REPETITION_LIMIT * np.maximum(distinct, 1))
 
 
 @lru_cache(maxsize=8)

@@ -26,6 +26,8 @@ Files of ``segments/<name>/``::
     post_rows.npy     int32 (p,)   row of each posting
     post_tf.npy       uint16 (p,)  term frequency of each posting
     lengths.npy       float32 (n,) analysed length of each row (BM25 length normalisation)
+    distinct.npy      int32 (n,)   distinct terms of each row (BM25 repetition damping); segments written
+                      before it existed count them from ``post_rows`` when first searched
 
 Why hashed terms: a vocabulary of millions of bigrams as Python strings would cost gigabytes and seconds to
 load; sorted hashes are searched with ``np.searchsorted`` straight from the mapped file (64 bits: a
@@ -112,6 +114,7 @@ class SegmentData:
     centroids: np.ndarray | None = None
     list_ptr: np.ndarray | None = None
     dense: Any = None  # faiss.IndexHNSWSQ (ids = rows), or None: no FAISS file (the float32 scan)
+    distinct: np.ndarray | None = None  # distinct terms per row (None: count them on first use)
 
     @property
     def rows(self) -> int:
@@ -120,6 +123,19 @@ class SegmentData:
     @property
     def token_total(self) -> float:
         return float(np.asarray(self.lengths, dtype=np.float64).sum())
+
+    def distinct_terms(self) -> np.ndarray:
+        """Distinct terms per row: ``distinct.npy``, or for a segment written before it, counted once from
+        the postings (one ``bincount`` over them)."""
+        if self.distinct is None:
+            self.distinct = np.bincount(np.asarray(self.post_rows), minlength=self.rows).astype(np.int32)
+        return self.distinct
+
+    @property
+    def token_square_total(self) -> float:
+        """Sum of squared lengths: with :attr:`token_total`, the token-weighted average length (BM25)."""
+        lengths = np.asarray(self.lengths, dtype=np.float64)
+        return float(lengths @ lengths)
 
 
 def _postings(rows: np.ndarray, hashes: np.ndarray, tfs: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -159,6 +175,7 @@ def build_segment(
         post_rows=post_rows,
         post_tf=post_tf,
         lengths=lengths,
+        distinct=np.bincount(post_rows, minlength=len(counts)).astype(np.int32),
     )
     return with_ivf(data) if ivf and data.rows >= IVF_MIN_ROWS else data
 
@@ -196,6 +213,7 @@ def merge_segments(parts: Sequence[tuple[SegmentData, np.ndarray | None]]) -> Se
         post_rows=post_rows,
         post_tf=post_tf,
         lengths=np.concatenate(lengths)[order],
+        distinct=np.bincount(post_rows, minlength=len(order)).astype(np.int32),
     )
     return with_ivf(data) if data.rows >= IVF_MIN_ROWS else data
 
@@ -234,6 +252,7 @@ def with_ivf(data: SegmentData) -> SegmentData:
         post_rows=inverse[data.post_rows].astype(np.int32),
         post_tf=data.post_tf,
         lengths=np.asarray(data.lengths)[order],
+        distinct=data.distinct_terms()[order],
         centroids=centroids,
         list_ptr=list_ptr,
         dense=dense_index(vectors),
@@ -269,6 +288,7 @@ def write_segment(directory: Path, name: str, data: SegmentData) -> int:
     tmp.mkdir(parents=True)
     written = 0
     arrays = {k: getattr(data, k) for k in _ARRAYS}
+    arrays["distinct"] = data.distinct_terms()
     if data.centroids is not None:
         arrays["centroids"], arrays["list_ptr"] = data.centroids, data.list_ptr
     for key, array in arrays.items():
@@ -300,6 +320,8 @@ def open_segment(path: Path, *, dense: bool = True) -> SegmentData:
     """
     # np.asarray: plain ndarray views of the maps (np.memmap's subclass overhead costs per slice)
     arrays = {k: np.asarray(np.load(path / f"{k}.npy", mmap_mode="r", allow_pickle=False)) for k in _ARRAYS}
+    if (path / "distinct.npy").exists():  # absent in segments written before repetition damping
+        arrays["distinct"] = np.asarray(np.load(path / "distinct.npy", mmap_mode="r", allow_pickle=False))
     if (path / "centroids.npy").exists():
         arrays["centroids"] = np.load(path / "centroids.npy", allow_pickle=False)
         arrays["list_ptr"] = np.load(path / "list_ptr.npy", allow_pickle=False)

@@ -37,7 +37,7 @@ import numpy as np
 from haystack import Document
 
 from docqa.errors import InvalidInputError
-from docqa.pipelines.document_stores.analysis import Tokenizer
+from docqa.pipelines.document_stores.analysis import Tokenizer, repetitive
 from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError, model_mismatch
 from docqa.pipelines.document_stores.filters import check_filters
 from docqa.pipelines.document_stores.hybrid import (
@@ -78,6 +78,16 @@ def bm25_terms(text: str) -> str:
     on SQuAD dev + distractors it gave hybrid recall@1 0.835 against the local store's 0.887; the gap is
     the bigrams (the local store measured +0.037 R@1 from them), which Milvus's analyzers do not make."""
     return " ".join(token.replace(" ", BIGRAM_JOIN) for token in _TOKENIZER(text))
+
+
+def bm25_passage_terms(text: str) -> str:
+    """:func:`bm25_terms` of a passage being written, or ``""`` for keyword stuffing
+    (:func:`~docqa.pipelines.document_stores.analysis.repetitive`): such a passage is left to dense search,
+    as in the local store, which applies the same rule when it scores."""
+    tokens = _TOKENIZER(text)
+    if repetitive(len(tokens), len(set(tokens))):
+        return ""
+    return " ".join(token.replace(" ", BIGRAM_JOIN) for token in tokens)
 
 
 OUTPUT = ["content", "meta"]
@@ -244,7 +254,7 @@ class MilvusDocumentStore:
             meta = dict(doc.meta)
             content = doc.content or ""
             title = str(meta.get("title") or "")
-            bm25_text = bm25_terms(f"{title}\n{content}" if title else content)
+            bm25_text = bm25_passage_terms(f"{title}\n{content}" if title else content)
             if len(bm25_text.encode()) > MAX_TEXT:
                 raise InvalidInputError(f"{meta.get('file', doc.id)}: a passage is longer than Milvus allows")
             rows.append(

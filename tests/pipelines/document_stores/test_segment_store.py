@@ -73,6 +73,26 @@ def test_bm25_over_many_segments_scores_exactly_like_one_index_over_all_passages
         assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-5)
 
 
+def test_segments_written_before_distinct_term_counts_score_the_same(index_dir: Path) -> None:
+    """An index written before ``distinct.npy`` existed (BM25's stuffing rule needs each passage's distinct
+    terms) counts them from its postings when first searched: same ids, same scores."""
+    index = LocalIndex(index_dir)
+    for name in TOPICS:
+        commit(index, name)
+    question = "steam engine condenser work"
+    fresh = [(d.id, d.score) for d in
+             LocalDocumentStore(index_dir, embedding_model=MODEL).bm25_retrieval(question, top_k=6)]
+    written = {p.parent.name: np.load(p) for p in index_dir.rglob("distinct.npy")}
+    assert len(written) == len(TOPICS)
+    for name in written:
+        next(index_dir.rglob(f"{name}/distinct.npy")).unlink()
+        counted = segments.open_segment(next(index_dir.rglob(name))).distinct_terms()
+        assert counted.tolist() == written[name].tolist() and counted.min() > 0
+    old = [(d.id, d.score) for d in
+           LocalDocumentStore(index_dir, embedding_model=MODEL).bm25_retrieval(question, top_k=6)]
+    assert old == fresh and old
+
+
 def test_deleted_and_replaced_passages_disappear_at_once_and_compaction_drops_them(index_dir: Path) -> None:
     index = LocalIndex(index_dir)
     commit(index, "steam", "normans")

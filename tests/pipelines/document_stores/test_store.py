@@ -15,6 +15,7 @@ from docqa.pipelines.document_stores.errors import (
     IndexLockedError,
 )
 from docqa.pipelines.document_stores.local.index import InMemoryIndex, LocalIndex
+from docqa.pipelines.document_stores.local.store import LocalDocumentStore
 from docqa.pipelines.indexing import IndexingPipeline
 from tests.conftest import hash_embed
 
@@ -258,3 +259,31 @@ def test_a_commit_leaves_no_temporary_files_behind(tmp_path: Path, index_dir: Pa
     assert leftovers == []
     names = {p.name for p in index_dir.iterdir()} - {"index.sqlite-wal", "index.sqlite-shm"}
     assert names == {"index.sqlite", "segments", "writer.lock"}, "format 2: catalog + segments"
+
+
+def test_a_flood_of_near_empty_passages_does_not_change_which_passage_keyword_search_ranks_first(
+    tmp_path: Path,
+) -> None:
+    """BM25's average length is weighted by tokens (searcher.weighted_average_length): thousands of
+    one-"word" passages (a file without a space) barely move it. With the plain mean they dragged it down to
+    a few terms, every real passage then counted as many times too long, and the short note that merely
+    names "engine" twice overtook the passage about Watt's engine (checked: this test fails that way)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "watt.txt").write_text(
+        "James Watt improved the steam engine in 1769 with a separate condenser, which saved fuel. Boulton "
+        "and Watt sold engines to mines and mills across Britain, where the condenser cut coal bills by "
+        "three quarters. His engine later drove looms, pumps and the first rotative mills of Birmingham.",
+        encoding="utf-8",
+    )
+    (docs / "note.txt").write_text("Engine engine room.", encoding="utf-8")
+    ingest(tmp_path / "index", docs)
+    question = "Who improved the steam engine condenser?"
+    store = LocalDocumentStore(tmp_path / "index", embedding_model=MODEL)
+    before = [Path(d.meta["source_key"]).name for d in store.bm25_retrieval(question, top_k=2)]
+    (docs / "oneword.txt").write_text("a" * 600_000, encoding="utf-8")
+    ingest(tmp_path / "index", docs)
+    store = LocalDocumentStore(tmp_path / "index", embedding_model=MODEL)
+    assert store.count_documents() > 300  # the junk is indexed: hundreds of one-token passages
+    after = [Path(d.meta["source_key"]).name for d in store.bm25_retrieval(question, top_k=2)]
+    assert before[0] == after[0] == "watt.txt"

@@ -145,6 +145,22 @@ def test_ingest_lists_searches_and_skips_unchanged_files(spec: str, tmp_path: Pa
     assert again.passages_embedded == 0 and again.count("unchanged") == 3
 
 
+def test_a_keyword_stuffed_file_does_not_outrank_the_passage_it_imitates(spec: str, tmp_path: Path) -> None:
+    """A file of the question's words repeated scores nothing in keyword search (analysis.repetitive):
+    plain BM25 put it first, ahead of the passage that answers, and hybrid search followed."""
+    write_docs(tmp_path / "docs")
+    (tmp_path / "docs" / "stuffed.txt").write_text(",".join(["who", "lit", "lighthouse", "lamp"] * 60))
+    store = bundle(spec, tmp_path)
+    ingest(store, tmp_path / "docs")
+    assert "stuffed.txt" in {Path(k).name for k in store.catalog.files()}  # kept, and found by meaning
+    top = store.search.bm25_retrieval("Who lit the lighthouse lamp?", top_k=5)
+    assert [Path(d.meta["source_key"]).name for d in top] == ["lighthouse.txt"]
+    target = store.catalog.passage(top[0].id)
+    hybrid = store.search.hybrid_retrieval("Who lit the lighthouse lamp?", hash_embed([target])[0].tolist(),
+                                           top_k=2)
+    assert Path(hybrid[0].meta["source_key"]).name == "lighthouse.txt"
+
+
 def test_changed_file_is_replaced_and_pruned_file_removed(spec: str, tmp_path: Path) -> None:
     files = write_docs(tmp_path / "docs")
     store = bundle(spec, tmp_path)
