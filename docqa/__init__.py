@@ -13,8 +13,20 @@ pipelines
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+# Private by default, whichever way DocQA is entered. Haystack reports usage to PostHog unless
+# HAYSTACK_TELEMETRY_ENABLED says otherwise, and it reads that once, when it is first imported. The CLI, the
+# page and the service set it; the Python API (``from docqa import DocQA``) did not, and its pipeline runs
+# tried to reach eu.i.posthog.com. Whoever sets the variable themselves still decides.
+if "HAYSTACK_TELEMETRY_ENABLED" not in os.environ:
+    os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"
+    _haystack_telemetry = sys.modules.get("haystack.telemetry._telemetry")
+    if _haystack_telemetry is not None:  # Haystack was imported first: switch off its live client
+        _haystack_telemetry.telemetry = None
 
 # A source checkout that is not installed (``PYTHONPATH=.`` on a machine with no registry, e.g. a lent GPU
 # machine running scripts/): the layers live beside this folder (app/, pipelines/, ingest/, data/), where

@@ -199,3 +199,17 @@ def test_docqa_ui_watch_runs_from_a_host_project(host_project, tmp_path: Path) -
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.mark.parametrize("first", ["", "import haystack.telemetry; "])
+def test_the_python_api_sends_haystack_no_usage_reports_unless_asked_to(first: str) -> None:
+    """``from docqa import DocQA`` switches Haystack's PostHog client off, whether Haystack was imported
+    before or after it; a user who sets HAYSTACK_TELEMETRY_ENABLED decides themselves."""
+    probe = (f"{first}from docqa import DocQA; import haystack.telemetry._telemetry as t; "
+             "print(t.telemetry is None)")
+    env = {k: v for k, v in os.environ.items() if k != "HAYSTACK_TELEMETRY_ENABLED"}
+    off = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert off.stdout.strip() == "True"
+    opted_in = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                              env={**env, "HAYSTACK_TELEMETRY_ENABLED": "True"})
+    assert opted_in.stdout.strip() == "False"
