@@ -155,14 +155,43 @@ def hybrid_retrieval(
         np.array([bm25_score.get(key, nan) for key in keys], dtype=np.float64),
     ]
     fused = fuse_scores(columns, [1.0 - bm25_weight, bm25_weight], fusion, float(rrf_k))
-    order = np.argsort(-fused, kind="stable")[:top_k]
-    chosen = [keys[i] for i in order]
-    docs = engine.documents(chosen)
+    order = np.argsort(-fused, kind="stable")
     out = []
-    for i in order:
-        key = keys[i]
-        if key not in docs:
-            continue
-        meta = {**docs[key].meta, "dense_score": dense_score.get(key), "bm25_score": bm25_score.get(key, 0.0)}
-        out.append(replace(docs[key], score=float(fused[i]), meta=meta))
+    for i, doc in distinct_passages(engine, [keys[i] for i in order], top_k):
+        key = keys[order[i]]
+        meta = {**doc.meta, "dense_score": dense_score.get(key), "bm25_score": bm25_score.get(key, 0.0)}
+        out.append(replace(doc, score=float(fused[order[i]]), meta=meta))
+    return out
+
+
+def distinct_passages(
+    engine: HybridEngine[Key], ranked: Sequence[Key], top_k: int
+) -> list[tuple[int, Document]]:
+    """The first ``top_k`` of ``ranked`` (best first) as ``(position in ranked, Document)``, skipping a
+    passage whose text equals a better one's *of the same file*.
+
+    Why: a file that repeats itself is cut into identical passages (a 128 KB keyword-stuffed file gave 114
+    of one text), and they tie in every score, so they filled the results: the search page listed the same
+    text five times and the reader read it five times. The same text in two files stays twice: each file
+    is a source. Documents are fetched a few more than needed at a time, so the usual case (no repeats)
+    costs one fetch of ``top_k``, as before.
+    """
+    out: list[tuple[int, Document]] = []
+    seen: set[tuple[str, str]] = set()
+    start = 0
+    while len(out) < top_k and start < len(ranked):
+        chunk = list(ranked[start:start + max(top_k - len(out), 1) + (start > 0) * 8])
+        docs = engine.documents(chunk)
+        for offset, key in enumerate(chunk):
+            doc = docs.get(key)
+            if doc is None:
+                continue
+            identity = (str(doc.meta.get("source_key") or doc.meta.get("file") or doc.id), doc.content or "")
+            if identity in seen:
+                continue
+            seen.add(identity)
+            out.append((start + offset, doc))
+            if len(out) == top_k:
+                break
+        start += len(chunk)
     return out

@@ -573,3 +573,23 @@ def test_documents_are_plain_passages(tmp_path: Path) -> None:
     assert all(
         isinstance(d, Document) and d.embedding is None for d in store.search.bm25_retrieval("apple", 3)
     )
+
+
+def test_a_file_that_repeats_itself_shows_each_of_its_texts_once(spec: str, tmp_path: Path) -> None:
+    """A one-"word" stuffed file is cut into many identical passages that tie in every score; hybrid search
+    lists its text once, and once more for an identical copy in another file (hybrid.distinct_passages)."""
+    write_docs(tmp_path / "docs")
+    stuffed = (b"Duchy,Normandy,founded,when,was,year,Rollo,Normans," * 700)[:32768]
+    (tmp_path / "docs" / "poison.txt").write_bytes(stuffed)
+    (tmp_path / "docs" / "poison-copy.txt").write_bytes(stuffed)
+    store = bundle(spec, tmp_path)
+    ingest(store, tmp_path / "docs")
+    poison = next(s for k, s in store.catalog.files().items() if Path(k).name == "poison.txt")
+    texts = [store.catalog.passage(pid).content for pid in poison.passage_ids]
+    assert len(texts) > 5 and len(set(texts)) < len(texts) / 2  # the file did become repeated passages
+    repeated = max(set(texts), key=texts.count)
+    query = hash_embed([Document(content=repeated)])[0].tolist()  # as close as can be to that text
+    hits = store.search.hybrid_retrieval("Duchy Normandy Rollo", query, top_k=6)
+    shown = [(Path(d.meta["source_key"]).name, d.content) for d in hits]
+    assert len(hits) == 6 and len(set(shown)) == len(shown)
+    assert ("poison.txt", repeated) in shown and ("poison-copy.txt", repeated) in shown
