@@ -180,7 +180,8 @@ def distinct_passages(
     seen: set[tuple[str, str]] = set()
     start = 0
     while len(out) < top_k and start < len(ranked):
-        chunk = list(ranked[start:start + max(top_k - len(out), 1) + (start > 0) * 8])
+        wanted = top_k - len(out) + (8 if start else 0)  # after a repeat, fetch a few spare ones
+        chunk = list(ranked[start:start + wanted])
         docs = engine.documents(chunk)
         for offset, key in enumerate(chunk):
             doc = docs.get(key)

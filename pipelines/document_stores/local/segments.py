@@ -26,8 +26,8 @@ Files of ``segments/<name>/``::
     post_rows.npy     int32 (p,)   row of each posting
     post_tf.npy       uint16 (p,)  term frequency of each posting
     lengths.npy       float32 (n,) analysed length of each row (BM25 length normalisation)
-    distinct.npy      int32 (n,)   distinct terms of each row (BM25 repetition damping); segments written
-                      before it existed count them from ``post_rows`` when first searched
+    distinct.npy      int32 (n,)   distinct terms of each row (BM25's keyword-stuffing rule); segments
+                      written before it existed count them from ``post_rows`` when first searched
 
 Why hashed terms: a vocabulary of millions of bigrams as Python strings would cost gigabytes and seconds to
 load; sorted hashes are searched with ``np.searchsorted`` straight from the mapped file (64 bits: a
@@ -125,8 +125,8 @@ class SegmentData:
         return float(np.asarray(self.lengths, dtype=np.float64).sum())
 
     def distinct_terms(self) -> np.ndarray:
-        """Distinct terms per row: ``distinct.npy``, or for a segment written before it, counted once from
-        the postings (one ``bincount`` over them)."""
+        """Distinct terms per row: ``distinct.npy``, or (a segment being built, or written before that file
+        existed) counted once from the postings, one ``bincount`` over them."""
         if self.distinct is None:
             self.distinct = np.bincount(np.asarray(self.post_rows), minlength=self.rows).astype(np.int32)
         return self.distinct
@@ -175,7 +175,6 @@ def build_segment(
         post_rows=post_rows,
         post_tf=post_tf,
         lengths=lengths,
-        distinct=np.bincount(post_rows, minlength=len(counts)).astype(np.int32),
     )
     return with_ivf(data) if ivf and data.rows >= IVF_MIN_ROWS else data
 
@@ -213,7 +212,6 @@ def merge_segments(parts: Sequence[tuple[SegmentData, np.ndarray | None]]) -> Se
         post_rows=post_rows,
         post_tf=post_tf,
         lengths=np.concatenate(lengths)[order],
-        distinct=np.bincount(post_rows, minlength=len(order)).astype(np.int32),
     )
     return with_ivf(data) if data.rows >= IVF_MIN_ROWS else data
 
@@ -320,7 +318,7 @@ def open_segment(path: Path, *, dense: bool = True) -> SegmentData:
     """
     # np.asarray: plain ndarray views of the maps (np.memmap's subclass overhead costs per slice)
     arrays = {k: np.asarray(np.load(path / f"{k}.npy", mmap_mode="r", allow_pickle=False)) for k in _ARRAYS}
-    if (path / "distinct.npy").exists():  # absent in segments written before repetition damping
+    if (path / "distinct.npy").exists():  # absent in segments written before the stuffing rule
         arrays["distinct"] = np.asarray(np.load(path / "distinct.npy", mmap_mode="r", allow_pickle=False))
     if (path / "centroids.npy").exists():
         arrays["centroids"] = np.load(path / "centroids.npy", allow_pickle=False)
