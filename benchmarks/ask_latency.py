@@ -75,6 +75,8 @@ def measure(runners: dict[str, Any], asked: list[str]) -> dict[str, dict[str, fl
         out[name]["mean_total_ms"] = statistics.fmean(r["total"] for r in rows)
         out[name]["passages_read"] = statistics.fmean(r.get("passages_read", 0.0) for r in rows)
         out[name]["reranked_share"] = statistics.fmean(r["reranked"] for r in rows)
+        ran = [r.get("rerank", 0.0) for r in rows if r["reranked"]]
+        out[name]["rerank_ms_when_run"] = statistics.median(ran) if ran else 0.0
     return out
 
 
@@ -114,13 +116,14 @@ def main(argv: list[str] | None = None) -> int:
             result["ratio_total"] = result["rerank"]["total_ms"] / result["no_rerank"]["total_ms"]
             report["readers"][reader] = result
     print(f"{report['questions']} questions on the samples index; {report['cpu']}")
+    print("medians in ms (mean: of the totals; rerank: when it ran; read: passages, mean)")
     print(f"{'reader':18} {'':10} {'total':>7} {'mean':>7} {'retr.':>6} {'rerank':>7} {'reading':>8} "
           f"{'read':>5} {'reranked':>9}")
     for reader, result in report["readers"].items():
         for label in ("no_rerank", "rerank"):
             row = result[label]
             print(f"{reader:18} {label:10} {row['total_ms']:7.0f} {row['mean_total_ms']:7.0f} "
-                  f"{row['retrieval_ms']:6.0f} {row['rerank_ms']:7.0f} {row['reading_ms']:8.0f} "
+                  f"{row['retrieval_ms']:6.0f} {row['rerank_ms_when_run']:7.0f} {row['reading_ms']:8.0f} "
                   f"{row['passages_read']:5.2f} {row['reranked_share']:9.0%}")
         print(f"{reader:18} rerank / no rerank, median total: {result['ratio_total']:.2f}x")
     if args.json:
