@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # Private by default, whichever way DocQA is entered. Haystack reports usage to PostHog unless
-# HAYSTACK_TELEMETRY_ENABLED says otherwise, and it reads that once, when it is first imported. The CLI, the
-# page and the service set it; the Python API (``from docqa import DocQA``) did not, and its pipeline runs
-# tried to reach eu.i.posthog.com. Whoever sets the variable themselves still decides.
+# HAYSTACK_TELEMETRY_ENABLED says otherwise, and it reads that once, when it is first imported. Every way in
+# (the Python API, the CLI and the service, which are modules of this package) passes here first; before,
+# ``from docqa import DocQA`` did not set it and its pipeline runs tried to reach eu.i.posthog.com. The page's
+# launcher also sets it for its Streamlit child, before that process imports anything. Whoever sets the
+# variable themselves still decides.
 if "HAYSTACK_TELEMETRY_ENABLED" not in os.environ:
     os.environ["HAYSTACK_TELEMETRY_ENABLED"] = "False"
     _haystack_telemetry = sys.modules.get("haystack.telemetry._telemetry")

@@ -126,7 +126,6 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
     # transformers reads HF_HUB_DISABLE_PROGRESS_BARS when it is imported ("Loading weights" bars on every
     # model load), so importing it here only to switch them off (0.76 s of every command, a `docqa
     # documents` that loads no model included) is needed only when someone turned the variable off.

@@ -239,7 +239,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="processes serving the index (default 1)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
     try:
         serve(
             args.host,
