@@ -54,21 +54,23 @@ def questions(shared: Path, every: int) -> list[str]:
 
 
 def measure(runners: dict[str, Any], asked: list[str]) -> dict[str, dict[str, float]]:
-    """Per runner: median ms of each stage, mean passages read, share of questions reranked."""
-    names = list(runners)
-    for name in names:
-        runners[name](asked[0])  # warm-up: lazy loading and ``auto``'s measuring are not timed
-    seen: dict[str, list[dict[str, float]]] = {name: [] for name in names}
-    for i, question in enumerate(asked):
-        for name in names[i % len(names):] + names[:i % len(names)]:
+    """Per runner: median ms of each stage, mean passages read, share of questions reranked. The runners
+    take turns on every question, the order rotating, after an untimed warm-up (lazy loading, ``auto``'s
+    measuring): ``benchmarks.reader.timed_interleaved``."""
+    from benchmarks.reader import timed_interleaved
+
+    def stages(ask: Any) -> Any:
+        def run(question: str, _passages: None) -> dict[str, float]:  # (question, docs) work items
             started = time.perf_counter()
-            result = runners[name](question)
+            result = ask(question)
             timings = dict(result.timings_ms)
             timings["total"] = (time.perf_counter() - started) * 1000.0
             timings["reranked"] = float(any(p.meta.get("rerank_score") is not None for p in result.passages))
-            seen[name].append(timings)
-        if (i + 1) % 20 == 0:
-            log(f"  {i + 1}/{len(asked)} questions")
+            return timings
+        return run
+
+    timed = {name: stages(ask) for name, ask in runners.items()}
+    _, seen = timed_interleaved(timed, [(q, None) for q in asked])
     out = {}
     for name, rows in seen.items():
         out[name] = {f"{stage}_ms": statistics.median(r.get(stage, 0.0) for r in rows) for stage in STAGES}
