@@ -18,7 +18,7 @@ vs exact 0.99 on 20k real MiniLM vectors; the float32 scan 2.6 ms of CPU, recall
 
 BM25 (terms from ``analysis.py``: Lucene idf, k1/b length normalisation against the token-weighted average
 length (:func:`weighted_average_length`), title tokens counted in, stem bigrams; keyword-stuffed passages,
-``analysis.repetitive``, left to dense search) is computed over all segments' postings at query time: df is
+``analysis.repetitive``, left to dense search and out of df) is computed over all segments' postings at query time: df is
 the sum of the segments' dfs and the average length the corpus's, so a multi-segment index scores exactly
 like one BM25 index over the same passages (the tests compare with ``tests/bm25_reference.py``). As in
 Lucene, tombstoned passages still count in df and length statistics until compaction.
@@ -422,14 +422,23 @@ class SegmentSearcher:
         located = []
         df = np.zeros(len(hashes), dtype=np.float64)
         for seg in state.segments:
-            t = seg.data.terms
+            data = seg.data
+            t = data.terms
             pos = np.searchsorted(t, hashes)
             pos_c = np.minimum(pos, len(t) - 1) if len(t) else pos
             hit = (pos < len(t)) & (t[pos_c] == hashes) if len(t) else np.zeros(len(hashes), dtype=bool)
-            ptr = seg.data.term_ptr
-            spans = [(j, int(ptr[p]), int(ptr[p + 1])) for j, p in enumerate(pos_c) if hit[j]]
-            for j, lo, hi in spans:
-                df[j] += hi - lo
+            ptr = data.term_ptr
+            spans = []
+            for j, p in enumerate(pos_c):
+                if not hit[j]:
+                    continue
+                lo, hi = int(ptr[p]), int(ptr[p + 1])
+                rows = np.asarray(data.post_rows[lo:hi])
+                # keyword stuffing (analysis.repetitive) is left to dense search: not scored, and not
+                # counted in df either, as in tests/bm25_reference.py and the Milvus store
+                kept = ~repetitive(np.asarray(data.lengths[rows]), np.asarray(data.distinct_terms()[rows]))
+                df[j] += int(kept.sum())
+                spans.append((j, lo, hi, rows, kept))
             located.append(spans)
         n = float(state.rows)
         avgdl = state.average_length
@@ -442,13 +451,10 @@ class SegmentSearcher:
             data = seg.data
             scores = np.zeros(data.rows, dtype=np.float32)
             lengths = data.lengths
-            distinct = data.distinct_terms()
-            for j, lo, hi in spans:
-                rows = np.asarray(data.post_rows[lo:hi])
+            for j, lo, hi, rows, kept in spans:
                 tf = np.asarray(data.post_tf[lo:hi], dtype=np.float32)
-                stuffed = repetitive(np.asarray(lengths[rows]), np.asarray(distinct[rows]))
-                if stuffed.any():  # keyword stuffing: left to dense search (analysis.repetitive)
-                    rows, tf = rows[~stuffed], tf[~stuffed]
+                if not kept.all():
+                    rows, tf = rows[kept], tf[kept]
                 norm = k1 * (1.0 - b + b * np.asarray(lengths[rows]) / avgdl)
                 scores[rows] += (idf[j] * tf * (k1 + 1.0) / (tf + norm)).astype(np.float32)
             if seg.dead.any():

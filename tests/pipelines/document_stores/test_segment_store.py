@@ -25,12 +25,14 @@ TOPICS = {
     "rhine": "The Rhine flows from the Alps through Germany to the North Sea near Rotterdam.",
     "oxygen": "Oxygen is a chemical element with symbol O that forms oxides with most elements.",
 }
+# A keyword-stuffed passage (analysis.repetitive): BM25 leaves it out of its terms' document frequency too.
+STUFFED = {"stuffed": "steam engine condenser work " * 20}
 
 
 def file_of(name: str, n: int = 3) -> tuple[SourceFile, list[Document], np.ndarray]:
     key = f"/docs/{name}.txt"
     docs = [
-        Document(id=f"{name}-{i}", content=f"{TOPICS[name]} Part {i} of {name}.",
+        Document(id=f"{name}-{i}", content=f"{(TOPICS | STUFFED)[name]} Part {i} of {name}.",
                  meta={"title": name.title(), "source_key": key, "file_name": f"{name}.txt"})
         for i in range(n)
     ]
@@ -62,10 +64,10 @@ def test_each_commit_adds_one_segment_and_search_sees_all_of_them(index_dir: Pat
 
 def test_bm25_over_many_segments_scores_exactly_like_one_index_over_all_passages(index_dir: Path) -> None:
     index = LocalIndex(index_dir)
-    for name in TOPICS:
+    for name in (*TOPICS, *STUFFED):
         commit(index, name)
     store = LocalDocumentStore(index_dir, embedding_model=MODEL)
-    reference = BM25Index([d for n in TOPICS for d in file_of(n)[1]])
+    reference = BM25Index([d for n in (*TOPICS, *STUFFED) for d in file_of(n)[1]])
     for question in ("oldest university founded", "steam engine condenser work", "Rhine Alps sea"):
         got = [(d.id, d.score) for d in store.bm25_retrieval(question, top_k=6)]
         want = [(d.id, d.score) for d in reference.retrieve(question, top_k=6)]
