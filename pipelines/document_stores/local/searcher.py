@@ -18,10 +18,11 @@ vs exact 0.99 on 20k real MiniLM vectors; the float32 scan 2.6 ms of CPU, recall
 
 BM25 (terms from ``analysis.py``: Lucene idf, k1/b length normalisation against the token-weighted average
 length (:func:`weighted_average_length`), title tokens counted in, stem bigrams; keyword-stuffed passages,
-``analysis.repetitive``, left to dense search and out of df) is computed over all segments' postings at query time: df is
-the sum of the segments' dfs and the average length the corpus's, so a multi-segment index scores exactly
-like one BM25 index over the same passages (the tests compare with ``tests/bm25_reference.py``). As in
-Lucene, tombstoned passages still count in df and length statistics until compaction.
+``analysis.repetitive``, left to dense search and out of df) is computed over all segments' postings at
+query time: df is the sum of the segments' dfs and the average length the corpus's, so a multi-segment
+index scores exactly like one BM25 index over the same passages (the tests compare with
+``tests/bm25_reference.py``). As in Lucene, tombstoned passages still count in df and length statistics
+until compaction.
 """
 
 from __future__ import annotations
