@@ -19,6 +19,7 @@ answer-sentence deletions and replayed answerable questions). Deterministic for 
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import random
@@ -59,22 +60,35 @@ def _entities(text: str) -> list[str]:
     return [m.group(0) for m in ENTITY.finditer(text)]
 
 
+@functools.cache
+def _article_names(article_text: str) -> tuple[frozenset[str], tuple[tuple[str, int], ...]]:
+    """The lower-cased article's ``WORD`` words and its capitalised names with their counts: computed
+    once per article (about 1,800 of them), not once per question that asks about it."""
+    return frozenset(WORD.findall(article_text.lower())), tuple(Counter(_entities(article_text)).items())
+
+
 def swap_entity(question: str, article_text: str, rng: random.Random) -> str | None:
     """Another capitalised name of the same article in place of one in the question ("... of the United
     Kingdom" for "... of the Holy Roman Empire").
 
     A name qualifies when it has two or more words, or when its lower-case form is not one of ``WORD``'s
-    words of the lower-cased article. The article being lower-cased too, that leaves in practice the
-    multi-word names and single names with letters outside A-Z (Beyoncé): v3's training data was made
-    this way (its sha256 is in data/compact-reader/TRAINING.md), so the rule is kept as it ran."""
-    lowered = set(WORD.findall(article_text.lower() + " " + question.lower().split(" ", 1)[0]))
-    present = [e for e in _entities(question) if " " in e or e.lower() not in lowered]
+    words of the lower-cased article (or of the question's first word). The article being lower-cased
+    too, that leaves in practice the multi-word names and single names with letters outside A-Z
+    (Beyoncé): the continuation in data/compact-reader/TRAINING.md was trained on data made this way,
+    so the rule is kept as it ran."""
+    words, names = _article_names(article_text)
+    first = set(WORD.findall(question.lower().split(" ", 1)[0]))
+
+    def qualifies(name: str) -> bool:
+        return " " in name or (name.lower() not in words and name.lower() not in first)
+
+    present = [e for e in _entities(question) if qualifies(e)]
     if not present:
         return None
     target = rng.choice(present)
-    pool = [e for e, n in Counter(_entities(article_text)).items()
+    pool = [e for e, n in names
             if n >= 2 and e not in question and target not in e and e not in target
-            and (" " in e or e.lower() not in lowered) and len(e.split()) <= len(target.split()) + 1]
+            and qualifies(e) and len(e.split()) <= len(target.split()) + 1]
     return question.replace(target, rng.choice(pool), 1) if pool else None
 
 
