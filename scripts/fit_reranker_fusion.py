@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from docqa.atomic import atomic_write_json
     from docqa.pipelines.components.rankers.cross_encoder import SETTINGS_FILE, read_settings
-    from docqa.pipelines.components.rankers.fusion import GAP_GRID, best_weight, confidence_gap, zscore
+    from docqa.pipelines.components.rankers.fusion import GAP_GRID, best_weight, confidence_gap
     from docqa.pipelines.components.rankers.reranker import DocQAReranker
     from docqa.pipelines.training.reranker_training import fused_metrics, rank_metrics, reranked_order
 
@@ -117,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             if g >= gap:
                 fused = np.asarray(retrieval)
             else:
-                picked = _contenders(retrieval, spread, zscore)
+                picked = _contenders(retrieval, spread)
                 pairs += len(picked)
-                fused = _scaled_fusion(np.asarray(scores)[picked], retrieval, picked, scale, weight, zscore)
+                fused = _scaled_fusion(np.asarray(scores)[picked], retrieval, picked, scale, weight)
             order = reranked_order(row["candidates"], fused.tolist(), args.n)
             ranks.append(order.index(row["gold"]) + 1 if row["gold"] in order else None)
         return {**rank_metrics(ranks, (1, 5, 10)), "pairs": pairs / len(rows)}
@@ -153,10 +153,12 @@ def main(argv: list[str] | None = None) -> int:
 SPREAD_GRID = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 
 
-def _contenders(retrieval: list[float], spread: float, zscore: Any, least: int = 2) -> Any:
+def _contenders(retrieval: list[float], spread: float, least: int = 2) -> Any:
     """Indices of the candidates within ``spread`` deviations of retrieval's best (at least ``least``),
     best first: the only ones the cross-encoder would score under the contender rule."""
     import numpy as np
+
+    from docqa.pipelines.components.rankers.fusion import zscore
 
     order = np.argsort(-np.asarray(retrieval, dtype=np.float64), kind="stable")
     z = zscore(retrieval)
@@ -164,12 +166,13 @@ def _contenders(retrieval: list[float], spread: float, zscore: Any, least: int =
     return order[:min(len(order), max(least, within))]
 
 
-def _scaled_fusion(logits: Any, retrieval: list[float], picked: Any, scale: float, weight: float,
-                   zscore: Any) -> Any:
+def _scaled_fusion(logits: Any, retrieval: list[float], picked: Any, scale: float, weight: float) -> Any:
     """``logit / scale + weight × z(retrieval)`` for every candidate when only ``picked`` were scored
     (z-scoring two or three logits would set any two ±1 apart); an unscored candidate counts as the
     lowest logit scored, so it stays below the scored ones, in retrieval's order."""
     import numpy as np
+
+    from docqa.pipelines.components.rankers.fusion import zscore
 
     z = zscore(retrieval)
     values = np.asarray(logits, dtype=np.float64)
