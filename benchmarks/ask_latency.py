@@ -10,7 +10,10 @@ the public API's ``DocQA.ask`` (FAQ off), warm models, and for each reader two `
 differ only in ``rerank``. They take turns on every question, the order rotating, so load from other
 processes falls on both alike; medians are reported with each stage of ``timings_ms`` (retrieval,
 rerank, reading), the passages the reader read and the share of questions the reranker actually scored
-(it is skipped where retrieval is already sure).
+(it is skipped where retrieval is already sure). A third runner, ``no_rerank_two_first``, is ``docqa ask``
+as it was before the reranker and adaptive reading's one-passage checkpoint (``adaptive.BASE_RULE``: never
+fewer than two passages), so both comparisons are printed: reranking on vs off today, and today's
+default vs that earlier one.
 
 Readers: ``compact`` (bundled) and ``bert-base-random``, a ``BertConfig()`` QA model with seeded random
 weights and the MiniLM tokenizer (``benchmarks/reader.py``): the default reader's size and cost, which
@@ -36,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 SAMPLE_ARTICLES = ("Normans", "Steam_engine", "Packet_switching")
 STAGES = ("retrieval", "rerank", "reading", "total")
+BEFORE = "no_rerank_two_first"  # docqa ask before the one-passage checkpoint and the reranker
 
 
 def log(message: str) -> None:
@@ -51,6 +55,19 @@ def questions(shared: Path, every: int) -> list[str]:
              for paragraph in article["paragraphs"] for q in paragraph["qas"] if not q["is_impossible"]]
     examples = json.loads(data_path("example_questions.json").read_text(encoding="utf-8"))
     return asked[::every] + [q for name, qs in examples.items() if not name.startswith("_") for q in qs]
+
+
+def with_rule(qa: Any, rule: Any) -> Any:
+    """``qa.ask`` with its reader's adaptive rule set to ``rule`` for the question (readers are shared
+    between ``DocQA`` objects, so the rule is put back after each question)."""
+    def ask(question: str) -> Any:
+        reader = qa.reader_and_info()[0]
+        kept, reader.adaptive_rule = reader.adaptive_rule, rule
+        try:
+            return qa.ask(question, use_faq=False)
+        finally:
+            reader.adaptive_rule = kept
+    return ask
 
 
 def measure(runners: dict[str, Any], asked: list[str]) -> dict[str, dict[str, float]]:
@@ -96,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.reader import build_bert_base
     from docqa import DocQA
     from docqa.pipelines.components.measured_choice import cpu_identity
+    from docqa.pipelines.components.readers.adaptive import BASE_RULE
     from docqa.resources import data_path
 
     asked = questions(args.shared, args.every)
@@ -114,20 +132,23 @@ def main(argv: list[str] | None = None) -> int:
             apis = {"rerank": DocQA(index, reader_model=model, rerank=True),
                     "no_rerank": DocQA(index, reader_model=model, rerank=False)}
             runners = {label: (lambda q, qa=qa: qa.ask(q, use_faq=False)) for label, qa in apis.items()}
+            runners[BEFORE] = with_rule(apis["no_rerank"], BASE_RULE)
             result = measure(runners, asked)
             result["ratio_total"] = result["rerank"]["total_ms"] / result["no_rerank"]["total_ms"]
+            result["ratio_total_vs_before"] = result["rerank"]["total_ms"] / result[BEFORE]["total_ms"]
             report["readers"][reader] = result
     print(f"{report['questions']} questions on the samples index; {report['cpu']}")
     print("medians in ms (mean: of the totals; rerank: when it ran; read: passages, mean)")
-    print(f"{'reader':18} {'':10} {'total':>7} {'mean':>7} {'retr.':>6} {'rerank':>7} {'reading':>8} "
+    print(f"{'reader':18} {'':18} {'total':>7} {'mean':>7} {'retr.':>6} {'rerank':>7} {'reading':>8} "
           f"{'read':>5} {'reranked':>9}")
     for reader, result in report["readers"].items():
-        for label in ("no_rerank", "rerank"):
+        for label in (BEFORE, "no_rerank", "rerank"):
             row = result[label]
-            print(f"{reader:18} {label:10} {row['total_ms']:7.0f} {row['mean_total_ms']:7.0f} "
+            print(f"{reader:18} {label:18} {row['total_ms']:7.0f} {row['mean_total_ms']:7.0f} "
                   f"{row['retrieval_ms']:6.0f} {row['rerank_ms_when_run']:7.0f} {row['reading_ms']:8.0f} "
                   f"{row['passages_read']:5.2f} {row['reranked_share']:9.0%}")
-        print(f"{reader:18} rerank / no rerank, median total: {result['ratio_total']:.2f}x")
+        print(f"{reader:18} rerank / no rerank, median total: {result['ratio_total']:.2f}x; "
+              f"rerank / no rerank with the two-passage start: {result['ratio_total_vs_before']:.2f}x")
     if args.json:
         print(json.dumps(report, indent=1))
     return 0

@@ -62,6 +62,8 @@ def test_weak_passages_left_stop_reading_even_without_a_clear_answer():
     assert not rule.should_stop(2, float("-inf"), flat) and not rule.should_stop(2, 0.5, None)
     assert rule.should_stop(2, 1.5, flat)  # a clear answer still stops on its own
     assert not rule.should_stop(4, 0.5, steep)  # 0.89 < 0.9 at the second checkpoint
+    deep = AdaptiveRule((2, 4), (1.0, 1.0), (0.75, 0.9), (6, 0))
+    assert deep.should_stop(2, float("-inf"), steep) and not deep.should_stop(2, float("-inf"), steep[:5])
 
 
 def test_fitting_with_retrieval_gaps_reads_less_within_the_tolerance():
@@ -124,6 +126,22 @@ def test_the_shipped_rule_stops_when_the_passages_left_are_weak_and_reads_on_oth
     # without retrieval scores only the reader's margin can stop it, and it has no answer in hand
     unsure = reader.run(question, unscored(passages), adaptive=True)
     assert unsure["passages_read"] == 10 and unsure["no_answer"] == full["no_answer"]
+
+
+def test_the_shipped_rule_reads_one_passage_only_when_it_stands_far_above_the_rest(reader, passages):
+    question = "When were the Normans in Normandy?"
+    full = reader.run(question, passages, adaptive=False)
+    # the second passage 0.88 of the way down from the first to the last: the first alone is read
+    lone = [passages[0]] + [Document(content=d.content, id=d.id, score=s) for d, s in
+                            zip(passages[1:], [4.5, 4.4, 4.3, 4.2, 4.1, 4.0, 3.9, 3.8, 3.5], strict=True)]
+    alone = reader.run(question, lone, adaptive=True)
+    assert alone["passages_read"] == 1 and alone["answers"][0].data == full["answers"][0].data
+    assert alone["answers"][0].document.id == "normans"
+    # among fewer passages than the gap was fitted on (5), the spread says too little: read on
+    assert reader.run(question, lone[:4], adaptive=True)["passages_read"] == 2
+    # a second passage close behind (0.68 of the way down) is read too, whatever the reader's margin
+    assert reader.run(question, passages, adaptive=True)["passages_read"] == 2
+    assert DEFAULT_RULE.checkpoints[0] == 1 and DEFAULT_RULE.margins[0] == float("inf")
 
 
 def test_adaptive_reading_is_switched_by_the_environment(test_reader_dir, passages, monkeypatch):
