@@ -68,16 +68,13 @@ def observe(reader, question: str, golds: list[str], docs) -> dict:
         cost = sum(windows[i].length for i in keep) / total
         return -decoded.null_score_diff, said, cost
 
-    shipped_at = len(docs)
-    for _, end in BASE_RULE.batches(len(docs)):
-        margin, _, _ = upto(end)
+    for _, end in BASE_RULE.batches(len(docs)):  # the last batch ends at len(docs): the loop ends where
+        margin, shipped, shipped_cost = upto(end)  # the rule stops or everything has been read
         if end < len(docs) and BASE_RULE.should_stop(end, margin, scores):
-            shipped_at = end
             break
     margin1, said1, cost1 = upto(1)
-    _, shipped, shipped_cost = upto(shipped_at)
     return {"answerable": bool(golds), "margin1": float(margin1),
-            "gap1": retrieval_gap(scores, 1), "shipped_read": shipped_at,
+            "gap1": retrieval_gap(scores, 1), "shipped_read": end,
             "changed": normalize_answer(said1) != normalize_answer(shipped),
             "f1_first": score_question(golds, said1)[1], "f1_shipped": score_question(golds, shipped)[1],
             "cost_first": cost1, "cost_shipped": shipped_cost,
