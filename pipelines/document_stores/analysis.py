@@ -3,7 +3,7 @@ adjacent-stem bigrams.
 
 Both engines index these tokens — the local store hashes them into its segments' postings
 (:mod:`~docqa.pipelines.document_stores.local.segments`), the Milvus store sends them as the text its BM25
-function indexes (:func:`~docqa.pipelines.document_stores.milvus.store.bm25_terms`) — so a question is
+function indexes (:func:`~docqa.pipelines.document_stores.milvus.bm25_text.bm25_terms`) — so a question is
 analysed the same way whichever store answers it. Why not Haystack's ``InMemoryBM25Retriever`` tokenizer:
 it neither stems nor drops stop words, so "founded" misses "founding" and "the"/"of" dilute every score;
 with stems, stop words, the title as a field and bigrams, BM25 alone reached R@1 0.865 on the SQuAD

@@ -37,7 +37,6 @@ import numpy as np
 from haystack import Document
 
 from docqa.errors import InvalidInputError
-from docqa.pipelines.document_stores.analysis import Tokenizer, repetitive
 from docqa.pipelines.document_stores.errors import EmbeddingModelMismatchError, model_mismatch
 from docqa.pipelines.document_stores.filters import check_filters
 from docqa.pipelines.document_stores.hybrid import (
@@ -46,6 +45,7 @@ from docqa.pipelines.document_stores.hybrid import (
     check_fusion,
     hybrid_retrieval,
 )
+from docqa.pipelines.document_stores.milvus.bm25_text import ANALYZER, bm25_passage_terms, bm25_terms
 from docqa.pipelines.document_stores.milvus.client import (
     MilvusAddress,
     MilvusStoreError,
@@ -66,30 +66,6 @@ FORMAT = 1
 WRITE_BATCH = 1000  # rows per upsert: ~3 MB with 384-d vectors + text, well under the 64 MB gRPC limit
 READ_BATCH = 512  # ids per query (`id in [...]`): bounded filter size, under the 16,384-row query window
 MAX_TEXT = 65535  # VARCHAR max_length (bytes)
-# bm25_text is DocQA's own token stream (see bm25_terms): Milvus only splits it on spaces and lower-cases.
-ANALYZER = {"tokenizer": "standard", "filter": ["lowercase"]}
-BIGRAM_JOIN = "xx0xx"  # "steam engin" -> "steamxx0xxengin": one alphanumeric token for Milvus's tokenizer
-_TOKENIZER = Tokenizer(bigrams=True)
-
-
-def bm25_terms(text: str) -> str:
-    """The local store's BM25 tokens (Snowball stems, stop words dropped, adjacent-stem bigrams) as the
-    text Milvus's BM25 function indexes, for passages and queries alike. Why not Milvus's English analyzer:
-    on SQuAD dev + distractors it gave hybrid recall@1 0.835 against the local store's 0.887; the gap is
-    the bigrams (the local store measured +0.037 R@1 from them), which Milvus's analyzers do not make."""
-    return " ".join(token.replace(" ", BIGRAM_JOIN) for token in _TOKENIZER(text))
-
-
-def bm25_passage_terms(text: str) -> str:
-    """:func:`bm25_terms` of a passage being written, or ``""`` for keyword stuffing
-    (:func:`~docqa.pipelines.document_stores.analysis.repetitive`): such a passage is left to dense search,
-    as in the local store, which applies the same rule when it scores."""
-    tokens = _TOKENIZER(text)
-    if repetitive(len(tokens), len(set(tokens))):
-        return ""
-    return " ".join(token.replace(" ", BIGRAM_JOIN) for token in tokens)
-
-
 OUTPUT = ["content", "meta"]
 META_PROPERTY = "docqa.meta"  # collection property: {"docqa_format", "embedding_model", "dim"}
 
