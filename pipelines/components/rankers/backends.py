@@ -1,5 +1,5 @@
-"""Run the reranker's cross-encoder: PyTorch (on the CPU, or fp32/fp16 on a CUDA GPU), ONNX Runtime fp32
-(fused graph) or ONNX Runtime int8.
+"""Run the reranker's cross-encoder: PyTorch (fp32 or bf16 weights on the CPU, fp32/fp16 on a CUDA GPU),
+ONNX Runtime fp32 (fused graph) or ONNX Runtime int8.
 
 The same three runtimes as the reader (:mod:`docqa.pipelines.components.readers.backends`, whose
 measurements explain the recipe): the export is fused with ``onnxruntime.transformers.optimizer`` and
@@ -51,6 +51,11 @@ class RerankerBackendName(Choice):
     TORCH = "torch"
     ONNX_FP32 = "onnx-fp32"
     ONNX_INT8 = "onnx-int8"
+    # bf16 weights in PyTorch on the CPU, as the reader's ``torch-bf16``: native on CPUs with AVX512-BF16
+    # or AMX (the bundled reranker, ten pairs of 192 tokens, AMD EPYC with AVX512-BF16, 2 cores: 119 ms
+    # against onnx-fp32's 161 ms and torch fp32's 187 ms), emulated and slow elsewhere, so ``auto`` times
+    # it only on such CPUs. Lossy (logits within 0.03 of fp32 there): chosen only if it ranks like fp32.
+    TORCH_BF16 = "torch-bf16"
     CUDA = "cuda"  # PyTorch on a CUDA GPU, fp32 (timed by ``auto`` only when PyTorch sees one)
     CUDA_FP16 = "cuda-fp16"  # ... with fp16 weights: lossy, chosen only if it ranks like fp32
 
@@ -83,12 +88,14 @@ class RerankerBackend:
 
 
 class TorchRerankerBackend(RerankerBackend):
-    """Eager PyTorch under ``torch.inference_mode``: fp32 on the CPU, fp32 or fp16 on a CUDA GPU."""
+    """Eager PyTorch under ``torch.inference_mode``: fp32 or bf16 weights on the CPU, fp32 or fp16 on a
+    CUDA GPU."""
 
     name = "torch"
 
     def __init__(self, model_dir: Path, batch_size: int = DEFAULT_BATCH_SIZE, num_threads: int | None = None,
-                 pad_token_id: int = 0, *, device: str = "cpu", half: bool = False) -> None:
+                 pad_token_id: int = 0, *, device: str = "cpu", half: bool = False,
+                 bf16: bool = False) -> None:
         super().__init__(batch_size, pad_token_id)
         import torch
 
@@ -100,6 +107,9 @@ class TorchRerankerBackend(RerankerBackend):
         self.model = load_cross_encoder(Path(model_dir)).to(self.device)
         if half:
             self.model = self.model.half()
+        elif bf16:
+            self.model = self.model.to(torch.bfloat16)
+            self.name = RerankerBackendName.TORCH_BF16.value
         if device.startswith("cuda"):
             self.name = RerankerBackendName.CUDA_FP16.value if half else RerankerBackendName.CUDA.value
 
@@ -209,16 +219,17 @@ def ensure_exports(model_dir: Path) -> Path:
 
 def load_backend(name: str | RerankerBackendName, model_dir: Path, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  num_threads: int | None = None, pad_token_id: int = 0) -> RerankerBackend:
-    """Backend by name (``torch``, ``onnx-fp32``, ``onnx-int8``, ``cuda``, ``cuda-fp16``; ``auto`` is
-    resolved by the component).
+    """Backend by name (``torch``, ``torch-bf16``, ``onnx-fp32``, ``onnx-int8``, ``cuda``, ``cuda-fp16``;
+    ``auto`` is resolved by the component).
 
     :raises ConfigError: for an unknown name or ``auto``.
     """
     kind = RerankerBackendName.from_str(name)
     if kind is RerankerBackendName.AUTO:
         raise ConfigError("'auto' is not a runtime: DocQAReranker.warm_up resolves it by measuring")
-    if kind is RerankerBackendName.TORCH:
-        return TorchRerankerBackend(Path(model_dir), batch_size, num_threads, pad_token_id)
+    if kind in (RerankerBackendName.TORCH, RerankerBackendName.TORCH_BF16):
+        return TorchRerankerBackend(Path(model_dir), batch_size, num_threads, pad_token_id,
+                                    bf16=kind is RerankerBackendName.TORCH_BF16)
     if kind in (RerankerBackendName.CUDA, RerankerBackendName.CUDA_FP16):
         if not cuda_available():
             raise ConfigError(f"The reranker backend '{kind.value}' needs a CUDA GPU that PyTorch can use, "
