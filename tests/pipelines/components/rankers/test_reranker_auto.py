@@ -15,7 +15,6 @@ from docqa.pipelines.components.rankers.auto_backend import (
     candidates_for,
     choose_reranker_backend,
     ranks_alike,
-    top3,
 )
 from docqa.pipelines.components.rankers.backends import RerankerBackendName, load_backend
 
@@ -86,15 +85,15 @@ def test_bundled_reranker_in_bf16_ranks_the_calibration_lists_like_fp32() -> Non
     reranker.warm_up()
     loaded = reranker._loaded
     assert loaded is not None
-    lists = calibration_lists(lambda q, ps: _pairs(loaded.tokenizer, loaded.fmt, q, ps))[:8]
+    lists = calibration_lists(lambda q, ps: _pairs(loaded.tokenizer, loaded.fmt, q, ps))[:6]
     bf16 = load_backend(RerankerBackendName.TORCH_BF16, loaded.model_dir, pad_token_id=loaded.fmt.pad_id)
     assert bf16.name == "torch-bf16"
-    found = top3(bf16, lists)
-    for pairs, ranks in zip(lists, found, strict=True):
-        reference = loaded.backend.scores(pairs)
+    for pairs in lists:
+        reference, scores = loaded.backend.scores(pairs), bf16.scores(pairs)
+        ranks = [int(i) for i in np.argsort(-scores, kind="stable")[:3]]
         assert ranks_alike(reference, ranks), (ranks, np.round(reference, 3))
         assert ranks[0] == 0  # each question's own paragraph first, as fp32 puts it
-        assert np.abs(bf16.scores(pairs) - reference).max() < 0.25
+        assert np.abs(scores - reference).max() < 0.25
 
 
 def test_bf16_is_a_runtime_users_can_name() -> None:
