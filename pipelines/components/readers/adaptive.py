@@ -137,10 +137,9 @@ BASE_RULE = AdaptiveRule((2, 4, 6), (0.66, 0.66, 0.66), (0.75, 0.95, 0.95))
 # tokens read; 0.85 would stop 26% at 0.3% changed). It counts only with at least the 5 passages it was
 # fitted on (``min_retrieved``). See the README ("Adaptive reading") for the held-out articles.
 # Where the reranker ran, the fused scores of the passages kept are close together and the gap rarely
-# fires (about 4% of the reranked held-out questions); its own logits say more: when the first passage's
+# fires (3.8% of the reranked held-out questions); its own logits say more: when the first passage's
 # logit leads every other kept passage's by the reranker's ``first_passage_lead`` (data/reranker/
-# reranker.json, fitted by the same script on the same dev articles: 4.5, where 30% of the 162 reranked
-# dev questions read one passage and 1.2% of their results changed), the reranker marks it
+# reranker.json, fitted by the same script on the same dev articles), the reranker marks it
 # ``meta["rerank_alone"]`` and that passage alone is read (same checkpoint, same ``min_retrieved``).
 FIRST_PASSAGE_GAP = 0.75
 FIRST_PASSAGE_MIN_RETRIEVED = 5
