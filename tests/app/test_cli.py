@@ -187,9 +187,9 @@ def test_the_bundled_compact_reader_answers_the_example_questions_and_says_not_f
         sample_index: Path) -> None:
     """The issue's failures, as a user meets them offline: a confident "Arthur Woolf" for the telephone
     question. The page's example questions are checked against the samples' text; "Who founded the Duchy
-    of Normandy?" is left out because compact v2 still misses it ("Richard I": the reranker ranks the
-    passage that says the Duchy "was established by the treaty ... and ... Rollo" fourth) — a known miss,
-    reported in data/compact-reader/TRAINING.md, not hidden by rewording the question."""
+    of Normandy?" is left out because compact v2 still answers it "treaty of Saint-Clair-sur-Epte" (the
+    passage says the Duchy "was established by the treaty ... and ... Rollo") — a known miss, reported in
+    data/compact-reader/TRAINING.md, not hidden by rewording the question."""
 
     def ask(question: str) -> dict:
         result = run("ask", question, "--index", str(sample_index), "--reader", "compact", "--json")

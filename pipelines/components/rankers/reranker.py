@@ -16,10 +16,6 @@ Where retrieval is already sure — its best candidate stands ``confident_gap`` 
 the second (:func:`~docqa.pipelines.components.rankers.fusion.confidence_gap`; the gap ships in
 ``reranker.json``, chosen on dev articles) — the cross-encoder is not run: the passages keep retrieval's
 order and ``meta["rerank_skipped"]`` is True. That skips most questions at no loss of R@1 on dev.
-Where it does run and the first passage's logit leads every other passage returned by the model's
-``first_passage_lead`` (``reranker.json``, chosen on dev articles), the first passage has
-``meta["rerank_alone"] = True``: adaptive reading may read that passage alone
-(:data:`~docqa.pipelines.components.readers.adaptive.DEFAULT_RULE`).
 
 Runtime: ``auto`` (default) measures torch / ONNX fp32 / ONNX int8 once per model and CPU and caches the
 choice (:mod:`~docqa.pipelines.components.rankers.auto_backend`). Loading is shared per process: every
@@ -105,7 +101,6 @@ class _Loaded:
     lock: threading.Lock
     retrieval_weight: float = 0.0  # the model's fusion weight (reranker.json), chosen on dev articles
     confident_gap: float | None = None  # retrieval gap from which reranking is skipped (reranker.json)
-    first_passage_lead: float | None = None  # logit lead that marks the first passage alone (reranker.json)
 
 
 _LOADED: dict[tuple[str, str, int | None, int], _Loaded] = {}
@@ -135,22 +130,14 @@ def _load(model: str, backend: RerankerBackendName, num_threads: int | None, bat
         choice, loaded = choose_reranker_backend(model_dir, load, encode)
     else:
         choice = BackendChoice(backend=backend.value, chosen_by="setting")
-    gap, lead = settings.get("confident_gap"), settings.get("first_passage_lead")
+    gap = settings.get("confident_gap")
     return _Loaded(model_dir, loaded or load(choice.backend), tokenizer, fmt, choice, threading.Lock(),
-                   float(settings.get("retrieval_weight", 0.0)), float(gap) if gap is not None else None,
-                   float(lead) if lead is not None else None)
+                   float(settings.get("retrieval_weight", 0.0)), float(gap) if gap is not None else None)
 
 
 def _pairs(tokenizer: Any, fmt: PairFormat, question: str, passages: Sequence[str]) -> list[Pair]:
     q = token_ids(tokenizer, [question], fmt.max_question_tokens)[0]
     return [pair_ids(q, p, fmt) for p in token_ids(tokenizer, list(passages), fmt.max_length)]
-
-
-def first_lead(documents: Sequence[Document]) -> float:
-    """How far the first passage's cross-encoder logit lies above the best of the others'
-    (``meta["rerank_score"]``; ``-inf`` with fewer than two)."""
-    logits = [float((d.meta or {}).get("rerank_score", float("-inf"))) for d in documents]
-    return logits[0] - max(logits[1:]) if len(logits) > 1 else float("-inf")
 
 
 @component
@@ -177,15 +164,12 @@ class DocQAReranker:
     :param confident_gap: skip the cross-encoder when retrieval's best candidate leads the second by at
         least this many standard deviations; ``None``: the model's ``reranker.json`` value (none: always
         rerank); ``float("inf")``: always rerank.
-    :param first_passage_lead: mark the first passage returned ``meta["rerank_alone"]`` when its logit
-        leads every other one returned by at least this much; ``None``: the model's ``reranker.json``
-        value (none: never); ``float("inf")``: never.
     """
 
     def __init__(self, model: str = BUNDLED, backend: str | RerankerBackendName = RerankerBackendName.AUTO,
                  top_k: int = 5, candidates: int = DEFAULT_CANDIDATES, batch_size: int = DEFAULT_BATCH_SIZE,
                  num_threads: int | None = None, retrieval_weight: float | None = None,
-                 confident_gap: float | None = None, first_passage_lead: float | None = None) -> None:
+                 confident_gap: float | None = None) -> None:
         self.backend = RerankerBackendName.from_str(backend)
         if top_k < 1 or candidates < 1:
             raise ConfigError(f"top_k and candidates must be at least 1, got {top_k} and {candidates}")
@@ -193,11 +177,8 @@ class DocQAReranker:
             raise ConfigError(f"retrieval_weight must be between 0 and 100, got {retrieval_weight}")
         if confident_gap is not None and not confident_gap >= 0.0:
             raise ConfigError(f"confident_gap must be at least 0, got {confident_gap}")
-        if first_passage_lead is not None and not first_passage_lead >= 0.0:
-            raise ConfigError(f"first_passage_lead must be at least 0, got {first_passage_lead}")
         self.retrieval_weight = retrieval_weight
         self.confident_gap = confident_gap
-        self.first_passage_lead = first_passage_lead
         self.model = str(model)
         self.top_k = top_k
         self.candidates = candidates
@@ -209,7 +190,7 @@ class DocQAReranker:
         return default_to_dict(self, model=self.model, backend=self.backend.value, top_k=self.top_k,
                                candidates=self.candidates, batch_size=self.batch_size,
                                num_threads=self.num_threads, retrieval_weight=self.retrieval_weight,
-                               confident_gap=self.confident_gap, first_passage_lead=self.first_passage_lead)
+                               confident_gap=self.confident_gap)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DocQAReranker:
@@ -248,14 +229,6 @@ class DocQAReranker:
         if self.confident_gap is not None:
             return self.confident_gap
         return self._loaded.confident_gap if self._loaded else None
-
-    @property
-    def alone_lead(self) -> float | None:
-        """The logit lead in use for ``meta["rerank_alone"]`` (the setting, else the model's; ``None``:
-        never)."""
-        if self.first_passage_lead is not None:
-            return self.first_passage_lead
-        return self._loaded.first_passage_lead if self._loaded else None
 
     @property
     def model_dir(self) -> Path | None:
@@ -302,7 +275,4 @@ class DocQAReranker:
             meta = {**(doc.meta or {}), "retrieval_score": doc.score, "retrieval_rank": int(i) + 1,
                     "rerank_score": float(logits[i])}
             out.append(replace(doc, score=float(scores[i]), meta=meta))
-        lead = self.alone_lead
-        if lead is not None and len(out) > 1 and first_lead(out) >= lead:
-            out[0].meta["rerank_alone"] = True
         return {"documents": out, "rerank_ms": (time.perf_counter() - started) * 1000.0}

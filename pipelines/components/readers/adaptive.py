@@ -75,23 +75,18 @@ class AdaptiveRule:
             start = end
         return ranges
 
-    def should_stop(self, read: int, margin: float, scores: Sequence[float | None] | None = None,
-                    first_alone: bool = False) -> bool:
+    def should_stop(self, read: int, margin: float, scores: Sequence[float | None] | None = None) -> bool:
         """Stop after ``read`` passages when the best span beats the null score by the checkpoint's margin,
         or when the retrieval scores (``scores``: every retrieved passage's, best first) say that the
-        passages left are far below the ones read, or, after one passage, when the reranker judged the
-        first passage the only one about the question (``first_alone``: ``meta["rerank_alone"]``, see
-        :data:`DEFAULT_RULE`)."""
+        passages left are far below the ones read."""
         for i, (checkpoint, needed) in enumerate(zip(self.checkpoints, self.margins, strict=True)):
             if checkpoint != read:
                 continue
             if np.isfinite(margin) and margin >= needed:
                 return True
-            if scores is None or self.min_retrieved is not None and len(scores) < self.min_retrieved[i]:
+            if self.retrieval_gaps is None or scores is None:
                 return False
-            if read == 1 and first_alone:
-                return True
-            if self.retrieval_gaps is None:
+            if self.min_retrieved is not None and len(scores) < self.min_retrieved[i]:
                 return False
             gap = retrieval_gap(scores, read)
             return gap is not None and gap >= self.retrieval_gaps[i]
@@ -136,11 +131,6 @@ BASE_RULE = AdaptiveRule((2, 4, 6), (0.66, 0.66, 0.66), (0.75, 0.95, 0.95))
 # questions read one passage, 1.4% of results changed, F1 43.9 -> 43.9, 0.41 -> 0.32 of the top 5's
 # tokens read; 0.85 would stop 26% at 0.3% changed). It counts only with at least the 5 passages it was
 # fitted on (``min_retrieved``). See the README ("Adaptive reading") for the held-out articles.
-# Where the reranker ran, the fused scores of the passages kept are close together and the gap rarely
-# fires (3.8% of the reranked held-out questions); its own logits say more: when the first passage's
-# logit leads every other kept passage's by the reranker's ``first_passage_lead`` (data/reranker/
-# reranker.json, fitted by the same script on the same dev articles), the reranker marks it
-# ``meta["rerank_alone"]`` and that passage alone is read (same checkpoint, same ``min_retrieved``).
 FIRST_PASSAGE_GAP = 0.75
 FIRST_PASSAGE_MIN_RETRIEVED = 5
 DEFAULT_RULE = AdaptiveRule((1, *BASE_RULE.checkpoints), (float("inf"), *BASE_RULE.margins),

@@ -333,7 +333,6 @@ class DocQAReader:
         windows = self._windows(query, texts)
         tau = self.threshold(no_answer_threshold)
         scores = [d.score for d in docs]
-        first_alone = bool(docs and (docs[0].meta or {}).get("rerank_alone"))
         read_windows: list[Window] = []
         logits: list = []
         read = 0
@@ -344,8 +343,7 @@ class DocQAReader:
             read = end
             decoded = decode_windows(read_windows, logits, texts, max_answer_length=self.max_answer_length,
                                      top_k=top_k or self.top_k)
-            if end < len(docs) and self.adaptive_rule.should_stop(read, -decoded.null_score_diff, scores,
-                                                                  first_alone):
+            if end < len(docs) and self.adaptive_rule.should_stop(read, -decoded.null_score_diff, scores):
                 break
         question = _Question(query, docs, texts, read_windows)
         return {**self._to_output(question, decoded, tau), "passages_read": read}

@@ -16,7 +16,7 @@ from docqa.pipelines.components.rankers.cross_encoder import (
     save_cross_encoder,
 )
 from docqa.pipelines.components.rankers.pairs import PairFormat, pad_pairs, pair_ids, token_ids
-from docqa.pipelines.components.rankers.reranker import DocQAReranker, RerankerUnavailableError, first_lead
+from docqa.pipelines.components.rankers.reranker import DocQAReranker, RerankerUnavailableError
 
 QUESTION = "When was the Duchy of Normandy founded?"
 PASSAGES = [
@@ -95,26 +95,6 @@ def test_reranker_round_trips_through_to_dict(tiny_reranker_dir: Path) -> None:
     assert same.to_dict() == data and same.candidates == 12
     ranked = [d.id for d in reranker.run(query=QUESTION, documents=_docs())["documents"]]
     assert [d.id for d in same.run(query=QUESTION, documents=_docs())["documents"]] == ranked
-
-
-def test_a_first_passage_far_ahead_of_the_rest_is_marked_to_be_read_alone(tiny_reranker_dir: Path) -> None:
-    logits = _reference_scores(tiny_reranker_dir, QUESTION, PASSAGES)
-    top = np.sort(logits)[::-1]
-    docs = [Document(id=d.id, content=d.content, meta=d.meta) for d in _docs()]  # no retrieval score
-    ahead = DocQAReranker(model=str(tiny_reranker_dir), backend="torch", top_k=4,
-                          first_passage_lead=float(top[0] - top[1]) - 1e-4)
-    out = ahead.run(query=QUESTION, documents=docs)["documents"]
-    assert out[0].meta["rerank_alone"] is True and not any("rerank_alone" in d.meta for d in out[1:])
-    assert first_lead(out) == pytest.approx(float(top[0] - top[1]), abs=1e-3)
-    close = DocQAReranker(model=str(tiny_reranker_dir), backend="torch", top_k=4,
-                          first_passage_lead=float(top[0] - top[1]) + 1e-2)
-    assert "rerank_alone" not in close.run(query=QUESTION, documents=docs)["documents"][0].meta
-    skipped = DocQAReranker(model=str(tiny_reranker_dir), backend="torch", confident_gap=0.0,
-                            first_passage_lead=0.0)  # retrieval sure: nothing reranked, nothing marked
-    assert "rerank_alone" not in skipped.run(query=QUESTION, documents=_docs())["documents"][0].meta
-    assert DocQAReranker.from_dict(ahead.to_dict()).first_passage_lead == ahead.first_passage_lead
-    with pytest.raises(ConfigError, match="first_passage_lead"):
-        DocQAReranker(first_passage_lead=-1.0)
 
 
 def test_bad_settings_and_missing_models_say_so(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ import pytest
 from haystack import Document
 
 from docqa.pipelines.components.readers.adaptive import (
-    BASE_RULE,
     DEFAULT_RULE,
     AdaptiveRule,
     PrefixObservation,
@@ -143,23 +142,6 @@ def test_the_shipped_rule_reads_one_passage_only_when_it_stands_far_above_the_re
     # a second passage close behind (0.68 of the way down) is read too, whatever the reader's margin
     assert reader.run(question, passages, adaptive=True)["passages_read"] == 2
     assert DEFAULT_RULE.checkpoints[0] == 1 and DEFAULT_RULE.margins[0] == float("inf")
-
-
-def test_the_rerankers_mark_reads_the_first_passage_alone(reader, passages):
-    """``meta["rerank_alone"]`` (the reranker: its first logit leads every other passage's by the fitted
-    lead) stops after one passage where the retrieval gap alone would read two."""
-    question = "When were the Normans in Normandy?"
-    assert reader.run(question, passages, adaptive=True)["passages_read"] == 2
-    marked = [Document(content=passages[0].content, id=passages[0].id, score=passages[0].score,
-                       meta={"rerank_alone": True}), *passages[1:]]
-    alone = reader.run(question, marked, adaptive=True)
-    assert alone["passages_read"] == 1 and alone["answers"][0].document.id == "normans"
-    assert reader.run(question, marked[:4], adaptive=True)["passages_read"] == 2  # fewer than 5 retrieved
-    reader.adaptive_rule = BASE_RULE  # no checkpoint after one passage: the mark cannot stop it there
-    try:
-        assert reader.run(question, marked, adaptive=True)["passages_read"] == 2
-    finally:
-        reader.adaptive_rule = DEFAULT_RULE
 
 
 def test_adaptive_reading_is_switched_by_the_environment(test_reader_dir, passages, monkeypatch):
