@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from haystack import Document
 
 from docqa.pipelines.components.readers.adaptive import BASE_RULE, AdaptiveRule
 from docqa.pipelines.components.readers.reader import DocQAReader
 from docqa.resources import data_path
-from scripts.fit_first_passage_stop import apply, fit, observe
+from scripts.fit_first_passage_stop import apply, fit, fit_lead, observe, rerank_lead
 
 NORMANS = ("The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, "
            "a region in France. They were descended from Norse raiders and pirates from Denmark, Iceland "
@@ -33,6 +34,19 @@ def test_the_fit_reads_least_within_the_tolerance() -> None:
     assert at["stopped_at_1"] == 0.4 and at["changed"] == 0.0 and at["f1"] == at["f1_shipped"] == 100.0
     assert at["cost"] < at["cost_shipped"]
     assert fit({"rerank": [_row(0.9, True)] * 10, "plain": []}, tolerance=0.0) == float("inf")
+
+
+def test_the_rerankers_lead_is_fitted_on_the_reranked_questions_within_the_tolerance() -> None:
+    # 100 reranked questions: leads 0.0 .. 9.9 logits; stopping at one passage changes the result below 4.0
+    reranked = [{**_row(0.1, i < 40), "reranked": True, "rerank_logits": [i / 10, 0.0, -1.0]}
+                for i in range(100)]
+    rows = {"rerank": reranked + [_row(0.1, True)] * 50, "plain": [_row(0.1, True)] * 50}
+    assert rerank_lead(reranked[57]) == pytest.approx(5.7) and rerank_lead(_row(0.1, False)) is None
+    assert fit_lead(rows, gap=0.75, tolerance=0.0) == 4.0
+    assert fit_lead(rows, gap=0.75, tolerance=0.05) == 3.5  # 5 of the 100 reranked may change
+    at = apply(reranked, 0.75, lead=4.0)
+    assert at["stopped_at_1"] == 0.6 and at["changed"] == 0.0 and at["cost"] < at["cost_shipped"]
+    assert apply(rows["plain"], 0.75, lead=0.0)["stopped_at_1"] == 0.0  # never reranked: no lead
 
 
 def test_the_replay_gives_what_the_reader_answers(test_reader_dir) -> None:
