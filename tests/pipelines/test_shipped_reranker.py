@@ -55,15 +55,16 @@ def test_reranking_is_on_by_default_and_answers_the_examples(sample_index: Path,
     assert status["enabled"] and status["notice"] is None
     examples = json.loads((REPO / "data" / "example_questions.json").read_text(encoding="utf-8"))
     expected = EXAMPLE_ANSWERS
-    for file, questions in examples.items():
-        for question in questions if not file.startswith("_") else ():
-            result = qa.ask(question, top_k=3)
+    asked = [(q, file) for file, questions in examples.items() if not file.startswith("_") for q in questions]
+    for question, file in asked:
+        for top_k in (3, 5):  # 5: docqa ask's default, where adaptive reading may stop after one passage
+            result = qa.ask(question, top_k=top_k)
             assert result.passages[0].file.endswith(file), (question, [p.file for p in result.passages])
             assert result.timings_ms["rerank"] > 0
             if question in expected:
                 assert not result.no_answer, question
                 text = result.answers[0].text
-                assert expected[question] in text.lower(), (question, text)
+                assert expected[question] in text.lower(), (question, top_k, text)
     assert qa.ask("Who invented the telephone?", top_k=3).no_answer
 
 
