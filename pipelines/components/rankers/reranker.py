@@ -17,10 +17,10 @@ the second (:func:`~docqa.pipelines.components.rankers.fusion.confidence_gap`; t
 ``reranker.json``, chosen on dev articles) — the cross-encoder is not run: the passages keep retrieval's
 order and ``meta["rerank_skipped"]`` is True. That skips most questions at no loss of R@1 on dev.
 
-Runtime: ``auto`` (default) measures torch / ONNX fp32 / ONNX int8 once per model and CPU and caches the
-choice (:mod:`~docqa.pipelines.components.rankers.auto_backend`). Loading is shared per process: every
-``DocQAReranker`` naming the same model and backend uses one loaded model, so each Haystack pipeline can
-have its own component instance (Haystack's rule) at no extra cost.
+Runtime: ``auto`` (default) measures torch / ONNX fp32 / ONNX int8 (and torch-bf16 where bf16 is native)
+once per model and CPU and caches the choice (:mod:`~docqa.pipelines.components.rankers.auto_backend`).
+Loading is shared per process: every ``DocQAReranker`` naming the same model and backend uses one loaded
+model, so each Haystack pipeline can have its own component instance (Haystack's rule) at no extra cost.
 """
 
 from __future__ import annotations
