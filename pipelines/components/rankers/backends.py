@@ -87,31 +87,30 @@ class RerankerBackend:
         return out
 
 
+# The PyTorch runtimes: (device, weight dtype) each.
+TORCH_RUNTIMES = {RerankerBackendName.TORCH: ("cpu", "float32"),
+                  RerankerBackendName.TORCH_BF16: ("cpu", "bfloat16"),
+                  RerankerBackendName.CUDA: ("cuda", "float32"),
+                  RerankerBackendName.CUDA_FP16: ("cuda", "float16")}
+
+
 class TorchRerankerBackend(RerankerBackend):
     """Eager PyTorch under ``torch.inference_mode``: fp32 or bf16 weights on the CPU, fp32 or fp16 on a
-    CUDA GPU."""
-
-    name = "torch"
+    CUDA GPU (``runtime``, one of :data:`TORCH_RUNTIMES`)."""
 
     def __init__(self, model_dir: Path, batch_size: int = DEFAULT_BATCH_SIZE, num_threads: int | None = None,
-                 pad_token_id: int = 0, *, device: str = "cpu", half: bool = False,
-                 bf16: bool = False) -> None:
+                 pad_token_id: int = 0, *, runtime: RerankerBackendName = RerankerBackendName.TORCH) -> None:
         super().__init__(batch_size, pad_token_id)
         import torch
 
         from docqa.pipelines.components.rankers.cross_encoder import load_cross_encoder
 
+        device, dtype = TORCH_RUNTIMES[runtime]
         limit_torch_threads(num_threads)
         self._torch = torch
+        self.name = runtime.value
         self.device = torch.device(device)
-        self.model = load_cross_encoder(Path(model_dir)).to(self.device)
-        if half:
-            self.model = self.model.half()
-        elif bf16:
-            self.model = self.model.to(torch.bfloat16)
-            self.name = RerankerBackendName.TORCH_BF16.value
-        if device.startswith("cuda"):
-            self.name = RerankerBackendName.CUDA_FP16.value if half else RerankerBackendName.CUDA.value
+        self.model = load_cross_encoder(Path(model_dir)).to(self.device, getattr(torch, dtype))
 
     def _forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         torch = self._torch
@@ -227,15 +226,13 @@ def load_backend(name: str | RerankerBackendName, model_dir: Path, *, batch_size
     kind = RerankerBackendName.from_str(name)
     if kind is RerankerBackendName.AUTO:
         raise ConfigError("'auto' is not a runtime: DocQAReranker.warm_up resolves it by measuring")
-    if kind in (RerankerBackendName.TORCH, RerankerBackendName.TORCH_BF16):
-        return TorchRerankerBackend(Path(model_dir), batch_size, num_threads, pad_token_id,
-                                    bf16=kind is RerankerBackendName.TORCH_BF16)
-    if kind in (RerankerBackendName.CUDA, RerankerBackendName.CUDA_FP16):
-        if not cuda_available():
+    if kind in TORCH_RUNTIMES:
+        gpu = TORCH_RUNTIMES[kind][0] == "cuda"
+        if gpu and not cuda_available():
             raise ConfigError(f"The reranker backend '{kind.value}' needs a CUDA GPU that PyTorch can use, "
                               "and there is none here (or DOCQA_CUDA=0): use 'auto', 'onnx-fp32' or 'torch'")
-        return TorchRerankerBackend(Path(model_dir), max(batch_size, GPU_BATCH_SIZE), num_threads,
-                                    pad_token_id, device="cuda", half=kind is RerankerBackendName.CUDA_FP16)
+        return TorchRerankerBackend(Path(model_dir), max(batch_size, GPU_BATCH_SIZE) if gpu else batch_size,
+                                    num_threads, pad_token_id, runtime=kind)
     exports = ensure_exports(Path(model_dir))
     file = "model-fp32.onnx" if kind is RerankerBackendName.ONNX_FP32 else "model-int8.onnx"
     return OnnxRerankerBackend(exports / file, kind.value, batch_size, num_threads, pad_token_id)
