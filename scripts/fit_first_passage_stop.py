@@ -137,31 +137,43 @@ def apply(rows: list[dict], gap: float, lead: float | None = None) -> dict[str, 
             "cost_shipped": sum(r["cost_shipped"] for r in rows) / n}
 
 
+def least_reading(candidates, result_of, baseline_cost: float, tolerance: float) -> float:
+    """Of ``candidates`` (thresholds), the one whose ``result_of(candidate)`` (an :func:`apply` report)
+    reads least with at most ``tolerance`` of the results changed; ``inf`` (never) when none reads less
+    than ``baseline_cost``."""
+    best, best_cost = float("inf"), baseline_cost
+    for candidate in candidates:
+        result = result_of(candidate)
+        if result["changed"] <= tolerance and result["cost"] < best_cost - 1e-9:
+            best, best_cost = candidate, result["cost"]
+    return best
+
+
+GAP_GRID = tuple(round(float(g), 2) for g in np.arange(0.5, 1.001, 0.05))  # 0.5 .. 1.0
+LEAD_GRID = tuple(round(0.5 * i, 1) for i in range(2, 21))  # 1.0 .. 10.0 logits
+
+
 def fit(rows: dict[str, list[dict]], tolerance: float) -> float:
     """The checkpoint-1 gap (``inf`` = never) that reads least over both modes with at most ``tolerance``
     of the results changed against the shipped rule."""
     both = [r for mode in MODES for r in rows[mode]]
-    best, best_cost = float("inf"), apply(both, float("inf"))["cost"]
-    for gap in (round(float(g), 2) for g in np.arange(0.5, 1.001, 0.05)):
-        result = apply(both, gap)
-        if result["changed"] <= tolerance and result["cost"] < best_cost - 1e-9:
-            best, best_cost = gap, result["cost"]
-    return best
-
-
-LEAD_GRID = tuple(round(0.5 * i, 1) for i in range(2, 21))  # 1.0 .. 10.0 logits
+    return least_reading(GAP_GRID, lambda gap: apply(both, gap), apply(both, float("inf"))["cost"],
+                         tolerance)
 
 
 def fit_lead(rows: dict[str, list[dict]], gap: float, tolerance: float) -> float:
     """The reranker lead (``inf`` = never) that reads least on the reranked questions with at most
     ``tolerance`` of their results changed, the gap ``gap`` applying as well."""
     reranked = [r for r in rows["rerank"] if r["reranked"]]
-    best, best_cost = float("inf"), apply(reranked, gap)["cost"] if reranked else 0.0
-    for lead in LEAD_GRID:
-        result = apply(reranked, gap, lead)
-        if result["changed"] <= tolerance and result["cost"] < best_cost - 1e-9:
-            best, best_cost = lead, result["cost"]
-    return best
+    baseline = apply(reranked, gap)["cost"] if reranked else 0.0
+    return least_reading(LEAD_GRID, lambda lead: apply(reranked, gap, lead), baseline, tolerance)
+
+
+def print_rows(results: dict[str, dict[str, float]]) -> None:
+    for name, r in results.items():
+        print(f"{name:<22} {r['questions']:>5} q  stop@1 {r['stopped_at_1']:6.1%}  "
+              f"changed {r['changed']:6.1%}  F1 {r['f1_shipped']:5.1f} -> {r['f1']:5.1f}  "
+              f"reading {r['cost_shipped']:.2f} -> {r['cost']:.2f}")
 
 
 def main() -> None:
@@ -206,16 +218,9 @@ def main() -> None:
         return
     how = "given" if args.gap is not None else f"fitted: at most {args.tolerance:.0%} of results changed"
     print(f"checkpoint 1: stop when the first passage's retrieval gap ≥ {gap} ({how})")
-    for name, r in [*report["modes"].items(), ("rerank, reranker ran", report["reranked_questions"])]:
-        print(f"{name:<22} {r['questions']:>5} q  stop@1 {r['stopped_at_1']:6.1%}  "
-              f"changed {r['changed']:6.1%}  F1 {r['f1_shipped']:5.1f} -> {r['f1']:5.1f}  "
-              f"reading {r['cost_shipped']:.2f} -> {r['cost']:.2f}")
+    print_rows({**report["modes"], "rerank, reranker ran": report["reranked_questions"]})
     print(f"and (measured, not shipped) when the reranker's first logit leads the others by ≥ {lead}:")
-    for name, r in report["with_lead"].items():
-        print(f"{name:<22} {r['questions']:>5} q  stop@1 {r['stopped_at_1']:6.1%}  "
-              f"changed {r['changed']:6.1%}  F1 {r['f1_shipped']:5.1f} -> {r['f1']:5.1f}  "
-              f"reading {r['cost_shipped']:.2f} -> {r['cost']:.2f}")
-
+    print_rows(report["with_lead"])
 
 if __name__ == "__main__":
     main()
