@@ -17,23 +17,12 @@ from docqa.pipelines.components.rankers.auto_backend import (
     ranks_alike,
 )
 from docqa.pipelines.components.rankers.backends import RerankerBackendName, load_backend
+from tests.pipelines.components.readers.test_auto_backend import AVX2_CPU as AVX2
+from tests.pipelines.components.readers.test_auto_backend import BF16_CPU as BF16
+from tests.pipelines.components.readers.test_auto_backend import VNNI_CPU as VNNI
+from tests.pipelines.components.test_gpu_runtimes import FakeMeasure
 
-AVX2_CPU = cpu_identity("model name\t: AMD EPYC 7B13\nflags\t\t: fpu sse4_2 avx avx2 fma f16c\n")
-VNNI_CPU = cpu_identity("model name\t: Intel Xeon\nflags\t\t: avx avx2 fma avx512f avx512_vnni\n")
-BF16_CPU = cpu_identity("model name\t: AMD EPYC 9R14\nflags\t\t: avx avx2 fma avx512f avx512_vnni "
-                        "avx512_bf16\n")
-
-
-class FakeMeasure:
-    """Returns the given timings for the candidates it is asked to time, and records them."""
-
-    def __init__(self, measured: dict[str, Measurement]) -> None:
-        self.measured, self.candidates = measured, ()
-
-    def __call__(self, load, lists, candidates=()):
-        self.candidates = tuple(candidates)
-        return {k: Measurement(v.seconds, v.agreement) for k, v in self.measured.items()
-                if k in self.candidates}, {}
+AVX2_CPU, VNNI_CPU, BF16_CPU = (cpu_identity(text) for text in (AVX2, VNNI, BF16))
 
 
 def _choose(tmp_path: Path, measured: dict[str, Measurement], cpu, name: str) -> tuple[str, FakeMeasure]:
