@@ -37,7 +37,7 @@ after every dev evaluation; ``--resume`` with the same settings continues a kill
 
 ``--quick`` runs both recipes, tiny, on 48 questions and 8 dev questions (a CPU check of the whole
 script, packing included); ``--limit``/``--dev-limit`` and the recipe overrides (``--epochs``, ``--lr``,
-``--batch-questions``, ``--group-size``, ``--max-length``) size a CPU comparison.
+``--batch-questions``, ``--group-size``, ``--max-length``, ``--layers``) size a CPU comparison.
 
 Test articles (Normans, Steam_engine, Packet_switching, Imperialism) are in none of the files read here.
 """
@@ -49,6 +49,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
 import tarfile
 import time
@@ -155,6 +156,13 @@ def pack(model_dir: Path, out: Path, name: str) -> dict:
             "parts": parts}
 
 
+def renamed(name: str, layers: int | None) -> str:
+    """A recipe's name after ``--layers`` (``L4-cpu`` → ``L2-cpu``): the name labels its files and report."""
+    if layers is None:
+        return name
+    return re.sub(r"^L\d+", f"L{layers}", name) if re.match(r"^L\d+", name) else f"{name}-L{layers}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder from mine_reranker_data.py")
@@ -178,7 +186,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads per recipe (0: cores / recipes)")
     for flag, kind, field in (("--epochs", int, "epochs"), ("--lr", float, "learning_rate"),
                               ("--batch-questions", int, "batch_questions"),
-                              ("--group-size", int, "group_size"), ("--max-length", int, "max_length")):
+                              ("--group-size", int, "group_size"), ("--max-length", int, "max_length"),
+                              ("--layers", int, "layers")):
         parser.add_argument(flag, type=kind, default=None, dest=field,
                             help=f"override every recipe's {field}")
     args = parser.parse_args()
@@ -191,8 +200,8 @@ def main() -> None:
         if not recipes:
             parser.error(f"--recipes: choose from {', '.join(r.name for r in offered)}")
     overrides = {f: getattr(args, f) for f in ("epochs", "learning_rate", "batch_questions", "group_size",
-                                               "max_length") if getattr(args, f) is not None}
-    recipes = tuple(replace(r, **overrides) for r in recipes)
+                                               "max_length", "layers") if getattr(args, f) is not None}
+    recipes = tuple(replace(r, **overrides, name=renamed(r.name, overrides.get("layers"))) for r in recipes)
     limit = args.limit or (48 if args.quick else None)
     dev_limit = args.dev_limit or (8 if args.quick else None)
     work = args.work or args.out.with_name(f"{args.out.name}-work")  # stable: --resume finds it

@@ -229,6 +229,17 @@ def test_packing_cuts_parts_that_reassemble_byte_for_byte(tmp_path: Path, monkey
     assert {"reranker-L6/model.safetensors", "reranker-L6/config.json"} <= names
 
 
+def test_layers_override_renames_the_recipe_its_files_are_labelled_by() -> None:
+    sys.path.insert(0, str(REPO))
+    try:
+        import scripts.train_reranker as script
+    finally:
+        sys.path.remove(str(REPO))
+    assert script.renamed("L4-cpu", 2) == "L2-cpu"  # the packed tar becomes reranker-L2-cpu.tar
+    assert script.renamed("L4-cpu", None) == "L4-cpu"
+    assert script.renamed("small", 3) == "small-L3"
+
+
 @pytest.mark.parametrize("name", ["reranker_training", "time_budget"])
 def test_training_modules_import_without_haystack(name: str) -> None:
     """The GPU machine has no Haystack: the training path must not import it."""
