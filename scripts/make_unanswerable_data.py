@@ -31,6 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_compact_reader_data import DEFAULT_SHARED, TRAIN_ARTICLES, _write  # noqa: E402
 
+from docqa.ingest.splitting import sentence_spans  # noqa: E402
+
 ANTONYM_PAIRS = (
     "first/last earliest/latest largest/smallest biggest/smallest most/least highest/lowest "
     "before/after increase/decrease increased/decreased increases/decreases longest/shortest "
@@ -136,8 +138,12 @@ def negate(question: str) -> str | None:
 
 
 def delete_answer_sentence(context: str, answer: dict) -> str | None:
-    """The paragraph without the sentence that holds the answer (and without any other copy of it)."""
-    sentences = re.split(r"(?<=[.!?])\s+", context)
+    """The paragraph without the sentence that holds the answer (and without any other copy of it).
+
+    Sentences as the ingest splits them (:func:`docqa.ingest.splitting.sentence_spans`): a plain split at
+    every ". " cut "Dr. Smith founded it in 1901." after "Dr." and left that fragment in the paragraph.
+    """
+    sentences = [context[span.start:span.end] for span in sentence_spans(context)]
     kept = [s for s in sentences if answer["text"].lower() not in s.lower()]
     if len(kept) == len(sentences) or len(kept) < 2:
         return None

@@ -10,7 +10,14 @@ import json
 import random
 from pathlib import Path
 
-from scripts.make_unanswerable_data import make, negate, swap_antonym, swap_entity, swap_number
+from scripts.make_unanswerable_data import (
+    delete_answer_sentence,
+    make,
+    negate,
+    swap_antonym,
+    swap_entity,
+    swap_number,
+)
 
 ARTICLE = ("Harvard College is in Massachusetts, older than Yale College. Students of Yale College and "
            "of Harvard College compete. Harvard College was founded in 1636 and Yale College in 1701.")
@@ -25,6 +32,15 @@ def test_each_edit_changes_what_the_question_asks() -> None:
     assert (swap_entity("In what state is Harvard College located?", ARTICLE, rng)
             == "In what state is Yale College located?")
     assert swap_entity("In what state is it located?", ARTICLE, rng) is None
+
+
+def test_deleting_the_answer_sentence_removes_the_whole_sentence_and_nothing_else() -> None:
+    context = ("St. Mary's College was founded by Dr. Smith in 1901. It stands by the river. "
+               "Its library opened in 1910.")
+    shortened = delete_answer_sentence(context, {"text": "1901"})
+    assert shortened == "It stands by the river. Its library opened in 1910."  # no "St." or "Dr." left over
+    assert delete_answer_sentence(context, {"text": "Oxford"}) is None  # nothing to delete
+    assert delete_answer_sentence("Only one sentence here, in 1901.", {"text": "1901"}) is None
 
 
 def _squad(title: str, context: str, qas: list[dict]) -> dict:
