@@ -268,3 +268,31 @@ def test_fit_reranker_fusion_writes_the_dev_weight(tiny_reranker_dir: Path, tmp_
     assert fitted["n"] == 10 and fitted["questions"] == 6
     assert settings["retrieval_weight"] == fitted["dev"]["fused@10"]["weight"]
     assert fitted["dev"]["fused@10"]["mrr"] >= fitted["dev"]["alone@10"]["mrr"]  # weight 0 is a candidate
+    assert fit([str(model), "--data", str(folder), "--n", "10", "--backend", "torch",
+                "--confident-gap", "cheapest"]) == 0
+    settings = json.loads((model / "reranker.json").read_text())
+    from docqa.pipelines.components.rankers.fusion import GAP_GRID
+
+    assert settings["confident_gap"] in (*GAP_GRID, float("inf"))
+    assert "confident_gap_fitted_on" in settings and "safe" in capsys.readouterr().out
+
+
+def test_the_cheapest_safe_gap_skips_most_without_losing_a_question_and_not_at_the_plateau_edge() -> None:
+    sys.path.insert(0, str(REPO))
+    try:
+        from scripts.fit_reranker_fusion import cheapest_safe_gap
+    finally:
+        sys.path.remove(str(REPO))
+    every = {"recall@1": 0.9045, "recall@5": 0.965, "mrr": 0.9342}  # 314 questions, reranking every one
+
+    def row(r1: float, r5: float, mrr: float) -> dict[str, float]:
+        return {"recall@1": r1, "recall@5": r5, "mrr": mrr}
+
+    plateau = {0.25: row(0.9076, 0.9682, 0.9341), 0.5: row(0.9076, 0.9682, 0.9351),
+               1.25: row(0.9076, 0.965, 0.9361), 3.0: row(0.9045, 0.965, 0.9342)}
+    assert cheapest_safe_gap(plateau, every, 314) == 0.5  # 0.25 holds too, but it is the plateau's edge
+    one_lost = {**plateau, 0.25: row(0.9013, 0.9682, 0.9341)}  # one question fewer first at 0.25
+    assert cheapest_safe_gap(one_lost, every, 314) == 1.25
+    mrr_drop = {**plateau, 0.5: row(0.9076, 0.9682, 0.9300)}
+    assert cheapest_safe_gap(mrr_drop, every, 314) == 3.0  # 1.25's lower neighbour (0.5) loses MRR
+    assert cheapest_safe_gap({g: row(0.89, 0.96, 0.92) for g in plateau}, every, 314) is None
