@@ -17,6 +17,10 @@ passages (one normaliser for the whole question), and ``p(null)`` is returned as
 probability. A merged answer (same text in several passages) keeps the score of its best occurrence so
 that ranking stays that of the raw scores.
 
+Spans close the brackets and quotes they open where one character allows it
+(:mod:`~docqa.pipelines.components.readers.span_tidying`: ``Catholicism (Christianity`` → ``Catholicism
+(Christianity)``); scores and token positions are those of the span as read.
+
 Sources: a merged answer lists one source per distinct passage (its best occurrence there), best first,
 at most ``max_sources`` (default 5), and counts every passage it was found in (``source_count``). Why
 (issue 27): it listed every occurrence, and every source carries its passage's text to the client, so
@@ -34,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from docqa.pipelines.components.readers.qa_windows import Window
+from docqa.pipelines.components.readers.span_tidying import balance_brackets
 from docqa.pipelines.squad import normalize_answer
 
 DEFAULT_MAX_ANSWER_LENGTH = 30
@@ -168,14 +173,16 @@ def decode_windows(
                 continue
             i, j = divmod(int(idx), pos.size)
             ti, tj = int(pos[i]), int(pos[j])
+            start_char, end_char = balance_brackets(
+                passages[window.passage_index], int(window.offsets[ti, 0]), int(window.offsets[tj, 1]))
             candidates.append(
                 SpanCandidate(
                     passage_index=window.passage_index,
                     window_index=w_index,
                     start_token=ti,
                     end_token=tj,
-                    start_char=int(window.offsets[ti, 0]),
-                    end_char=int(window.offsets[tj, 1]),
+                    start_char=start_char,
+                    end_char=end_char,
                     start_logit=float(start[ti]),
                     end_logit=float(end[tj]),
                 )
