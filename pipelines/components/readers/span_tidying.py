@@ -11,7 +11,9 @@ The rule only moves a span's ends by the bracket or quote characters themselves,
   the passage, else a leading opener is dropped (``(Christianity`` → ``Christianity``);
 - a closer without its opener is opened when the opener is the character just before the span, else a
   trailing closer is dropped (``Christianity)`` → ``Christianity``);
-- straight double quotes count as one pair: an odd number is evened out the same way.
+- straight double quotes count as one pair: an odd number is evened out the same way, and a quote inside
+  the span is completed by the quote just before or just after it (``open loop" system`` →
+  ``"open loop" system``).
 
 An opener or closer in the middle of a span that can be neither completed nor dropped is left as read:
 cutting words out of an answer would change what it says.
@@ -62,6 +64,8 @@ def _balance_quotes(text: str, start: int, end: int) -> tuple[int, int]:
         if start > 0 and text[start - 1] == QUOTE:
             return start - 1, end
         return start, end - 1
+    if start > 0 and text[start - 1] == QUOTE:  # a quote inside the span: complete it on either side
+        return start - 1, end
     if end < len(text) and text[end] == QUOTE:
         return start, end + 1
     return start, end

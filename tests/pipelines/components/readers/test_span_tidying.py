@@ -28,6 +28,8 @@ def tidy(text: str, answer: str) -> str:
     ('called "Northman or', '"Northman', "Northman"),
     ('called Northman" or', 'Northman"', "Northman"),
     ('a "quoted" word', '"quoted"', '"quoted"'),
+    ('a so-called "open loop" system', 'open loop" system', '"open loop" system'),
+    ('x open" loop" y', 'open" loop', 'open" loop"'),
     ("in [1911] and", "[1911", "[1911]"),
     ("“Steam” engines", "“Steam", "“Steam”"),
 ])
