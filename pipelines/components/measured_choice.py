@@ -192,6 +192,19 @@ class BackendChoice:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def measured(cls, winner: str, measured: Mapping[str, Measurement], cpu: CpuIdentity, gpu: Any,
+                 model_dir: Path | str) -> BackendChoice:
+        """The record of a measurement that chose ``winner``: every runtime's seconds, agreement and error,
+        the CPU (and ``gpu``, any object with ``describe()``, or ``None``) it ran on, and when. One builder
+        for the reader's, embedder's and reranker's ``auto``, so ``docqa ask --json`` and ``/ready`` show
+        the three alike."""
+        return cls(backend=winner, chosen_by="measured", cpu=cpu.describe(),
+                   gpu=gpu.describe() if gpu is not None else "",
+                   measurements={name: {"seconds": m.seconds, "agreement": m.agreement, "error": m.error}
+                                 for name, m in measured.items()},
+                   measured_at=now(), model=str(model_dir))
+
 
 def choice_key(kind: str, model_fingerprint: str, cpu: CpuIdentity, runtime: str) -> str:
     return f"{kind}|{model_fingerprint}|{cpu.key}|{runtime}"

@@ -40,7 +40,6 @@ from docqa.pipelines.components.measured_choice import (
     choose_fastest,
     cpu_identity,
     needs_agreement,
-    now,
     runtime_version,
     timed_rounds,
 )
@@ -138,12 +137,7 @@ def choose_embedding_backend(
     candidates = CANDIDATES + (CUDA_CANDIDATES if gpu is not None else ())
     measured, loaded = measure_fn(load, questions, paragraphs, candidates=candidates)
     winner = choose_fastest(measured, EXACT, AGREEMENT_BAR)
-    choice = BackendChoice(
-        backend=winner, chosen_by="measured", cpu=cpu.describe(), gpu=gpu.describe() if gpu else "",
-        measurements={n: {"seconds": m.seconds, "agreement": m.agreement, "error": m.error}
-                      for n, m in measured.items()},
-        measured_at=now(), model=str(model_dir),
-    )
+    choice = BackendChoice.measured(winner, measured, cpu, gpu, model_dir)
     logger.info("auto: embedding backend %s chosen (%s)", winner, choice.measurements)
     cache.put(key, choice)
     return choice, loaded.get(winner)

@@ -38,7 +38,6 @@ from docqa.pipelines.components.measured_choice import (
     choose_fastest,
     cpu_identity,
     needs_agreement,
-    now,
 )
 from docqa.pipelines.components.rankers.backends import Pair, RerankerBackend, export_fingerprint
 from docqa.resources import data_path
@@ -169,11 +168,7 @@ def choose_reranker_backend(
     candidates = candidates_for(cpu, gpu)
     measured, loaded = measure_fn(load, calibration_lists(encode), candidates=candidates)
     winner = choose_fastest(measured, EXACT, AGREEMENT_BAR, TORCH_HANDICAP)
-    choice = BackendChoice(
-        backend=winner, chosen_by="measured", cpu=cpu.describe(), gpu=gpu.describe() if gpu else "",
-        measurements={n: {"seconds": m.seconds, "agreement": m.agreement, "error": m.error}
-                      for n, m in measured.items()},
-        measured_at=now(), model=str(model_dir))
+    choice = BackendChoice.measured(winner, measured, cpu, gpu, model_dir)
     logger.info("auto: reranker backend %s chosen (%s)", winner, choice.measurements)
     cache.put(key, choice)
     return choice, loaded.get(winner)

@@ -42,7 +42,6 @@ from docqa.pipelines.components.measured_choice import (
     choose_fastest,
     cpu_identity,
     needs_agreement,
-    now,
     runtime_version,
     timed_rounds,
 )
@@ -190,12 +189,7 @@ def choose_reader_backend(
     started = time.perf_counter()
     measured, loaded = measure_fn(load, windows, [c for _, c in pairs], candidates=candidates_for(cpu, gpu))
     winner = choose_fastest(measured, EXACT, AGREEMENT_BAR, handicap=TORCH_HANDICAP)
-    choice = BackendChoice(
-        backend=winner, chosen_by="measured", cpu=cpu.describe(), gpu=gpu.describe() if gpu else "",
-        measurements={name: {"seconds": m.seconds, "agreement": m.agreement, "error": m.error}
-                      for name, m in measured.items()},
-        measured_at=now(), model=str(model_dir),
-    )
+    choice = BackendChoice.measured(winner, measured, cpu, gpu, model_dir)
     logger.info("auto: %s chosen in %.0f s (%s)", winner, time.perf_counter() - started, choice.measurements)
     cache.put(key, choice)
     return choice, loaded.get(winner)
