@@ -571,6 +571,7 @@ def test_a_port_in_use_is_one_line_before_anything_loads(monkeypatch, tmp_path):
             serve("127.0.0.1", busy, tmp_path / "index")
 
 
+@pytest.mark.slow  # a fresh interpreter (~3 s); the in-process refusal above stays in the fast loop
 def test_command_line_refuses_public_bind_without_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DOCQA_API_KEY"}
     done = subprocess.run(

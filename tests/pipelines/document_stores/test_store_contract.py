@@ -327,7 +327,8 @@ INGEST_CHILD = textwrap.dedent(
 
 
 @needs_milvus_lite
-@pytest.mark.parametrize("kept_bytes", [0, 128], ids=["empty", "header-only"])
+@pytest.mark.parametrize("kept_bytes", [0, pytest.param(128, marks=pytest.mark.slow)],  # a child process
+                         ids=["empty", "header-only"])  # each: the fast loop keeps one
 def test_a_torn_milvus_lite_index_is_rebuilt_from_the_rows(kept_bytes: int, tmp_path: Path) -> None:
     """Milvus Lite writes its vector index sidecar in place; a process killed while writing it (seen in CI:
     an ingest killed after flushing its rows) left a truncated file that made every later open fail.

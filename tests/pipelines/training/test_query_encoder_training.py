@@ -57,6 +57,7 @@ def test_false_negatives_are_the_other_paragraphs_holding_the_answer() -> None:
     assert masked == [(0, 1)]  # not the gold, not a paragraph without the answer
 
 
+@pytest.mark.slow  # ~10 s of training; the false-negative and import tests above and below stay fast
 def test_training_raises_the_gold_and_a_killed_run_resumes_exactly(tmp_path: Path) -> None:
     """On the packaged MiniLM (a tiny random BERT collapses to one vector at any useful learning rate):
     questions learn random target vectors within 12 steps, and kill + resume changes nothing."""

@@ -65,6 +65,7 @@ def test_swaps_among_tied_scores_rank_alike_and_real_changes_do_not() -> None:
     assert not ranks_alike(np.array([5.5, -7.0, -7.5]), [0, 2, 1])  # 0.5 apart is an order
 
 
+@pytest.mark.slow  # loads the bundled reranker twice (~3 s); the choice rules above use measured fakes
 def test_bundled_reranker_in_bf16_ranks_the_calibration_lists_like_fp32() -> None:
     """What ``auto`` checks before choosing torch-bf16, on the shipped model (on CPUs without native bf16
     it is emulated: slow, but the same numbers)."""
