@@ -1,11 +1,9 @@
-"""The HTTP service: every endpoint and error code, API keys, upload safety, and a real uvicorn process."""
+"""The HTTP service in process: every endpoint and error code, API keys, upload safety (a real uvicorn
+process: ``test_server_process.py``)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -21,8 +19,6 @@ from docqa.app.server.limits import MAX_QUESTION_CHARS
 from docqa.app.server.running import check_bind, serve
 from docqa.pipelines.document_stores.local.index import LocalIndex
 from tests.app.service_client import service_client
-
-REPO = Path(__file__).resolve().parents[2]
 
 HARBOUR = (
     b"The harbour of Brightwater was built in 1852 by the engineer Ada Lindqvist. "
@@ -569,80 +565,3 @@ def test_a_port_in_use_is_one_line_before_anything_loads(monkeypatch, tmp_path):
         in_use = rf"^127.0.0.1:{busy} is already in use; choose another port with --port \(0: any free one\)$"
         with pytest.raises(ServeConfigError, match=in_use):
             serve("127.0.0.1", busy, tmp_path / "index")
-
-
-@pytest.mark.slow  # a fresh interpreter (~3 s); the in-process refusal above stays in the fast loop
-def test_command_line_refuses_public_bind_without_key(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "DOCQA_API_KEY"}
-    done = subprocess.run(
-        [sys.executable, "-m", "docqa.app.server", "--host", "0.0.0.0", "--index", str(tmp_path / "index")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
-    )
-    assert done.returncode == 2
-    assert "Refusing to listen on 0.0.0.0 without an API key" in done.stdout + done.stderr
-
-
-# ---------------------------------------------------------------- a real uvicorn process
-
-
-READY_LINE = "DocQA service ready: "
-
-
-@pytest.fixture
-def live_server(tmp_path, test_reader_dir):
-    """``python -m docqa.app.server --port 0``: the service takes a free port and prints its URL once ready
-    (a port picked here and handed over could be taken by another process in between)."""
-    env = {k: v for k, v in os.environ.items() if k != "DOCQA_API_KEY"}
-    env["DOCQA_API_KEY"] = "live-key"
-    log_path = tmp_path / "server.log"
-    log = open(log_path, "w")  # noqa: SIM115 - closed below, after the process ends
-    process = subprocess.Popen(
-        [sys.executable, "-m", "docqa.app.server", "--host", "127.0.0.1", "--port", "0",
-         "--index", str(tmp_path / "index"), "--reader", str(test_reader_dir), "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while READY_LINE not in log_path.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start: {log_path.read_text()}")
-            time.sleep(0.25)
-        base = log_path.read_text().split(READY_LINE, 1)[1].split()[0]
-        assert base.startswith("http://127.0.0.1:") and not base.endswith(":0"), base
-        assert httpx.get(f"{base}/health", timeout=10).status_code == 200
-        yield base, tmp_path / "index"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-@pytest.mark.slow  # a real uvicorn process loads the models
-def test_real_server_upload_then_ask(live_server):
-    base, index = live_server
-    headers = {"X-API-Key": "live-key"}
-    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
-        assert httpx.get(f"{base}/documents", timeout=10).status_code == 401
-        response = client.post("/documents", files=[("files", ("harbour.txt", HARBOUR, "text/plain"))])
-        assert response.status_code == 200, response.text
-        assert response.json()["files"][0]["status"] == "added"
-        answer = client.post("/ask", json={"question": "Who built the harbour of Brightwater?"})
-        assert answer.status_code == 200, answer.text
-        assert "Lindqvist" in answer.json()["answers"][0]["text"]
-        # Concurrent searches are all served while sharing the loaded models.
-        import concurrent.futures
-
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            results = list(pool.map(
-                lambda q: client.post("/search", json={"query": q}).status_code,
-                ["lighthouse", "harbour", "engineer", "lamp", "keeper", "1852"],
-            ))
-        assert results == [200] * 6
-        ready = client.get("/ready")
-        assert ready.status_code == 200, ready.text
-    assert (index / "uploads" / "harbour.txt").read_bytes() == HARBOUR
-
