@@ -27,12 +27,12 @@ import httpx
 import pytest
 
 from tests.app.service_client import REQUESTED_WITH
+from tests.app.service_process import stop, wait_until_ready
 from tests.conftest import REPO, SAMPLES
 from tests.ingest import hostile
 
 pytestmark = pytest.mark.slow  # one real service with two models, ~25 probes
 
-READY_LINE = "DocQA service ready: "
 REQUEST_BOUND_S = 120.0  # a hang, not a speed target
 RSS_GROWTH_MB = 200.0
 QUESTION = "When was the Duchy of Normandy founded?"
@@ -75,20 +75,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int
             cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 180
-            while READY_LINE not in log_path.read_text(encoding="utf-8"):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"server did not start: {log_path.read_text(encoding='utf-8')}")
-                time.sleep(0.25)
-            base = log_path.read_text(encoding="utf-8").split(READY_LINE, 1)[1].split()[0]
-            yield base, process.pid, index, cwd
+            yield wait_until_ready(process, log_path, 180), process.pid, index, cwd
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def hostile_files(folder: Path) -> list[Path]:

@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.app.service_process import stop, wait_until_ready
 
 REPO = Path(__file__).resolve().parents[2]
 HARBOUR = (
@@ -34,9 +35,6 @@ def test_command_line_refuses_public_bind_without_key(tmp_path):
 # ---------------------------------------------------------------- a real uvicorn process
 
 
-READY_LINE = "DocQA service ready: "
-
-
 @pytest.fixture
 def live_server(tmp_path, test_reader_dir):
     """``python -m docqa.app.server --port 0``: the service takes a free port and prints its URL once ready
@@ -51,22 +49,12 @@ def live_server(tmp_path, test_reader_dir):
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 120
-        while READY_LINE not in log_path.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start: {log_path.read_text()}")
-            time.sleep(0.25)
-        base = log_path.read_text().split(READY_LINE, 1)[1].split()[0]
+        base = wait_until_ready(process, log_path, 120)
         assert base.startswith("http://127.0.0.1:") and not base.endswith(":0"), base
         assert httpx.get(f"{base}/health", timeout=10).status_code == 200
         yield base, tmp_path / "index"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
 
 
